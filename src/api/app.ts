@@ -1,0 +1,55 @@
+/**
+ * The admin API (`/_lively/api/v1/…`, bearer token) and the open health check
+ * (`/_lively/health`). The only way in from outside to change anything.
+ *
+ * Owns: routing, auth, input checks, the error → status mapping (errors.ts).
+ * Must not import: gateway/, cli/, dashboard/.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { LivelyError } from "../errors.ts";
+import { authenticateRequests } from "./auth.ts";
+import type { ApiDeps, ApiEnv } from "./context.ts";
+import { errorResponse } from "./errors.ts";
+import { channelRoutes } from "./routes/channels.ts";
+import { deployRoutes } from "./routes/deploy.ts";
+import { historyRoutes } from "./routes/history.ts";
+import { moduleRoutes } from "./routes/modules.ts";
+import { tokenRoutes } from "./routes/tokens.ts";
+
+export const API_PREFIX = "/_lively/api/v1";
+
+export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+  const log = deps.log.child({ layer: "api" });
+  // A deploy carries the sources and the artifact, each up to the source limit, plus JSON escaping.
+  const maxBody = deps.limits.maxSourceBytes * 3 + 1024 * 1024;
+
+  app.onError((error, c) => errorResponse(c, error, log));
+  app.notFound((c) =>
+    errorResponse(c, new LivelyError("not_found", `no admin endpoint ${c.req.method} ${c.req.path}`), log),
+  );
+
+  app.get("/_lively/health", async (c) => {
+    const health = await deps.health();
+    return c.json({ node: deps.nodeId, ...health }, health.status === "ok" ? 200 : 503);
+  });
+
+  const api = new Hono<ApiEnv>();
+  api.use(
+    bodyLimit({
+      maxSize: maxBody,
+      onError: () => {
+        throw new LivelyError("too_large", `the request body is over ${maxBody} bytes`, { limit: maxBody });
+      },
+    }),
+  );
+  api.use(authenticateRequests(deps.store));
+  api.route("/", moduleRoutes(deps));
+  api.route("/", deployRoutes(deps));
+  api.route("/", channelRoutes(deps));
+  api.route("/", historyRoutes(deps));
+  api.route("/", tokenRoutes(deps));
+  app.route(API_PREFIX, api);
+  return app;
+}

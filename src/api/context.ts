@@ -1,0 +1,18 @@
+/** What every admin API route can use, and the token of the request once authenticated. */
+import type { ArtifactValidator } from "../code/deploy.ts";
+import type { CodeLimits } from "../code/limits.ts";
+import type { Logger } from "../log.ts";
+import type { TokenRecord } from "../store/queries/tokens.ts";
+import type { Store } from "../store/store.ts";
+
+export interface ApiDeps {
+  store: Store;
+  validate: ArtifactValidator;
+  limits: CodeLimits;
+  log: Logger;
+  nodeId: string;
+  /** What /_lively/health reports beyond "ok"; the node fills it in. */
+  health: () => Promise<Record<string, unknown>>;
+}
+
+export type ApiEnv = { Variables: { token: TokenRecord } };

@@ -1,0 +1,31 @@
+/** Reading request input: JSON bodies checked by a zod schema, query numbers, path names. */
+import type { Context } from "hono";
+import type { z } from "zod";
+import { LivelyError } from "../errors.ts";
+
+export async function jsonBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+  const type = c.req.header("content-type") ?? "";
+  if (!type.includes("application/json")) {
+    throw new LivelyError("bad_request", "send the body as JSON with 'Content-Type: application/json'");
+  }
+  const text = await c.req.text();
+  let raw: unknown;
+  try {
+    raw = text.length === 0 ? {} : JSON.parse(text);
+  } catch (error) {
+    throw new LivelyError("bad_request", `the request body is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`);
+    throw new LivelyError("bad_request", `the request body is not what this endpoint takes: ${issues.join("; ")}`, { issues });
+  }
+  return parsed.data;
+}
+
+export function queryInt(c: Context, name: string): number | undefined {
+  const value = c.req.query(name);
+  if (value === undefined || value === "") return undefined;
+  if (!/^\d+$/.test(value)) throw new LivelyError("bad_request", `query parameter '${name}' must be a whole number`, { field: name });
+  return Number(value);
+}

@@ -1,0 +1,35 @@
+/** Every command, in the order `lively --help` lists them. */
+import type { CommandSpec } from "../core/define.ts";
+import cat from "./cat.ts";
+import deploy from "./deploy.ts";
+import diff from "./diff.ts";
+import gc from "./gc.ts";
+import history from "./history.ts";
+import ls from "./ls.ts";
+import promote from "./promote.ts";
+import restore from "./restore.ts";
+import rm from "./rm.ts";
+import rollback from "./rollback.ts";
+import serve from "./serve.ts";
+import tag from "./tag.ts";
+import { tokenCreate, tokenList, tokenRevoke } from "./token.ts";
+import versions from "./versions.ts";
+
+export const commands: CommandSpec[] = [
+  serve,
+  deploy,
+  ls,
+  versions,
+  cat,
+  diff,
+  history,
+  tag,
+  promote,
+  rollback,
+  rm,
+  restore,
+  gc,
+  tokenCreate,
+  tokenList,
+  tokenRevoke,
+];

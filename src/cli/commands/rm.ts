@@ -1,0 +1,20 @@
+/** `lively rm M`: soft-delete a module (its versions and history stay). */
+import { defineCommand } from "../core/define.ts";
+import { intOption } from "../core/parse.ts";
+
+export default defineCommand({
+  name: "rm",
+  args: "<module>",
+  summary: "soft-delete a module: it stops being served; versions and history stay (undo with restore or a new deploy)",
+  options: [{ flags: "--expect <n>", description: "only if the module's latest version is n" }],
+  examples: ["lively rm hello"],
+  async run([module], options, { out, client }) {
+    const expect = intOption(options.expect, "--expect");
+    const result = await client().request<{ module: string; seq: number }>(
+      "DELETE",
+      `/modules/${encodeURIComponent(module as string)}`,
+      expect === undefined ? undefined : { expect },
+    );
+    out.result(result, `${result.module} deleted (history seq ${result.seq}); undo: lively restore --at ${result.seq - 1}`);
+  },
+});

@@ -1,0 +1,58 @@
+/**
+ * `lively serve`: start a node in this process. The first SIGINT/SIGTERM closes gracefully
+ * (HTTP, then the store); a second one exits at once.
+ */
+import { resolve } from "node:path";
+import { LivelyError } from "../../errors.ts";
+import { startNode } from "../../node/node.ts";
+import { defineCommand } from "../core/define.ts";
+import { intOption, stringOption } from "../core/parse.ts";
+
+export default defineCommand({
+  name: "serve",
+  summary: "start a node: serve every stored module at every version",
+  options: [
+    { flags: "--db <db>", description: "a SQLite file or a postgres:// URL (default: LIVELY_DB or <data-dir>/lively.db)" },
+    { flags: "--port <port>", description: "HTTP port (default 8080; 0 picks a free one)" },
+    { flags: "--host <host>", description: "address to listen on (default 127.0.0.1)" },
+    { flags: "--data-dir <dir>", description: "where the node keeps its files (default ./.lively)" },
+    { flags: "--node-id <id>", description: "this node's name in the cluster (default host:port)" },
+    { flags: "--max-source-bytes <n>", description: "largest module source accepted (default 5 MB)" },
+  ],
+  examples: ["lively serve", "lively serve --db postgres://postgres@127.0.0.1/lively --port 8081"],
+  async run(_args, options, { io, out }) {
+    const port = intOption(options.port ?? io.env.LIVELY_PORT, "--port");
+    if (port !== undefined && port > 65535) throw new LivelyError("bad_request", `--port must be 0-65535, got ${port}`);
+    const dataDir = resolve(io.cwd, stringOption(options.dataDir) ?? io.env.LIVELY_DATA_DIR ?? ".lively");
+    const maxSourceBytes = intOption(options.maxSourceBytes, "--max-source-bytes", 1);
+    const node = await startNode({
+      db: stringOption(options.db) ?? io.env.LIVELY_DB,
+      dataDir,
+      port,
+      host: stringOption(options.host) ?? io.env.LIVELY_HOST,
+      nodeId: stringOption(options.nodeId) ?? io.env.LIVELY_NODE_ID,
+      limits: maxSourceBytes ? { maxSourceBytes } : undefined,
+    });
+    out.result(
+      { url: node.url, node: node.nodeId, store: node.store.description, adminTokenPath: node.adminTokenPath ?? null, startup: node.startup },
+      [
+        `Lively node ${node.nodeId} ready at ${node.url} (${node.store.description}, ${node.startup.channels} channels, seq ${node.startup.seq}, ${node.startup.ms.toFixed(0)} ms)`,
+        node.adminTokenPath ? `admin token written to ${node.adminTokenPath} (the CLI in ${resolve(dataDir, "..")} reads it)` : "",
+      ].filter(Boolean).join("\n"),
+    );
+    await new Promise<void>((done) => {
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) {
+          out.progress(`${signal} again: exiting now`);
+          process.exit(130);
+        }
+        stopping = true;
+        out.progress(`${signal}: closing (send it again to exit at once)`);
+        void node.close().then(done);
+      };
+      process.on("SIGINT", () => stop("SIGINT"));
+      process.on("SIGTERM", () => stop("SIGTERM"));
+    });
+  },
+});

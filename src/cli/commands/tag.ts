@@ -1,0 +1,22 @@
+/** `lively tag M VERSION CHANNEL [--expect N]`: point a channel at a version. */
+import type { ChannelMove } from "../../code/channels.ts";
+import { defineCommand } from "../core/define.ts";
+import { intOption, requireInt } from "../core/parse.ts";
+import { describeMove } from "./promote.ts";
+
+export default defineCommand({
+  name: "tag",
+  args: "<module> <version> <channel>",
+  summary: "point a channel at a version",
+  options: [{ flags: "--expect <n>", description: "only if the channel points at version n now (0: it must not exist)" }],
+  examples: ["lively tag hello 3 beta", "lively tag hello 4 production --expect 3"],
+  async run([module, version, channel], options, { out, client }) {
+    const body = { version: requireInt(version, "VERSION"), expect: intOption(options.expect, "--expect") };
+    const move = await client().request<ChannelMove>(
+      "PUT",
+      `/modules/${encodeURIComponent(module as string)}/channels/${encodeURIComponent(channel as string)}`,
+      body,
+    );
+    out.result(move, describeMove(move));
+  },
+});

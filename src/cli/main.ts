@@ -1,0 +1,89 @@
+/**
+ * The `lively` command line. `run(argv, io)` returns the exit code instead of exiting, so
+ * tests run commands in-process; `bin/lively.js` is the only caller of process.exit.
+ *
+ * Owns: parsing, help, output modes. Talks to a node through the admin API only
+ * (except `serve`, which starts one). Must not import store/ queries directly.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { LivelyError } from "../errors.ts";
+import { commands } from "./commands/index.ts";
+import { ApiClient } from "./core/client.ts";
+import type { CommandSpec } from "./core/define.ts";
+import { type CliIo, processIo } from "./core/io.ts";
+import { Output } from "./core/output.ts";
+
+export const VERSION = "0.1.0";
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function register(program: Command, spec: CommandSpec, io: CliIo, setExit: (code: number) => void): void {
+  const words = spec.name.split(" ");
+  let parent = program;
+  for (const word of words.slice(0, -1)) {
+    parent = parent.commands.find((c) => c.name() === word) ?? parent.command(word).description(`${word} commands`);
+  }
+  const command = parent.command(words.at(-1) as string).description(spec.summary);
+  if (spec.args) command.arguments(spec.args);
+  for (const option of spec.options ?? []) {
+    const opt = new Option(option.flags, option.description);
+    if (option.repeatable) opt.argParser(collect);
+    command.addOption(opt);
+  }
+  command.option("--json", "machine-readable output on stdout");
+  command.option("--url <url>", "the node's URL (default: LIVELY_URL or http://127.0.0.1:8080)");
+  if (spec.examples?.length) command.addHelpText("after", `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join("\n")}`);
+  command.action(async (...received: unknown[]) => {
+    const cmd = received.at(-1) as Command;
+    const options = cmd.opts();
+    const out = new Output(io, options.json === true);
+    let client: ApiClient | undefined;
+    try {
+      await spec.run(cmd.args, options, {
+        io,
+        out,
+        client: () => {
+          client ??= new ApiClient(io, typeof options.url === "string" ? options.url : undefined);
+          return client;
+        },
+      });
+      setExit(0);
+    } catch (error) {
+      setExit(out.error(error));
+    }
+  });
+}
+
+export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command("lively")
+    .description("Lively: a runtime for code that lives in a database")
+    .version(VERSION, "-v, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride();
+  for (const spec of commands) register(program, spec, io, setExit);
+  for (const sub of program.commands) sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  return program;
+}
+
+export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are successes; anything else commander refused is a usage error.
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return 0;
+      return 2;
+    }
+    return new Output(io, argv.includes("--json")).error(
+      error instanceof LivelyError ? error : new LivelyError("internal", (error as Error).message),
+    );
+  }
+}

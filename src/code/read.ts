@@ -1,0 +1,182 @@
+/** Read views of the code store, shaped for the admin API and the CLI's `--json`. */
+import { createTwoFilesPatch } from "diff";
+import { LivelyError } from "../errors.ts";
+import { getChannel, listChannels } from "../store/queries/channels.ts";
+import { type HistoryEntry, listHistory } from "../store/queries/history.ts";
+import { getModule, listModules } from "../store/queries/modules.ts";
+import { currentSeq, databaseNowMs } from "../store/queries/seq.ts";
+import { getVersion, listVersions, type VersionRecord } from "../store/queries/versions.ts";
+import type { Db, Store } from "../store/store.ts";
+import { channelNotFound, moduleNotFound, versionNotFound } from "./errors.ts";
+import { assertChannelName, assertModuleName, assertVersionNumber, DEFAULT_CHANNEL } from "./names.ts";
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export interface ModuleSummary {
+  name: string;
+  latestVersion: number;
+  channels: Record<string, number>;
+  deleted: boolean;
+  createdAt: string;
+  updatedSeq: number;
+}
+
+export async function moduleSummaries(
+  store: Store,
+  query: { changedSinceMs?: number; includeDeleted?: boolean },
+): Promise<ModuleSummary[]> {
+  return store.read(async (db) => {
+    const since = query.changedSinceMs === undefined ? undefined : (await databaseNowMs(db)) - query.changedSinceMs;
+    const modules = await listModules(db, { changedSinceMs: since, includeDeleted: query.includeDeleted });
+    const out: ModuleSummary[] = [];
+    for (const m of modules) {
+      const channels = Object.fromEntries((await listChannels(db, m.name)).map((c) => [c.channel, c.version]));
+      out.push({ name: m.name, latestVersion: m.latestVersion, channels, deleted: m.deleted, createdAt: iso(m.createdAt), updatedSeq: m.updatedSeq });
+    }
+    return out;
+  });
+}
+
+async function liveModule(db: Db, module: string) {
+  assertModuleName(module);
+  const record = await getModule(db, module);
+  if (!record || record.deleted) throw moduleNotFound(module);
+  return record;
+}
+
+export interface VersionSummary {
+  version: number;
+  sha256: string;
+  size: number;
+  createdAt: string;
+  author: string;
+  message: string;
+  entry: string;
+  exports: string[];
+  dependencies: { name: string; version: string }[];
+  channels: string[];
+}
+
+export async function versionSummaries(store: Store, module: string): Promise<VersionSummary[]> {
+  return store.read(async (db) => {
+    await liveModule(db, module);
+    const channels = await listChannels(db, module);
+    return (await listVersions(db, module)).map((v) => ({
+      version: v.version,
+      sha256: v.sha256,
+      size: v.size,
+      createdAt: iso(v.createdAt),
+      author: v.author,
+      message: v.message,
+      entry: v.entry,
+      exports: v.exports,
+      dependencies: v.dependencies,
+      channels: channels.filter((c) => c.version === v.version).map((c) => c.channel),
+    }));
+  });
+}
+
+export interface VersionDetail extends Omit<VersionSummary, "channels"> {
+  module: string;
+  files: Record<string, string>;
+  artifact: string;
+  seq: number;
+}
+
+async function loadVersion(db: Db, module: string, selector: { version?: number; channel?: string }): Promise<VersionRecord> {
+  await liveModule(db, module);
+  let version = selector.version;
+  if (version === undefined) {
+    const channel = selector.channel ?? DEFAULT_CHANNEL;
+    assertChannelName(channel);
+    const pointer = await getChannel(db, module, channel);
+    if (!pointer) throw channelNotFound(module, channel);
+    version = pointer.version;
+  }
+  assertVersionNumber(version);
+  const record = await getVersion(db, module, version);
+  if (!record) throw versionNotFound(module, version);
+  return record;
+}
+
+export async function versionDetail(store: Store, module: string, selector: { version?: number; channel?: string }): Promise<VersionDetail> {
+  return store.read(async (db) => {
+    const v = await loadVersion(db, module, selector);
+    return {
+      module: v.module,
+      version: v.version,
+      sha256: v.sha256,
+      size: v.size,
+      createdAt: iso(v.createdAt),
+      author: v.author,
+      message: v.message,
+      entry: v.entry,
+      exports: v.exports,
+      dependencies: v.dependencies,
+      files: v.files,
+      artifact: v.artifact,
+      seq: v.seq,
+    };
+  });
+}
+
+/** A unified diff of two versions' source files (every file either side has). */
+export async function diffVersions(store: Store, module: string, a: number, b: number): Promise<string> {
+  return store.read(async (db) => {
+    const left = await loadVersion(db, module, { version: a });
+    const right = await loadVersion(db, module, { version: b });
+    const paths = [...new Set([...Object.keys(left.files), ...Object.keys(right.files)])].sort();
+    return paths
+      .map((path) => {
+        const before = left.files[path];
+        const after = right.files[path];
+        if (before === after) return "";
+        return createTwoFilesPatch(
+          before === undefined ? "/dev/null" : `${module}@${a}/${path}`,
+          after === undefined ? "/dev/null" : `${module}@${b}/${path}`,
+          before ?? "",
+          after ?? "",
+          undefined,
+          undefined,
+          { context: 3 },
+        );
+      })
+      .join("");
+  });
+}
+
+export interface HistoryView {
+  seq: number;
+  at: string;
+  actor: string;
+  module: string | null;
+  action: string;
+  channel: string | null;
+  from: number | null;
+  to: number | null;
+  details: Record<string, unknown> | null;
+}
+
+export function historyView(entry: HistoryEntry): HistoryView {
+  return { ...entry, at: iso(entry.at) };
+}
+
+export const MAX_HISTORY_LIMIT = 10_000;
+
+export async function readHistory(
+  store: Store,
+  query: { module?: string; since?: number; limit?: number },
+): Promise<{ entries: HistoryView[]; latestSeq: number }> {
+  if (query.module !== undefined) assertModuleName(query.module);
+  const limit = query.limit ?? (query.since === undefined ? 100 : 1000);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_HISTORY_LIMIT) {
+    throw new LivelyError("bad_request", `limit must be from 1 to ${MAX_HISTORY_LIMIT}`, { field: "limit" });
+  }
+  if (query.since !== undefined && (!Number.isSafeInteger(query.since) || query.since < 0)) {
+    throw new LivelyError("bad_request", "since must be a seq (a whole number from 0)", { field: "since" });
+  }
+  return store.read(async (db) => ({
+    entries: (await listHistory(db, { module: query.module, since: query.since, limit })).map(historyView),
+    latestSeq: await currentSeq(db),
+  }));
+}

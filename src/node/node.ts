@@ -1,0 +1,125 @@
+/**
+ * A Lively node: open the store, migrate, make sure an admin token exists, read the channel
+ * index, and serve HTTP (the admin API under /_lively/; public module traffic arrives with
+ * the runtime). Everything acquired is released in reverse order by `close()`.
+ *
+ * Owns: wiring the layers together for one process. Must not import cli/.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { getRequestListener } from "@hono/node-server";
+import { createAdminApi } from "../api/app.ts";
+import { bootstrapAdminToken } from "../auth/tokens.ts";
+import { type CodeLimits, DEFAULT_CODE_LIMITS } from "../code/limits.ts";
+import { LivelyError, toError } from "../errors.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { validateArtifact } from "../runtime/ivm/validate-artifact.ts";
+import { listAllChannels } from "../store/queries/channels.ts";
+import { currentSeq } from "../store/queries/seq.ts";
+import { openStore } from "../store/open.ts";
+import type { Store } from "../store/store.ts";
+import { Releasers } from "./lifecycle.ts";
+
+export interface NodeOptions {
+  /** SQLite path or postgres:// URL; default `<dataDir>/lively.db`. */
+  db?: string;
+  dataDir?: string;
+  port?: number;
+  host?: string;
+  nodeId?: string;
+  limits?: CodeLimits;
+  log?: Logger;
+}
+
+export interface RunningNode {
+  url: string;
+  nodeId: string;
+  store: Store;
+  /** Where the bootstrap wrote a new admin token, when this start created one. */
+  adminTokenPath: string | undefined;
+  /** How long the start took, in ms, and how many channels the index holds. */
+  startup: { ms: number; channels: number; seq: number };
+  close(): Promise<void>;
+}
+
+const NOT_SERVED = JSON.stringify({
+  error: {
+    code: "not_found",
+    message: "this build of Lively serves the admin API under /_lively/; public module traffic is not served yet",
+  },
+});
+
+export async function startNode(options: NodeOptions = {}): Promise<RunningNode> {
+  const started = performance.now();
+  const dataDir = resolve(options.dataDir ?? ".lively");
+  const port = options.port ?? 8080;
+  const host = options.host ?? "127.0.0.1";
+  const log = options.log ?? createLogger();
+  const releasers = new Releasers();
+  try {
+    const store = openStore({ db: options.db ?? resolve(dataDir, "lively.db") });
+    releasers.add("store", () => store.close());
+    const migration = await store.migrate();
+    if (migration.applied.length > 0) log.info({ applied: migration.applied, store: store.description }, "store migrated");
+    const adminTokenPath = await bootstrapAdminToken(store, dataDir);
+
+    // Only the index is read at start; code is read when a version is first needed.
+    const { channels, seq } = await store.read(async (db) => ({ channels: await listAllChannels(db), seq: await currentSeq(db) }));
+
+    const server: Server = createServer();
+    const nodeId = options.nodeId ?? `${hostname()}:${port}`;
+    const api = createAdminApi({
+      store,
+      validate: (artifact) => validateArtifact(artifact),
+      limits: options.limits ?? DEFAULT_CODE_LIMITS,
+      log,
+      nodeId,
+      health: async () => {
+        try {
+          return { status: "ok", seq: await store.read((db) => currentSeq(db)) };
+        } catch (error) {
+          return { status: "degraded", reason: toError(error).message };
+        }
+      },
+    });
+    const adminListener = getRequestListener(api.fetch);
+    server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+      if (request.url?.startsWith("/_lively/")) {
+        void adminListener(request, response);
+        return;
+      }
+      response.writeHead(404, { "content-type": "application/json" }).end(NOT_SERVED);
+    });
+    await new Promise<void>((done, fail) => {
+      server.once("error", (error: NodeJS.ErrnoException) =>
+        fail(
+          error.code === "EADDRINUSE"
+            ? new LivelyError("unavailable", `port ${port} on ${host} is in use; pick another with --port`, { port })
+            : error,
+        ),
+      );
+      server.listen(port, host, () => done());
+    });
+    releasers.add("http", () => new Promise<void>((done) => {
+      server.close(() => done());
+      server.closeIdleConnections();
+    }));
+    const address = server.address() as AddressInfo;
+    const url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
+    const startup = { ms: performance.now() - started, channels: channels.length, seq };
+    log.info({ url, node: nodeId, store: store.description, ...startup }, "node ready");
+    return {
+      url,
+      nodeId,
+      store,
+      adminTokenPath,
+      startup,
+      close: () => releasers.releaseAll((name, error) => log.error({ err: error, resource: name }, "release failed")),
+    };
+  } catch (error) {
+    await releasers.releaseAll();
+    throw error;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The subset of isolated-vm that Lively calls, typed by the methods used, and the loader
+ * that picks whichever build npm installed: `isolated-vm-node22` (6.x, Node 22/24) or
+ * `isolated-vm-node20` (5.0.4, Node 20/22). See DESIGN.md, "Node versions and isolated-vm".
+ * Node 20 needs `--no-node-snapshot` for either; the `lively` bin and test runner pass it.
+ */
+import { createRequire } from "node:module";
+import { LivelyError } from "../../errors.ts";
+
+export interface IvmRunOptions {
+  timeout?: number;
+  promise?: boolean;
+  copy?: boolean;
+}
+
+export interface IvmReference {
+  derefInto(): unknown;
+}
+
+export interface IvmContext {
+  global: { set(key: string, value: unknown): Promise<void>; setSync(key: string, value: unknown): void };
+  eval(code: string, options?: IvmRunOptions): Promise<unknown>;
+  evalSync(code: string, options?: IvmRunOptions): unknown;
+  release(): void;
+}
+
+export interface IvmModule {
+  readonly dependencySpecifiers: string[];
+  readonly namespace: IvmReference;
+  instantiate(context: IvmContext, resolve: (specifier: string) => IvmModule | Promise<IvmModule>): Promise<void>;
+  evaluate(options?: IvmRunOptions): Promise<unknown>;
+  release(): void;
+}
+
+export interface IvmIsolate {
+  createContext(): Promise<IvmContext>;
+  compileModule(code: string, options?: { filename?: string }): Promise<IvmModule>;
+  getHeapStatistics(): Promise<{ used_heap_size: number; total_heap_size: number }>;
+  dispose(): void;
+  readonly isDisposed: boolean;
+}
+
+export interface Ivm {
+  Isolate: new (options?: { memoryLimit?: number }) => IvmIsolate;
+}
+
+let loaded: Ivm | undefined;
+
+export function loadIsolatedVm(): Ivm {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const failures: string[] = [];
+  for (const name of ["isolated-vm-node22", "isolated-vm-node20", "isolated-vm"]) {
+    try {
+      loaded = require(name) as Ivm;
+      return loaded;
+    } catch (error) {
+      failures.push(`${name}: ${(error as Error).message.split("\n")[0]}`);
+    }
+  }
+  throw new LivelyError(
+    "unavailable",
+    `isolated-vm is not installed for Node ${process.versions.node}; run npm install (it builds from source). Tried: ${failures.join("; ")}`,
+  );
+}

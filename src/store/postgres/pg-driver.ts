@@ -1,0 +1,39 @@
+/**
+ * The subset of `pg` that the PostgreSQL store uses, typed by the methods we call, so
+ * swapping the library touches one file. bigint (int8) comes back as a JS number: every
+ * bigint Lively stores (seq, epoch milliseconds) stays far below 2^53.
+ */
+import pg from "pg";
+
+export interface PgQueryResult {
+  rows: unknown[];
+  rowCount: number | null;
+}
+
+export interface PgClient {
+  query(sql: string, params?: unknown[]): Promise<PgQueryResult>;
+  release(destroy?: boolean | Error): void;
+}
+
+export interface PgPool {
+  query(sql: string, params?: unknown[]): Promise<PgQueryResult>;
+  connect(): Promise<PgClient>;
+  end(): Promise<void>;
+  on(event: "error", listener: (error: Error) => void): unknown;
+}
+
+const INT8_OID = 20;
+
+export function createPool(connectionString: string, max: number): PgPool {
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    connectionTimeoutMillis: 5000,
+    application_name: "lively",
+    types: {
+      getTypeParser: ((oid: number, format?: string) =>
+        oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as "text")) as never,
+    },
+  });
+  return pool as unknown as PgPool;
+}
