@@ -16,7 +16,15 @@ import { orderParams, type RewrittenSql, rewriteBinds } from "./binds.ts";
 import { openSqlite, type SqliteConnection, type SqliteStatement } from "./sqlite-driver.ts";
 import { Mutex } from "../mutex.ts";
 
-const BUSY_TIMEOUT_MS = 5000;
+/**
+ * How long a writer waits for another process's write lock before `unavailable`. The wait
+ * is async (retry BEGIN IMMEDIATE with backoff), never SQLite's busy_timeout: better-sqlite3
+ * is synchronous, so a blocking wait would freeze the event loop, and with it the lock
+ * holder if that holder lives in the same process.
+ */
+const WRITE_LOCK_WAIT_MS = 10_000;
+/** Readers in WAL mode rarely wait; a short blocking timeout covers checkpoints. */
+const READER_BUSY_TIMEOUT_MS = 100;
 
 class SqliteDb implements Db {
   private readonly statements = new Map<string, { statement: SqliteStatement; binds: RewrittenSql }>();
@@ -50,7 +58,7 @@ class SqliteDb implements Db {
 }
 
 function configure(connection: SqliteConnection, readonly: boolean): void {
-  connection.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  connection.pragma(`busy_timeout = ${readonly ? READER_BUSY_TIMEOUT_MS : 0}`);
   if (!readonly) {
     connection.pragma("journal_mode = WAL");
     // NORMAL in WAL mode survives a killed process; only a power loss can drop the last commits.
@@ -81,15 +89,18 @@ export class SqliteStore implements Store {
     this.path = resolve(path);
     this.description = `sqlite:${this.path}`;
     mkdirSync(dirname(this.path), { recursive: true });
+    let writer: SqliteConnection | undefined;
     try {
-      this.writer = openSqlite(this.path, { readonly: false });
-      configure(this.writer, false);
+      writer = openSqlite(this.path, { readonly: false });
+      configure(writer, false);
     } catch (error) {
+      writer?.close();
       throw new LivelyError("unavailable", `cannot open SQLite database ${this.path}: ${(error as Error).message}`, undefined, {
         cause: error,
       });
     }
-    this.writerDb = new SqliteDb(this.writer);
+    this.writer = writer;
+    this.writerDb = new SqliteDb(writer);
   }
 
   private assertOpen(): void {
@@ -111,7 +122,7 @@ export class SqliteStore implements Store {
     const migrations = loadMigrations("sqlite");
     return this.mutex.run(async () => {
       // BEGIN IMMEDIATE takes the file's write lock: other processes starting at once wait.
-      this.writer.exec("BEGIN IMMEDIATE");
+      await this.beginImmediate();
       try {
         this.writer.exec(
           "CREATE TABLE IF NOT EXISTS lively_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
@@ -138,6 +149,21 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** Take the file's write lock, waiting asynchronously while another connection holds it. */
+  private async beginImmediate(): Promise<void> {
+    const deadline = Date.now() + WRITE_LOCK_WAIT_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.writer.exec("BEGIN IMMEDIATE");
+        return;
+      } catch (error) {
+        const code = errorCodeOf(error);
+        if (!code || !(code in RETRYABLE_SQLITE_CODES) || Date.now() > deadline) throw error;
+        await new Promise((done) => setTimeout(done, Math.min(25, attempt)));
+      }
+    }
+  }
+
   async read<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     this.assertOpen();
     const db = this.readerConnection();
@@ -157,7 +183,7 @@ export class SqliteStore implements Store {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.mutex.run(async () => {
-          this.writer.exec("BEGIN IMMEDIATE");
+          await this.beginImmediate();
           try {
             const result = await fn(this.writerDb);
             this.writer.exec("COMMIT");

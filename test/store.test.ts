@@ -1,0 +1,93 @@
+/** The Store contract, against a real SQLite file and a real PostgreSQL database. */
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { openStore } from "../src/store/open.ts";
+import { storeContract } from "../src/store/store.contract.ts";
+import { BACKENDS, openTestStore } from "./helpers/backends.ts";
+
+for (const backend of BACKENDS) {
+  let location = "";
+  storeContract({
+    name: backend.name,
+    async open() {
+      const opened = await openTestStore(backend);
+      location = opened.db;
+      return opened;
+    },
+    openSibling: () => openStore({ db: location }),
+  });
+
+  describe(`migrations: ${backend.name}`, () => {
+    it("several nodes migrating one fresh database at once all succeed, and it is migrated once", async () => {
+      const { db, cleanup } = await backend.createDb({ empty: true });
+      const stores = Array.from({ length: 5 }, () => openStore({ db }));
+      try {
+        const results = await Promise.all(stores.map((s) => s.migrate()));
+        assert.equal(results.filter((r) => r.applied.length > 0).length, 1);
+        assert.ok(results.every((r) => r.version === results[0]?.version));
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+        await cleanup();
+      }
+    });
+
+    it("refuses a database whose schema is newer than this build", async () => {
+      const { db, cleanup } = await backend.createDb();
+      try {
+        const first = openStore({ db });
+        await first.migrate();
+        await first.close();
+        if (backend.name === "sqlite") {
+          const raw = new Database(db);
+          raw.prepare("INSERT INTO lively_migrations (id, name, applied_at) VALUES (999999, 'future.sql', 0)").run();
+          raw.close();
+        } else {
+          const client = new pg.Client({ connectionString: db });
+          await client.connect();
+          await client.query("INSERT INTO lively_migrations (id, name) VALUES (999999, 'future.sql')");
+          await client.end();
+        }
+        const store = openStore({ db });
+        await assert.rejects(store.migrate(), (error: { code?: string; message: string }) => {
+          assert.equal(error.code, "unavailable");
+          assert.match(error.message, /newer than this Lively knows/);
+          return true;
+        });
+        await store.close();
+      } finally {
+        await cleanup();
+      }
+    });
+  });
+}
+
+describe("opening stores", () => {
+  it("a SQLite path that is not a database gives a clear error", async () => {
+    const path = `${process.env.TMPDIR ?? "/tmp"}/lively-not-a-db-${process.pid}.db`;
+    writeFileSync(path, "this is not sqlite".repeat(100));
+    await assert.rejects(
+      async () => {
+        const store = openStore({ db: path });
+        await store.migrate();
+      },
+      (error: { code?: string; message: string }) => {
+        assert.equal(error.code, "unavailable");
+        assert.match(error.message, /not a database/);
+        return true;
+      },
+    );
+  });
+
+  it("an unreachable PostgreSQL is `unavailable`, with no password in the message", async () => {
+    const store = openStore({ db: "postgres://someone:secret@127.0.0.1:1/nowhere" });
+    await assert.rejects(store.migrate(), (error: { code?: string; message: string }) => {
+      assert.equal(error.code, "unavailable");
+      assert.doesNotMatch(error.message, /secret/);
+      return true;
+    });
+    await store.close();
+  });
+});
