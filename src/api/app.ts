@@ -39,7 +39,9 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   api.use(
     bodyLimit({
       maxSize: maxBody,
-      onError: () => {
+      onError: (c) => {
+        // The unread rest of the body is still on the socket: this connection cannot be reused.
+        c.header("connection", "close");
         throw new LivelyError("too_large", `the request body is over ${maxBody} bytes`, { limit: maxBody });
       },
     }),

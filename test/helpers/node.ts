@@ -1,0 +1,53 @@
+/** A real node on a loopback port for a test file, and a small HTTP client for its API. */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { silentLogger } from "../../src/log.ts";
+import { type RunningNode, startNode } from "../../src/node/node.ts";
+import type { TestBackend } from "./backends.ts";
+
+export interface TestNode {
+  node: RunningNode;
+  url: string;
+  dataDir: string;
+  adminToken: string;
+  api(method: string, path: string, options?: { body?: unknown; raw?: string; token?: string | null; contentType?: string }): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+export async function startTestNode(backend: TestBackend, options: { maxSourceBytes?: number } = {}): Promise<TestNode> {
+  const { db, cleanup } = await backend.createDb();
+  const dataDir = mkdtempSync(join(tmpdir(), "lively-node-"));
+  const node = await startNode({
+    db,
+    dataDir,
+    port: 0,
+    nodeId: "test-node",
+    log: silentLogger,
+    limits: options.maxSourceBytes ? { maxSourceBytes: options.maxSourceBytes } : undefined,
+  });
+  const adminToken = readFileSync(join(dataDir, "admin.token"), "utf8").trim();
+  return {
+    node,
+    url: node.url,
+    dataDir,
+    adminToken,
+    async api(method, path, opts = {}) {
+      const headers: Record<string, string> = {};
+      const token = opts.token === undefined ? adminToken : opts.token;
+      if (token !== null) headers.authorization = `Bearer ${token}`;
+      let body: string | undefined;
+      if (opts.raw !== undefined) body = opts.raw;
+      else if (opts.body !== undefined) body = JSON.stringify(opts.body);
+      if (body !== undefined) headers["content-type"] = opts.contentType ?? "application/json";
+      const response = await fetch(`${node.url}/_lively/api/v1${path}`, { method, headers, body });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async close() {
+      await node.close();
+      await cleanup();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
