@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import * as esbuild from "esbuild";
+import type * as esbuild from "esbuild";
 import { LivelyError } from "../errors.ts";
 import type { Dependency } from "../store/queries/versions.ts";
 
@@ -19,6 +19,9 @@ export interface CompiledModule {
   artifact: string;
   dependencies: Dependency[];
 }
+
+/** esbuild is loaded on first use: most CLI commands and a node's start never need it. */
+const loadEsbuild = () => import("esbuild");
 
 const BUILTINS = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
 
@@ -126,7 +129,8 @@ export async function bundleEntry(entryPath: string, projectRoot = dirname(resol
   const root = resolve(projectRoot);
   let result: esbuild.BuildResult;
   try {
-    result = await esbuild.build({ ...BASE_OPTIONS, entryPoints: [resolve(entryPath)], absWorkingDir: root, outdir: "out" });
+    const { build } = await loadEsbuild();
+    result = await build({ ...BASE_OPTIONS, entryPoints: [resolve(entryPath)], absWorkingDir: root, outdir: "out" });
   } catch (error) {
     throw compileError(error);
   }
@@ -138,7 +142,8 @@ export async function bundleEntry(entryPath: string, projectRoot = dirname(resol
 export async function compileSource(code: string, entry = "index.ts"): Promise<CompiledModule> {
   let result: esbuild.BuildResult;
   try {
-    result = await esbuild.build({
+    const { build } = await loadEsbuild();
+    result = await build({
       ...BASE_OPTIONS,
       stdin: { contents: code, sourcefile: entry, loader: entry.endsWith(".js") || entry.endsWith(".mjs") ? "js" : "ts" },
       outdir: "out",

@@ -1,5 +1,4 @@
 /** Read views of the code store, shaped for the admin API and the CLI's `--json`. */
-import { createTwoFilesPatch } from "diff";
 import { LivelyError } from "../errors.ts";
 import { getChannel, listChannels } from "../store/queries/channels.ts";
 import { type HistoryEntry, listHistory } from "../store/queries/history.ts";
@@ -122,6 +121,7 @@ export async function versionDetail(store: Store, module: string, selector: { ve
 
 /** A unified diff of two versions' source files (every file either side has). */
 export async function diffVersions(store: Store, module: string, a: number, b: number): Promise<string> {
+  const { createTwoFilesPatch } = await import("diff");
   return store.read(async (db) => {
     const left = await loadVersion(db, module, { version: a });
     const right = await loadVersion(db, module, { version: b });

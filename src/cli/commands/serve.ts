@@ -25,34 +25,49 @@ export default defineCommand({
     if (port !== undefined && port > 65535) throw new LivelyError("bad_request", `--port must be 0-65535, got ${port}`);
     const dataDir = resolve(io.cwd, stringOption(options.dataDir) ?? io.env.LIVELY_DATA_DIR ?? ".lively");
     const maxSourceBytes = intOption(options.maxSourceBytes, "--max-source-bytes", 1);
-    const node = await startNode({
-      db: stringOption(options.db) ?? io.env.LIVELY_DB,
-      dataDir,
-      port,
-      host: stringOption(options.host) ?? io.env.LIVELY_HOST,
-      nodeId: stringOption(options.nodeId) ?? io.env.LIVELY_NODE_ID,
-      limits: maxSourceBytes ? { maxSourceBytes } : undefined,
+    // Handlers go in before anything starts: a supervisor may send SIGTERM as soon as it sees
+    // the ready line, and a signal without a handler would kill the node without closing it.
+    let stopping: string | undefined;
+    let wake: () => void = () => undefined;
+    const stopped = new Promise<void>((done) => {
+      wake = done;
     });
-    out.result(
-      { url: node.url, node: node.nodeId, store: node.store.description, adminTokenPath: node.adminTokenPath ?? null, startup: node.startup },
-      [
-        `Lively node ${node.nodeId} ready at ${node.url} (${node.store.description}, ${node.startup.channels} channels, seq ${node.startup.seq}, ${node.startup.ms.toFixed(0)} ms)`,
-        node.adminTokenPath ? `admin token written to ${node.adminTokenPath} (the CLI in ${resolve(dataDir, "..")} reads it)` : "",
-      ].filter(Boolean).join("\n"),
-    );
-    await new Promise<void>((done) => {
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) {
-          out.progress(`${signal} again: exiting now`);
-          process.exit(130);
-        }
-        stopping = true;
-        out.progress(`${signal}: closing (send it again to exit at once)`);
-        void node.close().then(done);
-      };
-      process.on("SIGINT", () => stop("SIGINT"));
-      process.on("SIGTERM", () => stop("SIGTERM"));
-    });
+    const onSignal = (signal: string) => {
+      if (stopping) {
+        out.progress(`${signal} again: exiting now`);
+        process.exit(130);
+      }
+      stopping = signal;
+      out.progress(`${signal}: closing (send it again to exit at once)`);
+      wake();
+    };
+    const onInt = () => onSignal("SIGINT");
+    const onTerm = () => onSignal("SIGTERM");
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+    try {
+      const node = await startNode({
+        db: stringOption(options.db) ?? io.env.LIVELY_DB,
+        dataDir,
+        port,
+        host: stringOption(options.host) ?? io.env.LIVELY_HOST,
+        nodeId: stringOption(options.nodeId) ?? io.env.LIVELY_NODE_ID,
+        limits: maxSourceBytes ? { maxSourceBytes } : undefined,
+      });
+      out.result(
+        { url: node.url, node: node.nodeId, store: node.store.description, adminTokenPath: node.adminTokenPath ?? null, startup: node.startup },
+        [
+          `Lively node ${node.nodeId} ready at ${node.url} (${node.store.description}, ${node.startup.channels} channels, seq ${node.startup.seq}, ${node.startup.ms.toFixed(0)} ms)`,
+          node.adminTokenPath ? `admin token written to ${node.adminTokenPath} (the CLI in ${resolve(dataDir, "..")} reads it)` : "",
+        ]
+          .filter(Boolean)
+          .join("\n"),
+      );
+      await stopped;
+      await node.close();
+    } finally {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+    }
   },
 });

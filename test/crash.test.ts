@@ -1,0 +1,112 @@
+/**
+ * A node process killed with SIGKILL in the middle of publishing: afterwards every version
+ * is there whole or not at all, the history has no gap, and a new node serves on.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { describe, it } from "node:test";
+import { openStore } from "../src/store/open.ts";
+import { BACKENDS } from "./helpers/backends.ts";
+import { assertStoreIsWhole } from "./helpers/invariants.ts";
+
+const BIN = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "bin", "lively.js");
+
+async function serve(db: string, dataDir: string): Promise<{ child: ChildProcess; url: string; token: string }> {
+  const child = spawn(process.execPath, ["--no-node-snapshot", BIN, "serve", "--db", db, "--port", "0", "--data-dir", dataDir, "--json"], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, LIVELY_LOG_LEVEL: "silent" },
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const line = await new Promise<string>((done, fail) => {
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.once("line", done);
+    child.once("exit", (code) => fail(new Error(`serve exited ${code}: ${stderr}`)));
+  });
+  const ready = JSON.parse(line) as { url: string };
+  return { child, url: ready.url, token: readFileSync(join(dataDir, "admin.token"), "utf8").trim() };
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => child.once("exit", () => done()));
+}
+
+function publish(url: string, token: string, module: string, n: number): Promise<number> {
+  return fetch(`${url}/_lively/api/v1/modules/${module}/versions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ code: `export function n() { return ${n}; } export const pad = () => "${"p".repeat(n * 997)}";`, channels: n % 3 === 0 ? ["beta"] : undefined }),
+  }).then(
+    (response) => response.status,
+    () => -1, // the connection died with the node
+  );
+}
+
+for (const backend of BACKENDS) {
+  describe(`SIGKILL during publish: ${backend.name}`, () => {
+    it("leaves every version whole or absent, and the history gap-free", async () => {
+      const { db, cleanup } = await backend.createDb();
+      const dataDir = mkdtempSync(join(tmpdir(), "lively-crash-"));
+      try {
+        const first = await serve(db, dataDir);
+        // Warm up so the kill lands while writes are really in flight.
+        assert.equal(await publish(first.url, first.token, "crashy", 0), 201);
+        const inFlight: Promise<number>[] = [];
+        for (let n = 1; n <= 60; n++) inFlight.push(publish(first.url, first.token, n % 2 ? "crashy" : "other", n));
+        await new Promise((done) => setTimeout(done, 150));
+        first.child.kill("SIGKILL");
+        const statuses = await Promise.all(inFlight);
+        await exited(first.child);
+        const acknowledged = statuses.filter((s) => s === 201).length;
+        assert.ok(statuses.some((s) => s === -1), "the kill interrupted some publishes");
+
+        const store = openStore({ db });
+        try {
+          const { versions } = await assertStoreIsWhole(store);
+          assert.ok(versions >= acknowledged + 1, `every acknowledged publish is stored (${versions} stored, ${acknowledged + 1} acknowledged)`);
+        } finally {
+          await store.close();
+        }
+
+        const second = await serve(db, dataDir);
+        try {
+          const health = await (await fetch(`${second.url}/_lively/health`)).json();
+          assert.equal((health as { status: string }).status, "ok");
+          assert.equal(await publish(second.url, second.token, "crashy", 1000), 201);
+        } finally {
+          second.child.kill("SIGTERM");
+          await exited(second.child);
+        }
+        const after = openStore({ db });
+        await assertStoreIsWhole(after);
+        await after.close();
+      } finally {
+        await cleanup();
+      }
+    });
+  });
+}
+
+describe("lively serve as a process", () => {
+  it("exits 0 on SIGTERM after closing", async () => {
+    const backend = BACKENDS[0];
+    if (!backend) return;
+    const { db, cleanup } = await backend.createDb();
+    const dataDir = mkdtempSync(join(tmpdir(), "lively-serve-"));
+    try {
+      const node = await serve(db, dataDir);
+      node.child.kill("SIGTERM");
+      await exited(node.child);
+      assert.equal(node.child.exitCode, 0);
+    } finally {
+      await cleanup();
+    }
+  });
+});
