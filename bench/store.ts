@@ -16,7 +16,7 @@ import { openStore } from "../src/store/open.ts";
 import { type Backend, createPostgresBackend, createSqliteBackend, DEFAULT_PG_SERVER } from "./lib/backends.ts";
 import { benchHistory, type HistoryResult } from "./lib/history.ts";
 import { benchPublish, type PublishResult } from "./lib/publish.ts";
-import { seedPostgres, type SeedResult, seedSqlite } from "./lib/seed.ts";
+import { type SeedResult, seedPostgres, seedSqlite } from "./lib/seed.ts";
 import { benchServe, ensureBuild, type ServeRun } from "./lib/serve.ts";
 import { median, ms, table } from "./lib/stats.ts";
 
@@ -53,7 +53,9 @@ async function runBackend(backend: Backend): Promise<BackendReport> {
   await fresh.migrate();
   await fresh.close();
   const seed = backend.kind === "sqlite" ? seedSqlite(backend.db, PLAN.seed) : await seedPostgres(backend.db, PLAN.seed);
-  step(`seeded ${seed.modules} modules, ${seed.versions} versions, ${seed.historyRows} history rows (seq ${seed.firstSeq}..${seed.lastSeq}) in ${ms(seed.ms)}`);
+  step(
+    `seeded ${seed.modules} modules, ${seed.versions} versions, ${seed.historyRows} history rows (seq ${seed.firstSeq}..${seed.lastSeq}) in ${ms(seed.ms)}`,
+  );
 
   // 2. history --since on the seeded store.
   let store = openStore({ db: backend.db });
@@ -82,7 +84,9 @@ async function runBackend(backend: Backend): Promise<BackendReport> {
   await store.close();
   const d = publish.deployOnly;
   const f = publish.full;
-  step(`publish, compile excluded: p50 ${ms(d.p50)}, p99 ${ms(d.p99)}, max ${ms(d.max)} (${d.n} publishes; precompile took ${ms(publish.precompileMs)})`);
+  step(
+    `publish, compile excluded: p50 ${ms(d.p50)}, p99 ${ms(d.p99)}, max ${ms(d.max)} (${d.n} publishes; precompile took ${ms(publish.precompileMs)})`,
+  );
   step(
     `publish, compile+validate included: p50 ${ms(f.total.p50)}, p99 ${ms(f.total.p99)} (${f.total.n} publishes; ` +
       `p50 compile ${ms(f.compile.p50)}, validate ${ms(f.validate.p50)}, store ${ms(f.deploy.p50)})`,
@@ -103,7 +107,12 @@ function exits(runs: ServeRun[]): string {
 function summaryTable(report: BackendReport): string {
   const { publish, history, serve } = report;
   const rows: string[][] = [
-    ["publish p50 (compile excluded)", ms(publish.deployOnly.p50), `≤ ${TARGET_PUBLISH_P50_MS} ms`, mark(publish.deployOnly.p50 <= TARGET_PUBLISH_P50_MS)],
+    [
+      "publish p50 (compile excluded)",
+      ms(publish.deployOnly.p50),
+      `≤ ${TARGET_PUBLISH_P50_MS} ms`,
+      mark(publish.deployOnly.p50 <= TARGET_PUBLISH_P50_MS),
+    ],
     ["publish p99 (compile excluded)", ms(publish.deployOnly.p99), "", ""],
     ["publish p50 (compile+validate included)", ms(publish.full.total.p50), "", ""],
     ["publish p99 (compile+validate included)", ms(publish.full.total.p99), "", ""],
@@ -127,8 +136,10 @@ function summaryTable(report: BackendReport): string {
 async function main(): Promise<void> {
   const cpu = cpus();
   say("Lively store benchmark");
-  say(`node ${process.version}, ${platform()} ${release()}, ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? "?"}), ` +
-    `${(totalmem() / 2 ** 30).toFixed(1)} GB RAM (${(freemem() / 2 ** 30).toFixed(1)} GB free)`);
+  say(
+    `node ${process.version}, ${platform()} ${release()}, ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? "?"}), ` +
+      `${(totalmem() / 2 ** 30).toFixed(1)} GB RAM (${(freemem() / 2 ** 30).toFixed(1)} GB free)`,
+  );
   const build = ensureBuild(ROOT);
   say(build.note);
 

@@ -101,28 +101,24 @@ async function main(): Promise<number> {
       await store.close();
     }
     const code = await new Promise<number>((done) => {
-      const child = spawn(
-        process.execPath,
-        ["--no-node-snapshot", "--import", "tsx", "--test", "--test-concurrency=2", ...files],
-        {
-          stdio: "inherit",
-          env: {
-            ...process.env,
-            ...(server ? { LIVELY_TEST_PG_URL: server.url, LIVELY_TEST_PG_TEMPLATE: template } : {}),
-            LIVELY_LOG_LEVEL: process.env.LIVELY_LOG_LEVEL ?? "silent",
-          },
+      const child = spawn(process.execPath, ["--no-node-snapshot", "--import", "tsx", "--test", "--test-concurrency=2", ...files], {
+        stdio: "inherit",
+        env: {
+          ...process.env,
+          ...(server ? { LIVELY_TEST_PG_URL: server.url, LIVELY_TEST_PG_TEMPLATE: template } : {}),
+          LIVELY_LOG_LEVEL: process.env.LIVELY_LOG_LEVEL ?? "silent",
         },
-      );
+      });
       child.on("exit", (status, signal) => done(status ?? (signal ? 1 : 0)));
     });
     return code;
   } finally {
     if (admin) {
       // Drop the template and any database a killed test file left behind.
-      const { rows } = await admin.query<{ datname: string }>(
-        "SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2",
-        [template, `lively_t_${process.pid}_%`],
-      );
+      const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2", [
+        template,
+        `lively_t_${process.pid}_%`,
+      ]);
       for (const row of rows) await admin.query(`DROP DATABASE IF EXISTS ${row.datname} WITH (FORCE)`).catch(() => undefined);
       await admin.end();
     }

@@ -3,7 +3,7 @@
  * Logs go to stderr so a command's stdout stays clean for `--json`. Token values are
  * redacted by fixed paths; code that handles a token never logs it on purpose either.
  */
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 
 export type { Logger };
 

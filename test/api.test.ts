@@ -21,7 +21,10 @@ for (const backend of BACKENDS) {
       assert.equal(statSync(join(t.dataDir, "admin.token")).mode & 0o777, 0o600);
       const tokens = await t.api("GET", "/tokens");
       assert.equal(tokens.status, 200);
-      assert.deepEqual(tokens.body.map((x: { name: string }) => x.name), ["admin"]);
+      assert.deepEqual(
+        tokens.body.map((x: { name: string }) => x.name),
+        ["admin"],
+      );
       assert.equal(JSON.stringify(tokens.body).includes(t.adminToken), false);
     });
 
@@ -136,16 +139,36 @@ for (const backend of BACKENDS) {
       const rolled = await t.api("POST", "/modules/hello/rollback", { body: {} });
       assert.deepEqual([rolled.body.from, rolled.body.to], [2, 1]);
       const versions = await t.api("GET", "/modules/hello/versions");
-      assert.deepEqual(versions.body.map((v: { version: number }) => v.version), [1, 2]);
-      assert.deepEqual(Object.keys(versions.body[0]).sort(), ["author", "channels", "createdAt", "dependencies", "entry", "exports", "message", "sha256", "size", "version"]);
+      assert.deepEqual(
+        versions.body.map((v: { version: number }) => v.version),
+        [1, 2],
+      );
+      assert.deepEqual(Object.keys(versions.body[0]).sort(), [
+        "author",
+        "channels",
+        "createdAt",
+        "dependencies",
+        "entry",
+        "exports",
+        "message",
+        "sha256",
+        "size",
+        "version",
+      ]);
       const diff = await t.api("GET", "/modules/hello/diff?a=1&b=2");
       assert.match(diff.body.diff, /\+export default/);
       const seq = (await t.api("GET", "/history?limit=1")).body[0].seq;
       assert.equal((await t.api("DELETE", "/modules/hello")).status, 200);
-      assert.equal((await t.api("GET", "/modules")).body.some((m: { name: string }) => m.name === "hello"), false);
+      assert.equal(
+        (await t.api("GET", "/modules")).body.some((m: { name: string }) => m.name === "hello"),
+        false,
+      );
       const restored = await t.api("POST", "/restore", { body: { at: String(seq) } });
       assert.equal(restored.status, 200);
-      assert.equal((await t.api("GET", "/modules")).body.some((m: { name: string }) => m.name === "hello"), true);
+      assert.equal(
+        (await t.api("GET", "/modules")).body.some((m: { name: string }) => m.name === "hello"),
+        true,
+      );
       const gc = await t.api("POST", "/gc", { body: { keep: 1, dryRun: true } });
       assert.equal(gc.status, 200);
       assert.equal(gc.body.dryRun, true);

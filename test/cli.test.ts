@@ -22,7 +22,10 @@ function project(): string {
   const dir = mkdtempSync(join(tmpdir(), "lively-cli-"));
   mkdirSync(join(dir, "lib"));
   mkdirSync(join(dir, "node_modules", "tiny-greeting"), { recursive: true });
-  writeFileSync(join(dir, "node_modules", "tiny-greeting", "package.json"), JSON.stringify({ name: "tiny-greeting", version: "1.2.3", main: "index.js" }));
+  writeFileSync(
+    join(dir, "node_modules", "tiny-greeting", "package.json"),
+    JSON.stringify({ name: "tiny-greeting", version: "1.2.3", main: "index.js" }),
+  );
   writeFileSync(join(dir, "node_modules", "tiny-greeting", "index.js"), "exports.greet = (n) => 'hello ' + n;");
   writeFileSync(join(dir, "lib", "math.ts"), "export const add = (a: number, b: number) => a + b;\n");
   writeFileSync(
@@ -92,13 +95,25 @@ describe("lively CLI", { skip: backend === undefined ? "no backend selected" : f
 
   it("--code, --channel, tag, promote, rollback, history, diff in human and JSON form", async () => {
     assert.equal((await lively(["deploy", "--code", "export function sum(a, b) { return a + b }", "--name", "math"])).code, 0);
-    const second = await lively(["deploy", "--code", "export function sum(a, b) { return b + a }", "--name", "math", "--channel", "beta", "--json"]);
+    const second = await lively([
+      "deploy",
+      "--code",
+      "export function sum(a, b) { return b + a }",
+      "--name",
+      "math",
+      "--channel",
+      "beta",
+      "--json",
+    ]);
     assert.deepEqual(second.json().channels, ["beta"]);
     assert.match((await lively(["tag", "math", "1", "canary"])).stdout, /canary \(new\) -> 1/);
     assert.match((await lively(["promote", "math", "--from", "beta", "--to", "production"])).stdout, /production 1 -> 2/);
     assert.deepEqual((await lively(["rollback", "math", "--json"])).json().to, 1);
     const history = await lively(["history", "math", "--json"]);
-    assert.deepEqual(history.json().map((h: { action: string }) => h.action), ["create", "publish", "tag", "publish", "tag", "tag", "promote", "rollback"]);
+    assert.deepEqual(
+      history.json().map((h: { action: string }) => h.action),
+      ["create", "publish", "tag", "publish", "tag", "tag", "promote", "rollback"],
+    );
     assert.deepEqual(Object.keys(history.json()[0]).sort(), ["action", "actor", "at", "channel", "details", "from", "module", "seq", "to"]);
     const table = await lively(["history", "--limit", "2"]);
     assert.match(table.stdout, /^SEQ\s+AT\s+ACTOR/);
@@ -173,7 +188,22 @@ describe("lively CLI", { skip: backend === undefined ? "no backend selected" : f
   it("help lists every command and exits 0", async () => {
     const help = await lively(["--help"]);
     assert.equal(help.code, 0);
-    for (const command of ["serve", "deploy", "ls", "versions", "cat", "diff", "history", "tag", "promote", "rollback", "rm", "restore", "gc", "token"]) {
+    for (const command of [
+      "serve",
+      "deploy",
+      "ls",
+      "versions",
+      "cat",
+      "diff",
+      "history",
+      "tag",
+      "promote",
+      "rollback",
+      "rm",
+      "restore",
+      "gc",
+      "token",
+    ]) {
       assert.match(help.stdout, new RegExp(`\\b${command}\\b`));
     }
     const deployHelp = await lively(["deploy", "--help"]);

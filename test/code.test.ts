@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { promote, rollback, tag } from "../src/code/channels.ts";
-import { deploy, type DeployInput } from "../src/code/deploy.ts";
+import { type DeployInput, deploy } from "../src/code/deploy.ts";
 import { collectGarbage } from "../src/code/gc.ts";
 import { diffVersions, moduleSummaries, readHistory, versionDetail, versionSummaries } from "../src/code/read.ts";
 import { removeModule } from "../src/code/remove.ts";
@@ -46,8 +46,14 @@ for (const backend of BACKENDS) {
       assert.deepEqual(result.exports, ["default"]);
       assert.match(result.sha256, /^[0-9a-f]{64}$/);
       const { entries } = await readHistory(store, { module: "hello" });
-      assert.deepEqual(entries.map((e) => e.action), ["create", "publish", "tag"]);
-      assert.deepEqual(entries.map((e) => e.seq), [entries[0]?.seq, (entries[0]?.seq ?? 0) + 1, (entries[0]?.seq ?? 0) + 2]);
+      assert.deepEqual(
+        entries.map((e) => e.action),
+        ["create", "publish", "tag"],
+      );
+      assert.deepEqual(
+        entries.map((e) => e.seq),
+        [entries[0]?.seq, (entries[0]?.seq ?? 0) + 1, (entries[0]?.seq ?? 0) + 2],
+      );
       assert.equal(entries[2]?.to, 1);
       assert.equal(entries[0]?.actor, "tester");
     });
@@ -117,7 +123,10 @@ for (const backend of BACKENDS) {
       await assert.rejects(publish(store, "bad", ""), hasCode("bad_request"));
       await assert.rejects(publish(store, "bad", "   "), hasCode("invalid_code"));
       assert.equal((await readHistory(store, {})).latestSeq, before);
-      assert.equal((await moduleSummaries(store, {})).some((m) => m.name === "bad"), false);
+      assert.equal(
+        (await moduleSummaries(store, {})).some((m) => m.name === "bad"),
+        false,
+      );
     });
 
     it("bad names and oversized sources are refused", async () => {
@@ -158,12 +167,18 @@ for (const backend of BACKENDS) {
       await assert.rejects(rollback(store, { module: "fresh", channel: "beta", actor: "t" }), hasCode("not_found"));
       await assert.rejects(rollback(store, { module: "newmod", actor: "t" }), /has pointed only at version 1/);
       const { entries } = await readHistory(store, { module: "hello", limit: 3 });
-      assert.deepEqual(entries.map((e) => e.action), ["rollback", "rollback", "rollback"]);
+      assert.deepEqual(
+        entries.map((e) => e.action),
+        ["rollback", "rollback", "rollback"],
+      );
     });
 
     it("reads: versions with channels, a version by channel, a diff, history paging", async () => {
       const versions = await versionSummaries(store, "hello");
-      assert.deepEqual(versions.map((v) => v.version), [1, 2, 3, 4]);
+      assert.deepEqual(
+        versions.map((v) => v.version),
+        [1, 2, 3, 4],
+      );
       assert.deepEqual(versions.find((v) => v.version === 4)?.channels, ["production"]);
       const detail = await versionDetail(store, "hello", { channel: "beta" });
       assert.equal(detail.version, 2);
@@ -178,11 +193,21 @@ for (const backend of BACKENDS) {
 
       const all = await readHistory(store, { limit: 10_000 });
       const seqs = all.entries.map((e) => e.seq);
-      assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), "the history is gap-free from 1");
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: seqs.length }, (_, i) => i + 1),
+        "the history is gap-free from 1",
+      );
       const page = await readHistory(store, { since: 3, limit: 2 });
-      assert.deepEqual(page.entries.map((e) => e.seq), [4, 5]);
+      assert.deepEqual(
+        page.entries.map((e) => e.seq),
+        [4, 5],
+      );
       const newest = await readHistory(store, { limit: 2 });
-      assert.deepEqual(newest.entries.map((e) => e.seq), [seqs.length - 1, seqs.length]);
+      assert.deepEqual(
+        newest.entries.map((e) => e.seq),
+        [seqs.length - 1, seqs.length],
+      );
       await assert.rejects(readHistory(store, { limit: 0 }), hasCode("bad_request"));
       assert.equal((await moduleSummaries(store, { changedSinceMs: 3_600_000 })).length, 3);
     });
@@ -190,7 +215,10 @@ for (const backend of BACKENDS) {
     it("rm soft-deletes; a new deploy revives the module with the next version number", async () => {
       await publish(store, "temp", fetchModule(1));
       await removeModule(store, { module: "temp", actor: "tester" });
-      assert.equal((await moduleSummaries(store, {})).some((m) => m.name === "temp"), false);
+      assert.equal(
+        (await moduleSummaries(store, {})).some((m) => m.name === "temp"),
+        false,
+      );
       assert.equal((await moduleSummaries(store, { includeDeleted: true })).find((m) => m.name === "temp")?.deleted, true);
       await assert.rejects(versionSummaries(store, "temp"), hasCode("not_found"));
       await assert.rejects(removeModule(store, { module: "temp", actor: "t" }), hasCode("not_found"));
@@ -198,7 +226,10 @@ for (const backend of BACKENDS) {
       const revived = await publish(store, "temp", fetchModule(2));
       assert.equal(revived.version, 2);
       const { entries } = await readHistory(store, { module: "temp", limit: 3 });
-      assert.deepEqual(entries.map((e) => e.action), ["delete", "undelete", "publish"]);
+      assert.deepEqual(
+        entries.map((e) => e.action),
+        ["delete", "undelete", "publish"],
+      );
     });
 
     it("restore --at SEQ puts every channel back as new history rows, and is itself undoable", async () => {
@@ -258,7 +289,10 @@ for (const backend of BACKENDS) {
       assert.deepEqual(plan.removed.find((r) => r.module === "churn")?.versions, [3, 4]);
       const done = await collectGarbage(store, { keep: 2, windowMs: 0, actor: "t" });
       assert.deepEqual(done.removed.find((r) => r.module === "churn")?.versions, [3, 4]);
-      assert.deepEqual((await versionSummaries(store, "churn")).map((v) => v.version), [1, 2, 5, 6]);
+      assert.deepEqual(
+        (await versionSummaries(store, "churn")).map((v) => v.version),
+        [1, 2, 5, 6],
+      );
       const { entries } = await readHistory(store, { module: "churn", limit: 1 });
       assert.equal(entries[0]?.action, "gc");
       assert.equal((await publish(store, "churn", fetchModule(200))).version, 7, "numbers are never reused");

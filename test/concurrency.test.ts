@@ -24,14 +24,27 @@ for (const backend of BACKENDS) {
         await (stores[0] as (typeof stores)[number]).migrate();
         const artifacts = await Promise.all(stores.map((_, i) => compileSource(`export function n() { return ${i}; }`)));
         const results = await Promise.all(
-          stores.map((store, i) => deploy(store, { module: "race", ...(artifacts[i] as (typeof artifacts)[number]), message: `p${i}`, actor: `node${i}` }, noValidation)),
+          stores.map((store, i) =>
+            deploy(
+              store,
+              { module: "race", ...(artifacts[i] as (typeof artifacts)[number]), message: `p${i}`, actor: `node${i}` },
+              noValidation,
+            ),
+          ),
         );
-        assert.deepEqual(results.map((r) => r.version).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+        assert.deepEqual(
+          results.map((r) => r.version).sort((a, b) => a - b),
+          Array.from({ length: 20 }, (_, i) => i + 1),
+        );
         const { seq } = await assertStoreIsWhole(stores[0] as (typeof stores)[number]);
         const history = await readHistory(stores[0] as (typeof stores)[number], { since: 0, limit: 1000 });
         assert.equal(history.entries.length, seq);
         const publishes = history.entries.filter((e) => e.action === "publish").map((e) => e.to);
-        assert.deepEqual(publishes, Array.from({ length: 20 }, (_, i) => i + 1), "versions were numbered in commit order");
+        assert.deepEqual(
+          publishes,
+          Array.from({ length: 20 }, (_, i) => i + 1),
+          "versions were numbered in commit order",
+        );
       } finally {
         await Promise.all(stores.map((s) => s.close()));
         await cleanup();
@@ -47,7 +60,11 @@ for (const backend of BACKENDS) {
           const artifacts = await Promise.all(stores.map((_, i) => compileSource(`export function n() { return ${round * 100 + i}; }`)));
           const outcomes = await Promise.allSettled(
             stores.map((store, i) =>
-              deploy(store, { module: "cas", ...(artifacts[i] as (typeof artifacts)[number]), message: "", actor: `node${i}`, expect: round }, noValidation),
+              deploy(
+                store,
+                { module: "cas", ...(artifacts[i] as (typeof artifacts)[number]), message: "", actor: `node${i}`, expect: round },
+                noValidation,
+              ),
             ),
           );
           const landed = outcomes.filter((o) => o.status === "fulfilled");

@@ -42,7 +42,10 @@ function publish(url: string, token: string, module: string, n: number): Promise
   return fetch(`${url}/_lively/api/v1/modules/${module}/versions`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify({ code: `export function n() { return ${n}; } export const pad = () => "${"p".repeat(n * 997)}";`, channels: n % 3 === 0 ? ["beta"] : undefined }),
+    body: JSON.stringify({
+      code: `export function n() { return ${n}; } export const pad = () => "${"p".repeat(n * 997)}";`,
+      channels: n % 3 === 0 ? ["beta"] : undefined,
+    }),
   }).then(
     (response) => response.status,
     () => -1, // the connection died with the node
@@ -65,12 +68,18 @@ for (const backend of BACKENDS) {
         const statuses = await Promise.all(inFlight);
         await exited(first.child);
         const acknowledged = statuses.filter((s) => s === 201).length;
-        assert.ok(statuses.some((s) => s === -1), "the kill interrupted some publishes");
+        assert.ok(
+          statuses.some((s) => s === -1),
+          "the kill interrupted some publishes",
+        );
 
         const store = openStore({ db });
         try {
           const { versions } = await assertStoreIsWhole(store);
-          assert.ok(versions >= acknowledged + 1, `every acknowledged publish is stored (${versions} stored, ${acknowledged + 1} acknowledged)`);
+          assert.ok(
+            versions >= acknowledged + 1,
+            `every acknowledged publish is stored (${versions} stored, ${acknowledged + 1} acknowledged)`,
+          );
         } finally {
           await store.close();
         }

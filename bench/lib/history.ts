@@ -42,7 +42,12 @@ export async function benchHistory(store: Store, runs: number, warmup = 3): Prom
       const result = await readHistory(store, query);
       const elapsed = performance.now() - start;
       rows = result.entries.length;
-      checkPage(label, query, result.entries.map((e) => e.seq), latest);
+      checkPage(
+        label,
+        query,
+        result.entries.map((e) => e.seq),
+        latest,
+      );
       if (i >= warmup) samples.push(elapsed);
     }
     cases.push({ label, query, rows, summary: summarize(samples) });

@@ -6,8 +6,8 @@
  *    (esbuild, a throwaway isolate running the module's top level, the transaction).
  * Publishes go round-robin to a few modules, so version numbers keep increasing.
  */
-import { compileSource, type CompiledModule } from "../../src/code/compile.ts";
-import { deploy, type DeployInput } from "../../src/code/deploy.ts";
+import { type CompiledModule, compileSource } from "../../src/code/compile.ts";
+import { type DeployInput, deploy } from "../../src/code/deploy.ts";
 import { validateArtifact } from "../../src/runtime/ivm/validate-artifact.ts";
 import type { Store } from "../../src/store/store.ts";
 import { type Summary, summarize } from "./stats.ts";

@@ -35,8 +35,19 @@ interface Rows {
 
 const MODULE_COLUMNS = ["name", "created_at", "deleted", "latest_version", "updated_seq"];
 const VERSION_COLUMNS = [
-  "module", "version", "sha256", "size", "entry", "files", "artifact",
-  "exports", "dependencies", "author", "message", "created_at", "seq",
+  "module",
+  "version",
+  "sha256",
+  "size",
+  "entry",
+  "files",
+  "artifact",
+  "exports",
+  "dependencies",
+  "author",
+  "message",
+  "created_at",
+  "seq",
 ];
 const CHANNEL_COLUMNS = ["module", "channel", "version", "updated_seq"];
 const HISTORY_COLUMNS = ["seq", "at", "actor", "module", "action", "channel", "from_version", "to_version", "details"];
@@ -71,7 +82,14 @@ function artifactOf(module: string, version: number): string {
 function buildRows(plan: SeedPlan, startSeq: number, startAt: number): { rows: Rows; lastSeq: number } {
   const rows: Rows = { modules: [], versions: [], channels: [], history: [] };
   let seq = startSeq;
-  const history = (module: string, action: string, channel: string | null, from: number | null, to: number | null, details: string | null) => {
+  const history = (
+    module: string,
+    action: string,
+    channel: string | null,
+    from: number | null,
+    to: number | null,
+    details: string | null,
+  ) => {
     seq += 1;
     rows.history.push([seq, startAt + seq, "bench", module, action, channel, from, to, details]);
     return seq;
@@ -84,8 +102,19 @@ function buildRows(plan: SeedPlan, startSeq: number, startAt: number): { rows: R
       const sha256 = createHash("sha256").update(artifact).digest("hex");
       const publishSeq = history(module, "publish", null, null, v, JSON.stringify({ sha256 }));
       rows.versions.push([
-        module, v, sha256, Buffer.byteLength(artifact), "index.ts", JSON.stringify({ "index.ts": sourceOf(module, v) }),
-        artifact, '["default"]', "[]", "bench", `seed v${v}`, startAt + publishSeq, publishSeq,
+        module,
+        v,
+        sha256,
+        Buffer.byteLength(artifact),
+        "index.ts",
+        JSON.stringify({ "index.ts": sourceOf(module, v) }),
+        artifact,
+        '["default"]',
+        "[]",
+        "bench",
+        `seed v${v}`,
+        startAt + publishSeq,
+        publishSeq,
       ]);
     }
     const tagSeq = history(module, "tag", "production", null, plan.versions, null);
@@ -148,7 +177,10 @@ export async function seedPostgres(url: string, plan: SeedPlan): Promise<SeedRes
       const all = rows[table];
       for (let at = 0; at < all.length; at += PG_BATCH) {
         const batch = all.slice(at, at + PG_BATCH);
-        await client.query(sql, columns.map((_, c) => batch.map((row) => row[c])));
+        await client.query(
+          sql,
+          columns.map((_, c) => batch.map((row) => row[c])),
+        );
       }
     }
     await client.query("UPDATE counters SET value = $1 WHERE name = 'seq'", [lastSeq]);

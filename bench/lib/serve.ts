@@ -68,7 +68,10 @@ export async function serveOnce(root: string, db: string, dataDir: string, timeo
   let wallMs: number;
   try {
     line = await new Promise<ReadyLine>((done, fail) => {
-      const timer = setTimeout(() => fail(new Error(`serve was not ready within ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`)), timeoutMs);
+      const timer = setTimeout(
+        () => fail(new Error(`serve was not ready within ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`)),
+        timeoutMs,
+      );
       child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
         stdout += chunk;
         const newline = stdout.indexOf("\n");

@@ -26,9 +26,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   const maxBody = deps.limits.maxSourceBytes * 3 + 1024 * 1024;
 
   app.onError((error, c) => errorResponse(c, error, log));
-  app.notFound((c) =>
-    errorResponse(c, new LivelyError("not_found", `no admin endpoint ${c.req.method} ${c.req.path}`), log),
-  );
+  app.notFound((c) => errorResponse(c, new LivelyError("not_found", `no admin endpoint ${c.req.method} ${c.req.path}`), log));
 
   app.get("/_lively/health", async (c) => {
     const health = await deps.health();

@@ -13,7 +13,10 @@ export function authenticateRequests(store: Store): MiddlewareHandler<ApiEnv> {
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match?.[1]) {
-      throw new LivelyError("unauthorized", "this request needs a token: send 'Authorization: Bearer <token>' (the CLI reads LIVELY_TOKEN)");
+      throw new LivelyError(
+        "unauthorized",
+        "this request needs a token: send 'Authorization: Bearer <token>' (the CLI reads LIVELY_TOKEN)",
+      );
     }
     const record = await authenticate(store, match[1]);
     if (!record) throw new LivelyError("unauthorized", "the token is not known or was revoked");

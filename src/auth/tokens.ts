@@ -10,7 +10,15 @@ import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LivelyError } from "../errors.ts";
-import { countTokens, findTokenByHash, insertToken, listTokens, revokeToken, type Scope, type TokenRecord } from "../store/queries/tokens.ts";
+import {
+  countTokens,
+  findTokenByHash,
+  insertToken,
+  listTokens,
+  revokeToken,
+  type Scope,
+  type TokenRecord,
+} from "../store/queries/tokens.ts";
 import type { Store } from "../store/store.ts";
 
 export type { Scope, TokenRecord };

@@ -32,7 +32,15 @@ async function liveModule(tx: Db, module: string) {
 /** The shared core of every move: checks, history row, pointer. Runs inside a transaction. */
 async function move(
   tx: Db,
-  args: { module: string; channel: string; to: number; expect?: number; actor: string; action: HistoryAction; details?: Record<string, unknown> },
+  args: {
+    module: string;
+    channel: string;
+    to: number;
+    expect?: number;
+    actor: string;
+    action: HistoryAction;
+    details?: Record<string, unknown>;
+  },
 ): Promise<ChannelMove> {
   if (!(await getVersionMeta(tx, args.module, args.to))) throw versionNotFound(args.module, args.to);
   const current = await getChannel(tx, args.module, args.channel);

@@ -60,9 +60,7 @@ const BASE_OPTIONS: esbuild.BuildOptions = {
 function formatMessages(messages: esbuild.Message[]): string {
   return messages
     .map((message) => {
-      const at = message.location
-        ? `${message.location.file}:${message.location.line}:${message.location.column + 1}: `
-        : "";
+      const at = message.location ? `${message.location.file}:${message.location.line}:${message.location.column + 1}: ` : "";
       return `${at}${message.text}`;
     })
     .join("; ");

@@ -72,12 +72,7 @@ function checkMode(module: string, exists: boolean, mode: DeployMode): void {
   }
 }
 
-async function moveChannels(
-  tx: Db,
-  input: DeployInput,
-  version: number,
-  channels: string[],
-): Promise<{ moved: string[]; seq: number }> {
+async function moveChannels(tx: Db, input: DeployInput, version: number, channels: string[]): Promise<{ moved: string[]; seq: number }> {
   const moved: string[] = [];
   let seq = 0;
   for (const channel of channels) {
@@ -131,10 +126,26 @@ export async function deploy(
     }
 
     if (!existing) {
-      const row = await appendHistory(tx, { actor: input.actor, module: input.module, action: "create", channel: null, from: null, to: null, details: null });
+      const row = await appendHistory(tx, {
+        actor: input.actor,
+        module: input.module,
+        action: "create",
+        channel: null,
+        from: null,
+        to: null,
+        details: null,
+      });
       await insertModule(tx, input.module, row.seq);
     } else if (existing.deleted) {
-      const row = await appendHistory(tx, { actor: input.actor, module: input.module, action: "undelete", channel: null, from: null, to: null, details: null });
+      const row = await appendHistory(tx, {
+        actor: input.actor,
+        module: input.module,
+        action: "undelete",
+        channel: null,
+        from: null,
+        to: null,
+        details: null,
+      });
       await setModuleDeleted(tx, input.module, false, row.seq);
     }
     const version = (existing?.latestVersion ?? 0) + 1;

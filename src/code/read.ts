@@ -30,7 +30,14 @@ export async function moduleSummaries(
     const out: ModuleSummary[] = [];
     for (const m of modules) {
       const channels = Object.fromEntries((await listChannels(db, m.name)).map((c) => [c.channel, c.version]));
-      out.push({ name: m.name, latestVersion: m.latestVersion, channels, deleted: m.deleted, createdAt: iso(m.createdAt), updatedSeq: m.updatedSeq });
+      out.push({
+        name: m.name,
+        latestVersion: m.latestVersion,
+        channels,
+        deleted: m.deleted,
+        createdAt: iso(m.createdAt),
+        updatedSeq: m.updatedSeq,
+      });
     }
     return out;
   });
@@ -98,7 +105,11 @@ async function loadVersion(db: Db, module: string, selector: { version?: number;
   return record;
 }
 
-export async function versionDetail(store: Store, module: string, selector: { version?: number; channel?: string }): Promise<VersionDetail> {
+export async function versionDetail(
+  store: Store,
+  module: string,
+  selector: { version?: number; channel?: string },
+): Promise<VersionDetail> {
   return store.read(async (db) => {
     const v = await loadVersion(db, module, selector);
     return {

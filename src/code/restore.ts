@@ -70,10 +70,7 @@ async function plan(db: Db, seq: number): Promise<RestoreChange[]> {
   return changes;
 }
 
-export async function restore(
-  store: Store,
-  input: { moment: Moment; actor: string; dryRun?: boolean },
-): Promise<RestoreResult> {
+export async function restore(store: Store, input: { moment: Moment; actor: string; dryRun?: boolean }): Promise<RestoreResult> {
   const run = async (db: Db, write: boolean): Promise<RestoreResult> => {
     const at = await resolveSeq(db, input.moment);
     const changes = await plan(db, at);

@@ -16,9 +16,9 @@ import { type CodeLimits, DEFAULT_CODE_LIMITS } from "../code/limits.ts";
 import { LivelyError, toError } from "../errors.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { validateArtifact } from "../runtime/ivm/validate-artifact.ts";
+import { openStore } from "../store/open.ts";
 import { listAllChannels } from "../store/queries/channels.ts";
 import { currentSeq } from "../store/queries/seq.ts";
-import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import { Releasers } from "./lifecycle.ts";
 
@@ -102,10 +102,14 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       );
       server.listen(port, host, () => done());
     });
-    releasers.add("http", () => new Promise<void>((done) => {
-      server.close(() => done());
-      server.closeIdleConnections();
-    }));
+    releasers.add(
+      "http",
+      () =>
+        new Promise<void>((done) => {
+          server.close(() => done());
+          server.closeIdleConnections();
+        }),
+    );
     const address = server.address() as AddressInfo;
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
     const startup = { ms: performance.now() - started, channels: channels.length, seq };

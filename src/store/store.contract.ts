@@ -35,7 +35,9 @@ export function storeContract(target: ContractTarget): void {
 
     it("a write commits, and a throwing write leaves nothing", async () => {
       const before = await store.read((db) => currentSeq(db));
-      await store.write((tx) => appendHistory(tx, { actor: "t", module: null, action: "gc", channel: null, from: null, to: null, details: null }));
+      await store.write((tx) =>
+        appendHistory(tx, { actor: "t", module: null, action: "gc", channel: null, from: null, to: null, details: null }),
+      );
       await assert.rejects(
         store.write(async (tx) => {
           await appendHistory(tx, { actor: "t", module: null, action: "gc", channel: null, from: null, to: null, details: null });
@@ -70,17 +72,35 @@ export function storeContract(target: ContractTarget): void {
         const seen: number[] = [];
         const writers = Array.from({ length: 12 }, (_, i) =>
           (i % 2 === 0 ? store : sibling).write(async (tx) => {
-            const row = await appendHistory(tx, { actor: `w${i}`, module: null, action: "gc", channel: null, from: null, to: null, details: null });
+            const row = await appendHistory(tx, {
+              actor: `w${i}`,
+              module: null,
+              action: "gc",
+              channel: null,
+              from: null,
+              to: null,
+              details: null,
+            });
             await sleep(5 + ((i * 7) % 11)); // hold the transaction open a while
             seen.push(row.seq); // pushed before commit: commit order must equal this order
             return row.seq;
           }),
         );
         const seqs = await Promise.all(writers);
-        assert.deepEqual([...seqs].sort((a, b) => a - b), Array.from({ length: 12 }, (_, i) => start + i + 1));
-        assert.deepEqual(seen, [...seen].sort((a, b) => a - b), "writers committed out of seq order");
+        assert.deepEqual(
+          [...seqs].sort((a, b) => a - b),
+          Array.from({ length: 12 }, (_, i) => start + i + 1),
+        );
+        assert.deepEqual(
+          seen,
+          [...seen].sort((a, b) => a - b),
+          "writers committed out of seq order",
+        );
         const rows = await store.read((db) => listHistory(db, { since: start, limit: 100 }));
-        assert.deepEqual(rows.map((r) => r.seq), Array.from({ length: 12 }, (_, i) => start + i + 1));
+        assert.deepEqual(
+          rows.map((r) => r.seq),
+          Array.from({ length: 12 }, (_, i) => start + i + 1),
+        );
       } finally {
         await sibling.close();
       }
@@ -89,7 +109,10 @@ export function storeContract(target: ContractTarget): void {
     it("refuses use after close", async () => {
       const { store: other, close: closeOther } = await target.open();
       await closeOther();
-      await assert.rejects(other.read((db) => currentSeq(db)), /closed/);
+      await assert.rejects(
+        other.read((db) => currentSeq(db)),
+        /closed/,
+      );
     });
 
     it("reports its capabilities", () => {

@@ -16,11 +16,19 @@ export async function assertStoreIsWhole(store: Store): Promise<{ seq: number; v
   return store.read(async (db) => {
     const seq = await currentSeq(db);
     const history = await listHistory(db, { since: 0, limit: 1_000_000 });
-    assert.deepEqual(history.map((h) => h.seq), Array.from({ length: seq }, (_, i) => i + 1), "history is gap-free up to the counter");
+    assert.deepEqual(
+      history.map((h) => h.seq),
+      Array.from({ length: seq }, (_, i) => i + 1),
+      "history is gap-free up to the counter",
+    );
     let versions = 0;
     for (const module of await listModules(db, { includeDeleted: true })) {
       const metas = await listVersions(db, module.name);
-      assert.deepEqual(metas.map((v) => v.version), Array.from({ length: metas.length }, (_, i) => i + 1), `${module.name}: contiguous versions`);
+      assert.deepEqual(
+        metas.map((v) => v.version),
+        Array.from({ length: metas.length }, (_, i) => i + 1),
+        `${module.name}: contiguous versions`,
+      );
       assert.equal(module.latestVersion, metas.length, `${module.name}: latest_version matches`);
       for (const meta of metas) {
         const full = await getVersion(db, module.name, meta.version);
@@ -32,7 +40,10 @@ export async function assertStoreIsWhole(store: Store): Promise<{ seq: number; v
         versions++;
       }
       for (const channel of await listChannels(db, module.name)) {
-        assert.ok(metas.some((v) => v.version === channel.version), `${module.name}/${channel.channel} points at a stored version`);
+        assert.ok(
+          metas.some((v) => v.version === channel.version),
+          `${module.name}/${channel.channel} points at a stored version`,
+        );
       }
     }
     return { seq, versions };

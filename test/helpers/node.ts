@@ -11,7 +11,11 @@ export interface TestNode {
   url: string;
   dataDir: string;
   adminToken: string;
-  api(method: string, path: string, options?: { body?: unknown; raw?: string; token?: string | null; contentType?: string }): Promise<{ status: number; body: any }>;
+  api(
+    method: string,
+    path: string,
+    options?: { body?: unknown; raw?: string; token?: string | null; contentType?: string },
+  ): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 /** The real artifact validator (a throwaway isolate), as the node wires it. */
-import type { ArtifactValidator } from "../../src/code/deploy.ts";
+
 import { compileSource } from "../../src/code/compile.ts";
+import type { ArtifactValidator } from "../../src/code/deploy.ts";
 import { validateArtifact } from "../../src/runtime/ivm/validate-artifact.ts";
 
 export const validate: ArtifactValidator = (artifact) => validateArtifact(artifact);

@@ -18,7 +18,10 @@ const deployBody = z
     entry: z.string().min(1).max(1024).optional(),
     files: z.record(z.string().min(1).max(1024), z.string()).optional(),
     artifact: z.string().optional(),
-    dependencies: z.array(z.object({ name: z.string().max(214), version: z.string().max(256) }).strict()).max(10_000).optional(),
+    dependencies: z
+      .array(z.object({ name: z.string().max(214), version: z.string().max(256) }).strict())
+      .max(10_000)
+      .optional(),
     message: z.string().max(10_000).optional(),
     channels: z.array(z.string()).max(64).optional(),
     expect: z.number().int().min(0).optional(),

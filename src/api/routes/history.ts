@@ -9,7 +9,9 @@ import { requireScope } from "../auth.ts";
 import type { ApiDeps, ApiEnv } from "../context.ts";
 import { jsonBody, queryInt } from "../input.ts";
 
-const restoreBody = z.object({ at: z.union([z.string().min(1).max(64), z.number().int().min(0)]), dryRun: z.boolean().optional() }).strict();
+const restoreBody = z
+  .object({ at: z.union([z.string().min(1).max(64), z.number().int().min(0)]), dryRun: z.boolean().optional() })
+  .strict();
 const gcBody = z.object({ keep: z.number().int().min(1), window: z.string().max(32).optional(), dryRun: z.boolean().optional() }).strict();
 
 export const DEFAULT_GC_WINDOW = "30d";

@@ -25,7 +25,10 @@ export default defineCommand({
     const file = stringOption(options.file) ?? detail.entry;
     const text = options.artifact ? detail.artifact : detail.files[file];
     if (text === undefined) {
-      throw new LivelyError("not_found", `version ${detail.version} of '${detail.module}' has no file '${file}'; it has: ${Object.keys(detail.files).join(", ")}`);
+      throw new LivelyError(
+        "not_found",
+        `version ${detail.version} of '${detail.module}' has no file '${file}'; it has: ${Object.keys(detail.files).join(", ")}`,
+      );
     }
     out.result(detail, text);
   },

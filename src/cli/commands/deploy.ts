@@ -27,7 +27,11 @@ export default defineCommand({
   options: [
     { flags: "--name <module>", description: "the module's name (required)" },
     { flags: "--code <source>", description: "deploy this TypeScript/JavaScript string instead of a file" },
-    { flags: "--channel <channel>", description: "point this channel at the version (repeatable; default: production on a new module)", repeatable: true },
+    {
+      flags: "--channel <channel>",
+      description: "point this channel at the version (repeatable; default: production on a new module)",
+      repeatable: true,
+    },
     { flags: "--message <text>", description: "a note stored with the version" },
     { flags: "--expect <n>", description: "only if the module's latest version is n (0: the module must be new)" },
     { flags: "--create-only", description: "refuse if the module exists" },
@@ -41,9 +45,11 @@ export default defineCommand({
   async run([path], options, { io, out, client }) {
     const name = stringOption(options.name);
     if (!name) throw new LivelyError("bad_request", "deploy needs --name <module>");
-    if (options.createOnly && options.updateOnly) throw new LivelyError("bad_request", "--create-only and --update-only exclude each other");
+    if (options.createOnly && options.updateOnly)
+      throw new LivelyError("bad_request", "--create-only and --update-only exclude each other");
     const code = stringOption(options.code);
-    if ((code === undefined) === (path === undefined)) throw new LivelyError("bad_request", "deploy takes a FILE or DIR, or --code 'SOURCE' (one of them)");
+    if ((code === undefined) === (path === undefined))
+      throw new LivelyError("bad_request", "deploy takes a FILE or DIR, or --code 'SOURCE' (one of them)");
     const body: Record<string, unknown> = {
       message: stringOption(options.message),
       channels: listOption(options.channel),
@@ -65,7 +71,8 @@ export default defineCommand({
     const result = await client().request<DeployResult>("POST", `/modules/${encodeURIComponent(name)}/versions`, body);
     out.result(result, () => {
       const where = result.channels.length > 0 ? ` (${result.channels.join(", ")})` : "";
-      if (result.unchanged) return `${result.module}@${result.version} unchanged: the same code is already version ${result.version}${where}`;
+      if (result.unchanged)
+        return `${result.module}@${result.version} unchanged: the same code is already version ${result.version}${where}`;
       return `${result.module}@${result.version} deployed${where}  sha256 ${result.sha256.slice(0, 12)}`;
     });
   },

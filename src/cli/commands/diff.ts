@@ -10,7 +10,10 @@ export default defineCommand({
   async run([module, a, b], _options, { out, client }) {
     const from = requireInt(a, "version A");
     const to = requireInt(b, "version B");
-    const result = await client().request<{ diff: string }>("GET", `/modules/${encodeURIComponent(module as string)}/diff?a=${from}&b=${to}`);
+    const result = await client().request<{ diff: string }>(
+      "GET",
+      `/modules/${encodeURIComponent(module as string)}/diff?a=${from}&b=${to}`,
+    );
     out.result(result, result.diff === "" ? `versions ${from} and ${to} have the same source` : result.diff);
   },
 });

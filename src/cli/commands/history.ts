@@ -23,7 +23,16 @@ export default defineCommand({
     out.result(entries, () =>
       table([
         ["SEQ", "AT", "ACTOR", "MODULE", "ACTION", "CHANNEL", "FROM", "TO"],
-        ...entries.map((e) => [String(e.seq), shortTime(e.at), e.actor, e.module ?? "", e.action, e.channel ?? "", e.from === null ? "" : String(e.from), e.to === null ? "" : String(e.to)]),
+        ...entries.map((e) => [
+          String(e.seq),
+          shortTime(e.at),
+          e.actor,
+          e.module ?? "",
+          e.action,
+          e.channel ?? "",
+          e.from === null ? "" : String(e.from),
+          e.to === null ? "" : String(e.to),
+        ]),
       ]),
     );
   },

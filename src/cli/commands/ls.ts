@@ -24,7 +24,9 @@ export default defineCommand({
         ...modules.map((m) => [
           m.deleted ? `${m.name} (deleted)` : m.name,
           String(m.latestVersion),
-          Object.entries(m.channels).map(([c, v]) => `${c}=${v}`).join(" "),
+          Object.entries(m.channels)
+            .map(([c, v]) => `${c}=${v}`)
+            .join(" "),
         ]),
       ]);
     });

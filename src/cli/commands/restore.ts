@@ -21,7 +21,13 @@ export default defineCommand({
       if (result.changes.length === 0) return head;
       return `${head}\n${table([
         ["MODULE", "ACTION", "CHANNEL", "FROM", "TO"],
-        ...result.changes.map((c) => [c.module, c.action, c.channel ?? "", c.from === null ? "" : String(c.from), c.to === null ? "" : String(c.to)]),
+        ...result.changes.map((c) => [
+          c.module,
+          c.action,
+          c.channel ?? "",
+          c.from === null ? "" : String(c.from),
+          c.to === null ? "" : String(c.to),
+        ]),
       ])}`;
     });
   },

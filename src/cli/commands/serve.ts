@@ -55,7 +55,13 @@ export default defineCommand({
         limits: maxSourceBytes ? { maxSourceBytes } : undefined,
       });
       out.result(
-        { url: node.url, node: node.nodeId, store: node.store.description, adminTokenPath: node.adminTokenPath ?? null, startup: node.startup },
+        {
+          url: node.url,
+          node: node.nodeId,
+          store: node.store.description,
+          adminTokenPath: node.adminTokenPath ?? null,
+          startup: node.startup,
+        },
         [
           `Lively node ${node.nodeId} ready at ${node.url} (${node.store.description}, ${node.startup.channels} channels, seq ${node.startup.seq}, ${node.startup.ms.toFixed(0)} ms)`,
           node.adminTokenPath ? `admin token written to ${node.adminTokenPath} (the CLI in ${resolve(dataDir, "..")} reads it)` : "",

@@ -28,9 +28,14 @@ export const tokenList = defineCommand({
   name: "token ls",
   summary: "list tokens (names and scopes; token values are never shown again)",
   async run(_args, _options, { out, client }) {
-    const tokens = await client().request<(Omit<TokenRecord, "createdAt" | "revokedAt"> & { createdAt: string; revokedAt: string | null })[]>("GET", "/tokens");
+    const tokens = await client().request<
+      (Omit<TokenRecord, "createdAt" | "revokedAt"> & { createdAt: string; revokedAt: string | null })[]
+    >("GET", "/tokens");
     out.result(tokens, () =>
-      table([["NAME", "SCOPE", "CREATED", "BY", "REVOKED"], ...tokens.map((t) => [t.name, t.scope, t.createdAt, t.createdBy, t.revokedAt ?? ""])]),
+      table([
+        ["NAME", "SCOPE", "CREATED", "BY", "REVOKED"],
+        ...tokens.map((t) => [t.name, t.scope, t.createdAt, t.createdBy, t.revokedAt ?? ""]),
+      ]),
     );
   },
 });

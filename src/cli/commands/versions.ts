@@ -13,7 +13,14 @@ export default defineCommand({
     out.result(versions, () =>
       table([
         ["VERSION", "CREATED", "AUTHOR", "SHA256", "CHANNELS", "MESSAGE"],
-        ...versions.map((v) => [String(v.version), shortTime(v.createdAt), v.author, v.sha256.slice(0, 12), v.channels.join(","), v.message]),
+        ...versions.map((v) => [
+          String(v.version),
+          shortTime(v.createdAt),
+          v.author,
+          v.sha256.slice(0, 12),
+          v.channels.join(","),
+          v.message,
+        ]),
       ]),
     );
   },

@@ -50,7 +50,10 @@ export class ApiClient {
       });
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw new LivelyError("unavailable", `cannot reach a Lively node at ${this.baseUrl} (${cause}); start one with 'lively serve' or set LIVELY_URL`);
+      throw new LivelyError(
+        "unavailable",
+        `cannot reach a Lively node at ${this.baseUrl} (${cause}); start one with 'lively serve' or set LIVELY_URL`,
+      );
     }
     const text = await response.text();
     let parsed: unknown;

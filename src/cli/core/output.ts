@@ -44,7 +44,9 @@ export class Output {
   error(thrown: unknown): number {
     const error = toLivelyError(thrown);
     if (this.json) {
-      this.io.stderr(`${JSON.stringify({ error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } })}\n`);
+      this.io.stderr(
+        `${JSON.stringify({ error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } })}\n`,
+      );
     } else {
       this.io.stderr(`lively: ${error.message.replace(/\s*\n\s*/g, " ")}\n`);
     }

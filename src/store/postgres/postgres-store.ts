@@ -7,13 +7,7 @@
  */
 import { LivelyError } from "../../errors.ts";
 import { loadMigrations, refuseNewerSchema } from "../migrations.ts";
-import {
-  backoffMs,
-  errorCodeOf,
-  MAX_WRITE_ATTEMPTS,
-  RETRYABLE_POSTGRES_CODES,
-  UNAVAILABLE_POSTGRES_CODES,
-} from "../retry.ts";
+import { backoffMs, errorCodeOf, MAX_WRITE_ATTEMPTS, RETRYABLE_POSTGRES_CODES, UNAVAILABLE_POSTGRES_CODES } from "../retry.ts";
 import type { Db, MigrationResult, SqlValue, Store, StoreCapabilities } from "../store.ts";
 import { createPool, type PgClient, type PgPool } from "./pg-driver.ts";
 
@@ -42,9 +36,14 @@ class PostgresDb implements Db {
 function classify(error: unknown, description: string): unknown {
   const code = errorCodeOf(error);
   if (code && (code in UNAVAILABLE_POSTGRES_CODES || code.startsWith("08"))) {
-    return new LivelyError("unavailable", `cannot reach PostgreSQL at ${description}: ${(error as Error).message}`, {
-      reason: UNAVAILABLE_POSTGRES_CODES[code] ?? code,
-    }, { cause: error });
+    return new LivelyError(
+      "unavailable",
+      `cannot reach PostgreSQL at ${description}: ${(error as Error).message}`,
+      {
+        reason: UNAVAILABLE_POSTGRES_CODES[code] ?? code,
+      },
+      { cause: error },
+    );
   }
   if (error instanceof Error && /timeout exceeded when trying to connect|Connection terminated/i.test(error.message)) {
     return new LivelyError("unavailable", `cannot reach PostgreSQL at ${description}: ${error.message}`, undefined, {

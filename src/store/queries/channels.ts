@@ -20,18 +20,17 @@ function fromRow(row: ChannelRow): ChannelRecord {
 }
 
 export async function getChannel(db: Db, module: string, channel: string): Promise<ChannelRecord | undefined> {
-  const row = await db.get<ChannelRow>(
-    "SELECT module, channel, version, updated_seq FROM channels WHERE module = $1 AND channel = $2",
-    [module, channel],
-  );
+  const row = await db.get<ChannelRow>("SELECT module, channel, version, updated_seq FROM channels WHERE module = $1 AND channel = $2", [
+    module,
+    channel,
+  ]);
   return row ? fromRow(row) : undefined;
 }
 
 export async function listChannels(db: Db, module: string): Promise<ChannelRecord[]> {
-  const rows = await db.all<ChannelRow>(
-    "SELECT module, channel, version, updated_seq FROM channels WHERE module = $1 ORDER BY channel",
-    [module],
-  );
+  const rows = await db.all<ChannelRow>("SELECT module, channel, version, updated_seq FROM channels WHERE module = $1 ORDER BY channel", [
+    module,
+  ]);
   return rows.map(fromRow);
 }
 

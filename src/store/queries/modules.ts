@@ -35,10 +35,7 @@ export async function getModule(db: Db, name: string): Promise<ModuleRecord | un
 }
 
 export async function insertModule(tx: Db, name: string, seq: number): Promise<void> {
-  await tx.run("INSERT INTO modules (name, created_at, deleted, latest_version, updated_seq) VALUES ($1, now_ms(), 0, 0, $2)", [
-    name,
-    seq,
-  ]);
+  await tx.run("INSERT INTO modules (name, created_at, deleted, latest_version, updated_seq) VALUES ($1, now_ms(), 0, 0, $2)", [name, seq]);
 }
 
 export async function setModuleDeleted(tx: Db, name: string, deleted: boolean, seq: number): Promise<void> {

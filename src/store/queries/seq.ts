@@ -7,9 +7,7 @@
 import type { Db } from "../store.ts";
 
 export async function nextSeq(tx: Db): Promise<number> {
-  const row = await tx.get<{ value: number }>(
-    "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value",
-  );
+  const row = await tx.get<{ value: number }>("UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value");
   if (!row) throw new Error("the seq counter row is missing: the schema is damaged");
   return row.value;
 }

@@ -32,10 +32,7 @@ function fromRow(row: TokenRow): TokenRecord {
 const COLUMNS = "name, scope, created_at, created_by, revoked_at";
 
 /** Insert a token; false when the name is taken (nothing written). */
-export async function insertToken(
-  tx: Db,
-  token: { name: string; hash: string; scope: Scope; createdBy: string },
-): Promise<boolean> {
+export async function insertToken(tx: Db, token: { name: string; hash: string; scope: Scope; createdBy: string }): Promise<boolean> {
   const result = await tx.run(
     `INSERT INTO tokens (name, hash, scope, created_at, created_by) VALUES ($1, $2, $3, now_ms(), $4)
      ON CONFLICT (name) DO NOTHING`,

@@ -102,10 +102,10 @@ export async function listVersions(db: Db, module: string): Promise<VersionMeta[
 }
 
 export async function findVersionBySha256(db: Db, module: string, sha256: string): Promise<VersionMeta | undefined> {
-  const row = await db.get<VersionRow>(
-    `SELECT ${META} FROM versions WHERE module = $1 AND sha256 = $2 ORDER BY version DESC LIMIT 1`,
-    [module, sha256],
-  );
+  const row = await db.get<VersionRow>(`SELECT ${META} FROM versions WHERE module = $1 AND sha256 = $2 ORDER BY version DESC LIMIT 1`, [
+    module,
+    sha256,
+  ]);
   return row ? metaFromRow(row) : undefined;
 }
 

@@ -10,11 +10,11 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { LivelyError } from "../../errors.ts";
 import { loadMigrations, refuseNewerSchema } from "../migrations.ts";
+import { Mutex } from "../mutex.ts";
 import { backoffMs, errorCodeOf, MAX_WRITE_ATTEMPTS, RETRYABLE_SQLITE_CODES } from "../retry.ts";
 import type { Db, MigrationResult, SqlValue, Store, StoreCapabilities } from "../store.ts";
 import { orderParams, type RewrittenSql, rewriteBinds } from "./binds.ts";
 import { openSqlite, type SqliteConnection, type SqliteStatement } from "./sqlite-driver.ts";
-import { Mutex } from "../mutex.ts";
 
 /**
  * How long a writer waits for another process's write lock before `unavailable`. The wait
