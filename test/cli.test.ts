@@ -39,6 +39,8 @@ function project(): string {
     ].join("\n"),
   );
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "demo", main: "worker.ts" }));
+  writeFileSync(join(dir, "lib", "explode.ts"), "export const ready = true;\n\nthrow new Error('not configured');\n");
+  writeFileSync(join(dir, "throws.ts"), 'import { ready } from "./lib/explode.ts";\nexport const f = () => ready;\n');
   writeFileSync(join(dir, "uses-fs.ts"), 'import { readFileSync } from "node:fs";\nexport const f = () => readFileSync;\n');
   return dir;
 }
@@ -142,6 +144,9 @@ describe("lively CLI", { skip: backend === undefined ? "no backend selected" : f
     assert.equal(builtin.code, 2);
     assert.match(builtin.stderr, /uses-fs\.ts:1:\d+: 'node:fs' is a Node\.js built-in/);
     assert.equal((await lively(["deploy", "--code", "export default 1", "--name", "shape"])).code, 2);
+    const throws = await lively(["deploy", "throws.ts", "--name", "thrower"]);
+    assert.equal(throws.code, 2);
+    assert.match(throws.stderr, /lib\/explode\.ts:3:\d+: not configured/, "a load error names the source file and line");
   });
 
   it("auth: no token is exit 5 with a hint; a read token cannot deploy", async () => {

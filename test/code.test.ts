@@ -112,7 +112,8 @@ for (const backend of BACKENDS) {
       });
       await assert.rejects(publish(store, "bad", 'throw new Error("boom at load")'), (error: LivelyError) => {
         assert.equal(error.code, "invalid_code");
-        assert.match(error.message, /boom at load/);
+        assert.match(error.message, /index\.ts:1:\d+: boom at load/, "the source map points at the source");
+        assert.equal(error.details?.line, 1);
         return true;
       });
       await assert.rejects(publish(store, "bad", "export default 42;"), /default export must be an object with a fetch/);

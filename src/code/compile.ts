@@ -18,6 +18,8 @@ export interface CompiledModule {
   files: Record<string, string>;
   artifact: string;
   dependencies: Dependency[];
+  /** esbuild's source map of the artifact: used to point errors at the source, never stored. */
+  sourceMap?: string;
 }
 
 /** esbuild is loaded on first use: most CLI commands and a node's start never need it. */
@@ -54,6 +56,8 @@ const BASE_OPTIONS: esbuild.BuildOptions = {
   conditions: ["workerd", "worker", "browser", "import", "default"],
   mainFields: ["browser", "module", "main"],
   legalComments: "none",
+  sourcemap: "external",
+  sourcesContent: false,
   plugins: [refuseNodeBuiltins],
 };
 
@@ -93,7 +97,8 @@ function packageOf(inputPath: string): { name: string; root: string } | undefine
 }
 
 function collect(result: esbuild.BuildResult, root: string, readSources: boolean): Omit<CompiledModule, "entry"> {
-  const output = result.outputFiles?.[0];
+  const output = result.outputFiles?.find((file) => file.path.endsWith(".js"));
+  const map = result.outputFiles?.find((file) => file.path.endsWith(".js.map"));
   if (!output) throw new LivelyError("invalid_code", "the bundler produced no output");
   const files: Record<string, string> = {};
   const dependencies = new Map<string, string>();
@@ -118,6 +123,7 @@ function collect(result: esbuild.BuildResult, root: string, readSources: boolean
   return {
     files,
     artifact: output.text,
+    sourceMap: map?.text,
     dependencies: [...dependencies].map(([name, version]) => ({ name, version })).sort((a, b) => a.name.localeCompare(b.name)),
   };
 }
@@ -154,5 +160,5 @@ export async function compileSource(code: string, entry = "index.ts"): Promise<C
     throw compiled;
   }
   const collected = collect(result, process.cwd(), false);
-  return { entry, files: { [entry]: code }, artifact: collected.artifact, dependencies: [] };
+  return { entry, files: { [entry]: code }, artifact: collected.artifact, dependencies: [], sourceMap: collected.sourceMap };
 }

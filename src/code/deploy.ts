@@ -20,7 +20,7 @@ import { assertChannelName, assertModuleName, DEFAULT_CHANNEL } from "./names.ts
 export type DeployMode = "redefine" | "create-only" | "update-only";
 
 /** Checks an artifact by loading it; returns its export names. Injected by the node (runtime/). */
-export type ArtifactValidator = (artifact: string) => Promise<{ exports: string[] }>;
+export type ArtifactValidator = (artifact: string, sourceMap?: string) => Promise<{ exports: string[] }>;
 
 export interface DeployInput {
   module: string;
@@ -28,6 +28,8 @@ export interface DeployInput {
   files: Record<string, string>;
   artifact: string;
   dependencies: Dependency[];
+  /** The bundler's source map, so load errors name the source file:line:column. Not stored. */
+  sourceMap?: string;
   message: string;
   actor: string;
   /** Channels to point at the version; when omitted, `production` on a new module only. */
@@ -103,7 +105,7 @@ export async function deploy(
   assertModuleName(input.module);
   for (const channel of input.channels ?? []) assertChannelName(channel);
   const size = assertSourceSize(input.files, input.artifact, limits);
-  const { exports } = await validate(input.artifact);
+  const { exports } = await validate(input.artifact, input.sourceMap);
   const sha256 = sha256Of(input.artifact);
   const mode = input.mode ?? "redefine";
 

@@ -72,7 +72,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     const nodeId = options.nodeId ?? `${hostname()}:${port}`;
     const api = createAdminApi({
       store,
-      validate: (artifact) => validateArtifact(artifact),
+      validate: (artifact, sourceMap) => validateArtifact(artifact, {}, sourceMap),
       limits: options.limits ?? DEFAULT_CODE_LIMITS,
       log,
       nodeId,

@@ -22,6 +22,7 @@ const deployBody = z
       .array(z.object({ name: z.string().max(214), version: z.string().max(256) }).strict())
       .max(10_000)
       .optional(),
+    sourceMap: z.string().optional(),
     message: z.string().max(10_000).optional(),
     channels: z.array(z.string()).max(64).optional(),
     expect: z.number().int().min(0).optional(),
@@ -34,7 +35,13 @@ export function deployRoutes(deps: ApiDeps) {
 
   app.post("/modules/:module/versions", requireScope("deploy"), async (c) => {
     const body = await jsonBody(c, deployBody);
-    let compiled: { entry: string; files: Record<string, string>; artifact: string; dependencies: { name: string; version: string }[] };
+    let compiled: {
+      entry: string;
+      files: Record<string, string>;
+      artifact: string;
+      dependencies: { name: string; version: string }[];
+      sourceMap?: string;
+    };
     if (body.code !== undefined) {
       if (body.files || body.artifact) throw new LivelyError("bad_request", "send either code or files+artifact, not both");
       if (body.code.trim() === "") throw new LivelyError("bad_request", "the module source is empty: deploy code that exports something");
@@ -49,7 +56,13 @@ export function deployRoutes(deps: ApiDeps) {
         throw new LivelyError("bad_request", "send code, or entry+files+artifact as the lively CLI does");
       }
       if (!(body.entry in body.files)) throw new LivelyError("bad_request", `entry '${body.entry}' is not among the files sent`);
-      compiled = { entry: body.entry, files: body.files, artifact: body.artifact, dependencies: body.dependencies ?? [] };
+      compiled = {
+        entry: body.entry,
+        files: body.files,
+        artifact: body.artifact,
+        dependencies: body.dependencies ?? [],
+        sourceMap: body.sourceMap,
+      };
     }
     const result = await deploy(
       deps.store,

@@ -6,6 +6,7 @@
  * syntax), and/or named exports that are functions. Anything else is `invalid_code`, with
  * the message and location V8 gives.
  */
+import { SourceMap } from "node:module";
 import { LivelyError } from "../../errors.ts";
 import { loadIsolatedVm } from "./isolated-vm.ts";
 
@@ -41,16 +42,37 @@ const SHAPE_PROBE = `(() => {
   return JSON.stringify(result);
 })()`;
 
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    // V8 errors crossing the boundary carry "at file:line:column" lines in their stack.
-    const at = error.stack?.split("\n").find((line) => /module\.js:\d+:\d+/.test(line));
-    return at ? `${error.message} (${at.trim().replace(/^at /, "at ")})` : error.message;
-  }
-  return String(error);
+/** Where in the artifact an error happened, as the V8 stack says ("module.js:2:7"). */
+function artifactPosition(error: Error): { line: number; column: number } | undefined {
+  const match = /module\.js:(\d+):(\d+)/.exec(error.stack ?? "");
+  return match ? { line: Number(match[1]), column: Number(match[2]) } : undefined;
 }
 
-export async function validateArtifact(artifact: string, options: ValidateOptions = {}): Promise<ArtifactShape> {
+/** The error's message and its place in the source (through the source map) or the artifact. */
+function describe(error: unknown, sourceMap: string | undefined): { message: string; details?: Record<string, unknown> } {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const at = artifactPosition(error);
+  if (!at) return { message: error.message };
+  if (sourceMap) {
+    try {
+      const entry = new SourceMap(JSON.parse(sourceMap)).findEntry(at.line - 1, at.column - 1) as {
+        originalSource?: string;
+        originalLine?: number;
+        originalColumn?: number;
+      };
+      if (entry.originalSource !== undefined && entry.originalLine !== undefined && entry.originalColumn !== undefined) {
+        const file = entry.originalSource.replace(/^(\.\.\/)+/, "");
+        const place = { file, line: entry.originalLine + 1, column: entry.originalColumn + 1 };
+        return { message: `${place.file}:${place.line}:${place.column}: ${error.message}`, details: place };
+      }
+    } catch {
+      // A broken map only costs the nicer location.
+    }
+  }
+  return { message: `${error.message} (at the compiled module's line ${at.line}, column ${at.column})`, details: at };
+}
+
+export async function validateArtifact(artifact: string, options: ValidateOptions = {}, sourceMap?: string): Promise<ArtifactShape> {
   const ivm = loadIsolatedVm();
   const isolate = new ivm.Isolate({ memoryLimit: options.memoryLimitMb ?? 128 });
   let wallTimer: NodeJS.Timeout | undefined;
@@ -60,7 +82,8 @@ export async function validateArtifact(artifact: string, options: ValidateOption
     try {
       module = await isolate.compileModule(artifact, { filename: "module.js" });
     } catch (error) {
-      throw new LivelyError("invalid_code", `the module does not parse: ${describe(error)}`);
+      const { message, details } = describe(error, sourceMap);
+      throw new LivelyError("invalid_code", `the module does not parse: ${message}`, details);
     }
     if (module.dependencySpecifiers.length > 0) {
       throw new LivelyError(
@@ -81,7 +104,8 @@ export async function validateArtifact(artifact: string, options: ValidateOption
       await Promise.race([module.evaluate({ timeout: options.timeoutMs ?? 1000, promise: true }), wall]);
     } catch (error) {
       if (error instanceof LivelyError) throw error;
-      throw new LivelyError("invalid_code", `the module's top-level code throws: ${describe(error)}`);
+      const { message, details } = describe(error, sourceMap);
+      throw new LivelyError("invalid_code", `the module's top-level code throws: ${message}`, details);
     }
     await context.global.set("__livelyNamespace", module.namespace.derefInto());
     const shape = JSON.parse((await context.eval(SHAPE_PROBE, { timeout: 1000 })) as string) as {
