@@ -11,5 +11,11 @@ if (!process.execArgv.includes("--no-node-snapshot")) {
   process.exit(child.status ?? 1);
 }
 
+// `lively history | head` closes the pipe early: that is a normal end, not a crash.
+process.stdout.on("error", (error) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
+
 const { run } = await import("../dist/cli.js");
 process.exitCode = await run(process.argv.slice(2));

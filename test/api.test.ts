@@ -72,6 +72,10 @@ for (const backend of BACKENDS) {
       assert.equal((await t.api("DELETE", "/tokens/reader")).status, 200);
       assert.equal((await t.api("GET", "/modules", { token: readToken })).status, 401);
       assert.equal((await t.api("DELETE", "/tokens/reader")).status, 404);
+      const last = await t.api("DELETE", "/tokens/admin");
+      assert.equal(last.status, 409, "the last admin token cannot be revoked");
+      assert.match(last.body.error.message, /last admin token/);
+      assert.equal((await t.api("GET", "/modules")).status, 200);
     });
 
     it("malformed and wrong-shaped bodies are 400 and write nothing", async () => {

@@ -84,6 +84,8 @@ describe("lively CLI", { skip: backend === undefined ? "no backend selected" : f
     assert.equal(versions[0].message, "first");
     const cat = await lively(["cat", "demo", "--file", "lib/math.ts"]);
     assert.match(cat.stdout, /export const add/);
+    const byVersion = await lively(["cat", "demo", "--version", "1"]);
+    assert.match(byVersion.stdout, /tiny-greeting/, "cat --version N reaches cat, not the program's --version");
     const artifact = await lively(["cat", "demo", "--artifact"]);
     assert.match(artifact.stdout, /hello /, "the npm package is inside the artifact");
   });
@@ -139,6 +141,12 @@ describe("lively CLI", { skip: backend === undefined ? "no backend selected" : f
     assert.equal((await lively(["deploy", "worker.ts"])).code, 2, "missing --name");
     assert.equal((await lively(["tag", "math", "x", "beta"])).code, 2);
     assert.equal((await lively(["nonsense"])).code, 2);
+    const badOption = await lively(["ls", "--bogus", "--json"]);
+    assert.equal(badOption.code, 2);
+    assert.equal(badOption.stdout, "");
+    assert.equal(JSON.parse(badOption.stderr).error.code, "bad_request", "usage errors are JSON in --json mode");
+    const missingArg = await lively(["versions"]);
+    assert.match(missingArg.stderr, /^lively: missing required argument 'module' \(see --help\)\n$/);
     assert.equal((await lively(["deploy", "nothing-here.ts", "--name", "x"])).code, 2);
     const builtin = await lively(["deploy", "uses-fs.ts", "--name", "fsuser"]);
     assert.equal(builtin.code, 2);

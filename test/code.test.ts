@@ -273,6 +273,18 @@ for (const backend of BACKENDS) {
       assert.equal(result.changes.length, 0, "restoring to a moment after the last change changes nothing");
       const ago = await restore(store, { moment: { agoMs: 0 }, actor: "t", dryRun: true });
       assert.equal(ago.changes.length, 0);
+      // A real restore to a time between two moves undoes only the later one.
+      await tag(store, { module: "hello", version: 1, channel: "timed", actor: "t" });
+      const between = Date.parse((await readHistory(store, { limit: 1 })).entries[0]?.at ?? "");
+      await new Promise((done) => setTimeout(done, 25));
+      await tag(store, { module: "hello", version: 2, channel: "timed", actor: "t" });
+      const timed = await restore(store, { moment: { timeMs: between + 5 }, actor: "t" });
+      assert.deepEqual(
+        timed.changes.map((c) => [c.module, c.channel, c.from, c.to]),
+        [["hello", "timed", 2, 1]],
+      );
+      assert.equal((await moduleSummaries(store, {})).find((m) => m.name === "hello")?.channels.timed, 1);
+
       const start = await restore(store, { moment: { timeMs: 0 }, actor: "t", dryRun: true });
       assert.equal(start.at, 0);
       assert.ok(start.changes.every((c) => c.action === "delete" || c.action === "untag" || c.channel === null));

@@ -30,7 +30,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
 
   app.get("/_lively/health", async (c) => {
     const health = await deps.health();
-    return c.json({ node: deps.nodeId, ...health }, health.status === "ok" ? 200 : 503);
+    return c.json({ node: deps.nodeId(), ...health }, health.status === "ok" ? 200 : 503);
   });
 
   const api = new Hono<ApiEnv>();

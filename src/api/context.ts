@@ -10,7 +10,7 @@ export interface ApiDeps {
   validate: ArtifactValidator;
   limits: CodeLimits;
   log: Logger;
-  nodeId: string;
+  nodeId: () => string;
   /** What /_lively/health reports beyond "ok"; the node fills it in. */
   health: () => Promise<Record<string, unknown>>;
 }

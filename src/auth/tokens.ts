@@ -11,8 +11,10 @@ import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LivelyError } from "../errors.ts";
 import {
+  countActiveAdmins,
   countTokens,
   findTokenByHash,
+  findTokenByName,
   insertToken,
   listTokens,
   revokeToken,
@@ -69,9 +71,13 @@ export async function createToken(
     insertToken(tx, { name: input.name, hash: hashToken(token), scope: input.scope, createdBy: input.actor }),
   );
   if (!created) {
-    throw new LivelyError("conflict", `a token named '${input.name}' exists already; pick another name or revoke it first`, {
-      name: input.name,
-    });
+    throw new LivelyError(
+      "conflict",
+      `a token named '${input.name}' exists already (revoked tokens keep their names, for the history); pick another name`,
+      {
+        name: input.name,
+      },
+    );
   }
   return { name: input.name, scope: input.scope, token };
 }
@@ -82,7 +88,17 @@ export async function tokensList(store: Store): Promise<TokenRecord[]> {
 
 export async function revokeTokenNamed(store: Store, input: { name: string }): Promise<void> {
   assertTokenName(input.name);
-  const revoked = await store.write((tx) => revokeToken(tx, input.name));
+  const revoked = await store.write(async (tx) => {
+    const token = await findTokenByName(tx, input.name);
+    if (token?.scope === "admin" && token.revokedAt === null && (await countActiveAdmins(tx)) === 1) {
+      throw new LivelyError(
+        "conflict",
+        `'${input.name}' is the last admin token; create another admin token first, or nobody could manage this platform`,
+        { name: input.name },
+      );
+    }
+    return revokeToken(tx, input.name);
+  });
   if (!revoked) throw new LivelyError("not_found", `no active token named '${input.name}' (see 'lively token ls')`, { name: input.name });
 }
 

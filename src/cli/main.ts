@@ -56,23 +56,51 @@ function register(program: Command, spec: CommandSpec, io: CliIo, setExit: (code
   });
 }
 
-export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+/**
+ * Commander's own complaints (unknown option, missing argument) follow the output contract
+ * too: one line on stderr, JSON in --json mode.
+ */
+function outputFor(io: CliIo, json: boolean) {
+  return {
+    writeOut: io.stdout,
+    writeErr: io.stderr,
+    outputError: (text: string) => {
+      const message = `${
+        text
+          .replace(/^error:\s*/i, "")
+          .trim()
+          .split("\n")[0]
+      } (see --help)`;
+      io.stderr(json ? `${JSON.stringify({ error: { code: "bad_request", message } })}\n` : `lively: ${message}\n`);
+    },
+  };
+}
+
+function configureAll(command: Command, output: ReturnType<typeof outputFor>): void {
+  command.exitOverride().configureOutput(output);
+  for (const sub of command.commands) configureAll(sub, output);
+}
+
+export function buildProgram(io: CliIo, setExit: (code: number) => void, json = false): Command {
   const program = new Command("lively")
     .description("Lively: a runtime for code that lives in a database")
-    .version(VERSION, "-v, --version")
-    .showHelpAfterError("(run with --help for usage)")
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .exitOverride();
+    .version(VERSION, "-V, --version")
+    // Program options only before the command, so `lively cat M --version 3` reaches cat.
+    .enablePositionalOptions();
   for (const spec of commands) register(program, spec, io, setExit);
-  for (const sub of program.commands) sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  configureAll(program, outputFor(io, json));
   return program;
 }
 
 export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
   let exitCode = 0;
-  const program = buildProgram(io, (code) => {
-    exitCode = code;
-  });
+  const program = buildProgram(
+    io,
+    (code) => {
+      exitCode = code;
+    },
+    argv.includes("--json"),
+  );
   try {
     await program.parseAsync(argv, { from: "user" });
     return exitCode;

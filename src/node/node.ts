@@ -69,13 +69,14 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     const { channels, seq } = await store.read(async (db) => ({ channels: await listAllChannels(db), seq: await currentSeq(db) }));
 
     const server: Server = createServer();
-    const nodeId = options.nodeId ?? `${hostname()}:${port}`;
+    // Known once listening (port 0 picks one); the API reads it lazily.
+    let nodeId = options.nodeId ?? `${hostname()}:${port}`;
     const api = createAdminApi({
       store,
       validate: (artifact, sourceMap) => validateArtifact(artifact, {}, sourceMap),
       limits: options.limits ?? DEFAULT_CODE_LIMITS,
       log,
-      nodeId,
+      nodeId: () => nodeId,
       health: async () => {
         try {
           return { status: "ok", seq: await store.read((db) => currentSeq(db)) };
@@ -111,6 +112,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         }),
     );
     const address = server.address() as AddressInfo;
+    nodeId = options.nodeId ?? `${hostname()}:${address.port}`;
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
     const startup = { ms: performance.now() - started, channels: channels.length, seq };
     log.info({ url, node: nodeId, store: store.description, ...startup }, "node ready");

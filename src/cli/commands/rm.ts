@@ -15,6 +15,9 @@ export default defineCommand({
       `/modules/${encodeURIComponent(module as string)}`,
       expect === undefined ? undefined : { expect },
     );
-    out.result(result, `${result.module} deleted (history seq ${result.seq}); undo: lively restore --at ${result.seq - 1}`);
+    out.result(
+      result,
+      `${result.module} deleted (history seq ${result.seq}); to bring it back: lively deploy … --name ${result.module}, or review 'lively restore --at ${result.seq - 1} --dry-run' (a restore moves every module)`,
+    );
   },
 });

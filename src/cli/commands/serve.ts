@@ -2,7 +2,7 @@
  * `lively serve`: start a node in this process. The first SIGINT/SIGTERM closes gracefully
  * (HTTP, then the store); a second one exits at once.
  */
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { LivelyError } from "../../errors.ts";
 import { startNode } from "../../node/node.ts";
 import { defineCommand } from "../core/define.ts";
@@ -64,7 +64,9 @@ export default defineCommand({
         },
         [
           `Lively node ${node.nodeId} ready at ${node.url} (${node.store.description}, ${node.startup.channels} channels, seq ${node.startup.seq}, ${node.startup.ms.toFixed(0)} ms)`,
-          node.adminTokenPath ? `admin token written to ${node.adminTokenPath} (the CLI in ${resolve(dataDir, "..")} reads it)` : "",
+          node.adminTokenPath
+            ? `admin token written to ${node.adminTokenPath} (the CLI reads it when run in ${resolve(dataDir, "..")}${basename(dataDir) === ".lively" ? "" : ` with LIVELY_DATA_DIR=${dataDir}`})`
+            : "",
         ]
           .filter(Boolean)
           .join("\n"),

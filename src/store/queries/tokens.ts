@@ -50,9 +50,19 @@ export async function listTokens(db: Db): Promise<TokenRecord[]> {
   return (await db.all<TokenRow>(`SELECT ${COLUMNS} FROM tokens ORDER BY created_at, name`)).map(fromRow);
 }
 
+export async function findTokenByName(db: Db, name: string): Promise<TokenRecord | undefined> {
+  const row = await db.get<TokenRow>(`SELECT ${COLUMNS} FROM tokens WHERE name = $1`, [name]);
+  return row ? fromRow(row) : undefined;
+}
+
 export async function revokeToken(tx: Db, name: string): Promise<boolean> {
   const result = await tx.run("UPDATE tokens SET revoked_at = now_ms() WHERE name = $1 AND revoked_at IS NULL", [name]);
   return result.changes === 1;
+}
+
+export async function countActiveAdmins(db: Db): Promise<number> {
+  const row = await db.get<{ n: number }>("SELECT count(*) AS n FROM tokens WHERE scope = 'admin' AND revoked_at IS NULL");
+  return Number(row?.n ?? 0);
 }
 
 export async function countTokens(db: Db): Promise<number> {
