@@ -4,7 +4,7 @@ import { getChannel, listChannels } from "../store/queries/channels.ts";
 import { type HistoryEntry, listHistory } from "../store/queries/history.ts";
 import { getModule, listModules } from "../store/queries/modules.ts";
 import { currentSeq, databaseNowMs } from "../store/queries/seq.ts";
-import { getVersion, listVersions, type VersionRecord } from "../store/queries/versions.ts";
+import { getVersion, listVersions, type VersionMeta, type VersionRecord } from "../store/queries/versions.ts";
 import type { Db, Store } from "../store/store.ts";
 import { channelNotFound, moduleNotFound, versionNotFound } from "./errors.ts";
 import { assertChannelName, assertModuleName, assertVersionNumber, DEFAULT_CHANNEL } from "./names.ts";
@@ -63,20 +63,27 @@ export interface VersionSummary {
   channels: string[];
 }
 
+/** The public fields of a version, with its time as ISO 8601. */
+function publicMeta(v: VersionMeta): Omit<VersionSummary, "channels"> {
+  return {
+    version: v.version,
+    sha256: v.sha256,
+    size: v.size,
+    createdAt: iso(v.createdAt),
+    author: v.author,
+    message: v.message,
+    entry: v.entry,
+    exports: v.exports,
+    dependencies: v.dependencies,
+  };
+}
+
 export async function versionSummaries(store: Store, module: string): Promise<VersionSummary[]> {
   return store.read(async (db) => {
     await liveModule(db, module);
     const channels = await listChannels(db, module);
     return (await listVersions(db, module)).map((v) => ({
-      version: v.version,
-      sha256: v.sha256,
-      size: v.size,
-      createdAt: iso(v.createdAt),
-      author: v.author,
-      message: v.message,
-      entry: v.entry,
-      exports: v.exports,
-      dependencies: v.dependencies,
+      ...publicMeta(v),
       channels: channels.filter((c) => c.version === v.version).map((c) => c.channel),
     }));
   });
@@ -112,21 +119,7 @@ export async function versionDetail(
 ): Promise<VersionDetail> {
   return store.read(async (db) => {
     const v = await loadVersion(db, module, selector);
-    return {
-      module: v.module,
-      version: v.version,
-      sha256: v.sha256,
-      size: v.size,
-      createdAt: iso(v.createdAt),
-      author: v.author,
-      message: v.message,
-      entry: v.entry,
-      exports: v.exports,
-      dependencies: v.dependencies,
-      files: v.files,
-      artifact: v.artifact,
-      seq: v.seq,
-    };
+    return { module: v.module, ...publicMeta(v), files: v.files, artifact: v.artifact, seq: v.seq };
   });
 }
 
