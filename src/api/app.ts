@@ -15,6 +15,7 @@ import { channelRoutes } from "./routes/channels.ts";
 import { deployRoutes } from "./routes/deploy.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { moduleRoutes } from "./routes/modules.ts";
+import { runtimeRoutes } from "./routes/runtime.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 
 export const API_PREFIX = "/_lively/api/v1";
@@ -45,11 +46,16 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
     }),
   );
   api.use(authenticateRequests(deps.store));
+  api.use(async (c, next) => {
+    await next();
+    if (c.req.method !== "GET" && c.res.status < 300) deps.onChange?.();
+  });
   api.route("/", moduleRoutes(deps));
   api.route("/", deployRoutes(deps));
   api.route("/", channelRoutes(deps));
   api.route("/", historyRoutes(deps));
   api.route("/", tokenRoutes(deps));
+  api.route("/", runtimeRoutes(deps));
   app.route(API_PREFIX, api);
   return app;
 }

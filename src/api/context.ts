@@ -11,6 +11,12 @@ export interface ApiDeps {
   limits: CodeLimits;
   log: Logger;
   nodeId: () => string;
+  /** Called after a request that changed the store, so this node applies it at once. */
+  onChange?: () => void;
+  /** Call a module's named export on a channel (default production). */
+  call?: (module: string, fn: string, args: unknown[], channel?: string) => Promise<{ version: number; result: unknown }>;
+  /** What this node has loaded: `lively status`. */
+  status?: () => Promise<Record<string, unknown>>;
   /** What /_lively/health reports beyond "ok"; the node fills it in. */
   health: () => Promise<Record<string, unknown>>;
 }

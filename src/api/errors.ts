@@ -16,6 +16,10 @@ export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
   conflict: 409,
   too_large: 413,
   unavailable: 503,
+  exceeded_cpu: 503,
+  exceeded_memory: 503,
+  exceeded_wall: 504,
+  module_error: 500,
   internal: 500,
 };
 

@@ -12,13 +12,18 @@ import { resolve } from "node:path";
 import { getRequestListener } from "@hono/node-server";
 import { createAdminApi } from "../api/app.ts";
 import { bootstrapAdminToken } from "../auth/tokens.ts";
+import { ChannelIndex } from "../code/channel-index.ts";
 import { type CodeLimits, DEFAULT_CODE_LIMITS } from "../code/limits.ts";
 import { LivelyError, toError } from "../errors.ts";
+import { createGateway } from "../gateway/gateway.ts";
 import { createLogger, type Logger } from "../log.ts";
+import { IvmSandbox } from "../runtime/ivm/ivm-sandbox.ts";
 import { validateArtifact } from "../runtime/ivm/validate-artifact.ts";
+import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from "../runtime/sandbox.ts";
+import { VersionCache } from "../runtime/version-cache.ts";
 import { openStore } from "../store/open.ts";
-import { listAllChannels } from "../store/queries/channels.ts";
 import { currentSeq } from "../store/queries/seq.ts";
+import { getVersion } from "../store/queries/versions.ts";
 import type { Store } from "../store/store.ts";
 import { Releasers } from "./lifecycle.ts";
 
@@ -30,6 +35,12 @@ export interface NodeOptions {
   host?: string;
   nodeId?: string;
   limits?: CodeLimits;
+  sandboxLimits?: SandboxLimits;
+  /** Dispose a loaded version after this long without a request (default 1 h). */
+  idleTtlMs?: number;
+  /** At most this many versions loaded at once; least recently used go first. */
+  maxLoaded?: number;
+  maxBodyBytes?: number;
   log?: Logger;
 }
 
@@ -43,13 +54,6 @@ export interface RunningNode {
   startup: { ms: number; channels: number; seq: number };
   close(): Promise<void>;
 }
-
-const NOT_SERVED = JSON.stringify({
-  error: {
-    code: "not_found",
-    message: "this build of Lively serves the admin API under /_lively/; public module traffic is not served yet",
-  },
-});
 
 export async function startNode(options: NodeOptions = {}): Promise<RunningNode> {
   const started = performance.now();
@@ -66,7 +70,26 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     const adminTokenPath = await bootstrapAdminToken(store, dataDir);
 
     // Only the index is read at start; code is read when a version is first needed.
-    const { channels, seq } = await store.read(async (db) => ({ channels: await listAllChannels(db), seq: await currentSeq(db) }));
+    const index = new ChannelIndex(store);
+    await index.refresh();
+    const nodeLog = log.child({ layer: "node" });
+    // Until the cluster change feed lands, poll the history's seq (cheap: one indexed row).
+    const poller = setInterval(() => {
+      index.refresh().catch((error: unknown) => nodeLog.warn({ err: error }, "channel index refresh failed; serving the map it has"));
+    }, store.capabilities.pollIntervalMs);
+    poller.unref();
+    releasers.add("index poll", () => clearInterval(poller));
+
+    const cache = new VersionCache({
+      sandbox: new IvmSandbox(),
+      source: { artifact: (module, version) => store.read(async (db) => (await getVersion(db, module, version))?.artifact) },
+      limits: options.sandboxLimits ?? DEFAULT_SANDBOX_LIMITS,
+      idleTtlMs: options.idleTtlMs ?? 3_600_000,
+      maxLoaded: options.maxLoaded ?? 1000,
+      onLog: (module, version, level, text) => log.info({ layer: "module", module, version, level }, text),
+    });
+    releasers.add("version cache", () => cache.close());
+    const gateway = createGateway({ index, cache, log, maxBodyBytes: options.maxBodyBytes ?? 10 * 1024 * 1024 });
 
     const server: Server = createServer();
     // Known once listening (port 0 picks one); the API reads it lazily.
@@ -77,6 +100,33 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       limits: options.limits ?? DEFAULT_CODE_LIMITS,
       log,
       nodeId: () => nodeId,
+      onChange: () => {
+        void index.refresh().catch(() => undefined);
+      },
+      call: async (module, fn, args, channel) => {
+        const version = index.version(module, channel ?? "production");
+        if (version === undefined)
+          throw new LivelyError("not_found", `module '${module}' has no channel '${channel ?? "production"}'`, { module });
+        const loaded = await cache.get(module, version);
+        if (!loaded) throw new LivelyError("not_found", `module '${module}' has no version ${version}`, { module, version });
+        if (!loaded.exports.includes(fn) || fn === "default") {
+          throw new LivelyError(
+            "not_found",
+            `${module}@${version} exports no function '${fn}' (it exports: ${loaded.exports.join(", ")})`,
+            {
+              module,
+              version,
+            },
+          );
+        }
+        return { version, result: await loaded.call(fn, args) };
+      },
+      status: async () => ({
+        appliedSeq: index.appliedSeq,
+        channels: index.size,
+        loaded: await cache.status(),
+        isolateRestarts: cache.restarts,
+      }),
       health: async () => {
         try {
           return { status: "ok", seq: await store.read((db) => currentSeq(db)) };
@@ -91,7 +141,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         void adminListener(request, response);
         return;
       }
-      response.writeHead(404, { "content-type": "application/json" }).end(NOT_SERVED);
+      void gateway(request, response);
     });
     await new Promise<void>((done, fail) => {
       server.once("error", (error: NodeJS.ErrnoException) =>
@@ -114,7 +164,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     const address = server.address() as AddressInfo;
     nodeId = options.nodeId ?? `${hostname()}:${address.port}`;
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
-    const startup = { ms: performance.now() - started, channels: channels.length, seq };
+    const startup = { ms: performance.now() - started, channels: index.size, seq: index.appliedSeq };
     log.info({ url, node: nodeId, store: store.description, ...startup }, "node ready");
     return {
       url,

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "../../src/log.ts";
 import { type RunningNode, startNode } from "../../src/node/node.ts";
+import type { SandboxLimits } from "../../src/runtime/sandbox.ts";
 import type { TestBackend } from "./backends.ts";
 
 export interface TestNode {
@@ -19,7 +20,10 @@ export interface TestNode {
   close(): Promise<void>;
 }
 
-export async function startTestNode(backend: TestBackend, options: { maxSourceBytes?: number } = {}): Promise<TestNode> {
+export async function startTestNode(
+  backend: TestBackend,
+  options: { maxSourceBytes?: number; sandboxLimits?: SandboxLimits; maxBodyBytes?: number } = {},
+): Promise<TestNode> {
   const { db, cleanup } = await backend.createDb();
   const dataDir = mkdtempSync(join(tmpdir(), "lively-node-"));
   const node = await startNode({
@@ -29,6 +33,8 @@ export async function startTestNode(backend: TestBackend, options: { maxSourceBy
     nodeId: "test-node",
     log: silentLogger,
     limits: options.maxSourceBytes ? { maxSourceBytes: options.maxSourceBytes } : undefined,
+    sandboxLimits: options.sandboxLimits,
+    maxBodyBytes: options.maxBodyBytes,
   });
   const adminToken = readFileSync(join(dataDir, "admin.token"), "utf8").trim();
   return {

@@ -1,5 +1,6 @@
 /** Every command, in the order `lively --help` lists them. */
 import type { CommandSpec } from "../core/define.ts";
+import call from "./call.ts";
 import cat from "./cat.ts";
 import deploy from "./deploy.ts";
 import diff from "./diff.ts";
@@ -11,6 +12,7 @@ import restore from "./restore.ts";
 import rm from "./rm.ts";
 import rollback from "./rollback.ts";
 import serve from "./serve.ts";
+import status from "./status.ts";
 import tag from "./tag.ts";
 import { tokenCreate, tokenList, tokenRevoke } from "./token.ts";
 import versions from "./versions.ts";
@@ -29,6 +31,8 @@ export const commands: CommandSpec[] = [
   rm,
   restore,
   gc,
+  call,
+  status,
   tokenCreate,
   tokenList,
   tokenRevoke,

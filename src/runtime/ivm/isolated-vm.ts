@@ -15,10 +15,20 @@ export interface IvmRunOptions {
 
 export interface IvmReference {
   derefInto(): unknown;
+  apply(
+    receiver: undefined,
+    args: unknown[],
+    options?: { arguments?: IvmRunOptions; result?: IvmRunOptions; timeout?: number },
+  ): Promise<unknown>;
+  release(): void;
 }
 
 export interface IvmContext {
-  global: { set(key: string, value: unknown): Promise<void>; setSync(key: string, value: unknown): void };
+  global: {
+    set(key: string, value: unknown): Promise<void>;
+    setSync(key: string, value: unknown): void;
+    get(key: string, options: { reference: true }): Promise<IvmReference>;
+  };
   eval(code: string, options?: IvmRunOptions): Promise<unknown>;
   evalSync(code: string, options?: IvmRunOptions): unknown;
   release(): void;
@@ -36,6 +46,8 @@ export interface IvmIsolate {
   createContext(): Promise<IvmContext>;
   compileModule(code: string, options?: { filename?: string }): Promise<IvmModule>;
   getHeapStatistics(): Promise<{ used_heap_size: number; total_heap_size: number }>;
+  /** CPU time this isolate has used, in nanoseconds. */
+  readonly cpuTime: bigint;
   dispose(): void;
   readonly isDisposed: boolean;
 }

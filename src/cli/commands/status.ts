@@ -1,0 +1,38 @@
+/** `lively status`: this node's applied seq and its loaded versions. */
+import type { LoadedInfo } from "../../runtime/version-cache.ts";
+import { defineCommand } from "../core/define.ts";
+import { shortTime, table } from "../core/parse.ts";
+
+interface Status {
+  node: string;
+  appliedSeq: number;
+  channels: number;
+  isolateRestarts: number;
+  loaded: LoadedInfo[];
+}
+
+export default defineCommand({
+  name: "status",
+  summary: "show this node's applied seq and the versions it has loaded",
+  examples: ["lively status", "lively status --json"],
+  async run(_args, _options, { out, client }) {
+    const status = await client().request<Status>("GET", "/status");
+    out.result(status, () =>
+      [
+        `node ${status.node}: seq ${status.appliedSeq}, ${status.channels} channels, ${status.loaded.length} versions loaded, ${status.isolateRestarts} isolate restarts`,
+        status.loaded.length === 0
+          ? ""
+          : table([
+              ["VERSION", "LAST USED", "HEAP"],
+              ...status.loaded.map((l) => [
+                `${l.module}@${l.version}`,
+                shortTime(l.lastUsed),
+                `${(l.heapBytes / 1024 / 1024).toFixed(1)} MB`,
+              ]),
+            ]),
+      ]
+        .filter(Boolean)
+        .join("\n"),
+    );
+  },
+});

@@ -1,0 +1,50 @@
+/**
+ * A node's in-memory map of where every channel points: `module → channel → version`. It is
+ * derived from the store and refreshed when the history's seq moves (the cluster change feed
+ * replaces the poll); a node that lost the database keeps serving the map it has.
+ */
+import { listAllChannels } from "../store/queries/channels.ts";
+import { currentSeq } from "../store/queries/seq.ts";
+import type { Store } from "../store/store.ts";
+
+export class ChannelIndex {
+  private channels = new Map<string, Map<string, number>>();
+  /** The history seq this map reflects. */
+  appliedSeq = -1;
+
+  constructor(private readonly store: Store) {}
+
+  /** Reload when the seq moved; returns whether anything was read. */
+  async refresh(): Promise<boolean> {
+    return this.store.read(async (db) => {
+      const seq = await currentSeq(db);
+      if (seq === this.appliedSeq) return false;
+      const next = new Map<string, Map<string, number>>();
+      for (const row of await listAllChannels(db)) {
+        let module = next.get(row.module);
+        if (!module) {
+          module = new Map();
+          next.set(row.module, module);
+        }
+        module.set(row.channel, row.version);
+      }
+      this.channels = next; // one pointer swap: a request sees the old map or the new one
+      this.appliedSeq = seq;
+      return true;
+    });
+  }
+
+  has(module: string): boolean {
+    return this.channels.has(module);
+  }
+
+  version(module: string, channel: string): number | undefined {
+    return this.channels.get(module)?.get(channel);
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const module of this.channels.values()) n += module.size;
+    return n;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Public HTTP: `/<module>/…` goes to that module, at the version the request chooses.
+ * The module sees the full original URL. Every module response carries
+ * `x-lively-version: <module>@<n>`; failures are JSON, and a sandbox limit answers 503
+ * (504 for wall time) with `x-lively-error`.
+ *
+ * Owns: routing, version choice, body limits, mapping sandbox failures to HTTP.
+ * Must not import api/, cli/.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ChannelIndex } from "../code/channel-index.ts";
+import { MODULE_NAME } from "../code/names.ts";
+import { LivelyError, toLivelyError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { PlainRequest } from "../runtime/sandbox.ts";
+import type { VersionCache } from "../runtime/version-cache.ts";
+import { chooseVersion } from "./choose-version.ts";
+
+export interface GatewayOptions {
+  index: ChannelIndex;
+  cache: VersionCache;
+  log: Logger;
+  /** Largest request body (DESIGN.md: 10 MB). */
+  maxBodyBytes: number;
+}
+
+const STATUS: Partial<Record<string, number>> = {
+  bad_request: 400,
+  not_found: 404,
+  too_large: 413,
+  exceeded_cpu: 503,
+  exceeded_memory: 503,
+  exceeded_wall: 504,
+  unavailable: 503,
+  module_error: 500,
+};
+
+const LIMIT_HEADER: Partial<Record<string, string>> = {
+  exceeded_cpu: "exceeded-cpu",
+  exceeded_memory: "exceeded-memory",
+  exceeded_wall: "exceeded-wall",
+};
+
+async function readBody(request: IncomingMessage, max: number): Promise<Uint8Array | null> {
+  if (request.method === "GET" || request.method === "HEAD") return null;
+  const declared = Number(request.headers["content-length"] ?? 0);
+  if (declared > max) throw new LivelyError("too_large", `the request body is over ${max} bytes`, { limit: max });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw new LivelyError("too_large", `the request body is over ${max} bytes`, { limit: max });
+    chunks.push(chunk as Buffer);
+  }
+  return size === 0 ? null : new Uint8Array(Buffer.concat(chunks));
+}
+
+function headerPairs(request: IncomingMessage): [string, string][] {
+  const pairs: [string, string][] = [];
+  const raw = request.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([(raw[i] as string).toLowerCase(), raw[i + 1] as string]);
+  return pairs;
+}
+
+export function createGateway(options: GatewayOptions) {
+  const log = options.log.child({ layer: "gateway" });
+
+  function fail(response: ServerResponse, thrown: unknown, versionTag?: string): void {
+    const error = toLivelyError(thrown);
+    const status = STATUS[error.code] ?? 500;
+    if (status === 500) log.error({ err: error.cause ?? error }, "request failed");
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    const limit = LIMIT_HEADER[error.code];
+    if (limit) headers["x-lively-error"] = limit;
+    if (versionTag) headers["x-lively-version"] = versionTag;
+    if (error.code === "too_large") headers.connection = "close";
+    const message = status === 500 && error.code === "internal" ? "internal error; the node's log has the details" : error.message;
+    if (response.headersSent) return void response.destroy();
+    response
+      .writeHead(status, headers)
+      .end(JSON.stringify({ error: { code: error.code, message, ...(error.details ? { details: error.details } : {}) } }));
+  }
+
+  return async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    let versionTag: string | undefined;
+    try {
+      const url = new URL(request.url ?? "/", `http://${request.headers.host ?? "localhost"}`);
+      const module = url.pathname.split("/")[1] ?? "";
+      if (!MODULE_NAME.test(module) || !options.index.has(module)) {
+        throw new LivelyError(
+          "not_found",
+          module ? `no module '${module}' is deployed here` : "no module named in the path: request /<module>/…",
+          { module },
+        );
+      }
+      const choice = chooseVersion(request.headers, url.searchParams);
+      const version = choice.kind === "pinned" ? choice.version : options.index.version(module, choice.channel);
+      if (version === undefined) {
+        throw new LivelyError("not_found", `module '${module}' has no channel '${choice.kind === "channel" ? choice.channel : ""}'`, {
+          module,
+        });
+      }
+      versionTag = `${module}@${version}`;
+      const loaded = await options.cache.get(module, version);
+      if (!loaded) throw new LivelyError("not_found", `module '${module}' has no version ${version}`, { module, version });
+      const plain: PlainRequest = {
+        method: request.method ?? "GET",
+        url: url.toString(),
+        headers: headerPairs(request),
+        body: await readBody(request, options.maxBodyBytes),
+      };
+      const result = await loaded.fetch(plain, { version: String(version), vars: {} });
+      const headers: [string, string][] = [...result.headers, ["x-lively-version", versionTag]];
+      response.writeHead(result.status, headers.flat());
+      response.end(result.body ?? undefined);
+    } catch (error) {
+      fail(response, error, versionTag);
+    }
+  };
+}

@@ -1,0 +1,230 @@
+/**
+ * The host half of the web platform: the functions the prelude calls through `__livelyHost`
+ * (URL parsing, text encoding, crypto, timers, console), installed on a context before the
+ * prelude runs. Each is an `ivm.Callback`, called synchronously from the isolate (~5-7 µs);
+ * arguments and results are copied. Host errors reach the isolate as a TypeError/RangeError/Error
+ * with the message only (no host stack).
+ *
+ * Timers: the isolate keeps the callbacks and a numeric id; `setTimer(id, ms)` starts one real
+ * Node timer here, and when it expires the host calls back into the isolate with
+ * `Reference.applyIgnored` on a small `fire(id)` function created with the bindings. Pending
+ * timers keep Node's event loop alive until they fire or `dispose()` clears them.
+ */
+import { createHash, createHmac, randomUUID, webcrypto } from "node:crypto";
+import type { Ivm, IvmContext } from "../ivm/isolated-vm.ts";
+import { asWebContext, asWebIvm, type HostFunction, type WebReference } from "./ivm-types.ts";
+
+export type LogLevel = "log" | "info" | "warn" | "error" | "debug";
+
+export interface HostBindingsOptions {
+  /** Receives each console line written in the isolate (already formatted). Default: dropped. */
+  onLog?: (level: LogLevel, text: string) => void;
+  /** Most timers one context may have pending at once; more throw a RangeError in the isolate. Default 1000. */
+  maxTimers?: number;
+  /** CPU-time limit in ms for each timer callback run in the isolate. Default: none. */
+  timerTimeoutMs?: number;
+}
+
+export interface HostBindings {
+  /** Timers scheduled in the isolate that have not yet fired or been cleared. */
+  readonly pendingTimers: number;
+  /** Clears pending timers and releases the references; call before disposing the isolate. */
+  dispose(): void;
+}
+
+/** What the host's URL parser hands the isolate. */
+export interface UrlFields {
+  href: string;
+  origin: string;
+  protocol: string;
+  username: string;
+  password: string;
+  host: string;
+  hostname: string;
+  port: string;
+  pathname: string;
+  search: string;
+  hash: string;
+}
+
+const LOG_LEVELS = new Set<string>(["log", "info", "warn", "error", "debug"]);
+const URL_SETTERS = new Set(["protocol", "username", "password", "host", "hostname", "port", "pathname", "search", "hash"]);
+const HASHES: Record<string, string> = { "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
+const MAX_TIMER_MS = 2_147_483_647;
+
+function urlFields(u: URL): UrlFields {
+  return {
+    href: u.href,
+    origin: u.origin,
+    protocol: u.protocol,
+    username: u.username,
+    password: u.password,
+    host: u.host,
+    hostname: u.hostname,
+    port: u.port,
+    pathname: u.pathname,
+    search: u.search,
+    hash: u.hash,
+  };
+}
+
+/** Parses `input` against `base` with Node's WHATWG URL; null when it is not a valid URL. */
+export function parseUrl(input: string, base?: string): UrlFields | null {
+  if (typeof input !== "string" || (base !== undefined && typeof base !== "string")) throw new TypeError("URL input must be a string");
+  try {
+    return urlFields(new URL(input, base));
+  } catch {
+    return null;
+  }
+}
+
+function setUrl(href: string, name: string, value: string): UrlFields {
+  if (typeof href !== "string" || typeof value !== "string" || !URL_SETTERS.has(name)) throw new TypeError("bad URL update");
+  const u = new URL(href);
+  Reflect.set(u, name, value);
+  return urlFields(u);
+}
+
+const bytesArg = (value: unknown, what: string): Uint8Array => {
+  if (!(value instanceof Uint8Array)) throw new TypeError(`${what} must be bytes`);
+  return value;
+};
+const exactBuffer = (b: Uint8Array): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+const hashArg = (name: unknown): string => {
+  const algorithm = typeof name === "string" ? HASHES[name] : undefined;
+  if (!algorithm) throw new TypeError(`unsupported hash ${String(name)}`);
+  return algorithm;
+};
+
+const decoders = new Map<string, TextDecoder>();
+function decodeText(bytes: Uint8Array, encoding: string, fatal: boolean, ignoreBOM: boolean): string {
+  bytesArg(bytes, "input");
+  const key = `${encoding}|${fatal}|${ignoreBOM}`;
+  let decoder = decoders.get(key);
+  if (!decoder) {
+    decoder = new TextDecoder(encoding, { fatal: fatal === true, ignoreBOM: ignoreBOM === true });
+    if (decoders.size < 64) decoders.set(key, decoder);
+  }
+  return decoder.decode(bytes);
+}
+function textLabel(label: string): string | null {
+  try {
+    return new TextDecoder(String(label)).encoding;
+  } catch {
+    return null;
+  }
+}
+
+/** Rethrows a host error as a bare TypeError/RangeError/Error: the isolate sees the message, not host paths. */
+function sanitize(error: unknown): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  const out =
+    error instanceof RangeError ? new RangeError(message) : error instanceof TypeError ? new TypeError(message) : new Error(message);
+  out.stack = `${out.name}: ${message}`;
+  return out;
+}
+
+/**
+ * Sets `__livelyHost` on the context's global (non-enumerable; the prelude captures it and
+ * deletes it). Must run before PRELUDE_SOURCE is evaluated in that context.
+ */
+export async function installHostBindings(context: IvmContext, ivm: Ivm, options: HostBindingsOptions = {}): Promise<HostBindings> {
+  const { Callback } = asWebIvm(ivm);
+  const maxTimers = options.maxTimers ?? 1000;
+  const runOptions = options.timerTimeoutMs === undefined ? undefined : { timeout: options.timerTimeoutMs };
+  const onLog = options.onLog;
+  const timers = new Map<number, NodeJS.Timeout>();
+  let fire: WebReference | undefined;
+  let disposed = false;
+
+  const setTimer = (id: number, ms: number): void => {
+    if (!Number.isSafeInteger(id) || typeof ms !== "number") throw new TypeError("bad timer");
+    if (disposed) return;
+    const existing = timers.get(id);
+    if (existing) clearTimeout(existing);
+    else if (timers.size >= maxTimers) throw new RangeError(`too many pending timers (the limit is ${maxTimers})`);
+    const delay = ms >= 0 ? Math.min(ms, MAX_TIMER_MS) : 0;
+    const timer = setTimeout(() => {
+      timers.delete(id);
+      if (disposed || !fire) return;
+      try {
+        fire.applyIgnored(undefined, [id], runOptions);
+      } catch {
+        // The context or isolate is gone; nothing to call.
+      }
+    }, delay);
+    timers.set(id, timer);
+  };
+  const clearTimer = (id: number): void => {
+    const timer = timers.get(id);
+    if (timer) clearTimeout(timer);
+    timers.delete(id);
+  };
+  const log = (level: string, text: string): void => {
+    if (!onLog || typeof text !== "string" || !LOG_LEVELS.has(level)) return;
+    try {
+      onLog(level as LogLevel, text);
+    } catch {
+      // A failing log sink must not become the guest's exception.
+    }
+  };
+
+  const functions: Record<string, HostFunction> = {
+    urlParse: parseUrl,
+    urlSet: setUrl,
+    textEncode: (s: string) => {
+      if (typeof s !== "string") throw new TypeError("textEncode takes a string");
+      return new TextEncoder().encode(s);
+    },
+    textDecode: decodeText,
+    textLabel,
+    randomBytes: (n: number) => {
+      if (!Number.isInteger(n) || n < 0 || n > 65536) throw new RangeError("randomBytes: 0..65536 bytes");
+      return webcrypto.getRandomValues(new Uint8Array(n));
+    },
+    randomUUID: () => randomUUID(),
+    digest: (name: string, data: Uint8Array) => exactBuffer(createHash(hashArg(name)).update(bytesArg(data, "data")).digest()),
+    hmac: (name: string, key: Uint8Array, data: Uint8Array) =>
+      exactBuffer(createHmac(hashArg(name), bytesArg(key, "key")).update(bytesArg(data, "data")).digest()),
+    setTimer,
+    clearTimer,
+    log,
+  };
+  const names = Object.keys(functions);
+  const callbacks = names.map((name) => {
+    const fn = functions[name] as (...args: unknown[]) => unknown;
+    return new Callback((...args: never[]) => {
+      try {
+        return fn(...args);
+      } catch (error) {
+        throw sanitize(error);
+      }
+    });
+  });
+  const bootstrap =
+    '"use strict";\n' +
+    "const h = Object.create(null);\n" +
+    names.map((name, i) => `h.${name} = $${i};\n`).join("") +
+    "h.onTimer = null;\n" +
+    'Object.defineProperty(globalThis, "__livelyHost", { value: h, writable: true, configurable: true, enumerable: false });\n' +
+    'return function fire(id) { const f = h.onTimer; if (typeof f === "function") f(id); };';
+  fire = asWebContext(context).evalClosureSync(bootstrap, callbacks, { result: { reference: true } });
+
+  return {
+    get pendingTimers() {
+      return timers.size;
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      for (const timer of timers.values()) clearTimeout(timer);
+      timers.clear();
+      try {
+        fire?.release();
+      } catch {
+        // Already released with its isolate.
+      }
+      fire = undefined;
+    },
+  };
+}

@@ -1,0 +1,258 @@
+/**
+ * In-isolate JavaScript (a prelude fragment, see core.ts for the conventions): atob/btoa (pure
+ * JS), TextEncoder/TextDecoder (pure JS for short or ASCII input, the host's encoder/decoder
+ * otherwise), crypto (getRandomValues, randomUUID, subtle.digest and HMAC via node:crypto).
+ */
+export const ENCODING_JS = String.raw`
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const B64_INDEX = new Int16Array(128).fill(-1);
+for (let i = 0; i < 64; i++) B64_INDEX[B64.charCodeAt(i)] = i;
+const badBase64 = () => new DOMException("The string to be decoded is not correctly encoded.", "InvalidCharacterError");
+function btoa(data) {
+  need(arguments.length, 1, "btoa");
+  const s = String(data);
+  const n = s.length;
+  let out = "";
+  for (let i = 0; i < n; i += 3) {
+    const a = s.charCodeAt(i);
+    const b = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+    const c = i + 2 < n ? s.charCodeAt(i + 2) : 0;
+    if (a > 255 || b > 255 || c > 255) throw new DOMException("Invalid character", "InvalidCharacterError");
+    const v = (a << 16) | (b << 8) | c;
+    out += B64[v >> 18] + B64[(v >> 12) & 63] + (i + 1 < n ? B64[(v >> 6) & 63] : "=") + (i + 2 < n ? B64[v & 63] : "=");
+  }
+  return out;
+}
+function atob(data) {
+  need(arguments.length, 1, "atob");
+  let s = String(data).replace(/[\t\n\f\r ]+/g, "");
+  if (s.length % 4 === 0) s = s.replace(/==?$/, "");
+  if (s.length % 4 === 1) throw badBase64();
+  let out = "";
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const v = c < 128 ? B64_INDEX[c] : -1;
+    if (v < 0) throw badBase64();
+    acc = ((acc << 6) | v) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += String.fromCharCode((acc >> bits) & 255);
+    }
+  }
+  return out;
+}
+def("btoa", btoa);
+def("atob", atob);
+
+// UTF-8 encode s into out; stops before a code point that does not fit. Returns [read, written].
+function utf8Write(s, out) {
+  const n = s.length;
+  const cap = out.length;
+  let i = 0;
+  let j = 0;
+  for (; i < n; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) {
+      if (j >= cap) break;
+      out[j++] = c;
+      continue;
+    }
+    if (c < 0x800) {
+      if (j + 2 > cap) break;
+      out[j++] = 0xc0 | (c >> 6);
+      out[j++] = 0x80 | (c & 63);
+      continue;
+    }
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const d = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+      if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) {
+        if (j + 4 > cap) break;
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        out[j++] = 0xf0 | (c >> 18);
+        out[j++] = 0x80 | ((c >> 12) & 63);
+        out[j++] = 0x80 | ((c >> 6) & 63);
+        out[j++] = 0x80 | (c & 63);
+        i++;
+        continue;
+      }
+      c = 0xfffd;
+    }
+    if (j + 3 > cap) break;
+    out[j++] = 0xe0 | (c >> 12);
+    out[j++] = 0x80 | ((c >> 6) & 63);
+    out[j++] = 0x80 | (c & 63);
+  }
+  return [i, j];
+}
+const utf8Encode = (s) => {
+  if (s.length > 1024) return host.textEncode(s);
+  const out = new Uint8Array(s.length * 3);
+  return out.slice(0, utf8Write(s, out)[1]);
+};
+// Bytes as one Uint8Array over exactly their range (a copy only if they are a view of more).
+const bytesOf = (x, what) => {
+  if (x instanceof ArrayBuffer) return new Uint8Array(x);
+  if (ArrayBuffer.isView(x)) return exact(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+  throw new TypeError("The " + what + " must be an ArrayBuffer or an ArrayBufferView");
+};
+const decodeBytes = (bytes, encoding, fatal, ignoreBOM) => {
+  const n = bytes.length;
+  if (n === 0) return "";
+  if (encoding === "utf-8" && n <= 4096) {
+    let ascii = true;
+    for (let i = 0; i < n; i++) if (bytes[i] > 127) { ascii = false; break; }
+    if (ascii) return String.fromCharCode.apply(null, bytes);
+  }
+  return host.textDecode(exact(bytes), encoding, fatal, ignoreBOM);
+};
+const utf8Decode = (bytes) => decodeBytes(bytes, "utf-8", false, false);
+// Where a trailing, incomplete UTF-8 sequence starts (bytes.length if there is none).
+const incompleteTail = (b) => {
+  const n = b.length;
+  for (let k = 1; k <= 3 && k <= n; k++) {
+    const c = b[n - k];
+    if ((c & 0xc0) === 0x80) continue;
+    const size = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return size > k ? n - k : n;
+  }
+  return n;
+};
+
+class TextEncoder {
+  get encoding() { return "utf-8"; }
+  encode(input = "") { return utf8Encode(String(input)); }
+  encodeInto(source, destination) {
+    if (!(destination instanceof Uint8Array)) throw new TypeError("The destination must be a Uint8Array");
+    const [read, written] = utf8Write(String(source), destination);
+    return { read, written };
+  }
+  get [Symbol.toStringTag]() { return "TextEncoder"; }
+}
+const UTF8_LABELS = ["utf-8", "utf8", "unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "x-unicode20utf8"];
+class TextDecoder {
+  #encoding; #fatal; #ignoreBOM; #pending = null; #started = false;
+  constructor(label = "utf-8", options = undefined) {
+    const l = String(label).trim().toLowerCase();
+    const encoding = UTF8_LABELS.includes(l) ? "utf-8" : host.textLabel(l);
+    if (!encoding) throw new RangeError("The \"" + label + "\" encoding is not supported");
+    this.#encoding = encoding;
+    this.#fatal = !!options?.fatal;
+    this.#ignoreBOM = !!options?.ignoreBOM;
+  }
+  get encoding() { return this.#encoding; }
+  get fatal() { return this.#fatal; }
+  get ignoreBOM() { return this.#ignoreBOM; }
+  decode(input = undefined, options = undefined) {
+    let bytes = input === undefined ? new Uint8Array(0) : bytesOf(input, "input");
+    const stream = !!options?.stream;
+    if (this.#pending) {
+      const joined = new Uint8Array(this.#pending.length + bytes.length);
+      joined.set(this.#pending);
+      joined.set(bytes, this.#pending.length);
+      bytes = joined;
+      this.#pending = null;
+    }
+    if (stream && this.#encoding === "utf-8") {
+      const cut = incompleteTail(bytes);
+      if (cut < bytes.length) {
+        this.#pending = bytes.slice(cut);
+        bytes = bytes.subarray(0, cut);
+      }
+    }
+    const stripBOM = !this.#ignoreBOM && !this.#started;
+    this.#started = stream && (this.#started || bytes.length > 0);
+    return decodeBytes(bytes, this.#encoding, this.#fatal, !stripBOM);
+  }
+  get [Symbol.toStringTag]() { return "TextDecoder"; }
+}
+def("TextEncoder", TextEncoder);
+def("TextDecoder", TextDecoder);
+
+const HASHES = ["SHA-1", "SHA-256", "SHA-384", "SHA-512"];
+const algName = (alg) => String(typeof alg === "string" ? alg : alg?.name).toUpperCase();
+const hashName = (alg) => {
+  const name = algName(alg);
+  if (!HASHES.includes(name)) throw new DOMException("Unrecognized algorithm name: " + name, "NotSupportedError");
+  return name;
+};
+const secretOf = new WeakMap();
+class CryptoKey {
+  constructor() { throw new TypeError("Illegal constructor"); }
+  get [Symbol.toStringTag]() { return "CryptoKey"; }
+}
+const makeKey = (bytes, algorithm, extractable, usages) => {
+  const key = Object.create(CryptoKey.prototype);
+  const ro = (value) => ({ value, enumerable: true });
+  Object.defineProperties(key, { type: ro("secret"), extractable: ro(!!extractable), algorithm: ro(algorithm), usages: ro([...usages]) });
+  secretOf.set(key, bytes);
+  return key;
+};
+const hmacKey = (alg, key, usage) => {
+  if (algName(alg) !== "HMAC") throw new DOMException("Only HMAC is available for sign/verify", "NotSupportedError");
+  if (!secretOf.has(key)) throw new TypeError("The key is not a CryptoKey");
+  if (!key.usages.includes(usage)) throw new DOMException("The key does not allow " + usage, "InvalidAccessError");
+  return [key.algorithm.hash.name, secretOf.get(key)];
+};
+const hmac = (alg, key, usage, data) => {
+  const [hash, secret] = hmacKey(alg, key, usage);
+  return host.hmac(hash, secret, bytesOf(data, "data"));
+};
+const base64url = (bytes) => btoa(String.fromCharCode.apply(null, bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const fromBase64url = (s) => Uint8Array.from(atob(String(s).replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+const subtle = {
+  digest: (alg, data) => run(() => host.digest(hashName(alg), bytesOf(data, "data"))),
+  importKey: (format, keyData, alg, extractable, usages) =>
+    run(() => {
+      if (algName(alg) !== "HMAC") throw new DOMException("Only HMAC keys can be imported", "NotSupportedError");
+      const hash = hashName(alg.hash);
+      let bytes;
+      if (format === "raw") bytes = bytesOf(keyData, "key data").slice();
+      else if (format === "jwk" && keyData?.kty === "oct" && typeof keyData.k === "string") bytes = fromBase64url(keyData.k);
+      else throw new DOMException("Unsupported key format: " + format, "NotSupportedError");
+      if (bytes.length === 0) throw new DOMException("The key is empty", "DataError");
+      for (const u of usages) if (u !== "sign" && u !== "verify") throw new DOMException("Invalid key usage: " + u, "SyntaxError");
+      return makeKey(bytes, { name: "HMAC", hash: { name: hash }, length: alg.length ?? bytes.length * 8 }, extractable, usages);
+    }),
+  exportKey: (format, key) =>
+    run(() => {
+      const bytes = secretOf.get(key);
+      if (!bytes) throw new TypeError("The key is not a CryptoKey");
+      if (!key.extractable) throw new DOMException("The key is not extractable", "InvalidAccessError");
+      if (format === "raw") return bytes.slice().buffer;
+      if (format === "jwk") return { kty: "oct", k: base64url(bytes), alg: "HS" + key.algorithm.hash.name.slice(4), ext: true, key_ops: [...key.usages] };
+      throw new DOMException("Unsupported key format: " + format, "NotSupportedError");
+    }),
+  sign: (alg, key, data) => run(() => hmac(alg, key, "sign", data)),
+  verify: (alg, key, signature, data) =>
+    run(() => {
+      const mac = new Uint8Array(hmac(alg, key, "verify", data));
+      return timingSafeEqual(mac, bytesOf(signature, "signature"), false);
+    }),
+  timingSafeEqual: (a, b) => timingSafeEqual(bytesOf(a, "first argument"), bytesOf(b, "second argument"), true),
+};
+function timingSafeEqual(a, b, strict) {
+  if (a.length !== b.length) {
+    if (strict) throw new TypeError("Input buffers must have the same byte length");
+    return false;
+  }
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+const INTEGER_ARRAYS = ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array", "BigInt64Array", "BigUint64Array"];
+const cryptoObject = {
+  getRandomValues(array) {
+    if (!ArrayBuffer.isView(array) || !INTEGER_ARRAYS.includes(tagOf(array))) throw new DOMException("The array must be an integer typed array", "TypeMismatchError");
+    if (array.byteLength > 65536) throw new DOMException("The array's byte length exceeds 65536", "QuotaExceededError");
+    new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(host.randomBytes(array.byteLength));
+    return array;
+  },
+  randomUUID: () => host.randomUUID(),
+  subtle,
+};
+def("crypto", cryptoObject);
+def("CryptoKey", CryptoKey);
+`;

@@ -1,0 +1,76 @@
+/**
+ * The Web platform inside each isolate (what Cloudflare-Workers-style module code expects):
+ * PRELUDE_SOURCE is a plain script evaluated once in every new context, after
+ * installHostBindings has put `__livelyHost` on its global. The prelude captures that object in
+ * a closure, deletes the global, and defines:
+ *
+ *   Headers, Request, Response, URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa,
+ *   crypto (getRandomValues, randomUUID, subtle: digest SHA-1/256/384/512, HMAC importKey/
+ *   exportKey/sign/verify, timingSafeEqual), CryptoKey, console, setTimeout/clearTimeout,
+ *   setInterval/clearInterval, queueMicrotask, reportError, structuredClone, DOMException,
+ *   Event, EventTarget, AbortController, AbortSignal, performance, navigator, self;
+ *
+ * and the wire functions the host calls (non-enumerable, non-writable, non-configurable):
+ *
+ *   __livelyToRequest({ method, url, headers: [name, value][], body: Uint8Array | null }) -> Request
+ *   __livelyFromResponse(value) -> { status, headers: [name, value][], body: Uint8Array | string | null }
+ *     (throws TypeError "the handler returned <type>, not a Response" for anything else)
+ *
+ * Heavy, well-specified work (URL parsing, long text encoding, hashing, randomness) is done by
+ * the host through the bindings; everything else is small plain JS (see js/*.ts).
+ */
+import type { IvmContext, IvmIsolate } from "../ivm/isolated-vm.ts";
+import { asWebIsolate, type WebExternalCopy } from "./ivm-types.ts";
+import { CORE_JS } from "./js/core.ts";
+import { ENCODING_JS } from "./js/encoding.ts";
+import { FETCH_JS } from "./js/fetch.ts";
+import { URL_JS } from "./js/url.ts";
+
+export type { HostBindings, HostBindingsOptions, LogLevel, UrlFields } from "./host.ts";
+export { installHostBindings, parseUrl } from "./host.ts";
+
+/** The file name the prelude's frames carry in stack traces. */
+export const PRELUDE_FILENAME = "lively:prelude";
+
+/** Drops indentation, blank lines and whole-line comments (the fragments have no multi-line strings). */
+const compact = (js: string): string =>
+  js
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("//"))
+    .join("\n");
+
+export const PRELUDE_SOURCE = compact(
+  "(function livelyPrelude() {\n" +
+    '"use strict";\n' +
+    "const host = globalThis.__livelyHost;\n" +
+    'if (!host) throw new Error("installHostBindings must run before the Lively prelude");\n' +
+    "delete globalThis.__livelyHost;\n" +
+    "const def = (name, value) => Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });\n" +
+    CORE_JS +
+    ENCODING_JS +
+    URL_JS +
+    FETCH_JS +
+    "})();\n",
+);
+
+let codeCache: WebExternalCopy | undefined;
+
+/**
+ * Evaluates PRELUDE_SOURCE in `context` (whose host bindings are installed), compiling it with a
+ * V8 code cache shared by every isolate of this process. Equivalent to
+ * `context.evalSync(PRELUDE_SOURCE)`, a little faster after the first isolate.
+ */
+export function runPrelude(isolate: IvmIsolate, context: IvmContext): void {
+  const web = asWebIsolate(isolate);
+  const script = codeCache
+    ? web.compileScriptSync(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME, cachedData: codeCache })
+    : web.compileScriptSync(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME, produceCachedData: true });
+  if (!codeCache && script.cachedData) codeCache = script.cachedData;
+  else if (script.cachedDataRejected) codeCache = undefined;
+  try {
+    script.runSync(context);
+  } finally {
+    script.release();
+  }
+}
