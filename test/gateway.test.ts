@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { run } from "../src/cli/main.ts";
 import { BACKENDS } from "./helpers/backends.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 
@@ -94,6 +95,28 @@ describe("gateway", { skip: backend === undefined }, () => {
     const burst = status.body.loaded.filter((l: { module: string }) => l.module === "burst");
     assert.equal(burst.length, 1);
     assert.equal(burst[0].loads, 1);
+  });
+
+  it("a Hono app written for Workers deploys with the CLI and serves unchanged", async () => {
+    let stderr = "";
+    const code = await run(["deploy", "examples/hono-app", "--name", "shop"], {
+      stdout: () => undefined,
+      stderr: (s) => {
+        stderr += s;
+      },
+      env: { LIVELY_URL: t.url, LIVELY_TOKEN: t.adminToken },
+      cwd: process.cwd(),
+    });
+    assert.equal(code, 0, stderr);
+    assert.equal(await (await get("/shop")).text(), "welcome to the shop");
+    assert.deepEqual(await (await get("/shop/items/7", { "x-tag": "blue" })).json(), { id: "7", tag: "blue", started: "/started" });
+    const echoed = await fetch(`${t.url}/shop/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"a":[1,2]}',
+    });
+    assert.deepEqual(await echoed.json(), { a: [1, 2] });
+    assert.equal((await get("/shop/missing")).status, 404);
   });
 
   describe("hostile modules are contained", () => {

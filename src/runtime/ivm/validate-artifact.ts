@@ -8,6 +8,7 @@
  */
 import { SourceMap } from "node:module";
 import { LivelyError } from "../../errors.ts";
+import { type HostBindings, installHostBindings, runPrelude } from "../web/prelude.ts";
 import { loadIsolatedVm } from "./isolated-vm.ts";
 
 export interface ArtifactShape {
@@ -75,9 +76,13 @@ function describe(error: unknown, sourceMap: string | undefined): { message: str
 export async function validateArtifact(artifact: string, options: ValidateOptions = {}, sourceMap?: string): Promise<ArtifactShape> {
   const ivm = loadIsolatedVm();
   const isolate = new ivm.Isolate({ memoryLimit: options.memoryLimitMb ?? 128 });
+  let bindings: HostBindings | undefined;
   let wallTimer: NodeJS.Timeout | undefined;
   try {
     const context = await isolate.createContext();
+    // The same Web platform as serving: top-level code may use URL, TextEncoder, crypto…
+    bindings = await installHostBindings(context, ivm);
+    runPrelude(isolate, context);
     let module: Awaited<ReturnType<typeof isolate.compileModule>>;
     try {
       module = await isolate.compileModule(artifact, { filename: "module.js" });
@@ -125,6 +130,7 @@ export async function validateArtifact(artifact: string, options: ValidateOption
     }
     return { exports: shape.exports.sort() };
   } finally {
+    bindings?.dispose();
     clearTimeout(wallTimer);
     if (!isolate.isDisposed) isolate.dispose();
   }
