@@ -24,7 +24,7 @@ describe("gateway", { skip: backend === undefined }, () => {
 
   before(async () => {
     t = await startTestNode(backend as NonNullable<typeof backend>, {
-      sandboxLimits: { memoryMb: 64, cpuMs: 200, wallMs: 1500 },
+      sandboxLimits: { memoryMb: 32, cpuMs: 500, wallMs: 1500 },
       maxBodyBytes: 64 * 1024,
     });
     await deploy(

@@ -7,8 +7,13 @@ import { listAllChannels } from "../store/queries/channels.ts";
 import { currentSeq } from "../store/queries/seq.ts";
 import type { Store } from "../store/store.ts";
 
+export interface IndexedChannel {
+  version: number;
+  split: { version: number; weight: number } | null;
+}
+
 export class ChannelIndex {
-  private channels = new Map<string, Map<string, number>>();
+  private channels = new Map<string, Map<string, IndexedChannel>>();
   /** The history seq this map reflects. */
   appliedSeq = -1;
 
@@ -19,14 +24,14 @@ export class ChannelIndex {
     return this.store.read(async (db) => {
       const seq = await currentSeq(db);
       if (seq === this.appliedSeq) return false;
-      const next = new Map<string, Map<string, number>>();
+      const next = new Map<string, Map<string, IndexedChannel>>();
       for (const row of await listAllChannels(db)) {
         let module = next.get(row.module);
         if (!module) {
           module = new Map();
           next.set(row.module, module);
         }
-        module.set(row.channel, row.version);
+        module.set(row.channel, { version: row.version, split: row.split });
       }
       this.channels = next; // one pointer swap: a request sees the old map or the new one
       this.appliedSeq = seq;
@@ -38,8 +43,14 @@ export class ChannelIndex {
     return this.channels.has(module);
   }
 
-  version(module: string, channel: string): number | undefined {
+  /** Where a channel points, with its rollout split if one is in progress. */
+  channel(module: string, channel: string): IndexedChannel | undefined {
     return this.channels.get(module)?.get(channel);
+  }
+
+  /** The version a channel serves to everyone not in a split. */
+  version(module: string, channel: string): number | undefined {
+    return this.channels.get(module)?.get(channel)?.version;
   }
 
   get size(): number {

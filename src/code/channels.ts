@@ -18,6 +18,8 @@ export interface ChannelMove {
   channel: string;
   from: number | null;
   to: number;
+  /** Set while a rollout is in progress: `weight` percent of the channel's traffic goes to `to`. */
+  weight?: number;
   /** false when the channel already pointed there: nothing was written. */
   moved: boolean;
   seq: number;
@@ -36,6 +38,8 @@ async function move(
     module: string;
     channel: string;
     to: number;
+    /** 1-99: start or adjust a split rollout to `to`; 100 or absent: move the whole channel. */
+    weight?: number;
     expect?: number;
     actor: string;
     action: HistoryAction;
@@ -51,7 +55,22 @@ async function move(
       channel: args.channel,
     });
   }
-  if (from === args.to) return { module: args.module, channel: args.channel, from, to: args.to, moved: false, seq: 0 };
+  const base = { module: args.module, channel: args.channel, from, to: args.to };
+  const weight = args.weight !== undefined && args.weight < 100 ? args.weight : undefined;
+  if (weight !== undefined) {
+    if (!current) throw channelNotFound(args.module, args.channel);
+    if (current.version === args.to) {
+      throw new LivelyError("conflict", `channel '${args.channel}' already serves version ${args.to}; a split needs another version`, {
+        module: args.module,
+        channel: args.channel,
+      });
+    }
+    if (current.split?.version === args.to && current.split.weight === weight) return { ...base, weight, moved: false, seq: 0 };
+  } else if (from === args.to && !current?.split) {
+    return { ...base, moved: false, seq: 0 };
+  }
+  // A split's row keeps the base version in its details, so restore can rebuild the split.
+  const details = weight !== undefined ? { ...args.details, weight, base: from } : (args.details ?? null);
   const row = await appendHistory(tx, {
     actor: args.actor,
     module: args.module,
@@ -59,20 +78,27 @@ async function move(
     channel: args.channel,
     from,
     to: args.to,
-    details: args.details ?? null,
+    details,
   });
-  await setChannel(tx, args.module, args.channel, args.to, row.seq);
+  if (weight !== undefined && from !== null) {
+    await setChannel(tx, args.module, args.channel, from, row.seq, { version: args.to, weight });
+  } else {
+    await setChannel(tx, args.module, args.channel, args.to, row.seq);
+  }
   await touchModule(tx, args.module, row.seq);
-  return { module: args.module, channel: args.channel, from, to: args.to, moved: true, seq: row.seq };
+  return { ...base, ...(weight !== undefined ? { weight } : {}), moved: true, seq: row.seq };
 }
 
 export async function tag(
   store: Store,
-  input: { module: string; version: number; channel: string; expect?: number; actor: string },
+  input: { module: string; version: number; channel: string; weight?: number; expect?: number; actor: string },
 ): Promise<ChannelMove> {
   assertModuleName(input.module);
   assertChannelName(input.channel);
   assertVersionNumber(input.version);
+  if (input.weight !== undefined && (!Number.isInteger(input.weight) || input.weight < 1 || input.weight > 100)) {
+    throw new LivelyError("bad_request", `--weight must be a whole percent from 1 to 100, got ${input.weight}`, { field: "weight" });
+  }
   return store.write(async (tx) => {
     await liveModule(tx, input.module);
     return move(tx, { ...input, to: input.version, action: "tag" });
@@ -118,6 +144,21 @@ export async function rollback(
     const current = await getChannel(tx, input.module, channel);
     if (!current) throw channelNotFound(input.module, channel);
     let to = input.to;
+    if (to === undefined && current.split) {
+      // Mid-rollout, a rollback ends the split: everyone goes back to the version the channel had.
+      const row = await appendHistory(tx, {
+        actor: input.actor,
+        module: input.module,
+        action: "rollback",
+        channel,
+        from: current.split.version,
+        to: current.version,
+        details: { endedSplit: current.split },
+      });
+      await setChannel(tx, input.module, channel, current.version, row.seq);
+      await touchModule(tx, input.module, row.seq);
+      return { module: input.module, channel, from: current.split.version, to: current.version, moved: true, seq: row.seq };
+    }
     if (to === undefined) {
       const previous = await previousPointer(tx, input.module, channel);
       if (previous === undefined || previous === null) {

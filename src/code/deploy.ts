@@ -36,6 +36,8 @@ export interface DeployInput {
   channels?: string[];
   /** The module's latest version number the caller saw (0: the module must not exist). */
   expect?: number;
+  /** Move a channel even when it is mid-split (which ends the split). */
+  force?: boolean;
   mode?: DeployMode;
 }
 
@@ -79,7 +81,15 @@ async function moveChannels(tx: Db, input: DeployInput, version: number, channel
   let seq = 0;
   for (const channel of channels) {
     const current = await getChannel(tx, input.module, channel);
-    if (current?.version === version) continue;
+    if (current?.split && !input.force) {
+      // Workers users lost rollouts this way; here it must be said out loud.
+      throw new LivelyError(
+        "conflict",
+        `channel '${channel}' of '${input.module}' is mid-rollout (${current.split.weight}% on version ${current.split.version}); deploying to it would end the split: use 'lively tag', or --force`,
+        { module: input.module, channel, split: current.split },
+      );
+    }
+    if (current?.version === version && !current.split) continue;
     const row = await appendHistory(tx, {
       actor: input.actor,
       module: input.module,

@@ -33,9 +33,16 @@ export async function collectGarbage(
     for (const module of await listModules(db, { includeDeleted: true })) {
       const versions = (await listVersions(db, module.name)).map((v) => v.version);
       const needed = new Set<number>(versions.slice(-input.keep));
-      for (const channel of await listChannels(db, module.name)) needed.add(channel.version);
+      for (const channel of await listChannels(db, module.name)) {
+        needed.add(channel.version);
+        if (channel.split) needed.add(channel.split.version);
+      }
       for (const v of await versionsPointedSince(db, module.name, windowStart)) needed.add(v);
-      for (const p of pointedAtStart) if (p.module === module.name && p.version !== null) needed.add(p.version);
+      for (const p of pointedAtStart) {
+        if (p.module !== module.name) continue;
+        if (p.version !== null) needed.add(p.version);
+        if (p.split) needed.add(p.split.version);
+      }
       const doomed = versions.filter((v) => !needed.has(v));
       kept += versions.length - doomed.length;
       if (doomed.length === 0) continue;

@@ -15,6 +15,8 @@ export interface ModuleSummary {
   name: string;
   latestVersion: number;
   channels: Record<string, number>;
+  /** Rollouts in progress: channel → the version getting `weight` percent. */
+  splits: Record<string, { version: number; weight: number }>;
   deleted: boolean;
   createdAt: string;
   updatedSeq: number;
@@ -29,8 +31,11 @@ export async function moduleSummaries(
     const modules = await listModules(db, { changedSinceMs: since, includeDeleted: query.includeDeleted });
     const out: ModuleSummary[] = [];
     for (const m of modules) {
-      const channels = Object.fromEntries((await listChannels(db, m.name)).map((c) => [c.channel, c.version]));
+      const rows = await listChannels(db, m.name);
+      const channels = Object.fromEntries(rows.map((c) => [c.channel, c.version]));
+      const splits = Object.fromEntries(rows.flatMap((c) => (c.split ? [[c.channel, c.split]] : [])));
       out.push({
+        splits,
         name: m.name,
         latestVersion: m.latestVersion,
         channels,
@@ -84,7 +89,9 @@ export async function versionSummaries(store: Store, module: string): Promise<Ve
     const channels = await listChannels(db, module);
     return (await listVersions(db, module)).map((v) => ({
       ...publicMeta(v),
-      channels: channels.filter((c) => c.version === v.version).map((c) => c.channel),
+      channels: channels
+        .filter((c) => c.version === v.version || c.split?.version === v.version)
+        .map((c) => (c.split?.version === v.version ? `${c.channel}:${c.split.weight}%` : c.channel)),
     }));
   });
 }

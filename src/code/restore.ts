@@ -6,7 +6,14 @@
  */
 import { LivelyError } from "../errors.ts";
 import { deleteChannel, listChannels, setChannel } from "../store/queries/channels.ts";
-import { appendHistory, channelsAtSeq, type HistoryAction, modulesAtSeq, seqAtTime } from "../store/queries/history.ts";
+import {
+  appendHistory,
+  type ChannelPointer,
+  channelsAtSeq,
+  type HistoryAction,
+  modulesAtSeq,
+  seqAtTime,
+} from "../store/queries/history.ts";
 import { listModules, setModuleDeleted, touchModule } from "../store/queries/modules.ts";
 import { currentSeq, databaseNowMs } from "../store/queries/seq.ts";
 import { getVersionMeta } from "../store/queries/versions.ts";
@@ -19,6 +26,8 @@ export interface RestoreChange {
   channel: string | null;
   from: number | null;
   to: number | null;
+  /** The rollout the channel had at that moment, restored with it. */
+  split?: { version: number; weight: number } | null;
 }
 
 export interface RestoreResult {
@@ -46,10 +55,10 @@ async function resolveSeq(db: Db, moment: Moment): Promise<number> {
 async function plan(db: Db, seq: number): Promise<RestoreChange[]> {
   const changes: RestoreChange[] = [];
   const then = new Map((await modulesAtSeq(db, seq)).map((m) => [m.module, m.deleted]));
-  const pointers = new Map<string, Map<string, number | null>>();
+  const pointers = new Map<string, Map<string, ChannelPointer>>();
   for (const p of await channelsAtSeq(db, seq)) {
     if (!pointers.has(p.module)) pointers.set(p.module, new Map());
-    pointers.get(p.module)?.set(p.channel, p.version);
+    pointers.get(p.module)?.set(p.channel, p);
   }
   for (const module of await listModules(db, { includeDeleted: true })) {
     const deletedThen = then.has(module.name) ? (then.get(module.name) as boolean) : true;
@@ -57,14 +66,17 @@ async function plan(db: Db, seq: number): Promise<RestoreChange[]> {
       changes.push({ module: module.name, action: deletedThen ? "delete" : "undelete", channel: null, from: null, to: null });
     }
     if (!then.has(module.name)) continue; // created later: soft-deleted above, channels kept
-    const target = pointers.get(module.name) ?? new Map<string, number | null>();
-    const current = new Map((await listChannels(db, module.name)).map((c) => [c.channel, c.version]));
+    const target = pointers.get(module.name) ?? new Map<string, ChannelPointer>();
+    const current = new Map((await listChannels(db, module.name)).map((c) => [c.channel, c]));
     const names = [...new Set([...current.keys(), ...target.keys()])].sort();
     for (const channel of names) {
-      const from = current.get(channel) ?? null;
-      const to = target.get(channel) ?? null;
-      if (from === to) continue;
-      changes.push({ module: module.name, action: to === null ? "untag" : "restore", channel, from, to });
+      const now = current.get(channel);
+      const then = target.get(channel);
+      const from = now?.version ?? null;
+      const to = then?.version ?? null;
+      const split = then?.split ?? null;
+      if (from === to && JSON.stringify(now?.split ?? null) === JSON.stringify(split)) continue;
+      changes.push({ module: module.name, action: to === null ? "untag" : "restore", channel, from, to, split });
     }
   }
   return changes;
@@ -75,22 +87,36 @@ export async function restore(store: Store, input: { moment: Moment; actor: stri
     const at = await resolveSeq(db, input.moment);
     const changes = await plan(db, at);
     for (const change of changes) {
-      if (change.to !== null && !(await getVersionMeta(db, change.module, change.to))) {
-        throw new LivelyError(
-          "conflict",
-          `cannot restore: version ${change.to} of '${change.module}' was removed by gc; nothing was written`,
-          { module: change.module, version: change.to },
-        );
+      for (const version of [change.to, change.split?.version ?? null]) {
+        if (version !== null && !(await getVersionMeta(db, change.module, version))) {
+          throw new LivelyError(
+            "conflict",
+            `cannot restore: version ${version} of '${change.module}' was removed by gc; nothing was written`,
+            {
+              module: change.module,
+              version,
+            },
+          );
+        }
       }
     }
     let seq = 0;
     if (write) {
       for (const change of changes) {
-        const row = await appendHistory(db, { actor: input.actor, ...change, details: { restoredTo: at } });
+        const { split, ...fields } = change;
+        // A restored split is written the way a tag --weight writes it, so a later restore reads it back.
+        const row = split
+          ? await appendHistory(db, {
+              actor: input.actor,
+              ...fields,
+              to: split.version,
+              details: { restoredTo: at, weight: split.weight, base: change.to },
+            })
+          : await appendHistory(db, { actor: input.actor, ...fields, details: { restoredTo: at } });
         seq = row.seq;
         if (change.channel === null) await setModuleDeleted(db, change.module, change.action === "delete", row.seq);
         else if (change.to === null) await deleteChannel(db, change.module, change.channel);
-        else await setChannel(db, change.module, change.channel, change.to, row.seq);
+        else await setChannel(db, change.module, change.channel, change.to, row.seq, split ?? null);
         if (change.channel !== null) await touchModule(db, change.module, row.seq);
       }
     }

@@ -3,7 +3,9 @@
  * else `x-lively-channel` / `?lively-channel=` names a channel; else `production`.
  * A pin reaches any stored version, not only those a channel points at.
  */
+import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
+import type { ChannelIndex } from "../code/channel-index.ts";
 import { CHANNEL_NAME, DEFAULT_CHANNEL } from "../code/names.ts";
 import { LivelyError } from "../errors.ts";
 
@@ -26,4 +28,61 @@ export function chooseVersion(headers: IncomingHttpHeaders, query: URLSearchPara
     throw new LivelyError("bad_request", `x-lively-channel ${JSON.stringify(channel.slice(0, 40))} is not a channel name`);
   }
   return { kind: "channel", channel };
+}
+
+/** The cookie that keeps a browser on one side of a split rollout. */
+export const STICKY_COOKIE = "lively_key";
+const KEY = /^[A-Za-z0-9._~-]{1,128}$/;
+
+/** The caller's sticky key: `x-lively-key` overrides the cookie; undefined when neither is there. */
+export function stickyKey(headers: IncomingHttpHeaders): string | undefined {
+  const header = single(headers["x-lively-key"]);
+  if (header !== undefined && KEY.test(header)) return header;
+  const cookie = single(headers.cookie);
+  const match = cookie ? new RegExp(`(?:^|;\\s*)${STICKY_COOKIE}=([^;]+)`).exec(cookie) : null;
+  return match?.[1] && KEY.test(match[1]) ? match[1] : undefined;
+}
+
+/**
+ * Which side of a split a key falls on: a stable bucket 0-99 from the key, module and channel
+ * (FNV-1a; written here because it is eight lines and must never change between releases).
+ * A bucket below the weight gets the new version, so raising the weight only adds users.
+ */
+export function splitBucket(key: string, module: string, channel: string): number {
+  let hash = 0x811c9dc5;
+  const text = `${key}\u0000${module}\u0000${channel}`;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % 100;
+}
+
+export interface Resolved {
+  version: number;
+  /** Set when the client had no sticky key and landed in a split: keep it on this side. */
+  setCookie?: string;
+}
+
+/** The version that serves this request, from the pin, or the channel and its split. */
+export function resolveVersion(
+  index: Pick<ChannelIndex, "channel">,
+  module: string,
+  headers: IncomingHttpHeaders,
+  query: URLSearchParams,
+): Resolved {
+  const choice = chooseVersion(headers, query);
+  if (choice.kind === "pinned") return { version: choice.version };
+  const pointer = index.channel(module, choice.channel);
+  if (!pointer)
+    throw new LivelyError("not_found", `module '${module}' has no channel '${choice.channel}'`, { module, channel: choice.channel });
+  if (!pointer.split) return { version: pointer.version };
+  let key = stickyKey(headers);
+  let setCookie: string | undefined;
+  if (!key) {
+    key = randomUUID();
+    setCookie = `${STICKY_COOKIE}=${key}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly`;
+  }
+  const version = splitBucket(key, module, choice.channel) < pointer.split.weight ? pointer.split.version : pointer.version;
+  return { version, setCookie };
 }

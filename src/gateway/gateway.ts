@@ -14,7 +14,7 @@ import { LivelyError, toLivelyError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { PlainRequest } from "../runtime/sandbox.ts";
 import type { VersionCache } from "../runtime/version-cache.ts";
-import { chooseVersion } from "./choose-version.ts";
+import { resolveVersion } from "./choose-version.ts";
 
 export interface GatewayOptions {
   index: ChannelIndex;
@@ -83,6 +83,7 @@ export function createGateway(options: GatewayOptions) {
 
   return async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     let versionTag: string | undefined;
+    let setCookie: string | undefined;
     try {
       const url = new URL(request.url ?? "/", `http://${request.headers.host ?? "localhost"}`);
       const module = url.pathname.split("/")[1] ?? "";
@@ -93,13 +94,9 @@ export function createGateway(options: GatewayOptions) {
           { module },
         );
       }
-      const choice = chooseVersion(request.headers, url.searchParams);
-      const version = choice.kind === "pinned" ? choice.version : options.index.version(module, choice.channel);
-      if (version === undefined) {
-        throw new LivelyError("not_found", `module '${module}' has no channel '${choice.kind === "channel" ? choice.channel : ""}'`, {
-          module,
-        });
-      }
+      const resolved = resolveVersion(options.index, module, request.headers, url.searchParams);
+      const version = resolved.version;
+      setCookie = resolved.setCookie;
       versionTag = `${module}@${version}`;
       const loaded = await options.cache.get(module, version);
       if (!loaded) throw new LivelyError("not_found", `module '${module}' has no version ${version}`, { module, version });
@@ -111,6 +108,7 @@ export function createGateway(options: GatewayOptions) {
       };
       const result = await loaded.fetch(plain, { version: String(version), vars: {} });
       const headers: [string, string][] = [...result.headers, ["x-lively-version", versionTag]];
+      if (setCookie) headers.push(["set-cookie", setCookie]);
       response.writeHead(result.status, headers.flat());
       response.end(result.body ?? undefined);
     } catch (error) {

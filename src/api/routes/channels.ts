@@ -7,7 +7,7 @@ import type { ApiDeps, ApiEnv } from "../context.ts";
 import { jsonBody } from "../input.ts";
 
 const expect = z.number().int().min(0).optional();
-const tagBody = z.object({ version: z.number().int().min(1), expect }).strict();
+const tagBody = z.object({ version: z.number().int().min(1), weight: z.number().int().min(1).max(100).optional(), expect }).strict();
 const promoteBody = z.object({ from: z.string(), to: z.string(), expect }).strict();
 const rollbackBody = z.object({ channel: z.string().optional(), to: z.number().int().min(1).optional(), expect }).strict();
 

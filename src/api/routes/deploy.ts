@@ -27,6 +27,7 @@ const deployBody = z
     channels: z.array(z.string()).max(64).optional(),
     expect: z.number().int().min(0).optional(),
     mode: z.enum(["redefine", "create-only", "update-only"]).optional(),
+    force: z.boolean().optional(),
   })
   .strict();
 
@@ -74,6 +75,7 @@ export function deployRoutes(deps: ApiDeps) {
         channels: body.channels,
         expect: body.expect,
         mode: body.mode,
+        force: body.force,
       },
       deps.validate,
       deps.limits,

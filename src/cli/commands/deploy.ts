@@ -36,6 +36,7 @@ export default defineCommand({
     { flags: "--expect <n>", description: "only if the module's latest version is n (0: the module must be new)" },
     { flags: "--create-only", description: "refuse if the module exists" },
     { flags: "--update-only", description: "refuse if the module does not exist" },
+    { flags: "--force", description: "move a --channel even if it is mid-rollout (ends the split)" },
   ],
   examples: [
     "lively deploy hello.ts --name hello",
@@ -55,6 +56,7 @@ export default defineCommand({
       channels: listOption(options.channel),
       expect: intOption(options.expect, "--expect"),
       mode: options.createOnly ? "create-only" : options.updateOnly ? "update-only" : undefined,
+      force: options.force === true ? true : undefined,
     };
     if (code !== undefined) {
       body.code = code;

@@ -6,6 +6,8 @@ import { intOption, stringOption } from "../core/parse.ts";
 
 export function describeMove(move: ChannelMove): string {
   if (!move.moved) return `${move.module}: ${move.channel} already at version ${move.to}; nothing changed`;
+  if (move.weight !== undefined)
+    return `${move.module}: ${move.channel} ${move.weight}% -> ${move.to}, the rest on ${move.from} (sticky per client)`;
   return `${move.module}: ${move.channel} ${move.from ?? "(new)"} -> ${move.to}`;
 }
 

@@ -8,10 +8,25 @@ export default defineCommand({
   name: "tag",
   args: "<module> <version> <channel>",
   summary: "point a channel at a version",
-  options: [{ flags: "--expect <n>", description: "only if the channel points at version n now (0: it must not exist)" }],
-  examples: ["lively tag hello 3 beta", "lively tag hello 4 production --expect 3"],
+  options: [
+    {
+      flags: "--weight <percent>",
+      description: "send only this percent of the channel's traffic to the version (a sticky split rollout); 100 completes it",
+    },
+    { flags: "--expect <n>", description: "only if the channel points at version n now (0: it must not exist)" },
+  ],
+  examples: [
+    "lively tag hello 3 beta",
+    "lively tag hello 4 production --weight 10",
+    "lively tag hello 4 production --weight 100",
+    "lively tag hello 4 production --expect 3",
+  ],
   async run([module, version, channel], options, { out, client }) {
-    const body = { version: requireInt(version, "VERSION"), expect: intOption(options.expect, "--expect") };
+    const body = {
+      version: requireInt(version, "VERSION"),
+      weight: intOption(options.weight, "--weight", 1),
+      expect: intOption(options.expect, "--expect"),
+    };
     const move = await client().request<ChannelMove>(
       "PUT",
       `/modules/${encodeURIComponent(module as string)}/channels/${encodeURIComponent(channel as string)}`,

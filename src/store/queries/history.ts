@@ -120,12 +120,30 @@ export interface ChannelPointer {
   channel: string;
   /** null: the channel did not exist then (or had been removed). */
   version: number | null;
+  /** A rollout in progress then: `weight` percent went to `version` of the split. */
+  split: { version: number; weight: number } | null;
+}
+
+/**
+ * A channel move's row says where the channel points after it: `to`, or for a split
+ * (details.weight 1-99) `details.base` with `weight` percent going to `to`.
+ */
+export function pointerAfter(row: {
+  to: number | null;
+  details: Record<string, unknown> | null;
+}): Pick<ChannelPointer, "version" | "split"> {
+  const weight = row.details?.weight;
+  const base = row.details?.base;
+  if (typeof weight === "number" && weight > 0 && weight < 100 && typeof base === "number" && row.to !== null) {
+    return { version: base, split: { version: row.to, weight } };
+  }
+  return { version: row.to, split: null };
 }
 
 /** Where every channel that ever existed pointed just after `seq`. */
 export async function channelsAtSeq(db: Db, seq: number): Promise<ChannelPointer[]> {
-  return db.all<ChannelPointer>(
-    `SELECT h.module AS module, h.channel AS channel, h.to_version AS version
+  const rows = await db.all<{ module: string; channel: string; to_version: number | null; details: string | null }>(
+    `SELECT h.module AS module, h.channel AS channel, h.to_version AS to_version, h.details AS details
        FROM history h
        JOIN (SELECT module, channel, max(seq) AS seq FROM history
               WHERE channel IS NOT NULL AND seq <= $1 GROUP BY module, channel) last
@@ -133,6 +151,11 @@ export async function channelsAtSeq(db: Db, seq: number): Promise<ChannelPointer
       ORDER BY h.module, h.channel`,
     [seq],
   );
+  return rows.map((row) => ({
+    module: row.module,
+    channel: row.channel,
+    ...pointerAfter({ to: row.to_version, details: row.details ? (JSON.parse(row.details) as Record<string, unknown>) : null }),
+  }));
 }
 
 export interface ModulePresence {
