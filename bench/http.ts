@@ -1,0 +1,316 @@
+/**
+ * HTTP benchmark: one hello-world handler served three ways (Lively, bare node:http, workerd),
+ * each loaded with wrk (2 threads, 32 connections, 10 s after a 3 s warm-up); then, on Lively,
+ * the cold start of 30 never-loaded versions and a hot swap (50 production deploys of `hello`
+ * during a 20 s wrk load).
+ *
+ *   npm run bench:http
+ *
+ * Needs wrk (`apt-get install -y wrk`); workerd comes from the npm devDependency `workerd` and is
+ * skipped with a reason when it cannot run here. See bench/README.md for what each figure means.
+ */
+import { cpus, freemem, platform, release, totalmem } from "node:os";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  benchColdStart,
+  benchHotSwap,
+  type ColdStartResult,
+  deployCode,
+  type HotSwapResult,
+  nodeStatus,
+  timedGet,
+  waitForSeq,
+} from "./lib/http-lively.ts";
+import { cleanupAll, cpuSeconds } from "./lib/http-procs.ts";
+import { findWorkerd, HELLO_CODE, type PlainServer, startBare, startLively, startWorkerd } from "./lib/http-servers.ts";
+import { runWrk, socketErrorCount, WRK_INSTALL_HINT, type WrkOptions, type WrkResult, wrkVersion } from "./lib/http-wrk.ts";
+import { ensureBuild } from "./lib/serve.ts";
+import { ms, table } from "./lib/stats.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+const PLAN = {
+  load: { threads: 2, connections: 32, durationS: 10 } satisfies WrkOptions,
+  warmup: { threads: 2, connections: 32, durationS: 3 } satisfies WrkOptions,
+  coldVersions: 30,
+  hotSwap: { deploys: 50, wrk: { threads: 2, connections: 32, durationS: 20 } satisfies WrkOptions },
+};
+
+const TARGET = {
+  throughputVsBare: 0.6,
+  throughputVsBareStretch: 0.75,
+  throughputVsWorkerd: 1.5,
+  p99VsBare: 2,
+  coldP50Ms: 10,
+};
+
+const say = (text: string) => process.stdout.write(`${text}\n`);
+const step = (text: string) => process.stdout.write(`  ${text}\n`);
+const mark = (ok: boolean) => (ok ? "PASS" : "MISS");
+const cores = (value: number | undefined) => (value === undefined ? "n/a" : `${value.toFixed(2)} cores`);
+const rps = (value: number) => `${Math.round(value).toLocaleString("en-US")} req/s`;
+
+interface Measured extends WrkResult {
+  /** CPU the server process used during the measured run, in cores (1.0 = one core busy). */
+  serverCores: number | undefined;
+}
+
+interface Loaded {
+  name: string;
+  result: Measured | string;
+}
+
+function failures(result: WrkResult): string {
+  const socket = socketErrorCount(result);
+  return result.non2xx === 0 && socket === 0 ? "" : `; ${result.non2xx} non-2xx, ${socket} socket errors`;
+}
+
+/** Check the body, then a 3 s warm-up and the measured run; `pid` is the server's, for its CPU use. */
+async function load(name: string, url: string, pid: number | undefined): Promise<Measured> {
+  const check = await timedGet(url);
+  if (check.status !== 200 || !check.body.startsWith("hello world")) {
+    throw new Error(`${name}: GET ${url} answered ${check.status} ${check.body.slice(0, 200)}`);
+  }
+  await runWrk(url, PLAN.warmup);
+  const cpuBefore = cpuSeconds(pid);
+  const result = await runWrk(url, PLAN.load);
+  const cpuAfter = cpuSeconds(pid);
+  const serverCores = cpuBefore !== undefined && cpuAfter !== undefined ? (cpuAfter - cpuBefore) / result.seconds : undefined;
+  step(
+    `${name}: ${rps(result.requestsPerSec)}, p50 ${ms(result.latencyMs.p50)}, p99 ${ms(result.latencyMs.p99)}, ` +
+      `max ${ms(result.latencyMs.max)} (${result.requests} requests in ${result.seconds.toFixed(2)} s${failures(result)}); ` +
+      `server CPU ${cores(serverCores)}`,
+  );
+  return { ...result, serverCores };
+}
+
+async function loadPlain(name: string, start: () => Promise<PlainServer>): Promise<Loaded> {
+  let server: PlainServer | undefined;
+  try {
+    server = await start();
+    return { name, result: await load(name, server.url, server.child.process.pid) };
+  } catch (error) {
+    step(`${name}: failed: ${(error as Error).message}`);
+    return { name, result: `failed: ${(error as Error).message.split("\n")[0]}` };
+  } finally {
+    await server?.child.stop();
+  }
+}
+
+interface LivelyReport {
+  loaded: Loaded;
+  cold: ColdStartResult | string;
+  swap: HotSwapResult | string;
+}
+
+async function runLively(): Promise<LivelyReport> {
+  const node = await startLively(ROOT);
+  try {
+    step(`lively serve ready at ${node.url} (startup.ms ${ms(node.startupMs)})`);
+    const hello = await deployCode(node, "hello", HELLO_CODE);
+    await waitForSeq(node, hello.seq);
+    step(`deployed hello@${hello.version} through the admin API in ${ms(hello.ms)}`);
+    let loaded: Loaded;
+    try {
+      loaded = { name: "Lively", result: await load("Lively", `${node.url}/hello/`, node.child.process.pid) };
+    } catch (error) {
+      step(`Lively: failed: ${(error as Error).message}`);
+      loaded = { name: "Lively", result: `failed: ${(error as Error).message.split("\n")[0]}` };
+    }
+
+    let cold: ColdStartResult | string;
+    try {
+      cold = await benchColdStart(node, PLAN.coldVersions);
+      step(
+        `cold start, first GET of ${cold.first.n} never-loaded versions: p50 ${ms(cold.first.p50)}, p90 ${ms(cold.first.p90)}, ` +
+          `max ${ms(cold.first.max)}; second GET p50 ${ms(cold.warm.p50)}; deploys p50 ${ms(cold.deployMs.p50)}` +
+          (cold.preloaded > 0 ? `; ${cold.preloaded} were loaded before their first request` : ""),
+      );
+    } catch (error) {
+      cold = `failed: ${(error as Error).message}`;
+      step(`cold start ${cold}`);
+    }
+
+    let swap: HotSwapResult | string;
+    try {
+      swap = await benchHotSwap(node, PLAN.hotSwap.deploys, PLAN.hotSwap.wrk);
+      const w = swap.wrk;
+      step(
+        `hot swap: ${swap.deploys - swap.deployFailures.length}/${swap.deploys} deploys to production during ${PLAN.hotSwap.wrk.durationS} s of wrk; ` +
+          `${w.requests} requests, ${w.non2xx} non-2xx, ${socketErrorCount(w)} socket errors ` +
+          `(connect ${w.socketErrors.connect}, read ${w.socketErrors.read}, write ${w.socketErrors.write}, timeout ${w.socketErrors.timeout})`,
+      );
+      step(
+        `hot swap: ${rps(w.requestsPerSec)}, p50 ${ms(w.latencyMs.p50)}, p99 ${ms(w.latencyMs.p99)}, max ${ms(w.latencyMs.max)}; ` +
+          `deploy p50 ${ms(swap.deployMs.p50)}, max ${ms(swap.deployMs.max)}; new version answering after p50 ${ms(swap.visibleMs.p50)}, ` +
+          `max ${ms(swap.visibleMs.max)}; final ${swap.finalVersion} (${swap.finalBodyOk ? "body is the last deploy's" : "body is NOT the last deploy's"})` +
+          (swap.swapsNotSeen > 0 ? `; ${swap.swapsNotSeen} swaps not seen within 5 s` : ""),
+      );
+      for (const failure of swap.deployFailures.slice(0, 3)) step(`hot swap deploy failed: ${failure}`);
+    } catch (error) {
+      swap = `failed: ${(error as Error).message}`;
+      step(`hot swap ${swap}`);
+    }
+
+    try {
+      const status = (await nodeStatus(node)) as Awaited<ReturnType<typeof nodeStatus>> & { isolateRestarts?: number };
+      step(`node status at the end: ${status.loaded.length} versions loaded, isolate restarts ${status.isolateRestarts ?? "?"}`);
+    } catch (error) {
+      step(`node status failed: ${(error as Error).message}`);
+    }
+    return { loaded, cold, swap };
+  } finally {
+    const exit = await node.child.stop();
+    step(`lively serve stopped: SIGTERM → ${exit}`);
+  }
+}
+
+function loadTable(rows: Loaded[]): string {
+  return table(
+    ["server", "throughput", "p50", "p99", "max", "failed", "server CPU"],
+    rows.map(({ name, result }) =>
+      typeof result === "string"
+        ? [name, result, "", "", "", "", ""]
+        : [
+            name,
+            rps(result.requestsPerSec),
+            ms(result.latencyMs.p50),
+            ms(result.latencyMs.p99),
+            ms(result.latencyMs.max),
+            String(result.non2xx + socketErrorCount(result)),
+            cores(result.serverCores),
+          ],
+    ),
+  );
+}
+
+function ratioRows(lively: Loaded, bare: Loaded, workerd: Loaded): string[][] {
+  const rows: string[][] = [];
+  const l = typeof lively.result === "string" ? undefined : lively.result;
+  const b = typeof bare.result === "string" ? undefined : bare.result;
+  const w = typeof workerd.result === "string" ? undefined : workerd.result;
+  if (l && b) {
+    const r = l.requestsPerSec / b.requestsPerSec;
+    rows.push([
+      "Lively / bare throughput",
+      r.toFixed(2),
+      `≥ ${TARGET.throughputVsBare} (stretch ${TARGET.throughputVsBareStretch})`,
+      r >= TARGET.throughputVsBareStretch ? "PASS (stretch)" : mark(r >= TARGET.throughputVsBare),
+    ]);
+  } else rows.push(["Lively / bare throughput", "n/a", `≥ ${TARGET.throughputVsBare}`, "MISS"]);
+  if (l && w) {
+    const r = l.requestsPerSec / w.requestsPerSec;
+    rows.push(["Lively / workerd throughput", r.toFixed(2), `≥ ${TARGET.throughputVsWorkerd}`, mark(r >= TARGET.throughputVsWorkerd)]);
+  } else rows.push(["Lively / workerd throughput", "n/a", `≥ ${TARGET.throughputVsWorkerd}`, w ? "MISS" : "n/a (workerd unavailable)"]);
+  if (l && b) {
+    const r = l.latencyMs.p99 / b.latencyMs.p99;
+    rows.push(["Lively p99 / bare p99", r.toFixed(2), `≤ ${TARGET.p99VsBare}`, mark(r <= TARGET.p99VsBare)]);
+  } else rows.push(["Lively p99 / bare p99", "n/a", `≤ ${TARGET.p99VsBare}`, "MISS"]);
+  return rows;
+}
+
+function livelyRows(report: LivelyReport): string[][] {
+  const rows: string[][] = [];
+  const { cold, swap } = report;
+  if (typeof cold === "string") rows.push(["cold start, first request p50", cold, `≤ ${TARGET.coldP50Ms} ms`, "MISS"]);
+  else {
+    rows.push(
+      [
+        `cold start, first request p50 (${cold.first.n} versions)`,
+        ms(cold.first.p50),
+        `≤ ${TARGET.coldP50Ms} ms`,
+        mark(cold.first.p50 <= TARGET.coldP50Ms),
+      ],
+      ["cold start, first request p90", ms(cold.first.p90), "", ""],
+      ["cold start, first request max", ms(cold.first.max), "", ""],
+      ["same versions, second request p50", ms(cold.warm.p50), "", ""],
+    );
+  }
+  if (typeof swap === "string") rows.push(["hot swap, failed requests", swap, "0", "MISS"]);
+  else {
+    const failed = swap.wrk.non2xx + socketErrorCount(swap.wrk);
+    const deployed = swap.deploys - swap.deployFailures.length;
+    rows.push(
+      [
+        `hot swap, failed requests (of ${swap.wrk.requests})`,
+        `${failed} (${swap.wrk.non2xx} non-2xx, ${socketErrorCount(swap.wrk)} socket)`,
+        "0",
+        mark(failed === 0 && swap.deployFailures.length === 0),
+      ],
+      ["hot swap, deploys to production", `${deployed}/${swap.deploys}`, `${swap.deploys}`, ""],
+      ["hot swap, throughput / p99 under deploys", `${rps(swap.wrk.requestsPerSec)} / ${ms(swap.wrk.latencyMs.p99)}`, "", ""],
+      ["hot swap, deploy → new version answers, p50/max", `${ms(swap.visibleMs.p50)} / ${ms(swap.visibleMs.max)}`, "", ""],
+    );
+  }
+  return rows;
+}
+
+async function main(): Promise<number> {
+  const cpu = cpus();
+  say("Lively HTTP benchmark");
+  say(
+    `node ${process.version}, ${platform()} ${release()}, ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? "?"}), ` +
+      `${(totalmem() / 2 ** 30).toFixed(1)} GB RAM (${(freemem() / 2 ** 30).toFixed(1)} GB free)`,
+  );
+  const wrk = wrkVersion();
+  if (!wrk) {
+    process.stderr.write(`${WRK_INSTALL_HINT}\n`);
+    return 1;
+  }
+  say(
+    `load: ${wrk}; wrk -t${PLAN.load.threads} -c${PLAN.load.connections} -d${PLAN.load.durationS}s --latency after a ${PLAN.warmup.durationS} s warm-up run`,
+  );
+  say(
+    `note: this machine has ${cpu.length} cores and the server under test, wrk (${PLAN.load.threads} threads) and this script share them: ` +
+      "figures are for comparing the three servers here, not absolute capacity",
+  );
+  say(ensureBuild(ROOT).note);
+  const workerd = findWorkerd();
+  say(
+    typeof workerd === "string"
+      ? `workerd: unavailable (${workerd})`
+      : `workerd: ${workerd.version}, compatibilityDate ${workerd.compatibilityDate}`,
+  );
+
+  say("\n== Throughput: GET → 'hello world'");
+  const bare = await loadPlain("bare node:http", startBare);
+  const wd: Loaded =
+    typeof workerd === "string"
+      ? { name: "workerd", result: `unavailable (${workerd})` }
+      : await loadPlain("workerd", () => startWorkerd(workerd));
+  if (typeof workerd === "string") step(`workerd: unavailable (${workerd})`);
+
+  say("\n== Lively: throughput, cold start, hot swap");
+  const lively = await runLively();
+
+  say("\n== Summary");
+  say(loadTable([lively.loaded, bare, wd]));
+  say("");
+  say(table(["figure", "value", "target", "result"], [...ratioRows(lively.loaded, bare, wd), ...livelyRows(lively)]));
+  return 0;
+}
+
+let cleaning: Promise<void> | undefined;
+const cleanup = () => {
+  cleaning ??= cleanupAll();
+  return cleaning;
+};
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`${signal}: stopping the servers\n`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+const started = performance.now();
+let code = 1;
+try {
+  code = await main();
+} catch (error) {
+  process.stderr.write(`bench:http failed: ${(error as Error).stack ?? error}\n`);
+} finally {
+  await cleanup();
+}
+if (code === 0) say(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
+process.exitCode = code;
