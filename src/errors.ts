@@ -53,3 +53,12 @@ export function toLivelyError(thrown: unknown): LivelyError {
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === "string" && (ERROR_CODES as readonly string[]).includes(value);
 }
+
+/** The JSON shape of an error at every boundary (HTTP bodies, the CLI's --json errors). */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
+}
+
+export function errorBody(error: LivelyError): ErrorBody {
+  return { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
+}

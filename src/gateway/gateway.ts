@@ -10,7 +10,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ChannelIndex } from "../code/channel-index.ts";
 import { MODULE_NAME } from "../code/names.ts";
-import { LivelyError, toLivelyError } from "../errors.ts";
+import { errorBody, LivelyError } from "../errors.ts";
+import { HTTP_STATUS_BY_CODE, LIMIT_HEADER_BY_CODE, publicError } from "../http-errors.ts";
 import type { Logger } from "../log.ts";
 import type { PlainRequest } from "../runtime/sandbox.ts";
 import type { VersionCache } from "../runtime/version-cache.ts";
@@ -23,23 +24,6 @@ export interface GatewayOptions {
   /** Largest request body (DESIGN.md: 10 MB). */
   maxBodyBytes: number;
 }
-
-const STATUS: Partial<Record<string, number>> = {
-  bad_request: 400,
-  not_found: 404,
-  too_large: 413,
-  exceeded_cpu: 503,
-  exceeded_memory: 503,
-  exceeded_wall: 504,
-  unavailable: 503,
-  module_error: 500,
-};
-
-const LIMIT_HEADER: Partial<Record<string, string>> = {
-  exceeded_cpu: "exceeded-cpu",
-  exceeded_memory: "exceeded-memory",
-  exceeded_wall: "exceeded-wall",
-};
 
 async function readBody(request: IncomingMessage, max: number): Promise<Uint8Array | null> {
   if (request.method === "GET" || request.method === "HEAD") return null;
@@ -66,19 +50,14 @@ export function createGateway(options: GatewayOptions) {
   const log = options.log.child({ layer: "gateway" });
 
   function fail(response: ServerResponse, thrown: unknown, versionTag?: string): void {
-    const error = toLivelyError(thrown);
-    const status = STATUS[error.code] ?? 500;
-    if (status === 500) log.error({ err: error.cause ?? error }, "request failed");
+    const error = publicError(thrown, (internal) => log.error({ err: internal.cause ?? internal }, "request failed"));
     const headers: Record<string, string> = { "content-type": "application/json" };
-    const limit = LIMIT_HEADER[error.code];
+    const limit = LIMIT_HEADER_BY_CODE[error.code];
     if (limit) headers["x-lively-error"] = limit;
     if (versionTag) headers["x-lively-version"] = versionTag;
-    if (error.code === "too_large") headers.connection = "close";
-    const message = status === 500 && error.code === "internal" ? "internal error; the node's log has the details" : error.message;
+    if (error.code === "too_large") headers.connection = "close"; // the unread body is still on the socket
     if (response.headersSent) return void response.destroy();
-    response
-      .writeHead(status, headers)
-      .end(JSON.stringify({ error: { code: error.code, message, ...(error.details ? { details: error.details } : {}) } }));
+    response.writeHead(HTTP_STATUS_BY_CODE[error.code], headers).end(JSON.stringify(errorBody(error)));
   }
 
   return async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {

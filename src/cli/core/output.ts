@@ -4,7 +4,7 @@
  * and errors go to stderr, an error as one line (one JSON line in `--json` mode).
  * Error codes map to exit codes here and nowhere else.
  */
-import { type ErrorCode, LivelyError, toLivelyError } from "../../errors.ts";
+import { type ErrorCode, errorBody, LivelyError, toLivelyError } from "../../errors.ts";
 import type { CliIo } from "./io.ts";
 
 export const EXIT_CODES: Record<ErrorCode, number> = {
@@ -48,9 +48,7 @@ export class Output {
   error(thrown: unknown): number {
     const error = toLivelyError(thrown);
     if (this.json) {
-      this.io.stderr(
-        `${JSON.stringify({ error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } })}\n`,
-      );
+      this.io.stderr(`${JSON.stringify(errorBody(error))}\n`);
     } else {
       this.io.stderr(`lively: ${error.message.replace(/\s*\n\s*/g, " ")}\n`);
     }
