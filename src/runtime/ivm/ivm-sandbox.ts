@@ -11,8 +11,9 @@
  */
 import { LivelyError } from "../../errors.ts";
 import type { LoadedVersion, LoadRequest, ModuleEnv, PlainRequest, PlainResponse, Sandbox, SandboxLimits } from "../sandbox.ts";
-import { type HostBindings, installHostBindings, runPrelude } from "../web/prelude.ts";
-import { type IvmIsolate, type IvmReference, loadIsolatedVm } from "./isolated-vm.ts";
+import type { HostBindings } from "../web/prelude.ts";
+import type { IvmIsolate, IvmReference } from "./isolated-vm.ts";
+import { createModuleIsolate, evaluateModule } from "./module-isolate.ts";
 
 /** Runs in the isolate after the module: the two entry points the host calls. */
 const DISPATCH_SOURCE = `(() => {
@@ -145,29 +146,19 @@ class IvmLoadedVersion implements LoadedVersion {
 
 export class IvmSandbox implements Sandbox {
   async load(request: LoadRequest): Promise<LoadedVersion> {
-    const ivm = loadIsolatedVm();
-    const isolate = new ivm.Isolate({ memoryLimit: request.limits.memoryMb });
-    let bindings: HostBindings | undefined;
+    const target = await createModuleIsolate({ memoryMb: request.limits.memoryMb, onLog: request.onLog });
     try {
-      const context = await isolate.createContext();
-      bindings = await installHostBindings(context, ivm, { onLog: request.onLog ?? (() => undefined) });
-      runPrelude(isolate, context);
-      const module = await isolate.compileModule(request.artifact, { filename: "module.js" });
-      await module.instantiate(context, (specifier) => {
-        throw new Error(`import of '${specifier}' is not allowed`);
-      });
-      await module.evaluate({ timeout: request.limits.cpuMs, promise: true });
-      await context.global.set("__livelyNamespace", module.namespace.derefInto());
+      await evaluateModule(target, request.artifact, request.limits);
+      const { isolate, context } = target;
       const exports = JSON.parse(
         (await context.eval("JSON.stringify(Object.keys(globalThis.__livelyNamespace))", { copy: true })) as string,
       ) as string[];
       await context.eval(DISPATCH_SOURCE, { timeout: 1000 });
       const fetchRef = await context.global.get("__livelyFetch", { reference: true });
       const callRef = await context.global.get("__livelyCall", { reference: true });
-      return new IvmLoadedVersion(request.module, request.version, exports, isolate, fetchRef, callRef, request.limits, bindings);
+      return new IvmLoadedVersion(request.module, request.version, exports, isolate, fetchRef, callRef, request.limits, target.bindings);
     } catch (error) {
-      bindings?.dispose();
-      if (!isolate.isDisposed) isolate.dispose();
+      target.dispose();
       if (error instanceof LivelyError) throw error;
       throw new LivelyError("module_error", `${request.module}@${request.version} failed to load: ${(error as Error).message}`, {
         module: request.module,

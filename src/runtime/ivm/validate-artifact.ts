@@ -8,8 +8,7 @@
  */
 import { SourceMap } from "node:module";
 import { LivelyError } from "../../errors.ts";
-import { type HostBindings, installHostBindings, runPrelude } from "../web/prelude.ts";
-import { loadIsolatedVm } from "./isolated-vm.ts";
+import { createModuleIsolate, evaluateModule, ModuleLoadFailure } from "./module-isolate.ts";
 
 export interface ArtifactShape {
   /** Names of the exported functions; `default` when the default export has `fetch`. */
@@ -74,45 +73,21 @@ function describe(error: unknown, sourceMap: string | undefined): { message: str
 }
 
 export async function validateArtifact(artifact: string, options: ValidateOptions = {}, sourceMap?: string): Promise<ArtifactShape> {
-  const ivm = loadIsolatedVm();
-  const isolate = new ivm.Isolate({ memoryLimit: options.memoryLimitMb ?? 128 });
-  let bindings: HostBindings | undefined;
-  let wallTimer: NodeJS.Timeout | undefined;
+  // The same Web platform as serving: top-level code may use URL, TextEncoder, crypto…
+  const target = await createModuleIsolate({ memoryMb: options.memoryLimitMb ?? 128 });
   try {
-    const context = await isolate.createContext();
-    // The same Web platform as serving: top-level code may use URL, TextEncoder, crypto…
-    bindings = await installHostBindings(context, ivm);
-    runPrelude(isolate, context);
-    let module: Awaited<ReturnType<typeof isolate.compileModule>>;
+    const { context } = target;
     try {
-      module = await isolate.compileModule(artifact, { filename: "module.js" });
+      await evaluateModule(target, artifact, { cpuMs: options.timeoutMs ?? 1000, wallMs: options.wallTimeoutMs ?? 5000 });
     } catch (error) {
-      const { message, details } = describe(error, sourceMap);
-      throw new LivelyError("invalid_code", `the module does not parse: ${message}`, details);
+      if (!(error instanceof ModuleLoadFailure)) throw error;
+      if (error.stage === "imports")
+        throw new LivelyError("invalid_code", `${error.message}; deploy it with the lively CLI so imports are bundled`);
+      if (error.stage === "unfinished") throw new LivelyError("invalid_code", error.message);
+      const { message, details } = describe(error.original, sourceMap);
+      const what = error.stage === "parse" ? "the module does not parse" : "the module's top-level code throws";
+      throw new LivelyError("invalid_code", `${what}: ${message}`, details);
     }
-    if (module.dependencySpecifiers.length > 0) {
-      throw new LivelyError(
-        "invalid_code",
-        `the module imports ${module.dependencySpecifiers.map((s) => `'${s}'`).join(", ")} at run time; deploy it with the lively CLI so imports are bundled`,
-      );
-    }
-    await module.instantiate(context, (specifier) => {
-      throw new Error(`import of '${specifier}' is not allowed`);
-    });
-    const wall = new Promise<never>((_, reject) => {
-      wallTimer = setTimeout(
-        () => reject(new LivelyError("invalid_code", "the module's top-level code did not finish (a top-level await that never settles?)")),
-        options.wallTimeoutMs ?? 5000,
-      );
-    });
-    try {
-      await Promise.race([module.evaluate({ timeout: options.timeoutMs ?? 1000, promise: true }), wall]);
-    } catch (error) {
-      if (error instanceof LivelyError) throw error;
-      const { message, details } = describe(error, sourceMap);
-      throw new LivelyError("invalid_code", `the module's top-level code throws: ${message}`, details);
-    }
-    await context.global.set("__livelyNamespace", module.namespace.derefInto());
     const shape = JSON.parse((await context.eval(SHAPE_PROBE, { timeout: 1000 })) as string) as {
       exports: string[];
       problems: string[];
@@ -130,8 +105,6 @@ export async function validateArtifact(artifact: string, options: ValidateOption
     }
     return { exports: shape.exports.sort() };
   } finally {
-    bindings?.dispose();
-    clearTimeout(wallTimer);
-    if (!isolate.isDisposed) isolate.dispose();
+    target.dispose();
   }
 }
