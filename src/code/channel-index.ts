@@ -53,6 +53,14 @@ export class ChannelIndex {
     return this.channels.get(module)?.get(channel)?.version;
   }
 
+  /** Whether any channel of the module serves the version (either side of a split). */
+  isReferenced(module: string, version: number): boolean {
+    const channels = this.channels.get(module);
+    if (!channels) return false;
+    for (const pointer of channels.values()) if (pointer.version === version || pointer.split?.version === version) return true;
+    return false;
+  }
+
   get size(): number {
     let n = 0;
     for (const module of this.channels.values()) n += module.size;

@@ -11,11 +11,17 @@ import { LivelyError } from "../errors.ts";
 
 export type VersionChoice = { kind: "pinned"; version: number } | { kind: "channel"; channel: string };
 
+/** The query, as far as version choice reads it (URLSearchParams, or NO_QUERY when the URL has none). */
+export interface QueryReader {
+  get(name: string): string | null;
+}
+export const NO_QUERY: QueryReader = { get: () => null };
+
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-export function chooseVersion(headers: IncomingHttpHeaders, query: URLSearchParams): VersionChoice {
+export function chooseVersion(headers: IncomingHttpHeaders, query: QueryReader): VersionChoice {
   const pinned = single(headers["x-lively-version"]) ?? query.get("lively-version") ?? undefined;
   if (pinned !== undefined) {
     if (!/^[1-9]\d{0,9}$/.test(pinned)) {
@@ -60,6 +66,8 @@ export function splitBucket(key: string, module: string, channel: string): numbe
 
 export interface Resolved {
   version: number;
+  /** The channel that chose it; a pin counts as production for env.call. */
+  channel: string;
   /** Set when the client had no sticky key and landed in a split: keep it on this side. */
   setCookie?: string;
 }
@@ -69,14 +77,14 @@ export function resolveVersion(
   index: Pick<ChannelIndex, "channel">,
   module: string,
   headers: IncomingHttpHeaders,
-  query: URLSearchParams,
+  query: QueryReader,
 ): Resolved {
   const choice = chooseVersion(headers, query);
-  if (choice.kind === "pinned") return { version: choice.version };
+  if (choice.kind === "pinned") return { version: choice.version, channel: DEFAULT_CHANNEL };
   const pointer = index.channel(module, choice.channel);
   if (!pointer)
     throw new LivelyError("not_found", `module '${module}' has no channel '${choice.channel}'`, { module, channel: choice.channel });
-  if (!pointer.split) return { version: pointer.version };
+  if (!pointer.split) return { version: pointer.version, channel: choice.channel };
   let key = stickyKey(headers);
   let setCookie: string | undefined;
   if (!key) {
@@ -84,5 +92,5 @@ export function resolveVersion(
     setCookie = `${STICKY_COOKIE}=${key}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly`;
   }
   const version = splitBucket(key, module, choice.channel) < pointer.split.weight ? pointer.split.version : pointer.version;
-  return { version, setCookie };
+  return { version, channel: choice.channel, setCookie };
 }

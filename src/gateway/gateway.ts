@@ -4,6 +4,9 @@
  * `x-lively-version: <module>@<n>`; failures are JSON, and a sandbox limit answers 503
  * (504 for wall time) with `x-lively-error`.
  *
+ * The common case (a GET to a loaded version) runs without an await until the sandbox
+ * answers: this is the hot path bench:http measures against bare node:http.
+ *
  * Owns: routing, version choice, body limits, mapping sandbox failures to HTTP.
  * Must not import api/, cli/.
  */
@@ -13,9 +16,9 @@ import { MODULE_NAME } from "../code/names.ts";
 import { errorBody, LivelyError } from "../errors.ts";
 import { HTTP_STATUS_BY_CODE, LIMIT_HEADER_BY_CODE, publicError } from "../http-errors.ts";
 import type { Logger } from "../log.ts";
-import type { PlainRequest } from "../runtime/sandbox.ts";
+import type { LoadedVersion, PlainRequest, PlainResponse } from "../runtime/sandbox.ts";
 import type { VersionCache } from "../runtime/version-cache.ts";
-import { resolveVersion } from "./choose-version.ts";
+import { NO_QUERY, resolveVersion } from "./choose-version.ts";
 
 export interface GatewayOptions {
   index: ChannelIndex;
@@ -26,7 +29,6 @@ export interface GatewayOptions {
 }
 
 async function readBody(request: IncomingMessage, max: number): Promise<Uint8Array | null> {
-  if (request.method === "GET" || request.method === "HEAD") return null;
   const declared = Number(request.headers["content-length"] ?? 0);
   if (declared > max) throw new LivelyError("too_large", `the request body is over ${max} bytes`, { limit: max });
   const chunks: Buffer[] = [];
@@ -39,57 +41,104 @@ async function readBody(request: IncomingMessage, max: number): Promise<Uint8Arr
   return size === 0 ? null : new Uint8Array(Buffer.concat(chunks));
 }
 
-function headerPairs(request: IncomingMessage): [string, string][] {
-  const pairs: [string, string][] = [];
-  const raw = request.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([(raw[i] as string).toLowerCase(), raw[i + 1] as string]);
-  return pairs;
+/** The request's URL, absolute and canonical: what the module sees as request.url. */
+function requestUrl(request: IncomingMessage): URL {
+  const host = request.headers.host ?? "localhost";
+  try {
+    return new URL(request.url ?? "/", `http://${host}`);
+  } catch {
+    throw new LivelyError("bad_request", "the request's Host header or path is not a valid URL", {});
+  }
 }
 
-export function createGateway(options: GatewayOptions) {
+export type Gateway = (request: IncomingMessage, response: ServerResponse) => void;
+
+export function createGateway(options: GatewayOptions): Gateway {
   const log = options.log.child({ layer: "gateway" });
+  const { index, cache } = options;
 
   function fail(response: ServerResponse, thrown: unknown, versionTag?: string): void {
     const error = publicError(thrown, (internal) => log.error({ err: internal.cause ?? internal }, "request failed"));
+    if (response.headersSent || response.destroyed) {
+      response.destroy();
+      return;
+    }
     const headers: Record<string, string> = { "content-type": "application/json" };
     const limit = LIMIT_HEADER_BY_CODE[error.code];
     if (limit) headers["x-lively-error"] = limit;
     if (versionTag) headers["x-lively-version"] = versionTag;
     if (error.code === "too_large") headers.connection = "close"; // the unread body is still on the socket
-    if (response.headersSent) return void response.destroy();
     response.writeHead(HTTP_STATUS_BY_CODE[error.code], headers).end(JSON.stringify(errorBody(error)));
   }
 
-  return async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    let versionTag: string | undefined;
-    let setCookie: string | undefined;
+  function send(response: ServerResponse, result: PlainResponse, versionTag: string, setCookie: string | undefined): void {
+    const headers = result.headers;
+    headers.push("x-lively-version", versionTag);
+    if (setCookie) headers.push("set-cookie", setCookie);
     try {
-      const url = new URL(request.url ?? "/", `http://${request.headers.host ?? "localhost"}`);
-      const module = url.pathname.split("/")[1] ?? "";
-      if (!MODULE_NAME.test(module) || !options.index.has(module)) {
+      response.writeHead(result.status, headers);
+    } catch (error) {
+      fail(
+        response,
+        new LivelyError("module_error", `${versionTag} answered with a header Node refuses: ${(error as Error).message}`),
+        versionTag,
+      );
+      return;
+    }
+    response.end(result.body ?? undefined);
+  }
+
+  /** Everything that must wait: a version to load, a body to arrive. */
+  async function slowPath(
+    request: IncomingMessage,
+    response: ServerResponse,
+    plain: PlainRequest,
+    module: string,
+    version: number,
+    channel: string,
+    versionTag: string,
+    setCookie: string | undefined,
+  ): Promise<void> {
+    try {
+      let loaded: LoadedVersion | undefined = cache.peek(module, version);
+      if (!loaded) loaded = await cache.get(module, version);
+      if (!loaded) throw new LivelyError("not_found", `module '${module}' has no version ${version}`, { module, version });
+      if (plain.method !== "GET" && plain.method !== "HEAD") plain.body = await readBody(request, options.maxBodyBytes);
+      send(response, await loaded.fetch(plain, { channel, depth: 0 }), versionTag, setCookie);
+    } catch (error) {
+      fail(response, error, versionTag);
+    }
+  }
+
+  return function handle(request: IncomingMessage, response: ServerResponse): void {
+    let versionTag: string | undefined;
+    try {
+      const url = requestUrl(request);
+      const path = url.pathname;
+      const end = path.indexOf("/", 1);
+      const module = end < 0 ? path.slice(1) : path.slice(1, end);
+      if (!MODULE_NAME.test(module) || !index.has(module)) {
         throw new LivelyError(
           "not_found",
           module ? `no module '${module}' is deployed here` : "no module named in the path: request /<module>/…",
           { module },
         );
       }
-      const resolved = resolveVersion(options.index, module, request.headers, url.searchParams);
-      const version = resolved.version;
-      setCookie = resolved.setCookie;
-      versionTag = `${module}@${version}`;
-      const loaded = await options.cache.get(module, version);
-      if (!loaded) throw new LivelyError("not_found", `module '${module}' has no version ${version}`, { module, version });
-      const plain: PlainRequest = {
-        method: request.method ?? "GET",
-        url: url.toString(),
-        headers: headerPairs(request),
-        body: await readBody(request, options.maxBodyBytes),
-      };
-      const result = await loaded.fetch(plain, { version: String(version), vars: {} });
-      const headers: [string, string][] = [...result.headers, ["x-lively-version", versionTag]];
-      if (setCookie) headers.push(["set-cookie", setCookie]);
-      response.writeHead(result.status, headers.flat());
-      response.end(result.body ?? undefined);
+      const resolved = resolveVersion(index, module, request.headers, url.search.length > 1 ? url.searchParams : NO_QUERY);
+      const { version, channel, setCookie } = resolved;
+      const tag = `${module}@${version}`;
+      versionTag = tag;
+      const method = request.method ?? "GET";
+      const plain: PlainRequest = { method, url: url.href, headers: request.rawHeaders, body: null };
+      const loaded = method === "GET" || method === "HEAD" ? cache.peek(module, version) : undefined;
+      if (!loaded) {
+        void slowPath(request, response, plain, module, version, channel, tag, setCookie);
+        return;
+      }
+      loaded.fetch(plain, { channel, depth: 0 }).then(
+        (result) => send(response, result, tag, setCookie),
+        (error: unknown) => fail(response, error, tag),
+      );
     } catch (error) {
       fail(response, error, versionTag);
     }

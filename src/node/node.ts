@@ -1,12 +1,18 @@
 /**
- * A Lively node: open the store, migrate, make sure an admin token exists, read the channel
- * index, and serve HTTP (the admin API under /_lively/; public module traffic arrives with
- * the runtime). Everything acquired is released in reverse order by `close()`.
+ * A Lively node: a supervision tree (rest_for_one, so a child's restart also restarts the
+ * children that depend on it) of
+ *
+ *   store    open, migrate, make sure an admin token exists
+ *   feed     the channel index, kept fresh from the history
+ *   loader   the version cache and its sandboxes
+ *   http     the gateway and the admin API on one port
+ *
+ * Stopping is the reverse order: HTTP drains first (requests in flight finish), then the
+ * isolates are disposed, the feed stops and the store closes.
  *
  * Owns: wiring the layers together for one process. Must not import cli/.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { getRequestListener } from "@hono/node-server";
@@ -14,7 +20,8 @@ import { createAdminApi } from "../api/app.ts";
 import { bootstrapAdminToken } from "../auth/tokens.ts";
 import { ChannelIndex } from "../code/channel-index.ts";
 import { type CodeLimits, DEFAULT_CODE_LIMITS } from "../code/limits.ts";
-import { LivelyError, toError } from "../errors.ts";
+import { DEFAULT_CHANNEL } from "../code/names.ts";
+import { toError } from "../errors.ts";
 import { createGateway } from "../gateway/gateway.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { IvmSandbox } from "../runtime/ivm/ivm-sandbox.ts";
@@ -25,7 +32,9 @@ import { openStore } from "../store/open.ts";
 import { currentSeq } from "../store/queries/seq.ts";
 import { getVersion } from "../store/queries/versions.ts";
 import type { Store } from "../store/store.ts";
-import { Releasers } from "./lifecycle.ts";
+import { type ChildHandle, type Supervisor, startSupervisor } from "../supervise/supervisor.ts";
+import { callExport } from "./calls.ts";
+import { startHttpChild } from "./http-child.ts";
 
 export interface NodeOptions {
   /** SQLite path or postgres:// URL; default `<dataDir>/lively.db`. */
@@ -38,9 +47,15 @@ export interface NodeOptions {
   sandboxLimits?: SandboxLimits;
   /** Dispose a loaded version after this long without a request (default 1 h). */
   idleTtlMs?: number;
+  /** The same for a version no channel points at any more (default 60 s). */
+  unreferencedTtlMs?: number;
   /** At most this many versions loaded at once; least recently used go first. */
   maxLoaded?: number;
+  /** At most this much isolate heap in all (default 4 GB); least recently used go first. */
+  maxHeapBytes?: number;
   maxBodyBytes?: number;
+  /** How long SIGTERM waits for requests in flight before cutting them (default 10 s). */
+  drainMs?: number;
   log?: Logger;
 }
 
@@ -52,48 +67,106 @@ export interface RunningNode {
   adminTokenPath: string | undefined;
   /** How long the start took, in ms, and how many channels the index holds. */
   startup: { ms: number; channels: number; seq: number };
+  /** Settles when the node ends: resolves after close(), rejects when its supervisor gave up. */
+  done: Promise<void>;
+  supervisor: Supervisor;
   close(): Promise<void>;
 }
+
+/** A resource as a child: it runs until stopped, and stopping releases it. */
+function resourceChild(release: () => Promise<void> | void): ChildHandle {
+  let ended: () => void = () => undefined;
+  const done = new Promise<void>((resolveDone) => {
+    ended = resolveDone;
+  });
+  return {
+    done,
+    async stop() {
+      try {
+        await release();
+      } finally {
+        ended();
+      }
+    },
+  };
+}
+
+/** The parts the children make, in start order; a restarted child replaces its part. */
+interface Parts {
+  store?: Store;
+  adminTokenPath?: string;
+  index?: ChannelIndex;
+  cache?: VersionCache;
+  /** The port once bound, so a restarted HTTP child binds the same one. */
+  port?: number;
+}
+
+const need = <T>(part: T | undefined, name: string): T => {
+  if (part === undefined) throw new Error(`node: ${name} is not running`);
+  return part;
+};
 
 export async function startNode(options: NodeOptions = {}): Promise<RunningNode> {
   const started = performance.now();
   const dataDir = resolve(options.dataDir ?? ".lively");
-  const port = options.port ?? 8080;
   const host = options.host ?? "127.0.0.1";
   const log = options.log ?? createLogger();
-  const releasers = new Releasers();
-  try {
-    const store = openStore({ db: options.db ?? resolve(dataDir, "lively.db") });
-    releasers.add("store", () => store.close());
-    const migration = await store.migrate();
-    if (migration.applied.length > 0) log.info({ applied: migration.applied, store: store.description }, "store migrated");
-    const adminTokenPath = await bootstrapAdminToken(store, dataDir);
+  const nodeLog = log.child({ layer: "node" });
+  const parts: Parts = {};
+  let nodeId = options.nodeId ?? `${hostname()}:${options.port ?? 8080}`;
 
-    // Only the index is read at start; code is read when a version is first needed.
+  const storeChild = async (): Promise<ChildHandle> => {
+    const store = openStore({ db: options.db ?? resolve(dataDir, "lively.db") });
+    try {
+      const migration = await store.migrate();
+      if (migration.applied.length > 0) log.info({ applied: migration.applied, store: store.description }, "store migrated");
+      parts.adminTokenPath = await bootstrapAdminToken(store, dataDir);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    parts.store = store;
+    return resourceChild(() => store.close());
+  };
+
+  // Until the cluster change feed lands, the feed polls the history's seq (one indexed row).
+  const feedChild = async (): Promise<ChildHandle> => {
+    const store = need(parts.store, "the store");
     const index = new ChannelIndex(store);
     await index.refresh();
-    const nodeLog = log.child({ layer: "node" });
-    // Until the cluster change feed lands, poll the history's seq (cheap: one indexed row).
+    parts.index = index;
     const poller = setInterval(() => {
       index.refresh().catch((error: unknown) => nodeLog.warn({ err: error }, "channel index refresh failed; serving the map it has"));
     }, store.capabilities.pollIntervalMs);
     poller.unref();
-    releasers.add("index poll", () => clearInterval(poller));
+    return resourceChild(() => clearInterval(poller));
+  };
 
-    const cache = new VersionCache({
+  const loaderChild = async (): Promise<ChildHandle> => {
+    const store = need(parts.store, "the store");
+    const index = need(parts.index, "the feed");
+    const cache: VersionCache = new VersionCache({
       sandbox: new IvmSandbox(),
       source: { artifact: (module, version) => store.read(async (db) => (await getVersion(db, module, version))?.artifact) },
       limits: options.sandboxLimits ?? DEFAULT_SANDBOX_LIMITS,
       idleTtlMs: options.idleTtlMs ?? 3_600_000,
+      unreferencedTtlMs: options.unreferencedTtlMs,
       maxLoaded: options.maxLoaded ?? 1000,
+      maxHeapBytes: options.maxHeapBytes ?? 4 * 1024 ** 3,
+      isReferenced: (module, version) => index.isReferenced(module, version),
+      callModule: async (caller, module, fn, args) =>
+        (await callExport(index, cache, module, fn, args, caller, { fallbackToProduction: true })).result,
       onLog: (module, version, level, text) => log.info({ layer: "module", module, version, level }, text),
     });
-    releasers.add("version cache", () => cache.close());
-    const gateway = createGateway({ index, cache, log, maxBodyBytes: options.maxBodyBytes ?? 10 * 1024 * 1024 });
+    parts.cache = cache;
+    return resourceChild(() => cache.close());
+  };
 
-    const server: Server = createServer();
-    // Known once listening (port 0 picks one); the API reads it lazily.
-    let nodeId = options.nodeId ?? `${hostname()}:${port}`;
+  const httpChild = async (): Promise<ChildHandle> => {
+    const store = need(parts.store, "the store");
+    const index = need(parts.index, "the feed");
+    const cache = need(parts.cache, "the loader");
+    const gateway = createGateway({ index, cache, log, maxBodyBytes: options.maxBodyBytes ?? 10 * 1024 * 1024 });
     const api = createAdminApi({
       store,
       validate: (artifact, sourceMap) => validateArtifact(artifact, {}, sourceMap),
@@ -103,29 +176,15 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       onChange: () => {
         void index.refresh().catch(() => undefined);
       },
-      call: async (module, fn, args, channel) => {
-        const version = index.version(module, channel ?? "production");
-        if (version === undefined)
-          throw new LivelyError("not_found", `module '${module}' has no channel '${channel ?? "production"}'`, { module });
-        const loaded = await cache.get(module, version);
-        if (!loaded) throw new LivelyError("not_found", `module '${module}' has no version ${version}`, { module, version });
-        if (!loaded.exports.includes(fn) || fn === "default") {
-          throw new LivelyError(
-            "not_found",
-            `${module}@${version} exports no function '${fn}' (it exports: ${loaded.exports.join(", ")})`,
-            {
-              module,
-              version,
-            },
-          );
-        }
-        return { version, result: await loaded.call(fn, args) };
-      },
+      call: (module, fn, args, channel) =>
+        callExport(index, cache, module, fn, args, { channel: channel ?? DEFAULT_CHANNEL, depth: 0 }, { fallbackToProduction: false }),
       status: async () => ({
         appliedSeq: index.appliedSeq,
         channels: index.size,
         loaded: await cache.status(),
+        loads: cache.loads,
         isolateRestarts: cache.restarts,
+        children: supervisor?.which() ?? [],
       }),
       health: async () => {
         try {
@@ -136,46 +195,40 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       },
     });
     const adminListener = getRequestListener(api.fetch);
-    server.on("request", (request: IncomingMessage, response: ServerResponse) => {
-      if (request.url?.startsWith("/_lively/")) {
-        void adminListener(request, response);
-        return;
-      }
-      void gateway(request, response);
+    const child = await startHttpChild({
+      port: parts.port ?? options.port ?? 8080,
+      host,
+      gateway,
+      admin: (request: IncomingMessage, response: ServerResponse) => void adminListener(request, response),
+      inFlight: () => cache.inFlight,
     });
-    await new Promise<void>((done, fail) => {
-      server.once("error", (error: NodeJS.ErrnoException) =>
-        fail(
-          error.code === "EADDRINUSE"
-            ? new LivelyError("unavailable", `port ${port} on ${host} is in use; pick another with --port`, { port })
-            : error,
-        ),
-      );
-      server.listen(port, host, () => done());
-    });
-    releasers.add(
-      "http",
-      () =>
-        new Promise<void>((done) => {
-          server.close(() => done());
-          server.closeIdleConnections();
-        }),
-    );
-    const address = server.address() as AddressInfo;
-    nodeId = options.nodeId ?? `${hostname()}:${address.port}`;
-    const url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
-    const startup = { ms: performance.now() - started, channels: index.size, seq: index.appliedSeq };
-    log.info({ url, node: nodeId, store: store.description, ...startup }, "node ready");
-    return {
-      url,
-      nodeId,
-      store,
-      adminTokenPath,
-      startup,
-      close: () => releasers.releaseAll((name, error) => log.error({ err: error, resource: name }, "release failed")),
-    };
-  } catch (error) {
-    await releasers.releaseAll();
-    throw error;
-  }
+    parts.port = child.port;
+    nodeId = options.nodeId ?? `${hostname()}:${child.port}`;
+    return child;
+  };
+
+  let supervisor: Supervisor | undefined;
+  supervisor = await startSupervisor({ name: "node", strategy: "rest_for_one", log, intensity: 5, periodMs: 10_000 }, [
+    { id: "store", restart: "permanent", start: storeChild },
+    { id: "feed", restart: "permanent", start: feedChild },
+    { id: "loader", restart: "permanent", start: loaderChild, shutdownMs: 2_000 },
+    { id: "http", restart: "permanent", start: httpChild, shutdownMs: options.drainMs ?? 10_000 },
+  ]);
+  const tree = supervisor;
+  const store = need(parts.store, "the store");
+  const index = need(parts.index, "the feed");
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${parts.port}`;
+  const startup = { ms: performance.now() - started, channels: index.size, seq: index.appliedSeq };
+  log.info({ url, node: nodeId, store: store.description, ...startup }, "node ready");
+  tree.done.catch((error: unknown) => nodeLog.error({ err: error }, "the node's supervisor gave up"));
+  return {
+    url,
+    nodeId,
+    store,
+    adminTokenPath: parts.adminTokenPath,
+    startup,
+    done: tree.done,
+    supervisor: tree,
+    close: () => tree.stop(),
+  };
 }

@@ -7,27 +7,31 @@
  * The one implementation is `ivm/` (isolated-vm). Must not import gateway/, api/, cli/.
  *
  * Example:
- *   const loaded = await sandbox.load({ module: "hello", version: 3, artifact, limits });
- *   const response = await loaded.fetch({ method: "GET", url, headers: [], body: null }, env);
+ *   const loaded = await sandbox.load({ module: "hello", version: 3, artifact, limits, vars: {} });
+ *   const response = await loaded.fetch({ method: "GET", url, headers: ["host", "a"], body: null }, { channel: "production", depth: 0 });
+ *   loaded.retire(); // disposed once nothing is in flight on it
  */
 
+/** A request as the gateway saw it. `headers` is Node's rawHeaders: [name, value, name, value…]. */
 export interface PlainRequest {
   method: string;
+  /** Absolute and WHATWG-canonical (built with the host's URL). */
   url: string;
-  headers: [string, string][];
+  headers: string[];
   body: Uint8Array | null;
 }
 
+/** The module's answer; `headers` is flat like rawHeaders, with framing headers left to the host. */
 export interface PlainResponse {
   status: number;
-  headers: [string, string][];
+  headers: string[];
   body: Uint8Array | string | null;
 }
 
 export interface SandboxLimits {
   /** Heap of the isolate (DESIGN.md: 128 MB). */
   memoryMb: number;
-  /** CPU time one request or call may use (1 s). */
+  /** CPU time one request or call may use without the isolate answering anything (1 s). */
   cpuMs: number;
   /** Wall time one request or call may take (30 s). */
   wallMs: number;
@@ -35,21 +39,29 @@ export interface SandboxLimits {
 
 export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = { memoryMb: 128, cpuMs: 1000, wallMs: 30_000 };
 
-/** What the module sees as `env`: its version, its vars. */
-export interface ModuleEnv {
-  version: string;
-  vars: Record<string, string>;
+/** Where a request or call came from: `env.call` goes out on the same channel, one level deeper. */
+export interface CallerContext {
+  channel: string;
+  depth: number;
 }
+
+/** `env.call(module, fn, ...args)` as the host carries it out. Resolves to the JSON-able result. */
+export type CallModule = (caller: CallerContext, module: string, fn: string, args: unknown[]) => Promise<unknown>;
 
 export interface LoadedVersion {
   readonly module: string;
   readonly version: number;
   readonly exports: readonly string[];
-  fetch(request: PlainRequest, env: ModuleEnv): Promise<PlainResponse>;
-  call(fn: string, args: unknown[]): Promise<unknown>;
+  fetch(request: PlainRequest, caller: CallerContext): Promise<PlainResponse>;
+  call(fn: string, args: unknown[], caller: CallerContext): Promise<unknown>;
   heapBytes(): Promise<number>;
-  /** Set once a limit killed the isolate: the cache drops the version and loads it anew. */
+  /** Requests and calls running on it, waitUntil work included. */
+  readonly inFlight: number;
+  /** Set once a limit killed its isolate or it was disposed. */
   readonly disposed: boolean;
+  /** Dispose as soon as nothing is in flight (at once when idle). New work is still accepted until then. */
+  retire(): void;
+  /** Dispose now; whatever is in flight fails. */
   dispose(): void;
 }
 
@@ -58,13 +70,18 @@ export interface LoadRequest {
   version: number;
   artifact: string;
   limits: SandboxLimits;
+  /** What the module sees as `env.vars`. */
+  vars: Record<string, string>;
   /** Where the module's console output goes. */
   onLog?: (level: string, text: string) => void;
+  /** env.call; without it env.call rejects. */
+  callModule?: CallModule;
+  /** A limit killed the isolate: the cache drops this version so the next request loads a fresh one. */
+  onKilled?: (error: Error) => void;
 }
 
 export interface Sandbox {
   load(request: LoadRequest): Promise<LoadedVersion>;
+  /** Stop the shared watchdog; loaded versions must be disposed first. */
+  close(): void;
 }
-
-/** Why a request failed inside the sandbox; the gateway maps it to 503/504 and `x-lively-error`. */
-export type SandboxFailure = "exceeded-cpu" | "exceeded-memory" | "exceeded-wall" | "handler-error" | "bad-response";

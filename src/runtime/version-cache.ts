@@ -1,31 +1,55 @@
 /**
  * Loaded versions, keyed by `module@version`. A version is immutable, so a loaded one never
- * needs invalidating; it only leaves when unused for `idleTtlMs` (DESIGN.md: 1 hour), when
- * the cache is over its cap (least recently used first), or when a limit killed its isolate.
- * Concurrent first requests for one version share one load (single flight).
+ * needs invalidating; it leaves when:
+ * - unused for `idleTtlMs` (DESIGN.md: 1 hour), or `unreferencedTtlMs` (1 minute) once no
+ *   channel points at it: a swapped-out version is only reachable by a pin;
+ * - the cache is over `maxLoaded` isolates or `maxHeapBytes` of heap (least recently used first);
+ * - a limit killed its isolate (the next request loads a fresh one; counted in `restarts`);
+ * - its module's settings (vars, limits) changed: the next request loads it with the new ones.
+ * Leaving is `retire()`: requests in flight finish on the isolate they started on, and it is
+ * disposed when the last one ends. Concurrent first requests share one load (single flight).
  */
-import type { LoadedVersion, Sandbox, SandboxLimits } from "./sandbox.ts";
+import type { CallModule, LoadedVersion, Sandbox, SandboxLimits } from "./sandbox.ts";
 
 export interface VersionSource {
   /** The artifact of a stored version, or undefined when there is no such version. */
   artifact(module: string, version: number): Promise<string | undefined>;
 }
 
+/** What a module's settings say for loading it; `seq` changes whenever they do. */
+export interface LoadSettings {
+  vars: Record<string, string>;
+  limits: Partial<SandboxLimits>;
+  seq: number;
+}
+
 export interface VersionCacheOptions {
   sandbox: Sandbox;
   source: VersionSource;
+  /** The node's limits; a module's settings may override them. */
   limits: SandboxLimits;
   idleTtlMs: number;
+  /** Idle TTL of a version no channel points at (default 60 s). */
+  unreferencedTtlMs?: number;
   maxLoaded: number;
+  /** Total heap of loaded isolates before least recently used ones are retired (default: no cap). */
+  maxHeapBytes?: number;
+  /** Whether a channel points at the version (split sides included). Default: always. */
+  isReferenced?: (module: string, version: number) => boolean;
+  settings?: (module: string) => LoadSettings | undefined;
+  callModule?: CallModule;
   onLog?: (module: string, version: number, level: string, text: string) => void;
 }
 
 interface Entry {
   key: string;
+  module: string;
+  version: number;
+  settingsSeq: number;
   loading: Promise<LoadedVersion | undefined>;
   loaded?: LoadedVersion;
   lastUsed: number;
-  loads: number;
+  heapBytes: number;
 }
 
 export interface LoadedInfo {
@@ -33,88 +57,154 @@ export interface LoadedInfo {
   version: number;
   lastUsed: string;
   heapBytes: number;
-  loads: number;
+  inFlight: number;
 }
+
+const NO_SETTINGS: LoadSettings = { vars: {}, limits: {}, seq: 0 };
 
 export class VersionCache {
   private readonly entries = new Map<string, Entry>();
   private readonly sweeper: NodeJS.Timeout;
   /** How many isolates limits have killed since start (shown in status). */
   restarts = 0;
+  /** Loads since start (cold starts). */
+  loads = 0;
 
   constructor(private readonly options: VersionCacheOptions) {
-    this.sweeper = setInterval(() => this.sweep(), Math.min(60_000, Math.max(1000, options.idleTtlMs / 4)));
+    const every = Math.min(5_000, Math.max(250, Math.min(options.idleTtlMs, options.unreferencedTtlMs ?? 60_000) / 4));
+    this.sweeper = setInterval(() => void this.sweep(), every);
     this.sweeper.unref();
+  }
+
+  /** The loaded version without waiting, when it is loaded and current; else undefined. */
+  peek(module: string, version: number): LoadedVersion | undefined {
+    const entry = this.entries.get(`${module}@${version}`);
+    const loaded = entry?.loaded;
+    if (!entry || !loaded || loaded.disposed || entry.settingsSeq !== this.settingsOf(module).seq) return undefined;
+    entry.lastUsed = performance.now();
+    return loaded;
   }
 
   /** The loaded version, loading it on first use; undefined when the store has no such version. */
   async get(module: string, version: number): Promise<LoadedVersion | undefined> {
     const key = `${module}@${version}`;
+    const settings = this.settingsOf(module);
     let entry = this.entries.get(key);
-    if (entry?.loaded?.disposed) {
-      this.restarts++;
-      this.entries.delete(key);
+    if (entry && (entry.loaded?.disposed || entry.settingsSeq !== settings.seq)) {
+      this.drop(entry);
       entry = undefined;
     }
     if (!entry) {
-      const fresh: Entry = { key, loading: Promise.resolve(undefined), lastUsed: performance.now(), loads: 1 };
-      fresh.loading = this.load(module, version).then(
-        (loaded) => {
-          fresh.loaded = loaded;
-          if (!loaded) this.entries.delete(key);
-          return loaded;
-        },
-        (error: unknown) => {
-          this.entries.delete(key); // a failed load is retried by the next request
-          throw error;
-        },
-      );
-      this.entries.set(key, fresh);
-      entry = fresh;
+      entry = this.startLoad(key, module, version, settings);
       this.evictOverCap();
     }
     entry.lastUsed = performance.now();
     return entry.loading;
   }
 
-  private async load(module: string, version: number): Promise<LoadedVersion | undefined> {
+  private settingsOf(module: string): LoadSettings {
+    return this.options.settings?.(module) ?? NO_SETTINGS;
+  }
+
+  private startLoad(key: string, module: string, version: number, settings: LoadSettings): Entry {
+    const entry: Entry = {
+      key,
+      module,
+      version,
+      settingsSeq: settings.seq,
+      loading: Promise.resolve(undefined),
+      lastUsed: performance.now(),
+      heapBytes: 0,
+    };
+    entry.loading = this.load(entry, settings).then(
+      (loaded) => {
+        entry.loaded = loaded;
+        if (!loaded && this.entries.get(key) === entry) this.entries.delete(key);
+        if (loaded && this.entries.get(key) !== entry) loaded.retire(); // dropped while loading
+        return loaded;
+      },
+      (error: unknown) => {
+        if (this.entries.get(key) === entry) this.entries.delete(key); // a failed load is retried by the next request
+        throw error;
+      },
+    );
+    this.entries.set(key, entry);
+    return entry;
+  }
+
+  private async load(entry: Entry, settings: LoadSettings): Promise<LoadedVersion | undefined> {
+    const { module, version } = entry;
     const artifact = await this.options.source.artifact(module, version);
     if (artifact === undefined) return undefined;
     const onLog = this.options.onLog;
-    return this.options.sandbox.load({
+    this.loads++;
+    const loaded = await this.options.sandbox.load({
       module,
       version,
       artifact,
-      limits: this.options.limits,
+      limits: { ...this.options.limits, ...settings.limits },
+      vars: settings.vars,
+      callModule: this.options.callModule,
       onLog: onLog ? (level, text) => onLog(module, version, level, text) : undefined,
+      onKilled: () => {
+        this.restarts++;
+        if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+      },
     });
+    entry.heapBytes = await loaded.heapBytes();
+    return loaded;
   }
 
   private evictOverCap(): void {
-    if (this.entries.size <= this.options.maxLoaded) return;
+    const maxHeap = this.options.maxHeapBytes ?? Number.POSITIVE_INFINITY;
+    const over = () => this.entries.size > this.options.maxLoaded || this.totalHeap() > maxHeap;
+    if (!over()) return;
     const byAge = [...this.entries.values()].filter((e) => e.loaded).sort((a, b) => a.lastUsed - b.lastUsed);
     for (const entry of byAge) {
-      if (this.entries.size <= this.options.maxLoaded) break;
+      if (!over()) break;
       this.drop(entry);
     }
   }
 
-  private drop(entry: Entry): void {
-    this.entries.delete(entry.key);
-    // In-flight requests hold their own reference; disposing mid-request would fail them, so wait a moment.
-    setTimeout(() => entry.loaded?.dispose(), 1000).unref();
+  private totalHeap(): number {
+    let total = 0;
+    for (const entry of this.entries.values()) total += entry.heapBytes;
+    return total;
   }
 
-  /** Dispose versions unused for the idle TTL. */
-  sweep(now = performance.now()): number {
-    let flushed = 0;
+  /** Out of the cache; disposed once its in-flight requests end. */
+  private drop(entry: Entry): void {
+    if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+    entry.loaded?.retire();
+  }
+
+  /** Retire versions idle past their TTL, refresh heap sizes, apply the caps. Returns how many left. */
+  async sweep(now = performance.now()): Promise<number> {
+    const unreferencedTtl = this.options.unreferencedTtlMs ?? 60_000;
+    let retired = 0;
     for (const entry of [...this.entries.values()]) {
-      if (entry.loaded && now - entry.lastUsed > this.options.idleTtlMs) {
+      if (!entry.loaded) continue;
+      const referenced = this.options.isReferenced?.(entry.module, entry.version) ?? true;
+      const ttl = referenced ? this.options.idleTtlMs : Math.min(unreferencedTtl, this.options.idleTtlMs);
+      if (now - entry.lastUsed > ttl && entry.loaded.inFlight === 0) {
         this.drop(entry);
-        flushed++;
+        retired++;
       }
     }
-    return flushed;
+    if (this.options.maxHeapBytes !== undefined) {
+      for (const entry of this.entries.values()) if (entry.loaded) entry.heapBytes = await entry.loaded.heapBytes();
+      const before = this.entries.size;
+      this.evictOverCap();
+      retired += before - this.entries.size;
+    }
+    return retired;
+  }
+
+  /** Requests and calls in flight on every loaded version (for draining). */
+  get inFlight(): number {
+    let total = 0;
+    for (const entry of this.entries.values()) total += entry.loaded?.inFlight ?? 0;
+    return total;
   }
 
   async status(): Promise<LoadedInfo[]> {
@@ -122,12 +212,13 @@ export class VersionCache {
     const out: LoadedInfo[] = [];
     for (const entry of this.entries.values()) {
       if (!entry.loaded) continue;
+      entry.heapBytes = await entry.loaded.heapBytes();
       out.push({
-        module: entry.loaded.module,
-        version: entry.loaded.version,
+        module: entry.module,
+        version: entry.version,
         lastUsed: new Date(Date.now() - (now - entry.lastUsed)).toISOString(),
-        heapBytes: await entry.loaded.heapBytes(),
-        loads: entry.loads,
+        heapBytes: entry.heapBytes,
+        inFlight: entry.loaded.inFlight,
       });
     }
     return out.sort((a, b) => a.module.localeCompare(b.module) || a.version - b.version);
@@ -137,5 +228,6 @@ export class VersionCache {
     clearInterval(this.sweeper);
     for (const entry of this.entries.values()) entry.loaded?.dispose();
     this.entries.clear();
+    this.options.sandbox.close();
   }
 }

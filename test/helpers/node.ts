@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "../../src/log.ts";
-import { type RunningNode, startNode } from "../../src/node/node.ts";
+import { type NodeOptions, type RunningNode, startNode } from "../../src/node/node.ts";
 import type { SandboxLimits } from "../../src/runtime/sandbox.ts";
 import type { TestBackend } from "./backends.ts";
 
@@ -22,7 +22,7 @@ export interface TestNode {
 
 export async function startTestNode(
   backend: TestBackend,
-  options: { maxSourceBytes?: number; sandboxLimits?: SandboxLimits; maxBodyBytes?: number } = {},
+  options: { maxSourceBytes?: number; sandboxLimits?: SandboxLimits; maxBodyBytes?: number; node?: Partial<NodeOptions> } = {},
 ): Promise<TestNode> {
   const { db, cleanup } = await backend.createDb();
   const dataDir = mkdtempSync(join(tmpdir(), "lively-node-"));
@@ -35,6 +35,7 @@ export async function startTestNode(
     limits: options.maxSourceBytes ? { maxSourceBytes: options.maxSourceBytes } : undefined,
     sandboxLimits: options.sandboxLimits,
     maxBodyBytes: options.maxBodyBytes,
+    ...options.node,
   });
   const adminToken = readFileSync(join(dataDir, "admin.token"), "utf8").trim();
   return {

@@ -20,6 +20,8 @@ export interface IvmReference {
     args: unknown[],
     options?: { arguments?: IvmRunOptions; result?: IvmRunOptions; timeout?: number },
   ): Promise<unknown>;
+  /** Queue a call and forget it: no promise, no result, errors dropped. */
+  applyIgnored(receiver: undefined, args: unknown[], options?: { arguments?: IvmRunOptions; timeout?: number }): void;
   release(): void;
 }
 
@@ -30,6 +32,12 @@ export interface IvmContext {
     get(key: string, options: { reference: true }): Promise<IvmReference>;
   };
   eval(code: string, options?: IvmRunOptions): Promise<unknown>;
+  /** Run `code` as a function body with `$0, $1…` bound to `args`, on the calling thread. */
+  evalClosureSync(
+    code: string,
+    args: unknown[],
+    options?: { arguments?: { reference?: boolean; copy?: boolean }; result?: { reference?: boolean; copy?: boolean } },
+  ): unknown;
   evalSync(code: string, options?: IvmRunOptions): unknown;
   release(): void;
 }
@@ -54,6 +62,11 @@ export interface IvmIsolate {
 
 export interface Ivm {
   Isolate: new (options?: { memoryLimit?: number }) => IvmIsolate;
+  /** A host function the isolate may call; `ignored` calls are queued and never waited for, `async` ones return a promise. */
+  Callback: new (
+    fn: (...args: never[]) => unknown,
+    options?: { ignored?: true; async?: true },
+  ) => object;
 }
 
 let loaded: Ivm | undefined;

@@ -1,140 +1,77 @@
 /**
  * The isolated-vm sandbox: one V8 isolate per loaded version, with the Web platform prelude,
- * the module evaluated once (its top-level code is the version's "BEGIN"), and handlers
- * called with plain data copied across the boundary.
+ * the module evaluated once (its top-level code is the version's "BEGIN"), and requests run
+ * through a Dispatcher (batched across the boundary, limits watched by one Watchdog).
  *
- * Limits: the heap limit is V8's own (the isolate is disposed when it is passed); CPU time is
- * watched from the host through `isolate.cpuTime`, which also catches a loop that starts
- * after an `await` or in a timer, where isolated-vm's per-call `timeout` cannot reach; wall
- * time is a host timer. Passing any of them disposes the isolate: the version cache loads
- * a fresh one on the next request, and no other version is touched.
+ * A version that a limit killed is disposed at once; the version cache loads a fresh isolate
+ * on the next request, and no other version is touched.
  */
 import { LivelyError } from "../../errors.ts";
-import type { LoadedVersion, LoadRequest, ModuleEnv, PlainRequest, PlainResponse, Sandbox, SandboxLimits } from "../sandbox.ts";
+import type { CallerContext, CallModule, LoadedVersion, LoadRequest, PlainRequest, PlainResponse, Sandbox } from "../sandbox.ts";
+import { Watchdog } from "../watchdog.ts";
 import type { HostBindings } from "../web/prelude.ts";
-import type { IvmIsolate, IvmReference } from "./isolated-vm.ts";
+import { DISPATCH_SOURCE } from "./dispatch-source.ts";
+import { Dispatcher } from "./dispatcher.ts";
+import { type IvmIsolate, type IvmReference, loadIsolatedVm } from "./isolated-vm.ts";
 import { createModuleIsolate, evaluateModule } from "./module-isolate.ts";
 
-/** Runs in the isolate after the module: the two entry points the host calls. */
-const DISPATCH_SOURCE = `(() => {
-  const ns = globalThis.__livelyNamespace;
-  delete globalThis.__livelyNamespace;
-  const toRequest = globalThis.__livelyToRequest;
-  const fromResponse = globalThis.__livelyFromResponse;
-  const handler = ns.default;
-  globalThis.__livelyFetch = async (plain, env) => {
-    if (!handler || typeof handler.fetch !== "function") throw new TypeError("this module has no default export with fetch()");
-    const waits = [];
-    const ctx = { waitUntil: (p) => { waits.push(Promise.resolve(p).catch(() => undefined)); }, passThroughOnException() {} };
-    const response = await handler.fetch(toRequest(plain), env, ctx);
-    const out = await fromResponse(response);
-    return out;
-  };
-  globalThis.__livelyCall = async (name, argsJson) => {
-    const fn = ns[name];
-    if (name === "default" || typeof fn !== "function") throw new TypeError("no exported function '" + name + "'");
-    const result = await fn(...JSON.parse(argsJson));
-    return JSON.stringify(result === undefined ? null : result);
-  };
-})()`;
-
-const WATCH_INTERVAL_MS = 10;
-
-function failure(code: "exceeded_cpu" | "exceeded_memory" | "exceeded_wall", module: string, version: number, limit: string): LivelyError {
-  const what = { exceeded_cpu: "CPU time", exceeded_memory: "memory", exceeded_wall: "wall time" }[code];
-  return new LivelyError(code, `${module}@${version} exceeded its ${what} limit (${limit}); its isolate was disposed`, {
-    module,
-    version,
-  });
-}
+/** How deep env.call may nest (A calls B calls C…) before it is refused: a cycle guard. */
+export const MAX_CALL_DEPTH = 8;
 
 class IvmLoadedVersion implements LoadedVersion {
-  private killedBy: LivelyError | undefined;
+  private retiring = false;
+  dispatcher!: Dispatcher;
+
   constructor(
     readonly module: string,
     readonly version: number,
     readonly exports: readonly string[],
     private readonly isolate: IvmIsolate,
-    private readonly fetchRef: IvmReference,
-    private readonly callRef: IvmReference,
-    private readonly limits: SandboxLimits,
     private readonly bindings: HostBindings,
   ) {}
 
   get disposed(): boolean {
-    return this.isolate.isDisposed;
+    return this.isolate.isDisposed || this.dispatcher.dead;
   }
 
-  /** Run one entry point under the CPU and wall limits. */
-  private async guarded<T>(work: () => Promise<T>): Promise<T> {
-    if (this.isolate.isDisposed) throw new LivelyError("unavailable", `${this.module}@${this.version} is not loaded; retry`);
-    const cpuStart = this.isolate.cpuTime;
-    const cpuLimitNs = BigInt(this.limits.cpuMs) * 1_000_000n;
-    let watch: NodeJS.Timeout | undefined;
-    let wall: NodeJS.Timeout | undefined;
-    const killed = new Promise<never>((_, reject) => {
-      const kill = (error: LivelyError) => {
-        this.killedBy = error;
-        reject(error);
-        this.dispose();
-      };
-      watch = setInterval(() => {
-        if (!this.isolate.isDisposed && this.isolate.cpuTime - cpuStart > cpuLimitNs) {
-          kill(failure("exceeded_cpu", this.module, this.version, `${this.limits.cpuMs} ms`));
-        }
-      }, WATCH_INTERVAL_MS);
-      wall = setTimeout(() => kill(failure("exceeded_wall", this.module, this.version, `${this.limits.wallMs} ms`)), this.limits.wallMs);
+  get inFlight(): number {
+    return this.dispatcher.inFlight;
+  }
+
+  async fetch(request: PlainRequest, caller: CallerContext): Promise<PlainResponse> {
+    const result = await this.dispatcher.submit({
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      body: request.body,
+      c: caller.channel,
+      d: caller.depth,
     });
-    try {
-      return await Promise.race([work(), killed]);
-    } catch (error) {
-      throw this.explain(error);
-    } finally {
-      clearInterval(watch);
-      clearTimeout(wall);
-    }
+    return { status: result.status ?? 500, headers: result.headers ?? [], body: result.body ?? null };
   }
 
-  private explain(error: unknown): LivelyError {
-    if (error instanceof LivelyError) return error;
-    if (this.killedBy) return this.killedBy;
-    const message = error instanceof Error ? error.message : String(error);
-    if (/memory limit/i.test(message) || (this.isolate.isDisposed && /disposed/i.test(message))) {
-      return failure("exceeded_memory", this.module, this.version, `${this.limits.memoryMb} MB`);
-    }
-    if (/Script execution timed out/i.test(message)) return failure("exceeded_cpu", this.module, this.version, `${this.limits.cpuMs} ms`);
-    return new LivelyError("module_error", `${this.module}@${this.version} threw: ${message}`, {
-      module: this.module,
-      version: this.version,
-    });
-  }
-
-  fetch(request: PlainRequest, env: ModuleEnv): Promise<PlainResponse> {
-    return this.guarded(
-      () =>
-        this.fetchRef.apply(undefined, [request, env], {
-          arguments: { copy: true },
-          result: { promise: true, copy: true },
-          timeout: this.limits.cpuMs,
-        }) as Promise<PlainResponse>,
-    );
-  }
-
-  async call(fn: string, args: unknown[]): Promise<unknown> {
-    const json = await this.guarded(
-      () =>
-        this.callRef.apply(undefined, [fn, JSON.stringify(args)], {
-          arguments: { copy: true },
-          result: { promise: true, copy: true },
-          timeout: this.limits.cpuMs,
-        }) as Promise<string>,
-    );
-    return JSON.parse(json);
+  async call(fn: string, args: unknown[], caller: CallerContext): Promise<unknown> {
+    const result = await this.dispatcher.submit({ f: fn, a: JSON.stringify(args), c: caller.channel, d: caller.depth });
+    return JSON.parse(result.r ?? "null");
   }
 
   async heapBytes(): Promise<number> {
     if (this.isolate.isDisposed) return 0;
-    return (await this.isolate.getHeapStatistics()).used_heap_size;
+    try {
+      return (await this.isolate.getHeapStatistics()).used_heap_size;
+    } catch {
+      return 0; // disposed meanwhile
+    }
+  }
+
+  retire(): void {
+    this.retiring = true;
+    if (this.dispatcher.inFlight === 0) this.dispose();
+  }
+
+  /** The dispatcher's last request finished. */
+  idle(): void {
+    if (this.retiring) this.dispose();
   }
 
   dispose(): void {
@@ -144,26 +81,79 @@ class IvmLoadedVersion implements LoadedVersion {
   }
 }
 
+/** env.call as the isolate's host-async "call" handler: payload checked, depth bounded. */
+function callHandler(callModule: CallModule | undefined): (payload: unknown) => Promise<unknown> {
+  return async (payload) => {
+    const p = payload as { c?: unknown; d?: unknown; m?: unknown; f?: unknown; a?: unknown } | null;
+    if (
+      !p ||
+      typeof p.c !== "string" ||
+      typeof p.d !== "number" ||
+      typeof p.m !== "string" ||
+      typeof p.f !== "string" ||
+      typeof p.a !== "string"
+    ) {
+      throw new TypeError("env.call(module, fn, ...args): module and fn must be strings");
+    }
+    if (!callModule) throw new TypeError("env.call is not available here");
+    if (p.d > MAX_CALL_DEPTH) throw new TypeError(`env.call nested more than ${MAX_CALL_DEPTH} deep (a call cycle?)`);
+    const result = await callModule({ channel: p.c, depth: p.d }, p.m, p.f, JSON.parse(p.a) as unknown[]);
+    return JSON.stringify(result === undefined ? null : result);
+  };
+}
+
 export class IvmSandbox implements Sandbox {
+  private readonly watchdog = new Watchdog();
+
   async load(request: LoadRequest): Promise<LoadedVersion> {
-    const target = await createModuleIsolate({ memoryMb: request.limits.memoryMb, onLog: request.onLog });
+    const { module, version, limits } = request;
+    const target = await createModuleIsolate({
+      memoryMb: limits.memoryMb,
+      onLog: request.onLog,
+      timerTimeoutMs: limits.cpuMs,
+      asyncHandlers: { call: callHandler(request.callModule) },
+    });
     try {
-      await evaluateModule(target, request.artifact, request.limits);
-      const { isolate, context } = target;
-      const exports = JSON.parse(
-        (await context.eval("JSON.stringify(Object.keys(globalThis.__livelyNamespace))", { copy: true })) as string,
-      ) as string[];
-      await context.eval(DISPATCH_SOURCE, { timeout: 1000 });
-      const fetchRef = await context.global.get("__livelyFetch", { reference: true });
-      const callRef = await context.global.get("__livelyCall", { reference: true });
-      return new IvmLoadedVersion(request.module, request.version, exports, isolate, fetchRef, callRef, request.limits, target.bindings);
+      await evaluateModule(target, request.artifact, limits);
+      const { isolate, context, bindings } = target;
+      // The rest runs on this thread: the isolate is fresh and idle, and three synchronous
+      // calls cost less than the round trips of their async forms (cold start, bench:http).
+      let loaded: IvmLoadedVersion | undefined;
+      const { Callback } = loadIsolatedVm();
+      const respond = new Callback((results: unknown[]) => loaded?.dispatcher.deliver(results), { ignored: true });
+      const entry = context.evalClosureSync(DISPATCH_SOURCE, [respond, String(version), JSON.stringify(request.vars)], {
+        result: { reference: true },
+      }) as IvmReference & { getSync(key: number, options: { reference: true }): IvmReference; getSync(key: number): unknown };
+      const exports = (JSON.parse(entry.getSync(2) as string) as string[]).sort();
+      const dispatch = entry.getSync(0, { reference: true });
+      const collect = entry.getSync(1, { reference: true });
+      entry.release();
+      loaded = new IvmLoadedVersion(module, version, exports, isolate, bindings);
+      const self = loaded;
+      loaded.dispatcher = new Dispatcher({
+        module,
+        version,
+        isolate,
+        dispatch,
+        collect,
+        limits,
+        watchdog: this.watchdog,
+        onKilled: (error) => {
+          bindings.dispose();
+          request.onKilled?.(error);
+        },
+        onIdle: () => self.idle(),
+        onModuleError: (stack) => request.onLog?.("error", stack),
+      });
+      return loaded;
     } catch (error) {
       target.dispose();
       if (error instanceof LivelyError) throw error;
-      throw new LivelyError("module_error", `${request.module}@${request.version} failed to load: ${(error as Error).message}`, {
-        module: request.module,
-        version: request.version,
-      });
+      throw new LivelyError("module_error", `${module}@${version} failed to load: ${(error as Error).message}`, { module, version });
     }
+  }
+
+  close(): void {
+    this.watchdog.stop();
   }
 }

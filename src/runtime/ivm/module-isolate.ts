@@ -26,7 +26,15 @@ export class ModuleLoadFailure extends Error {
   }
 }
 
-export async function createModuleIsolate(options: { memoryMb: number; onLog?: HostBindingsOptions["onLog"] }): Promise<ModuleIsolate> {
+export interface ModuleIsolateOptions {
+  memoryMb: number;
+  onLog?: HostBindingsOptions["onLog"];
+  /** CPU limit of one timer callback or host-work continuation. */
+  timerTimeoutMs?: number;
+  asyncHandlers?: HostBindingsOptions["asyncHandlers"];
+}
+
+export async function createModuleIsolate(options: ModuleIsolateOptions): Promise<ModuleIsolate> {
   const ivm = loadIsolatedVm();
   const isolate = new ivm.Isolate({ memoryLimit: options.memoryMb });
   let bindings: HostBindings | undefined;
@@ -36,7 +44,11 @@ export async function createModuleIsolate(options: { memoryMb: number; onLog?: H
   };
   try {
     const context = await isolate.createContext();
-    bindings = await installHostBindings(context, ivm, { onLog: options.onLog ?? (() => undefined) });
+    bindings = await installHostBindings(context, ivm, {
+      onLog: options.onLog ?? (() => undefined),
+      timerTimeoutMs: options.timerTimeoutMs,
+      asyncHandlers: options.asyncHandlers,
+    });
     runPrelude(isolate, context);
     return { isolate, context, bindings, dispose };
   } catch (error) {

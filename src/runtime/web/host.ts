@@ -1,9 +1,12 @@
 /**
  * The host half of the web platform: the functions the prelude calls through `__livelyHost`
  * (URL parsing, text encoding, crypto, timers, console), installed on a context before the
- * prelude runs. Each is an `ivm.Callback`, called synchronously from the isolate (~5-7 µs);
- * arguments and results are copied. Host errors reach the isolate as a TypeError/RangeError/Error
- * with the message only (no host stack).
+ * prelude runs. Each is an `ivm.Callback`; arguments and results are copied. Most are called
+ * synchronously: ~7 µs when the isolate runs on Node's main thread, but ~150 µs from
+ * isolated-vm's own thread (where requests run), which must wait for the main thread's event
+ * loop. So the calls that return nothing (console lines, timer starts and stops) are
+ * "ignored" callbacks: queued for the main thread, never waited for, in order. Host errors
+ * reach the isolate as a TypeError/RangeError/Error with the message only (no host stack).
  *
  * Timers: the isolate keeps the callbacks and a numeric id; `setTimer(id, ms)` starts one real
  * Node timer here, and when it expires the host calls back into the isolate with
@@ -23,11 +26,21 @@ export interface HostBindingsOptions {
   maxTimers?: number;
   /** CPU-time limit in ms for each timer callback run in the isolate. Default: none. */
   timerTimeoutMs?: number;
+  /**
+   * Host work the isolate awaits (`__livelyHostAsync(kind, payload)` in the prelude): env.call,
+   * fetch. The payload is copied in; the handler's result must be copyable (strings, plain
+   * objects, Uint8Array). A rejection reaches the isolate as a TypeError with its message only.
+   */
+  asyncHandlers?: Record<string, (payload: unknown) => Promise<unknown>>;
 }
 
 export interface HostBindings {
   /** Timers scheduled in the isolate that have not yet fired or been cleared. */
   readonly pendingTimers: number;
+  /** Host work (env.call, fetch) started by the isolate and not settled yet. */
+  readonly pendingAsync: number;
+  /** Synchronous host calls made so far: each one holds the isolate until the main thread answers. */
+  readonly syncCalls: number;
   /** Clears pending timers and releases the references; call before disposing the isolate. */
   dispose(): void;
 }
@@ -134,24 +147,33 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
   const runOptions = options.timerTimeoutMs === undefined ? undefined : { timeout: options.timerTimeoutMs };
   const onLog = options.onLog;
   const timers = new Map<number, NodeJS.Timeout>();
+  const asyncHandlers = options.asyncHandlers ?? {};
+  let pendingAsync = 0;
+  let syncCalls = 0;
   let fire: WebReference | undefined;
   let disposed = false;
+  /** Call back into the isolate: kind 0 fires timer `id`, kind 1 settles host work `id`. */
+  const callBack = (args: unknown[]): void => {
+    if (disposed || !fire) return;
+    try {
+      fire.applyIgnored(undefined, args, { ...runOptions, arguments: { copy: true } });
+    } catch {
+      // The context or isolate is gone; nothing to call.
+    }
+  };
 
+  // Fire-and-forget (see above): the isolate counts its own timers and throws the RangeError;
+  // this check only guards the host against a guest that bypasses the prelude.
   const setTimer = (id: number, ms: number): void => {
-    if (!Number.isSafeInteger(id) || typeof ms !== "number") throw new TypeError("bad timer");
+    if (!Number.isSafeInteger(id) || typeof ms !== "number") return;
     if (disposed) return;
     const existing = timers.get(id);
     if (existing) clearTimeout(existing);
-    else if (timers.size >= maxTimers) throw new RangeError(`too many pending timers (the limit is ${maxTimers})`);
+    else if (timers.size >= maxTimers) return;
     const delay = ms >= 0 ? Math.min(ms, MAX_TIMER_MS) : 0;
     const timer = setTimeout(() => {
       timers.delete(id);
-      if (disposed || !fire) return;
-      try {
-        fire.applyIgnored(undefined, [id], runOptions);
-      } catch {
-        // The context or isolate is gone; nothing to call.
-      }
+      callBack([0, id]);
     }, delay);
     timers.set(id, timer);
   };
@@ -159,6 +181,22 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     const timer = timers.get(id);
     if (timer) clearTimeout(timer);
     timers.delete(id);
+  };
+  const startAsync = (id: number, kind: string, payload: unknown): void => {
+    if (disposed || !Number.isSafeInteger(id)) return;
+    const handler = typeof kind === "string" && Object.hasOwn(asyncHandlers, kind) ? asyncHandlers[kind] : undefined;
+    if (!handler) {
+      callBack([1, id, false, `${String(kind)} is not available here`]);
+      return;
+    }
+    pendingAsync++;
+    Promise.resolve()
+      .then(() => handler(payload))
+      .then(
+        (value) => callBack([1, id, true, value]),
+        (error: unknown) => callBack([1, id, false, error instanceof Error ? error.message : String(error)]),
+      )
+      .finally(() => pendingAsync--);
   };
   const log = (level: string, text: string): void => {
     if (!onLog || typeof text !== "string" || !LOG_LEVELS.has(level)) return;
@@ -169,6 +207,8 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     }
   };
 
+  /** Called without waiting for an answer; their results and errors are dropped. */
+  const ignored = new Set(["setTimer", "clearTimer", "log", "startAsync"]);
   const functions: Record<string, HostFunction> = {
     urlParse: parseUrl,
     urlSet: setUrl,
@@ -188,12 +228,15 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
       exactBuffer(createHmac(hashArg(name), bytesArg(key, "key")).update(bytesArg(data, "data")).digest()),
     setTimer,
     clearTimer,
+    startAsync,
     log,
   };
   const names = Object.keys(functions);
   const callbacks = names.map((name) => {
     const fn = functions[name] as (...args: unknown[]) => unknown;
+    if (ignored.has(name)) return new Callback(fn as HostFunction, { ignored: true });
     return new Callback((...args: never[]) => {
+      syncCalls++;
       try {
         return fn(...args);
       } catch (error) {
@@ -206,13 +249,24 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     "const h = Object.create(null);\n" +
     names.map((name, i) => `h.${name} = $${i};\n`).join("") +
     "h.onTimer = null;\n" +
+    "h.onAsync = null;\n" +
+    `h.maxTimers = ${maxTimers};\n` +
     'Object.defineProperty(globalThis, "__livelyHost", { value: h, writable: true, configurable: true, enumerable: false });\n' +
-    'return function fire(id) { const f = h.onTimer; if (typeof f === "function") f(id); };';
+    "return function fire(kind, id, ok, value) {\n" +
+    "  const f = kind === 0 ? h.onTimer : h.onAsync;\n" +
+    '  if (typeof f === "function") f(id, ok, value);\n' +
+    "};";
   fire = asWebContext(context).evalClosureSync(bootstrap, callbacks, { result: { reference: true } });
 
   return {
     get pendingTimers() {
       return timers.size;
+    },
+    get pendingAsync() {
+      return pendingAsync;
+    },
+    get syncCalls() {
+      return syncCalls;
     },
     dispose() {
       if (disposed) return;

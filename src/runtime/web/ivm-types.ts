@@ -9,7 +9,7 @@ import type { Ivm, IvmContext, IvmIsolate } from "../ivm/isolated-vm.ts";
 
 export interface WebReference {
   readonly typeof: string;
-  applyIgnored(receiver: undefined, args: unknown[], options?: { timeout?: number }): void;
+  applyIgnored(receiver: undefined, args: unknown[], options?: { timeout?: number; arguments?: { copy?: boolean } }): void;
   release(): void;
 }
 
@@ -36,7 +36,11 @@ export interface WebIsolate extends IvmIsolate {
 export type HostFunction = (...args: never[]) => unknown;
 
 export interface WebIvm extends Ivm {
-  Callback: new (fn: HostFunction) => object;
+  /** `ignored`: the isolate does not wait; the result and any error are dropped. */
+  Callback: new (
+    fn: HostFunction,
+    options?: { ignored?: true; async?: true },
+  ) => object;
 }
 
 export const asWebIvm = (ivm: Ivm): WebIvm => ivm as WebIvm;

@@ -194,6 +194,7 @@ const schedule = (fn, ms, args, repeat) => {
   if (typeof fn !== "function") throw new TypeError("The callback must be a function (strings are not evaluated)");
   ms = Number(ms);
   ms = ms >= 0 ? Math.min(ms, 2147483647) : 0;
+  if (timers.size >= host.maxTimers) throw new RangeError("too many pending timers (the limit is " + host.maxTimers + ")");
   const id = ++nextTimer;
   host.setTimer(id, ms);
   timers.set(id, { fn, args, ms, repeat });
@@ -213,6 +214,23 @@ host.onTimer = (id) => {
   } catch (error) {
     reportError(error);
   }
+};
+// Host work that answers later (env.call, fetch): started fire-and-forget, settled when the
+// host calls host.onAsync(id, ok, value) back in here. fetch.ts exposes it to the dispatcher.
+const asyncPending = new Map();
+let nextAsync = 0;
+const hostAsync = (kind, payload) =>
+  new Promise((resolve, reject) => {
+    const id = ++nextAsync;
+    asyncPending.set(id, { resolve, reject });
+    host.startAsync(id, kind, payload);
+  });
+host.onAsync = (id, ok, value) => {
+  const p = asyncPending.get(id);
+  if (!p) return;
+  asyncPending.delete(id);
+  if (ok) p.resolve(value);
+  else p.reject(new TypeError(String(value)));
 };
 def("setTimeout", function setTimeout(fn, ms = 0, ...args) { return schedule(fn, ms, args, false); });
 def("setInterval", function setInterval(fn, ms = 0, ...args) { return schedule(fn, ms, args, true); });

@@ -18,6 +18,7 @@ const headerValue = (value) => {
 };
 
 let headerList;
+let adoptHeaders;
 class Headers {
   #list = [];
   constructor(init = undefined) {
@@ -32,7 +33,10 @@ class Headers {
       }
     } else for (const k of Object.keys(init)) this.append(k, init[k]);
   }
-  static { headerList = (h) => h.#list; }
+  static {
+    headerList = (h) => h.#list;
+    adoptHeaders = (h, list) => { h.#list = list; };
+  }
   append(name, value) {
     need(arguments.length, 2, "append");
     this.#list.push([headerName(name), headerValue(value)]);
@@ -174,11 +178,23 @@ const normalizeMethod = (m) => {
   if (upper === "CONNECT" || upper === "TRACE" || upper === "TRACK") throw new TypeError("'" + m + "' HTTP method is unsupported.");
   return METHODS.includes(upper) ? upper : m;
 };
+// The host's requests arrive already checked: the URL is WHATWG-canonical (the gateway built
+// it with the host's URL), the method and header names are tokens and the values clean
+// (Node's HTTP parser refused anything else). The wire constructor adopts them as they are.
+const kWire = Symbol("lively.wire");
 class Request extends Body {
   #method; #url; #headers; #signal; #redirect;
   constructor(input, init = undefined) {
     need(arguments.length, 1, "Request");
     super();
+    if (input === kWire) {
+      this.#url = init.url;
+      this.#method = init.method;
+      this.#headers = init.headers;
+      this.#redirect = "follow";
+      this.#signal = null;
+      return;
+    }
     init = init ?? {};
     const src = input instanceof Request ? input : null;
     this.#url = src ? src.url : new URL(input).href;
@@ -273,9 +289,16 @@ def("Request", Request);
 def("Response", Response);
 
 const wire = (name, value) => Object.defineProperty(globalThis, name, { value, writable: false, enumerable: false, configurable: false });
+wire("__livelyHostAsync", hostAsync);
+// plain: { method, url, headers: [name, value, name, value…] (Node's rawHeaders), body }.
 wire("__livelyToRequest", function __livelyToRequest(plain) {
   const method = String(plain.method);
-  const request = new Request(plain.url, { method, headers: plain.headers });
+  const raw = plain.headers;
+  const list = new Array(raw.length >> 1);
+  for (let i = 0, j = 0; i + 1 < raw.length; i += 2, j++) list[j] = [String(raw[i]).toLowerCase(), String(raw[i + 1])];
+  const headers = new Headers();
+  adoptHeaders(headers, list);
+  const request = new Request(kWire, { url: String(plain.url), method, headers });
   const body = plain.body;
   if (body !== null && body !== undefined && method !== "GET" && method !== "HEAD") {
     if (!(body instanceof Uint8Array)) throw new TypeError("__livelyToRequest: body must be a Uint8Array or null");
@@ -284,10 +307,19 @@ wire("__livelyToRequest", function __livelyToRequest(plain) {
   return request;
 });
 const describe = (v) => (v === null ? "null" : typeof v === "object" ? ctorName(v) || "object" : typeof v);
+// Framing is the host's job: a module's own content-length or transfer-encoding could
+// disagree with the body it returns and desynchronise a keep-alive connection.
+const HOST_FRAMED = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "trailer", "te"]);
+// Returns { status, headers: [name, value, name, value…], body }, ready for Node's writeHead.
 wire("__livelyFromResponse", function __livelyFromResponse(value) {
   if (!(value instanceof Response)) throw new TypeError("the handler returned " + describe(value) + ", not a Response");
   if (value.bodyUsed) throw new TypeError("the handler returned a Response whose body was already read");
-  const headers = headerList(value.headers).map((p) => [p[0], p[1]]);
+  const list = headerList(value.headers);
+  const headers = [];
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i];
+    if (!HOST_FRAMED.has(p[0])) headers.push(p[0], p[1]);
+  }
   return { status: value.status, headers, body: bodyInternals.get(value) };
 });
 `;

@@ -1,6 +1,6 @@
 /**
- * In-isolate JavaScript (a prelude fragment, see core.ts for the conventions): URL, parsed and
- * updated by the host's WHATWG URL (one synchronous call per parse or setter), and
+ * In-isolate JavaScript (a prelude fragment, see core.ts for the conventions): URL, canonical
+ * http(s) URLs split in JS, everything else parsed and updated by the host's WHATWG URL, and
  * URLSearchParams in plain JS (application/x-www-form-urlencoded), linked to its URL.
  */
 export const URL_JS = String.raw`
@@ -43,12 +43,42 @@ const parseQuery = (s) => {
 };
 
 // Parsing crosses to the host, and from isolated-vm's thread a host call waits for Node's
-// main thread (~150 µs, bench:http). Parsing is deterministic and parsed fields are never
-// mutated in place (setters build new ones), so a small cache is safe; requests mostly
-// repeat a handful of URLs.
+// main thread (~150 µs, bench:http). So the common case never leaves: an absolute http(s)
+// URL that is already in WHATWG-canonical form (what request.url always is, since the gateway
+// builds it with the host's parser) is split here, in JS. Anything the parser would change
+// (case, default ports, dot segments, IPv4 shorthand, punycode, characters it percent-encodes,
+// userinfo, a base) goes to the host; the prelude tests hold both paths to Node's URL.
+const CANONICAL_URL = /^(https?):\/\/([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::([1-9][0-9]{0,4}))?(\/[A-Za-z0-9\-._~!$&'()*+,;=:@%\/]*)(\?[A-Za-z0-9\-._~!$&()*+,;=:@%\/?]*)?(#[A-Za-z0-9\-._~!$&'()*+,;=:@%\/?]*)?$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)|%2e/i;
+const NUMERIC_LABEL = /^(?:[0-9]+|0x[0-9a-f]*)$/;
+const IPV4_PART = /^(?:0|[1-9][0-9]{0,2})$/;
+const canonicalHost = (hostname) => {
+  const labels = hostname.split(".");
+  for (const label of labels) if (label.startsWith("xn--")) return false;
+  if (!NUMERIC_LABEL.test(labels[labels.length - 1])) return true;
+  return labels.length === 4 && labels.every((part) => IPV4_PART.test(part) && Number(part) <= 255);
+};
+const splitCanonical = (url) => {
+  const m = CANONICAL_URL.exec(url);
+  if (m === null) return null;
+  const [, scheme, hostname, port = "", pathname, query = "", fragment = ""] = m;
+  if (DOT_SEGMENT.test(pathname) || !canonicalHost(hostname)) return null;
+  if (port !== "" && (Number(port) > 65535 || port === (scheme === "http" ? "80" : "443"))) return null;
+  const protocol = scheme + ":";
+  const host = port === "" ? hostname : hostname + ":" + port;
+  return {
+    href: url, origin: protocol + "//" + host, protocol, username: "", password: "", host, hostname, port, pathname,
+    search: query.length > 1 ? query : "", hash: fragment.length > 1 ? fragment : "",
+  };
+};
+// URLs a handler builds itself (a base, odd characters) still cross once, then hit this cache.
 const parsedUrls = new Map();
 const MAX_PARSED_URLS = 512;
 const parseUrl = (url, base) => {
+  if (base === undefined) {
+    const fields = splitCanonical(url);
+    if (fields !== null) return fields;
+  }
   const key = base === undefined ? url : url + "\u0000" + base;
   let fields = parsedUrls.get(key);
   if (fields === undefined) {
@@ -81,7 +111,7 @@ class URL {
   }
   static canParse(url, base = undefined) {
     need(arguments.length, 1, "canParse");
-    return host.urlParse(usv(url), base === undefined ? undefined : usv(base)) !== null;
+    return parseUrl(usv(url), base === undefined ? undefined : usv(base)) !== null;
   }
   static parse(url, base = undefined) {
     try {
@@ -92,7 +122,7 @@ class URL {
   }
   get href() { return this.#f.href; }
   set href(value) {
-    const f = host.urlParse(usv(value), undefined);
+    const f = parseUrl(usv(value), undefined);
     if (f === null) throw new TypeError("Invalid URL: " + String(value));
     this.#f = f;
     if (this.#params) paramsInternals.reset(this.#params, f.search);

@@ -1,0 +1,130 @@
+/**
+ * What a running version can do beyond answering: call other modules (env.call), keep working
+ * after its response (ctx.waitUntil), and leave the cache without failing requests in flight.
+ * Real node, real HTTP, real isolates.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BACKENDS } from "./helpers/backends.ts";
+import { startTestNode, type TestNode } from "./helpers/node.ts";
+
+const backend = BACKENDS[0];
+
+async function deploy(t: TestNode, module: string, code: string, channels?: string[]) {
+  const response = await t.api("POST", `/modules/${module}/versions`, { body: { code, channels } });
+  assert.ok(response.status === 201 || response.status === 200, JSON.stringify(response.body));
+  return response.body as { version: number };
+}
+
+describe("runtime", { skip: backend === undefined }, () => {
+  let t: TestNode;
+  const get = (path: string, headers: Record<string, string> = {}) => fetch(`${t.url}${path}`, { headers });
+
+  before(async () => {
+    t = await startTestNode(backend as NonNullable<typeof backend>, {
+      sandboxLimits: { memoryMb: 32, cpuMs: 500, wallMs: 3000 },
+      node: { maxLoaded: 4, unreferencedTtlMs: 300 },
+    });
+  });
+  after(() => t.close());
+
+  describe("env.call", () => {
+    before(async () => {
+      await deploy(t, "math", "export function double(n) { return n * 2 } export function who() { return 'math prod' }");
+      await deploy(t, "math", "export function double(n) { return n * 20 } export function who() { return 'math beta' }", ["beta"]);
+      await deploy(t, "words", "export function upper(s) { return String(s).toUpperCase() }");
+      await deploy(
+        t,
+        "front",
+        `export default { async fetch(request, env) {
+           const n = Number(new URL(request.url).searchParams.get("n") ?? 1);
+           const [doubled, who, word] = await Promise.all([env.call("math", "double", n), env.call("math", "who"), env.call("words", "upper", "hi")]);
+           return Response.json({ doubled, who, word });
+         } };
+         export async function viaThis(n) { return this.call("math", "double", n) }
+         export async function loop(n) { return this.call("front", "loop", n + 1) }
+         export async function missing() { return this.call("nobody", "x") }`,
+      );
+      await deploy(t, "front", "export default { fetch() { return new Response('unused') } }", ["beta"]);
+    });
+
+    it("calls another module's export on the caller's channel, production as the fallback", async () => {
+      assert.deepEqual(await (await get("/front/?n=3")).json(), { doubled: 6, who: "math prod", word: "HI" });
+      // front's beta is another version; math has a beta, words has none: production answers.
+      await deploy(
+        t,
+        "front",
+        `export default { async fetch(request, env) {
+           return Response.json({ doubled: await env.call("math", "double", 3), word: await env.call("words", "upper", "b") });
+         } }`,
+        ["beta"],
+      );
+      assert.deepEqual(await (await get("/front/", { "x-lively-channel": "beta" })).json(), { doubled: 60, word: "B" });
+    });
+
+    it("a named export gets env as `this`; errors and cycles are clear", async () => {
+      assert.equal((await t.api("POST", "/call/front/viaThis", { body: [5] })).body, 10);
+      const cycle = await t.api("POST", "/call/front/loop", { body: [0] });
+      assert.equal(cycle.status, 500);
+      assert.match(cycle.body.error.message, /nested more than 8 deep/);
+      const missing = await t.api("POST", "/call/front/missing", { body: [] });
+      assert.equal(missing.status, 500);
+      assert.match(missing.body.error.message, /module 'nobody' has no channel 'production'/);
+    });
+  });
+
+  it("ctx.waitUntil work runs on after the response", async () => {
+    await deploy(
+      t,
+      "later",
+      `let done = 0;
+       export default { fetch(request, env, ctx) {
+         ctx.waitUntil(new Promise((resolve) => setTimeout(() => { done++; resolve(); }, 150)));
+         return new Response("answered");
+       } };
+       export function count() { return done }`,
+    );
+    const started = performance.now();
+    const response = await get("/later/");
+    assert.equal(await response.text(), "answered");
+    assert.ok(performance.now() - started < 140, "the response did not wait for waitUntil");
+    assert.equal((await t.api("POST", "/call/later/count", { body: [] })).body, 0);
+    await sleep(300);
+    assert.equal((await t.api("POST", "/call/later/count", { body: [] })).body, 1);
+  });
+
+  it("a version evicted from the cache finishes the requests already on it", async () => {
+    await deploy(
+      t,
+      "slow",
+      "export default { async fetch() { await new Promise((r) => setTimeout(r, 400)); return new Response('slow done') } }",
+    );
+    const slow = get("/slow/");
+    await sleep(100);
+    // maxLoaded is 4: loading five others pushes slow@1 out while its request is in flight.
+    for (const name of ["e1", "e2", "e3", "e4", "e5"]) {
+      await deploy(t, name, `export default { fetch() { return new Response("${name}") } }`);
+      assert.equal(await (await get(`/${name}/`)).text(), name);
+    }
+    const status = await t.api("GET", "/status");
+    assert.ok(!status.body.loaded.some((l: { module: string }) => l.module === "slow"), "slow@1 left the cache");
+    const answer = await slow;
+    assert.equal(answer.status, 200);
+    assert.equal(await answer.text(), "slow done");
+  });
+
+  it("a version no channel points at leaves soon after its last request", async () => {
+    await deploy(t, "swap", "export default { fetch() { return new Response('one') } }");
+    assert.equal(await (await get("/swap/")).text(), "one");
+    await deploy(t, "swap", "export default { fetch() { return new Response('two') } }", ["production"]);
+    assert.equal(await (await get("/swap/")).text(), "two");
+    await sleep(900);
+    const loaded = (await t.api("GET", "/status")).body.loaded.filter((l: { module: string }) => l.module === "swap");
+    assert.deepEqual(
+      loaded.map((l: { version: number }) => l.version),
+      [2],
+    );
+    assert.equal(await (await get("/swap/?lively-version=1")).text(), "one", "a pin still reaches it, loading it again");
+  });
+});
