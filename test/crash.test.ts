@@ -3,40 +3,14 @@
  * is there whole or not at all, the history has no gap, and a new node serves on.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
 import { openStore } from "../src/store/open.ts";
 import { BACKENDS } from "./helpers/backends.ts";
 import { assertStoreIsWhole } from "./helpers/invariants.ts";
-
-const BIN = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "bin", "lively.js");
-
-async function serve(db: string, dataDir: string): Promise<{ child: ChildProcess; url: string; token: string }> {
-  const child = spawn(process.execPath, ["--no-node-snapshot", BIN, "serve", "--db", db, "--port", "0", "--data-dir", dataDir, "--json"], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, LIVELY_LOG_LEVEL: "silent" },
-  });
-  let stderr = "";
-  child.stderr?.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  const line = await new Promise<string>((done, fail) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.once("line", done);
-    child.once("exit", (code) => fail(new Error(`serve exited ${code}: ${stderr}`)));
-  });
-  const ready = JSON.parse(line) as { url: string };
-  return { child, url: ready.url, token: readFileSync(join(dataDir, "admin.token"), "utf8").trim() };
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => child.once("exit", () => done()));
-}
+import { exited, serve } from "./helpers/serve-process.ts";
 
 function publish(url: string, token: string, module: string, n: number): Promise<number> {
   return fetch(`${url}/_lively/api/v1/modules/${module}/versions`, {

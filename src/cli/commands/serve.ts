@@ -1,6 +1,8 @@
 /**
- * `lively serve`: start a node in this process. The first SIGINT/SIGTERM closes gracefully
- * (HTTP, then the store); a second one exits at once.
+ * `lively serve`: start a node in this process. The first SIGINT/SIGTERM closes gracefully:
+ * HTTP stops accepting, requests in flight finish (up to --drain-ms), then the isolates and
+ * the store close. A second signal exits at once. When the node's supervisor gives up (a
+ * child kept crashing), the command fails with the reason.
  */
 import { basename, resolve } from "node:path";
 import { LivelyError } from "../../errors.ts";
@@ -18,6 +20,7 @@ export default defineCommand({
     { flags: "--data-dir <dir>", description: "where the node keeps its files (default ./.lively)" },
     { flags: "--node-id <id>", description: "this node's name in the cluster (default host:port)" },
     { flags: "--max-source-bytes <n>", description: "largest module source accepted (default 5 MB)" },
+    { flags: "--drain-ms <ms>", description: "on SIGTERM, how long requests in flight may finish (default 10000)" },
   ],
   examples: ["lively serve", "lively serve --db postgres://postgres@127.0.0.1/lively --port 8081"],
   async run(_args, options, { io, out }) {
@@ -25,6 +28,7 @@ export default defineCommand({
     if (port !== undefined && port > 65535) throw new LivelyError("bad_request", `--port must be 0-65535, got ${port}`);
     const dataDir = resolve(io.cwd, stringOption(options.dataDir) ?? io.env.LIVELY_DATA_DIR ?? ".lively");
     const maxSourceBytes = intOption(options.maxSourceBytes, "--max-source-bytes", 1);
+    const drainMs = intOption(options.drainMs, "--drain-ms", 0);
     // Handlers go in before anything starts: a supervisor may send SIGTERM as soon as it sees
     // the ready line, and a signal without a handler would kill the node without closing it.
     let stopping: string | undefined;
@@ -53,6 +57,7 @@ export default defineCommand({
         host: stringOption(options.host) ?? io.env.LIVELY_HOST,
         nodeId: stringOption(options.nodeId) ?? io.env.LIVELY_NODE_ID,
         limits: maxSourceBytes ? { maxSourceBytes } : undefined,
+        drainMs,
       });
       out.result(
         {
@@ -71,7 +76,16 @@ export default defineCommand({
           .filter(Boolean)
           .join("\n"),
       );
-      await stopped;
+      const failed = await Promise.race([
+        stopped.then(() => undefined),
+        node.done.then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+      ]);
+      if (failed !== undefined) {
+        throw new LivelyError("internal", `the node stopped: ${(failed as Error).message}`, undefined, { cause: failed });
+      }
       await node.close();
     } finally {
       process.off("SIGINT", onInt);
