@@ -98,6 +98,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       store,
       validate: (artifact, sourceMap) => validateArtifact(artifact, {}, sourceMap),
       limits: options.limits ?? DEFAULT_CODE_LIMITS,
+      sandboxLimits: options.sandboxLimits ?? DEFAULT_SANDBOX_LIMITS,
       log,
       nodeId: () => nodeId,
       onChange: () => {
