@@ -16,6 +16,7 @@ import { deployRoutes } from "./routes/deploy.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { moduleRoutes } from "./routes/modules.ts";
 import { runtimeRoutes } from "./routes/runtime.ts";
+import { settingsRoutes } from "./routes/settings.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 
 export const API_PREFIX = "/_lively/api/v1";
@@ -55,6 +56,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/", channelRoutes(deps));
   api.route("/", historyRoutes(deps));
   api.route("/", tokenRoutes(deps));
+  api.route("/", settingsRoutes(deps));
   api.route("/", runtimeRoutes(deps));
   app.route(API_PREFIX, api);
   return app;

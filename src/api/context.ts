@@ -2,6 +2,7 @@
 import type { ArtifactValidator } from "../code/deploy.ts";
 import type { CodeLimits } from "../code/limits.ts";
 import type { Logger } from "../log.ts";
+import type { SandboxLimits } from "../runtime/sandbox.ts";
 import type { TokenRecord } from "../store/queries/tokens.ts";
 import type { Store } from "../store/store.ts";
 
@@ -9,6 +10,8 @@ export interface ApiDeps {
   store: Store;
   validate: ArtifactValidator;
   limits: CodeLimits;
+  /** This node's sandbox limits: the defaults a module's config overrides (DESIGN.md's when absent). */
+  sandboxLimits?: SandboxLimits;
   log: Logger;
   nodeId: () => string;
   /** Called after a request that changed the store, so this node applies it at once. */

@@ -3,7 +3,11 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { LivelyError } from "../errors.ts";
 
-export async function jsonBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+/**
+ * `quiet`: the body may hold secrets, so a parse error does not pass on V8's message, which
+ * can quote a piece of the text. (zod's issues name paths and types, never values.)
+ */
+export async function jsonBody<T>(c: Context, schema: z.ZodType<T>, options: { quiet?: boolean } = {}): Promise<T> {
   const type = c.req.header("content-type") ?? "";
   if (!type.includes("application/json")) {
     throw new LivelyError("bad_request", "send the body as JSON with 'Content-Type: application/json'");
@@ -13,7 +17,8 @@ export async function jsonBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> 
   try {
     raw = text.length === 0 ? {} : JSON.parse(text);
   } catch (error) {
-    throw new LivelyError("bad_request", `the request body is not valid JSON: ${(error as Error).message}`);
+    const why = options.quiet ? "" : `: ${(error as Error).message}`;
+    throw new LivelyError("bad_request", `the request body is not valid JSON${why}`);
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

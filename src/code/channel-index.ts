@@ -6,6 +6,9 @@
 import { listAllChannels } from "../store/queries/channels.ts";
 import { currentSeq } from "../store/queries/seq.ts";
 import type { Store } from "../store/store.ts";
+import { loadModuleSettings, type ModuleSettings } from "./module-settings.ts";
+
+export type { ModuleSettings };
 
 export interface IndexedChannel {
   version: number;
@@ -14,6 +17,7 @@ export interface IndexedChannel {
 
 export class ChannelIndex {
   private channels = new Map<string, Map<string, IndexedChannel>>();
+  private moduleSettings = new Map<string, ModuleSettings>();
   /** The history seq this map reflects. */
   appliedSeq = -1;
 
@@ -33,7 +37,9 @@ export class ChannelIndex {
         }
         module.set(row.channel, { version: row.version, split: row.split });
       }
+      const settings = await loadModuleSettings(db); // same read, so channels and settings agree on seq
       this.channels = next; // one pointer swap: a request sees the old map or the new one
+      this.moduleSettings = settings;
       this.appliedSeq = seq;
       return true;
     });
@@ -59,6 +65,11 @@ export class ChannelIndex {
     if (!channels) return false;
     for (const pointer of channels.values()) if (pointer.version === version || pointer.split?.version === version) return true;
     return false;
+  }
+
+  /** A live module's vars (secrets included), limit overrides and fetch allowlist; undefined: it has none. */
+  settings(module: string): ModuleSettings | undefined {
+    return this.moduleSettings.get(module);
   }
 
   get size(): number {

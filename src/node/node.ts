@@ -154,6 +154,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       maxLoaded: options.maxLoaded ?? 1000,
       maxHeapBytes: options.maxHeapBytes ?? 4 * 1024 ** 3,
       isReferenced: (module, version) => index.isReferenced(module, version),
+      // vars, limit overrides; a change of them reloads the module's versions on their next request
+      settings: (module) => index.settings(module),
       callModule: async (caller, module, fn, args) =>
         (await callExport(index, cache, module, fn, args, caller, { fallbackToProduction: true })).result,
       onLog: (module, version, level, text) => log.info({ layer: "module", module, version, level }, text),
@@ -171,6 +173,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       store,
       validate: (artifact, sourceMap) => validateArtifact(artifact, {}, sourceMap),
       limits: options.limits ?? DEFAULT_CODE_LIMITS,
+      sandboxLimits: options.sandboxLimits ?? DEFAULT_SANDBOX_LIMITS,
       log,
       nodeId: () => nodeId,
       onChange: () => {

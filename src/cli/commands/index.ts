@@ -2,6 +2,7 @@
 import type { CommandSpec } from "../core/define.ts";
 import call from "./call.ts";
 import cat from "./cat.ts";
+import config from "./config.ts";
 import deploy from "./deploy.ts";
 import diff from "./diff.ts";
 import gc from "./gc.ts";
@@ -15,6 +16,9 @@ import serve from "./serve.ts";
 import status from "./status.ts";
 import tag from "./tag.ts";
 import { tokenCreate, tokenList, tokenRevoke } from "./token.ts";
+import vars from "./vars.ts";
+import varsRm from "./vars-rm.ts";
+import varsSet from "./vars-set.ts";
 import versions from "./versions.ts";
 
 export const commands: CommandSpec[] = [
@@ -31,6 +35,11 @@ export const commands: CommandSpec[] = [
   rm,
   restore,
   gc,
+  // `vars` before its subcommands: `vars set` and `vars rm` hang off the `vars` command.
+  vars,
+  varsSet,
+  varsRm,
+  config,
   call,
   status,
   tokenCreate,

@@ -12,7 +12,9 @@ export type HistoryAction =
   | "restore" // a channel moved by `lively restore`
   | "delete" // a module soft-deleted
   | "undelete" // a module brought back
-  | "gc"; // old versions removed
+  | "gc" // old versions removed
+  | "vars" // a module's vars set or removed; details name them, never a value
+  | "config"; // a module's limits or fetch allowlist changed
 
 export interface HistoryEntry {
   seq: number;

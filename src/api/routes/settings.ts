@@ -1,0 +1,63 @@
+/**
+ * A module's settings: vars (`/modules/:module/vars`) and config (`/modules/:module/config`).
+ * Secret values go in and never come out: the list leaves them out, and a body that does not
+ * parse is refused without quoting it.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { changeConfig, LIMIT_NAMES, type LimitOverrides, type ModuleConfigView, readConfig } from "../../code/config.ts";
+import { listVars, removeVars, setVars } from "../../code/vars.ts";
+import { DEFAULT_SANDBOX_LIMITS } from "../../runtime/sandbox.ts";
+import { requireScope } from "../auth.ts";
+import type { ApiDeps, ApiEnv } from "../context.ts";
+import { jsonBody } from "../input.ts";
+
+// Names and sizes are checked by code/vars.ts, whose messages never quote a value.
+const setBody = z.object({ vars: z.record(z.string(), z.string()), secret: z.boolean().optional() }).strict();
+const removeBody = z.object({ names: z.array(z.string()).min(1).max(256) }).strict();
+const limit = z.number().int().nullable().optional();
+const configBody = z
+  .object({ cpuMs: limit, wallMs: limit, memoryMb: limit, fetchAllow: z.array(z.string()).optional(), reset: z.boolean().optional() })
+  .strict();
+
+export function settingsRoutes(deps: ApiDeps) {
+  const app = new Hono<ApiEnv>();
+  const read = requireScope("read");
+  const deploy = requireScope("deploy");
+  const defaults = deps.sandboxLimits ?? DEFAULT_SANDBOX_LIMITS;
+
+  /** A config as shown: the overrides, this node's defaults, and what applies. */
+  const shown = <T extends ModuleConfigView>(config: T) => {
+    const nodeDefaults: Required<LimitOverrides> = { cpuMs: defaults.cpuMs, wallMs: defaults.wallMs, memoryMb: defaults.memoryMb };
+    const effective = { ...nodeDefaults };
+    for (const name of LIMIT_NAMES) effective[name] = config.limits[name] ?? nodeDefaults[name];
+    return { ...config, defaults: nodeDefaults, effective };
+  };
+
+  app.get("/modules/:module/vars", read, async (c) => c.json(await listVars(deps.store, c.req.param("module"))));
+
+  app.put("/modules/:module/vars", deploy, async (c) => {
+    const body = await jsonBody(c, setBody, { quiet: true });
+    return c.json(await setVars(deps.store, { module: c.req.param("module"), ...body, actor: c.get("token").name }));
+  });
+
+  /** Several names in one history row: `{"names": [...]}`. */
+  app.delete("/modules/:module/vars", deploy, async (c) => {
+    const body = await jsonBody(c, removeBody);
+    return c.json(await removeVars(deps.store, { module: c.req.param("module"), names: body.names, actor: c.get("token").name }));
+  });
+
+  app.delete("/modules/:module/vars/:name", deploy, async (c) => {
+    const input = { module: c.req.param("module"), names: [c.req.param("name")], actor: c.get("token").name };
+    return c.json(await removeVars(deps.store, input));
+  });
+
+  app.get("/modules/:module/config", read, async (c) => c.json(shown(await readConfig(deps.store, c.req.param("module")))));
+
+  app.patch("/modules/:module/config", deploy, async (c) => {
+    const body = await jsonBody(c, configBody);
+    return c.json(shown(await changeConfig(deps.store, { module: c.req.param("module"), ...body, actor: c.get("token").name })));
+  });
+
+  return app;
+}

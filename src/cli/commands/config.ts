@@ -1,0 +1,89 @@
+/**
+ * `lively config M [--cpu-ms N] [--wall-ms N] [--memory-mb N] [--allow-fetch P]… [--no-fetch] [--reset]`:
+ * show a module's settings, or change them in one history row. A limit of `default` goes back
+ * to the node's default.
+ */
+import type { ConfigChange, ConfigChangeResult, LimitName, ModuleConfigView } from "../../code/config.ts";
+import { LivelyError } from "../../errors.ts";
+import { defineCommand } from "../core/define.ts";
+import { listOption, table } from "../core/parse.ts";
+
+type ConfigShown = ModuleConfigView & { defaults: Record<LimitName, number>; effective: Record<LimitName, number> };
+
+const LIMIT_FLAGS: [LimitName, string][] = [
+  ["cpuMs", "--cpu-ms"],
+  ["wallMs", "--wall-ms"],
+  ["memoryMb", "--memory-mb"],
+];
+
+/** A whole number, or `default` (null: back to the node's default). The node checks the range. */
+function limitOption(value: unknown, flag: string): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === "default") return null;
+  if (typeof value !== "string" || !/^\d+$/.test(value)) {
+    throw new LivelyError("bad_request", `${flag} takes a whole number or 'default', got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+function describe(config: ConfigShown): string {
+  const rows = LIMIT_FLAGS.map(([name, flag]) => {
+    const set = config.limits[name];
+    return [
+      flag.slice(2),
+      String(config.effective[name]),
+      set === undefined ? "(node default)" : `(node default ${config.defaults[name]})`,
+    ];
+  });
+  const fetch = config.fetchAllow.length === 0 ? "(none: the module may fetch nothing)" : config.fetchAllow.join(" ");
+  return table([...rows, ["allow-fetch", fetch]]);
+}
+
+export default defineCommand({
+  name: "config",
+  args: "<module>",
+  summary: "show a module's limits and fetch allowlist, or change them (one history row)",
+  options: [
+    { flags: "--cpu-ms <n>", description: "CPU time per request, 1-60000 ms ('default': the node's)" },
+    { flags: "--wall-ms <n>", description: "wall time per request, 1-300000 ms ('default': the node's)" },
+    { flags: "--memory-mb <n>", description: "isolate heap, 8-2048 MB ('default': the node's)" },
+    {
+      flags: "--allow-fetch <pattern>",
+      description: "replace the fetch allowlist with these hosts (repeatable): host, *.host, [http[s]://]…[:port]",
+      repeatable: true,
+    },
+    { flags: "--no-fetch", description: "empty the fetch allowlist: the module may fetch nothing" },
+    { flags: "--reset", description: "drop every override (limits and allowlist) first" },
+  ],
+  examples: [
+    "lively config hello",
+    "lively config hello --cpu-ms 200 --memory-mb 64",
+    "lively config hello --allow-fetch api.example.com --allow-fetch '*.stripe.com'",
+    "lively config hello --cpu-ms default --no-fetch",
+    "lively config hello --reset --json",
+  ],
+  async run([module], options, { out, client }) {
+    const path = `/modules/${encodeURIComponent(module as string)}/config`;
+    const allow = listOption(options.allowFetch);
+    // commander gives a lone --no-fetch as `fetch: false` (true when absent).
+    const noFetch = options.fetch === false;
+    if (allow && noFetch) throw new LivelyError("bad_request", "give --allow-fetch or --no-fetch, not both");
+    const change: ConfigChange = {};
+    for (const [name, flag] of LIMIT_FLAGS) {
+      const value = limitOption(options[name], flag);
+      if (value !== undefined) change[name] = value;
+    }
+    if (allow) change.fetchAllow = allow;
+    if (noFetch) change.fetchAllow = [];
+    if (options.reset === true) change.reset = true;
+
+    if (Object.keys(change).length === 0) {
+      const config = await client().request<ConfigShown>("GET", path);
+      out.result(config, () => `${config.module}${config.updatedSeq ? ` (settings seq ${config.updatedSeq})` : ""}\n${describe(config)}`);
+      return;
+    }
+    const result = await client().request<ConfigShown & ConfigChangeResult>("PATCH", path, change);
+    const head = result.changed ? `${result.module}: config changed (history seq ${result.seq})` : `${result.module}: nothing changed`;
+    out.result(result, () => `${head}\n${describe(result)}`);
+  },
+});

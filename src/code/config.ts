@@ -1,0 +1,147 @@
+/**
+ * A module's config: overrides of the node's sandbox limits, and the hosts its outbound
+ * `fetch` may reach. Shared by every version of the module; not part of `restore --at`.
+ *
+ * Limits left unset take the node's defaults (DESIGN.md: 1 s CPU, 30 s wall, 128 MB). The
+ * allowlist starts empty: a module may fetch nothing until its owner names hosts
+ * (grammar in fetch-allow.ts). Each change is one `config` history row whose details list
+ * what changed and its new value (`null`: back to the node's default); a change that changes
+ * nothing writes nothing.
+ *
+ *   await changeConfig(store, { module: "api", cpuMs: 200, fetchAllow: ["*.stripe.com"], actor });
+ *   await changeConfig(store, { module: "api", cpuMs: null, actor });       // default again
+ *   await changeConfig(store, { module: "api", reset: true, actor });       // every override dropped
+ */
+import { LivelyError } from "../errors.ts";
+import { appendHistory } from "../store/queries/history.ts";
+import { getModule, touchModule } from "../store/queries/modules.ts";
+import { type ConfigRecord, getModuleConfig, upsertModuleConfig } from "../store/queries/settings.ts";
+import type { Db, Store } from "../store/store.ts";
+import { moduleNotFound } from "./errors.ts";
+import { parseFetchPattern } from "./fetch-allow.ts";
+import { assertModuleName } from "./names.ts";
+
+/** What an owner may set each limit to; outside is `bad_request`. */
+export const LIMIT_RANGES = {
+  cpuMs: { min: 1, max: 60_000, unit: "ms of CPU time per request" },
+  wallMs: { min: 1, max: 300_000, unit: "ms of wall time per request" },
+  memoryMb: { min: 8, max: 2048, unit: "MB of isolate heap" },
+} as const;
+
+export type LimitName = keyof typeof LIMIT_RANGES;
+export const LIMIT_NAMES: readonly LimitName[] = ["cpuMs", "wallMs", "memoryMb"];
+export type LimitOverrides = Partial<Record<LimitName, number>>;
+
+export const MAX_FETCH_PATTERNS = 64;
+
+export interface ModuleConfigView {
+  module: string;
+  /** Only the limits this module overrides. */
+  limits: LimitOverrides;
+  /** Canonical patterns; empty: the module may fetch nothing. */
+  fetchAllow: string[];
+  /** The seq of the last change to any of the module's settings (vars included); 0: never. */
+  updatedSeq: number;
+}
+
+export interface ConfigChange {
+  /** A number sets the override; null goes back to the node's default; absent leaves it. */
+  cpuMs?: number | null;
+  wallMs?: number | null;
+  memoryMb?: number | null;
+  /** Replaces the allowlist; [] forbids every fetch. */
+  fetchAllow?: string[];
+  /** Drop every override first (then apply the other fields, if any). */
+  reset?: boolean;
+}
+
+export interface ConfigChangeResult extends ModuleConfigView {
+  /** false when the config already was so: nothing was written. */
+  changed: boolean;
+  /** The history row written, 0 when nothing changed. */
+  seq: number;
+}
+
+function assertLimit(name: LimitName, value: unknown): asserts value is number | null {
+  if (value === null) return;
+  const range = LIMIT_RANGES[name];
+  if (typeof value !== "number" || !Number.isInteger(value) || value < range.min || value > range.max) {
+    throw new LivelyError(
+      "bad_request",
+      `${name} must be a whole number from ${range.min} to ${range.max} (${range.unit}), got ${JSON.stringify(value)}`,
+      { field: name, min: range.min, max: range.max },
+    );
+  }
+}
+
+/** Canonical, de-duplicated patterns in the order given. */
+export function normalizeFetchAllow(patterns: readonly string[]): string[] {
+  if (patterns.length > MAX_FETCH_PATTERNS) {
+    throw new LivelyError("bad_request", `at most ${MAX_FETCH_PATTERNS} fetch patterns, got ${patterns.length}`, {
+      field: "fetchAllow",
+      limit: MAX_FETCH_PATTERNS,
+    });
+  }
+  return [...new Set(patterns.map((pattern) => parseFetchPattern(pattern).text))];
+}
+
+function emptyConfig(module: string): ConfigRecord {
+  return { module, cpuMs: null, wallMs: null, memoryMb: null, fetchAllow: [], updatedSeq: 0 };
+}
+
+function view(record: ConfigRecord): ModuleConfigView {
+  const limits: LimitOverrides = {};
+  for (const name of LIMIT_NAMES) {
+    const value = record[name];
+    if (value !== null) limits[name] = value;
+  }
+  return { module: record.module, limits, fetchAllow: record.fetchAllow, updatedSeq: record.updatedSeq };
+}
+
+async function liveConfig(db: Db, module: string): Promise<ConfigRecord> {
+  const record = await getModule(db, module);
+  if (!record || record.deleted) throw moduleNotFound(module);
+  return (await getModuleConfig(db, module)) ?? emptyConfig(module);
+}
+
+export async function readConfig(store: Store, module: string): Promise<ModuleConfigView> {
+  assertModuleName(module);
+  return store.read(async (db) => view(await liveConfig(db, module)));
+}
+
+export async function changeConfig(store: Store, input: ConfigChange & { module: string; actor: string }): Promise<ConfigChangeResult> {
+  assertModuleName(input.module);
+  for (const name of LIMIT_NAMES) if (input[name] !== undefined) assertLimit(name, input[name]);
+  const fetchAllow = input.fetchAllow === undefined ? undefined : normalizeFetchAllow(input.fetchAllow);
+  if (!input.reset && fetchAllow === undefined && LIMIT_NAMES.every((name) => input[name] === undefined)) {
+    throw new LivelyError("bad_request", "nothing to change: give cpuMs, wallMs, memoryMb, fetchAllow or reset");
+  }
+  return store.write(async (tx) => {
+    const current = await liveConfig(tx, input.module);
+    const next: ConfigRecord = input.reset ? emptyConfig(input.module) : { ...current };
+    for (const name of LIMIT_NAMES) {
+      const value = input[name];
+      if (value !== undefined) next[name] = value;
+    }
+    if (fetchAllow !== undefined) next.fetchAllow = fetchAllow;
+
+    const changed: Record<string, unknown> = {};
+    for (const name of LIMIT_NAMES) if (next[name] !== current[name]) changed[name] = next[name];
+    if (JSON.stringify(next.fetchAllow) !== JSON.stringify(current.fetchAllow)) changed.fetchAllow = next.fetchAllow;
+    if (Object.keys(changed).length === 0) return { ...view(current), changed: false, seq: 0 };
+
+    const row = await appendHistory(tx, {
+      actor: input.actor,
+      module: input.module,
+      action: "config",
+      channel: null,
+      from: null,
+      to: null,
+      details: { changed, ...(input.reset ? { reset: true } : {}) },
+    });
+    next.updatedSeq = row.seq;
+    await upsertModuleConfig(tx, next);
+    await touchModule(tx, input.module, row.seq);
+    return { ...view(next), changed: true, seq: row.seq };
+  });
+}

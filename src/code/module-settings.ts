@@ -1,0 +1,49 @@
+/**
+ * What a node needs of each live module's settings to run it: vars (secret values included,
+ * since the module reads them), limit overrides and the fetch allowlist. ChannelIndex loads
+ * these with the channels, so both come from the same read and the same seq.
+ */
+import { listAllLiveConfigs, listAllLiveVars } from "../store/queries/settings.ts";
+import type { Db } from "../store/store.ts";
+import type { LimitOverrides } from "./config.ts";
+
+export interface ModuleSettings {
+  /** Every var by name, secrets included: what the module sees as `env.vars`. */
+  vars: Record<string, string>;
+  /** Only the limits the module overrides; the rest are the node's defaults. */
+  limits: LimitOverrides;
+  /** Canonical fetch patterns (fetch-allow.ts); empty: the module may fetch nothing. */
+  fetchAllow: string[];
+  /** The seq of the last change to this module's settings: changes whenever they do. */
+  seq: number;
+}
+
+/** The settings of every live module that has any, by module name. */
+export async function loadModuleSettings(db: Db): Promise<Map<string, ModuleSettings>> {
+  const vars = new Map<string, [string, string][]>();
+  for (const row of await listAllLiveVars(db)) {
+    const list = vars.get(row.module) ?? [];
+    list.push([row.name, row.value]);
+    vars.set(row.module, list);
+  }
+  const settings = new Map<string, ModuleSettings>();
+  // Every settings change writes the module's config row, so it exists for any module with vars.
+  for (const config of await listAllLiveConfigs(db)) {
+    const limits: LimitOverrides = {};
+    if (config.cpuMs !== null) limits.cpuMs = config.cpuMs;
+    if (config.wallMs !== null) limits.wallMs = config.wallMs;
+    if (config.memoryMb !== null) limits.memoryMb = config.memoryMb;
+    // Frozen: every consumer on the node shares these objects until the next refresh.
+    settings.set(
+      config.module,
+      Object.freeze({
+        // fromEntries defines own properties, so no var name can reach a prototype.
+        vars: Object.freeze(Object.fromEntries(vars.get(config.module) ?? [])),
+        limits: Object.freeze(limits),
+        fetchAllow: Object.freeze([...config.fetchAllow]) as string[],
+        seq: config.updatedSeq,
+      }),
+    );
+  }
+  return settings;
+}
