@@ -74,6 +74,32 @@ describe("runtime", { skip: backend === undefined }, () => {
     });
   });
 
+  it("env.vars come from `lively vars`; a change reaches the next request", async () => {
+    await deploy(
+      t,
+      "greeter",
+      "export default { fetch(request, env) { return Response.json({ greeting: env.vars.GREETING ?? null, keys: Object.keys(env.vars) }) } }",
+    );
+    assert.deepEqual(await (await get("/greeter/")).json(), { greeting: null, keys: [] });
+    assert.equal((await t.api("PUT", "/modules/greeter/vars", { body: { vars: { GREETING: "hello" } } })).status, 200);
+    assert.equal((await t.api("PUT", "/modules/greeter/vars", { body: { vars: { API_KEY: "sk_test_1" }, secret: true } })).status, 200);
+    assert.deepEqual(await (await get("/greeter/")).json(), { greeting: "hello", keys: ["API_KEY", "GREETING"] });
+    assert.equal((await t.api("PUT", "/modules/greeter/vars", { body: { vars: { GREETING: "bonjour" } } })).status, 200);
+    assert.equal(((await (await get("/greeter/")).json()) as { greeting: string }).greeting, "bonjour");
+  });
+
+  it("a module's own CPU limit overrides the node's", async () => {
+    const busy = "export default { fetch() { const end = Date.now() + 150; while (Date.now() < end) {} return new Response('done') } }";
+    await deploy(t, "strict", busy);
+    await deploy(t, "relaxed", busy);
+    assert.equal((await t.api("PATCH", "/modules/strict/config", { body: { cpuMs: 40 } })).status, 200);
+    const [strict, relaxed] = await Promise.all([get("/strict/"), get("/relaxed/")]);
+    assert.equal(strict.status, 503);
+    assert.equal(strict.headers.get("x-lively-error"), "exceeded-cpu");
+    assert.match(((await strict.json()) as { error: { message: string } }).error.message, /strict@1 exceeded its CPU time limit \(40 ms\)/);
+    assert.equal(relaxed.status, 200, "the node's 500 ms still applies to others");
+  });
+
   it("ctx.waitUntil work runs on after the response", async () => {
     await deploy(
       t,
