@@ -12,7 +12,8 @@ export type HistoryAction =
   | "restore" // a channel moved by `lively restore`
   | "delete" // a module soft-deleted
   | "undelete" // a module brought back
-  | "gc"; // old versions removed
+  | "gc" // old versions removed
+  | "route"; // a route added, moved or removed: details {route, op: add|move|remove, fromModule?}
 
 export interface HistoryEntry {
   seq: number;
