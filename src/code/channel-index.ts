@@ -2,10 +2,15 @@
  * A node's in-memory map of where every channel points: `module → channel → version`. It is
  * derived from the store and refreshed when the history's seq moves (the cluster change feed
  * replaces the poll); a node that lost the database keeps serving the map it has.
+ * The routes table's records are read in the same snapshot, so channels and routes always
+ * reflect the same seq.
  */
 import { listAllChannels } from "../store/queries/channels.ts";
+import { listRoutes, type RouteRecord } from "../store/queries/routes.ts";
 import { currentSeq } from "../store/queries/seq.ts";
 import type { Store } from "../store/store.ts";
+
+export type { RouteRecord };
 
 export interface IndexedChannel {
   version: number;
@@ -14,6 +19,7 @@ export interface IndexedChannel {
 
 export class ChannelIndex {
   private channels = new Map<string, Map<string, IndexedChannel>>();
+  private routeRecords: readonly RouteRecord[] = [];
   /** The history seq this map reflects. */
   appliedSeq = -1;
 
@@ -33,7 +39,9 @@ export class ChannelIndex {
         }
         module.set(row.channel, { version: row.version, split: row.split });
       }
+      const routes = await listRoutes(db);
       this.channels = next; // one pointer swap: a request sees the old map or the new one
+      this.routeRecords = routes;
       this.appliedSeq = seq;
       return true;
     });
@@ -51,6 +59,11 @@ export class ChannelIndex {
   /** The version a channel serves to everyone not in a split. */
   version(module: string, channel: string): number | undefined {
     return this.channels.get(module)?.get(channel)?.version;
+  }
+
+  /** Every route as stored, also those whose module is deleted (the gateway answers 404 for them). */
+  routes(): readonly RouteRecord[] {
+    return this.routeRecords;
   }
 
   get size(): number {
