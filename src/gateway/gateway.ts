@@ -16,6 +16,7 @@ import type { Logger } from "../log.ts";
 import type { PlainRequest } from "../runtime/sandbox.ts";
 import type { VersionCache } from "../runtime/version-cache.ts";
 import { resolveVersion } from "./choose-version.ts";
+import { followRoutes, routedModuleMissing } from "./route-table.ts";
 
 export interface GatewayOptions {
   index: ChannelIndex;
@@ -48,6 +49,7 @@ function headerPairs(request: IncomingMessage): [string, string][] {
 
 export function createGateway(options: GatewayOptions) {
   const log = options.log.child({ layer: "gateway" });
+  const routes = followRoutes(options.index); // the routes table, rebuilt when the index's seq moves
 
   function fail(response: ServerResponse, thrown: unknown, versionTag?: string): void {
     const error = publicError(thrown, (internal) => log.error({ err: internal.cause ?? internal }, "request failed"));
@@ -65,7 +67,10 @@ export function createGateway(options: GatewayOptions) {
     let setCookie: string | undefined;
     try {
       const url = new URL(request.url ?? "/", `http://${request.headers.host ?? "localhost"}`);
-      const module = url.pathname.split("/")[1] ?? "";
+      // A route (host and/or path prefix) wins over the built-in /<module>/…; a route whose module is gone is a 404.
+      const routed = routes().lookup(request.headers.host, url.pathname);
+      if (routed && !options.index.has(routed.module)) throw routedModuleMissing(routed);
+      const module = routed?.module ?? url.pathname.split("/")[1] ?? "";
       if (!MODULE_NAME.test(module) || !options.index.has(module)) {
         throw new LivelyError(
           "not_found",
