@@ -48,7 +48,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   api.use(authenticateRequests(deps.store));
   api.use(async (c, next) => {
     await next();
-    if (c.req.method !== "GET" && c.res.status < 300) deps.onChange?.();
+    if (c.req.method !== "GET" && c.res.status < 300) await deps.onChange?.();
   });
   api.route("/", moduleRoutes(deps));
   api.route("/", deployRoutes(deps));

@@ -40,6 +40,8 @@ export class ChannelIndex {
         module.set(row.channel, { version: row.version, split: row.split });
       }
       const routes = await listRoutes(db);
+      // The poll and an admin write's refresh can overlap: an older snapshot must not land last.
+      if (seq < this.appliedSeq) return false;
       this.channels = next; // one pointer swap: a request sees the old map or the new one
       this.routeRecords = routes;
       this.appliedSeq = seq;

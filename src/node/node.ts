@@ -100,9 +100,12 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       limits: options.limits ?? DEFAULT_CODE_LIMITS,
       log,
       nodeId: () => nodeId,
-      onChange: () => {
-        void index.refresh().catch(() => undefined);
-      },
+      // A failed refresh is the poll's to retry; the write itself has committed.
+      onChange: () =>
+        index.refresh().then(
+          () => undefined,
+          () => undefined,
+        ),
       call: async (module, fn, args, channel) => {
         const version = index.version(module, channel ?? "production");
         if (version === undefined)
