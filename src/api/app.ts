@@ -15,6 +15,7 @@ import { channelRoutes } from "./routes/channels.ts";
 import { deployRoutes } from "./routes/deploy.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { moduleRoutes } from "./routes/modules.ts";
+import { routeRoutes } from "./routes/routes.ts";
 import { runtimeRoutes } from "./routes/runtime.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 
@@ -54,6 +55,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/", deployRoutes(deps));
   api.route("/", channelRoutes(deps));
   api.route("/", historyRoutes(deps));
+  api.route("/", routeRoutes(deps));
   api.route("/", tokenRoutes(deps));
   api.route("/", runtimeRoutes(deps));
   app.route(API_PREFIX, api);
