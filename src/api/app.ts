@@ -15,6 +15,7 @@ import { channelRoutes } from "./routes/channels.ts";
 import { deployRoutes } from "./routes/deploy.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { moduleRoutes } from "./routes/modules.ts";
+import { routeRoutes } from "./routes/routes.ts";
 import { runtimeRoutes } from "./routes/runtime.ts";
 import { settingsRoutes } from "./routes/settings.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
@@ -49,12 +50,13 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   api.use(authenticateRequests(deps.store));
   api.use(async (c, next) => {
     await next();
-    if (c.req.method !== "GET" && c.res.status < 300) deps.onChange?.();
+    if (c.req.method !== "GET" && c.res.status < 300) await deps.onChange?.();
   });
   api.route("/", moduleRoutes(deps));
   api.route("/", deployRoutes(deps));
   api.route("/", channelRoutes(deps));
   api.route("/", historyRoutes(deps));
+  api.route("/", routeRoutes(deps));
   api.route("/", tokenRoutes(deps));
   api.route("/", settingsRoutes(deps));
   api.route("/", runtimeRoutes(deps));

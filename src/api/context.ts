@@ -14,8 +14,11 @@ export interface ApiDeps {
   sandboxLimits?: SandboxLimits;
   log: Logger;
   nodeId: () => string;
-  /** Called after a request that changed the store, so this node applies it at once. */
-  onChange?: () => void;
+  /**
+   * Called after a request that changed the store, and awaited before the answer goes out, so
+   * the node that took a write serves it by the time the caller hears back.
+   */
+  onChange?: () => Promise<void>;
   /** Call a module's named export on a channel (default production). */
   call?: (module: string, fn: string, args: unknown[], channel?: string) => Promise<{ version: number; result: unknown }>;
   /** What this node has loaded: `lively status`. */

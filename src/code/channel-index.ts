@@ -2,13 +2,18 @@
  * A node's in-memory map of where every channel points: `module → channel → version`. It is
  * derived from the store and refreshed when the history's seq moves (the cluster change feed
  * replaces the poll); a node that lost the database keeps serving the map it has.
+ * The routes table's records are read in the same snapshot, so channels and routes always
+ * reflect the same seq.
  */
 import { listAllChannels } from "../store/queries/channels.ts";
+import { listRoutes, type RouteRecord } from "../store/queries/routes.ts";
 import { currentSeq } from "../store/queries/seq.ts";
 import type { Store } from "../store/store.ts";
 import { loadModuleSettings, type ModuleSettings } from "./module-settings.ts";
 
 export type { ModuleSettings };
+
+export type { RouteRecord };
 
 export interface IndexedChannel {
   version: number;
@@ -18,6 +23,7 @@ export interface IndexedChannel {
 export class ChannelIndex {
   private channels = new Map<string, Map<string, IndexedChannel>>();
   private moduleSettings = new Map<string, ModuleSettings>();
+  private routeRecords: readonly RouteRecord[] = [];
   /** The history seq this map reflects. */
   appliedSeq = -1;
 
@@ -37,9 +43,13 @@ export class ChannelIndex {
         }
         module.set(row.channel, { version: row.version, split: row.split });
       }
-      const settings = await loadModuleSettings(db); // same read, so channels and settings agree on seq
+      const settings = await loadModuleSettings(db); // same read, so channels, settings and routes agree on seq
+      const routes = await listRoutes(db);
+      // The poll and an admin write's refresh can overlap: an older snapshot must not land last.
+      if (seq < this.appliedSeq) return false;
       this.channels = next; // one pointer swap: a request sees the old map or the new one
       this.moduleSettings = settings;
+      this.routeRecords = routes;
       this.appliedSeq = seq;
       return true;
     });
@@ -70,6 +80,11 @@ export class ChannelIndex {
   /** A live module's vars (secrets included), limit overrides and fetch allowlist; undefined: it has none. */
   settings(module: string): ModuleSettings | undefined {
     return this.moduleSettings.get(module);
+  }
+
+  /** Every route as stored, also those whose module is deleted (the gateway answers 404 for them). */
+  routes(): readonly RouteRecord[] {
+    return this.routeRecords;
   }
 
   get size(): number {

@@ -19,6 +19,7 @@ import type { Logger } from "../log.ts";
 import type { LoadedVersion, PlainRequest, PlainResponse } from "../runtime/sandbox.ts";
 import type { VersionCache } from "../runtime/version-cache.ts";
 import { NO_QUERY, resolveVersion } from "./choose-version.ts";
+import { followRoutes, routedModuleMissing } from "./route-table.ts";
 
 export interface GatewayOptions {
   index: ChannelIndex;
@@ -56,6 +57,7 @@ export type Gateway = (request: IncomingMessage, response: ServerResponse) => vo
 export function createGateway(options: GatewayOptions): Gateway {
   const log = options.log.child({ layer: "gateway" });
   const { index, cache } = options;
+  const routes = followRoutes(options.index); // the routes table, rebuilt when the index's seq moves
 
   function fail(response: ServerResponse, thrown: unknown, versionTag?: string): void {
     const error = publicError(thrown, (internal) => log.error({ err: internal.cause ?? internal }, "request failed"));
@@ -115,8 +117,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     try {
       const url = requestUrl(request);
       const path = url.pathname;
+      // A route (host and/or path prefix) wins over the built-in /<module>/…; a route whose module is gone is a 404.
+      const routed = routes().lookup(request.headers.host, path);
+      if (routed && !index.has(routed.module)) throw routedModuleMissing(routed);
       const end = path.indexOf("/", 1);
-      const module = end < 0 ? path.slice(1) : path.slice(1, end);
+      const module = routed?.module ?? (end < 0 ? path.slice(1) : path.slice(1, end));
       if (!MODULE_NAME.test(module) || !index.has(module)) {
         throw new LivelyError(
           "not_found",

@@ -176,9 +176,12 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       sandboxLimits: options.sandboxLimits ?? DEFAULT_SANDBOX_LIMITS,
       log,
       nodeId: () => nodeId,
-      onChange: () => {
-        void index.refresh().catch(() => undefined);
-      },
+      // A failed refresh is the poll's to retry; the write itself has committed.
+      onChange: () =>
+        index.refresh().then(
+          () => undefined,
+          () => undefined,
+        ),
       call: (module, fn, args, channel) =>
         callExport(index, cache, module, fn, args, { channel: channel ?? DEFAULT_CHANNEL, depth: 0 }, { fallbackToProduction: false }),
       status: async () => ({

@@ -12,6 +12,9 @@ import promote from "./promote.ts";
 import restore from "./restore.ts";
 import rm from "./rm.ts";
 import rollback from "./rollback.ts";
+import routeAdd from "./route-add.ts";
+import routeList from "./route-ls.ts";
+import routeRemove from "./route-rm.ts";
 import serve from "./serve.ts";
 import status from "./status.ts";
 import tag from "./tag.ts";
@@ -40,6 +43,9 @@ export const commands: CommandSpec[] = [
   varsSet,
   varsRm,
   config,
+  routeAdd,
+  routeList,
+  routeRemove,
   call,
   status,
   tokenCreate,

@@ -14,7 +14,8 @@ export type HistoryAction =
   | "undelete" // a module brought back
   | "gc" // old versions removed
   | "vars" // a module's vars set or removed; details name them, never a value
-  | "config"; // a module's limits or fetch allowlist changed
+  | "config" // a module's limits or fetch allowlist changed
+  | "route"; // a route added, moved or removed: details {route, op: add|move|remove, fromModule?}
 
 export interface HistoryEntry {
   seq: number;
