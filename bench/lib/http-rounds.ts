@@ -25,7 +25,10 @@ export interface RoundsResult {
   /** rounds[r][name]: one measured run. */
   rounds: Record<string, Measured>[];
   /** Per server: the median of each figure over the rounds. */
-  medians: Record<string, { requestsPerSec: number; p50: number; p99: number; max: number; failed: number; serverCores: number | undefined }>;
+  medians: Record<
+    string,
+    { requestsPerSec: number; p50: number; p99: number; max: number; failed: number; serverCores: number | undefined }
+  >;
 }
 
 export async function measure(contender: Contender, options: WrkOptions): Promise<Measured> {

@@ -11,9 +11,7 @@ import { currentSeq } from "../store/queries/seq.ts";
 import type { Store } from "../store/store.ts";
 import { loadModuleSettings, type ModuleSettings } from "./module-settings.ts";
 
-export type { ModuleSettings };
-
-export type { RouteRecord };
+export type { ModuleSettings, RouteRecord };
 
 export interface IndexedChannel {
   version: number;
