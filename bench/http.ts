@@ -1,8 +1,9 @@
 /**
  * HTTP benchmark: one hello-world handler served three ways (Lively, bare node:http, workerd),
- * each loaded with wrk (2 threads, 32 connections, 10 s after a 3 s warm-up); then, on Lively,
- * the cold start of 30 never-loaded versions and a hot swap (50 production deploys of `hello`
- * during a 20 s wrk load).
+ * all three running at once and loaded with wrk (2 threads, 32 connections) in alternating
+ * rounds of 8 s (after a 3 s warm-up each), so each ratio compares runs seconds apart; then,
+ * on Lively, the cold start of 30 never-loaded versions and a hot swap (50 production deploys
+ * of `hello` during a 20 s wrk load).
  *
  *   npm run bench:http
  *
@@ -22,8 +23,9 @@ import {
   timedGet,
   waitForSeq,
 } from "./lib/http-lively.ts";
-import { cleanupAll, cpuSeconds } from "./lib/http-procs.ts";
-import { findWorkerd, HELLO_CODE, type PlainServer, startBare, startLively, startWorkerd } from "./lib/http-servers.ts";
+import { cleanupAll } from "./lib/http-procs.ts";
+import { type Contender, type Measured, medianRatio, type RoundsResult, runRounds } from "./lib/http-rounds.ts";
+import { findWorkerd, HELLO_CODE, type LivelyNode, type PlainServer, startBare, startLively, startWorkerd } from "./lib/http-servers.ts";
 import { runWrk, socketErrorCount, WRK_INSTALL_HINT, type WrkOptions, type WrkResult, wrkVersion } from "./lib/http-wrk.ts";
 import { ensureBuild } from "./lib/serve.ts";
 import { ms, table } from "./lib/stats.ts";
@@ -31,7 +33,8 @@ import { ms, table } from "./lib/stats.ts";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 const PLAN = {
-  load: { threads: 2, connections: 32, durationS: 10 } satisfies WrkOptions,
+  rounds: 5,
+  load: { threads: 2, connections: 32, durationS: 8 } satisfies WrkOptions,
   warmup: { threads: 2, connections: 32, durationS: 3 } satisfies WrkOptions,
   coldVersions: 30,
   hotSwap: { deploys: 50, wrk: { threads: 2, connections: 32, durationS: 20 } satisfies WrkOptions },
@@ -51,162 +54,105 @@ const mark = (ok: boolean) => (ok ? "PASS" : "MISS");
 const cores = (value: number | undefined) => (value === undefined ? "n/a" : `${value.toFixed(2)} cores`);
 const rps = (value: number) => `${Math.round(value).toLocaleString("en-US")} req/s`;
 
-interface Measured extends WrkResult {
-  /** CPU the server process used during the measured run, in cores (1.0 = one core busy). */
-  serverCores: number | undefined;
-}
-
-interface Loaded {
-  name: string;
-  result: Measured | string;
-}
-
 function failures(result: WrkResult): string {
   const socket = socketErrorCount(result);
   return result.non2xx === 0 && socket === 0 ? "" : `; ${result.non2xx} non-2xx, ${socket} socket errors`;
 }
 
-/** Check the body, then a 3 s warm-up and the measured run; `pid` is the server's, for its CPU use. */
-async function load(name: string, url: string, pid: number | undefined): Promise<Measured> {
-  const check = await timedGet(url);
+/** The answer is right (so a fast wrong server cannot win), then a 3 s warm-up. */
+async function warm(contender: Contender): Promise<void> {
+  const check = await timedGet(contender.url);
   if (check.status !== 200 || !check.body.startsWith("hello world")) {
-    throw new Error(`${name}: GET ${url} answered ${check.status} ${check.body.slice(0, 200)}`);
+    throw new Error(`${contender.name}: GET ${contender.url} answered ${check.status} ${check.body.slice(0, 200)}`);
   }
-  await runWrk(url, PLAN.warmup);
-  const cpuBefore = cpuSeconds(pid);
-  const result = await runWrk(url, PLAN.load);
-  const cpuAfter = cpuSeconds(pid);
-  const serverCores = cpuBefore !== undefined && cpuAfter !== undefined ? (cpuAfter - cpuBefore) / result.seconds : undefined;
-  step(
-    `${name}: ${rps(result.requestsPerSec)}, p50 ${ms(result.latencyMs.p50)}, p99 ${ms(result.latencyMs.p99)}, ` +
-      `max ${ms(result.latencyMs.max)} (${result.requests} requests in ${result.seconds.toFixed(2)} s${failures(result)}); ` +
-      `server CPU ${cores(serverCores)}`,
-  );
-  return { ...result, serverCores };
-}
-
-async function loadPlain(name: string, start: () => Promise<PlainServer>): Promise<Loaded> {
-  let server: PlainServer | undefined;
-  try {
-    server = await start();
-    return { name, result: await load(name, server.url, server.child.process.pid) };
-  } catch (error) {
-    step(`${name}: failed: ${(error as Error).message}`);
-    return { name, result: `failed: ${(error as Error).message.split("\n")[0]}` };
-  } finally {
-    await server?.child.stop();
-  }
+  await runWrk(contender.url, PLAN.warmup);
 }
 
 interface LivelyReport {
-  loaded: Loaded;
   cold: ColdStartResult | string;
   swap: HotSwapResult | string;
 }
 
-async function runLively(): Promise<LivelyReport> {
-  const node = await startLively(ROOT);
+/** Cold start and hot swap, on the node that the rounds measured. */
+async function runLivelyOnly(node: LivelyNode): Promise<LivelyReport> {
+  let cold: ColdStartResult | string;
   try {
-    step(`lively serve ready at ${node.url} (startup.ms ${ms(node.startupMs)})`);
-    const hello = await deployCode(node, "hello", HELLO_CODE);
-    await waitForSeq(node, hello.seq);
-    step(`deployed hello@${hello.version} through the admin API in ${ms(hello.ms)}`);
-    let loaded: Loaded;
-    try {
-      loaded = { name: "Lively", result: await load("Lively", `${node.url}/hello/`, node.child.process.pid) };
-    } catch (error) {
-      step(`Lively: failed: ${(error as Error).message}`);
-      loaded = { name: "Lively", result: `failed: ${(error as Error).message.split("\n")[0]}` };
-    }
-
-    let cold: ColdStartResult | string;
-    try {
-      cold = await benchColdStart(node, PLAN.coldVersions);
-      step(
-        `cold start, first GET of ${cold.first.n} never-loaded versions: p50 ${ms(cold.first.p50)}, p90 ${ms(cold.first.p90)}, ` +
-          `max ${ms(cold.first.max)}; second GET p50 ${ms(cold.warm.p50)}; deploys p50 ${ms(cold.deployMs.p50)}` +
-          (cold.preloaded > 0 ? `; ${cold.preloaded} were loaded before their first request` : ""),
-      );
-    } catch (error) {
-      cold = `failed: ${(error as Error).message}`;
-      step(`cold start ${cold}`);
-    }
-
-    let swap: HotSwapResult | string;
-    try {
-      swap = await benchHotSwap(node, PLAN.hotSwap.deploys, PLAN.hotSwap.wrk);
-      const w = swap.wrk;
-      step(
-        `hot swap: ${swap.deploys - swap.deployFailures.length}/${swap.deploys} deploys to production during ${PLAN.hotSwap.wrk.durationS} s of wrk; ` +
-          `${w.requests} requests, ${w.non2xx} non-2xx, ${socketErrorCount(w)} socket errors ` +
-          `(connect ${w.socketErrors.connect}, read ${w.socketErrors.read}, write ${w.socketErrors.write}, timeout ${w.socketErrors.timeout})`,
-      );
-      step(
-        `hot swap: ${rps(w.requestsPerSec)}, p50 ${ms(w.latencyMs.p50)}, p99 ${ms(w.latencyMs.p99)}, max ${ms(w.latencyMs.max)}; ` +
-          `deploy p50 ${ms(swap.deployMs.p50)}, max ${ms(swap.deployMs.max)}; new version answering after p50 ${ms(swap.visibleMs.p50)}, ` +
-          `max ${ms(swap.visibleMs.max)}; final ${swap.finalVersion} (${swap.finalBodyOk ? "body is the last deploy's" : "body is NOT the last deploy's"})` +
-          (swap.swapsNotSeen > 0 ? `; ${swap.swapsNotSeen} swaps not seen within 5 s` : ""),
-      );
-      for (const failure of swap.deployFailures.slice(0, 3)) step(`hot swap deploy failed: ${failure}`);
-    } catch (error) {
-      swap = `failed: ${(error as Error).message}`;
-      step(`hot swap ${swap}`);
-    }
-
-    try {
-      const status = (await nodeStatus(node)) as Awaited<ReturnType<typeof nodeStatus>> & { isolateRestarts?: number };
-      step(`node status at the end: ${status.loaded.length} versions loaded, isolate restarts ${status.isolateRestarts ?? "?"}`);
-    } catch (error) {
-      step(`node status failed: ${(error as Error).message}`);
-    }
-    return { loaded, cold, swap };
-  } finally {
-    const exit = await node.child.stop();
-    step(`lively serve stopped: SIGTERM → ${exit}`);
+    cold = await benchColdStart(node, PLAN.coldVersions);
+    step(
+      `cold start, first GET of ${cold.first.n} never-loaded versions: p50 ${ms(cold.first.p50)}, p90 ${ms(cold.first.p90)}, ` +
+        `max ${ms(cold.first.max)}; second GET p50 ${ms(cold.warm.p50)}; deploys p50 ${ms(cold.deployMs.p50)}` +
+        (cold.preloaded > 0 ? `; ${cold.preloaded} were loaded before their first request` : ""),
+    );
+  } catch (error) {
+    cold = `failed: ${(error as Error).message}`;
+    step(`cold start ${cold}`);
   }
+
+  let swap: HotSwapResult | string;
+  try {
+    swap = await benchHotSwap(node, PLAN.hotSwap.deploys, PLAN.hotSwap.wrk);
+    const w = swap.wrk;
+    step(
+      `hot swap: ${swap.deploys - swap.deployFailures.length}/${swap.deploys} deploys to production during ${PLAN.hotSwap.wrk.durationS} s of wrk; ` +
+        `${w.requests} requests, ${w.non2xx} non-2xx, ${socketErrorCount(w)} socket errors ` +
+        `(connect ${w.socketErrors.connect}, read ${w.socketErrors.read}, write ${w.socketErrors.write}, timeout ${w.socketErrors.timeout})`,
+    );
+    step(
+      `hot swap: ${rps(w.requestsPerSec)}, p50 ${ms(w.latencyMs.p50)}, p99 ${ms(w.latencyMs.p99)}, max ${ms(w.latencyMs.max)}; ` +
+        `deploy p50 ${ms(swap.deployMs.p50)}, max ${ms(swap.deployMs.max)}; new version answering after p50 ${ms(swap.visibleMs.p50)}, ` +
+        `max ${ms(swap.visibleMs.max)}; final ${swap.finalVersion} (${swap.finalBodyOk ? "body is the last deploy's" : "body is NOT the last deploy's"})` +
+        (swap.swapsNotSeen > 0 ? `; ${swap.swapsNotSeen} swaps not seen within 5 s` : ""),
+    );
+    for (const failure of swap.deployFailures.slice(0, 3)) step(`hot swap deploy failed: ${failure}`);
+  } catch (error) {
+    swap = `failed: ${(error as Error).message}`;
+    step(`hot swap ${swap}`);
+  }
+
+  try {
+    const status = (await nodeStatus(node)) as Awaited<ReturnType<typeof nodeStatus>> & { isolateRestarts?: number };
+    step(`node status at the end: ${status.loaded.length} versions loaded, isolate restarts ${status.isolateRestarts ?? "?"}`);
+  } catch (error) {
+    step(`node status failed: ${(error as Error).message}`);
+  }
+  return { cold, swap };
 }
 
-function loadTable(rows: Loaded[]): string {
+function loadTable(names: string[], result: RoundsResult, missing: Record<string, string>): string {
   return table(
     ["server", "throughput", "p50", "p99", "max", "failed", "server CPU"],
-    rows.map(({ name, result }) =>
-      typeof result === "string"
-        ? [name, result, "", "", "", "", ""]
-        : [
-            name,
-            rps(result.requestsPerSec),
-            ms(result.latencyMs.p50),
-            ms(result.latencyMs.p99),
-            ms(result.latencyMs.max),
-            String(result.non2xx + socketErrorCount(result)),
-            cores(result.serverCores),
-          ],
-    ),
+    names.map((name) => {
+      const m = result.medians[name];
+      if (!m) return [name, missing[name] ?? "not measured", "", "", "", "", ""];
+      return [name, rps(m.requestsPerSec), ms(m.p50), ms(m.p99), ms(m.max), String(m.failed), cores(m.serverCores)];
+    }),
   );
 }
 
-function ratioRows(lively: Loaded, bare: Loaded, workerd: Loaded): string[][] {
+function ratioRows(result: RoundsResult): string[][] {
   const rows: string[][] = [];
-  const l = typeof lively.result === "string" ? undefined : lively.result;
-  const b = typeof bare.result === "string" ? undefined : bare.result;
-  const w = typeof workerd.result === "string" ? undefined : workerd.result;
-  if (l && b) {
-    const r = l.requestsPerSec / b.requestsPerSec;
+  const has = (name: string) => result.medians[name] !== undefined;
+  const rounds = `median of ${result.rounds.length} rounds`;
+  if (has("Lively") && has("bare node:http")) {
+    const r = medianRatio(result, "Lively", "bare node:http", (m) => m.requestsPerSec);
     rows.push([
       "Lively / bare throughput",
-      r.toFixed(2),
+      `${r.toFixed(2)} (${rounds})`,
       `≥ ${TARGET.throughputVsBare} (stretch ${TARGET.throughputVsBareStretch})`,
       r >= TARGET.throughputVsBareStretch ? "PASS (stretch)" : mark(r >= TARGET.throughputVsBare),
     ]);
+    const p99 = medianRatio(result, "Lively", "bare node:http", (m) => m.latencyMs.p99);
+    rows.push(["Lively p99 / bare p99", `${p99.toFixed(2)} (${rounds})`, `≤ ${TARGET.p99VsBare}`, mark(p99 <= TARGET.p99VsBare)]);
   } else rows.push(["Lively / bare throughput", "n/a", `≥ ${TARGET.throughputVsBare}`, "MISS"]);
-  if (l && w) {
-    const r = l.requestsPerSec / w.requestsPerSec;
-    rows.push(["Lively / workerd throughput", r.toFixed(2), `≥ ${TARGET.throughputVsWorkerd}`, mark(r >= TARGET.throughputVsWorkerd)]);
-  } else rows.push(["Lively / workerd throughput", "n/a", `≥ ${TARGET.throughputVsWorkerd}`, w ? "MISS" : "n/a (workerd unavailable)"]);
-  if (l && b) {
-    const r = l.latencyMs.p99 / b.latencyMs.p99;
-    rows.push(["Lively p99 / bare p99", r.toFixed(2), `≤ ${TARGET.p99VsBare}`, mark(r <= TARGET.p99VsBare)]);
-  } else rows.push(["Lively p99 / bare p99", "n/a", `≤ ${TARGET.p99VsBare}`, "MISS"]);
+  if (has("Lively") && has("workerd")) {
+    const r = medianRatio(result, "Lively", "workerd", (m) => m.requestsPerSec);
+    rows.push([
+      "Lively / workerd throughput",
+      `${r.toFixed(2)} (${rounds})`,
+      `≥ ${TARGET.throughputVsWorkerd}`,
+      mark(r >= TARGET.throughputVsWorkerd),
+    ]);
+  } else rows.push(["Lively / workerd throughput", "n/a", `≥ ${TARGET.throughputVsWorkerd}`, "n/a (workerd unavailable)"]);
   return rows;
 }
 
@@ -273,21 +219,49 @@ async function main(): Promise<number> {
       : `workerd: ${workerd.version}, compatibilityDate ${workerd.compatibilityDate}`,
   );
 
-  say("\n== Throughput: GET → 'hello world'");
-  const bare = await loadPlain("bare node:http", startBare);
-  const wd: Loaded =
-    typeof workerd === "string"
-      ? { name: "workerd", result: `unavailable (${workerd})` }
-      : await loadPlain("workerd", () => startWorkerd(workerd));
-  if (typeof workerd === "string") step(`workerd: unavailable (${workerd})`);
+  say("\n== Starting the servers");
+  const contenders: Contender[] = [];
+  const missing: Record<string, string> = {};
+  const start = async (name: string, begin: () => Promise<PlainServer>) => {
+    try {
+      const server = await begin();
+      contenders.push({ name, url: server.url, pid: server.child.process.pid });
+    } catch (error) {
+      missing[name] = `failed: ${(error as Error).message.split("\n")[0]}`;
+      step(`${name}: ${missing[name]}`);
+    }
+  };
+  const node = await startLively(ROOT);
+  step(`lively serve ready at ${node.url} (startup.ms ${ms(node.startupMs)})`);
+  const hello = await deployCode(node, "hello", HELLO_CODE);
+  await waitForSeq(node, hello.seq);
+  step(`deployed hello@${hello.version} through the admin API in ${ms(hello.ms)}`);
+  contenders.push({ name: "Lively", url: `${node.url}/hello/`, pid: node.child.process.pid });
+  await start("bare node:http", startBare);
+  if (typeof workerd === "string") missing.workerd = `unavailable (${workerd})`;
+  else await start("workerd", () => startWorkerd(workerd));
+  for (const contender of contenders) await warm(contender);
 
-  say("\n== Lively: throughput, cold start, hot swap");
-  const lively = await runLively();
+  say(`\n== Throughput: GET → 'hello world', ${PLAN.rounds} rounds, order rotating`);
+  const result = await runRounds(contenders, {
+    rounds: PLAN.rounds,
+    run: PLAN.load,
+    onRun: (round, name, m: Measured) =>
+      step(
+        `round ${round} ${name}: ${rps(m.requestsPerSec)}, p50 ${ms(m.latencyMs.p50)}, p99 ${ms(m.latencyMs.p99)}, ` +
+          `max ${ms(m.latencyMs.max)} (${m.requests} requests${failures(m)}); server CPU ${cores(m.serverCores)}`,
+      ),
+  });
+
+  say("\n== Lively: cold start, hot swap");
+  const lively = await runLivelyOnly(node);
+  const exit = await node.child.stop();
+  step(`lively serve stopped: SIGTERM → ${exit}`);
 
   say("\n== Summary");
-  say(loadTable([lively.loaded, bare, wd]));
+  say(loadTable(["Lively", "bare node:http", "workerd"], result, missing));
   say("");
-  say(table(["figure", "value", "target", "result"], [...ratioRows(lively.loaded, bare, wd), ...livelyRows(lively)]));
+  say(table(["figure", "value", "target", "result"], [...ratioRows(result), ...livelyRows(lively)]));
   return 0;
 }
 
