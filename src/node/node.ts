@@ -19,6 +19,7 @@ import { createGateway } from "../gateway/gateway.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { IvmSandbox } from "../runtime/ivm/ivm-sandbox.ts";
 import { validateArtifact } from "../runtime/ivm/validate-artifact.ts";
+import { ModuleLogs, toModuleLogLevel } from "../runtime/module-logs.ts";
 import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from "../runtime/sandbox.ts";
 import { VersionCache } from "../runtime/version-cache.ts";
 import { openStore } from "../store/open.ts";
@@ -48,6 +49,8 @@ export interface RunningNode {
   url: string;
   nodeId: string;
   store: Store;
+  /** What modules wrote with console.* on this node (`lively logs`). */
+  logs: ModuleLogs;
   /** Where the bootstrap wrote a new admin token, when this start created one. */
   adminTokenPath: string | undefined;
   /** How long the start took, in ms, and how many channels the index holds. */
@@ -80,13 +83,18 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     poller.unref();
     releasers.add("index poll", () => clearInterval(poller));
 
+    const logs = new ModuleLogs();
+    const moduleLog = log.child({ layer: "module" });
     const cache = new VersionCache({
       sandbox: new IvmSandbox(),
       source: { artifact: (module, version) => store.read(async (db) => (await getVersion(db, module, version))?.artifact) },
       limits: options.sandboxLimits ?? DEFAULT_SANDBOX_LIMITS,
       idleTtlMs: options.idleTtlMs ?? 3_600_000,
       maxLoaded: options.maxLoaded ?? 1000,
-      onLog: (module, version, level, text) => log.info({ layer: "module", module, version, level }, text),
+      onLog: (module, version, level, text) => {
+        logs.append(module, version, toModuleLogLevel(level), text);
+        moduleLog.debug({ module, version, level }, text);
+      },
     });
     releasers.add("version cache", () => cache.close());
     const gateway = createGateway({ index, cache, log, maxBodyBytes: options.maxBodyBytes ?? 10 * 1024 * 1024 });
@@ -100,6 +108,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       limits: options.limits ?? DEFAULT_CODE_LIMITS,
       log,
       nodeId: () => nodeId,
+      logs,
       onChange: () => {
         void index.refresh().catch(() => undefined);
       },
@@ -161,6 +170,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
           server.closeIdleConnections();
         }),
     );
+    // Released before the server closes: open `logs -f` streams end, or server.close would wait for them.
+    releasers.add("module log streams", () => logs.close());
     const address = server.address() as AddressInfo;
     nodeId = options.nodeId ?? `${hostname()}:${address.port}`;
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
@@ -170,6 +181,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       url,
       nodeId,
       store,
+      logs,
       adminTokenPath,
       startup,
       close: () => releasers.releaseAll((name, error) => log.error({ err: error, resource: name }, "release failed")),
