@@ -16,6 +16,10 @@
  * fetch throws: `TypeError: <message>`. Messages name URLs without their query or user info
  * and never a header value, since both may carry secrets.
  *
+ * The allowlist is checked by URL (name and port), before DNS: a permitted name that resolves to
+ * a private address is reached. Checking resolved addresses would need a custom undici
+ * dispatcher; this file does not do that.
+ *
  * Example (wiring, in the sandbox):
  *   const hostFetch = createHostFetch({
  *     isAllowed: (url) => allowlistPermits(["api.example.com"], url),
