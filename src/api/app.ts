@@ -14,6 +14,7 @@ import { errorResponse } from "./errors.ts";
 import { channelRoutes } from "./routes/channels.ts";
 import { deployRoutes } from "./routes/deploy.ts";
 import { historyRoutes } from "./routes/history.ts";
+import { logRoutes } from "./routes/logs.ts";
 import { moduleRoutes } from "./routes/modules.ts";
 import { routeRoutes } from "./routes/routes.ts";
 import { runtimeRoutes } from "./routes/runtime.ts";
@@ -60,6 +61,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/", tokenRoutes(deps));
   api.route("/", settingsRoutes(deps));
   api.route("/", runtimeRoutes(deps));
+  api.route("/", logRoutes(deps));
   app.route(API_PREFIX, api);
   return app;
 }

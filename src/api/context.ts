@@ -5,6 +5,7 @@ import type { Logger } from "../log.ts";
 import type { SandboxLimits } from "../runtime/sandbox.ts";
 import type { TokenRecord } from "../store/queries/tokens.ts";
 import type { Store } from "../store/store.ts";
+import type { ModuleLogSource } from "./log-stream.ts";
 
 export interface ApiDeps {
   store: Store;
@@ -23,6 +24,8 @@ export interface ApiDeps {
   call?: (module: string, fn: string, args: unknown[], channel?: string) => Promise<{ version: number; result: unknown }>;
   /** What this node has loaded: `lively status`. */
   status?: () => Promise<Record<string, unknown>>;
+  /** What modules wrote with console.* on this node: `lively logs`. */
+  logs?: ModuleLogSource;
   /** What /_lively/health reports beyond "ok"; the node fills it in. */
   health: () => Promise<Record<string, unknown>>;
 }

@@ -17,6 +17,8 @@ export interface HttpChildOptions {
   admin: (request: IncomingMessage, response: ServerResponse) => void;
   /** Work still running that a drain waits for (requests in the sandbox, waitUntil). */
   inFlight: () => number;
+  /** Called first when stopping: end streams that would otherwise keep connections open. */
+  beforeClose?: () => void;
 }
 
 export interface HttpChild extends ChildHandle {
@@ -59,6 +61,7 @@ export async function startHttpChild(options: HttpChildOptions): Promise<HttpChi
     done,
     async stop() {
       stopping = true;
+      options.beforeClose?.();
       server.close();
       server.closeIdleConnections();
       // Connections that finish a response while draining would stay open for keep-alive.

@@ -26,6 +26,7 @@ import { createGateway } from "../gateway/gateway.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { IvmSandbox } from "../runtime/ivm/ivm-sandbox.ts";
 import { validateArtifact } from "../runtime/ivm/validate-artifact.ts";
+import { ModuleLogs, toModuleLogLevel } from "../runtime/module-logs.ts";
 import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from "../runtime/sandbox.ts";
 import { VersionCache } from "../runtime/version-cache.ts";
 import { openStore } from "../store/open.ts";
@@ -63,6 +64,8 @@ export interface RunningNode {
   url: string;
   nodeId: string;
   store: Store;
+  /** What modules wrote with console.* on this node (`lively logs`). */
+  logs: ModuleLogs;
   /** Where the bootstrap wrote a new admin token, when this start created one. */
   adminTokenPath: string | undefined;
   /** How long the start took, in ms, and how many channels the index holds. */
@@ -113,6 +116,9 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   const log = options.log ?? createLogger();
   const nodeLog = log.child({ layer: "node" });
   const parts: Parts = {};
+  // The node's own, not a child's: a loader or HTTP restart keeps the lines and `logs -f` reconnects.
+  const logs = new ModuleLogs();
+  const moduleLog = log.child({ layer: "module" });
   let nodeId = options.nodeId ?? `${hostname()}:${options.port ?? 8080}`;
 
   const storeChild = async (): Promise<ChildHandle> => {
@@ -158,7 +164,10 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       settings: (module) => index.settings(module),
       callModule: async (caller, module, fn, args) =>
         (await callExport(index, cache, module, fn, args, caller, { fallbackToProduction: true })).result,
-      onLog: (module, version, level, text) => log.info({ layer: "module", module, version, level }, text),
+      onLog: (module, version, level, text) => {
+        logs.append(module, version, toModuleLogLevel(level), text);
+        moduleLog.debug({ module, version, level }, text);
+      },
     });
     parts.cache = cache;
     return resourceChild(() => cache.close());
@@ -176,6 +185,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       sandboxLimits: options.sandboxLimits ?? DEFAULT_SANDBOX_LIMITS,
       log,
       nodeId: () => nodeId,
+      logs,
       // A failed refresh is the poll's to retry; the write itself has committed.
       onChange: () =>
         index.refresh().then(
@@ -207,6 +217,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       gateway,
       admin: (request: IncomingMessage, response: ServerResponse) => void adminListener(request, response),
       inFlight: () => cache.inFlight,
+      // Open `logs -f` streams would hold server.close() forever.
+      beforeClose: () => logs.endSubscriptions(),
     });
     parts.port = child.port;
     nodeId = options.nodeId ?? `${hostname()}:${child.port}`;
@@ -235,6 +247,10 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     startup,
     done: tree.done,
     supervisor: tree,
-    close: () => tree.stop(),
+    logs,
+    close: async () => {
+      await tree.stop();
+      logs.close();
+    },
   };
 }

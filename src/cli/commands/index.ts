@@ -7,6 +7,7 @@ import deploy from "./deploy.ts";
 import diff from "./diff.ts";
 import gc from "./gc.ts";
 import history from "./history.ts";
+import logs from "./logs.ts";
 import ls from "./ls.ts";
 import promote from "./promote.ts";
 import restore from "./restore.ts";
@@ -48,6 +49,7 @@ export const commands: CommandSpec[] = [
   routeRemove,
   call,
   status,
+  logs,
   tokenCreate,
   tokenList,
   tokenRevoke,

@@ -38,39 +38,89 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
-    if (body !== undefined) headers["content-type"] = "application/json";
+    const response = await this.send(method, path, { body });
+    const parsed = await jsonOf(response);
+    if (!response.ok) throw this.failure(response.status, parsed);
+    return parsed as T;
+  }
+
+  /**
+   * A GET whose answer streams (NDJSON: `lively logs -f`): yields each line as it arrives.
+   * Errors before the stream starts are thrown as by `request`. It returns when the node ends
+   * the answer, when the connection breaks, or when `signal` aborts: the caller tells them
+   * apart by its own signal.
+   */
+  async *lines(path: string, signal?: AbortSignal): AsyncGenerator<string> {
     let response: Response;
     try {
-      response = await fetch(`${this.baseUrl}${API_PREFIX}${path}`, {
+      response = await this.send("GET", path, { signal, accept: "application/x-ndjson" });
+    } catch (error) {
+      if (signal?.aborted) return;
+      throw error;
+    }
+    if (!response.ok) throw this.failure(response.status, await jsonOf(response).catch(() => undefined));
+    if (!response.body) return;
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let newline = buffer.indexOf("\n");
+        while (newline >= 0) {
+          const line = buffer.slice(0, newline);
+          buffer = buffer.slice(newline + 1);
+          if (line.trim() !== "") yield line;
+          newline = buffer.indexOf("\n");
+        }
+      }
+    } catch {
+      // An abort or a broken connection both end the stream; see above.
+    } finally {
+      reader.cancel().catch(() => undefined);
+    }
+  }
+
+  private async send(method: string, path: string, options: { body?: unknown; signal?: AbortSignal; accept?: string }): Promise<Response> {
+    const headers: Record<string, string> = { accept: options.accept ?? "application/json" };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (options.body !== undefined) headers["content-type"] = "application/json";
+    try {
+      return await fetch(`${this.baseUrl}${API_PREFIX}${path}`, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: options.signal,
       });
     } catch (error) {
+      if (options.signal?.aborted) throw error;
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
       throw new LivelyError(
         "unavailable",
         `cannot reach a Lively node at ${this.baseUrl} (${cause}); start one with 'lively serve' or set LIVELY_URL`,
       );
     }
-    const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text === "" ? undefined : JSON.parse(text);
-    } catch {
-      throw new LivelyError("internal", `the node answered ${response.status} with a body that is not JSON`);
+  }
+
+  /** The node's error answer as a LivelyError with its code. */
+  private failure(status: number, parsed: unknown): LivelyError {
+    const error = (parsed as { error?: { code?: unknown; message?: unknown; details?: Record<string, unknown> } })?.error;
+    const code = isErrorCode(error?.code) ? error.code : "internal";
+    let message = typeof error?.message === "string" ? error.message : `the node answered ${status}`;
+    if (code === "unauthorized" && !this.token) {
+      message += "; no token found: set LIVELY_TOKEN, or run the CLI where the node's data dir (./.lively) is";
     }
-    if (!response.ok) {
-      const error = (parsed as { error?: { code?: unknown; message?: unknown; details?: Record<string, unknown> } })?.error;
-      const code = isErrorCode(error?.code) ? error.code : "internal";
-      let message = typeof error?.message === "string" ? error.message : `the node answered ${response.status}`;
-      if (code === "unauthorized" && !this.token) {
-        message += "; no token found: set LIVELY_TOKEN, or run the CLI where the node's data dir (./.lively) is";
-      }
-      throw new LivelyError(code, message, error?.details);
-    }
-    return parsed as T;
+    return new LivelyError(code, message, error?.details);
+  }
+}
+
+async function jsonOf(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return text === "" ? undefined : JSON.parse(text);
+  } catch {
+    throw new LivelyError("internal", `the node answered ${response.status} with a body that is not JSON`);
   }
 }

@@ -1,0 +1,220 @@
+/**
+ * Outbound `fetch()` for modules, carried out by the host. A module calls `fetch()` inside its
+ * isolate; the sandbox copies the request out as an `OutboundRequest`, awaits `hostFetch(…)`
+ * and copies the `OutboundResponse` back in. Only hosts the module's allowlist permits are
+ * reached, and every redirect hop is checked again.
+ *
+ * Owns: the policy of an outbound request (schemes, allowlist per hop, headers a module must
+ * not set, size limits, one deadline for the whole exchange) on top of Node's own fetch
+ * (undici). The helpers in host-fetch/ import only host-fetch/errors.ts. Must not import
+ * ivm/, web/, gateway/, api/, cli/: the sandbox wires it in.
+ *
+ * Defaults: 30 s for the whole exchange (redirects and body included), 10 MB request body,
+ * 10 MB response body, 10 redirects.
+ *
+ * Errors are `HostFetchError`s, which are TypeErrors, so the isolate sees what a browser's
+ * fetch throws: `TypeError: <message>`. Messages name URLs without their query or user info
+ * and never a header value, since both may carry secrets.
+ *
+ * The allowlist is checked by URL (name and port), before DNS: a permitted name that resolves to
+ * a private address is reached. Checking resolved addresses would need a custom undici
+ * dispatcher; this file does not do that.
+ *
+ * Example (wiring, in the sandbox):
+ *   const hostFetch = createHostFetch({
+ *     isAllowed: (url) => allowlistPermits(["api.example.com"], url),
+ *     allowlist: ["api.example.com"],
+ *     hint: "set it with `lively config hello --allow-fetch HOST`",
+ *   });
+ *   const response = await hostFetch({ method: "GET", url, headers: [], body: null, redirect: "follow" }, request.signal);
+ */
+import { FetchRefused, HostFetchError, shownUrl } from "./host-fetch/errors.ts";
+import { followRedirect, type Hop, isRedirect } from "./host-fetch/redirects.ts";
+import { decodedByUndici, outboundHeaders, readLimitedBody, responseHeaders } from "./host-fetch/wire.ts";
+
+export { allowlistPermits } from "./host-fetch/allowlist.ts";
+export { FetchRefused, HostFetchError, type HostFetchFailure } from "./host-fetch/errors.ts";
+
+export interface OutboundRequest {
+  method: string;
+  /** Absolute http: or https: URL. */
+  url: string;
+  headers: [string, string][];
+  body: Uint8Array | null;
+  /** "follow" (the default in the isolate), "manual" (the 3xx itself is returned) or "error". */
+  redirect: "follow" | "manual" | "error";
+}
+
+export interface OutboundResponse {
+  status: number;
+  statusText: string;
+  /** The URL of the response that was returned: after redirects, the last one. */
+  url: string;
+  redirected: boolean;
+  /** Lowercase names; `set-cookie` stays one pair per cookie. Decoded bodies lose content-encoding/-length. */
+  headers: [string, string][];
+  body: Uint8Array;
+}
+
+export type HostFetch = (request: OutboundRequest, signal?: AbortSignal) => Promise<OutboundResponse>;
+
+export interface HostFetchOptions {
+  /** Whether the module may reach this URL; asked for the first URL and every redirect target. */
+  isAllowed(url: URL): boolean;
+  /** The allowlist as people wrote it, only to say in a refusal what is permitted. */
+  allowlist?: readonly string[];
+  /** Appended to a refusal, e.g. "set it with `lively config hello --allow-fetch HOST`". */
+  hint?: string;
+  /** The whole exchange: connecting, every redirect, the body. Default 30 s. */
+  timeoutMs?: number;
+  /** Larger response bodies are aborted while reading. Default 10 MB. */
+  maxResponseBytes?: number;
+  /** Larger request bodies are refused before anything is sent. Default 10 MB. */
+  maxRequestBytes?: number;
+  /** Default 10; one more is an error. */
+  maxRedirects?: number;
+  /** Sent as `user-agent` when the module sets none (undici's default is "node"). */
+  userAgent?: string;
+}
+
+export const HOST_FETCH_DEFAULTS = {
+  timeoutMs: 30_000,
+  maxResponseBytes: 10 * 1024 * 1024,
+  maxRequestBytes: 10 * 1024 * 1024,
+  maxRedirects: 10,
+} as const;
+
+function parseTarget(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new FetchRefused("bad-request", "fetch needs an absolute http: or https: URL");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new FetchRefused("not-allowed", `fetch to ${shownUrl(url)} is not allowed: only http: and https: URLs can be fetched`);
+  }
+  if (url.username || url.password) {
+    throw new FetchRefused("bad-request", `fetch to ${shownUrl(url)} is refused: a URL must not carry a user name or password`);
+  }
+  return url;
+}
+
+const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const STANDARD_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]);
+
+function normalizeMethod(method: string): string {
+  if (!METHOD.test(method)) throw new FetchRefused("bad-request", `${JSON.stringify(method)} is not a valid HTTP method`);
+  const upper = method.toUpperCase();
+  if (upper === "CONNECT" || upper === "TRACE" || upper === "TRACK") {
+    throw new FetchRefused("bad-request", `the ${upper} method cannot be fetched`);
+  }
+  return STANDARD_METHODS.has(upper) ? upper : method;
+}
+
+export function createHostFetch(options: HostFetchOptions): HostFetch {
+  const timeoutMs = options.timeoutMs ?? HOST_FETCH_DEFAULTS.timeoutMs;
+  const maxResponseBytes = options.maxResponseBytes ?? HOST_FETCH_DEFAULTS.maxResponseBytes;
+  const maxRequestBytes = options.maxRequestBytes ?? HOST_FETCH_DEFAULTS.maxRequestBytes;
+  const maxRedirects = options.maxRedirects ?? HOST_FETCH_DEFAULTS.maxRedirects;
+
+  const checkAllowed = (url: URL, redirectedFrom?: URL): void => {
+    if (options.isAllowed(url)) return;
+    const permits =
+      options.allowlist && options.allowlist.length > 0
+        ? `this module's allowlist permits ${options.allowlist.join(", ")}`
+        : "this module's allowlist permits no host";
+    const what = redirectedFrom
+      ? `fetch to ${shownUrl(redirectedFrom)} was redirected to ${shownUrl(url)}, and ${url.host} is not allowed`
+      : `fetch to ${shownUrl(url)} is not allowed`;
+    throw new FetchRefused("not-allowed", `${what}: ${permits}${options.hint ? ` (${options.hint})` : ""}`);
+  };
+
+  async function exchange(request: OutboundRequest, signal: AbortSignal, state: { url?: URL }): Promise<OutboundResponse> {
+    const first = parseTarget(request.url);
+    let hop: Hop = {
+      method: normalizeMethod(request.method),
+      url: first,
+      headers: outboundHeaders(request.headers, options.userAgent),
+      body: request.body,
+    };
+    state.url = hop.url;
+    if (hop.body !== null && hop.body.byteLength > 0 && (hop.method === "GET" || hop.method === "HEAD")) {
+      throw new FetchRefused("bad-request", `a ${hop.method} request cannot have a body`);
+    }
+    if (hop.body !== null && hop.body.byteLength > maxRequestBytes) {
+      throw new FetchRefused("too-large", `the request body to ${shownUrl(hop.url)} is over ${maxRequestBytes} bytes`);
+    }
+    for (let redirects = 0; ; redirects++) {
+      checkAllowed(hop.url, redirects > 0 ? state.url : undefined); // state.url: the hop that redirected
+      state.url = hop.url;
+      const response = await fetch(hop.url, {
+        method: hop.method,
+        headers: hop.headers,
+        body: hop.body !== null && hop.body.byteLength > 0 ? plainBytes(hop.body) : undefined,
+        // Followed here, not by undici, so that every hop passes checkAllowed.
+        redirect: "manual",
+        signal,
+      });
+      const location = isRedirect(response.status) ? response.headers.get("location") : null;
+      if (location === null || request.redirect === "manual") {
+        const body = await readLimitedBody(response, maxResponseBytes, hop.url);
+        return {
+          status: response.status,
+          statusText: response.statusText,
+          url: hop.url.href.replace(/#.*$/, ""),
+          redirected: redirects > 0,
+          headers: responseHeaders(response.headers, decodedByUndici(response)),
+          body,
+        };
+      }
+      await response.body?.cancel().catch(() => undefined);
+      if (request.redirect === "error") {
+        throw new FetchRefused("redirect", `fetch to ${shownUrl(hop.url)} was redirected, and this request's redirect mode is "error"`);
+      }
+      if (redirects >= maxRedirects) {
+        throw new HostFetchError("redirect", `fetch to ${shownUrl(first)} was redirected more than ${maxRedirects} times`);
+      }
+      hop = followRedirect(hop, response.status, location);
+    }
+  }
+
+  return async function hostFetch(request: OutboundRequest, signal?: AbortSignal): Promise<OutboundResponse> {
+    const state: { url?: URL } = {}; // the hop in flight, for messages
+    if (signal?.aborted) throw new HostFetchError("aborted", "fetch was aborted before it started");
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const onAbort = () => controller.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await exchange(request, controller.signal, state);
+    } catch (error) {
+      controller.abort(); // whatever is still open (a body being read) is dropped now
+      if (error instanceof HostFetchError) throw error;
+      const where = state.url ? `fetch to ${shownUrl(state.url)}` : "fetch";
+      if (timedOut) throw new HostFetchError("timeout", `${where} took longer than ${timeoutMs} ms`, { cause: error });
+      if (signal?.aborted) throw new HostFetchError("aborted", `${where} was aborted`, { cause: error });
+      throw new HostFetchError("network", `${where} failed: ${networkReason(error)}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  };
+}
+
+/** Bytes over a plain ArrayBuffer, as fetch's BodyInit takes them (a shared buffer is copied). */
+function plainBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
+}
+
+/** undici says "fetch failed" and puts the reason in `cause`; a code (ECONNREFUSED) is enough. */
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  if (typeof cause?.code === "string") return cause.code;
+  if (typeof cause?.message === "string") return cause.message;
+  return error instanceof Error ? error.message : "network error";
+}

@@ -1,0 +1,31 @@
+/**
+ * The errors of an outbound fetch, and how a URL is shown in them. Imports nothing.
+ *
+ * Both classes are TypeErrors, so the sandbox's error copy (TypeError/RangeError/Error by
+ * class, message only) gives the isolate what a browser's fetch throws: `TypeError: <message>`.
+ */
+
+export type HostFetchFailure = "not-allowed" | "bad-request" | "too-large" | "redirect" | "timeout" | "aborted" | "network";
+
+/** Why an outbound fetch failed. */
+export class HostFetchError extends TypeError {
+  override readonly name: string = "HostFetchError";
+  constructor(
+    readonly reason: HostFetchFailure,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Refused by policy (scheme, allowlist, headers, size, redirect mode): that hop was never sent. */
+export class FetchRefused extends HostFetchError {
+  override readonly name = "FetchRefused";
+}
+
+/** A URL as messages show it: no user info, no query, no fragment (any of them may hold a secret). */
+export function shownUrl(url: URL): string {
+  if (url.protocol !== "http:" && url.protocol !== "https:") return `a ${url.protocol} URL`;
+  return `${url.origin}${url.pathname}`;
+}
