@@ -19,11 +19,13 @@ import { getRequestListener } from "@hono/node-server";
 import { createAdminApi } from "../api/app.ts";
 import { bootstrapAdminToken } from "../auth/tokens.ts";
 import { ChannelIndex } from "../code/channel-index.ts";
+import { fetchAllowed } from "../code/fetch-allow.ts";
 import { type CodeLimits, DEFAULT_CODE_LIMITS } from "../code/limits.ts";
 import { DEFAULT_CHANNEL } from "../code/names.ts";
 import { toError } from "../errors.ts";
 import { createGateway } from "../gateway/gateway.ts";
 import { createLogger, type Logger } from "../log.ts";
+import { createHostFetch } from "../runtime/host-fetch.ts";
 import { IvmSandbox } from "../runtime/ivm/ivm-sandbox.ts";
 import { validateArtifact } from "../runtime/ivm/validate-artifact.ts";
 import { ModuleLogs, toModuleLogLevel } from "../runtime/module-logs.ts";
@@ -162,6 +164,12 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       isReferenced: (module, version) => index.isReferenced(module, version),
       // vars, limit overrides; a change of them reloads the module's versions on their next request
       settings: (module) => index.settings(module),
+      makeFetch: (module, fetchAllow) =>
+        createHostFetch({
+          isAllowed: (url) => fetchAllowed(fetchAllow, url),
+          allowlist: fetchAllow,
+          hint: `allow hosts with: lively config ${module} --allow-fetch HOST`,
+        }),
       callModule: async (caller, module, fn, args) =>
         (await callExport(index, cache, module, fn, args, caller, { fallbackToProduction: true })).result,
       onLog: (module, version, level, text) => {

@@ -22,7 +22,7 @@
  *
  * Example (wiring, in the sandbox):
  *   const hostFetch = createHostFetch({
- *     isAllowed: (url) => allowlistPermits(["api.example.com"], url),
+ *     isAllowed: (url) => fetchAllowed(["api.example.com"], url), // src/code/fetch-allow.ts
  *     allowlist: ["api.example.com"],
  *     hint: "set it with `lively config hello --allow-fetch HOST`",
  *   });
@@ -32,7 +32,6 @@ import { FetchRefused, HostFetchError, shownUrl } from "./host-fetch/errors.ts";
 import { followRedirect, type Hop, isRedirect } from "./host-fetch/redirects.ts";
 import { decodedByUndici, outboundHeaders, readLimitedBody, responseHeaders } from "./host-fetch/wire.ts";
 
-export { allowlistPermits } from "./host-fetch/allowlist.ts";
 export { FetchRefused, HostFetchError, type HostFetchFailure } from "./host-fetch/errors.ts";
 
 export interface OutboundRequest {

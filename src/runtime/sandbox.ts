@@ -45,6 +45,12 @@ export interface CallerContext {
   depth: number;
 }
 
+/** An outbound `fetch()` as the host carries it out (runtime/host-fetch.ts), already limited to the module's allowlist. */
+export type ModuleFetch = (
+  request: { method: string; url: string; headers: [string, string][]; body: Uint8Array | null; redirect: "follow" | "manual" | "error" },
+  signal: AbortSignal,
+) => Promise<{ status: number; statusText: string; url: string; redirected: boolean; headers: [string, string][]; body: Uint8Array }>;
+
 /** `env.call(module, fn, ...args)` as the host carries it out. Resolves to the JSON-able result. */
 export type CallModule = (caller: CallerContext, module: string, fn: string, args: unknown[]) => Promise<unknown>;
 
@@ -76,6 +82,8 @@ export interface LoadRequest {
   onLog?: (level: string, text: string) => void;
   /** env.call; without it env.call rejects. */
   callModule?: CallModule;
+  /** fetch(); without it every fetch rejects. */
+  fetch?: ModuleFetch;
   /** A limit killed the isolate: the cache drops this version so the next request loads a fresh one. */
   onKilled?: (error: Error) => void;
 }

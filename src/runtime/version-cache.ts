@@ -9,7 +9,7 @@
  * Leaving is `retire()`: requests in flight finish on the isolate they started on, and it is
  * disposed when the last one ends. Concurrent first requests share one load (single flight).
  */
-import type { CallModule, LoadedVersion, Sandbox, SandboxLimits } from "./sandbox.ts";
+import type { CallModule, LoadedVersion, ModuleFetch, Sandbox, SandboxLimits } from "./sandbox.ts";
 
 export interface VersionSource {
   /** The artifact of a stored version, or undefined when there is no such version. */
@@ -20,6 +20,8 @@ export interface VersionSource {
 export interface LoadSettings {
   vars: Record<string, string>;
   limits: Partial<SandboxLimits>;
+  /** Hosts its fetch may reach (code/fetch-allow.ts patterns); empty: none. */
+  fetchAllow: readonly string[];
   seq: number;
 }
 
@@ -38,6 +40,8 @@ export interface VersionCacheOptions {
   isReferenced?: (module: string, version: number) => boolean;
   settings?: (module: string) => LoadSettings | undefined;
   callModule?: CallModule;
+  /** Makes a module's fetch for its allowlist; without it modules cannot fetch. */
+  makeFetch?: (module: string, fetchAllow: readonly string[]) => ModuleFetch;
   onLog?: (module: string, version: number, level: string, text: string) => void;
 }
 
@@ -60,7 +64,7 @@ export interface LoadedInfo {
   inFlight: number;
 }
 
-const NO_SETTINGS: LoadSettings = { vars: {}, limits: {}, seq: 0 };
+const NO_SETTINGS: LoadSettings = { vars: {}, limits: {}, fetchAllow: [], seq: 0 };
 
 export class VersionCache {
   private readonly entries = new Map<string, Entry>();
@@ -145,6 +149,7 @@ export class VersionCache {
       limits: { ...this.options.limits, ...settings.limits },
       vars: settings.vars,
       callModule: this.options.callModule,
+      fetch: this.options.makeFetch?.(module, settings.fetchAllow),
       onLog: onLog ? (level, text) => onLog(module, version, level, text) : undefined,
       onKilled: () => {
         this.restarts++;

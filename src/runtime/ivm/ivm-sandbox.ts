@@ -7,7 +7,16 @@
  * on the next request, and no other version is touched.
  */
 import { LivelyError } from "../../errors.ts";
-import type { CallerContext, CallModule, LoadedVersion, LoadRequest, PlainRequest, PlainResponse, Sandbox } from "../sandbox.ts";
+import type {
+  CallerContext,
+  CallModule,
+  LoadedVersion,
+  LoadRequest,
+  ModuleFetch,
+  PlainRequest,
+  PlainResponse,
+  Sandbox,
+} from "../sandbox.ts";
 import { Watchdog } from "../watchdog.ts";
 import type { HostBindings } from "../web/prelude.ts";
 import { DISPATCH_SOURCE } from "./dispatch-source.ts";
@@ -102,6 +111,40 @@ function callHandler(callModule: CallModule | undefined): (payload: unknown) => 
   };
 }
 
+const REDIRECT_MODES = new Set(["follow", "manual", "error"]);
+
+/** fetch() as the isolate's host-async "fetch" handler: what the isolate sent is checked, never trusted. */
+function fetchHandler(moduleFetch: ModuleFetch | undefined): (payload: unknown, signal: AbortSignal) => Promise<unknown> {
+  return async (payload, signal) => {
+    const p = payload as { method?: unknown; url?: unknown; headers?: unknown; body?: unknown; redirect?: unknown } | null;
+    const headersOk =
+      Array.isArray(p?.headers) &&
+      p.headers.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === "string" && typeof pair[1] === "string");
+    if (
+      !p ||
+      typeof p.method !== "string" ||
+      typeof p.url !== "string" ||
+      !headersOk ||
+      !(p.body === null || p.body instanceof Uint8Array) ||
+      typeof p.redirect !== "string" ||
+      !REDIRECT_MODES.has(p.redirect)
+    ) {
+      throw new TypeError("fetch: malformed request");
+    }
+    if (!moduleFetch) throw new TypeError("fetch is not available here");
+    return moduleFetch(
+      {
+        method: p.method,
+        url: p.url,
+        headers: p.headers as [string, string][],
+        body: p.body as Uint8Array | null,
+        redirect: p.redirect as "follow" | "manual" | "error",
+      },
+      signal,
+    );
+  };
+}
+
 export class IvmSandbox implements Sandbox {
   private readonly watchdog = new Watchdog();
 
@@ -111,7 +154,7 @@ export class IvmSandbox implements Sandbox {
       memoryMb: limits.memoryMb,
       onLog: request.onLog,
       timerTimeoutMs: limits.cpuMs,
-      asyncHandlers: { call: callHandler(request.callModule) },
+      asyncHandlers: { call: callHandler(request.callModule), fetch: fetchHandler(request.fetch) },
     });
     try {
       await evaluateModule(target, request.artifact, limits);

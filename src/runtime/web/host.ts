@@ -31,7 +31,7 @@ export interface HostBindingsOptions {
    * fetch. The payload is copied in; the handler's result must be copyable (strings, plain
    * objects, Uint8Array). A rejection reaches the isolate as a TypeError with its message only.
    */
-  asyncHandlers?: Record<string, (payload: unknown) => Promise<unknown>>;
+  asyncHandlers?: Record<string, (payload: unknown, signal: AbortSignal) => Promise<unknown>>;
 }
 
 export interface HostBindings {
@@ -148,7 +148,8 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
   const onLog = options.onLog;
   const timers = new Map<number, NodeJS.Timeout>();
   const asyncHandlers = options.asyncHandlers ?? {};
-  let pendingAsync = 0;
+  /** Host work in flight, by id, so the isolate can cancel it (an aborted fetch) and dispose can stop it. */
+  const pending = new Map<number, AbortController>();
   let syncCalls = 0;
   let fire: WebReference | undefined;
   let disposed = false;
@@ -189,14 +190,18 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
       callBack([1, id, false, `${String(kind)} is not available here`]);
       return;
     }
-    pendingAsync++;
+    const controller = new AbortController();
+    pending.set(id, controller);
     Promise.resolve()
-      .then(() => handler(payload))
+      .then(() => handler(payload, controller.signal))
       .then(
         (value) => callBack([1, id, true, value]),
         (error: unknown) => callBack([1, id, false, error instanceof Error ? error.message : String(error)]),
       )
-      .finally(() => pendingAsync--);
+      .finally(() => pending.delete(id));
+  };
+  const cancelAsync = (id: number): void => {
+    pending.get(id)?.abort();
   };
   const log = (level: string, text: string): void => {
     if (!onLog || typeof text !== "string" || !LOG_LEVELS.has(level)) return;
@@ -208,7 +213,7 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
   };
 
   /** Called without waiting for an answer; their results and errors are dropped. */
-  const ignored = new Set(["setTimer", "clearTimer", "log", "startAsync"]);
+  const ignored = new Set(["setTimer", "clearTimer", "log", "startAsync", "cancelAsync"]);
   const functions: Record<string, HostFunction> = {
     urlParse: parseUrl,
     urlSet: setUrl,
@@ -229,6 +234,7 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     setTimer,
     clearTimer,
     startAsync,
+    cancelAsync,
     log,
   };
   const names = Object.keys(functions);
@@ -263,7 +269,7 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
       return timers.size;
     },
     get pendingAsync() {
-      return pendingAsync;
+      return pending.size;
     },
     get syncCalls() {
       return syncCalls;
@@ -273,6 +279,8 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
       disposed = true;
       for (const timer of timers.values()) clearTimeout(timer);
       timers.clear();
+      for (const controller of pending.values()) controller.abort();
+      pending.clear();
       try {
         fire?.release();
       } catch {

@@ -219,11 +219,20 @@ host.onTimer = (id) => {
 // host calls host.onAsync(id, ok, value) back in here. fetch.ts exposes it to the dispatcher.
 const asyncPending = new Map();
 let nextAsync = 0;
-const hostAsync = (kind, payload) =>
+const hostAsync = (kind, payload, signal = undefined) =>
   new Promise((resolve, reject) => {
+    const abortReason = () => signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
+    if (signal && signal.aborted) throw abortReason();
     const id = ++nextAsync;
     asyncPending.set(id, { resolve, reject });
     host.startAsync(id, kind, payload);
+    if (signal) {
+      signal.addEventListener("abort", () => {
+        if (!asyncPending.delete(id)) return;
+        host.cancelAsync(id);
+        reject(abortReason());
+      });
+    }
   });
 host.onAsync = (id, ok, value) => {
   const p = asyncPending.get(id);

@@ -231,9 +231,23 @@ const NULL_BODY_STATUS = [101, 103, 204, 205, 304];
 const REDIRECT_STATUS = [301, 302, 303, 307, 308];
 let responseInternals;
 class Response extends Body {
-  #status; #statusText; #headers; #type = "default";
+  #status; #statusText; #headers; #type = "default"; #url = ""; #redirected = false;
   constructor(body = null, init = undefined) {
     super();
+    if (body === kWire) {
+      // A response the host fetched: { status, statusText, url, redirected, headers: [[name, value]…], body: Uint8Array }.
+      this.#status = init.status;
+      this.#statusText = init.statusText;
+      this.#url = init.url;
+      this.#redirected = init.redirected;
+      this.#type = "basic";
+      const headers = new Headers();
+      adoptHeaders(headers, init.headers.map((p) => [String(p[0]).toLowerCase(), String(p[1])]));
+      this.#headers = headers;
+      const bytes = init.body;
+      if (bytes.byteLength > 0 || !NULL_BODY_STATUS.includes(this.#status)) bodyInternals.set(this, bytes);
+      return;
+    }
     init = init ?? {};
     const status = init.status === undefined ? 200 : Number(init.status);
     if (!Number.isInteger(status) || status < 200 || status > 599) throw new RangeError("init[\"status\"] must be in the range of 200 to 599, inclusive.");
@@ -256,8 +270,8 @@ class Response extends Body {
   get ok() { return this.#status >= 200 && this.#status <= 299; }
   get headers() { return this.#headers; }
   get type() { return this.#type; }
-  get url() { return ""; }
-  get redirected() { return false; }
+  get url() { return this.#url; }
+  get redirected() { return this.#redirected; }
   clone() {
     if (this.bodyUsed) throw new TypeError("Response body is already used");
     const r = new Response(null, { status: this.#status === 0 ? 200 : this.#status, statusText: this.#statusText, headers: this.#headers });
@@ -287,6 +301,26 @@ class Response extends Body {
 }
 def("Request", Request);
 def("Response", Response);
+
+// fetch(): the host carries it out (createHostFetch), under the module's allowlist; an abort
+// of the request's signal cancels it there too.
+const FETCH_REDIRECT = ["follow", "manual", "error"];
+async function fetch(input, init = undefined) {
+  const request = input instanceof Request && init === undefined ? input : new Request(input, init);
+  if (request.bodyUsed) throw new TypeError("fetch: the request's body was already read");
+  const body = bodyInternals.get(request);
+  const bytes = body === null ? null : typeof body === "string" ? utf8Encode(body) : body;
+  const plain = {
+    method: request.method,
+    url: request.url,
+    headers: headerList(request.headers).map((p) => [p[0], p[1]]),
+    body: bytes,
+    redirect: FETCH_REDIRECT.includes(request.redirect) ? request.redirect : "follow",
+  };
+  const out = await hostAsync("fetch", plain, init && init.signal ? init.signal : input instanceof Request ? input.signal : undefined);
+  return new Response(kWire, out);
+}
+def("fetch", fetch);
 
 const wire = (name, value) => Object.defineProperty(globalThis, name, { value, writable: false, enumerable: false, configurable: false });
 wire("__livelyHostAsync", hostAsync);
