@@ -5,8 +5,10 @@
  * child kept crashing), the command fails with the reason.
  */
 import { basename, resolve } from "node:path";
+import { requireDurationMs } from "../../code/moments.ts";
 import { LivelyError } from "../../errors.ts";
 import { startNode } from "../../node/node.ts";
+import { DEFAULT_SANDBOX_LIMITS } from "../../runtime/sandbox.ts";
 import { defineCommand } from "../core/define.ts";
 import { intOption, stringOption } from "../core/parse.ts";
 
@@ -21,6 +23,12 @@ export default defineCommand({
     { flags: "--node-id <id>", description: "this node's name in the cluster (default host:port)" },
     { flags: "--max-source-bytes <n>", description: "largest module source accepted (default 5 MB)" },
     { flags: "--drain-ms <ms>", description: "on SIGTERM, how long requests in flight may finish (default 10000)" },
+    { flags: "--idle-ttl <duration>", description: "unload a version after this long without a request (default 1h; 90s, 15m…)" },
+    { flags: "--max-loaded <n>", description: "most versions loaded at once; least recently used leave first (default 1000)" },
+    { flags: "--max-heap-mb <n>", description: "most isolate heap in all, in MB; least recently used leave first (default 4096)" },
+    { flags: "--cpu-ms <ms>", description: "CPU time a request may use, for modules without their own (default 1000)" },
+    { flags: "--wall-ms <ms>", description: "wall time a request may take, for modules without their own (default 30000)" },
+    { flags: "--memory-mb <mb>", description: "isolate heap, for modules without their own (default 128)" },
   ],
   examples: ["lively serve", "lively serve --db postgres://postgres@127.0.0.1/lively --port 8081"],
   async run(_args, options, { io, out }) {
@@ -29,6 +37,15 @@ export default defineCommand({
     const dataDir = resolve(io.cwd, stringOption(options.dataDir) ?? io.env.LIVELY_DATA_DIR ?? ".lively");
     const maxSourceBytes = intOption(options.maxSourceBytes, "--max-source-bytes", 1);
     const drainMs = intOption(options.drainMs, "--drain-ms", 0);
+    const idleTtl = stringOption(options.idleTtl);
+    const idleTtlMs = idleTtl === undefined ? undefined : requireDurationMs(idleTtl, "--idle-ttl");
+    const maxLoaded = intOption(options.maxLoaded, "--max-loaded", 1);
+    const maxHeapMb = intOption(options.maxHeapMb, "--max-heap-mb", 1);
+    const sandboxLimits = {
+      cpuMs: intOption(options.cpuMs, "--cpu-ms", 1) ?? DEFAULT_SANDBOX_LIMITS.cpuMs,
+      wallMs: intOption(options.wallMs, "--wall-ms", 1) ?? DEFAULT_SANDBOX_LIMITS.wallMs,
+      memoryMb: intOption(options.memoryMb, "--memory-mb", 8) ?? DEFAULT_SANDBOX_LIMITS.memoryMb,
+    };
     // Handlers go in before anything starts: a supervisor may send SIGTERM as soon as it sees
     // the ready line, and a signal without a handler would kill the node without closing it.
     let stopping: string | undefined;
@@ -58,6 +75,10 @@ export default defineCommand({
         nodeId: stringOption(options.nodeId) ?? io.env.LIVELY_NODE_ID,
         limits: maxSourceBytes ? { maxSourceBytes } : undefined,
         drainMs,
+        idleTtlMs,
+        maxLoaded,
+        maxHeapBytes: maxHeapMb === undefined ? undefined : maxHeapMb * 1024 * 1024,
+        sandboxLimits,
       });
       out.result(
         {

@@ -1,4 +1,4 @@
-/** `lively status`: this node's applied seq and its loaded versions. */
+/** `lively status`: this node's applied seq, its supervision tree, and its loaded versions. */
 import type { LoadedInfo } from "../../runtime/version-cache.ts";
 import { defineCommand } from "../core/define.ts";
 import { shortTime, table } from "../core/parse.ts";
@@ -8,7 +8,9 @@ interface Status {
   appliedSeq: number;
   channels: number;
   isolateRestarts: number;
+  loads: number;
   loaded: LoadedInfo[];
+  children: { id: string; status: string; restarts: number }[];
 }
 
 export default defineCommand({
@@ -19,15 +21,18 @@ export default defineCommand({
     const status = await client().request<Status>("GET", "/status");
     out.result(status, () =>
       [
-        `node ${status.node}: seq ${status.appliedSeq}, ${status.channels} channels, ${status.loaded.length} versions loaded, ${status.isolateRestarts} isolate restarts`,
+        `node ${status.node}: seq ${status.appliedSeq}, ${status.channels} channels, ${status.loaded.length} versions loaded ` +
+          `(${status.loads} loads since start), ${status.isolateRestarts} isolate restarts`,
+        `children: ${status.children.map((c) => `${c.id} ${c.status}${c.restarts > 0 ? ` (${c.restarts} restarts)` : ""}`).join(", ")}`,
         status.loaded.length === 0
           ? ""
           : table([
-              ["VERSION", "LAST USED", "HEAP"],
+              ["VERSION", "LAST USED", "HEAP", "IN FLIGHT"],
               ...status.loaded.map((l) => [
                 `${l.module}@${l.version}`,
                 shortTime(l.lastUsed),
                 `${(l.heapBytes / 1024 / 1024).toFixed(1)} MB`,
+                String(l.inFlight),
               ]),
             ]),
       ]

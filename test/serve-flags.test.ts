@@ -1,0 +1,74 @@
+/**
+ * `lively serve` flags that shape the runtime, on a real process: --idle-ttl unloads an idle
+ * version, --cpu-ms sets the node's default limit, and bad values are refused with the flag
+ * named, before anything starts.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BACKENDS } from "./helpers/backends.ts";
+import { BIN, exited, type ServeProcess, serve } from "./helpers/serve-process.ts";
+
+const backend = BACKENDS[0];
+
+async function api(node: ServeProcess, method: string, path: string, body?: unknown) {
+  const response = await fetch(`${node.url}/_lively/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${node.token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+describe("serve flags", { skip: backend === undefined }, () => {
+  it("--idle-ttl unloads a version nobody asked for; --cpu-ms is the node's default limit", async () => {
+    const { db, cleanup } = await (backend as NonNullable<typeof backend>).createDb();
+    const dataDir = mkdtempSync(join(tmpdir(), "lively-flags-"));
+    try {
+      const node = await serve(db, dataDir, ["--idle-ttl", "400ms", "--cpu-ms", "30"]);
+      const busy = "export default { fetch() { const end = Date.now() + 120; while (Date.now() < end) {} return new Response('ok') } }";
+      assert.equal((await api(node, "POST", "/modules/busy/versions", { code: busy })).status, 201);
+      assert.equal(
+        (await api(node, "POST", "/modules/idle/versions", { code: "export default { fetch() { return new Response('hi') } }" })).status,
+        201,
+      );
+      const limited = await fetch(`${node.url}/busy/`);
+      assert.equal(limited.status, 503);
+      assert.match(((await limited.json()) as { error: { message: string } }).error.message, /CPU time limit \(30 ms\)/);
+      assert.equal(await (await fetch(`${node.url}/idle/`)).text(), "hi");
+      assert.ok((await api(node, "GET", "/status")).body.loaded.some((l: { module: string }) => l.module === "idle"));
+      await sleep(1200);
+      assert.deepEqual((await api(node, "GET", "/status")).body.loaded, [], "unloaded after --idle-ttl");
+      node.child.kill("SIGTERM");
+      assert.equal(await exited(node.child), 0);
+    } finally {
+      await cleanup();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  for (const [flags, message] of [
+    [["--idle-ttl", "soon"], /invalid --idle-ttl "soon": use a duration/],
+    [["--max-loaded", "0"], /--max-loaded takes a whole number from 1/],
+    [["--memory-mb", "2"], /--memory-mb takes a whole number from 8/],
+    [["--cpu-ms", "-5"], /--cpu-ms takes a whole number/],
+  ] as const) {
+    it(`refuses ${flags.join(" ")} before starting`, () => {
+      const dataDir = mkdtempSync(join(tmpdir(), "lively-flags-"));
+      try {
+        const run = spawnSync(process.execPath, ["--no-node-snapshot", BIN, "serve", "--port", "0", "--data-dir", dataDir, ...flags], {
+          encoding: "utf8",
+          timeout: 20_000,
+        });
+        assert.equal(run.status, 2, run.stderr);
+        assert.match(run.stderr, message);
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+  }
+});
