@@ -4,29 +4,15 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { run } from "../src/cli/main.ts";
 import { BACKENDS } from "./helpers/backends.ts";
+import { runCli } from "./helpers/cli.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 
 const backend = BACKENDS[0];
 
 describe("lively route", { skip: backend === undefined ? "no backend selected" : false }, () => {
   let t: TestNode;
-  const lively = async (argv: string[]) => {
-    let stdout = "";
-    let stderr = "";
-    const code = await run(argv, {
-      stdout: (s) => {
-        stdout += s;
-      },
-      stderr: (s) => {
-        stderr += s;
-      },
-      env: { LIVELY_URL: t.url, LIVELY_TOKEN: t.adminToken },
-      cwd: process.cwd(),
-    });
-    return { code, stdout, stderr, json: () => JSON.parse(stdout) };
-  };
+  const lively = (argv: string[]) => runCli({ url: t.url, token: t.adminToken, cwd: process.cwd() }, argv);
 
   before(async () => {
     t = await startTestNode(backend as NonNullable<typeof backend>);

@@ -7,16 +7,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { run } from "../src/cli/main.ts";
 import { BACKENDS } from "./helpers/backends.ts";
+import { runCli } from "./helpers/cli.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-  json(): any;
-}
 
 function project(): string {
   const dir = mkdtempSync(join(tmpdir(), "lively-cli-"));
@@ -50,21 +43,8 @@ const backend = BACKENDS[0];
 describe("lively CLI", { skip: backend === undefined ? "no backend selected" : false }, () => {
   let t: TestNode;
   let dir: string;
-  const lively = async (argv: string[], env: Record<string, string | undefined> = {}): Promise<Ran> => {
-    let stdout = "";
-    let stderr = "";
-    const code = await run(argv, {
-      stdout: (s) => {
-        stdout += s;
-      },
-      stderr: (s) => {
-        stderr += s;
-      },
-      env: { LIVELY_URL: t.url, LIVELY_TOKEN: t.adminToken, ...env },
-      cwd: dir,
-    });
-    return { code, stdout, stderr, json: () => JSON.parse(stdout) };
-  };
+  const lively = (argv: string[], env: Record<string, string | undefined> = {}) =>
+    runCli({ url: t.url, token: t.adminToken, cwd: dir }, argv, env);
 
   before(async () => {
     t = await startTestNode(backend as NonNullable<typeof backend>);

@@ -12,12 +12,6 @@ import { startTestNode, type TestNode } from "./helpers/node.ts";
 
 const backend = BACKENDS[0];
 
-async function deploy(t: TestNode, module: string, code: string, channels?: string[]) {
-  const response = await t.api("POST", `/modules/${module}/versions`, { body: { code, channels } });
-  assert.ok(response.status === 201 || response.status === 200, JSON.stringify(response.body));
-  return response.body as { version: number };
-}
-
 describe("gateway", { skip: backend === undefined }, () => {
   let t: TestNode;
   const get = (path: string, headers: Record<string, string> = {}) => fetch(`${t.url}${path}`, { headers });
@@ -27,8 +21,7 @@ describe("gateway", { skip: backend === undefined }, () => {
       sandboxLimits: { memoryMb: 32, cpuMs: 500, wallMs: 1500 },
       maxBodyBytes: 64 * 1024,
     });
-    await deploy(
-      t,
+    await t.deploy(
       "hello",
       `export default { async fetch(request, env) {
          const url = new URL(request.url);
@@ -47,8 +40,7 @@ describe("gateway", { skip: backend === undefined }, () => {
   });
 
   it("chooses by channel header or query, pins by version, defaults to production", async () => {
-    await deploy(
-      t,
+    await t.deploy(
       "hello",
       "export default { fetch() { return new Response('two') } }; export function sum(a, b) { return a + b + 100; }",
       ["beta"],
@@ -88,7 +80,7 @@ describe("gateway", { skip: backend === undefined }, () => {
   });
 
   it("100 concurrent first requests to a version load it once", async () => {
-    await deploy(t, "burst", "export default { fetch() { return new Response('ok') } }");
+    await t.deploy("burst", "export default { fetch() { return new Response('ok') } }");
     const before = (await t.api("GET", "/status")).body.loads;
     const responses = await Promise.all(Array.from({ length: 100 }, () => get("/burst/")));
     assert.ok(responses.every((r) => r.status === 200));
@@ -131,7 +123,7 @@ describe("gateway", { skip: backend === undefined }, () => {
     ];
     for (const [module, code, status, limit] of cases) {
       it(`${module}: ${status}${limit ? ` ${limit}` : ""}, and other modules keep serving meanwhile`, async () => {
-        await deploy(t, module, code);
+        await t.deploy(module, code);
         const [bad, good] = await Promise.all([get(`/${module}/`), get("/hello/")]);
         assert.equal(bad.status, status);
         assert.equal(bad.headers.get("x-lively-error"), limit);
@@ -145,8 +137,7 @@ describe("gateway", { skip: backend === undefined }, () => {
     }
 
     it("known vm escapes reach nothing of the host", async () => {
-      await deploy(
-        t,
+      await t.deploy(
         "escape",
         `export default { async fetch(request) {
            const out = {};

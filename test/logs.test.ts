@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { run } from "../src/cli/main.ts";
 import { BACKENDS } from "./helpers/backends.ts";
+import { runCli } from "./helpers/cli.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 
 const backend = BACKENDS[0];
@@ -68,27 +69,7 @@ async function follow(t: TestNode, module: string, query = "", token: string = t
   };
 }
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function lively(t: TestNode, argv: string[]): Promise<Ran> {
-  let stdout = "";
-  let stderr = "";
-  const code = await run(argv, {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    env: { LIVELY_URL: t.url, LIVELY_TOKEN: t.adminToken },
-    cwd: process.cwd(),
-  });
-  return { code, stdout, stderr };
-}
+const lively = (t: TestNode, argv: string[]) => runCli({ url: t.url, token: t.adminToken }, argv);
 
 describe("module logs", { skip: backend === undefined }, () => {
   let t: TestNode;

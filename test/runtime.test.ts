@@ -11,12 +11,6 @@ import { startTestNode, type TestNode } from "./helpers/node.ts";
 
 const backend = BACKENDS[0];
 
-async function deploy(t: TestNode, module: string, code: string, channels?: string[]) {
-  const response = await t.api("POST", `/modules/${module}/versions`, { body: { code, channels } });
-  assert.ok(response.status === 201 || response.status === 200, JSON.stringify(response.body));
-  return response.body as { version: number };
-}
-
 describe("runtime", { skip: backend === undefined }, () => {
   let t: TestNode;
   const get = (path: string, headers: Record<string, string> = {}) => fetch(`${t.url}${path}`, { headers });
@@ -31,11 +25,10 @@ describe("runtime", { skip: backend === undefined }, () => {
 
   describe("env.call", () => {
     before(async () => {
-      await deploy(t, "math", "export function double(n) { return n * 2 } export function who() { return 'math prod' }");
-      await deploy(t, "math", "export function double(n) { return n * 20 } export function who() { return 'math beta' }", ["beta"]);
-      await deploy(t, "words", "export function upper(s) { return String(s).toUpperCase() }");
-      await deploy(
-        t,
+      await t.deploy("math", "export function double(n) { return n * 2 } export function who() { return 'math prod' }");
+      await t.deploy("math", "export function double(n) { return n * 20 } export function who() { return 'math beta' }", ["beta"]);
+      await t.deploy("words", "export function upper(s) { return String(s).toUpperCase() }");
+      await t.deploy(
         "front",
         `export default { async fetch(request, env) {
            const n = Number(new URL(request.url).searchParams.get("n") ?? 1);
@@ -46,14 +39,13 @@ describe("runtime", { skip: backend === undefined }, () => {
          export async function loop(n) { return this.call("front", "loop", n + 1) }
          export async function missing() { return this.call("nobody", "x") }`,
       );
-      await deploy(t, "front", "export default { fetch() { return new Response('unused') } }", ["beta"]);
+      await t.deploy("front", "export default { fetch() { return new Response('unused') } }", ["beta"]);
     });
 
     it("calls another module's export on the caller's channel, production as the fallback", async () => {
       assert.deepEqual(await (await get("/front/?n=3")).json(), { doubled: 6, who: "math prod", word: "HI" });
       // front's beta is another version; math has a beta, words has none: production answers.
-      await deploy(
-        t,
+      await t.deploy(
         "front",
         `export default { async fetch(request, env) {
            return Response.json({ doubled: await env.call("math", "double", 3), word: await env.call("words", "upper", "b") });
@@ -75,8 +67,7 @@ describe("runtime", { skip: backend === undefined }, () => {
   });
 
   it("env.vars come from `lively vars`; a change reaches the next request", async () => {
-    await deploy(
-      t,
+    await t.deploy(
       "greeter",
       "export default { fetch(request, env) { return Response.json({ greeting: env.vars.GREETING ?? null, keys: Object.keys(env.vars) }) } }",
     );
@@ -90,8 +81,8 @@ describe("runtime", { skip: backend === undefined }, () => {
 
   it("a module's own CPU limit overrides the node's", async () => {
     const busy = "export default { fetch() { const end = Date.now() + 150; while (Date.now() < end) {} return new Response('done') } }";
-    await deploy(t, "strict", busy);
-    await deploy(t, "relaxed", busy);
+    await t.deploy("strict", busy);
+    await t.deploy("relaxed", busy);
     assert.equal((await t.api("PATCH", "/modules/strict/config", { body: { cpuMs: 40 } })).status, 200);
     const [strict, relaxed] = await Promise.all([get("/strict/"), get("/relaxed/")]);
     assert.equal(strict.status, 503);
@@ -101,8 +92,7 @@ describe("runtime", { skip: backend === undefined }, () => {
   });
 
   it("ctx.waitUntil work runs on after the response", async () => {
-    await deploy(
-      t,
+    await t.deploy(
       "later",
       `let done = 0;
        export default { fetch(request, env, ctx) {
@@ -121,8 +111,7 @@ describe("runtime", { skip: backend === undefined }, () => {
   });
 
   it("a version evicted from the cache finishes the requests already on it", async () => {
-    await deploy(
-      t,
+    await t.deploy(
       "slow",
       "export default { async fetch() { await new Promise((r) => setTimeout(r, 400)); return new Response('slow done') } }",
     );
@@ -130,7 +119,7 @@ describe("runtime", { skip: backend === undefined }, () => {
     await sleep(100);
     // maxLoaded is 4: loading five others pushes slow@1 out while its request is in flight.
     for (const name of ["e1", "e2", "e3", "e4", "e5"]) {
-      await deploy(t, name, `export default { fetch() { return new Response("${name}") } }`);
+      await t.deploy(name, `export default { fetch() { return new Response("${name}") } }`);
       assert.equal(await (await get(`/${name}/`)).text(), name);
     }
     const status = await t.api("GET", "/status");
@@ -141,9 +130,9 @@ describe("runtime", { skip: backend === undefined }, () => {
   });
 
   it("a version no channel points at leaves soon after its last request", async () => {
-    await deploy(t, "swap", "export default { fetch() { return new Response('one') } }");
+    await t.deploy("swap", "export default { fetch() { return new Response('one') } }");
     assert.equal(await (await get("/swap/")).text(), "one");
-    await deploy(t, "swap", "export default { fetch() { return new Response('two') } }", ["production"]);
+    await t.deploy("swap", "export default { fetch() { return new Response('two') } }", ["production"]);
     assert.equal(await (await get("/swap/")).text(), "two");
     await sleep(900);
     const loaded = (await t.api("GET", "/status")).body.loaded.filter((l: { module: string }) => l.module === "swap");

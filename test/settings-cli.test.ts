@@ -7,8 +7,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { run } from "../src/cli/main.ts";
 import { BACKENDS } from "./helpers/backends.ts";
+import { runCli } from "./helpers/cli.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 
 const SECRET = "sk_live_cli-test-hidden-4d2e";
@@ -20,20 +20,9 @@ describe("lively vars and config", { skip: backend === undefined ? "no backend s
   /** Everything the CLI printed in this suite, to prove the secret is never in it. */
   const printed: string[] = [];
   const lively = async (argv: string[]) => {
-    let stdout = "";
-    let stderr = "";
-    const code = await run(argv, {
-      stdout: (s) => {
-        stdout += s;
-      },
-      stderr: (s) => {
-        stderr += s;
-      },
-      env: { LIVELY_URL: t.url, LIVELY_TOKEN: t.adminToken },
-      cwd: dir,
-    });
-    printed.push(stdout, stderr);
-    return { code, stdout, stderr, json: () => JSON.parse(stdout) };
+    const ran = await runCli({ url: t.url, token: t.adminToken, cwd: dir }, argv);
+    printed.push(ran.stdout, ran.stderr);
+    return ran;
   };
 
   before(async () => {
