@@ -47,6 +47,13 @@ export interface MigrationResult {
   version: number;
 }
 
+/** A live subscription to change notifications (see `Store.listen`). */
+export interface StoreListener {
+  /** Settles when the listening connection ends on its own, with why; listen again after it. */
+  readonly ended: Promise<Error>;
+  close(): Promise<void>;
+}
+
 export interface Store {
   readonly capabilities: StoreCapabilities;
   /** Where this store lives, with any password removed: safe to print. */
@@ -64,6 +71,12 @@ export interface Store {
    * on the errors listed in `retry.ts`; rolled back when `fn` throws.
    */
   write<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * Only where `capabilities.canListen`: call `onNotify` with the payload of every notification
+   * on `channel`, on a connection of its own. Resolves once listening. A notification is a
+   * wake-up, not data: what it announces must be read back from the store.
+   */
+  listen?(channel: string, onNotify: (payload: string) => void): Promise<StoreListener>;
   /** Release connections. Further use throws. */
   close(): Promise<void>;
 }

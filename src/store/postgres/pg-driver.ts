@@ -22,6 +22,27 @@ export interface PgPool {
   on(event: "error", listener: (error: Error) => void): unknown;
 }
 
+/** The dedicated connection LISTEN needs (a pooled one would be handed to other queries). */
+export interface PgListenClient {
+  connect(): Promise<void>;
+  query(sql: string): Promise<PgQueryResult>;
+  end(): Promise<void>;
+  on(event: "notification", listener: (message: { channel: string; payload?: string }) => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  on(event: "end", listener: () => void): unknown;
+}
+
+export function createListenClient(connectionString: string): PgListenClient {
+  return new pg.Client({
+    connectionString,
+    connectionTimeoutMillis: 5000,
+    application_name: "lively-listen",
+    // A dead connection must be noticed; without keep-alive a silent network loss goes unseen.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 5000,
+  }) as unknown as PgListenClient;
+}
+
 const INT8_OID = 20;
 
 export function createPool(connectionString: string, max: number): PgPool {

@@ -8,8 +8,8 @@
 import { LivelyError } from "../../errors.ts";
 import { loadMigrations, refuseNewerSchema } from "../migrations.ts";
 import { backoffMs, errorCodeOf, MAX_WRITE_ATTEMPTS, RETRYABLE_POSTGRES_CODES, UNAVAILABLE_POSTGRES_CODES } from "../retry.ts";
-import type { Db, MigrationResult, SqlValue, Store, StoreCapabilities } from "../store.ts";
-import { createPool, type PgClient, type PgPool } from "./pg-driver.ts";
+import type { Db, MigrationResult, SqlValue, Store, StoreCapabilities, StoreListener } from "../store.ts";
+import { createListenClient, createPool, type PgClient, type PgPool } from "./pg-driver.ts";
 
 /** Any fixed 64-bit number: the key of the migration advisory lock. */
 const MIGRATION_LOCK_KEY = 7_406_203_011;
@@ -74,7 +74,10 @@ export class PostgresStore implements Store {
   private readonly pool: PgPool;
   private closed = false;
 
+  private readonly url: string;
+
   constructor(url: string, poolSize = 10) {
+    this.url = url;
     this.description = redactUrl(url);
     this.pool = createPool(url, poolSize);
     // An idle client losing its connection must not crash the node; the next query reconnects.
@@ -175,6 +178,37 @@ export class PostgresStore implements Store {
         client.release(broken);
       }
     }
+  }
+
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<StoreListener> {
+    this.assertOpen();
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new LivelyError("internal", `not a channel name: ${channel}`);
+    const client = createListenClient(this.url);
+    let end: (error: Error) => void = () => undefined;
+    const ended = new Promise<Error>((resolve) => {
+      end = resolve;
+    });
+    let closing = false;
+    client.on("notification", (message) => {
+      if (message.channel === channel) onNotify(message.payload ?? "");
+    });
+    client.on("error", (error) => end(classify(error, this.description) as Error));
+    client.on("end", () => end(new LivelyError("unavailable", `the listening connection to ${this.description} ended`)));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${channel}`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw classify(error, this.description);
+    }
+    return {
+      ended,
+      close: async () => {
+        if (closing) return;
+        closing = true;
+        await client.end().catch(() => undefined);
+      },
+    };
   }
 
   async close(): Promise<void> {
