@@ -127,7 +127,7 @@ for (const backend of BACKENDS) {
 
     it("the channel index loads the routes with the channels, at the same seq", async () => {
       const index = new ChannelIndex(store);
-      await index.refresh();
+      await index.catchUp();
       assert.equal(index.appliedSeq, await latestSeq());
       assert.deepEqual(
         index.routes().map((r) => [r.route, r.module]),
@@ -136,9 +136,9 @@ for (const backend of BACKENDS) {
           ["temp.example.com", "temp"],
         ],
       );
-      assert.equal(await index.refresh(), false, "nothing moved: nothing read");
+      assert.equal((await index.catchUp()).changed, false, "nothing moved: nothing read");
       await addRoute(store, { route: "example.com/blog", module: "blog", actor: "t" });
-      assert.equal(await index.refresh(), true);
+      assert.equal((await index.catchUp()).changed, true);
       assert.equal(index.routes().length, 3);
       assert.equal(index.appliedSeq, await latestSeq());
     });

@@ -229,7 +229,7 @@ for (const backend of BACKENDS) {
     it("ChannelIndex.settings(): vars with secret values, overrides, allowlist, and a seq that moves on every change", async () => {
       await changeConfig(store, { module: "api", fetchAllow: ["127.0.0.1:8080"], actor: "t" });
       const index = new ChannelIndex(store);
-      await index.refresh();
+      await index.catchUp();
       const api = index.settings("api");
       assert.deepEqual(api, {
         vars: { API_KEY: SECRET, GREETING: "hi" },
@@ -244,7 +244,7 @@ for (const backend of BACKENDS) {
       // Removing a var leaves no row behind, but the module's settings seq still moves.
       const before = api?.seq ?? 0;
       await removeVars(store, { module: "api", names: ["GREETING"], actor: "t" });
-      assert.equal(await index.refresh(), true);
+      assert.equal((await index.catchUp()).changed, true);
       assert.deepEqual(index.settings("api")?.vars, { API_KEY: SECRET });
       assert.ok((index.settings("api")?.seq ?? 0) > before);
       assert.equal(index.settings("api")?.seq, await seq());
@@ -252,12 +252,12 @@ for (const backend of BACKENDS) {
       // Another module's change leaves this one's seq alone.
       const apiSeq = index.settings("api")?.seq;
       await setVars(store, { module: "other", vars: { X: "1" }, actor: "t" });
-      await index.refresh();
+      await index.catchUp();
       assert.equal(index.settings("api")?.seq, apiSeq);
       assert.deepEqual(index.settings("other")?.vars, { X: "1" });
 
       await removeModule(store, { module: "other", actor: "t" });
-      await index.refresh();
+      await index.catchUp();
       assert.equal(index.settings("other"), undefined, "a deleted module is not live");
       await assert.rejects(listVars(store, "other"), hasCode("not_found"));
       await assert.rejects(setVars(store, { module: "other", vars: { X: "2" }, actor: "t" }), hasCode("not_found"));

@@ -1,15 +1,18 @@
 /**
- * A node's in-memory map of where every channel points: `module → channel → version`. It is
- * derived from the store and refreshed when the history's seq moves (the cluster change feed
- * replaces the poll); a node that lost the database keeps serving the map it has.
- * The routes table's records are read in the same snapshot, so channels and routes always
- * reflect the same seq.
+ * A node's in-memory map of where every channel points (`module → channel → version`), with
+ * each live module's settings and the routes table. It is derived from the store and moved
+ * forward by `catchUp()`, which the change feed calls: it reads the history rows after the
+ * seq it has applied and re-reads only the modules they touched (everything, after a long
+ * gap). A node that lost the database keeps serving the map it has.
+ *
+ * Owns: the derived state and applying the history to it. Must not import above code/.
  */
-import { listAllChannels } from "../store/queries/channels.ts";
+import { listAllChannels, listLiveModuleChannels } from "../store/queries/channels.ts";
+import { listHistoryTouches } from "../store/queries/history.ts";
 import { listRoutes, type RouteRecord } from "../store/queries/routes.ts";
 import { currentSeq } from "../store/queries/seq.ts";
-import type { Store } from "../store/store.ts";
-import { loadModuleSettings, type ModuleSettings } from "./module-settings.ts";
+import type { Db, Store } from "../store/store.ts";
+import { loadModuleSettings, loadSettingsOf, type ModuleSettings } from "./module-settings.ts";
 
 export type { ModuleSettings, RouteRecord };
 
@@ -18,39 +21,104 @@ export interface IndexedChannel {
   split: { version: number; weight: number } | null;
 }
 
+/** What one catch-up applied. */
+export interface CatchUp {
+  /** The seq applied now. */
+  seq: number;
+  /** Whether anything moved (false: the history had nothing new). */
+  changed: boolean;
+  /** The modules re-read, or "all" after a full reload. */
+  touched: readonly string[] | "all";
+}
+
+/** Past this many new history rows a full reload is cheaper than module-by-module reads. */
+const MAX_INCREMENTAL_ROWS = 500;
+
+type ModuleChannels = Map<string, IndexedChannel>;
+
+function byModule(rows: { module: string; channel: string; version: number; split: IndexedChannel["split"] }[]) {
+  const out = new Map<string, ModuleChannels>();
+  for (const row of rows) {
+    let module = out.get(row.module);
+    if (!module) {
+      module = new Map();
+      out.set(row.module, module);
+    }
+    module.set(row.channel, { version: row.version, split: row.split });
+  }
+  return out;
+}
+
 export class ChannelIndex {
-  private channels = new Map<string, Map<string, IndexedChannel>>();
+  private channels = new Map<string, ModuleChannels>();
   private moduleSettings = new Map<string, ModuleSettings>();
   private routeRecords: readonly RouteRecord[] = [];
   /** The history seq this map reflects. */
   appliedSeq = -1;
+  private running: Promise<CatchUp> | undefined;
+  private queued: Promise<CatchUp> | undefined;
 
   constructor(private readonly store: Store) {}
 
-  /** Reload when the seq moved; returns whether anything was read. */
-  async refresh(): Promise<boolean> {
-    return this.store.read(async (db) => {
-      const seq = await currentSeq(db);
-      if (seq === this.appliedSeq) return false;
-      const next = new Map<string, Map<string, IndexedChannel>>();
-      for (const row of await listAllChannels(db)) {
-        let module = next.get(row.module);
-        if (!module) {
-          module = new Map();
-          next.set(row.module, module);
-        }
-        module.set(row.channel, { version: row.version, split: row.split });
-      }
-      const settings = await loadModuleSettings(db); // same read, so channels, settings and routes agree on seq
+  /**
+   * Apply everything committed since `appliedSeq`. One catch-up runs at a time; a call made
+   * while one runs gets the next one, so its caller sees whatever had committed when it asked
+   * (an admin write awaits this before it answers).
+   */
+  catchUp(): Promise<CatchUp> {
+    if (!this.running) {
+      const run = this.store.read((db) => this.apply(db));
+      this.running = run;
+      const clear = () => {
+        if (this.running === run) this.running = undefined;
+      };
+      run.then(clear, clear);
+      return run;
+    }
+    this.queued ??= this.running
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        this.queued = undefined;
+        return this.catchUp();
+      });
+    return this.queued;
+  }
+
+  private async apply(db: Db): Promise<CatchUp> {
+    const seq = await currentSeq(db);
+    if (seq === this.appliedSeq) return { seq, changed: false, touched: [] };
+    const touches = this.appliedSeq < 0 ? undefined : await listHistoryTouches(db, this.appliedSeq, MAX_INCREMENTAL_ROWS + 1);
+    if (!touches || touches.length > MAX_INCREMENTAL_ROWS || touches.some((t) => t.module === null) || seq < this.appliedSeq) {
+      const channels = byModule(await listAllChannels(db));
+      const settings = await loadModuleSettings(db); // same snapshot, so channels, settings and routes agree on seq
       const routes = await listRoutes(db);
-      // The poll and an admin write's refresh can overlap: an older snapshot must not land last.
-      if (seq < this.appliedSeq) return false;
-      this.channels = next; // one pointer swap: a request sees the old map or the new one
+      this.channels = channels; // one pointer swap: a request sees the old map or the new one
       this.moduleSettings = settings;
       this.routeRecords = routes;
       this.appliedSeq = seq;
-      return true;
-    });
+      return { seq, changed: true, touched: "all" };
+    }
+    const modules = [...new Set(touches.map((t) => t.module as string))];
+    const read = await Promise.all(
+      modules.map(async (module) => {
+        const channels = byModule(await listLiveModuleChannels(db, module)).get(module);
+        return { module, channels, settings: channels ? await loadSettingsOf(db, module) : undefined };
+      }),
+    );
+    const routes = touches.some((t) => t.action === "route") ? await listRoutes(db) : undefined;
+    // Applied in one synchronous block: no request runs between two of these assignments.
+    for (const { module, channels, settings } of read) {
+      if (channels) this.channels.set(module, channels);
+      else this.channels.delete(module);
+      if (settings) this.moduleSettings.set(module, settings);
+      else this.moduleSettings.delete(module);
+    }
+    if (routes) this.routeRecords = routes;
+    this.appliedSeq = seq;
+    return { seq, changed: true, touched: modules };
   }
 
   has(module: string): boolean {

@@ -3,7 +3,7 @@
  * since the module reads them), limit overrides and the fetch allowlist. ChannelIndex loads
  * these with the channels, so both come from the same read and the same seq.
  */
-import { listAllLiveConfigs, listAllLiveVars } from "../store/queries/settings.ts";
+import { type ConfigRecord, getModuleConfig, listAllLiveConfigs, listAllLiveVars, listModuleVars } from "../store/queries/settings.ts";
 import type { Db } from "../store/store.ts";
 import type { LimitOverrides } from "./config.ts";
 
@@ -28,22 +28,29 @@ export async function loadModuleSettings(db: Db): Promise<Map<string, ModuleSett
   }
   const settings = new Map<string, ModuleSettings>();
   // Every settings change writes the module's config row, so it exists for any module with vars.
-  for (const config of await listAllLiveConfigs(db)) {
-    const limits: LimitOverrides = {};
-    if (config.cpuMs !== null) limits.cpuMs = config.cpuMs;
-    if (config.wallMs !== null) limits.wallMs = config.wallMs;
-    if (config.memoryMb !== null) limits.memoryMb = config.memoryMb;
-    // Frozen: every consumer on the node shares these objects until the next refresh.
-    settings.set(
-      config.module,
-      Object.freeze({
-        // fromEntries defines own properties, so no var name can reach a prototype.
-        vars: Object.freeze(Object.fromEntries(vars.get(config.module) ?? [])),
-        limits: Object.freeze(limits),
-        fetchAllow: Object.freeze([...config.fetchAllow]) as string[],
-        seq: config.updatedSeq,
-      }),
-    );
-  }
+  for (const config of await listAllLiveConfigs(db)) settings.set(config.module, toModuleSettings(config, vars.get(config.module) ?? []));
   return settings;
+}
+
+/** One module's settings (the caller knows it is live); undefined when it has none. */
+export async function loadSettingsOf(db: Db, module: string): Promise<ModuleSettings | undefined> {
+  const config = await getModuleConfig(db, module);
+  if (!config) return undefined;
+  const vars = (await listModuleVars(db, module)).map((v): [string, string] => [v.name, v.value]);
+  return toModuleSettings(config, vars);
+}
+
+function toModuleSettings(config: ConfigRecord, vars: [string, string][]): ModuleSettings {
+  const limits: LimitOverrides = {};
+  if (config.cpuMs !== null) limits.cpuMs = config.cpuMs;
+  if (config.wallMs !== null) limits.wallMs = config.wallMs;
+  if (config.memoryMb !== null) limits.memoryMb = config.memoryMb;
+  // Frozen: every consumer on the node shares these objects until the next change.
+  return Object.freeze({
+    // fromEntries defines own properties, so no var name can reach a prototype.
+    vars: Object.freeze(Object.fromEntries(vars)),
+    limits: Object.freeze(limits),
+    fetchAllow: Object.freeze([...config.fetchAllow]) as string[],
+    seq: config.updatedSeq,
+  });
 }

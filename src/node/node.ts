@@ -18,11 +18,11 @@ import { resolve } from "node:path";
 import { getRequestListener } from "@hono/node-server";
 import { createAdminApi } from "../api/app.ts";
 import { bootstrapAdminToken } from "../auth/tokens.ts";
+import { type Feed, startFeed } from "../cluster/feed.ts";
 import { ChannelIndex } from "../code/channel-index.ts";
 import { fetchAllowed } from "../code/fetch-allow.ts";
 import { type CodeLimits, DEFAULT_CODE_LIMITS } from "../code/limits.ts";
 import { DEFAULT_CHANNEL } from "../code/names.ts";
-import { toError } from "../errors.ts";
 import { createGateway } from "../gateway/gateway.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { createHostFetch } from "../runtime/host-fetch.ts";
@@ -32,7 +32,6 @@ import { ModuleLogs, toModuleLogLevel } from "../runtime/module-logs.ts";
 import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from "../runtime/sandbox.ts";
 import { VersionCache } from "../runtime/version-cache.ts";
 import { openStore } from "../store/open.ts";
-import { currentSeq } from "../store/queries/seq.ts";
 import { getVersion } from "../store/queries/versions.ts";
 import type { Store } from "../store/store.ts";
 import { type ChildHandle, type Supervisor, startSupervisor } from "../supervise/supervisor.ts";
@@ -59,6 +58,8 @@ export interface NodeOptions {
   maxBodyBytes?: number;
   /** How long SIGTERM waits for requests in flight before cutting them (default 10 s). */
   drainMs?: number;
+  /** How often the feed reads the seq without a notification (default: 5 s PostgreSQL, 100 ms SQLite). */
+  pollIntervalMs?: number;
   log?: Logger;
 }
 
@@ -102,6 +103,7 @@ interface Parts {
   adminTokenPath?: string;
   index?: ChannelIndex;
   cache?: VersionCache;
+  feed?: Feed;
   /** The port once bound, so a restarted HTTP child binds the same one. */
   port?: number;
 }
@@ -137,17 +139,14 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     return resourceChild(() => store.close());
   };
 
-  // Until the cluster change feed lands, the feed polls the history's seq (one indexed row).
   const feedChild = async (): Promise<ChildHandle> => {
     const store = need(parts.store, "the store");
     const index = new ChannelIndex(store);
-    await index.refresh();
+    await index.catchUp(); // the whole map, before anything serves
     parts.index = index;
-    const poller = setInterval(() => {
-      index.refresh().catch((error: unknown) => nodeLog.warn({ err: error }, "channel index refresh failed; serving the map it has"));
-    }, store.capabilities.pollIntervalMs);
-    poller.unref();
-    return resourceChild(() => clearInterval(poller));
+    const feed = startFeed({ store, index, log, pollIntervalMs: options.pollIntervalMs });
+    parts.feed = feed;
+    return feed;
   };
 
   const loaderChild = async (): Promise<ChildHandle> => {
@@ -194,9 +193,9 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       log,
       nodeId: () => nodeId,
       logs,
-      // A failed refresh is the poll's to retry; the write itself has committed.
+      // The write has committed; answer once this node serves it. A failed read is the feed's to retry.
       onChange: () =>
-        index.refresh().then(
+        index.catchUp().then(
           () => undefined,
           () => undefined,
         ),
@@ -210,12 +209,16 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         isolateRestarts: cache.restarts,
         children: supervisor?.which() ?? [],
       }),
+      // From what the feed last saw, never a query: a health check must answer while the database hangs.
       health: async () => {
-        try {
-          return { status: "ok", seq: await store.read((db) => currentSeq(db)) };
-        } catch (error) {
-          return { status: "degraded", reason: toError(error).message };
-        }
+        const feed = need(parts.feed, "the feed").state();
+        if (feed.ok) return { status: "ok", seq: feed.appliedSeq, feed: feed.mode, listening: feed.listening };
+        return {
+          status: "degraded",
+          reason: `the database cannot be read (${feed.reason}); serving the versions and channels this node has, as of seq ${feed.appliedSeq}`,
+          since: feed.since,
+          seq: feed.appliedSeq,
+        };
       },
     });
     const adminListener = getRequestListener(api.fetch);

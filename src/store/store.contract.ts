@@ -120,5 +120,35 @@ export function storeContract(target: ContractTarget): void {
       assert.ok(store.capabilities.pollIntervalMs > 0);
       assert.ok(!store.description.includes(":lively@"), "the description must not show a password");
     });
+
+    it("a store that can listen rings once per history row, with its seq, after commit; one that cannot polls fast", async () => {
+      if (!store.capabilities.canListen || !store.listen) {
+        assert.equal(store.listen, undefined, "listen exists only where canListen says so");
+        assert.ok(store.capabilities.pollIntervalMs <= 250, "without a doorbell the feed polls often enough for the propagation target");
+        return;
+      }
+      const heard: string[] = [];
+      const listener = await store.listen("lively_history", (payload) => heard.push(payload));
+      try {
+        let release!: () => void;
+        const gate = new Promise<void>((done) => {
+          release = done;
+        });
+        let seq = 0;
+        const writing = store.write(async (tx) => {
+          seq = (await appendHistory(tx, { actor: "t", module: null, action: "gc", channel: null, from: null, to: null, details: null }))
+            .seq;
+          await gate;
+        });
+        await sleep(100);
+        assert.deepEqual(heard, [], "nothing is heard before the commit");
+        release();
+        await writing;
+        for (let i = 0; i < 100 && heard.length === 0; i++) await sleep(10);
+        assert.deepEqual(heard, [String(seq)]);
+      } finally {
+        await listener.close();
+      }
+    });
   });
 }

@@ -51,6 +51,16 @@ export async function listAllChannels(db: Db): Promise<ChannelRecord[]> {
   return rows.map(fromRow);
 }
 
+/** The channels of one module if it is live (none when it is deleted): a node re-reading what a change touched. */
+export async function listLiveModuleChannels(db: Db, module: string): Promise<ChannelRecord[]> {
+  const rows = await db.all<ChannelRow>(
+    `SELECT c.module, c.channel, c.version, c.split_version, c.split_weight, c.updated_seq FROM channels c
+       JOIN modules m ON m.name = c.module WHERE c.module = $1 AND m.deleted = 0`,
+    [module],
+  );
+  return rows.map(fromRow);
+}
+
 /** Point a channel at a version; a split, when given, sends part of its traffic elsewhere. */
 export async function setChannel(
   tx: Db,

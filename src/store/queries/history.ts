@@ -112,6 +112,15 @@ export async function listHistory(db: Db, query: HistoryQuery): Promise<HistoryE
   return rows.map(fromRow);
 }
 
+/** What changed after `since`, oldest first: enough for a node to know what to re-read. */
+export async function listHistoryTouches(
+  db: Db,
+  since: number,
+  limit: number,
+): Promise<{ seq: number; module: string | null; action: HistoryAction }[]> {
+  return db.all("SELECT seq, module, action FROM history WHERE seq > $1 ORDER BY seq LIMIT $2", [since, limit]);
+}
+
 /** The newest seq committed at or before a moment (0 when the history starts later). */
 export async function seqAtTime(db: Db, atMs: number): Promise<number> {
   const row = await db.get<{ seq: number | null }>("SELECT max(seq) AS seq FROM history WHERE at <= $1", [atMs]);
