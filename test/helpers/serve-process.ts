@@ -3,7 +3,7 @@
  * ones users get), for tests that kill, signal or run several nodes.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
@@ -12,6 +12,7 @@ export const BIN = join(import.meta.dirname ?? new URL(".", import.meta.url).pat
 export interface ServeProcess {
   child: ChildProcess;
   url: string;
+  /** The bootstrap admin token, when this node wrote one ("" otherwise). */
   token: string;
   /** Everything the process wrote to stderr so far. */
   stderr(): string;
@@ -38,7 +39,10 @@ export async function serve(
     child.once("exit", (code) => fail(new Error(`serve exited ${code}: ${stderr}`)));
   });
   const ready = JSON.parse(line) as { url: string };
-  return { child, url: ready.url, token: readFileSync(join(dataDir, "admin.token"), "utf8").trim(), stderr: () => stderr };
+  // Only the node that bootstraps an empty database writes a token file; later nodes share the database's tokens.
+  const tokenFile = join(dataDir, "admin.token");
+  const token = existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : "";
+  return { child, url: ready.url, token, stderr: () => stderr };
 }
 
 /** Resolves with the exit code (or the signal's name) once the process has ended. */

@@ -1,0 +1,119 @@
+/**
+ * Real clusters: three `lively serve` processes on loopback ports against one database, on
+ * PostgreSQL and on one SQLite file. A deploy through any node is served by all; a node
+ * killed with SIGKILL leaves the others serving; and with PostgreSQL stopped and started
+ * again (a server of the test's own), every node serves throughout, reports degraded, refuses
+ * deploys with a clear error, and catches up without a restart.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BACKENDS } from "./helpers/backends.ts";
+import { type Cluster, eventually, startCluster } from "./helpers/cluster.ts";
+import { exited } from "./helpers/serve-process.ts";
+import { startThrowawayPostgres, type ThrowawayPostgres } from "./helpers/throwaway-postgres.ts";
+
+const answer = (text: string) => `export default { fetch() { return new Response(${JSON.stringify(text)}) } }`;
+
+for (const backend of BACKENDS) {
+  describe(`cluster of three: ${backend.name}`, () => {
+    let cluster: Cluster;
+    let cleanup: () => Promise<void>;
+
+    before(async () => {
+      const created = await backend.createDb();
+      cleanup = created.cleanup;
+      cluster = await startCluster(created.db, 3);
+    });
+    after(async () => {
+      await cluster?.close();
+      await cleanup?.();
+    });
+
+    const allServe = (module: string, version: number, nodes = [0, 1, 2]) =>
+      eventually(`every node serves ${module}@${version}`, async () => {
+        const answers = await Promise.all(nodes.map((i) => cluster.get(i, `/${module}/`)));
+        return answers.every((a) => a.status === 200 && a.version === `${module}@${version}`);
+      });
+
+    it("a deploy through any node is served by every node", async () => {
+      const v1 = await cluster.deploy(0, "shared", answer("one"));
+      await allServe("shared", v1);
+      const v2 = await cluster.deploy(2, "shared", answer("two"), ["production"]);
+      await allServe("shared", v2);
+      assert.deepEqual(
+        (await Promise.all([0, 1, 2].map((i) => cluster.get(i, "/shared/")))).map((a) => a.text),
+        ["two", "two", "two"],
+      );
+    });
+
+    it("a node killed with SIGKILL leaves the others serving and following changes", async () => {
+      const victim = cluster.nodes[2];
+      assert.ok(victim);
+      victim.child.kill("SIGKILL");
+      assert.equal(await exited(victim.child), "SIGKILL");
+      const answers = await Promise.all([0, 1].map((i) => cluster.get(i, "/shared/")));
+      assert.ok(answers.every((a) => a.status === 200));
+      const v3 = await cluster.deploy(1, "shared", answer("three"), ["production"]);
+      await allServe("shared", v3, [0, 1]);
+    });
+  });
+}
+
+describe("a PostgreSQL outage", { skip: !BACKENDS.some((b) => b.name === "postgres") }, () => {
+  let server: ThrowawayPostgres;
+  let cluster: Cluster;
+
+  before(async () => {
+    server = await startThrowawayPostgres();
+    cluster = await startCluster(server.url, 3);
+  });
+  after(async () => {
+    await cluster?.close();
+    await server?.destroy();
+  });
+
+  it("every node serves throughout, says degraded, refuses deploys clearly, and catches up after", async () => {
+    const v1 = await cluster.deploy(0, "steady", answer("before"));
+    await eventually("every node serves steady@1", async () => {
+      const answers = await Promise.all([0, 1, 2].map((i) => cluster.get(i, "/steady/")));
+      return answers.every((a) => a.version === `steady@${v1}`);
+    });
+
+    await server.stop();
+    const health = async (i: number) => {
+      const response = await fetch(`${cluster.nodes[i]?.url}/_lively/health`);
+      return { status: response.status, body: (await response.json()) as { status: string; reason?: string } };
+    };
+    await eventually("every node reports degraded", async () => (await Promise.all([0, 1, 2].map(health))).every((h) => h.status === 503));
+    const degraded = await health(1);
+    assert.equal(degraded.body.status, "degraded");
+    assert.match(String(degraded.body.reason), /database cannot be read .*serving the versions and channels this node has/);
+
+    // Serving never stops: a second of requests to every node, all answered by the version each had.
+    for (let round = 0; round < 10; round++) {
+      const answers = await Promise.all([0, 1, 2].map((i) => cluster.get(i, "/steady/")));
+      assert.deepEqual(
+        answers.map((a) => [a.status, a.text]),
+        [
+          [200, "before"],
+          [200, "before"],
+          [200, "before"],
+        ],
+      );
+      await sleep(100);
+    }
+    const refused = await cluster.api(0, "POST", "/modules/steady/versions", { code: answer("during") });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.error.code, "unavailable");
+    assert.match(refused.body.error.message, /cannot reach PostgreSQL/);
+
+    await server.start();
+    await eventually("every node is healthy again", async () => (await Promise.all([0, 1, 2].map(health))).every((h) => h.status === 200));
+    const v2 = await cluster.deploy(2, "steady", answer("after"), ["production"]);
+    await eventually("every node serves the deploy made after the outage", async () => {
+      const answers = await Promise.all([0, 1, 2].map((i) => cluster.get(i, "/steady/")));
+      return answers.every((a) => a.version === `steady@${v2}` && a.text === "after");
+    });
+  });
+});
