@@ -88,7 +88,7 @@ describe("a PostgreSQL outage", { skip: !BACKENDS.some((b) => b.name === "postgr
     await eventually("every node reports degraded", async () => (await Promise.all([0, 1, 2].map(health))).every((h) => h.status === 503));
     const degraded = await health(1);
     assert.equal(degraded.body.status, "degraded");
-    assert.match(String(degraded.body.reason), /database cannot be read .*serving the versions and channels this node has/);
+    assert.match(String(degraded.body.reason), /database cannot be reached .*serving the versions and channels this node has/);
 
     // Serving never stops: a second of requests to every node, all answered by the version each had.
     for (let round = 0; round < 10; round++) {

@@ -16,6 +16,7 @@ import { deployRoutes } from "./routes/deploy.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { logRoutes } from "./routes/logs.ts";
 import { moduleRoutes } from "./routes/modules.ts";
+import { nodeRoutes } from "./routes/nodes.ts";
 import { routeRoutes } from "./routes/routes.ts";
 import { runtimeRoutes } from "./routes/runtime.ts";
 import { settingsRoutes } from "./routes/settings.ts";
@@ -61,6 +62,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/", tokenRoutes(deps));
   api.route("/", settingsRoutes(deps));
   api.route("/", runtimeRoutes(deps));
+  api.route("/", nodeRoutes(deps));
   api.route("/", logRoutes(deps));
   app.route(API_PREFIX, api);
   return app;

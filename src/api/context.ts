@@ -26,6 +26,8 @@ export interface ApiDeps {
   status?: () => Promise<Record<string, unknown>>;
   /** What modules wrote with console.* on this node: `lively logs`. */
   logs?: ModuleLogSource;
+  /** `GET /nodes`: a node whose heartbeat is older than this is shown down (default 10 s). */
+  downAfterMs?: number;
   /** What /_lively/health reports beyond "ok"; the node fills it in. */
   health: () => Promise<Record<string, unknown>>;
 }

@@ -7,13 +7,14 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { LivelyError } from "../errors.ts";
+import { LIVELY_VERSION } from "../version.ts";
 import { commands } from "./commands/index.ts";
 import { ApiClient } from "./core/client.ts";
 import type { CommandSpec } from "./core/define.ts";
 import { type CliIo, processIo } from "./core/io.ts";
 import { Output } from "./core/output.ts";
 
-export const VERSION = "0.1.0";
+export const VERSION = LIVELY_VERSION;
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

@@ -6,9 +6,10 @@
  *   feed     the channel index, kept fresh from the history
  *   loader   the version cache and its sandboxes
  *   http     the gateway and the admin API on one port
+ *   membership  this node's row in the cluster's `nodes` table (heartbeat, applied seq)
  *
- * Stopping is the reverse order: HTTP drains first (requests in flight finish), then the
- * isolates are disposed, the feed stops and the store closes.
+ * Stopping is the reverse order: the node marks itself left, HTTP drains (requests in flight
+ * finish), then the isolates are disposed, the feed stops and the store closes.
  *
  * Owns: wiring the layers together for one process. Must not import cli/.
  */
@@ -19,6 +20,7 @@ import { getRequestListener } from "@hono/node-server";
 import { createAdminApi } from "../api/app.ts";
 import { bootstrapAdminToken } from "../auth/tokens.ts";
 import { type Feed, startFeed } from "../cluster/feed.ts";
+import { type Membership, startMembership } from "../cluster/membership.ts";
 import { ChannelIndex } from "../code/channel-index.ts";
 import { fetchAllowed } from "../code/fetch-allow.ts";
 import { type CodeLimits, DEFAULT_CODE_LIMITS } from "../code/limits.ts";
@@ -35,6 +37,7 @@ import { openStore } from "../store/open.ts";
 import { getVersion } from "../store/queries/versions.ts";
 import type { Store } from "../store/store.ts";
 import { type ChildHandle, type Supervisor, startSupervisor } from "../supervise/supervisor.ts";
+import { LIVELY_VERSION } from "../version.ts";
 import { callExport } from "./calls.ts";
 import { startHttpChild } from "./http-child.ts";
 
@@ -60,6 +63,10 @@ export interface NodeOptions {
   drainMs?: number;
   /** How often the feed reads the seq without a notification (default: 5 s PostgreSQL, 100 ms SQLite). */
   pollIntervalMs?: number;
+  /** How often this node writes its membership heartbeat (default 2 s). */
+  heartbeatMs?: number;
+  /** A node whose heartbeat is older than this shows as down in `lively nodes` (default 10 s). */
+  downAfterMs?: number;
   log?: Logger;
 }
 
@@ -76,6 +83,12 @@ export interface RunningNode {
   /** Settles when the node ends: resolves after close(), rejects when its supervisor gave up. */
   done: Promise<void>;
   supervisor: Supervisor;
+  /**
+   * The membership child, once started (after a restart, the new one). The change feed calls
+   * `beatSoon()` on it after applying history, so `lively nodes` sees the new seq at once;
+   * inside startNode that is the `beatSoon` closure. A stopped one ignores `beatSoon()`.
+   */
+  readonly membership: Membership | undefined;
   close(): Promise<void>;
 }
 
@@ -106,6 +119,7 @@ interface Parts {
   feed?: Feed;
   /** The port once bound, so a restarted HTTP child binds the same one. */
   port?: number;
+  membership?: Membership;
 }
 
 const need = <T>(part: T | undefined, name: string): T => {
@@ -124,6 +138,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   const logs = new ModuleLogs();
   const moduleLog = log.child({ layer: "module" });
   let nodeId = options.nodeId ?? `${hostname()}:${options.port ?? 8080}`;
+  // For the feed: make freshly applied history visible in the membership row right away.
+  const beatSoon = () => parts.membership?.beatSoon();
 
   const storeChild = async (): Promise<ChildHandle> => {
     const store = openStore({ db: options.db ?? resolve(dataDir, "lively.db") });
@@ -144,7 +160,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     const index = new ChannelIndex(store);
     await index.catchUp(); // the whole map, before anything serves
     parts.index = index;
-    const feed = startFeed({ store, index, log, pollIntervalMs: options.pollIntervalMs });
+    // After each apply, heartbeat soon: `lively nodes` sees this node converge within milliseconds.
+    const feed = startFeed({ store, index, log, pollIntervalMs: options.pollIntervalMs, onApplied: () => beatSoon() });
     parts.feed = feed;
     return feed;
   };
@@ -193,10 +210,11 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       log,
       nodeId: () => nodeId,
       logs,
+      downAfterMs: options.downAfterMs,
       // The write has committed; answer once this node serves it. A failed read is the feed's to retry.
       onChange: () =>
         index.catchUp().then(
-          () => undefined,
+          () => beatSoon(),
           () => undefined,
         ),
       call: (module, fn, args, channel) =>
@@ -208,15 +226,19 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         loads: cache.loads,
         isolateRestarts: cache.restarts,
         children: supervisor?.which() ?? [],
+        membership: parts.membership?.state() ?? { ok: false, reason: "not running" },
       }),
       // From what the feed last saw, never a query: a health check must answer while the database hangs.
       health: async () => {
         const feed = need(parts.feed, "the feed").state();
-        if (feed.ok) return { status: "ok", seq: feed.appliedSeq, feed: feed.mode, listening: feed.listening };
+        // The heartbeat writes every 2 s: on PostgreSQL it notices a lost database before the 5 s fallback poll.
+        const beat = parts.membership?.state();
+        if (feed.ok && beat?.ok !== false) return { status: "ok", seq: feed.appliedSeq, feed: feed.mode, listening: feed.listening };
+        const reason = feed.ok ? beat?.reason : feed.reason;
         return {
           status: "degraded",
-          reason: `the database cannot be read (${feed.reason}); serving the versions and channels this node has, as of seq ${feed.appliedSeq}`,
-          since: feed.since,
+          reason: `the database cannot be reached (${reason}); serving the versions and channels this node has, as of seq ${feed.appliedSeq}`,
+          since: feed.ok ? beat?.since : feed.since,
           seq: feed.appliedSeq,
         };
       },
@@ -236,12 +258,31 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     return child;
   };
 
+  // After http: the row carries the bound address. A failed write does not stop the node.
+  const membershipChild = async (): Promise<ChildHandle> => {
+    const index = need(parts.index, "the feed");
+    const cache = need(parts.cache, "the loader");
+    const membership = await startMembership({
+      store: need(parts.store, "the store"),
+      nodeId,
+      address: advertisedAddress(host, need(parts.port, "http")),
+      livelyVersion: LIVELY_VERSION,
+      appliedSeq: () => index.appliedSeq,
+      loaded: () => cache.loadedVersions(),
+      heartbeatMs: options.heartbeatMs,
+      log,
+    });
+    parts.membership = membership;
+    return membership;
+  };
+
   let supervisor: Supervisor | undefined;
   supervisor = await startSupervisor({ name: "node", strategy: "rest_for_one", log, intensity: 5, periodMs: 10_000 }, [
     { id: "store", restart: "permanent", start: storeChild },
     { id: "feed", restart: "permanent", start: feedChild },
     { id: "loader", restart: "permanent", start: loaderChild, shutdownMs: 2_000 },
     { id: "http", restart: "permanent", start: httpChild, shutdownMs: options.drainMs ?? 10_000 },
+    { id: "membership", restart: "permanent", start: membershipChild, shutdownMs: 3_000 },
   ]);
   const tree = supervisor;
   const store = need(parts.store, "the store");
@@ -259,9 +300,18 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     done: tree.done,
     supervisor: tree,
     logs,
+    get membership() {
+      return parts.membership;
+    },
     close: async () => {
       await tree.stop();
       logs.close();
     },
   };
+}
+
+/** `http://host:port` as others reach it: a wildcard listen address says nothing, so name the machine. */
+function advertisedAddress(host: string, port: number): string {
+  const name = host === "0.0.0.0" || host === "::" || host === "" ? hostname() : host;
+  return `http://${name.includes(":") ? `[${name}]` : name}:${port}`;
 }

@@ -50,6 +50,7 @@ describe("version cache", () => {
       ["b@1"],
       "a@1, used least recently, left to stay under the cap",
     );
+    assert.deepEqual(cache.loadedVersions(), [{ module: "b", version: 1 }], "what the membership heartbeat reports");
   });
 
   it("a version killed by a limit is replaced on the next request and counted", async () => {

@@ -212,6 +212,18 @@ export class VersionCache {
     return total;
   }
 
+  /**
+   * The versions loaded and usable now, without asking their isolates anything: synchronous
+   * and cheap, for the membership heartbeat (status() measures heap, which awaits each isolate).
+   */
+  loadedVersions(): { module: string; version: number }[] {
+    const out: { module: string; version: number }[] = [];
+    for (const entry of this.entries.values()) {
+      if (entry.loaded && !entry.loaded.disposed) out.push({ module: entry.module, version: entry.version });
+    }
+    return out.sort((a, b) => a.module.localeCompare(b.module) || a.version - b.version);
+  }
+
   async status(): Promise<LoadedInfo[]> {
     const now = performance.now();
     const out: LoadedInfo[] = [];

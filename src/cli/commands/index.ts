@@ -9,6 +9,7 @@ import gc from "./gc.ts";
 import history from "./history.ts";
 import logs from "./logs.ts";
 import ls from "./ls.ts";
+import nodes from "./nodes.ts";
 import promote from "./promote.ts";
 import restore from "./restore.ts";
 import rm from "./rm.ts";
@@ -48,6 +49,7 @@ export const commands: CommandSpec[] = [
   routeList,
   routeRemove,
   call,
+  nodes,
   status,
   logs,
   tokenCreate,

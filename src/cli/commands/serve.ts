@@ -5,6 +5,7 @@
  * child kept crashing), the command fails with the reason.
  */
 import { basename, resolve } from "node:path";
+import { DEFAULT_HEARTBEAT_MS, MIN_BEAT_GAP_MS } from "../../cluster/membership.ts";
 import { requireDurationMs } from "../../code/moments.ts";
 import { LivelyError } from "../../errors.ts";
 import { startNode } from "../../node/node.ts";
@@ -29,6 +30,8 @@ export default defineCommand({
     { flags: "--cpu-ms <ms>", description: "CPU time a request may use, for modules without their own (default 1000)" },
     { flags: "--wall-ms <ms>", description: "wall time a request may take, for modules without their own (default 30000)" },
     { flags: "--memory-mb <mb>", description: "isolate heap, for modules without their own (default 128)" },
+    { flags: "--heartbeat-ms <ms>", description: "how often this node writes its membership heartbeat (default 2000)" },
+    { flags: "--down-after-ms <ms>", description: "a node silent this long shows as down in 'lively nodes' (default 10000)" },
   ],
   examples: ["lively serve", "lively serve --db postgres://postgres@127.0.0.1/lively --port 8081"],
   async run(_args, options, { io, out }) {
@@ -46,6 +49,15 @@ export default defineCommand({
       wallMs: intOption(options.wallMs, "--wall-ms", 1) ?? DEFAULT_SANDBOX_LIMITS.wallMs,
       memoryMb: intOption(options.memoryMb, "--memory-mb", 8) ?? DEFAULT_SANDBOX_LIMITS.memoryMb,
     };
+    const heartbeatMs = intOption(options.heartbeatMs, "--heartbeat-ms", MIN_BEAT_GAP_MS);
+    const downAfterMs = intOption(options.downAfterMs, "--down-after-ms", 1);
+    if (downAfterMs !== undefined && downAfterMs <= (heartbeatMs ?? DEFAULT_HEARTBEAT_MS)) {
+      // Otherwise every healthy node would flicker to "down" between two heartbeats.
+      throw new LivelyError(
+        "bad_request",
+        `--down-after-ms (${downAfterMs}) must be longer than the heartbeat (${heartbeatMs ?? DEFAULT_HEARTBEAT_MS} ms); a few heartbeats is usual`,
+      );
+    }
     // Handlers go in before anything starts: a supervisor may send SIGTERM as soon as it sees
     // the ready line, and a signal without a handler would kill the node without closing it.
     let stopping: string | undefined;
@@ -79,6 +91,8 @@ export default defineCommand({
         maxLoaded,
         maxHeapBytes: maxHeapMb === undefined ? undefined : maxHeapMb * 1024 * 1024,
         sandboxLimits,
+        heartbeatMs,
+        downAfterMs,
       });
       out.result(
         {

@@ -1,4 +1,5 @@
 /** `lively status`: this node's applied seq, its supervision tree, and its loaded versions. */
+import type { MembershipState } from "../../cluster/membership.ts";
 import type { LoadedInfo } from "../../runtime/version-cache.ts";
 import { defineCommand } from "../core/define.ts";
 import { shortTime, table } from "../core/parse.ts";
@@ -11,6 +12,8 @@ interface Status {
   loads: number;
   loaded: LoadedInfo[];
   children: { id: string; status: string; restarts: number }[];
+  /** Absent from nodes older than membership. */
+  membership?: MembershipState;
 }
 
 export default defineCommand({
@@ -24,6 +27,9 @@ export default defineCommand({
         `node ${status.node}: seq ${status.appliedSeq}, ${status.channels} channels, ${status.loaded.length} versions loaded ` +
           `(${status.loads} loads since start), ${status.isolateRestarts} isolate restarts`,
         `children: ${status.children.map((c) => `${c.id} ${c.status}${c.restarts > 0 ? ` (${c.restarts} restarts)` : ""}`).join(", ")}`,
+        status.membership && !status.membership.ok
+          ? `membership: heartbeat failing${status.membership.since ? ` since ${shortTime(status.membership.since)}` : ""}: ${status.membership.reason ?? "unknown"}`
+          : "",
         status.loaded.length === 0
           ? ""
           : table([
