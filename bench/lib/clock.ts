@@ -13,14 +13,24 @@ export const wallNow = () => performance.timeOrigin + performance.now() + offset
 
 /**
  * Date.now() truncates to whole ms, so it reads the true time only right after it ticks:
- * over a busy 3 ms (several ticks) the largest Date.now() − raw is the raw clock's error,
- * to within one loop iteration (about a microsecond).
+ * over several ticks, the largest Date.now() − raw is the raw clock's error, to within one
+ * loop iteration (about a microsecond). Ten ticks, because on busy cores the process can be
+ * off the CPU across a tick or two, and a window without a tick seen at once reads too low.
  */
 export function measureOffsetMs(): number {
   const raw = () => performance.timeOrigin + performance.now();
   let best = Number.NEGATIVE_INFINITY;
-  const end = performance.now() + 3;
-  while (performance.now() < end) best = Math.max(best, Date.now() - raw());
+  let ticks = 0;
+  let last = Date.now();
+  const end = performance.now() + 50;
+  while (ticks < 10 && performance.now() < end) {
+    const now = Date.now();
+    if (now !== last) {
+      ticks++;
+      last = now;
+    }
+    best = Math.max(best, now - raw());
+  }
   return best;
 }
 
