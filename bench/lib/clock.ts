@@ -2,8 +2,8 @@
  * A wall clock with sub-ms resolution that agrees with Date.now(), which is what the
  * database's `at` is on (SQLite: the writing node's Date.now(); PostgreSQL: clock_timestamp()
  * of the same machine's kernel). performance.timeOrigin + performance.now() has the resolution
- * but not the agreement: here it read up to ~1 ms off Date.now(), and the monotonic clock can
- * drift from the wall clock while NTP slews it. So the offset is measured, not assumed.
+ * but no promise of agreement: timeOrigin is sampled once at process start, and the monotonic
+ * clock can drift from the wall clock while NTP slews it. So the offset is measured, not assumed.
  */
 
 let offsetMs = 0;
