@@ -26,23 +26,40 @@ export interface LivelyNode {
   startupMs: number;
 }
 
-/** `node --no-node-snapshot bin/lively.js serve --db <tmp> --port 0 --data-dir <tmp> --json`. */
-export async function startLively(root: string): Promise<LivelyNode> {
-  const dir = tempDir("lively-bench-http-");
-  const dataDir = join(dir, "data");
+/** Where a node keeps its store and files, for benches that start several on one database. */
+export interface LivelyPlacement {
+  db: string;
+  dataDir: string;
+  /** A token the database already holds; without it, the one the node wrote to its data dir. */
+  token?: string;
+  /** For error messages (default "lively serve"). */
+  name?: string;
+  /** More `serve` flags, e.g. `--node-id`. */
+  args?: string[];
+}
+
+/**
+ * `node --no-node-snapshot bin/lively.js serve --db <db> --port 0 --data-dir <dir> --json`;
+ * without `at`, on a fresh SQLite file in a temp folder.
+ */
+export async function startLively(root: string, at?: LivelyPlacement): Promise<LivelyNode> {
+  const dir = at ? undefined : tempDir("lively-bench-http-");
+  const db = at?.db ?? join(dir as string, "lively.db");
+  const dataDir = at?.dataDir ?? join(dir as string, "data");
   const args = [
     "--no-node-snapshot",
     "bin/lively.js",
     "serve",
     "--db",
-    join(dir, "lively.db"),
+    db,
     "--port",
     "0",
     "--data-dir",
     dataDir,
     "--json",
+    ...(at?.args ?? []),
   ];
-  const child = spawnChild("lively serve", process.execPath, args, { cwd: root });
+  const child = spawnChild(at?.name ?? "lively serve", process.execPath, args, { cwd: root });
   const ready = await child.waitForLine((line) => {
     try {
       const parsed = JSON.parse(line) as { url?: string; startup?: { ms: number } };
@@ -51,7 +68,7 @@ export async function startLively(root: string): Promise<LivelyNode> {
       return undefined;
     }
   }, READY_TIMEOUT_MS);
-  const token = readFileSync(join(dataDir, "admin.token"), "utf8").trim();
+  const token = at?.token ?? readFileSync(join(dataDir, "admin.token"), "utf8").trim();
   return { child, url: ready.url as string, token, dataDir, startupMs: ready.startup?.ms ?? Number.NaN };
 }
 
