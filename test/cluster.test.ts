@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BACKENDS } from "./helpers/backends.ts";
+import { runCli } from "./helpers/cli.ts";
 import { type Cluster, eventually, startCluster } from "./helpers/cluster.ts";
 import { exited } from "./helpers/serve-process.ts";
 import { startThrowawayPostgres, type ThrowawayPostgres } from "./helpers/throwaway-postgres.ts";
@@ -23,7 +24,7 @@ for (const backend of BACKENDS) {
     before(async () => {
       const created = await backend.createDb();
       cleanup = created.cleanup;
-      cluster = await startCluster(created.db, 3);
+      cluster = await startCluster(created.db, 3, ["--heartbeat-ms", "200", "--down-after-ms", "1500"]);
     });
     after(async () => {
       await cluster?.close();
@@ -56,6 +57,12 @@ for (const backend of BACKENDS) {
       assert.ok(answers.every((a) => a.status === 200));
       const v3 = await cluster.deploy(1, "shared", answer("three"), ["production"]);
       await allServe("shared", v3, [0, 1]);
+      const victimId = (await cluster.api(0, "GET", "/nodes")).body.nodes.find((n: { address: string }) => n.address === victim.url)?.id;
+      assert.ok(victimId, "the killed node is listed");
+      await eventually("the others mark it down", async () => {
+        const view = (await cluster.api(1, "GET", "/nodes")).body as { converged: boolean; nodes: { id: string; status: string }[] };
+        return view.nodes.find((n) => n.id === victimId)?.status === "down" && view.converged;
+      });
     });
   });
 }

@@ -227,6 +227,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         isolateRestarts: cache.restarts,
         children: supervisor?.which() ?? [],
         membership: parts.membership?.state() ?? { ok: false, reason: "not running" },
+        feed: parts.feed?.state(),
       }),
       // From what the feed last saw, never a query: a health check must answer while the database hangs.
       health: async () => {
