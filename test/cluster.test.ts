@@ -48,6 +48,23 @@ for (const backend of BACKENDS) {
       );
     });
 
+    it("lively nodes --wait-converged returns once all three have applied the newest seq", async () => {
+      const v = await cluster.deploy(1, "shared", answer("converge"), ["production"]);
+      const target = { url: cluster.nodes[0]?.url ?? "", token: cluster.token };
+      const ran = await runCli(target, ["nodes", "--wait-converged", "--timeout", "10", "--json"]);
+      assert.equal(ran.code, 0, ran.stderr);
+      const nodes = ran.json() as { status: string; lag: number }[];
+      assert.deepEqual(
+        nodes.map((n) => [n.status, n.lag]),
+        [
+          ["up", 0],
+          ["up", 0],
+          ["up", 0],
+        ],
+      );
+      await allServe("shared", v);
+    });
+
     it("a node killed with SIGKILL leaves the others serving and following changes", async () => {
       const victim = cluster.nodes[2];
       assert.ok(victim);
