@@ -128,6 +128,9 @@ describe("lively CLI", { skip: backend === undefined ? "no backend selected" : f
     const missingArg = await lively(["versions"]);
     assert.match(missingArg.stderr, /^lively: missing required argument 'module' \(see --help\)\n$/);
     assert.equal((await lively(["deploy", "nothing-here.ts", "--name", "x"])).code, 2);
+    const timeoutAlone = await lively(["deploy", "--code", "export const f = () => 1", "--name", "waitless", "--timeout", "5"]);
+    assert.equal(timeoutAlone.code, 2);
+    assert.match(timeoutAlone.stderr, /--timeout only applies with --wait/);
     const builtin = await lively(["deploy", "uses-fs.ts", "--name", "fsuser"]);
     assert.equal(builtin.code, 2);
     assert.match(builtin.stderr, /uses-fs\.ts:1:\d+: 'node:fs' is a Node\.js built-in/);

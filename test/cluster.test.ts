@@ -65,6 +65,30 @@ for (const backend of BACKENDS) {
       await allServe("shared", v);
     });
 
+    it("deploy --wait returns only when every node serves the new version", async () => {
+      const target = { url: cluster.nodes[2]?.url ?? "", token: cluster.token };
+      const ran = await runCli(target, [
+        "deploy",
+        "--code",
+        answer("waited"),
+        "--name",
+        "shared",
+        "--channel",
+        "production",
+        "--wait",
+        "--json",
+      ]);
+      assert.equal(ran.code, 0, ran.stderr);
+      const deployed = ran.json() as { version: number; nodes: { status: string; lag: number }[] };
+      assert.equal(deployed.nodes.length, 3);
+      // No retrying here: "--wait returned" must already mean "served everywhere".
+      const answers = await Promise.all([0, 1, 2].map((i) => cluster.get(i, "/shared/")));
+      assert.deepEqual(
+        answers.map((a) => [a.version, a.text]),
+        [0, 1, 2].map(() => [`shared@${deployed.version}`, "waited"]),
+      );
+    });
+
     it("a node killed with SIGKILL leaves the others serving and following changes", async () => {
       const victim = cluster.nodes[2];
       assert.ok(victim);

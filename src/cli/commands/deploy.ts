@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { bundleEntry } from "../../code/compile.ts";
 import type { DeployResult } from "../../code/deploy.ts";
 import { LivelyError } from "../../errors.ts";
+import { DEFAULT_TIMEOUT_S, waitConverged } from "../core/converge.ts";
 import { defineCommand } from "../core/define.ts";
 import { intOption, listOption, stringOption } from "../core/parse.ts";
 
@@ -37,17 +38,22 @@ export default defineCommand({
     { flags: "--create-only", description: "refuse if the module exists" },
     { flags: "--update-only", description: "refuse if the module does not exist" },
     { flags: "--force", description: "move a --channel even if it is mid-rollout (ends the split)" },
+    { flags: "--wait", description: "return once every live node has applied the deploy (lively nodes --wait-converged)" },
+    { flags: "--timeout <seconds>", description: `with --wait: give up after this long (default ${DEFAULT_TIMEOUT_S})` },
   ],
   examples: [
     "lively deploy hello.ts --name hello",
     "lively deploy ./api --name api --channel beta --message 'new router'",
     "lively deploy --code 'export function sum(a, b) { return a + b }' --name math",
+    "lively deploy ./api --name api --channel production --wait",
   ],
   async run([path], options, { io, out, client }) {
     const name = stringOption(options.name);
     if (!name) throw new LivelyError("bad_request", "deploy needs --name <module>");
     if (options.createOnly && options.updateOnly)
       throw new LivelyError("bad_request", "--create-only and --update-only exclude each other");
+    const timeoutS = intOption(options.timeout, "--timeout");
+    if (timeoutS !== undefined && options.wait !== true) throw new LivelyError("bad_request", "--timeout only applies with --wait");
     const code = stringOption(options.code);
     if ((code === undefined) === (path === undefined))
       throw new LivelyError("bad_request", "deploy takes a FILE or DIR, or --code 'SOURCE' (one of them)");
@@ -70,12 +76,16 @@ export default defineCommand({
       Object.assign(body, compiled);
     }
     out.progress(`uploading ${name}…`);
-    const result = await client().request<DeployResult>("POST", `/modules/${encodeURIComponent(name)}/versions`, body);
-    out.result(result, () => {
+    const api = client();
+    const result = await api.request<DeployResult>("POST", `/modules/${encodeURIComponent(name)}/versions`, body);
+    // Acknowledged means committed; --wait goes on until every live node serves it.
+    const converged = options.wait === true ? await waitConverged(api, out, result.seq, (timeoutS ?? DEFAULT_TIMEOUT_S) * 1000) : undefined;
+    const everywhere = converged ? `; applied on ${converged.nodes.filter((n) => n.status === "up").length} nodes` : "";
+    out.result(converged ? { ...result, nodes: converged.nodes } : result, () => {
       const where = result.channels.length > 0 ? ` (${result.channels.join(", ")})` : "";
       if (result.unchanged)
-        return `${result.module}@${result.version} unchanged: the same code is already version ${result.version}${where}`;
-      return `${result.module}@${result.version} deployed${where}  sha256 ${result.sha256.slice(0, 12)}`;
+        return `${result.module}@${result.version} unchanged: the same code is already version ${result.version}${where}${everywhere}`;
+      return `${result.module}@${result.version} deployed${where}  sha256 ${result.sha256.slice(0, 12)}${everywhere}`;
     });
   },
 });

@@ -6,13 +6,9 @@
  */
 import type { NodesView, NodeView } from "../../cluster/nodes-view.ts";
 import { LivelyError } from "../../errors.ts";
-import type { ApiClient } from "../core/client.ts";
+import { behind, DEFAULT_TIMEOUT_S, waitConverged } from "../core/converge.ts";
 import { defineCommand } from "../core/define.ts";
-import type { Output } from "../core/output.ts";
 import { intOption, table } from "../core/parse.ts";
-
-const POLL_MS = 100;
-const DEFAULT_TIMEOUT_S = 30;
 
 export default defineCommand({
   name: "nodes",
@@ -29,48 +25,11 @@ export default defineCommand({
     }
     const api = client();
     const first = await api.request<NodesView>("GET", "/nodes");
-    const view = options.waitConverged === true ? await waitConverged(api, out, first, (timeoutS ?? DEFAULT_TIMEOUT_S) * 1000) : first;
+    const view =
+      options.waitConverged === true ? await waitConverged(api, out, first.seq, (timeoutS ?? DEFAULT_TIMEOUT_S) * 1000, first) : first;
     out.result(view.nodes, () => render(view, first.seq));
   },
 });
-
-/** Up nodes that have not applied `target` yet. */
-function behind(view: NodesView, target: number): NodeView[] {
-  return view.nodes.filter((node) => node.status === "up" && node.appliedSeq < target);
-}
-
-function reachedTarget(view: NodesView, target: number): boolean {
-  return view.nodes.some((node) => node.status === "up") && behind(view, target).length === 0;
-}
-
-async function waitConverged(api: ApiClient, out: Output, first: NodesView, timeoutMs: number): Promise<NodesView> {
-  const target = first.seq;
-  const deadline = performance.now() + timeoutMs;
-  let view = first;
-  let lastProgress = "";
-  for (;;) {
-    if (reachedTarget(view, target)) return view;
-    const up = view.nodes.filter((node) => node.status === "up");
-    const progress = `waiting: ${up.length - behind(view, target).length}/${up.length} nodes at seq ${target}…`;
-    if (progress !== lastProgress) out.progress(progress);
-    lastProgress = progress;
-    if (performance.now() >= deadline) throw notConverged(view, target, timeoutMs);
-    await new Promise((done) => setTimeout(done, Math.min(POLL_MS, Math.max(0, deadline - performance.now()))));
-    view = await api.request<NodesView>("GET", "/nodes");
-  }
-}
-
-function notConverged(view: NodesView, target: number, timeoutMs: number): LivelyError {
-  const late = behind(view, target);
-  const why =
-    late.length === 0
-      ? "no node is up"
-      : late.map((node) => `node ${node.id} is ${target - node.appliedSeq} behind (at seq ${node.appliedSeq})`).join(", ");
-  return new LivelyError("unavailable", `not converged on seq ${target} after ${timeoutMs / 1000} s: ${why}`, {
-    seq: target,
-    behind: late.map((node) => ({ id: node.id, appliedSeq: node.appliedSeq, lag: target - node.appliedSeq })),
-  });
-}
 
 /** The table, then one line: converged at `target`, or who is behind it. */
 function render(view: NodesView, target: number): string {
