@@ -24,6 +24,7 @@ import { asWebIsolate, type WebExternalCopy } from "./ivm-types.ts";
 import { CORE_JS } from "./js/core.ts";
 import { ENCODING_JS } from "./js/encoding.ts";
 import { FETCH_JS } from "./js/fetch.ts";
+import { TASKS_JS } from "./js/tasks.ts";
 import { URL_JS } from "./js/url.ts";
 
 export type { HostBindings, HostBindingsOptions, LogLevel, UrlFields } from "./host.ts";
@@ -48,6 +49,7 @@ export const PRELUDE_SOURCE = compact(
     "delete globalThis.__livelyHost;\n" +
     "const def = (name, value) => Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });\n" +
     CORE_JS +
+    TASKS_JS +
     ENCODING_JS +
     URL_JS +
     FETCH_JS +
