@@ -23,10 +23,10 @@ import {
   timedGet,
   waitForSeq,
 } from "./lib/http-lively.ts";
-import { cleanupAll } from "./lib/http-procs.ts";
 import { type Contender, type Measured, medianRatio, type RoundsResult, runRounds } from "./lib/http-rounds.ts";
 import { findWorkerd, HELLO_CODE, type LivelyNode, type PlainServer, startBare, startLively, startWorkerd } from "./lib/http-servers.ts";
 import { runWrk, socketErrorCount, WRK_INSTALL_HINT, type WrkOptions, type WrkResult, wrkVersion } from "./lib/http-wrk.ts";
+import { runBench } from "./lib/run.ts";
 import { ensureBuild } from "./lib/serve.ts";
 import { ms, table } from "./lib/stats.ts";
 
@@ -265,26 +265,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-let cleaning: Promise<void> | undefined;
-const cleanup = () => {
-  cleaning ??= cleanupAll();
-  return cleaning;
-};
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`${signal}: stopping the servers\n`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-const started = performance.now();
-let code = 1;
-try {
-  code = await main();
-} catch (error) {
-  process.stderr.write(`bench:http failed: ${(error as Error).stack ?? error}\n`);
-} finally {
-  await cleanup();
-}
-if (code === 0) say(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
-process.exitCode = code;
+await runBench("bench:http", main);

@@ -14,12 +14,12 @@
 import { cpus, platform, release } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Backend, createPostgresBackend, createSqliteBackend, DEFAULT_PG_SERVER } from "./lib/backends.ts";
+import type { Backend } from "./lib/backends.ts";
 import { BENCH_TOKEN_NAME, type Cluster, startCluster } from "./lib/cluster.ts";
 import { nodeStatus } from "./lib/http-lively.ts";
-import { cleanupAll } from "./lib/http-procs.ts";
 import { type BackendFigures, MISS_AFTER_MS, printFeedOnly, printRotation, summaryTable } from "./lib/prop-report.ts";
 import { type PropPlan, runPropagation } from "./lib/prop-run.ts";
+import { forEachBackend, runBench } from "./lib/run.ts";
 import { ensureBuild } from "./lib/serve.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -74,8 +74,6 @@ async function runBackend(backend: Backend): Promise<BackendFigures> {
   return figures;
 }
 
-let current: Backend | undefined;
-
 async function main(): Promise<number> {
   const cpu = cpus();
   say("Lively propagation benchmark");
@@ -87,27 +85,7 @@ async function main(): Promise<number> {
   say(ensureBuild(ROOT).note);
 
   const only = process.env.LIVELY_BENCH_ONLY;
-  const reports: BackendFigures[] = [];
-  const skipped: string[] = [];
-  const makers: (() => Promise<Backend>)[] = [];
-  if (only !== "postgres") makers.push(async () => createSqliteBackend());
-  if (only !== "sqlite") makers.push(() => createPostgresBackend(process.env.LIVELY_BENCH_PG ?? DEFAULT_PG_SERVER));
-  for (const make of makers) {
-    try {
-      current = await make();
-    } catch (error) {
-      skipped.push(`PostgreSQL skipped: cannot create a database (${(error as Error).message})`);
-      say(`\n${skipped.at(-1)}`);
-      continue;
-    }
-    try {
-      reports.push(await runBackend(current));
-    } finally {
-      const backend = current;
-      current = undefined;
-      await backend.cleanup().catch((error: Error) => say(`cleanup of ${backend.label} failed: ${error.message}`));
-    }
-  }
+  const { reports, skipped } = await forEachBackend(runBackend);
 
   say("\n== Summary: commit → served, 100 rotating deploys × 4 nodes; feed alone: the control run's other nodes");
   say(summaryTable(reports));
@@ -115,30 +93,4 @@ async function main(): Promise<number> {
   return reports.some((r) => r.error) ? 1 : 0;
 }
 
-let cleaning: Promise<void> | undefined;
-const cleanup = () => {
-  cleaning ??= (async () => {
-    await cleanupAll();
-    // The temp SQLite file or scratch database of a run cut short.
-    await current?.cleanup().catch(() => undefined);
-  })();
-  return cleaning;
-};
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`${signal}: stopping the nodes\n`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-const started = performance.now();
-let code = 1;
-try {
-  code = await main();
-} catch (error) {
-  process.stderr.write(`bench:propagation failed: ${(error as Error).stack ?? error}\n`);
-} finally {
-  await cleanup();
-}
-say(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
-process.exitCode = code;
+await runBench("bench:propagation", main);

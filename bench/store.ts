@@ -13,9 +13,10 @@ import { cpus, freemem, platform, release, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openStore } from "../src/store/open.ts";
-import { type Backend, createPostgresBackend, createSqliteBackend, DEFAULT_PG_SERVER } from "./lib/backends.ts";
+import type { Backend } from "./lib/backends.ts";
 import { benchHistory, type HistoryResult } from "./lib/history.ts";
 import { benchPublish, type PublishResult } from "./lib/publish.ts";
+import { forEachBackend, runBench } from "./lib/run.ts";
 import { type SeedResult, seedPostgres, seedSqlite } from "./lib/seed.ts";
 import { benchServe, ensureBuild, type ServeRun } from "./lib/serve.ts";
 import { median, ms, table } from "./lib/stats.ts";
@@ -133,7 +134,7 @@ function summaryTable(report: BackendReport): string {
   return table(["figure", "value", "target", "result"], rows);
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const cpu = cpus();
   say("Lively store benchmark");
   say(
@@ -143,28 +144,7 @@ async function main(): Promise<void> {
   const build = ensureBuild(ROOT);
   say(build.note);
 
-  const only = process.env.LIVELY_BENCH_ONLY;
-  const reports: BackendReport[] = [];
-  const skipped: string[] = [];
-  const backends: (() => Promise<Backend>)[] = [];
-  if (only !== "postgres") backends.push(async () => createSqliteBackend());
-  if (only !== "sqlite") backends.push(() => createPostgresBackend(process.env.LIVELY_BENCH_PG ?? DEFAULT_PG_SERVER));
-
-  for (const create of backends) {
-    let backend: Backend;
-    try {
-      backend = await create();
-    } catch (error) {
-      skipped.push(`PostgreSQL skipped: cannot create a database (${(error as Error).message})`);
-      say(`\n${skipped.at(-1)}`);
-      continue;
-    }
-    try {
-      reports.push(await runBackend(backend));
-    } finally {
-      await backend.cleanup().catch((error: Error) => say(`cleanup of ${backend.label} failed: ${error.message}`));
-    }
-  }
+  const { reports, skipped } = await forEachBackend(runBackend);
 
   say("\n== Summary");
   for (const report of reports) {
@@ -172,6 +152,7 @@ async function main(): Promise<void> {
     say(summaryTable(report));
   }
   for (const line of skipped) say(`\n${line}`);
+  return 0;
 }
 
-await main();
+await runBench("bench:store", main);
