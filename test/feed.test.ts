@@ -16,20 +16,12 @@ import { silentLogger } from "../src/log.ts";
 import { openStore } from "../src/store/open.ts";
 import type { Store } from "../src/store/store.ts";
 import { BACKENDS, openTestStore } from "./helpers/backends.ts";
+import { eventually } from "./helpers/eventually.ts";
 import { compiled, validate } from "./helpers/validator.ts";
 
 async function publish(store: Store, module: string, text: string, channels?: string[]) {
   const c = await compiled(`export default { fetch() { return new Response(${JSON.stringify(text)}) } }`);
   return deploy(store, { module, ...c, message: "", actor: "tester", channels }, validate);
-}
-
-/** Wait until `check` holds, up to 10 s (a deadline for a hung test, not a measured figure). */
-async function eventually(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (check()) return;
-    await sleep(10);
-  }
-  assert.fail(`never happened: ${what}`);
 }
 
 for (const backend of BACKENDS) {

@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { run } from "../src/cli/main.ts";
 import { BACKENDS } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
+import { eventually } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 
 const backend = BACKENDS[0];
@@ -19,14 +20,6 @@ const TALKER = `export default { fetch(request) {
   if (path.endsWith("/warn")) console.warn("careful", { n: 1 });
   return new Response("ok");
 } }`;
-
-async function waitFor(what: string, check: () => boolean, ms = 3000): Promise<void> {
-  const until = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > until) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** An open follow stream: its status, content type and parsed lines as they arrive. */
 async function follow(t: TestNode, module: string, query = "", token: string = t.adminToken) {
@@ -125,14 +118,14 @@ describe("module logs", { skip: backend === undefined }, () => {
     const stream = await follow(t, "talker", "&limit=1");
     assert.equal(stream.response.status, 200);
     assert.equal(stream.response.headers.get("content-type"), "application/x-ndjson");
-    await waitFor("the backlog", () => stream.lines.length === 1);
+    await eventually("the backlog", () => stream.lines.length === 1);
     assert.equal(stream.lines[0]?.message, "careful { n: 1 }");
     assert.equal(t.node.logs.listenerCount("talker"), 1);
     assert.equal((await fetch(`${t.url}/talker/live`)).status, 200);
-    await waitFor("the live line", () => stream.lines.length === 2);
+    await eventually("the live line", () => stream.lines.length === 2);
     assert.equal(stream.lines[1]?.message, "hello from /talker/live");
     await stream.close();
-    await waitFor("the listener to be removed", () => t.node.logs.listenerCount() === 0);
+    await eventually("the listener to be removed", () => t.node.logs.listenerCount() === 0);
   });
 
   it("lively logs prints lines; --json is an array; unknown modules exit 4", async () => {
@@ -164,10 +157,10 @@ describe("module logs", { skip: backend === undefined }, () => {
       env: { LIVELY_URL: t.url, LIVELY_TOKEN: t.adminToken },
       cwd: process.cwd(),
     });
-    await waitFor("the backlog line", () => stdout.split("\n").length === 2);
-    await waitFor("the subscription", () => t.node.logs.listenerCount("talker") === 1);
+    await eventually("the backlog line", () => stdout.split("\n").length === 2);
+    await eventually("the subscription", () => t.node.logs.listenerCount("talker") === 1);
     await fetch(`${t.url}/talker/after-follow`);
-    await waitFor("the new line", () => stdout.includes("after-follow"));
+    await eventually("the new line", () => stdout.includes("after-follow"));
     const lines = stdout
       .trimEnd()
       .split("\n")
@@ -178,7 +171,7 @@ describe("module logs", { skip: backend === undefined }, () => {
     );
     process.emit("SIGINT");
     assert.equal(await running, 0);
-    await waitFor("the listener to be removed", () => t.node.logs.listenerCount() === 0);
+    await eventually("the listener to be removed", () => t.node.logs.listenerCount() === 0);
   });
 });
 
@@ -199,12 +192,12 @@ describe("module logs when the node stops", { skip: backend === undefined }, () 
         env: { LIVELY_URL: t.url, LIVELY_TOKEN: t.adminToken },
         cwd: process.cwd(),
       });
-      await waitFor("both subscriptions", () => t.node.logs.listenerCount("talker") === 2);
+      await eventually("both subscriptions", () => t.node.logs.listenerCount("talker") === 2);
       const started = performance.now();
       await t.close();
       closed = true;
       assert.ok(performance.now() - started < 3000, "close did not wait for the open streams");
-      await waitFor("the stream to end", () => stream.ended);
+      await eventually("the stream to end", () => stream.ended);
       assert.equal(await cli, 1);
       assert.equal(stderr, "lively: the node closed the log stream\n");
     } finally {

@@ -16,15 +16,8 @@ import { openStore } from "../src/store/open.ts";
 import { LIVELY_VERSION } from "../src/version.ts";
 import { BACKENDS } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
+import { eventually } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
-
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 const HELLO = "export default { fetch() { return new Response('hi') } }";
 
@@ -52,7 +45,7 @@ for (const backend of BACKENDS) {
 
     it("GET /nodes shows this node up, at the newest seq, with its address, build and loaded versions", async () => {
       assert.equal((await fetch(`${t.url}/hello/`)).status, 200);
-      await waitFor("the heartbeat to carry hello@1", async () =>
+      await eventually("the heartbeat to carry hello@1", async () =>
         (await nodes()).nodes.some((n: { loaded: unknown[] }) => n.loaded.length > 0),
       );
       const response = await t.api("GET", "/nodes");
@@ -77,7 +70,7 @@ for (const backend of BACKENDS) {
     it("a deploy reaches this node's row at once (the write's refresh asks for a heartbeat)", async () => {
       const { seq } = await t.deploy("hello", "export default { fetch() { return new Response('two') } }", ["production"]);
       // Well under the 100 ms heartbeat would be the point, but only convergence is asserted: timing is the bench's.
-      await waitFor("the row at the deploy's seq", async () => (await nodes()).nodes[0]?.appliedSeq >= seq, 1_000);
+      await eventually("the row at the deploy's seq", async () => (await nodes()).nodes[0]?.appliedSeq >= seq);
     });
 
     it("/status shows the membership child and its state", async () => {

@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { exited, type ServeProcess, serve } from "./serve-process.ts";
 
 export interface Cluster {
@@ -76,12 +75,4 @@ export async function startCluster(db: string, count: number, args: string[] = [
   };
 }
 
-/** Wait until `check` holds (polling every 20 ms), up to `ms`: a deadline for a hung test, not a measured figure. */
-export async function eventually(what: string, check: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (performance.now() < deadline) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  assert.fail(`never happened within ${ms} ms: ${what}`);
-}
+export { eventually } from "./eventually.ts";
