@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { run } from "../src/cli/main.ts";
 import { BACKENDS } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
-import { eventually } from "./helpers/eventually.ts";
+import { eventually, settlesWithin } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 
 const backend = BACKENDS[0];
@@ -193,10 +193,8 @@ describe("module logs when the node stops", { skip: backend === undefined }, () 
         cwd: process.cwd(),
       });
       await eventually("both subscriptions", () => t.node.logs.listenerCount("talker") === 2);
-      const started = performance.now();
-      await t.close();
+      await settlesWithin("close, with log streams open", t.close()); // open streams would hold server.close() forever
       closed = true;
-      assert.ok(performance.now() - started < 3000, "close did not wait for the open streams");
       await eventually("the stream to end", () => stream.ended);
       assert.equal(await cli, 1);
       assert.equal(stderr, "lively: the node closed the log stream\n");

@@ -252,11 +252,10 @@ describe("host fetch", () => {
 
   it("times out a server that never answers, and one that stalls mid-body", async () => {
     for (const path of ["/hang", "/stall-body"]) {
-      const started = performance.now();
+      // The server never finishes: only the 200 ms timeout can end this (the reason says it did).
       const error = await refusal(fetchFor({ timeoutMs: 200 })(get(`${a.origin}${path}`)));
       assert.equal(error.reason, "timeout", path);
       assert.match(error.message, new RegExp(`fetch to ${a.origin}${path} took longer than 200 ms`));
-      assert.ok(performance.now() - started < 2000);
     }
   });
 

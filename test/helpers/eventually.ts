@@ -12,3 +12,16 @@ export async function eventually(what: string, check: () => Promise<boolean> | b
     await sleep(10);
   }
 }
+
+/** `promise`, or a failure naming `what` if it has not settled within `ms`: a guard against a hang, not a measured figure. */
+export async function settlesWithin<T>(what: string, promise: Promise<T>, ms = 30_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new assert.AssertionError({ message: `hung for ${ms} ms: ${what}` })), ms);
+  });
+  try {
+    return await Promise.race([promise, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
