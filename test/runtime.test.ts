@@ -118,6 +118,7 @@ describe("runtime", { skip: backend === undefined }, () => {
       "slow",
       "export default { async fetch() { await new Promise((r) => setTimeout(r, 400)); return new Response('slow done') } }",
     );
+    const restartsBefore = (await t.api("GET", "/status")).body.isolateRestarts;
     const slow = get("/slow/");
     await sleep(100);
     // maxLoaded is 4: loading five others pushes slow@1 out while its request is in flight.
@@ -130,6 +131,8 @@ describe("runtime", { skip: backend === undefined }, () => {
     const answer = await slow;
     assert.equal(answer.status, 200);
     assert.equal(await answer.text(), "slow done");
+    await sleep(50); // a few watchdog ticks after the retired isolate was disposed
+    assert.equal((await t.api("GET", "/status")).body.isolateRestarts, restartsBefore, "leaving the cache is not a limit kill");
   });
 
   it("a version no channel points at leaves soon after its last request", async () => {

@@ -173,12 +173,13 @@ export class Dispatcher implements Watched {
   check(now: number): boolean {
     if (this.killedBy) return false;
     const { isolate, limits, module, version } = this.options;
-    if (isolate.isDisposed) {
-      this.kill(limitError("exceeded_memory", module, version, limits));
-      return false;
-    }
     if (this.inFlight === 0) {
       this.watched = false;
+      return false;
+    }
+    // Disposed with work in flight and not by close(): V8 hit the heap limit.
+    if (isolate.isDisposed) {
+      this.kill(limitError("exceeded_memory", module, version, limits));
       return false;
     }
     if (isolate.cpuTime - this.cpuMark > this.cpuLimitNs) {
@@ -210,6 +211,23 @@ export class Dispatcher implements Watched {
         : new LivelyError("module_error", `${module}@${version} stopped answering: ${message}`, { module, version });
     this.kill(error);
   };
+
+  /**
+   * The version is being unloaded on purpose (retired, or the node stops): later work fails
+   * with `unavailable`, and it is not counted as a limit kill. Call before disposing the isolate.
+   */
+  close(): void {
+    if (this.killedBy) return;
+    const { module, version } = this.options;
+    this.killedBy = new LivelyError("unavailable", `${module}@${version} was unloaded from this node; retry`, { module, version });
+    this.watched = false;
+    for (let slot = 0; slot < this.slots.length; slot++) {
+      const pending = this.slots[slot];
+      this.slots[slot] = undefined;
+      if (pending && !pending.answered) pending.reject(this.killedBy);
+    }
+    this.inFlight = 0;
+  }
 
   /** Dispose the isolate and fail everything in flight with `error`. Idempotent. */
   kill(error: LivelyError): void {

@@ -84,6 +84,7 @@ class IvmLoadedVersion implements LoadedVersion {
   }
 
   dispose(): void {
+    this.dispatcher.close(); // on purpose: not a limit, and what is left in flight fails as unavailable
     // Host timers first: a guest's long setTimeout must not keep the node's event loop alive.
     this.bindings.dispose();
     if (!this.isolate.isDisposed) this.isolate.dispose();
