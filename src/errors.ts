@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   "conflict", // optimistic concurrency or mode check failed; nothing was written
   "too_large", // a body or source over its limit
   "unavailable", // the store or another dependency cannot be reached
+  "overloaded", // the node refuses more work of this kind for now (a budget or rate); retry later
   "exceeded_cpu", // a module used more CPU time than its limit; its isolate was disposed
   "exceeded_memory", // a module's isolate ran out of heap; it was disposed
   "exceeded_wall", // a module's request or call took longer than its wall-time limit

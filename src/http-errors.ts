@@ -13,6 +13,7 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, 400 | 401 | 403 | 404 | 409 
   conflict: 409,
   too_large: 413,
   unavailable: 503,
+  overloaded: 503,
   exceeded_cpu: 503,
   exceeded_memory: 503,
   exceeded_wall: 504,

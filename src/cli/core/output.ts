@@ -17,6 +17,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   unauthorized: 5,
   forbidden: 5,
   unavailable: 6,
+  overloaded: 6,
   exceeded_cpu: 7,
   exceeded_memory: 7,
   exceeded_wall: 7,
