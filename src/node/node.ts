@@ -39,6 +39,7 @@ import type { Store } from "../store/store.ts";
 import { type ChildHandle, type Supervisor, startSupervisor } from "../supervise/supervisor.ts";
 import { LIVELY_VERSION } from "../version.ts";
 import { callExport } from "./calls.ts";
+import { secureDataDir } from "./data-dir.ts";
 import { startHttpChild } from "./http-child.ts";
 
 export interface NodeOptions {
@@ -140,9 +141,11 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   let nodeId = options.nodeId ?? `${hostname()}:${options.port ?? 8080}`;
   // For the feed: make freshly applied history visible in the membership row right away.
   const beatSoon = () => parts.membership?.beatSoon();
+  const db = options.db ?? resolve(dataDir, "lively.db");
+  secureDataDir({ dataDir, db, log: nodeLog });
 
   const storeChild = async (): Promise<ChildHandle> => {
-    const store = openStore({ db: options.db ?? resolve(dataDir, "lively.db") });
+    const store = openStore({ db });
     try {
       const migration = await store.migrate();
       if (migration.applied.length > 0) log.info({ applied: migration.applied, store: store.description }, "store migrated");
