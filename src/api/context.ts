@@ -28,8 +28,19 @@ export interface ApiDeps {
   logs?: ModuleLogSource;
   /** `GET /nodes`: a node whose heartbeat is older than this is shown down (default 10 s). */
   downAfterMs?: number;
-  /** What /_lively/health reports beyond "ok"; the node fills it in. */
-  health: () => Promise<Record<string, unknown>>;
+  /** What /_lively/health reports; the node fills it in (health.ts decides who sees which part). */
+  health: () => Promise<NodeHealth>;
+}
+
+/**
+ * A node's health: `ok`; `degraded` when it cannot reach its database (it serves what it has);
+ * `down` while it stops. `seq` is the history seq it applied. The rest (feed, reason, since…)
+ * are details that only a token holder sees.
+ */
+export interface NodeHealth {
+  status: "ok" | "degraded" | "down";
+  seq: number;
+  [detail: string]: unknown;
 }
 
 export type ApiEnv = { Variables: { token: TokenRecord } };

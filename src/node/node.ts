@@ -141,6 +141,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   let nodeId = options.nodeId ?? `${hostname()}:${options.port ?? 8080}`;
   // For the feed: make freshly applied history visible in the membership row right away.
   const beatSoon = () => parts.membership?.beatSoon();
+  let stopping = false;
   const db = options.db ?? resolve(dataDir, "lively.db");
   secureDataDir({ dataDir, db, log: nodeLog });
 
@@ -235,6 +236,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       // From what the feed last saw, never a query: a health check must answer while the database hangs.
       health: async () => {
         const feed = need(parts.feed, "the feed").state();
+        // While it marks itself left and before the listener closes: a balancer should stop sending.
+        if (stopping) return { status: "down", seq: feed.appliedSeq, reason: "this node is stopping" };
         // The heartbeat writes every 2 s: on PostgreSQL it notices a lost database before the 5 s fallback poll.
         const beat = parts.membership?.state();
         if (feed.ok && beat?.ok !== false) return { status: "ok", seq: feed.appliedSeq, feed: feed.mode, listening: feed.listening };
@@ -308,6 +311,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       return parts.membership;
     },
     close: async () => {
+      stopping = true;
       await tree.stop();
       logs.close();
     },
