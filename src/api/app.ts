@@ -7,6 +7,7 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { DiffRunner } from "../code/diff.ts";
 import { LivelyError } from "../errors.ts";
 import { authenticateRequests } from "./auth.ts";
 import type { ApiDeps, ApiEnv } from "./context.ts";
@@ -52,14 +53,16 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
     await next();
     if (c.req.method !== "GET" && c.res.status < 300) await deps.onChange?.();
   });
-  api.route("/", moduleRoutes(deps));
+  // One per API, shared by the diff route and the status that reports it.
+  const diffs = deps.diffs ?? new DiffRunner();
+  api.route("/", moduleRoutes({ ...deps, diffs }));
   api.route("/", deployRoutes(deps));
   api.route("/", channelRoutes(deps));
   api.route("/", historyRoutes(deps));
   api.route("/", routeRoutes(deps));
   api.route("/", tokenRoutes(deps));
   api.route("/", settingsRoutes(deps));
-  api.route("/", runtimeRoutes(deps));
+  api.route("/", runtimeRoutes({ ...deps, diffs }));
   api.route("/", nodeRoutes(deps));
   api.route("/", logRoutes(deps));
   app.route(API_PREFIX, api);

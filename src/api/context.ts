@@ -1,5 +1,6 @@
 /** What every admin API route can use, and the token of the request once authenticated. */
 import type { ArtifactValidator } from "../code/deploy.ts";
+import type { DiffRunner } from "../code/diff.ts";
 import type { CodeLimits } from "../code/limits.ts";
 import type { Logger } from "../log.ts";
 import type { SandboxLimits } from "../runtime/sandbox.ts";
@@ -28,6 +29,8 @@ export interface ApiDeps {
   logs?: ModuleLogSource;
   /** `GET /nodes`: a node whose heartbeat is older than this is shown down (default 10 s). */
   downAfterMs?: number;
+  /** Diffs of versions, bounded per node (`GET /modules/:m/diff`); createAdminApi makes one when absent. */
+  diffs?: DiffRunner;
   /** What /_lively/health reports; the node fills it in (health.ts decides who sees which part). */
   health: () => Promise<NodeHealth>;
 }
