@@ -61,7 +61,7 @@ describe("file modes", () => {
     }
   });
 
-  it("a data folder and database left with loose modes are tightened at start, with one log line", async () => {
+  it("a data folder, admin token and database left with loose modes are tightened at start, with one log line", async () => {
     const dataDir = join(root, ".lively");
     const first = await startNode({ dataDir, port: 0, nodeId: "modes", log: pino({ level: "silent" }) });
     await first.close();
@@ -69,6 +69,7 @@ describe("file modes", () => {
     // An older Lively (or a hand) left them world-readable; a reader keeps the WAL and shm in place.
     chmodSync(dataDir, 0o755);
     chmodSync(db, 0o644);
+    chmodSync(join(dataDir, "admin.token"), 0o644);
     const reader = openSqlite(db, { readonly: false });
     reader.prepare("SELECT count(*) FROM lively_migrations").get();
     chmodSync(`${db}-wal`, 0o644);
@@ -77,11 +78,14 @@ describe("file modes", () => {
     const second = await startNode({ dataDir, port: 0, nodeId: "modes", log });
     try {
       assert.equal(modeOf(dataDir), 0o700);
-      for (const file of [db, `${db}-wal`, `${db}-shm`]) assert.equal(modeOf(file).toString(8), "600", file);
+      for (const file of [db, `${db}-wal`, `${db}-shm`, join(dataDir, "admin.token")]) {
+        assert.equal(modeOf(file).toString(8), "600", file);
+      }
       const said = modeLines(lines);
       assert.equal(said.length, 1, JSON.stringify(said));
       assert.deepEqual(said[0]?.tightened, [
         `${dataDir} 0755 -> 0700`,
+        `${join(dataDir, "admin.token")} 0644 -> 0600`,
         `${db} 0644 -> 0600`,
         `${db}-wal 0644 -> 0600`,
         `${db}-shm 0666 -> 0600`,

@@ -1,7 +1,7 @@
 /**
  * The data folder and the SQLite database hold secret values (the admin token, module vars),
  * so the folder is 0700 and the database files (`lively.db`, its `-wal`, `-shm` and
- * `-journal`) are 0600. Modes are set explicitly, never left to the umask, and a folder or
+ * `-journal`) and `admin.token` are 0600. Modes are set explicitly, never left to the umask, and a folder or
  * database from before (or loosened by hand) is tightened at start with one log line.
  *
  * A database the user placed outside the data folder (`--db /srv/x.db`) is created 0600 when
@@ -13,13 +13,16 @@
  * api/, gateway/, cli/.
  */
 import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, statSync } from "node:fs";
-import { dirname, isAbsolute, relative, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { ADMIN_TOKEN_FILE } from "../auth/tokens.ts";
 import { LivelyError, toError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { isPostgresUrl } from "../store/store.ts";
 
 const FOLDER_MODE = 0o700;
 const FILE_MODE = 0o600;
+/** Group and others: any of these set is what "looser" means. */
+const SHARED_BITS = 0o077;
 /** What SQLite writes beside the database; it gives each the database file's own mode. */
 const SQLITE_SIDE_FILES = ["-wal", "-shm", "-journal"];
 
@@ -86,7 +89,11 @@ function prepare(options: { dataDir: string; db: string; log: Logger }): void {
   const folderBefore = modeOf(dataDir);
   mkdirSync(dataDir, { recursive: true, mode: FOLDER_MODE });
   if (folderBefore === undefined) chmodSync(dataDir, FOLDER_MODE);
-  else if (folderBefore & ~FOLDER_MODE) tighten(dataDir, folderBefore, FOLDER_MODE);
+  else if (folderBefore & SHARED_BITS) tighten(dataDir, folderBefore, FOLDER_MODE);
+
+  const tokenFile = join(dataDir, ADMIN_TOKEN_FILE);
+  const tokenMode = modeOf(tokenFile);
+  if (tokenMode !== undefined && tokenMode & SHARED_BITS) tighten(tokenFile, tokenMode, FILE_MODE);
 
   if (!isPostgresUrl(options.db)) {
     const database = resolve(options.db);
@@ -98,7 +105,7 @@ function prepare(options: { dataDir: string; db: string; log: Logger }): void {
     const loose: string[] = [];
     for (const path of [database, ...SQLITE_SIDE_FILES.map((suffix) => database + suffix)]) {
       const mode = modeOf(path);
-      if (mode === undefined || !(mode & ~FILE_MODE)) continue;
+      if (mode === undefined || !(mode & SHARED_BITS)) continue;
       if (inside) tighten(path, mode, FILE_MODE);
       else loose.push(`${path} ${octal(mode)}`);
     }
