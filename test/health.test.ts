@@ -22,12 +22,14 @@ for (const backend of BACKENDS) {
   describe(`health: ${backend.name}`, () => {
     let t: TestNode;
     let readToken: string;
+    let deployToken: string;
     before(async () => {
       t = await startTestNode(backend);
       await t.deploy("hello", `export default { fetch() { return new Response("hi") } }`);
       const created = await t.api("POST", "/tokens", { body: { name: "monitor", scope: "read" } });
       assert.equal(created.status, 201, JSON.stringify(created.body));
       readToken = created.body.token;
+      deployToken = (await t.api("POST", "/tokens", { body: { name: "ci", scope: "deploy" } })).body.token;
     });
     after(() => t.close());
 
@@ -50,7 +52,7 @@ for (const backend of BACKENDS) {
     });
 
     it("with a token of any scope: the node, its feed and whether it listens", async () => {
-      for (const token of [readToken, t.adminToken]) {
+      for (const token of [readToken, deployToken, t.adminToken]) {
         const answer = await health(t.url, `Bearer ${token}`);
         assert.equal(answer.status, 200);
         const body = JSON.parse(answer.text);
