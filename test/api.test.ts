@@ -28,12 +28,15 @@ for (const backend of BACKENDS) {
       assert.equal(JSON.stringify(tokens.body).includes(t.adminToken), false);
     });
 
-    it("health is open and reports the seq", async () => {
+    it("health is open and reports the status and seq; the node's name needs a token", async () => {
       const response = await fetch(`${t.url}/_lively/health`);
       assert.equal(response.status, 200);
-      const body = (await response.json()) as { status: string; seq: number; node: string };
+      const body = (await response.json()) as { status: string; seq: number; node?: string };
       assert.equal(body.status, "ok");
-      assert.equal(body.node, "test-node");
+      assert.equal(typeof body.seq, "number");
+      assert.equal(body.node, undefined);
+      const detailed = await fetch(`${t.url}/_lively/health`, { headers: { authorization: `Bearer ${t.adminToken}` } });
+      assert.equal(((await detailed.json()) as { node: string }).node, "test-node");
     });
 
     it("deploy --code over HTTP: 201, then 200 unchanged", async () => {

@@ -128,15 +128,34 @@ describe("a PostgreSQL outage", { skip: !BACKENDS.some((b) => b.name === "postgr
       return answers.every((a) => a.version === `steady@${v1}`);
     });
 
-    await server.stop();
-    const health = async (i: number) => {
-      const response = await fetch(`${cluster.nodes[i]?.url}/_lively/health`);
-      return { status: response.status, body: (await response.json()) as { status: string; reason?: string } };
+    const health = async (i: number, token?: string) => {
+      const response = await fetch(`${cluster.nodes[i]?.url}/_lively/health`, {
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+      const text = await response.text();
+      return { status: response.status, text, body: JSON.parse(text) as { status: string; seq: number; reason?: string } };
     };
-    await eventually("every node reports degraded", async () => (await Promise.all([0, 1, 2].map(health))).every((h) => h.status === 503));
-    const degraded = await health(1);
+    // A monitor with a token polls node 1 before the outage: node 1 remembers that token.
+    assert.equal((await health(1, cluster.token)).body.status, "ok");
+
+    await server.stop();
+    await eventually("every node reports degraded", async () =>
+      (await Promise.all([0, 1, 2].map((i) => health(i)))).every((h) => h.status === 503),
+    );
+    const { hostname, port, username } = new URL(server.url.replace(/^postgres:/, "http:"));
+    for (const i of [0, 1, 2]) {
+      const open = await health(i);
+      assert.deepEqual(Object.keys(open.body).sort(), ["seq", "status"], "the open answer is only status and seq");
+      assert.equal(open.body.status, "degraded");
+      for (const secret of [hostname, port, username, "database", "PostgreSQL"]) {
+        assert.equal(open.text.includes(secret), false, `the open answer names ${secret}: ${open.text}`);
+      }
+    }
+    // With the token node 1 checked before, the reason; node 0 cannot check a token it never saw.
+    const degraded = await health(1, cluster.token);
     assert.equal(degraded.body.status, "degraded");
     assert.match(String(degraded.body.reason), /database cannot be reached .*serving the versions and channels this node has/);
+    assert.deepEqual(Object.keys((await health(0, cluster.token)).body).sort(), ["seq", "status"]);
 
     // Serving never stops: a second of requests to every node, all answered by the version each had.
     for (let round = 0; round < 10; round++) {
@@ -157,7 +176,9 @@ describe("a PostgreSQL outage", { skip: !BACKENDS.some((b) => b.name === "postgr
     assert.match(refused.body.error.message, /cannot reach PostgreSQL/);
 
     await server.start();
-    await eventually("every node is healthy again", async () => (await Promise.all([0, 1, 2].map(health))).every((h) => h.status === 200));
+    await eventually("every node is healthy again", async () =>
+      (await Promise.all([0, 1, 2].map((i) => health(i)))).every((h) => h.status === 200),
+    );
     const v2 = await cluster.deploy(2, "steady", answer("after"), ["production"]);
     await eventually("every node serves the deploy made after the outage", async () => {
       const answers = await Promise.all([0, 1, 2].map((i) => cluster.get(i, "/steady/")));

@@ -6,8 +6,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { promote, rollback, tag } from "../src/code/channels.ts";
 import { type DeployInput, deploy } from "../src/code/deploy.ts";
+import { diffVersions } from "../src/code/diff.ts";
 import { collectGarbage } from "../src/code/gc.ts";
-import { diffVersions, moduleSummaries, readHistory, versionDetail, versionSummaries } from "../src/code/read.ts";
+import { moduleSummaries, readHistory, versionDetail, versionSummaries } from "../src/code/read.ts";
 import { removeModule } from "../src/code/remove.ts";
 import { restore } from "../src/code/restore.ts";
 import type { LivelyError } from "../src/errors.ts";
@@ -187,10 +188,11 @@ for (const backend of BACKENDS) {
       assert.match(detail.artifact, /v2/);
       await assert.rejects(versionDetail(store, "hello", { channel: "nochannel" }), hasCode("not_found"));
       await assert.rejects(versionDetail(store, "hello", { version: 77 }), hasCode("not_found"));
-      const diff = await diffVersions(store, "hello", 1, 2);
+      const { diff, truncated, skipped } = await diffVersions(store, "hello", 1, 2);
       assert.match(diff, /^-.*v1/m);
       assert.match(diff, /^\+.*v2/m);
-      assert.equal(await diffVersions(store, "hello", 2, 2), "");
+      assert.deepEqual([truncated, skipped], [false, []]);
+      assert.equal((await diffVersions(store, "hello", 2, 2)).diff, "");
 
       const all = await readHistory(store, { limit: 10_000 });
       const seqs = all.entries.map((e) => e.seq);

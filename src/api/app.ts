@@ -1,16 +1,18 @@
 /**
  * The admin API (`/_lively/api/v1/…`, bearer token) and the open health check
- * (`/_lively/health`). The only way in from outside to change anything.
+ * (`/_lively/health`, details with a token: health.ts). The only way in from outside to change anything.
  *
  * Owns: routing, auth, input checks, the error → status mapping (errors.ts).
  * Must not import: gateway/, cli/, dashboard/.
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { DiffRunner } from "../code/diff.ts";
 import { LivelyError } from "../errors.ts";
 import { authenticateRequests } from "./auth.ts";
 import type { ApiDeps, ApiEnv } from "./context.ts";
 import { errorResponse } from "./errors.ts";
+import { healthHandler } from "./health.ts";
 import { channelRoutes } from "./routes/channels.ts";
 import { deployRoutes } from "./routes/deploy.ts";
 import { historyRoutes } from "./routes/history.ts";
@@ -33,10 +35,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   app.onError((error, c) => errorResponse(c, error, log));
   app.notFound((c) => errorResponse(c, new LivelyError("not_found", `no admin endpoint ${c.req.method} ${c.req.path}`), log));
 
-  app.get("/_lively/health", async (c) => {
-    const health = await deps.health();
-    return c.json({ node: deps.nodeId(), ...health }, health.status === "ok" ? 200 : 503);
-  });
+  app.get("/_lively/health", healthHandler(deps));
 
   const api = new Hono<ApiEnv>();
   api.use(
@@ -54,14 +53,16 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
     await next();
     if (c.req.method !== "GET" && c.res.status < 300) await deps.onChange?.();
   });
-  api.route("/", moduleRoutes(deps));
+  // One per API, shared by the diff route and the status that reports it.
+  const diffs = deps.diffs ?? new DiffRunner();
+  api.route("/", moduleRoutes({ ...deps, diffs }));
   api.route("/", deployRoutes(deps));
   api.route("/", channelRoutes(deps));
   api.route("/", historyRoutes(deps));
   api.route("/", routeRoutes(deps));
   api.route("/", tokenRoutes(deps));
   api.route("/", settingsRoutes(deps));
-  api.route("/", runtimeRoutes(deps));
+  api.route("/", runtimeRoutes({ ...deps, diffs }));
   api.route("/", nodeRoutes(deps));
   api.route("/", logRoutes(deps));
   app.route(API_PREFIX, api);

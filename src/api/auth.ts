@@ -8,17 +8,21 @@ import { LivelyError } from "../errors.ts";
 import type { Store } from "../store/store.ts";
 import type { ApiEnv } from "./context.ts";
 
+/** The token in an `Authorization: Bearer <token>` header, if the header has that shape. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(header ?? "")?.[1];
+}
+
 export function authenticateRequests(store: Store): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
-    const header = c.req.header("authorization") ?? "";
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match?.[1]) {
+    const token = bearerToken(c.req.header("authorization"));
+    if (!token) {
       throw new LivelyError(
         "unauthorized",
         "this request needs a token: send 'Authorization: Bearer <token>' (the CLI reads LIVELY_TOKEN)",
       );
     }
-    const record = await authenticate(store, match[1]);
+    const record = await authenticate(store, token);
     if (!record) throw new LivelyError("unauthorized", "the token is not known or was revoked");
     c.set("token", record);
     await next();

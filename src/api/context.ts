@@ -1,5 +1,6 @@
 /** What every admin API route can use, and the token of the request once authenticated. */
 import type { ArtifactValidator } from "../code/deploy.ts";
+import type { DiffRunner } from "../code/diff.ts";
 import type { CodeLimits } from "../code/limits.ts";
 import type { Logger } from "../log.ts";
 import type { SandboxLimits } from "../runtime/sandbox.ts";
@@ -28,8 +29,21 @@ export interface ApiDeps {
   logs?: ModuleLogSource;
   /** `GET /nodes`: a node whose heartbeat is older than this is shown down (default 10 s). */
   downAfterMs?: number;
-  /** What /_lively/health reports beyond "ok"; the node fills it in. */
-  health: () => Promise<Record<string, unknown>>;
+  /** Diffs of versions, bounded per node (`GET /modules/:m/diff`); createAdminApi makes one when absent. */
+  diffs?: DiffRunner;
+  /** What /_lively/health reports; the node fills it in (health.ts decides who sees which part). */
+  health: () => Promise<NodeHealth>;
+}
+
+/**
+ * A node's health: `ok`; `degraded` when it cannot reach its database (it serves what it has);
+ * `down` while it stops. `seq` is the history seq it applied. The rest (feed, reason, since…)
+ * are details that only a token holder sees.
+ */
+export interface NodeHealth {
+  status: "ok" | "degraded" | "down";
+  seq: number;
+  [detail: string]: unknown;
 }
 
 export type ApiEnv = { Variables: { token: TokenRecord } };

@@ -130,32 +130,6 @@ export async function versionDetail(
   });
 }
 
-/** A unified diff of two versions' source files (every file either side has). */
-export async function diffVersions(store: Store, module: string, a: number, b: number): Promise<string> {
-  const { createTwoFilesPatch } = await import("diff");
-  return store.read(async (db) => {
-    const left = await loadVersion(db, module, { version: a });
-    const right = await loadVersion(db, module, { version: b });
-    const paths = [...new Set([...Object.keys(left.files), ...Object.keys(right.files)])].sort();
-    return paths
-      .map((path) => {
-        const before = left.files[path];
-        const after = right.files[path];
-        if (before === after) return "";
-        return createTwoFilesPatch(
-          before === undefined ? "/dev/null" : `${module}@${a}/${path}`,
-          after === undefined ? "/dev/null" : `${module}@${b}/${path}`,
-          before ?? "",
-          after ?? "",
-          undefined,
-          undefined,
-          { context: 3 },
-        );
-      })
-      .join("");
-  });
-}
-
 export interface HistoryView {
   seq: number;
   at: string;

@@ -39,6 +39,7 @@ import type { Store } from "../store/store.ts";
 import { type ChildHandle, type Supervisor, startSupervisor } from "../supervise/supervisor.ts";
 import { LIVELY_VERSION } from "../version.ts";
 import { callExport } from "./calls.ts";
+import { secureDataDir } from "./data-dir.ts";
 import { startHttpChild } from "./http-child.ts";
 
 export interface NodeOptions {
@@ -140,9 +141,12 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   let nodeId = options.nodeId ?? `${hostname()}:${options.port ?? 8080}`;
   // For the feed: make freshly applied history visible in the membership row right away.
   const beatSoon = () => parts.membership?.beatSoon();
+  let stopping = false;
+  const db = options.db ?? resolve(dataDir, "lively.db");
+  secureDataDir({ dataDir, db, log: nodeLog });
 
   const storeChild = async (): Promise<ChildHandle> => {
-    const store = openStore({ db: options.db ?? resolve(dataDir, "lively.db") });
+    const store = openStore({ db });
     try {
       const migration = await store.migrate();
       if (migration.applied.length > 0) log.info({ applied: migration.applied, store: store.description }, "store migrated");
@@ -232,6 +236,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       // From what the feed last saw, never a query: a health check must answer while the database hangs.
       health: async () => {
         const feed = need(parts.feed, "the feed").state();
+        // While it marks itself left and before the listener closes: a balancer should stop sending.
+        if (stopping) return { status: "down", seq: feed.appliedSeq, reason: "this node is stopping" };
         // The heartbeat writes every 2 s: on PostgreSQL it notices a lost database before the 5 s fallback poll.
         const beat = parts.membership?.state();
         if (feed.ok && beat?.ok !== false) return { status: "ok", seq: feed.appliedSeq, feed: feed.mode, listening: feed.listening };
@@ -305,6 +311,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       return parts.membership;
     },
     close: async () => {
+      stopping = true;
       await tree.stop();
       logs.close();
     },

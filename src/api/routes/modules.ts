@@ -1,8 +1,9 @@
 /** Modules and their versions: list, show, cat, diff, rm. */
 import { Hono } from "hono";
 import { z } from "zod";
+import { DiffRunner } from "../../code/diff.ts";
 import { requireDurationMs } from "../../code/moments.ts";
-import { diffVersions, moduleSummaries, versionDetail, versionSummaries } from "../../code/read.ts";
+import { moduleSummaries, versionDetail, versionSummaries } from "../../code/read.ts";
 import { removeModule } from "../../code/remove.ts";
 import { LivelyError } from "../../errors.ts";
 import { requireScope } from "../auth.ts";
@@ -14,6 +15,7 @@ const removeBody = z.object({ expect: z.number().int().min(0).optional() }).stri
 export function moduleRoutes(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
   const read = requireScope("read");
+  const diffs = deps.diffs ?? new DiffRunner();
 
   app.get("/modules", read, async (c) => {
     const since = c.req.query("changedSince");
@@ -45,7 +47,7 @@ export function moduleRoutes(deps: ApiDeps) {
     const a = queryInt(c, "a");
     const b = queryInt(c, "b");
     if (a === undefined || b === undefined) throw new LivelyError("bad_request", "diff needs two versions: ?a=N&b=M");
-    return c.json({ module: c.req.param("module"), a, b, diff: await diffVersions(deps.store, c.req.param("module"), a, b) });
+    return c.json(await diffs.diff(deps.store, c.req.param("module"), a, b));
   });
 
   app.delete("/modules/:module", requireScope("deploy"), async (c) => {

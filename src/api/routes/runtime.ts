@@ -28,7 +28,7 @@ export function runtimeRoutes(deps: ApiDeps) {
 
   app.get("/status", requireScope("read"), async (c) => {
     if (!deps.status) throw new LivelyError("unavailable", "this node does not run modules");
-    return c.json({ node: deps.nodeId(), ...(await deps.status()) });
+    return c.json({ node: deps.nodeId(), ...(await deps.status()), diffs: deps.diffs?.state() });
   });
 
   return app;
