@@ -47,8 +47,6 @@ function requestUrl(request: IncomingMessage): URL {
 
 /** Codes that mean "try again in a moment": the answer says when. */
 const RETRY_AFTER = new Set(["exceeded_cpu", "exceeded_memory", "overloaded", "unavailable"]);
-/** A request whose isolate a limit disposed is retried once on a fresh one, when that is safe. */
-const RETRIED_ON_A_FRESH_ISOLATE = new Set(["exceeded_cpu", "exceeded_memory"]);
 
 /**
  * What a caller may see of a module's failure: that it failed, and an id that finds the
@@ -134,10 +132,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       .then(
         (result) => send(response, loaded, result, versionTag, setCookie),
         (error: unknown) => {
-          // Its isolate was disposed under it (CPU or memory, maybe another request's): a GET or
-          // HEAD has no body to lose and nothing was sent, so it runs once more on a fresh one.
-          const code = (error as LivelyError).code;
-          if (!retried && (plain.method === "GET" || plain.method === "HEAD") && RETRIED_ON_A_FRESH_ISOLATE.has(code)) {
+          // Its isolate was disposed under it by another request's limit: a GET or HEAD has no
+          // body to lose and nothing was sent, so it runs once more on a fresh one.
+          const bystander = error instanceof LivelyError && error.details?.bystander === true;
+          if (bystander && !retried && (plain.method === "GET" || plain.method === "HEAD")) {
             void slowPath(request, response, plain, loaded.module, loaded.version, channel, versionTag, setCookie, true);
             return;
           }

@@ -8,6 +8,8 @@ import { basename, resolve } from "node:path";
 import { DEFAULT_HEARTBEAT_MS, MIN_BEAT_GAP_MS } from "../../cluster/membership.ts";
 import { requireDurationMs } from "../../code/moments.ts";
 import { LivelyError } from "../../errors.ts";
+import { createLogger } from "../../log.ts";
+import { installLastResort } from "../../node/last-resort.ts";
 import { startNode } from "../../node/node.ts";
 import { DEFAULT_SANDBOX_LIMITS } from "../../runtime/sandbox.ts";
 import { defineCommand } from "../core/define.ts";
@@ -89,8 +91,11 @@ export default defineCommand({
     const onTerm = () => onSignal("SIGTERM");
     process.on("SIGINT", onInt);
     process.on("SIGTERM", onTerm);
+    const log = createLogger();
+    const removeLastResort = installLastResort(log);
     try {
       const node = await startNode({
+        log,
         db: stringOption(options.db) ?? io.env.LIVELY_DB,
         dataDir,
         port,
@@ -139,6 +144,7 @@ export default defineCommand({
     } finally {
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
+      removeLastResort();
     }
   },
 });

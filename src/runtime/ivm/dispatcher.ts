@@ -112,6 +112,12 @@ export class Dispatcher implements Watched {
   private backgroundAt = performance.now();
   /** env.calls from envs kept past their request share one chain, so their fan-out is bounded too. */
   private readonly orphans: CallChain = { pending: 0 };
+  /**
+   * The slots of each batch whose dispatch task has not finished, oldest first. When a limit
+   * kills the isolate while one runs, the culprit is in it (a handler's synchronous part never
+   * returned); the requests of every other batch are bystanders, and safe to run again.
+   */
+  private readonly dispatching: number[][] = [];
   /** Set once the isolate is gone; every later submit fails with it. */
   private killedBy: LivelyError | undefined;
   inFlight = 0;
@@ -187,10 +193,18 @@ export class Dispatcher implements Watched {
     const batch = this.outgoing;
     this.outgoing = [];
     if (this.killedBy || batch.length === 0) return;
+    const slots = batch.map((item) => item.s as number);
+    this.dispatching.push(slots);
+    const dispatched = () => {
+      const at = this.dispatching.indexOf(slots);
+      if (at >= 0) this.dispatching.splice(at, 1);
+    };
     try {
       // apply, not applyIgnored: a promise left rejected with no handler fails the task, and
       // that reason belongs in the module's log.
-      (this.options.dispatch.apply(undefined, [batch], { arguments: { copy: true } }) as Promise<unknown>).catch(this.unhandled);
+      (this.options.dispatch.apply(undefined, [batch], { arguments: { copy: true } }) as Promise<unknown>)
+        .catch(this.unhandled)
+        .finally(dispatched);
       (this.options.collect.apply(undefined, [], { result: { copy: true } }) as Promise<unknown>).then(this.deliver, this.collectFailed);
     } catch (error) {
       this.died(error);
@@ -325,7 +339,6 @@ export class Dispatcher implements Watched {
         `${module}@${version} used more than its CPU budget for work outside requests (timers, top-level code: ${limits.cpuMs} ms a minute); its isolate was disposed`,
         { module, version },
       );
-      this.options.onModuleError(error.message);
       this.kill(error);
       return false;
     }
@@ -387,18 +400,30 @@ export class Dispatcher implements Watched {
     this.inFlight = 0;
   }
 
-  /** Dispose the isolate and fail everything in flight with `error`. Idempotent. */
+  /**
+   * Dispose the isolate and fail everything in flight (and say so in the module's log).
+   * Idempotent. The requests that may have caused it get `error`; the others (bystanders)
+   * an error saying so, which the gateway may retry on a fresh isolate.
+   */
   kill(error: LivelyError): void {
     if (this.killedBy) return;
     this.killedBy = error;
+    this.options.onModuleError(error.message);
     this.watched = false;
-    const { isolate } = this.options;
+    const { isolate, module, version } = this.options;
     if (!isolate.isDisposed) isolate.dispose();
+    // A batch still dispatching holds the culprit; with none, a continuation was running and any could be it.
+    const suspects = this.dispatching[0] ? new Set(this.dispatching[0]) : undefined;
+    const bystander = new LivelyError(
+      error.code,
+      `${module}@${version}'s isolate was disposed while this request was in flight, because another request passed a limit (${error.message}); retry`,
+      { module, version, bystander: true },
+    );
     for (let slot = 0; slot < this.slots.length; slot++) {
       const pending = this.slots[slot];
       if (!pending) continue;
       this.slots[slot] = undefined;
-      if (!pending.answered && !pending.abandoned) pending.reject(error);
+      if (!pending.answered && !pending.abandoned) pending.reject(suspects === undefined || suspects.has(slot) ? error : bystander);
     }
     this.inFlight = 0;
     this.options.onKilled(error);
