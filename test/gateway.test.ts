@@ -118,8 +118,8 @@ describe("gateway", { skip: backend === undefined }, () => {
       ["spinlater", "export default { async fetch() { await null; for (;;) {} } }", 503, "exceeded-cpu"],
       ["hog", "export default { fetch() { const a = []; for (;;) a.push(new Array(1e6).fill(1)); } }", 503, "exceeded-memory"],
       ["hang", "export default { fetch() { return new Promise(() => {}); } }", 504, "exceeded-wall"],
-      ["notresponse", "export default { fetch() { return { status: 200 }; } }", 500, null],
-      ["thrower", "export default { fetch() { throw new Error('handler broke'); } }", 500, null],
+      ["notresponse", "export default { fetch() { return { status: 200 }; } }", 500, "bad-response"],
+      ["thrower", "export default { fetch() { throw new Error('handler broke'); } }", 500, "module-error"],
     ];
     for (const [module, code, status, limit] of cases) {
       it(`${module}: ${status}${limit ? ` ${limit}` : ""}, and other modules keep serving meanwhile`, async () => {

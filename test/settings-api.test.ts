@@ -9,6 +9,8 @@ import { startTestNode, type TestNode } from "./helpers/node.ts";
 
 const SECRET = "sk_live_api-test-never-shown-91c2";
 const NODE_LIMITS = { cpuMs: 500, wallMs: 5000, memoryMb: 64 };
+/** As `GET /config` shows them: the sandbox's, and the request body limit in MB (the node's default 10). */
+const SHOWN_LIMITS = { ...NODE_LIMITS, bodyMb: 10 };
 
 for (const backend of BACKENDS) {
   describe(`settings API: ${backend.name}`, () => {
@@ -102,8 +104,8 @@ for (const backend of BACKENDS) {
         limits: {},
         fetchAllow: [],
         updatedSeq: fresh.body.updatedSeq,
-        defaults: NODE_LIMITS,
-        effective: NODE_LIMITS,
+        defaults: SHOWN_LIMITS,
+        effective: SHOWN_LIMITS,
       });
       const patched = await api("PATCH", "/modules/shop/config", {
         body: { cpuMs: 250, fetchAllow: ["*.Stripe.com", "https://api.example.com"] },
@@ -111,17 +113,20 @@ for (const backend of BACKENDS) {
       assert.equal(patched.status, 200);
       assert.deepEqual(
         [patched.body.changed, patched.body.limits, patched.body.effective, patched.body.fetchAllow],
-        [true, { cpuMs: 250 }, { ...NODE_LIMITS, cpuMs: 250 }, ["*.stripe.com", "https://api.example.com"]],
+        [true, { cpuMs: 250 }, { ...SHOWN_LIMITS, cpuMs: 250 }, ["*.stripe.com", "https://api.example.com"]],
       );
       assert.equal(patched.body.seq, patched.body.updatedSeq);
       const again = await api("PATCH", "/modules/shop/config", { body: { cpuMs: 250 } });
       assert.deepEqual([again.body.changed, again.body.seq], [false, 0]);
       const back = await api("PATCH", "/modules/shop/config", { body: { cpuMs: null, memoryMb: 512 } });
-      assert.deepEqual([back.body.limits, back.body.effective], [{ memoryMb: 512 }, { ...NODE_LIMITS, memoryMb: 512 }]);
+      // The node's limits are ceilings: a module may ask for more, it gets the node's.
+      assert.deepEqual([back.body.limits, back.body.effective], [{ memoryMb: 512 }, SHOWN_LIMITS]);
+      const lower = await api("PATCH", "/modules/shop/config", { body: { memoryMb: 32, bodyMb: 2 } });
+      assert.deepEqual(lower.body.effective, { ...SHOWN_LIMITS, memoryMb: 32, bodyMb: 2 });
       const reset = await api("PATCH", "/modules/shop/config", { body: { reset: true } });
       assert.deepEqual([reset.body.limits, reset.body.fetchAllow], [{}, []]);
       const history = await api("GET", "/history?module=shop&limit=1");
-      assert.deepEqual(history.body[0].details, { changed: { memoryMb: null, fetchAllow: [] }, reset: true });
+      assert.deepEqual(history.body[0].details, { changed: { memoryMb: null, bodyMb: null, fetchAllow: [] }, reset: true });
     });
 
     it("bad bodies, names, ranges and patterns are 400 (sizes 413) and write nothing", async () => {

@@ -100,8 +100,10 @@ describe("lively vars and config", { skip: backend === undefined ? "no backend s
     const body = json.json();
     assert.deepEqual(
       [body.changed, body.limits, body.fetchAllow, body.effective],
-      [true, { memoryMb: 256 }, [], { cpuMs: 1000, wallMs: 30000, memoryMb: 256 }],
+      [true, { memoryMb: 256 }, [], { cpuMs: 1000, wallMs: 30000, memoryMb: 128, bodyMb: 10 }],
     );
+    const shownCeiling = await lively(["config", "web"]);
+    assert.match(shownCeiling.stdout, /^memory-mb\s+128\s+\(asks 256; this node's ceiling is 128\)$/m);
     const reset = await lively(["config", "web", "--reset", "--json"]);
     assert.deepEqual([reset.json().changed, reset.json().limits], [true, {}]);
     assert.deepEqual(Object.keys((await lively(["config", "web", "--json"])).json()).sort(), [

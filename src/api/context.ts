@@ -3,7 +3,7 @@ import type { ArtifactValidator } from "../code/deploy.ts";
 import type { DiffRunner } from "../code/diff.ts";
 import type { CodeLimits } from "../code/limits.ts";
 import type { Logger } from "../log.ts";
-import type { SandboxLimits } from "../runtime/sandbox.ts";
+import type { NodeLimits } from "../runtime/limits.ts";
 import type { TokenRecord } from "../store/queries/tokens.ts";
 import type { Store } from "../store/store.ts";
 import type { ModuleLogSource } from "./log-stream.ts";
@@ -12,8 +12,8 @@ export interface ApiDeps {
   store: Store;
   validate: ArtifactValidator;
   limits: CodeLimits;
-  /** This node's sandbox limits: the defaults a module's config overrides (DESIGN.md's when absent). */
-  sandboxLimits?: SandboxLimits;
+  /** This node's limits: the defaults and ceilings of a module's config (DESIGN.md's when absent). */
+  nodeLimits?: NodeLimits;
   log: Logger;
   nodeId: () => string;
   /**

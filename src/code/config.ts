@@ -2,7 +2,9 @@
  * A module's config: overrides of the node's sandbox limits, and the hosts its outbound
  * `fetch` may reach. Shared by every version of the module; not part of `restore --at`.
  *
- * Limits left unset take the node's defaults (DESIGN.md: 1 s CPU, 30 s wall, 128 MB). The
+ * Limits left unset take the node's defaults (DESIGN.md: 1 s CPU, 30 s wall, 128 MB, 10 MB
+ * of request body). A node's own flags are ceilings: a module may ask for less, and what it
+ * asks above them is held to them on that node (runtime/limits.ts). The
  * allowlist starts empty: a module may fetch nothing until its owner names hosts
  * (grammar in fetch-allow.ts). Each change is one `config` history row whose details list
  * what changed and its new value (`null`: back to the node's default); a change that changes
@@ -26,10 +28,11 @@ export const LIMIT_RANGES = {
   cpuMs: { min: 1, max: 60_000, unit: "ms of CPU time per request" },
   wallMs: { min: 1, max: 300_000, unit: "ms of wall time per request" },
   memoryMb: { min: 8, max: 2048, unit: "MB of isolate heap" },
+  bodyMb: { min: 1, max: 1024, unit: "MB of request body" },
 } as const;
 
 export type LimitName = keyof typeof LIMIT_RANGES;
-export const LIMIT_NAMES: readonly LimitName[] = ["cpuMs", "wallMs", "memoryMb"];
+export const LIMIT_NAMES: readonly LimitName[] = ["cpuMs", "wallMs", "memoryMb", "bodyMb"];
 export type LimitOverrides = Partial<Record<LimitName, number>>;
 
 export const MAX_FETCH_PATTERNS = 64;
@@ -49,6 +52,7 @@ export interface ConfigChange {
   cpuMs?: number | null;
   wallMs?: number | null;
   memoryMb?: number | null;
+  bodyMb?: number | null;
   /** Replaces the allowlist; [] forbids every fetch. */
   fetchAllow?: string[];
   /** Drop every override first (then apply the other fields, if any). */
@@ -86,7 +90,7 @@ export function normalizeFetchAllow(patterns: readonly string[]): string[] {
 }
 
 function emptyConfig(module: string): ConfigRecord {
-  return { module, cpuMs: null, wallMs: null, memoryMb: null, fetchAllow: [], updatedSeq: 0 };
+  return { module, cpuMs: null, wallMs: null, memoryMb: null, bodyMb: null, fetchAllow: [], updatedSeq: 0 };
 }
 
 function view(record: ConfigRecord): ModuleConfigView {
@@ -114,7 +118,7 @@ export async function changeConfig(store: Store, input: ConfigChange & { module:
   for (const name of LIMIT_NAMES) if (input[name] !== undefined) assertLimit(name, input[name]);
   const fetchAllow = input.fetchAllow === undefined ? undefined : normalizeFetchAllow(input.fetchAllow);
   if (!input.reset && fetchAllow === undefined && LIMIT_NAMES.every((name) => input[name] === undefined)) {
-    throw new LivelyError("bad_request", "nothing to change: give cpuMs, wallMs, memoryMb, fetchAllow or reset");
+    throw new LivelyError("bad_request", "nothing to change: give cpuMs, wallMs, memoryMb, bodyMb, fetchAllow or reset");
   }
   return store.write(async (tx) => {
     const current = await liveConfig(tx, input.module);

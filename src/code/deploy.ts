@@ -20,7 +20,8 @@ import { assertChannelName, assertModuleName, DEFAULT_CHANNEL } from "./names.ts
 export type DeployMode = "redefine" | "create-only" | "update-only";
 
 /** Checks an artifact by loading it; returns its export names. Injected by the node (runtime/). */
-export type ArtifactValidator = (artifact: string, sourceMap?: string) => Promise<{ exports: string[] }>;
+/** Loads the artifact in a throwaway isolate under `module`'s limits and reads its exports. */
+export type ArtifactValidator = (artifact: string, sourceMap: string | undefined, module: string) => Promise<{ exports: string[] }>;
 
 export interface DeployInput {
   module: string;
@@ -115,7 +116,7 @@ export async function deploy(
   assertModuleName(input.module);
   for (const channel of input.channels ?? []) assertChannelName(channel);
   const size = assertSourceSize(input.files, input.artifact, limits);
-  const { exports } = await validate(input.artifact, input.sourceMap);
+  const { exports } = await validate(input.artifact, input.sourceMap, input.module);
   const sha256 = sha256Of(input.artifact);
   const mode = input.mode ?? "redefine";
 

@@ -45,6 +45,7 @@ function toModuleSettings(config: ConfigRecord, vars: [string, string][]): Modul
   if (config.cpuMs !== null) limits.cpuMs = config.cpuMs;
   if (config.wallMs !== null) limits.wallMs = config.wallMs;
   if (config.memoryMb !== null) limits.memoryMb = config.memoryMb;
+  if (config.bodyMb !== null) limits.bodyMb = config.bodyMb;
   // Frozen: every consumer on the node shares these objects until the next change.
   return Object.freeze({
     // fromEntries defines own properties, so no var name can reach a prototype.

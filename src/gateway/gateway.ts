@@ -16,30 +16,23 @@ import { MODULE_NAME } from "../code/names.ts";
 import { errorBody, LivelyError } from "../errors.ts";
 import { HTTP_STATUS_BY_CODE, LIMIT_HEADER_BY_CODE, publicError } from "../http-errors.ts";
 import type { Logger } from "../log.ts";
+import { newErrorId } from "../runtime/ivm/dispatcher.ts";
 import type { LoadedVersion, PlainRequest, PlainResponse } from "../runtime/sandbox.ts";
 import type { VersionCache } from "../runtime/version-cache.ts";
 import { NO_QUERY, resolveVersion } from "./choose-version.ts";
+import { type BodyBudget, readBody } from "./request-body.ts";
 import { followRoutes, routedModuleMissing } from "./route-table.ts";
 
 export interface GatewayOptions {
   index: ChannelIndex;
   cache: VersionCache;
   log: Logger;
-  /** Largest request body (DESIGN.md: 10 MB). */
-  maxBodyBytes: number;
-}
-
-async function readBody(request: IncomingMessage, max: number): Promise<Uint8Array | null> {
-  const declared = Number(request.headers["content-length"] ?? 0);
-  if (declared > max) throw new LivelyError("too_large", `the request body is over ${max} bytes`, { limit: max });
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > max) throw new LivelyError("too_large", `the request body is over ${max} bytes`, { limit: max });
-    chunks.push(chunk as Buffer);
-  }
-  return size === 0 ? null : new Uint8Array(Buffer.concat(chunks));
+  /** The largest request body a module may accept, for this module (its own limit under the node's). */
+  maxBodyBytes(module: string): number;
+  /** Request bodies held by this node at once (`--max-inflight-body-mb`). */
+  bodyBudget: BodyBudget;
+  /** A line for a module's own log (`lively logs M`): why it answered 500. */
+  onModuleError?(module: string, version: number, text: string): void;
 }
 
 /** The request's URL, absolute and canonical: what the module sees as request.url. */
@@ -52,6 +45,24 @@ function requestUrl(request: IncomingMessage): URL {
   }
 }
 
+/** Codes that mean "try again in a moment": the answer says when. */
+const RETRY_AFTER = new Set(["exceeded_cpu", "exceeded_memory", "overloaded", "unavailable"]);
+
+/**
+ * What a caller may see of a module's failure: that it failed, and an id that finds the
+ * details in the module's log. The exception's own message may carry anything (a secret, a
+ * stack with paths) and goes to the log only.
+ */
+function publicModuleError(error: LivelyError): LivelyError {
+  const { module, version, errorId, reason } = (error.details ?? {}) as Record<string, unknown>;
+  const what = reason === "bad-response" ? "answered with something that is not a valid response" : "threw an exception";
+  return new LivelyError(
+    "module_error",
+    `${String(module)}@${String(version)} ${what}; its log has the details under error id ${String(errorId)} (lively logs ${String(module)})`,
+    { module, version, errorId },
+  );
+}
+
 export type Gateway = (request: IncomingMessage, response: ServerResponse) => void;
 
 export function createGateway(options: GatewayOptions): Gateway {
@@ -60,7 +71,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   const routes = followRoutes(options.index); // the routes table, rebuilt when the index's seq moves
 
   function fail(response: ServerResponse, thrown: unknown, versionTag?: string): void {
-    const error = publicError(thrown, (internal) => log.error({ err: internal.cause ?? internal }, "request failed"));
+    const original = publicError(thrown, (internal) => log.error({ err: internal.cause ?? internal }, "request failed"));
+    const moduleFailed = original.code === "module_error";
+    const error = moduleFailed && original.details?.errorId !== undefined ? publicModuleError(original) : original;
     if (response.headersSent || response.destroyed) {
       response.destroy();
       return;
@@ -68,26 +81,73 @@ export function createGateway(options: GatewayOptions): Gateway {
     const headers: Record<string, string> = { "content-type": "application/json" };
     const limit = LIMIT_HEADER_BY_CODE[error.code];
     if (limit) headers["x-lively-error"] = limit;
+    if (moduleFailed) headers["x-lively-error"] = original.details?.reason === "bad-response" ? "bad-response" : "module-error";
+    if (RETRY_AFTER.has(error.code)) headers["retry-after"] = "1";
     if (versionTag) headers["x-lively-version"] = versionTag;
-    if (error.code === "too_large") headers.connection = "close"; // the unread body is still on the socket
+    // The unread body is still on the socket.
+    if (error.code === "too_large" || error.code === "overloaded") headers.connection = "close";
     response.writeHead(HTTP_STATUS_BY_CODE[error.code], headers).end(JSON.stringify(errorBody(error)));
   }
 
-  function send(response: ServerResponse, result: PlainResponse, versionTag: string, setCookie: string | undefined): void {
+  /** A module answered with something Node's HTTP writer refuses: the module's log and ours say so. */
+  function refused(module: string, version: number, why: string): LivelyError {
+    const errorId = newErrorId();
+    const message = `${module}@${version} answered with ${why}`;
+    options.onModuleError?.(module, version, `[error ${errorId}] ${message}`);
+    log.warn({ module, version, errorId }, message);
+    return new LivelyError("module_error", message, { module, version, errorId, reason: "bad-response" });
+  }
+
+  function send(
+    response: ServerResponse,
+    loaded: LoadedVersion,
+    result: PlainResponse,
+    versionTag: string,
+    setCookie: string | undefined,
+  ): void {
     const headers = result.headers;
     headers.push("x-lively-version", versionTag);
     if (setCookie) headers.push("set-cookie", setCookie);
     try {
       response.writeHead(result.status, headers);
     } catch (error) {
-      fail(
-        response,
-        new LivelyError("module_error", `${versionTag} answered with a header Node refuses: ${(error as Error).message}`),
-        versionTag,
-      );
+      fail(response, refused(loaded.module, loaded.version, `a header Node refuses (${(error as Error).message})`), versionTag);
       return;
     }
     response.end(result.body ?? undefined);
+  }
+
+  function answer(
+    request: IncomingMessage,
+    response: ServerResponse,
+    loaded: LoadedVersion,
+    plain: PlainRequest,
+    channel: string,
+    versionTag: string,
+    setCookie: string | undefined,
+    retried: boolean,
+  ): void {
+    loaded
+      .fetch(plain, { channel, depth: 0 })
+      .then(
+        (result) => send(response, loaded, result, versionTag, setCookie),
+        (error: unknown) => {
+          // Its isolate was disposed under it by another request's limit: a GET or HEAD has no
+          // body to lose and nothing was sent, so it runs once more on a fresh one.
+          const bystander = error instanceof LivelyError && error.details?.bystander === true;
+          if (bystander && !retried && (plain.method === "GET" || plain.method === "HEAD")) {
+            void slowPath(request, response, plain, loaded.module, loaded.version, channel, versionTag, setCookie, true);
+            return;
+          }
+          fail(response, error, versionTag);
+        },
+      )
+      .catch((error: unknown) => {
+        // Last line: nothing on the request path may leave a promise rejected unhandled.
+        log.error({ err: error, module: loaded.module, version: loaded.version }, "answering a request failed");
+        if (!response.headersSent) fail(response, error, versionTag);
+        else response.destroy();
+      });
   }
 
   /** Everything that must wait: a version to load, a body to arrive. */
@@ -100,13 +160,16 @@ export function createGateway(options: GatewayOptions): Gateway {
     channel: string,
     versionTag: string,
     setCookie: string | undefined,
+    retried: boolean,
   ): Promise<void> {
     try {
       let loaded: LoadedVersion | undefined = cache.peek(module, version);
       if (!loaded) loaded = await cache.get(module, version);
       if (!loaded) throw new LivelyError("not_found", `module '${module}' has no version ${version}`, { module, version });
-      if (plain.method !== "GET" && plain.method !== "HEAD") plain.body = await readBody(request, options.maxBodyBytes);
-      send(response, await loaded.fetch(plain, { channel, depth: 0 }), versionTag, setCookie);
+      if (plain.method !== "GET" && plain.method !== "HEAD" && plain.body === null) {
+        plain.body = await readBody(request, response, options.maxBodyBytes(module), options.bodyBudget);
+      }
+      answer(request, response, loaded, plain, channel, versionTag, setCookie, retried);
     } catch (error) {
       fail(response, error, versionTag);
     }
@@ -137,13 +200,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       const plain: PlainRequest = { method, url: url.href, headers: request.rawHeaders, body: null };
       const loaded = method === "GET" || method === "HEAD" ? cache.peek(module, version) : undefined;
       if (!loaded) {
-        void slowPath(request, response, plain, module, version, channel, tag, setCookie);
+        void slowPath(request, response, plain, module, version, channel, tag, setCookie, false);
         return;
       }
-      loaded.fetch(plain, { channel, depth: 0 }).then(
-        (result) => send(response, result, tag, setCookie),
-        (error: unknown) => fail(response, error, tag),
-      );
+      answer(request, response, loaded, plain, channel, tag, setCookie, false);
     } catch (error) {
       fail(response, error, versionTag);
     }

@@ -26,10 +26,12 @@ import { fetchAllowed } from "../code/fetch-allow.ts";
 import { type CodeLimits, DEFAULT_CODE_LIMITS } from "../code/limits.ts";
 import { DEFAULT_CHANNEL } from "../code/names.ts";
 import { createGateway } from "../gateway/gateway.ts";
+import { BodyBudget } from "../gateway/request-body.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { createHostFetch } from "../runtime/host-fetch.ts";
 import { IvmSandbox } from "../runtime/ivm/ivm-sandbox.ts";
 import { validateArtifact } from "../runtime/ivm/validate-artifact.ts";
+import { DEFAULT_BODY_BYTES, effectiveBodyBytes, effectiveSandboxLimits, type NodeLimits } from "../runtime/limits.ts";
 import { ModuleLogs, toModuleLogLevel } from "../runtime/module-logs.ts";
 import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from "../runtime/sandbox.ts";
 import { VersionCache } from "../runtime/version-cache.ts";
@@ -59,7 +61,12 @@ export interface NodeOptions {
   maxLoaded?: number;
   /** At most this much isolate heap in all (default 4 GB); least recently used go first. */
   maxHeapBytes?: number;
+  /** The largest request body (DESIGN.md: 10 MB); a module's config may only lower it. */
   maxBodyBytes?: number;
+  /** Request bodies this node holds at once, in bytes, before it answers 503 overloaded (default 256 MB). */
+  maxInflightBodyBytes?: number;
+  /** Host operations (env.call, fetch) one isolate may have in flight (default 100). */
+  maxPendingHostOps?: number;
   /** How long SIGTERM waits for requests in flight before cutting them (default 10 s). */
   drainMs?: number;
   /** How often the feed reads the seq without a notification (default: 5 s PostgreSQL, 100 ms SQLite). */
@@ -139,6 +146,12 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   const logs = new ModuleLogs();
   const moduleLog = log.child({ layer: "module" });
   let nodeId = options.nodeId ?? `${hostname()}:${options.port ?? 8080}`;
+  const nodeLimits: NodeLimits = {
+    ...(options.sandboxLimits ?? DEFAULT_SANDBOX_LIMITS),
+    bodyBytes: options.maxBodyBytes ?? DEFAULT_BODY_BYTES,
+  };
+  // The node's, not the http child's: bodies held across a restart of it are still counted.
+  const bodyBudget = new BodyBudget(options.maxInflightBodyBytes ?? 256 * 1024 * 1024);
   // For the feed: make freshly applied history visible in the membership row right away.
   const beatSoon = () => parts.membership?.beatSoon();
   let stopping = false;
@@ -176,7 +189,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     const cache: VersionCache = new VersionCache({
       sandbox: new IvmSandbox(),
       source: { artifact: (module, version) => store.read(async (db) => (await getVersion(db, module, version))?.artifact) },
-      limits: options.sandboxLimits ?? DEFAULT_SANDBOX_LIMITS,
+      limits: nodeLimits,
+      maxPendingHostOps: options.maxPendingHostOps,
       idleTtlMs: options.idleTtlMs ?? 3_600_000,
       unreferencedTtlMs: options.unreferencedTtlMs,
       maxLoaded: options.maxLoaded ?? 1000,
@@ -205,12 +219,27 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     const store = need(parts.store, "the store");
     const index = need(parts.index, "the feed");
     const cache = need(parts.cache, "the loader");
-    const gateway = createGateway({ index, cache, log, maxBodyBytes: options.maxBodyBytes ?? 10 * 1024 * 1024 });
+    const gateway = createGateway({
+      index,
+      cache,
+      log,
+      maxBodyBytes: (module) => effectiveBodyBytes(nodeLimits.bodyBytes, index.settings(module)?.limits),
+      bodyBudget,
+      onModuleError: (module, version, text) => logs.append(module, version, "error", text),
+    });
     const api = createAdminApi({
       store,
-      validate: (artifact, sourceMap) => validateArtifact(artifact, {}, sourceMap),
+      // Under the limits the module will be served with: code that only fits the node's defaults must not deploy.
+      validate: (artifact, sourceMap, module) => {
+        const limits = effectiveSandboxLimits(nodeLimits, index.settings(module)?.limits);
+        return validateArtifact(
+          artifact,
+          { memoryLimitMb: limits.memoryMb, timeoutMs: limits.cpuMs, wallTimeoutMs: limits.wallMs },
+          sourceMap,
+        );
+      },
       limits: options.limits ?? DEFAULT_CODE_LIMITS,
-      sandboxLimits: options.sandboxLimits ?? DEFAULT_SANDBOX_LIMITS,
+      nodeLimits,
       log,
       nodeId: () => nodeId,
       logs,

@@ -39,10 +39,21 @@ export interface SandboxLimits {
 
 export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = { memoryMb: 128, cpuMs: 1000, wallMs: 30_000 };
 
-/** Where a request or call came from: `env.call` goes out on the same channel, one level deeper. */
+/** The env.calls one outside request led to, across every module they reach: bounds its fan-out. */
+export interface CallChain {
+  /** env.calls of this chain in flight now. */
+  pending: number;
+}
+
+/**
+ * Where a request or call came from: `env.call` goes out on the same channel, one level
+ * deeper, in the same chain. The host keeps these per request; the isolate never says them.
+ */
 export interface CallerContext {
   channel: string;
   depth: number;
+  /** Made on the first env.call of an outside request, shared by every call under it. */
+  chain?: CallChain;
 }
 
 /** An outbound `fetch()` as the host carries it out (runtime/host-fetch.ts), already limited to the module's allowlist. */
@@ -86,6 +97,8 @@ export interface LoadRequest {
   fetch?: ModuleFetch;
   /** A limit killed the isolate: the cache drops this version so the next request loads a fresh one. */
   onKilled?: (error: Error) => void;
+  /** Most host operations (env.call, fetch) the isolate may have in flight at once (default 100). */
+  maxPendingHostOps?: number;
 }
 
 export interface Sandbox {

@@ -9,6 +9,8 @@
  * Leaving is `retire()`: requests in flight finish on the isolate they started on, and it is
  * disposed when the last one ends. Concurrent first requests share one load (single flight).
  */
+import type { LimitOverrides } from "../code/config.ts";
+import { effectiveSandboxLimits } from "./limits.ts";
 import type { CallModule, LoadedVersion, ModuleFetch, Sandbox, SandboxLimits } from "./sandbox.ts";
 
 export interface VersionSource {
@@ -19,7 +21,7 @@ export interface VersionSource {
 /** What a module's settings say for loading it; `seq` changes whenever they do. */
 export interface LoadSettings {
   vars: Record<string, string>;
-  limits: Partial<SandboxLimits>;
+  limits: LimitOverrides;
   /** Hosts its fetch may reach (code/fetch-allow.ts patterns); empty: none. */
   fetchAllow: readonly string[];
   seq: number;
@@ -28,8 +30,10 @@ export interface LoadSettings {
 export interface VersionCacheOptions {
   sandbox: Sandbox;
   source: VersionSource;
-  /** The node's limits; a module's settings may override them. */
+  /** The node's limits: a module's settings may lower them, never raise them (limits.ts). */
   limits: SandboxLimits;
+  /** Host operations (env.call, fetch) one isolate may have in flight (default 100). */
+  maxPendingHostOps?: number;
   idleTtlMs: number;
   /** Idle TTL of a version no channel points at (default 60 s). */
   unreferencedTtlMs?: number;
@@ -146,7 +150,8 @@ export class VersionCache {
       module,
       version,
       artifact,
-      limits: { ...this.options.limits, ...settings.limits },
+      limits: effectiveSandboxLimits(this.options.limits, settings.limits),
+      maxPendingHostOps: this.options.maxPendingHostOps,
       vars: settings.vars,
       callModule: this.options.callModule,
       fetch: this.options.makeFetch?.(module, settings.fetchAllow),

@@ -5,8 +5,9 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { changeConfig, LIMIT_NAMES, type LimitOverrides, type ModuleConfigView, readConfig } from "../../code/config.ts";
+import { changeConfig, type ModuleConfigView, readConfig } from "../../code/config.ts";
 import { listVars, removeVars, setVars } from "../../code/vars.ts";
+import { asConfigLimits, DEFAULT_BODY_BYTES, effectiveLimits } from "../../runtime/limits.ts";
 import { DEFAULT_SANDBOX_LIMITS } from "../../runtime/sandbox.ts";
 import { requireScope } from "../auth.ts";
 import type { ApiDeps, ApiEnv } from "../context.ts";
@@ -17,22 +18,28 @@ const setBody = z.object({ vars: z.record(z.string(), z.string()), secret: z.boo
 const removeBody = z.object({ names: z.array(z.string()).min(1).max(256) }).strict();
 const limit = z.number().int().nullable().optional();
 const configBody = z
-  .object({ cpuMs: limit, wallMs: limit, memoryMb: limit, fetchAllow: z.array(z.string()).optional(), reset: z.boolean().optional() })
+  .object({
+    cpuMs: limit,
+    wallMs: limit,
+    memoryMb: limit,
+    bodyMb: limit,
+    fetchAllow: z.array(z.string()).optional(),
+    reset: z.boolean().optional(),
+  })
   .strict();
 
 export function settingsRoutes(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
   const read = requireScope("read");
   const deploy = requireScope("deploy");
-  const defaults = deps.sandboxLimits ?? DEFAULT_SANDBOX_LIMITS;
+  const node = deps.nodeLimits ?? { ...DEFAULT_SANDBOX_LIMITS, bodyBytes: DEFAULT_BODY_BYTES };
 
-  /** A config as shown: the overrides, this node's defaults, and what applies. */
-  const shown = <T extends ModuleConfigView>(config: T) => {
-    const nodeDefaults: Required<LimitOverrides> = { cpuMs: defaults.cpuMs, wallMs: defaults.wallMs, memoryMb: defaults.memoryMb };
-    const effective = { ...nodeDefaults };
-    for (const name of LIMIT_NAMES) effective[name] = config.limits[name] ?? nodeDefaults[name];
-    return { ...config, defaults: nodeDefaults, effective };
-  };
+  /** A config as shown: the overrides, this node's defaults (also its ceilings), and what applies here. */
+  const shown = <T extends ModuleConfigView>(config: T) => ({
+    ...config,
+    defaults: asConfigLimits(node),
+    effective: asConfigLimits(effectiveLimits(node, config.limits)),
+  });
 
   app.get("/modules/:module/vars", read, async (c) => c.json(await listVars(deps.store, c.req.param("module"))));
 

@@ -1,7 +1,7 @@
 /**
- * `lively config M [--cpu-ms N] [--wall-ms N] [--memory-mb N] [--allow-fetch P]… [--no-fetch] [--reset]`:
+ * `lively config M [--cpu-ms N] [--wall-ms N] [--memory-mb N] [--body-mb N] [--allow-fetch P]… [--no-fetch] [--reset]`:
  * show a module's settings, or change them in one history row. A limit of `default` goes back
- * to the node's default.
+ * to the node's default; a node's own limits are ceilings (the effective column says what applies).
  */
 import type { ConfigChange, ConfigChangeResult, LimitName, ModuleConfigView } from "../../code/config.ts";
 import { LivelyError } from "../../errors.ts";
@@ -14,6 +14,7 @@ const LIMIT_FLAGS: [LimitName, string][] = [
   ["cpuMs", "--cpu-ms"],
   ["wallMs", "--wall-ms"],
   ["memoryMb", "--memory-mb"],
+  ["bodyMb", "--body-mb"],
 ];
 
 /** A whole number, or `default` (null: back to the node's default). The node checks the range. */
@@ -32,7 +33,11 @@ function describe(config: ConfigShown): string {
     return [
       flag.slice(2),
       String(config.effective[name]),
-      set === undefined ? "(node default)" : `(node default ${config.defaults[name]})`,
+      set === undefined
+        ? "(node default)"
+        : set > config.defaults[name]
+          ? `(asks ${set}; this node's ceiling is ${config.defaults[name]})`
+          : `(node default ${config.defaults[name]})`,
     ];
   });
   const fetch = config.fetchAllow.length === 0 ? "(none: the module may fetch nothing)" : config.fetchAllow.join(" ");
@@ -47,6 +52,7 @@ export default defineCommand({
     { flags: "--cpu-ms <n>", description: "CPU time per request, 1-60000 ms ('default': the node's)" },
     { flags: "--wall-ms <n>", description: "wall time per request, 1-300000 ms ('default': the node's)" },
     { flags: "--memory-mb <n>", description: "isolate heap, 8-2048 MB ('default': the node's)" },
+    { flags: "--body-mb <n>", description: "largest request body, 1-1024 MB ('default': the node's)" },
     {
       flags: "--allow-fetch <pattern>",
       description: "replace the fetch allowlist with these hosts (repeatable): host, *.host, [http[s]://]…[:port]",

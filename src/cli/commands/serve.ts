@@ -8,10 +8,14 @@ import { basename, resolve } from "node:path";
 import { DEFAULT_HEARTBEAT_MS, MIN_BEAT_GAP_MS } from "../../cluster/membership.ts";
 import { requireDurationMs } from "../../code/moments.ts";
 import { LivelyError } from "../../errors.ts";
+import { createLogger } from "../../log.ts";
+import { installLastResort } from "../../node/last-resort.ts";
 import { startNode } from "../../node/node.ts";
 import { DEFAULT_SANDBOX_LIMITS } from "../../runtime/sandbox.ts";
 import { defineCommand } from "../core/define.ts";
 import { intOption, stringOption } from "../core/parse.ts";
+
+const MB = 1024 * 1024;
 
 export default defineCommand({
   name: "serve",
@@ -30,6 +34,12 @@ export default defineCommand({
     { flags: "--cpu-ms <ms>", description: "CPU time a request may use, for modules without their own (default 1000)" },
     { flags: "--wall-ms <ms>", description: "wall time a request may take, for modules without their own (default 30000)" },
     { flags: "--memory-mb <mb>", description: "isolate heap, for modules without their own (default 128)" },
+    { flags: "--max-body-mb <mb>", description: "largest request body, for modules without their own (default 10)" },
+    {
+      flags: "--max-inflight-body-mb <mb>",
+      description: "request bodies held at once before new ones get 503 overloaded (default 256)",
+    },
+    { flags: "--max-pending-ops <n>", description: "host operations (env.call, fetch) one isolate may have in flight (default 100)" },
     { flags: "--heartbeat-ms <ms>", description: "how often this node writes its membership heartbeat (default 2000)" },
     { flags: "--down-after-ms <ms>", description: "a node silent this long shows as down in 'lively nodes' (default 10000)" },
   ],
@@ -49,6 +59,9 @@ export default defineCommand({
       wallMs: intOption(options.wallMs, "--wall-ms", 1) ?? DEFAULT_SANDBOX_LIMITS.wallMs,
       memoryMb: intOption(options.memoryMb, "--memory-mb", 8) ?? DEFAULT_SANDBOX_LIMITS.memoryMb,
     };
+    const maxBodyMb = intOption(options.maxBodyMb, "--max-body-mb", 1);
+    const maxInflightBodyMb = intOption(options.maxInflightBodyMb, "--max-inflight-body-mb", 1);
+    const maxPendingHostOps = intOption(options.maxPendingOps, "--max-pending-ops", 1);
     const heartbeatMs = intOption(options.heartbeatMs, "--heartbeat-ms", MIN_BEAT_GAP_MS);
     const downAfterMs = intOption(options.downAfterMs, "--down-after-ms", 1);
     if (downAfterMs !== undefined && downAfterMs <= (heartbeatMs ?? DEFAULT_HEARTBEAT_MS)) {
@@ -78,8 +91,11 @@ export default defineCommand({
     const onTerm = () => onSignal("SIGTERM");
     process.on("SIGINT", onInt);
     process.on("SIGTERM", onTerm);
+    const log = createLogger();
+    const removeLastResort = installLastResort(log);
     try {
       const node = await startNode({
+        log,
         db: stringOption(options.db) ?? io.env.LIVELY_DB,
         dataDir,
         port,
@@ -91,6 +107,9 @@ export default defineCommand({
         maxLoaded,
         maxHeapBytes: maxHeapMb === undefined ? undefined : maxHeapMb * 1024 * 1024,
         sandboxLimits,
+        maxBodyBytes: maxBodyMb === undefined ? undefined : maxBodyMb * MB,
+        maxInflightBodyBytes: maxInflightBodyMb === undefined ? undefined : maxInflightBodyMb * MB,
+        maxPendingHostOps,
         heartbeatMs,
         downAfterMs,
       });
@@ -125,6 +144,7 @@ export default defineCommand({
     } finally {
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
+      removeLastResort();
     }
   },
 });

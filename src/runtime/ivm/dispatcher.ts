@@ -5,40 +5,33 @@
  * one `Reference.apply` per request kept Lively's main thread at 100% at ~0.45 × bare
  * node:http; batched, the boundary costs a few µs a request.
  *
- * Limits are checked by the node's Watchdog through `check()`:
- * - CPU: the isolate's CPU time since it last made progress (returned any result) may not
- *   pass the limit. A loop that never yields makes no progress; a busy isolate that keeps
- *   answering does. (Per-request CPU cannot be told apart inside one isolate; this is the
- *   bound that catches every runaway without charging a slow request for its neighbours.)
- * - Wall: each request's own deadline.
+ * Nothing the isolate sends back is trusted: slots, result shapes and types are checked here
+ * (and responses again in response-check.ts) before anything reaches a caller.
+ *
+ * Limits are checked by the node's Watchdog through `check()` (limits.ts has the rules):
+ * - CPU while requests are in flight: the isolate's CPU time, plus its synchronous host calls,
+ *   since it last made progress (returned any result) may not pass the limit. Passing it
+ *   disposes the isolate.
+ * - CPU with nothing in flight (timers, top-level code, work a request left behind): a budget
+ *   of the CPU limit per minute. Passing it disposes the isolate.
  * - Memory: V8 disposes the isolate; the pending collect rejects, or `check` sees it.
- * Passing any of them kills the isolate: every request in flight on it fails with that
- * error, and the version cache loads a fresh isolate on the next request.
+ * - Wall: each request's own deadline. Passing it answers that request alone (504); the
+ *   isolate keeps serving, and whatever the request answers later is dropped.
+ * When the isolate is disposed, every request in flight on it fails with that limit's error
+ * (the gateway retries GET and HEAD once on a fresh isolate) and the version cache loads a
+ * fresh isolate on the next request.
  *
  * In-flight requests live in a slot array with a free list, not a Map: a Map keyed by
  * request made the main heap's scavenges ~20× slower under load (bench:http, p99 ×3).
  */
+import { randomBytes } from "node:crypto";
 import { LivelyError } from "../../errors.ts";
-import type { SandboxLimits } from "../sandbox.ts";
+import type { CallChain, CallerContext, SandboxLimits } from "../sandbox.ts";
 import type { Watchdog, Watched } from "../watchdog.ts";
 import type { IvmIsolate, IvmReference } from "./isolated-vm.ts";
 
-/** What the isolate sends back for one slot (see dispatch-source.ts). */
-export interface WireResult {
-  status?: number;
-  headers?: string[];
-  body?: Uint8Array | string | null;
-  /** waitUntil promises still running after the response. */
-  w?: number;
-  /** A call's JSON result. */
-  r?: string;
-  /** A failure: message, kind, stack. */
-  x?: string;
-  k?: "throw" | "response";
-  t?: string;
-  /** waitUntil work finished. */
-  wd?: 1;
-}
+/** What the isolate sends back for one slot (see dispatch-source.ts), once checked to be an object. */
+export type WireResult = Record<string, unknown>;
 
 interface Pending {
   resolve(result: WireResult): void;
@@ -46,6 +39,11 @@ interface Pending {
   deadline: number;
   /** The response went out; only waitUntil work keeps the slot. */
   answered: boolean;
+  /** Its wall time passed and it was answered 504; the slot waits for the isolate's late answer. */
+  abandoned: boolean;
+  caller: CallerContext;
+  /** Names this occupant of the slot in env.call, so an env kept past its request is recognised. */
+  gen: number;
 }
 
 export type LimitCode = "exceeded_cpu" | "exceeded_memory" | "exceeded_wall";
@@ -58,23 +56,43 @@ export interface DispatcherOptions {
   collect: IvmReference;
   limits: SandboxLimits;
   watchdog: Watchdog;
+  /** Time charged for the isolate's synchronous host calls, in ns (HostBindings.hostTimeNs). */
+  hostTimeNs(): number;
+  /** Host timers and work the isolate has pending: while any is, its background CPU is watched. */
+  backgroundPending(): boolean;
   /** The isolate was killed (a limit) or died; the cache replaces it. */
   onKilled(error: LivelyError): void;
   /** The last request in flight finished (a retired version may be disposed now). */
   onIdle(): void;
-  /** A module failure's stack, for the module's log. */
-  onModuleError(stack: string): void;
+  /** A line for the module's log: its failures (with an error id), unhandled rejections, kills. */
+  onModuleError(text: string): void;
 }
 
+/** The CPU budget for work outside requests refills at the CPU limit per this long. */
+export const BACKGROUND_WINDOW_MS = 60_000;
+/** With nothing in flight, background CPU is checked every this many watchdog ticks. */
+const BACKGROUND_EVERY_TICKS = 10;
+
 export function limitError(code: LimitCode, module: string, version: number, limits: SandboxLimits): LivelyError {
-  const what = { exceeded_cpu: "CPU time", exceeded_memory: "memory", exceeded_wall: "wall time" }[code];
-  const limit = { exceeded_cpu: `${limits.cpuMs} ms`, exceeded_memory: `${limits.memoryMb} MB`, exceeded_wall: `${limits.wallMs} ms` }[
-    code
-  ];
-  return new LivelyError(code, `${module}@${version} exceeded its ${what} limit (${limit}); its isolate was disposed`, {
-    module,
-    version,
-  });
+  const details = { module, version };
+  if (code === "exceeded_wall") {
+    return new LivelyError(
+      "exceeded_wall",
+      `${module}@${version} exceeded its wall time limit (${limits.wallMs} ms) on this request; the module keeps serving`,
+      details,
+    );
+  }
+  const what = code === "exceeded_cpu" ? `CPU time limit (${limits.cpuMs} ms)` : `memory limit (${limits.memoryMb} MB)`;
+  return new LivelyError(
+    code,
+    `${module}@${version} exceeded its ${what}; its isolate was disposed and the next request loads a fresh one`,
+    details,
+  );
+}
+
+/** A short id that ties a public error answer to the module's log line. */
+export function newErrorId(): string {
+  return randomBytes(6).toString("hex");
 }
 
 export class Dispatcher implements Watched {
@@ -83,34 +101,62 @@ export class Dispatcher implements Watched {
   private outgoing: Record<string, unknown>[] = [];
   private flushQueued = false;
   private watched = false;
-  /** The isolate's CPU time (ns) when it last made progress. */
-  private cpuMark = 0n;
-  private readonly cpuLimitNs: bigint;
+  private nextGen = 1;
+  private ticks = 0;
+  /** The isolate's CPU time (ns, host calls included) when it last made progress. */
+  private cpuMark = 0;
+  private readonly cpuLimitNs: number;
+  /** Background CPU: what is left of the budget, and where the last check left off. */
+  private backgroundBudgetNs: number;
+  private backgroundMark = 0;
+  private backgroundAt = performance.now();
+  /** env.calls from envs kept past their request share one chain, so their fan-out is bounded too. */
+  private readonly orphans: CallChain = { pending: 0 };
+  /**
+   * The slots of each batch whose dispatch task has not finished, oldest first. When a limit
+   * kills the isolate while one runs, the culprit is in it (a handler's synchronous part never
+   * returned); the requests of every other batch are bystanders, and safe to run again.
+   */
+  private readonly dispatching: number[][] = [];
   /** Set once the isolate is gone; every later submit fails with it. */
   private killedBy: LivelyError | undefined;
   inFlight = 0;
 
   constructor(private readonly options: DispatcherOptions) {
-    this.cpuLimitNs = BigInt(options.limits.cpuMs) * 1_000_000n;
+    this.cpuLimitNs = options.limits.cpuMs * 1_000_000;
+    this.backgroundBudgetNs = this.cpuLimitNs;
   }
 
   get dead(): boolean {
     return this.killedBy !== undefined;
   }
 
+  /** CPU the module has used: its isolate's, plus what its synchronous host calls are charged. */
+  private cpuNow(): number {
+    return Number(this.options.isolate.cpuTime) + this.options.hostTimeNs();
+  }
+
   /** Queue one request or call; it goes out with the rest of this turn's batch. */
-  submit(item: Record<string, unknown>): Promise<WireResult> {
+  submit(item: Record<string, unknown>, caller: CallerContext): Promise<WireResult> {
     if (this.killedBy) return Promise.reject(this.killedBy);
     return new Promise<WireResult>((resolve, reject) => {
       const slot = this.freeSlots.pop() ?? this.slots.length;
-      this.slots[slot] = { resolve, reject, deadline: performance.now() + this.options.limits.wallMs, answered: false };
+      const gen = this.nextGen++;
+      this.slots[slot] = {
+        resolve,
+        reject,
+        deadline: performance.now() + this.options.limits.wallMs,
+        answered: false,
+        abandoned: false,
+        caller,
+        gen,
+      };
       item.s = slot;
+      item.g = gen;
+      item.c = caller.channel;
       this.outgoing.push(item);
-      if (this.inFlight++ === 0) this.cpuMark = this.options.isolate.cpuTime;
-      if (!this.watched) {
-        this.watched = true;
-        this.options.watchdog.watch(this);
-      }
+      if (this.inFlight++ === 0) this.cpuMark = this.cpuNow();
+      this.watch();
       if (!this.flushQueued) {
         this.flushQueued = true;
         // setImmediate, not nextTick: every request Node parsed in this poll phase joins the batch.
@@ -119,96 +165,221 @@ export class Dispatcher implements Watched {
     });
   }
 
+  /** Host work or a timer was scheduled: watch the isolate's CPU even with no request in flight. */
+  watch(): void {
+    if (this.watched || this.killedBy) return;
+    this.watched = true;
+    this.backgroundMark = this.cpuNow();
+    this.backgroundAt = performance.now();
+    this.options.watchdog.watch(this);
+  }
+
+  /**
+   * Who an env.call from the isolate is charged to: the request its env was made for, while
+   * that request is in flight; an env kept past its request counts as a call of its own, with
+   * the orphan chain's bound on fan-out.
+   */
+  callerOf(slot: unknown, gen: unknown, claimedChannel: string): CallerContext {
+    const pending = typeof slot === "number" ? this.slots[slot] : undefined;
+    if (pending && pending.gen === gen && !pending.abandoned) {
+      pending.caller.chain ??= { pending: 0 };
+      return pending.caller;
+    }
+    return { channel: claimedChannel, depth: 0, chain: this.orphans };
+  }
+
   private readonly flush = (): void => {
     this.flushQueued = false;
     const batch = this.outgoing;
     this.outgoing = [];
     if (this.killedBy || batch.length === 0) return;
+    const slots = batch.map((item) => item.s as number);
+    this.dispatching.push(slots);
+    const dispatched = () => {
+      const at = this.dispatching.indexOf(slots);
+      if (at >= 0) this.dispatching.splice(at, 1);
+    };
     try {
-      this.options.dispatch.applyIgnored(undefined, [batch], { arguments: { copy: true } });
-      (this.options.collect.apply(undefined, [], { result: { copy: true } }) as Promise<unknown[]>).then(this.deliver, this.died);
+      // apply, not applyIgnored: a promise left rejected with no handler fails the task, and
+      // that reason belongs in the module's log.
+      (this.options.dispatch.apply(undefined, [batch], { arguments: { copy: true } }) as Promise<unknown>)
+        .catch(this.unhandled)
+        .finally(dispatched);
+      (this.options.collect.apply(undefined, [], { result: { copy: true } }) as Promise<unknown>).then(this.deliver, this.collectFailed);
     } catch (error) {
       this.died(error);
     }
   };
 
   /** Results from collect() or the isolate's late `respond` callback: [slot, result, …]. */
-  readonly deliver = (results: unknown[]): void => {
+  readonly deliver = (results: unknown): void => {
     if (this.killedBy) return;
-    if (results.length > 0) this.cpuMark = this.options.isolate.cpuTime;
-    for (let i = 0; i + 1 < results.length; i += 2) this.settle(results[i] as number, results[i + 1] as WireResult);
+    if (!Array.isArray(results)) {
+      this.options.onModuleError(`${this.tag()}: the dispatcher sent something that is not a result list; ignored`);
+      return;
+    }
+    if (results.length > 0) this.cpuMark = this.cpuNow();
+    for (let i = 0; i + 1 < results.length; i += 2) this.settle(results[i], results[i + 1]);
   };
 
-  private settle(slot: number, result: WireResult): void {
+  private tag(): string {
+    return `${this.options.module}@${this.options.version}`;
+  }
+
+  private settle(slot: unknown, result: unknown): void {
+    if (typeof slot !== "number" || !Number.isInteger(slot)) return;
     const pending = this.slots[slot];
     if (!pending) return;
-    if (result.wd === 1) {
+    if (pending.abandoned) {
+      // The late answer of a request already answered 504: its slot is free now.
+      this.slots[slot] = undefined;
+      this.freeSlots.push(slot);
+      return;
+    }
+    if (result === null || typeof result !== "object" || Array.isArray(result)) {
+      pending.reject(
+        new LivelyError("module_error", `${this.tag()} answered with a value that is not a result`, { reason: "bad-response" }),
+      );
       this.release(slot);
       return;
     }
-    if (result.x !== undefined) {
-      if (result.t) this.options.onModuleError(result.t);
-      pending.reject(this.moduleError(result));
+    const fields = result as WireResult;
+    if (fields.wd === 1) {
+      if (pending.answered) this.release(slot);
+      return;
+    }
+    if (pending.answered) return; // a second answer for one request: dropped
+    if (fields.x !== undefined) {
+      pending.reject(this.moduleError(fields));
       this.release(slot);
       return;
     }
-    pending.resolve(result);
-    if (result.w) pending.answered = true;
+    pending.resolve(fields);
+    const waits = fields.w;
+    if (typeof waits === "number" && waits > 0) pending.answered = true;
     else this.release(slot);
   }
 
-  private moduleError(result: WireResult): LivelyError {
+  /** The module threw or returned a bad result: the error carries an id, the module's log the whole story. */
+  private moduleError(fields: WireResult): LivelyError {
     const { module, version } = this.options;
-    const what = result.k === "response" ? "returned a bad result" : "threw";
-    return new LivelyError("module_error", `${module}@${version} ${what}: ${result.x}`, { module, version });
+    const errorId = newErrorId();
+    const message = typeof fields.x === "string" ? fields.x : "an error it could not describe";
+    const stack = typeof fields.t === "string" && fields.t !== "" ? fields.t : message;
+    const response = fields.k === "response";
+    this.options.onModuleError(`[error ${errorId}] ${response ? "the handler returned a bad result: " : ""}${stack}`);
+    return new LivelyError("module_error", `${module}@${version} ${response ? "returned a bad result" : "threw"}: ${message}`, {
+      module,
+      version,
+      errorId,
+      reason: response ? "bad-response" : "threw",
+    });
   }
 
   private release(slot: number): void {
     this.slots[slot] = undefined;
     this.freeSlots.push(slot);
-    if (--this.inFlight === 0) this.options.onIdle();
+    if (--this.inFlight === 0) this.wentIdle();
   }
 
-  /** The watchdog's tick. */
+  private wentIdle(): void {
+    // What the isolate does from now on is background work: its budget starts here.
+    this.backgroundMark = this.cpuNow();
+    this.backgroundAt = performance.now();
+    this.options.onIdle();
+  }
+
+  /** The watchdog's tick; false once there is nothing left to watch. */
   check(now: number): boolean {
     if (this.killedBy) return false;
     const { isolate, limits, module, version } = this.options;
-    if (this.inFlight === 0) {
-      this.watched = false;
-      return false;
-    }
-    // Disposed with work in flight and not by close(): V8 hit the heap limit.
+    // Disposed and not by close(): V8 hit the heap limit.
     if (isolate.isDisposed) {
       this.kill(limitError("exceeded_memory", module, version, limits));
       return false;
     }
-    if (isolate.cpuTime - this.cpuMark > this.cpuLimitNs) {
+    if (this.inFlight > 0) return this.checkRequests(now);
+    if (++this.ticks % BACKGROUND_EVERY_TICKS !== 0) return true;
+    return this.checkBackground(now);
+  }
+
+  private checkRequests(now: number): boolean {
+    const { limits, module, version } = this.options;
+    if (this.cpuNow() - this.cpuMark > this.cpuLimitNs) {
       this.kill(limitError("exceeded_cpu", module, version, limits));
       return false;
     }
     for (let slot = 0; slot < this.slots.length; slot++) {
       const pending = this.slots[slot];
-      if (!pending || now < pending.deadline) continue;
+      if (!pending || pending.abandoned || now < pending.deadline) continue;
       if (pending.answered) {
         // Only waitUntil work is left: stop waiting for it, but the isolate keeps serving.
         this.release(slot);
         continue;
       }
-      this.kill(limitError("exceeded_wall", module, version, limits));
-      return false;
+      // This request alone: 504, and its slot waits for the isolate's late answer.
+      pending.abandoned = true;
+      pending.reject(limitError("exceeded_wall", module, version, limits));
+      if (--this.inFlight === 0) this.wentIdle();
     }
     return true;
   }
+
+  private checkBackground(now: number): boolean {
+    const { limits, module, version } = this.options;
+    const cpu = this.cpuNow();
+    const used = cpu - this.backgroundMark;
+    const refill = ((now - this.backgroundAt) / BACKGROUND_WINDOW_MS) * this.cpuLimitNs;
+    this.backgroundMark = cpu;
+    this.backgroundAt = now;
+    this.backgroundBudgetNs = Math.min(this.cpuLimitNs, this.backgroundBudgetNs + refill) - used;
+    if (this.backgroundBudgetNs < 0) {
+      const error = new LivelyError(
+        "exceeded_cpu",
+        `${module}@${version} used more than its CPU budget for work outside requests (timers, top-level code: ${limits.cpuMs} ms a minute); its isolate was disposed`,
+        { module, version },
+      );
+      this.kill(error);
+      return false;
+    }
+    if (used > 0 || this.options.backgroundPending()) return true;
+    this.watched = false;
+    return false;
+  }
+
+  /** Dispatch failed: an unhandled rejection in the batch's task (logged), or the isolate died. */
+  private readonly unhandled = (reason: unknown): void => {
+    if (this.killedBy) return;
+    if (this.options.isolate.isDisposed || isMemoryFailure(reason)) {
+      this.died(reason);
+      return;
+    }
+    this.options.onModuleError(`Unhandled rejection: ${describeReason(reason)}`);
+  };
+
+  /** collect() failed: the isolate died, or (rarely) a rejection surfaced in its task; then ask again. */
+  private readonly collectFailed = (reason: unknown): void => {
+    if (this.killedBy) return;
+    if (this.options.isolate.isDisposed || isMemoryFailure(reason)) {
+      this.died(reason);
+      return;
+    }
+    this.options.onModuleError(`Unhandled rejection: ${describeReason(reason)}`);
+    try {
+      (this.options.collect.apply(undefined, [], { result: { copy: true } }) as Promise<unknown>).then(this.deliver, this.died);
+    } catch (error) {
+      this.died(error);
+    }
+  };
 
   /** A pending call into the isolate failed: it was disposed (memory) or broke. */
   private readonly died = (thrown: unknown): void => {
     if (this.killedBy) return;
     const { isolate, limits, module, version } = this.options;
-    const message = thrown instanceof Error ? thrown.message : String(thrown);
     const error =
-      isolate.isDisposed || /memory limit/i.test(message)
+      isolate.isDisposed || isMemoryFailure(thrown)
         ? limitError("exceeded_memory", module, version, limits)
-        : new LivelyError("module_error", `${module}@${version} stopped answering: ${message}`, { module, version });
+        : new LivelyError("module_error", `${module}@${version} stopped answering: ${describeReason(thrown)}`, { module, version });
     this.kill(error);
   };
 
@@ -224,26 +395,53 @@ export class Dispatcher implements Watched {
     for (let slot = 0; slot < this.slots.length; slot++) {
       const pending = this.slots[slot];
       this.slots[slot] = undefined;
-      if (pending && !pending.answered) pending.reject(this.killedBy);
+      if (pending && !pending.answered && !pending.abandoned) pending.reject(this.killedBy);
     }
     this.inFlight = 0;
   }
 
-  /** Dispose the isolate and fail everything in flight with `error`. Idempotent. */
+  /**
+   * Dispose the isolate and fail everything in flight (and say so in the module's log).
+   * Idempotent. The requests that may have caused it get `error`; the others (bystanders)
+   * an error saying so, which the gateway may retry on a fresh isolate.
+   */
   kill(error: LivelyError): void {
     if (this.killedBy) return;
     this.killedBy = error;
+    this.options.onModuleError(error.message);
     this.watched = false;
-    const { isolate } = this.options;
+    const { isolate, module, version } = this.options;
     if (!isolate.isDisposed) isolate.dispose();
+    // A batch still dispatching holds the culprit; with none, a continuation was running and any could be it.
+    const suspects = this.dispatching[0] ? new Set(this.dispatching[0]) : undefined;
+    const bystander = new LivelyError(
+      error.code,
+      `${module}@${version}'s isolate was disposed while this request was in flight, because another request passed a limit (${error.message}); retry`,
+      { module, version, bystander: true },
+    );
     for (let slot = 0; slot < this.slots.length; slot++) {
       const pending = this.slots[slot];
       if (!pending) continue;
       this.slots[slot] = undefined;
-      if (!pending.answered) pending.reject(error);
+      if (!pending.answered && !pending.abandoned) pending.reject(suspects === undefined || suspects.has(slot) ? error : bystander);
     }
     this.inFlight = 0;
     this.options.onKilled(error);
     this.options.onIdle();
+  }
+}
+
+function isMemoryFailure(thrown: unknown): boolean {
+  return /memory limit/i.test(describeReason(thrown));
+}
+
+/** A reason copied out of the isolate, as text for a log line: never throws. */
+export function describeReason(reason: unknown): string {
+  try {
+    if (reason instanceof Error) return reason.stack && reason.stack !== "" ? reason.stack : `${reason.name}: ${reason.message}`;
+    if (typeof reason === "string") return reason;
+    return JSON.stringify(reason) ?? String(reason);
+  } catch {
+    return "a value that cannot be described";
   }
 }

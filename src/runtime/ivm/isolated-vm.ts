@@ -20,8 +20,16 @@ export interface IvmReference {
     args: unknown[],
     options?: { arguments?: IvmRunOptions; result?: IvmRunOptions; timeout?: number },
   ): Promise<unknown>;
+  /** Run the call on this thread and wait for it. */
+  applySync(
+    receiver: undefined,
+    args: unknown[],
+    options?: { arguments?: IvmRunOptions; result?: IvmRunOptions; timeout?: number },
+  ): unknown;
   /** Queue a call and forget it: no promise, no result, errors dropped. */
   applyIgnored(receiver: undefined, args: unknown[], options?: { arguments?: IvmRunOptions; timeout?: number }): void;
+  /** Element `key` of the referenced array or object, as a reference or a copy. */
+  getSync(key: number | string, options?: { reference?: boolean; copy?: boolean }): unknown;
   release(): void;
 }
 

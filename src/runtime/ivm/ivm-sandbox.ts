@@ -7,6 +7,7 @@
  * on the next request, and no other version is touched.
  */
 import { LivelyError } from "../../errors.ts";
+import { checkCallResult, checkResponse } from "../response-check.ts";
 import type {
   CallerContext,
   CallModule,
@@ -20,12 +21,14 @@ import type {
 import { Watchdog } from "../watchdog.ts";
 import type { HostBindings } from "../web/prelude.ts";
 import { DISPATCH_SOURCE } from "./dispatch-source.ts";
-import { Dispatcher } from "./dispatcher.ts";
+import { Dispatcher, describeReason, newErrorId } from "./dispatcher.ts";
 import { type IvmIsolate, type IvmReference, loadIsolatedVm } from "./isolated-vm.ts";
 import { createModuleIsolate, evaluateModule } from "./module-isolate.ts";
 
 /** How deep env.call may nest (A calls B calls C…) before it is refused: a cycle guard. */
 export const MAX_CALL_DEPTH = 8;
+/** How many env.calls one outside request may have in flight at once, across every module it reaches. */
+export const MAX_CALLS_IN_FLIGHT = 64;
 
 class IvmLoadedVersion implements LoadedVersion {
   private retiring = false;
@@ -37,6 +40,7 @@ class IvmLoadedVersion implements LoadedVersion {
     readonly exports: readonly string[],
     private readonly isolate: IvmIsolate,
     private readonly bindings: HostBindings,
+    private readonly moduleLog: (text: string) => void,
   ) {}
 
   get disposed(): boolean {
@@ -47,21 +51,35 @@ class IvmLoadedVersion implements LoadedVersion {
     return this.dispatcher.inFlight;
   }
 
+  private get tag(): string {
+    return `${this.module}@${this.version}`;
+  }
+
   async fetch(request: PlainRequest, caller: CallerContext): Promise<PlainResponse> {
-    const result = await this.dispatcher.submit({
-      method: request.method,
-      url: request.url,
-      headers: request.headers,
-      body: request.body,
-      c: caller.channel,
-      d: caller.depth,
-    });
-    return { status: result.status ?? 500, headers: result.headers ?? [], body: result.body ?? null };
+    const item = { method: request.method, url: request.url, headers: request.headers, body: request.body };
+    const result = await this.dispatcher.submit(item, caller);
+    try {
+      return checkResponse(this.tag, result);
+    } catch (error) {
+      throw this.logged(error);
+    }
   }
 
   async call(fn: string, args: unknown[], caller: CallerContext): Promise<unknown> {
-    const result = await this.dispatcher.submit({ f: fn, a: JSON.stringify(args), c: caller.channel, d: caller.depth });
-    return JSON.parse(result.r ?? "null");
+    const result = await this.dispatcher.submit({ f: fn, a: JSON.stringify(args) }, caller);
+    try {
+      return checkCallResult(this.tag, result);
+    } catch (error) {
+      throw this.logged(error);
+    }
+  }
+
+  /** A bad result, with an error id that ties the caller's answer to the module's log line. */
+  private logged(error: unknown): unknown {
+    if (!(error instanceof LivelyError)) return error;
+    const errorId = newErrorId();
+    this.moduleLog(`[error ${errorId}] ${error.message}`);
+    return new LivelyError(error.code, error.message, { module: this.module, version: this.version, ...error.details, errorId });
   }
 
   async heapBytes(): Promise<number> {
@@ -91,24 +109,40 @@ class IvmLoadedVersion implements LoadedVersion {
   }
 }
 
-/** env.call as the isolate's host-async "call" handler: payload checked, depth bounded. */
-function callHandler(callModule: CallModule | undefined): (payload: unknown) => Promise<unknown> {
+/**
+ * env.call as the isolate's host-async "call" handler. The payload names the request whose env
+ * made the call; its channel, depth and chain come from the host's record of that request,
+ * never from the isolate.
+ */
+function callHandler(callModule: CallModule | undefined, dispatcher: () => Dispatcher | undefined): (payload: unknown) => Promise<unknown> {
   return async (payload) => {
-    const p = payload as { c?: unknown; d?: unknown; m?: unknown; f?: unknown; a?: unknown } | null;
-    if (
-      !p ||
-      typeof p.c !== "string" ||
-      typeof p.d !== "number" ||
-      typeof p.m !== "string" ||
-      typeof p.f !== "string" ||
-      typeof p.a !== "string"
-    ) {
+    const p = payload as { s?: unknown; g?: unknown; c?: unknown; m?: unknown; f?: unknown; a?: unknown } | null;
+    if (!p || typeof p.c !== "string" || typeof p.m !== "string" || typeof p.f !== "string" || typeof p.a !== "string") {
       throw new TypeError("env.call(module, fn, ...args): module and fn must be strings");
     }
-    if (!callModule) throw new TypeError("env.call is not available here");
-    if (p.d > MAX_CALL_DEPTH) throw new TypeError(`env.call nested more than ${MAX_CALL_DEPTH} deep (a call cycle?)`);
-    const result = await callModule({ channel: p.c, depth: p.d }, p.m, p.f, JSON.parse(p.a) as unknown[]);
-    return JSON.stringify(result === undefined ? null : result);
+    const from = dispatcher();
+    if (!callModule || !from) throw new TypeError("env.call is not available here");
+    const caller = from.callerOf(p.s, p.g, p.c);
+    const depth = caller.depth + 1;
+    if (depth > MAX_CALL_DEPTH) throw new TypeError(`env.call nested more than ${MAX_CALL_DEPTH} deep (a call cycle?)`);
+    const chain = caller.chain ?? { pending: 0 };
+    if (chain.pending >= MAX_CALLS_IN_FLIGHT) {
+      throw new TypeError(`env.call: one request may have at most ${MAX_CALLS_IN_FLIGHT} calls in flight (a call cycle or fan-out?)`);
+    }
+    let args: unknown;
+    try {
+      args = JSON.parse(p.a);
+    } catch {
+      throw new TypeError("env.call arguments must be JSON");
+    }
+    if (!Array.isArray(args)) throw new TypeError("env.call arguments must be a list");
+    chain.pending++;
+    try {
+      const result = await callModule({ channel: caller.channel, depth, chain }, p.m, p.f, args);
+      return JSON.stringify(result === undefined ? null : result);
+    } finally {
+      chain.pending--;
+    }
   };
 }
 
@@ -151,28 +185,40 @@ export class IvmSandbox implements Sandbox {
 
   async load(request: LoadRequest): Promise<LoadedVersion> {
     const { module, version, limits } = request;
+    const tag = `${module}@${version}`;
+    let loaded: IvmLoadedVersion | undefined;
+    const moduleLog = (text: string) => request.onLog?.("error", text);
     const target = await createModuleIsolate({
       memoryMb: limits.memoryMb,
       onLog: request.onLog,
       timerTimeoutMs: limits.cpuMs,
-      asyncHandlers: { call: callHandler(request.callModule), fetch: fetchHandler(request.fetch) },
+      maxPendingAsync: request.maxPendingHostOps,
+      asyncHandlers: { call: callHandler(request.callModule, () => loaded?.dispatcher), fetch: fetchHandler(request.fetch) },
+      onActivity: () => loaded?.dispatcher.watch(),
+      onUnhandled: (reason) => moduleLog(`Unhandled rejection: ${describeReason(reason)}`),
     });
     try {
-      await evaluateModule(target, request.artifact, limits);
       const { isolate, context, bindings } = target;
-      // The rest runs on this thread: the isolate is fresh and idle, and three synchronous
-      // calls cost less than the round trips of their async forms (cold start, bench:http).
-      let loaded: IvmLoadedVersion | undefined;
+      // The dispatcher first: it captures the builtins it relies on before the module's
+      // top-level code can replace them. Three synchronous calls on this thread: the isolate is
+      // fresh and idle, and they cost less than the round trips of their async forms.
       const { Callback } = loadIsolatedVm();
       const respond = new Callback((results: unknown[]) => loaded?.dispatcher.deliver(results), { ignored: true });
-      const entry = context.evalClosureSync(DISPATCH_SOURCE, [respond, String(version), JSON.stringify(request.vars)], {
-        result: { reference: true },
-      }) as IvmReference & { getSync(key: number, options: { reference: true }): IvmReference; getSync(key: number): unknown };
-      const exports = (JSON.parse(entry.getSync(2) as string) as string[]).sort();
-      const dispatch = entry.getSync(0, { reference: true });
-      const collect = entry.getSync(1, { reference: true });
+      const entry = context.evalClosureSync(
+        DISPATCH_SOURCE,
+        [respond, String(version), JSON.stringify(request.vars), target.wire.derefInto()],
+        { result: { reference: true } },
+      ) as IvmReference;
+      target.wire.release();
+      const dispatch = entry.getSync(0, { reference: true }) as IvmReference;
+      const collect = entry.getSync(1, { reference: true }) as IvmReference;
+      const start = entry.getSync(2, { reference: true }) as IvmReference;
       entry.release();
-      loaded = new IvmLoadedVersion(module, version, exports, isolate, bindings);
+      const namespace = await evaluateModule(target, request.artifact, limits);
+      const exports = exportNames(tag, start.applySync(undefined, [namespace.derefInto()], { result: { copy: true } }));
+      start.release();
+      namespace.release();
+      loaded = new IvmLoadedVersion(module, version, exports, isolate, bindings, moduleLog);
       const self = loaded;
       loaded.dispatcher = new Dispatcher({
         module,
@@ -182,22 +228,40 @@ export class IvmSandbox implements Sandbox {
         collect,
         limits,
         watchdog: this.watchdog,
+        hostTimeNs: () => bindings.hostTimeNs,
+        backgroundPending: () => bindings.pendingTimers > 0 || bindings.pendingAsync > 0,
         onKilled: (error) => {
           bindings.dispose();
           request.onKilled?.(error);
         },
         onIdle: () => self.idle(),
-        onModuleError: (stack) => request.onLog?.("error", stack),
+        onModuleError: moduleLog,
       });
+      // Timers the top-level code started are background work from now on.
+      if (bindings.pendingTimers > 0 || bindings.pendingAsync > 0) loaded.dispatcher.watch();
       return loaded;
     } catch (error) {
       target.dispose();
       if (error instanceof LivelyError) throw error;
-      throw new LivelyError("module_error", `${module}@${version} failed to load: ${(error as Error).message}`, { module, version });
+      throw new LivelyError("module_error", `${tag} failed to load: ${(error as Error).message}`, { module, version });
     }
   }
 
   close(): void {
     this.watchdog.stop();
   }
+}
+
+/** The export names the isolate reported, checked: module code ran there before it answered. */
+function exportNames(tag: string, raw: unknown): string[] {
+  let names: unknown;
+  try {
+    names = typeof raw === "string" ? JSON.parse(raw) : undefined;
+  } catch {
+    names = undefined;
+  }
+  if (!Array.isArray(names) || names.length > 10_000 || !names.every((n) => typeof n === "string" && n.length <= 1024)) {
+    throw new LivelyError("module_error", `${tag} failed to load: its export names could not be read`);
+  }
+  return (names as string[]).sort();
 }

@@ -2,15 +2,17 @@
  * The one way an artifact gets into an isolate, shared by deploy-time validation and serving:
  * a new isolate with the Web platform prelude, then the module compiled, linked (it may
  * import nothing: deploys are bundled) and its top-level code run under CPU and wall limits.
- * The namespace is left at `globalThis.__livelyNamespace` for the caller's next script.
+ * evaluateModule returns a reference to the module's namespace; nothing is left on the global.
  */
 import { type HostBindings, type HostBindingsOptions, installHostBindings, runPrelude } from "../web/prelude.ts";
-import { type IvmContext, type IvmIsolate, loadIsolatedVm } from "./isolated-vm.ts";
+import { type IvmContext, type IvmIsolate, type IvmReference, loadIsolatedVm } from "./isolated-vm.ts";
 
 export interface ModuleIsolate {
   isolate: IvmIsolate;
   context: IvmContext;
   bindings: HostBindings;
+  /** The prelude's wire object (toRequest, fromResponse, hostAsync, reportError), for the dispatcher. */
+  wire: IvmReference;
   /** Host timers first, then the isolate: a guest timer must not keep the node alive. */
   dispose(): void;
 }
@@ -26,13 +28,11 @@ export class ModuleLoadFailure extends Error {
   }
 }
 
-export interface ModuleIsolateOptions {
+export type ModuleIsolateOptions = Omit<HostBindingsOptions, "timerTimeoutMs"> & {
   memoryMb: number;
-  onLog?: HostBindingsOptions["onLog"];
   /** CPU limit of one timer callback or host-work continuation. */
   timerTimeoutMs?: number;
-  asyncHandlers?: HostBindingsOptions["asyncHandlers"];
-}
+};
 
 export async function createModuleIsolate(options: ModuleIsolateOptions): Promise<ModuleIsolate> {
   const ivm = loadIsolatedVm();
@@ -44,20 +44,21 @@ export async function createModuleIsolate(options: ModuleIsolateOptions): Promis
   };
   try {
     const context = await isolate.createContext();
-    bindings = await installHostBindings(context, ivm, {
-      onLog: options.onLog ?? (() => undefined),
-      timerTimeoutMs: options.timerTimeoutMs,
-      asyncHandlers: options.asyncHandlers,
-    });
-    runPrelude(isolate, context);
-    return { isolate, context, bindings, dispose };
+    const { memoryMb: _memory, ...hostOptions } = options;
+    bindings = await installHostBindings(context, ivm, { ...hostOptions, onLog: options.onLog ?? (() => undefined) });
+    const wire = runPrelude(isolate, context);
+    return { isolate, context, bindings, wire, dispose };
   } catch (error) {
     dispose();
     throw error;
   }
 }
 
-export async function evaluateModule(target: ModuleIsolate, artifact: string, limits: { cpuMs: number; wallMs: number }): Promise<void> {
+export async function evaluateModule(
+  target: ModuleIsolate,
+  artifact: string,
+  limits: { cpuMs: number; wallMs: number },
+): Promise<IvmReference> {
   const { isolate, context } = target;
   let module: Awaited<ReturnType<IvmIsolate["compileModule"]>>;
   try {
@@ -94,5 +95,5 @@ export async function evaluateModule(target: ModuleIsolate, artifact: string, li
   } finally {
     clearTimeout(wallTimer);
   }
-  await context.global.set("__livelyNamespace", module.namespace.derefInto());
+  return module.namespace;
 }

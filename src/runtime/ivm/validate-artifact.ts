@@ -8,6 +8,7 @@
  */
 import { SourceMap } from "node:module";
 import { LivelyError } from "../../errors.ts";
+import type { IvmReference } from "./isolated-vm.ts";
 import { createModuleIsolate, evaluateModule, ModuleLoadFailure } from "./module-isolate.ts";
 
 export interface ArtifactShape {
@@ -23,24 +24,44 @@ export interface ValidateOptions {
   wallTimeoutMs?: number;
 }
 
-const SHAPE_PROBE = `(() => {
-  const ns = globalThis.__livelyNamespace;
-  delete globalThis.__livelyNamespace;
-  const result = { exports: [], problems: [] };
-  for (const name of Object.keys(ns)) {
-    const value = ns[name];
-    if (name === "default") {
-      if (value !== null && typeof value === "object" && typeof value.fetch === "function") result.exports.push("default");
-      else if (typeof value === "function") result.exports.push("default");
-      else result.problems.push("the default export must be an object with a fetch(request, env, ctx) method, got " + (value === null ? "null" : typeof value));
-    } else if (typeof value === "function") {
-      result.exports.push(name);
-    } else {
-      result.problems.push("export '" + name + "' must be a function, got " + (value === null ? "null" : typeof value));
+/**
+ * Evaluated before the module's top-level code (which may replace Object.keys, JSON or
+ * Array.prototype.push for itself): returns the probe that reads the namespace's shape.
+ */
+const SHAPE_PROBE = `
+  const keys = Object.keys, stringify = JSON.stringify;
+  return (ns) => {
+    const exports = [], problems = [];
+    let e = 0, p = 0;
+    const names = keys(ns);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      const value = ns[name];
+      const type = value === null ? "null" : typeof value;
+      if (name === "default") {
+        if ((type === "object" && typeof value.fetch === "function") || type === "function") exports[e++] = "default";
+        else problems[p++] = "the default export must be an object with a fetch(request, env, ctx) method, got " + type;
+      } else if (type === "function") exports[e++] = name;
+      else problems[p++] = "export '" + name + "' must be a function, got " + type;
     }
+    return stringify({ exports, problems });
+  };
+`;
+/** The probe's answer, checked: module code ran in that isolate and may have replaced JSON.stringify. */
+function parseShape(raw: unknown): { exports: string[]; problems: string[] } {
+  const bad = new LivelyError("invalid_code", "the module's top-level code broke the export check (did it replace JSON or Object?)");
+  if (typeof raw !== "string") throw bad;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw bad;
   }
-  return JSON.stringify(result);
-})()`;
+  const { exports, problems } = (parsed ?? {}) as { exports?: unknown; problems?: unknown };
+  const strings = (v: unknown): v is string[] => Array.isArray(v) && v.length <= 10_000 && v.every((x) => typeof x === "string");
+  if (!strings(exports) || !strings(problems)) throw bad;
+  return { exports, problems };
+}
 
 /** Where in the artifact an error happened, as the V8 stack says ("module.js:2:7"). */
 function artifactPosition(error: Error): { line: number; column: number } | undefined {
@@ -77,8 +98,10 @@ export async function validateArtifact(artifact: string, options: ValidateOption
   const target = await createModuleIsolate({ memoryMb: options.memoryLimitMb ?? 128 });
   try {
     const { context } = target;
+    const probe = context.evalClosureSync(SHAPE_PROBE, [], { result: { reference: true } }) as IvmReference;
+    let namespace: IvmReference;
     try {
-      await evaluateModule(target, artifact, { cpuMs: options.timeoutMs ?? 1000, wallMs: options.wallTimeoutMs ?? 5000 });
+      namespace = await evaluateModule(target, artifact, { cpuMs: options.timeoutMs ?? 1000, wallMs: options.wallTimeoutMs ?? 5000 });
     } catch (error) {
       if (!(error instanceof ModuleLoadFailure)) throw error;
       if (error.stage === "imports")
@@ -88,10 +111,7 @@ export async function validateArtifact(artifact: string, options: ValidateOption
       const what = error.stage === "parse" ? "the module does not parse" : "the module's top-level code throws";
       throw new LivelyError("invalid_code", `${what}: ${message}`, details);
     }
-    const shape = JSON.parse((await context.eval(SHAPE_PROBE, { timeout: 1000 })) as string) as {
-      exports: string[];
-      problems: string[];
-    };
+    const shape = parseShape(await probe.apply(undefined, [namespace.derefInto()], { result: { copy: true }, timeout: 1000 }));
     if (shape.problems.length > 0) {
       throw new LivelyError("invalid_code", `the module's exports have the wrong shape: ${shape.problems.join("; ")}`, {
         problems: shape.problems,

@@ -1,7 +1,7 @@
 /**
  * Workers-style code runs unchanged on the prelude: a Hono app (bundled by esbuild from the
  * installed `hono`, with its cors and JWT helpers) answers requests that go in through
- * __livelyToRequest and come out through __livelyFromResponse, as the gateway will do.
+ * __testToRequest and come out through __testFromResponse, as the gateway will do.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -51,7 +51,7 @@ interface Wire {
 describe("a Hono app on the web prelude", () => {
   let s: WebSandbox;
   const request = async (method: string, path: string, headers: [string, string][] = [], body: string | null = null) =>
-    (await s.call("return __livelyFromResponse(await globalThis.app.fetch(__livelyToRequest($0), {}, {}));", [
+    (await s.call("return __testFromResponse(await globalThis.app.fetch(__testToRequest($0), {}, {}));", [
       { method, url: `http://node.local${path}`, headers: headers.flat(), body: body === null ? null : new TextEncoder().encode(body) },
     ])) as Wire;
   const header = (w: Wire, name: string) => w.headers.flatMap((k, i) => (i % 2 === 0 && k === name ? [w.headers[i + 1]] : []));

@@ -10,7 +10,7 @@
  *
  * Timers: the isolate keeps the callbacks and a numeric id; `setTimer(id, ms)` starts one real
  * Node timer here, and when it expires the host calls back into the isolate with
- * `Reference.applyIgnored` on a small `fire(id)` function created with the bindings. Pending
+ * `Reference.apply` (its result unused) on a small `fire(id)` function created with the bindings. Pending
  * timers keep Node's event loop alive until they fire or `dispose()` clears them.
  */
 import { createHash, createHmac, randomUUID, webcrypto } from "node:crypto";
@@ -32,7 +32,29 @@ export interface HostBindingsOptions {
    * objects, Uint8Array). A rejection reaches the isolate as a TypeError with its message only.
    */
   asyncHandlers?: Record<string, (payload: unknown, signal: AbortSignal) => Promise<unknown>>;
+  /**
+   * Most host operations (env.call, fetch) one isolate may have pending at once; one more is
+   * refused with a TypeError naming the limit, so a loop that never awaits cannot pile up work
+   * on the host. Default 100.
+   */
+  maxPendingAsync?: number;
+  /** The isolate scheduled host work (a timer, an env.call, a fetch): the dispatcher starts watching its CPU. */
+  onActivity?: () => void;
+  /**
+   * What a timer callback or a host-work continuation left behind: a promise rejected with no
+   * handler (V8 reports it at the end of the task), or a failure of the callback itself.
+   */
+  onUnhandled?: (reason: unknown) => void;
 }
+
+/** The longest console line kept (in characters); the prelude cuts lines too, this is the trusted check. */
+export const MAX_LOG_CHARS = 16 * 1024;
+/**
+ * What one synchronous host call is charged as the module's time, at least: the isolate waits
+ * for Node's main thread while it runs (measured here at ~150 µs a round trip from isolated-vm's
+ * thread), which the isolate's own CPU time does not show.
+ */
+export const HOST_CALL_CHARGE_NS = 100_000;
 
 export interface HostBindings {
   /** Timers scheduled in the isolate that have not yet fired or been cleared. */
@@ -41,6 +63,8 @@ export interface HostBindings {
   readonly pendingAsync: number;
   /** Synchronous host calls made so far: each one holds the isolate until the main thread answers. */
   readonly syncCalls: number;
+  /** Time charged to the module for its synchronous host calls, in ns (see HOST_CALL_CHARGE_NS). */
+  readonly hostTimeNs: number;
   /** Clears pending timers and releases the references; call before disposing the isolate. */
   dispose(): void;
 }
@@ -144,6 +168,9 @@ function sanitize(error: unknown): Error {
 export async function installHostBindings(context: IvmContext, ivm: Ivm, options: HostBindingsOptions = {}): Promise<HostBindings> {
   const { Callback } = asWebIvm(ivm);
   const maxTimers = options.maxTimers ?? 1000;
+  const maxPendingAsync = options.maxPendingAsync ?? 100;
+  const onActivity = options.onActivity;
+  const onUnhandled = options.onUnhandled;
   const runOptions = options.timerTimeoutMs === undefined ? undefined : { timeout: options.timerTimeoutMs };
   const onLog = options.onLog;
   const timers = new Map<number, NodeJS.Timeout>();
@@ -151,13 +178,20 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
   /** Host work in flight, by id, so the isolate can cancel it (an aborted fetch) and dispose can stop it. */
   const pending = new Map<number, AbortController>();
   let syncCalls = 0;
+  let hostTimeNs = 0;
   let fire: WebReference | undefined;
   let disposed = false;
-  /** Call back into the isolate: kind 0 fires timer `id`, kind 1 settles host work `id`. */
+  /**
+   * Call back into the isolate: kind 0 fires timer `id`, kind 1 settles host work `id`. Not
+   * applyIgnored: isolated-vm ends a task whose microtasks left a promise rejected with no
+   * handler by failing the call with that reason, and an ignored call would drop it unseen.
+   */
   const callBack = (args: unknown[]): void => {
     if (disposed || !fire) return;
     try {
-      fire.applyIgnored(undefined, args, { ...runOptions, arguments: { copy: true } });
+      fire.apply(undefined, args, { ...runOptions, arguments: { copy: true } }).catch((reason: unknown) => {
+        if (!disposed) onUnhandled?.(reason);
+      });
     } catch {
       // The context or isolate is gone; nothing to call.
     }
@@ -177,6 +211,7 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
       callBack([0, id]);
     }, delay);
     timers.set(id, timer);
+    onActivity?.();
   };
   const clearTimer = (id: number): void => {
     const timer = timers.get(id);
@@ -190,8 +225,18 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
       callBack([1, id, false, `${String(kind)} is not available here`]);
       return;
     }
+    if (pending.size >= maxPendingAsync) {
+      callBack([
+        1,
+        id,
+        false,
+        `${kind}: this isolate already has ${maxPendingAsync} host operations (env.call, fetch) in flight; await some before starting more`,
+      ]);
+      return;
+    }
     const controller = new AbortController();
     pending.set(id, controller);
+    onActivity?.();
     Promise.resolve()
       .then(() => handler(payload, controller.signal))
       .then(
@@ -206,7 +251,10 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
   const log = (level: string, text: string): void => {
     if (!onLog || typeof text !== "string" || !LOG_LEVELS.has(level)) return;
     try {
-      onLog(level as LogLevel, text);
+      onLog(
+        level as LogLevel,
+        text.length > MAX_LOG_CHARS ? `${text.slice(0, MAX_LOG_CHARS)}… (cut at ${MAX_LOG_CHARS} characters)` : text,
+      );
     } catch {
       // A failing log sink must not become the guest's exception.
     }
@@ -243,10 +291,13 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     if (ignored.has(name)) return new Callback(fn as HostFunction, { ignored: true });
     return new Callback((...args: never[]) => {
       syncCalls++;
+      const started = performance.now();
       try {
         return fn(...args);
       } catch (error) {
         throw sanitize(error);
+      } finally {
+        hostTimeNs += Math.max(HOST_CALL_CHARGE_NS, (performance.now() - started) * 1e6);
       }
     });
   });
@@ -257,6 +308,7 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     "h.onTimer = null;\n" +
     "h.onAsync = null;\n" +
     `h.maxTimers = ${maxTimers};\n` +
+    `h.maxPendingAsync = ${maxPendingAsync};\n` +
     'Object.defineProperty(globalThis, "__livelyHost", { value: h, writable: true, configurable: true, enumerable: false });\n' +
     "return function fire(kind, id, ok, value) {\n" +
     "  const f = kind === 0 ? h.onTimer : h.onAsync;\n" +
@@ -273,6 +325,9 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     },
     get syncCalls() {
       return syncCalls;
+    },
+    get hostTimeNs() {
+      return hostTimeNs;
     },
     dispose() {
       if (disposed) return;

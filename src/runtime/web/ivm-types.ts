@@ -10,6 +10,7 @@ import type { Ivm, IvmContext, IvmIsolate } from "../ivm/isolated-vm.ts";
 export interface WebReference {
   readonly typeof: string;
   applyIgnored(receiver: undefined, args: unknown[], options?: { timeout?: number; arguments?: { copy?: boolean } }): void;
+  apply(receiver: undefined, args: unknown[], options?: { timeout?: number; arguments?: { copy?: boolean } }): Promise<unknown>;
   release(): void;
 }
 
@@ -20,7 +21,7 @@ export interface WebExternalCopy {
 export interface WebScript {
   readonly cachedData?: WebExternalCopy;
   readonly cachedDataRejected?: boolean;
-  runSync(context: IvmContext, options?: { timeout?: number }): unknown;
+  runSync(context: IvmContext, options?: { timeout?: number; reference?: true }): unknown;
   release(): void;
 }
 

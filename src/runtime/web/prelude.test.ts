@@ -16,38 +16,38 @@ describe("web prelude", () => {
   });
   after(() => s.close());
 
-  it("Response.json round-trips through __livelyFromResponse as a plain, copyable object", async () => {
+  it("Response.json round-trips through __testFromResponse as a plain, copyable object", async () => {
     const out = await s.runAsync(
-      `return __livelyFromResponse(Response.json({ hello: "wörld", n: [1, 2] }, { status: 201, headers: { "X-Trace": "t1" } }));`,
+      `return __testFromResponse(Response.json({ hello: "wörld", n: [1, 2] }, { status: 201, headers: { "X-Trace": "t1" } }));`,
     );
     assert.deepEqual(out, {
       status: 201,
       headers: ["x-trace", "t1", "content-type", "application/json"],
       body: '{"hello":"wörld","n":[1,2]}',
     });
-    const bytes = (await s.runAsync(`return __livelyFromResponse(new Response(new Uint8Array([104, 105]))).body;`)) as Uint8Array;
+    const bytes = (await s.runAsync(`return __testFromResponse(new Response(new Uint8Array([104, 105]))).body;`)) as Uint8Array;
     assert.ok(bytes instanceof Uint8Array);
     assert.deepEqual([...bytes], [104, 105]);
-    assert.deepEqual(await s.runAsync(`return __livelyFromResponse(new Response(null, { status: 204 }));`), {
+    assert.deepEqual(await s.runAsync(`return __testFromResponse(new Response(null, { status: 204 }));`), {
       status: 204,
       headers: [],
       body: null,
     });
     const cookies = (await s.runAsync(
       `const h = new Headers(); h.append("Set-Cookie", "a=1"); h.append("set-cookie", "b=2");
-       return __livelyFromResponse(new Response("x", { headers: h })).headers;`,
+       return __testFromResponse(new Response("x", { headers: h })).headers;`,
     )) as string[];
     assert.deepEqual(cookies.slice(0, 4), ["set-cookie", "a=1", "set-cookie", "b=2"]);
     const framing = await s.runAsync(
-      `return __livelyFromResponse(new Response("hi", { headers: { "content-length": "99", "transfer-encoding": "chunked", connection: "close", "x-ok": "1" } })).headers;`,
+      `return __testFromResponse(new Response("hi", { headers: { "content-length": "99", "transfer-encoding": "chunked", connection: "close", "x-ok": "1" } })).headers;`,
     );
     assert.deepEqual(framing, ["x-ok", "1", "content-type", "text/plain;charset=UTF-8"], "framing headers are the host's to write");
   });
 
-  it("__livelyFromResponse names what the handler returned instead of a Response", async () => {
+  it("__testFromResponse names what the handler returned instead of a Response", async () => {
     const messages = await s.runAsync(`
       return [{ a: 1 }, "text", undefined, null, 42, Promise.resolve(1), [], () => 1].map((v) => {
-        try { __livelyFromResponse(v); return "no error"; } catch (e) { return e.constructor.name + ": " + e.message; }
+        try { __testFromResponse(v); return "no error"; } catch (e) { return e.constructor.name + ": " + e.message; }
       });`);
     assert.deepEqual(messages, [
       "TypeError: the handler returned Object, not a Response",
@@ -61,7 +61,7 @@ describe("web prelude", () => {
     ]);
   });
 
-  it("__livelyToRequest builds a Request from the host's plain object", async () => {
+  it("__testToRequest builds a Request from the host's plain object", async () => {
     const plain = {
       method: "POST",
       url: "http://example.com/api/items?x=1",
@@ -69,26 +69,36 @@ describe("web prelude", () => {
       body: new TextEncoder().encode('{"name":"ünï"}'),
     };
     const out = await s.call(
-      `const r = __livelyToRequest($0);
+      `const r = __testToRequest($0);
        return [r instanceof Request, r.method, r.url, r.headers.get("x-a"), r.headers.get("content-type"), await r.json(), r.bodyUsed];`,
       [plain],
     );
     assert.deepEqual(out, [true, "POST", "http://example.com/api/items?x=1", "1, 2", "application/json", { name: "ünï" }, true]);
-    const get = await s.call(`const r = __livelyToRequest($0); return [r.method, await r.text(), r.signal.aborted];`, [
+    const get = await s.call(`const r = __testToRequest($0); return [r.method, await r.text(), r.signal.aborted];`, [
       { method: "GET", url: "https://a.example/", headers: [], body: null },
     ]);
     assert.deepEqual(get, ["GET", "", false]);
   });
 
-  it("the wire functions are non-enumerable, non-writable globals", async () => {
-    const out = await s.runAsync(`
-      const d1 = Object.getOwnPropertyDescriptor(globalThis, "__livelyToRequest");
-      const d2 = Object.getOwnPropertyDescriptor(globalThis, "__livelyFromResponse");
-      const before = globalThis.__livelyFromResponse;
-      try { globalThis.__livelyFromResponse = () => 1; } catch {}
-      return [d1.enumerable, d1.writable, d1.configurable, d2.enumerable, d2.writable, d2.configurable,
-        globalThis.__livelyFromResponse === before, Object.keys(globalThis).filter((k) => k.startsWith("__lively"))];`);
-    assert.deepEqual(out, [false, false, false, false, false, false, true, []]);
+  it("the prelude puts no wire functions on the global: it returns them", async () => {
+    const ivm = loadIsolatedVm();
+    const isolate = new ivm.Isolate({ memoryLimit: 32 });
+    try {
+      const context = await isolate.createContext();
+      const bindings = await installHostBindings(context, ivm, {});
+      const wire = runPrelude(isolate, context);
+      const names = context.evalSync(
+        "JSON.stringify(Object.getOwnPropertyNames(globalThis).filter((k) => /lively|wire|hostAsync/i.test(k)))",
+      );
+      assert.equal(names, "[]");
+      const kinds = ["toRequest", "fromResponse", "hostAsync", "reportError"].map(
+        (name) => (wire.getSync(name, { reference: true }) as { typeof: string }).typeof,
+      );
+      assert.deepEqual(kinds, ["function", "function", "function", "function"]);
+      bindings.dispose();
+    } finally {
+      isolate.dispose();
+    }
   });
 
   it("Headers are case-insensitive and iterate sorted, lower-cased and combined", async () => {
@@ -341,15 +351,7 @@ describe("web prelude", () => {
       return JSON.stringify([typeof __livelyHost, "__livelyHost" in globalThis, escape, viaFunction, typeof require, typeof globalThis.process,
         Object.getOwnPropertyNames(globalThis).filter((k) => /lively/i.test(k))]);
     })()`);
-    assert.deepEqual(JSON.parse(String(out)), [
-      "undefined",
-      false,
-      "ReferenceError",
-      "undefined",
-      "undefined",
-      "undefined",
-      ["__livelyHostAsync", "__livelyToRequest", "__livelyFromResponse"],
-    ]);
+    assert.deepEqual(JSON.parse(String(out)), ["undefined", false, "ReferenceError", "undefined", "undefined", "undefined", []]);
   });
 
   it("refuses to run without the host bindings", async () => {

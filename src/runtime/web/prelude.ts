@@ -10,16 +10,19 @@
  *   setInterval/clearInterval, queueMicrotask, reportError, structuredClone, DOMException,
  *   Event, EventTarget, AbortController, AbortSignal, performance, navigator, self;
  *
- * and the wire functions the host calls (non-enumerable, non-writable, non-configurable):
+ * and returns (as the script's completion value, never as globals a module could reach) the
+ * wire functions the dispatcher calls:
  *
- *   __livelyToRequest({ method, url, headers: [name, value][], body: Uint8Array | null }) -> Request
- *   __livelyFromResponse(value) -> { status, headers: [name, value][], body: Uint8Array | string | null }
+ *   toRequest({ method, url, headers: [name, value, …], body: Uint8Array | null }) -> Request
+ *   fromResponse(value) -> { status, headers: [name, value, …], body: Uint8Array | string | null }
  *     (throws TypeError "the handler returned <type>, not a Response" for anything else)
+ *   hostAsync(kind, payload, signal?) -> Promise   host work the isolate awaits (env.call, fetch)
+ *   reportError(error)                              the prelude's reportError (logs "Uncaught …")
  *
  * Heavy, well-specified work (URL parsing, long text encoding, hashing, randomness) is done by
  * the host through the bindings; everything else is small plain JS (see js/*.ts).
  */
-import type { IvmContext, IvmIsolate } from "../ivm/isolated-vm.ts";
+import type { IvmContext, IvmIsolate, IvmReference } from "../ivm/isolated-vm.ts";
 import { asWebIsolate, type WebExternalCopy } from "./ivm-types.ts";
 import { CORE_JS } from "./js/core.ts";
 import { ENCODING_JS } from "./js/encoding.ts";
@@ -53,6 +56,8 @@ export const PRELUDE_SOURCE = compact(
     ENCODING_JS +
     URL_JS +
     FETCH_JS +
+    // The completion value: what the dispatcher needs, handed over by reference, never a global.
+    "return Object.freeze({ toRequest: wireToRequest, fromResponse: wireFromResponse, hostAsync, reportError });\n" +
     "})();\n",
 );
 
@@ -61,9 +66,10 @@ let codeCache: WebExternalCopy | undefined;
 /**
  * Evaluates PRELUDE_SOURCE in `context` (whose host bindings are installed), compiling it with a
  * V8 code cache shared by every isolate of this process. Equivalent to
- * `context.evalSync(PRELUDE_SOURCE)`, a little faster after the first isolate.
+ * `context.evalSync(PRELUDE_SOURCE)`, a little faster after the first isolate. Returns a
+ * reference to the wire object (see above); the caller releases it.
  */
-export function runPrelude(isolate: IvmIsolate, context: IvmContext): void {
+export function runPrelude(isolate: IvmIsolate, context: IvmContext): IvmReference {
   const web = asWebIsolate(isolate);
   const script = codeCache
     ? web.compileScriptSync(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME, cachedData: codeCache })
@@ -71,7 +77,7 @@ export function runPrelude(isolate: IvmIsolate, context: IvmContext): void {
   if (!codeCache && script.cachedData) codeCache = script.cachedData;
   else if (script.cachedDataRejected) codeCache = undefined;
   try {
-    script.runSync(context);
+    return script.runSync(context, { reference: true }) as IvmReference;
   } finally {
     script.release();
   }

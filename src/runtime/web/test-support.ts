@@ -29,7 +29,15 @@ export async function createWebSandbox(): Promise<WebSandbox> {
   const context = await isolate.createContext();
   const logs: [LogLevel, string][] = [];
   const bindings = await installHostBindings(context, ivm, { onLog: (level, text) => logs.push([level, text]) });
-  runPrelude(isolate, context);
+  const wire = runPrelude(isolate, context);
+  // Test-only globals: in a served isolate the wire functions are never on the global (the
+  // dispatcher gets them by reference); the web tests call them by these names.
+  (context as unknown as ClosureContext & { evalClosureSync(code: string, args: unknown[]): unknown }).evalClosureSync(
+    `for (const [name, value] of [["__testToRequest", $0.toRequest], ["__testFromResponse", $0.fromResponse]])
+       Object.defineProperty(globalThis, name, { value, enumerable: false });`,
+    [wire.derefInto()],
+  );
+  wire.release();
   const call = (code: string, args: unknown[]) =>
     (context as unknown as ClosureContext).evalClosure(`return (async () => {\n${code}\n})();`, args, {
       arguments: { copy: true },

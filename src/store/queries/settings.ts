@@ -29,6 +29,8 @@ export interface ConfigRecord {
   cpuMs: number | null;
   wallMs: number | null;
   memoryMb: number | null;
+  /** The module's own request-body limit in MB; null: the node's. */
+  bodyMb: number | null;
   fetchAllow: string[];
   /** The seq of the last change to any of the module's settings, vars included. */
   updatedSeq: number;
@@ -39,12 +41,13 @@ interface ConfigRow {
   cpu_ms: number | null;
   wall_ms: number | null;
   memory_mb: number | null;
+  body_mb: number | null;
   fetch_allow: string;
   updated_seq: number;
 }
 
 const VAR_COLUMNS = "module, name, value, secret, updated_seq, updated_at";
-const CONFIG_COLUMNS = "module, cpu_ms, wall_ms, memory_mb, fetch_allow, updated_seq";
+const CONFIG_COLUMNS = "module, cpu_ms, wall_ms, memory_mb, body_mb, fetch_allow, updated_seq";
 
 function varFromRow(row: VarRow): VarRecord {
   return {
@@ -63,6 +66,7 @@ function configFromRow(row: ConfigRow): ConfigRecord {
     cpuMs: row.cpu_ms,
     wallMs: row.wall_ms,
     memoryMb: row.memory_mb,
+    bodyMb: row.body_mb,
     fetchAllow: JSON.parse(row.fetch_allow) as string[],
     updatedSeq: row.updated_seq,
   };
@@ -98,10 +102,10 @@ export async function getModuleConfig(db: Db, module: string): Promise<ConfigRec
 /** Write the whole config row; `updatedSeq` is the history row of this change. */
 export async function upsertModuleConfig(tx: Db, config: ConfigRecord): Promise<void> {
   await tx.run(
-    `INSERT INTO module_config (module, cpu_ms, wall_ms, memory_mb, fetch_allow, updated_seq) VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO module_config (module, cpu_ms, wall_ms, memory_mb, body_mb, fetch_allow, updated_seq) VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (module) DO UPDATE SET cpu_ms = excluded.cpu_ms, wall_ms = excluded.wall_ms, memory_mb = excluded.memory_mb,
-       fetch_allow = excluded.fetch_allow, updated_seq = excluded.updated_seq`,
-    [config.module, config.cpuMs, config.wallMs, config.memoryMb, JSON.stringify(config.fetchAllow), config.updatedSeq],
+       body_mb = excluded.body_mb, fetch_allow = excluded.fetch_allow, updated_seq = excluded.updated_seq`,
+    [config.module, config.cpuMs, config.wallMs, config.memoryMb, config.bodyMb, JSON.stringify(config.fetchAllow), config.updatedSeq],
   );
 }
 
@@ -129,7 +133,7 @@ export async function listAllLiveVars(db: Db): Promise<VarRecord[]> {
 /** The config row of every live module that has one. */
 export async function listAllLiveConfigs(db: Db): Promise<ConfigRecord[]> {
   const rows = await db.all<ConfigRow>(
-    `SELECT c.module, c.cpu_ms, c.wall_ms, c.memory_mb, c.fetch_allow, c.updated_seq FROM module_config c
+    `SELECT c.module, c.cpu_ms, c.wall_ms, c.memory_mb, c.body_mb, c.fetch_allow, c.updated_seq FROM module_config c
        JOIN modules m ON m.name = c.module WHERE m.deleted = 0`,
   );
   return rows.map(configFromRow);

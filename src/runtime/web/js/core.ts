@@ -256,7 +256,42 @@ function format(args) {
   return out;
 }
 let indent = "";
-const emit = (level, text) => host.log(level, indent ? indent + text.replace(/\n/g, "\n" + indent) : text);
+// Every line is one message to Node's main thread: a module that logs in a loop must not flood
+// it. Lines are cut at 16 KiB; past 1000 lines in one second the rest of that second is
+// dropped, and at the end of the second one line says how many. Plain arithmetic and a
+// captured Date.now: nothing here a module can replace.
+const MAX_LINE = 16384;
+const LINES_PER_SECOND = 1000;
+const dateNow = Date.now;
+let logWindow = 0;
+let logLines = 0;
+let logDropped = 0;
+const reportDropped = () => {
+  if (logDropped === 0) return;
+  host.log("warn", logDropped + " console lines were dropped: more than " + LINES_PER_SECOND + " in one second");
+  logDropped = 0;
+};
+const emit = (level, text) => {
+  const now = dateNow();
+  if (now - logWindow >= 1000) {
+    reportDropped();
+    logWindow = now;
+    logLines = 0;
+  }
+  if (logLines >= LINES_PER_SECOND) {
+    if (logDropped++ === 0) {
+      try {
+        schedule(reportDropped, 1000 - (now - logWindow), [], false);
+      } catch {
+        // No timer left (the module holds them all): the next line that gets through reports it.
+      }
+    }
+    return;
+  }
+  logLines++;
+  if (text.length > MAX_LINE) text = text.slice(0, MAX_LINE) + "… (cut at " + MAX_LINE + " characters)";
+  host.log(level, indent ? indent + text.replace(/\n/g, "\n" + indent) : text);
+};
 const counts = new Map();
 const started = new Map();
 const consoleObject = {

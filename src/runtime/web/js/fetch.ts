@@ -1,8 +1,8 @@
 /**
  * In-isolate JavaScript (a prelude fragment, see core.ts for the conventions): Headers, Request,
  * Response (bodies held whole, as a string or a Uint8Array; `.body` is a one-chunk stream-like
- * object, not a full ReadableStream) and the wire functions the host calls:
- * __livelyToRequest(plain) and __livelyFromResponse(value).
+ * object, not a full ReadableStream) and the wire functions the dispatcher calls:
+ * wireToRequest(plain) and wireFromResponse(value) (prelude.ts returns them).
  */
 export const FETCH_JS = String.raw`
 const TOKEN = /^[!#$%&'*+\-.^_\x60|~0-9A-Za-z]+$/;
@@ -131,13 +131,14 @@ const extractBody = (x) => {
   }
   if (x instanceof ArrayBuffer) return [new Uint8Array(x.slice(0)), null];
   if (ArrayBuffer.isView(x)) return [new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength)), null];
-  if (x instanceof URLSearchParams) return [x.toString(), "application/x-www-form-urlencoded;charset=UTF-8"];
+  if (paramsInternals.is(x)) return [paramsInternals.text(x), "application/x-www-form-urlencoded;charset=UTF-8"];
   return [String(x), "text/plain;charset=UTF-8"];
 };
 class Body {
   #body = null; #used = false; #stream = null;
   static {
     bodyInternals.get = (o) => o.#body;
+    bodyInternals.used = (o) => o.#used;
     bodyInternals.set = (o, body) => { o.#body = body; };
     bodyInternals.consume = (o) => {
       if (o.#used) throw new TypeError("Body is unusable: Body has already been read");
@@ -259,6 +260,9 @@ class Response extends Body {
   }
   static {
     responseInternals = {
+      is: (r) => r !== null && typeof r === "object" && #status in r,
+      status: (r) => r.#status,
+      headers: (r) => r.#headers,
       makeError(r) {
         r.#type = "error";
         r.#status = 0;
@@ -322,10 +326,11 @@ async function fetch(input, init = undefined) {
 }
 def("fetch", fetch);
 
-const wire = (name, value) => Object.defineProperty(globalThis, name, { value, writable: false, enumerable: false, configurable: false });
-wire("__livelyHostAsync", hostAsync);
+// The wire functions the dispatcher calls (prelude.ts returns them; they are never globals, so
+// module code cannot reach them). Brand checks (#field in value), not instanceof: a module may
+// redefine Symbol.hasInstance on any class it sees.
 // plain: { method, url, headers: [name, value, name, value…] (Node's rawHeaders), body }.
-wire("__livelyToRequest", function __livelyToRequest(plain) {
+function wireToRequest(plain) {
   const method = String(plain.method);
   const raw = plain.headers;
   const list = new Array(raw.length >> 1);
@@ -335,25 +340,31 @@ wire("__livelyToRequest", function __livelyToRequest(plain) {
   const request = new Request(kWire, { url: String(plain.url), method, headers });
   const body = plain.body;
   if (body !== null && body !== undefined && method !== "GET" && method !== "HEAD") {
-    if (!(body instanceof Uint8Array)) throw new TypeError("__livelyToRequest: body must be a Uint8Array or null");
+    if (!(body instanceof Uint8Array)) throw new TypeError("toRequest: body must be a Uint8Array or null");
     bodyInternals.set(request, exact(body));
   }
   return request;
-});
+}
 const describe = (v) => (v === null ? "null" : typeof v === "object" ? ctorName(v) || "object" : typeof v);
 // Framing is the host's job: a module's own content-length or transfer-encoding could
-// disagree with the body it returns and desynchronise a keep-alive connection.
+// disagree with the body it returns and desynchronise a keep-alive connection. (The host
+// filters these again: a module can replace Set.prototype.has.)
 const HOST_FRAMED = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "trailer", "te"]);
 // Returns { status, headers: [name, value, name, value…], body }, ready for Node's writeHead.
-wire("__livelyFromResponse", function __livelyFromResponse(value) {
-  if (!(value instanceof Response)) throw new TypeError("the handler returned " + describe(value) + ", not a Response");
-  if (value.bodyUsed) throw new TypeError("the handler returned a Response whose body was already read");
-  const list = headerList(value.headers);
+// The host checks every field again before use.
+function wireFromResponse(value) {
+  if (!responseInternals.is(value)) throw new TypeError("the handler returned " + describe(value) + ", not a Response");
+  if (bodyInternals.used(value)) throw new TypeError("the handler returned a Response whose body was already read");
+  const list = headerList(responseInternals.headers(value));
   const headers = [];
+  let n = 0;
   for (let i = 0; i < list.length; i++) {
     const p = list[i];
-    if (!HOST_FRAMED.has(p[0])) headers.push(p[0], p[1]);
+    if (!HOST_FRAMED.has(p[0])) {
+      headers[n++] = p[0];
+      headers[n++] = p[1];
+    }
   }
-  return { status: value.status, headers, body: bodyInternals.get(value) };
-});
+  return { status: responseInternals.status(value), headers, body: bodyInternals.get(value) };
+}
 `;

@@ -161,6 +161,9 @@ class URLSearchParams {
   }
   static {
     paramsInternals = {
+      is: (p) => p !== null && typeof p === "object" && #list in p,
+      // String(): whatever a module did to Array.prototype, a body is a string.
+      text: (p) => String(p.#list.map((q) => formEncode(q[0]) + "=" + formEncode(q[1])).join("&")),
       create(url, search) {
         const p = new URLSearchParams(search);
         p.#url = url;
