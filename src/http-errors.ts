@@ -28,6 +28,29 @@ export const LIMIT_HEADER_BY_CODE: Partial<Record<ErrorCode, string>> = {
   exceeded_wall: "exceeded-wall",
 };
 
+/** Codes that mean "try again in a moment": the answer says when (`retry-after`, in seconds). */
+const RETRY_AFTER_S: Partial<Record<ErrorCode, string>> = {
+  exceeded_cpu: "1",
+  exceeded_memory: "1",
+  overloaded: "1",
+  unavailable: "1",
+};
+
+/**
+ * The headers an error answer carries at either boundary: `x-lively-error` for a named limit
+ * (and, for a module's failure, `module-error` or `bad-response`), `retry-after` for codes a
+ * caller should retry.
+ */
+export function errorHeaders(error: LivelyError): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const limit = LIMIT_HEADER_BY_CODE[error.code];
+  if (limit) headers["x-lively-error"] = limit;
+  if (error.code === "module_error") headers["x-lively-error"] = error.details?.reason === "bad-response" ? "bad-response" : "module-error";
+  const retry = RETRY_AFTER_S[error.code];
+  if (retry) headers["retry-after"] = retry;
+  return headers;
+}
+
 /**
  * What may be shown to a caller: anything thrown becomes a LivelyError; an `internal` one is
  * reported through `onInternal` (for the log) and answered without its details.

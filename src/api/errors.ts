@@ -4,7 +4,7 @@
  */
 import type { Context } from "hono";
 import { errorBody, LivelyError } from "../errors.ts";
-import { HTTP_STATUS_BY_CODE, LIMIT_HEADER_BY_CODE, publicError } from "../http-errors.ts";
+import { errorHeaders, HTTP_STATUS_BY_CODE, publicError } from "../http-errors.ts";
 import type { Logger } from "../log.ts";
 
 export function errorResponse(c: Context, thrown: unknown, log: Logger): Response {
@@ -13,7 +13,7 @@ export function errorResponse(c: Context, thrown: unknown, log: Logger): Respons
   const error = publicError(cause, (internal) =>
     log.error({ err: internal.cause ?? internal, method: c.req.method, path: c.req.path }, "admin request failed"),
   );
-  const limit = LIMIT_HEADER_BY_CODE[error.code];
-  if (limit) c.header("x-lively-error", limit); // a `call` that passed a sandbox limit
+  // A `call` that passed a sandbox limit or threw; a busy or unreachable database: retry-after.
+  for (const [name, value] of Object.entries(errorHeaders(error))) c.header(name, value);
   return c.json(errorBody(error), HTTP_STATUS_BY_CODE[error.code]);
 }

@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ChannelIndex } from "../code/channel-index.ts";
 import { MODULE_NAME } from "../code/names.ts";
 import { errorBody, LivelyError } from "../errors.ts";
-import { HTTP_STATUS_BY_CODE, LIMIT_HEADER_BY_CODE, publicError } from "../http-errors.ts";
+import { errorHeaders, HTTP_STATUS_BY_CODE, publicError } from "../http-errors.ts";
 import type { Logger } from "../log.ts";
 import { newErrorId } from "../runtime/ivm/dispatcher.ts";
 import type { LoadedVersion, PlainRequest, PlainResponse } from "../runtime/sandbox.ts";
@@ -45,9 +45,6 @@ function requestUrl(request: IncomingMessage): URL {
   }
 }
 
-/** Codes that mean "try again in a moment": the answer says when. */
-const RETRY_AFTER = new Set(["exceeded_cpu", "exceeded_memory", "overloaded", "unavailable"]);
-
 /**
  * What a caller may see of a module's failure: that it failed, and an id that finds the
  * details in the module's log. The exception's own message may carry anything (a secret, a
@@ -72,17 +69,13 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   function fail(response: ServerResponse, thrown: unknown, versionTag?: string): void {
     const original = publicError(thrown, (internal) => log.error({ err: internal.cause ?? internal }, "request failed"));
-    const moduleFailed = original.code === "module_error";
-    const error = moduleFailed && original.details?.errorId !== undefined ? publicModuleError(original) : original;
+    const error = original.code === "module_error" && original.details?.errorId !== undefined ? publicModuleError(original) : original;
     if (response.headersSent || response.destroyed) {
       response.destroy();
       return;
     }
-    const headers: Record<string, string> = { "content-type": "application/json" };
-    const limit = LIMIT_HEADER_BY_CODE[error.code];
-    if (limit) headers["x-lively-error"] = limit;
-    if (moduleFailed) headers["x-lively-error"] = original.details?.reason === "bad-response" ? "bad-response" : "module-error";
-    if (RETRY_AFTER.has(error.code)) headers["retry-after"] = "1";
+    // From the original: the public error drops the reason along with the module's own words.
+    const headers: Record<string, string> = { "content-type": "application/json", ...errorHeaders(original) };
     if (versionTag) headers["x-lively-version"] = versionTag;
     // The unread body is still on the socket.
     if (error.code === "too_large" || error.code === "overloaded") headers.connection = "close";
