@@ -185,6 +185,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
           isAllowed: (url) => fetchAllowed(fetchAllow, url),
           allowlist: fetchAllow,
           hint: `allow hosts with: lively config ${module} --allow-fetch HOST`,
+          addresses: () => index.network(), // read per connection: `lively network allow` applies at once
         }),
       callModule: async (caller, module, fn, args) =>
         (await callExport(index, cache, module, fn, args, caller, { fallbackToProduction: true })).result,
