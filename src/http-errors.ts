@@ -28,6 +28,12 @@ export const LIMIT_HEADER_BY_CODE: Partial<Record<ErrorCode, string>> = {
   exceeded_wall: "exceeded-wall",
 };
 
+/** The `retry-after` of an answer (seconds), for errors that say when to come back (`details.retryAfterSeconds`). */
+export function retryAfter(error: LivelyError): string | undefined {
+  const seconds = error.details?.retryAfterSeconds;
+  return typeof seconds === "number" && Number.isFinite(seconds) && seconds > 0 ? String(Math.ceil(seconds)) : undefined;
+}
+
 /**
  * What may be shown to a caller: anything thrown becomes a LivelyError; an `internal` one is
  * reported through `onInternal` (for the log) and answered without its details.

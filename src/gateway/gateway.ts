@@ -11,13 +11,15 @@
  * Must not import api/, cli/.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TokenVerifier } from "../auth/token-cache.ts";
 import type { ChannelIndex } from "../code/channel-index.ts";
 import { MODULE_NAME } from "../code/names.ts";
 import { errorBody, LivelyError } from "../errors.ts";
-import { HTTP_STATUS_BY_CODE, LIMIT_HEADER_BY_CODE, publicError } from "../http-errors.ts";
+import { HTTP_STATUS_BY_CODE, LIMIT_HEADER_BY_CODE, publicError, retryAfter } from "../http-errors.ts";
 import type { Logger } from "../log.ts";
 import type { LoadedVersion, PlainRequest, PlainResponse } from "../runtime/sandbox.ts";
 import type { VersionCache } from "../runtime/version-cache.ts";
+import { admit, type Guard, TOKEN_HEADER, withoutToken } from "./access.ts";
 import { NO_QUERY, resolveVersion } from "./choose-version.ts";
 import { followRoutes, routedModuleMissing } from "./route-table.ts";
 
@@ -27,6 +29,8 @@ export interface GatewayOptions {
   log: Logger;
   /** Largest request body (DESIGN.md: 10 MB). */
   maxBodyBytes: number;
+  /** Checks the `x-lively-token` of pins and private channels (access.ts). */
+  tokens: TokenVerifier;
 }
 
 async function readBody(request: IncomingMessage, max: number): Promise<Uint8Array | null> {
@@ -68,6 +72,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     const headers: Record<string, string> = { "content-type": "application/json" };
     const limit = LIMIT_HEADER_BY_CODE[error.code];
     if (limit) headers["x-lively-error"] = limit;
+    const retry = retryAfter(error);
+    if (retry) headers["retry-after"] = retry;
     if (versionTag) headers["x-lively-version"] = versionTag;
     if (error.code === "too_large") headers.connection = "close"; // the unread body is still on the socket
     response.writeHead(HTTP_STATUS_BY_CODE[error.code], headers).end(JSON.stringify(errorBody(error)));
@@ -100,8 +106,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     channel: string,
     versionTag: string,
     setCookie: string | undefined,
+    guard?: Guard,
   ): Promise<void> {
     try {
+      if (guard) await admit(options.tokens, request.headers, module, guard);
       let loaded: LoadedVersion | undefined = cache.peek(module, version);
       if (!loaded) loaded = await cache.get(module, version);
       if (!loaded) throw new LivelyError("not_found", `module '${module}' has no version ${version}`, { module, version });
@@ -130,14 +138,16 @@ export function createGateway(options: GatewayOptions): Gateway {
         );
       }
       const resolved = resolveVersion(index, module, request.headers, url.search.length > 1 ? url.searchParams : NO_QUERY);
-      const { version, channel, setCookie } = resolved;
+      const { version, channel, setCookie, guard } = resolved;
       const tag = `${module}@${version}`;
       versionTag = tag;
       const method = request.method ?? "GET";
-      const plain: PlainRequest = { method, url: url.href, headers: request.rawHeaders, body: null };
-      const loaded = method === "GET" || method === "HEAD" ? cache.peek(module, version) : undefined;
+      // The platform token is never the module's to see (access.ts).
+      const headers = request.headers[TOKEN_HEADER] === undefined ? request.rawHeaders : withoutToken(request.rawHeaders);
+      const plain: PlainRequest = { method, url: url.href, headers, body: null };
+      const loaded = !guard && (method === "GET" || method === "HEAD") ? cache.peek(module, version) : undefined;
       if (!loaded) {
-        void slowPath(request, response, plain, module, version, channel, tag, setCookie);
+        void slowPath(request, response, plain, module, version, channel, tag, setCookie, guard);
         return;
       }
       loaded.fetch(plain, { channel, depth: 0 }).then(

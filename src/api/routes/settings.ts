@@ -1,5 +1,6 @@
 /**
- * A module's settings: vars (`/modules/:module/vars`) and config (`/modules/:module/config`).
+ * A module's settings: vars (`/modules/:module/vars`) and config (`/modules/:module/config`:
+ * limits, fetch allowlist, public pins and private channels).
  * Secret values go in and never come out: the list leaves them out, and a body that does not
  * parse is refused without quoting it.
  */
@@ -16,8 +17,17 @@ import { jsonBody } from "../input.ts";
 const setBody = z.object({ vars: z.record(z.string(), z.string()), secret: z.boolean().optional() }).strict();
 const removeBody = z.object({ names: z.array(z.string()).min(1).max(256) }).strict();
 const limit = z.number().int().nullable().optional();
+const channels = z.array(z.string()).max(256);
 const configBody = z
-  .object({ cpuMs: limit, wallMs: limit, memoryMb: limit, fetchAllow: z.array(z.string()).optional(), reset: z.boolean().optional() })
+  .object({
+    cpuMs: limit,
+    wallMs: limit,
+    memoryMb: limit,
+    fetchAllow: z.array(z.string()).optional(),
+    publicPins: z.boolean().optional(),
+    privateChannels: z.union([channels, z.object({ add: channels.optional(), remove: channels.optional() }).strict()]).optional(),
+    reset: z.boolean().optional(),
+  })
   .strict();
 
 export function settingsRoutes(deps: ApiDeps) {

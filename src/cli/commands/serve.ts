@@ -30,6 +30,11 @@ export default defineCommand({
     { flags: "--cpu-ms <ms>", description: "CPU time a request may use, for modules without their own (default 1000)" },
     { flags: "--wall-ms <ms>", description: "wall time a request may take, for modules without their own (default 30000)" },
     { flags: "--memory-mb <mb>", description: "isolate heap, for modules without their own (default 128)" },
+    {
+      flags: "--max-cold-loads-per-sec <n>",
+      description: "loads per second of versions no channel points at (only pins reach them; channel heads always load) (default 10)",
+    },
+    { flags: "--cold-load-burst <n>", description: "how many of those loads may come at once after a quiet spell (default 20)" },
     { flags: "--heartbeat-ms <ms>", description: "how often this node writes its membership heartbeat (default 2000)" },
     { flags: "--down-after-ms <ms>", description: "a node silent this long shows as down in 'lively nodes' (default 10000)" },
   ],
@@ -49,6 +54,8 @@ export default defineCommand({
       wallMs: intOption(options.wallMs, "--wall-ms", 1) ?? DEFAULT_SANDBOX_LIMITS.wallMs,
       memoryMb: intOption(options.memoryMb, "--memory-mb", 8) ?? DEFAULT_SANDBOX_LIMITS.memoryMb,
     };
+    const maxColdLoadsPerSec = intOption(options.maxColdLoadsPerSec, "--max-cold-loads-per-sec", 1);
+    const coldLoadBurst = intOption(options.coldLoadBurst, "--cold-load-burst", 1);
     const heartbeatMs = intOption(options.heartbeatMs, "--heartbeat-ms", MIN_BEAT_GAP_MS);
     const downAfterMs = intOption(options.downAfterMs, "--down-after-ms", 1);
     if (downAfterMs !== undefined && downAfterMs <= (heartbeatMs ?? DEFAULT_HEARTBEAT_MS)) {
@@ -93,6 +100,8 @@ export default defineCommand({
         sandboxLimits,
         heartbeatMs,
         downAfterMs,
+        maxColdLoadsPerSec,
+        coldLoadBurst,
       });
       out.result(
         {
