@@ -46,7 +46,10 @@ export function errorHeaders(error: LivelyError): Record<string, string> {
   const limit = LIMIT_HEADER_BY_CODE[error.code];
   if (limit) headers["x-lively-error"] = limit;
   if (error.code === "module_error") headers["x-lively-error"] = error.details?.reason === "bad-response" ? "bad-response" : "module-error";
-  const retry = RETRY_AFTER_S[error.code];
+  // An error that knows when to come back says so (a rate's next token); else the code's default.
+  const seconds = error.details?.retryAfterSeconds;
+  const retry =
+    typeof seconds === "number" && Number.isFinite(seconds) && seconds > 0 ? String(Math.ceil(seconds)) : RETRY_AFTER_S[error.code];
   if (retry) headers["retry-after"] = retry;
   return headers;
 }

@@ -1,12 +1,15 @@
 /**
  * fetch() from inside a module, carried out by the node under the module's allowlist
- * (`lively config M --allow-fetch`), against a real upstream server on loopback.
+ * (`lively config M --allow-fetch`), against a real upstream server on loopback (which an
+ * admin opens with `lively network allow 127.0.0.0/8`: loopback is refused by default).
+ * Under a tripwire: nothing here may connect outside loopback.
  */
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { BACKENDS } from "./helpers/backends.ts";
+import { setLoopbackTripwire, type Tripwire } from "./helpers/loopback-only.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 
 const backend = BACKENDS[0];
@@ -16,8 +19,10 @@ describe("fetch from a module", { skip: backend === undefined }, () => {
   let upstream: Server;
   let origin: string;
   let aborted = 0;
+  let wire: Tripwire;
 
   before(async () => {
+    wire = setLoopbackTripwire();
     upstream = createServer((request, response) => {
       if (request.url === "/slow") {
         request.socket.on("close", () => aborted++);
@@ -65,10 +70,14 @@ describe("fetch from a module", { skip: backend === undefined }, () => {
     } }`;
     const deployed = await t.api("POST", "/modules/caller/versions", { body: { code } });
     assert.equal(deployed.status, 201, JSON.stringify(deployed.body));
+    const opened = await t.api("POST", "/network/allow", { body: { range: "127.0.0.0/8", note: "the test's upstream" } });
+    assert.equal(opened.status, 201, JSON.stringify(opened.body));
   });
   after(async () => {
     await t.close();
     upstream.close();
+    wire.remove();
+    assert.deepEqual(wire.violations, [], "nothing connected outside loopback");
   });
 
   const get = async (what: string) => (await fetch(`${t.url}/caller/?what=${what}`)).json() as Promise<Record<string, unknown>>;

@@ -1,7 +1,7 @@
 /**
  * `lively serve` flags that shape the runtime, on a real process: --idle-ttl unloads an idle
- * version, --cpu-ms sets the node's default limit, and bad values are refused with the flag
- * named, before anything starts.
+ * version, --cpu-ms sets the node's default limit, the cold-load budget shows in status, and
+ * bad values are refused with the flag named, before anything starts.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -29,7 +29,16 @@ describe("serve flags", { skip: backend === undefined }, () => {
     const { db, cleanup } = await (backend as NonNullable<typeof backend>).createDb();
     const dataDir = mkdtempSync(join(tmpdir(), "lively-flags-"));
     try {
-      const node = await serve(db, dataDir, ["--idle-ttl", "400ms", "--cpu-ms", "30"]);
+      const node = await serve(db, dataDir, [
+        "--idle-ttl",
+        "400ms",
+        "--cpu-ms",
+        "30",
+        "--max-cold-loads-per-sec",
+        "3",
+        "--cold-load-burst",
+        "7",
+      ]);
       const busy = "export default { fetch() { const end = Date.now() + 120; while (Date.now() < end) {} return new Response('ok') } }";
       assert.equal((await api(node, "POST", "/modules/busy/versions", { code: busy })).status, 201);
       assert.equal(
@@ -40,7 +49,9 @@ describe("serve flags", { skip: backend === undefined }, () => {
       assert.equal(limited.status, 503);
       assert.match(((await limited.json()) as { error: { message: string } }).error.message, /CPU time limit \(30 ms\)/);
       assert.equal(await (await fetch(`${node.url}/idle/`)).text(), "hi");
-      assert.ok((await api(node, "GET", "/status")).body.loaded.some((l: { module: string }) => l.module === "idle"));
+      const status = (await api(node, "GET", "/status")).body;
+      assert.ok(status.loaded.some((l: { module: string }) => l.module === "idle"));
+      assert.deepEqual(status.coldLoads, { perSecond: 3, burst: 7, refused: 0 }, "--max-cold-loads-per-sec and --cold-load-burst");
       await sleep(1200);
       assert.deepEqual((await api(node, "GET", "/status")).body.loaded, [], "unloaded after --idle-ttl");
       node.child.kill("SIGTERM");
@@ -56,6 +67,8 @@ describe("serve flags", { skip: backend === undefined }, () => {
     [["--max-loaded", "0"], /--max-loaded takes a whole number from 1/],
     [["--memory-mb", "2"], /--memory-mb takes a whole number from 8/],
     [["--cpu-ms", "-5"], /--cpu-ms takes a whole number/],
+    [["--max-cold-loads-per-sec", "0"], /--max-cold-loads-per-sec takes a whole number from 1/],
+    [["--cold-load-burst", "many"], /--cold-load-burst takes a whole number/],
   ] as const) {
     it(`refuses ${flags.join(" ")} before starting`, () => {
       const dataDir = mkdtempSync(join(tmpdir(), "lively-flags-"));

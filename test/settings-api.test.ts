@@ -103,6 +103,8 @@ for (const backend of BACKENDS) {
         module: "shop",
         limits: {},
         fetchAllow: [],
+        publicPins: false,
+        privateChannels: [],
         updatedSeq: fresh.body.updatedSeq,
         defaults: SHOWN_LIMITS,
         effective: SHOWN_LIMITS,
@@ -160,6 +162,15 @@ for (const backend of BACKENDS) {
         [api("PATCH", "/modules/shop/config", { body: { fetchAllow: ["*.com"] } }), 400, /two labels/],
         [api("PATCH", "/modules/shop/config", { body: { memory: 64 } }), 400],
         [api("PATCH", "/modules/shop/config", { body: {} }), 400, /nothing to change/],
+        [api("PATCH", "/modules/shop/config", { body: { publicPins: "yes" } }), 400],
+        [api("PATCH", "/modules/shop/config", { body: { privateChannels: ["Beta!"] } }), 400, /invalid channel name "Beta!"/],
+        [api("PATCH", "/modules/shop/config", { body: { privateChannels: { add: "beta" } } }), 400],
+        [api("PATCH", "/modules/shop/config", { body: { privateChannels: { add: ["beta"], also: [] } } }), 400],
+        [
+          api("PATCH", "/modules/shop/config", { body: { privateChannels: Array.from({ length: 65 }, (_, i) => `c${i}`) } }),
+          400,
+          /at most 64 private channels/,
+        ],
         [api("PATCH", "/modules/shop/config", { raw: "{nope" }), 400],
       ];
       for (const [pending, status, message] of cases) {

@@ -112,8 +112,27 @@ describe("lively vars and config", { skip: backend === undefined ? "no backend s
       "fetchAllow",
       "limits",
       "module",
+      "privateChannels",
+      "publicPins",
       "updatedSeq",
     ]);
+  });
+
+  it("config --public-pins/--private-pins and --private-channel/--public-channel: one row each, shown", async () => {
+    const shown = await lively(["config", "web"]);
+    assert.match(shown.stdout, /^pins\s+private \(a pin needs a read token in x-lively-token\)$/m);
+    assert.match(shown.stdout, /^private-channels\s+\(none: every channel is public\)$/m);
+    const opened = await lively(["config", "web", "--public-pins", "--private-channel", "beta", "--private-channel", "qa"]);
+    assert.equal(opened.code, 0, opened.stderr);
+    assert.match(opened.stdout, /^web: config changed \(history seq \d+\)$/m);
+    assert.match(opened.stdout, /^pins\s+public \(anyone may pin a version\)$/m);
+    assert.match(opened.stdout, /^private-channels\s+beta qa$/m);
+    const history = await lively(["history", "web", "--limit", "1", "--json"]);
+    assert.deepEqual(history.json()[0].details, { changed: { publicPins: true, privateChannels: ["beta", "qa"] } });
+    const closed = await lively(["config", "web", "--private-pins", "--public-channel", "qa", "--json"]);
+    assert.deepEqual([closed.json().publicPins, closed.json().privateChannels], [false, ["beta"]]);
+    const back = await lively(["config", "web", "--public-channel", "beta", "--json"]);
+    assert.deepEqual(back.json().privateChannels, []);
   });
 
   it("mistakes: exit codes, one-line reasons, nothing written, and no value echoed", async () => {
@@ -133,6 +152,9 @@ describe("lively vars and config", { skip: backend === undefined ? "no backend s
       [["config", "web", "--memory-mb", "4096"], 2, /from 8 to 2048/],
       [["config", "web", "--allow-fetch", "https://a.com/path"], 2, /invalid fetch pattern "https:\/\/a\.com\/path"/],
       [["config", "web", "--allow-fetch", "a.com", "--no-fetch"], 2, /not both/],
+      [["config", "web", "--public-pins", "--private-pins"], 2, /give --public-pins or --private-pins, not both/],
+      [["config", "web", "--private-channel", "beta", "--public-channel", "beta"], 2, /cannot be both/],
+      [["config", "web", "--private-channel", "Beta"], 2, /invalid channel name "Beta"/],
       [["config", "web", "--bogus"], 2, /unknown option/],
     ];
     for (const [argv, code, reason] of cases) {

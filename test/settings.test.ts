@@ -161,9 +161,10 @@ for (const backend of BACKENDS) {
     });
 
     it("config: node defaults until set; ranges, patterns and no-ops; null and reset go back to defaults", async () => {
-      assert.deepEqual(await readConfig(store, "other"), { module: "other", limits: {}, fetchAllow: [], updatedSeq: await seq() });
+      const none = { limits: {}, fetchAllow: [], publicPins: false, privateChannels: [] };
+      assert.deepEqual(await readConfig(store, "other"), { module: "other", ...none, updatedSeq: await seq() });
       const fresh = await publish(store, "fresh");
-      assert.deepEqual(await readConfig(store, "fresh"), { module: "fresh", limits: {}, fetchAllow: [], updatedSeq: 0 });
+      assert.deepEqual(await readConfig(store, "fresh"), { module: "fresh", ...none, updatedSeq: 0 });
       assert.equal(fresh.version, 1);
 
       const set = await changeConfig(store, {
@@ -226,6 +227,42 @@ for (const backend of BACKENDS) {
       assert.deepEqual(resetRow?.details, { changed: { wallMs: null, memoryMb: 256, fetchAllow: [] }, reset: true });
     });
 
+    it("access: pins private by default; public pins and private channels are one row each; reset leaves them", async () => {
+      const fresh = await readConfig(store, "api");
+      assert.deepEqual([fresh.publicPins, fresh.privateChannels], [false, []]);
+      const opened = await changeConfig(store, {
+        module: "api",
+        publicPins: true,
+        privateChannels: { add: ["beta", "alpha"] },
+        actor: "t",
+      });
+      assert.deepEqual([opened.changed, opened.publicPins, opened.privateChannels], [true, true, ["alpha", "beta"]]);
+      const {
+        entries: [row],
+      } = await readHistory(store, { module: "api", limit: 1 });
+      assert.deepEqual(row?.details, { changed: { publicPins: true, privateChannels: ["alpha", "beta"] } });
+      const same = await changeConfig(store, { module: "api", privateChannels: { add: ["beta"], remove: ["gamma"] }, actor: "t" });
+      assert.deepEqual([same.changed, same.seq], [false, 0], "adding what is there and removing what is not writes nothing");
+      const removed = await changeConfig(store, { module: "api", privateChannels: { remove: ["alpha"] }, actor: "t" });
+      assert.deepEqual(removed.privateChannels, ["beta"]);
+      await changeConfig(store, { module: "api", cpuMs: 300, actor: "t" });
+      const reset = await changeConfig(store, { module: "api", reset: true, memoryMb: 256, actor: "t" });
+      assert.deepEqual(
+        [reset.changed, reset.limits, reset.publicPins, reset.privateChannels],
+        [true, { memoryMb: 256 }, true, ["beta"]],
+        "reset drops limits but does not open or close access",
+      );
+      const replaced = await changeConfig(store, { module: "api", publicPins: false, privateChannels: [], actor: "t" });
+      assert.deepEqual([replaced.publicPins, replaced.privateChannels], [false, []]);
+      await refusesAll([
+        [() => changeConfig(store, { module: "api", privateChannels: ["Beta"], actor: "t" }), "bad_request"],
+        [() => changeConfig(store, { module: "api", privateChannels: { add: ["ok", "-no"] }, actor: "t" }), "bad_request"],
+        [() => changeConfig(store, { module: "api", privateChannels: "beta" as never, actor: "t" }), "bad_request"],
+        [() => changeConfig(store, { module: "api", publicPins: "yes" as never, actor: "t" }), "bad_request"],
+      ]);
+      assert.deepEqual((await readConfig(store, "api")).privateChannels, [], "refusals wrote nothing");
+    });
+
     it("ChannelIndex.settings(): vars with secret values, overrides, allowlist, and a seq that moves on every change", async () => {
       await changeConfig(store, { module: "api", fetchAllow: ["127.0.0.1:8080"], actor: "t" });
       const index = new ChannelIndex(store);
@@ -235,6 +272,8 @@ for (const backend of BACKENDS) {
         vars: { API_KEY: SECRET, GREETING: "hi" },
         limits: { memoryMb: 256 },
         fetchAllow: ["127.0.0.1:8080"],
+        publicPins: false,
+        privateChannels: [],
         seq: await seq(),
       });
       assert.equal(index.settings("fresh"), undefined, "a module without settings has none");

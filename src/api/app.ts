@@ -18,6 +18,7 @@ import { deployRoutes } from "./routes/deploy.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { logRoutes } from "./routes/logs.ts";
 import { moduleRoutes } from "./routes/modules.ts";
+import { networkRoutes } from "./routes/network.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
 import { routeRoutes } from "./routes/routes.ts";
 import { runtimeRoutes } from "./routes/runtime.ts";
@@ -60,6 +61,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/", channelRoutes(deps));
   api.route("/", historyRoutes(deps));
   api.route("/", routeRoutes(deps));
+  api.route("/", networkRoutes(deps));
   api.route("/", tokenRoutes(deps));
   api.route("/", settingsRoutes(deps));
   api.route("/", runtimeRoutes({ ...deps, diffs }));

@@ -1,6 +1,6 @@
 /** Reading request input: JSON bodies checked by a zod schema, query numbers, path names. */
 import type { Context } from "hono";
-import type { z } from "zod";
+import { z } from "zod";
 import { LivelyError } from "../errors.ts";
 
 /**
@@ -33,4 +33,17 @@ export function queryInt(c: Context, name: string): number | undefined {
   if (value === undefined || value === "") return undefined;
   if (!/^\d+$/.test(value)) throw new LivelyError("bad_request", `query parameter '${name}' must be a whole number`, { field: name });
   return Number(value);
+}
+
+/**
+ * The one string a DELETE names, from the JSON body (`{"<name>": …}`) or the query (`?<name>=`),
+ * not both: for values such as routes and CIDR ranges, whose '/' does not fit in a path.
+ */
+export async function bodyOrQuery(c: Context, name: string, example: string): Promise<string> {
+  const query = c.req.query(name);
+  const hasBody = c.req.header("content-type") !== undefined;
+  if (query !== undefined && hasBody) throw new LivelyError("bad_request", `give the ${name} in the body or in ?${name}=, not both`);
+  const value = hasBody ? (await jsonBody(c, z.object({ [name]: z.string() }).strict()))[name] : query;
+  if (value === undefined) throw new LivelyError("bad_request", `name the ${name} to remove: {"${name}": "${example}"} or ?${name}=`);
+  return value;
 }

@@ -28,6 +28,9 @@ export const SCOPES: readonly Scope[] = ["read", "deploy", "admin"];
 export const ADMIN_TOKEN_FILE = "admin.token";
 const TOKEN_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/i;
 
+/** What generateToken makes: anything else is no token of ours, and is refused without a query. */
+export const TOKEN_SHAPE = /^lively_[A-Za-z0-9_-]{43}$/;
+
 export function generateToken(): string {
   return `lively_${randomBytes(32).toString("base64url")}`;
 }

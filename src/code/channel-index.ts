@@ -1,9 +1,10 @@
 /**
  * A node's in-memory map of where every channel points (`module → channel → version`), with
- * each live module's settings and the routes table. It is derived from the store and moved
- * forward by `catchUp()`, which the change feed calls: it reads the history rows after the
- * seq it has applied and re-reads only the modules they touched (everything, after a long
- * gap). A node that lost the database keeps serving the map it has.
+ * each live module's settings, the routes table and the address ranges modules' fetch may
+ * reach (`lively network`). It is derived from the store and moved forward by `catchUp()`,
+ * which the change feed calls: it reads the history rows after the seq it has applied and
+ * re-reads only the modules they touched (everything, after a long gap or a row without a
+ * module). A node that lost the database keeps serving the map it has.
  *
  * Owns: the derived state and applying the history to it. Must not import above code/.
  */
@@ -12,7 +13,9 @@ import { listHistoryTouches } from "../store/queries/history.ts";
 import { listRoutes, type RouteRecord } from "../store/queries/routes.ts";
 import { currentSeq } from "../store/queries/seq.ts";
 import type { Db, Store } from "../store/store.ts";
+import { AddressPolicy } from "./address-ranges.ts";
 import { loadModuleSettings, loadSettingsOf, type ModuleSettings } from "./module-settings.ts";
+import { loadAddressPolicy } from "./network.ts";
 
 export type { ModuleSettings, RouteRecord };
 
@@ -53,6 +56,7 @@ export class ChannelIndex {
   private channels = new Map<string, ModuleChannels>();
   private moduleSettings = new Map<string, ModuleSettings>();
   private routeRecords: readonly RouteRecord[] = [];
+  private addressPolicy = AddressPolicy.STRICT;
   /** The history seq this map reflects. */
   appliedSeq = -1;
   private running: Promise<CatchUp> | undefined;
@@ -95,9 +99,11 @@ export class ChannelIndex {
       const channels = byModule(await listAllChannels(db));
       const settings = await loadModuleSettings(db); // same snapshot, so channels, settings and routes agree on seq
       const routes = await listRoutes(db);
+      const network = await loadAddressPolicy(db); // a `network` row has no module, so it always lands here
       this.channels = channels; // one pointer swap: a request sees the old map or the new one
       this.moduleSettings = settings;
       this.routeRecords = routes;
+      if (!network.sameAs(this.addressPolicy)) this.addressPolicy = network; // same ranges: keep fetch's connections
       this.appliedSeq = seq;
       return { seq, changed: true, touched: "all" };
     }
@@ -146,6 +152,11 @@ export class ChannelIndex {
   /** A live module's vars (secrets included), limit overrides and fetch allowlist; undefined: it has none. */
   settings(module: string): ModuleSettings | undefined {
     return this.moduleSettings.get(module);
+  }
+
+  /** The addresses modules' fetch may reach: public ones and the ranges an operator allowed (`lively network`). */
+  network(): AddressPolicy {
+    return this.addressPolicy;
   }
 
   /** Every route as stored, also those whose module is deleted (the gateway answers 404 for them). */

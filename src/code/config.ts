@@ -1,6 +1,12 @@
 /**
- * A module's config: overrides of the node's sandbox limits, and the hosts its outbound
- * `fetch` may reach. Shared by every version of the module; not part of `restore --at`.
+ * A module's config: overrides of the node's sandbox limits, the hosts its outbound `fetch`
+ * may reach, and who may reach which of its versions. Shared by every version of the module;
+ * not part of `restore --at`.
+ *
+ * Access (DESIGN.md, HTTP): channels are public and a pin (`x-lively-version`) needs a token
+ * with `read` scope, unless `publicPins` lets anyone pin; a channel listed in
+ * `privateChannels` needs a `read` token too. `reset` leaves these two alone: opening access
+ * is never the side effect of clearing limits.
  *
  * Limits left unset take the node's defaults (DESIGN.md: 1 s CPU, 30 s wall, 128 MB, 10 MB
  * of request body). A node's own flags are ceilings: a module may ask for less, and what it
@@ -13,6 +19,7 @@
  *   await changeConfig(store, { module: "api", cpuMs: 200, fetchAllow: ["*.stripe.com"], actor });
  *   await changeConfig(store, { module: "api", cpuMs: null, actor });       // default again
  *   await changeConfig(store, { module: "api", reset: true, actor });       // every override dropped
+ *   await changeConfig(store, { module: "api", privateChannels: { add: ["beta"] }, actor });
  */
 import { LivelyError } from "../errors.ts";
 import { appendHistory } from "../store/queries/history.ts";
@@ -21,7 +28,7 @@ import { type ConfigRecord, getModuleConfig, upsertModuleConfig } from "../store
 import type { Db, Store } from "../store/store.ts";
 import { moduleNotFound } from "./errors.ts";
 import { parseFetchPattern } from "./fetch-allow.ts";
-import { assertModuleName } from "./names.ts";
+import { assertChannelName, assertModuleName } from "./names.ts";
 
 /** What an owner may set each limit to; outside is `bad_request`. */
 export const LIMIT_RANGES = {
@@ -36,6 +43,7 @@ export const LIMIT_NAMES: readonly LimitName[] = ["cpuMs", "wallMs", "memoryMb",
 export type LimitOverrides = Partial<Record<LimitName, number>>;
 
 export const MAX_FETCH_PATTERNS = 64;
+export const MAX_PRIVATE_CHANNELS = 64;
 
 export interface ModuleConfigView {
   module: string;
@@ -43,6 +51,10 @@ export interface ModuleConfigView {
   limits: LimitOverrides;
   /** Canonical patterns; empty: the module may fetch nothing. */
   fetchAllow: string[];
+  /** Anyone may pin a version; false (the default): a pin needs a `read` token. */
+  publicPins: boolean;
+  /** Channels that need a `read` token (sorted); every other channel is public. */
+  privateChannels: string[];
   /** The seq of the last change to any of the module's settings (vars included); 0: never. */
   updatedSeq: number;
 }
@@ -55,7 +67,11 @@ export interface ConfigChange {
   bodyMb?: number | null;
   /** Replaces the allowlist; [] forbids every fetch. */
   fetchAllow?: string[];
-  /** Drop every override first (then apply the other fields, if any). */
+  /** true: anyone may pin a version; false: a pin needs a `read` token. */
+  publicPins?: boolean;
+  /** Channels that need a `read` token: a list replaces them; `{add, remove}` changes them. */
+  privateChannels?: string[] | { add?: string[]; remove?: string[] };
+  /** Drop every limit override and the allowlist first (then apply the other fields, if any). */
   reset?: boolean;
 }
 
@@ -89,8 +105,43 @@ export function normalizeFetchAllow(patterns: readonly string[]): string[] {
   return [...new Set(patterns.map((pattern) => parseFetchPattern(pattern).text))];
 }
 
+/** The private channels after a change: checked, de-duplicated, sorted. */
+function nextPrivateChannels(current: readonly string[], change: NonNullable<ConfigChange["privateChannels"]>): string[] {
+  const lists = Array.isArray(change) ? [change] : [change?.add ?? [], change?.remove ?? []];
+  if (typeof change !== "object" || change === null || !lists.every(Array.isArray)) {
+    throw new LivelyError("bad_request", "privateChannels is a list of channel names, or {add, remove} lists of them", {
+      field: "privateChannels",
+    });
+  }
+  for (const channel of lists.flat()) assertChannelName(channel);
+  let next: Set<string>;
+  if (Array.isArray(change)) next = new Set(change);
+  else {
+    next = new Set(current);
+    for (const channel of change.add ?? []) next.add(channel);
+    for (const channel of change.remove ?? []) next.delete(channel);
+  }
+  if (next.size > MAX_PRIVATE_CHANNELS) {
+    throw new LivelyError("bad_request", `at most ${MAX_PRIVATE_CHANNELS} private channels, got ${next.size}`, {
+      field: "privateChannels",
+      limit: MAX_PRIVATE_CHANNELS,
+    });
+  }
+  return [...next].sort();
+}
+
 function emptyConfig(module: string): ConfigRecord {
-  return { module, cpuMs: null, wallMs: null, memoryMb: null, bodyMb: null, fetchAllow: [], updatedSeq: 0 };
+  return {
+    module,
+    cpuMs: null,
+    wallMs: null,
+    memoryMb: null,
+    bodyMb: null,
+    fetchAllow: [],
+    publicPins: false,
+    privateChannels: [],
+    updatedSeq: 0,
+  };
 }
 
 function view(record: ConfigRecord): ModuleConfigView {
@@ -99,7 +150,14 @@ function view(record: ConfigRecord): ModuleConfigView {
     const value = record[name];
     if (value !== null) limits[name] = value;
   }
-  return { module: record.module, limits, fetchAllow: record.fetchAllow, updatedSeq: record.updatedSeq };
+  return {
+    module: record.module,
+    limits,
+    fetchAllow: record.fetchAllow,
+    publicPins: record.publicPins,
+    privateChannels: record.privateChannels,
+    updatedSeq: record.updatedSeq,
+  };
 }
 
 async function liveConfig(db: Db, module: string): Promise<ConfigRecord> {
@@ -117,21 +175,35 @@ export async function changeConfig(store: Store, input: ConfigChange & { module:
   assertModuleName(input.module);
   for (const name of LIMIT_NAMES) if (input[name] !== undefined) assertLimit(name, input[name]);
   const fetchAllow = input.fetchAllow === undefined ? undefined : normalizeFetchAllow(input.fetchAllow);
-  if (!input.reset && fetchAllow === undefined && LIMIT_NAMES.every((name) => input[name] === undefined)) {
-    throw new LivelyError("bad_request", "nothing to change: give cpuMs, wallMs, memoryMb, bodyMb, fetchAllow or reset");
+  if (input.publicPins !== undefined && typeof input.publicPins !== "boolean") {
+    throw new LivelyError("bad_request", "publicPins must be true or false", { field: "publicPins" });
   }
+  const access = input.publicPins !== undefined || input.privateChannels !== undefined;
+  if (!input.reset && !access && fetchAllow === undefined && LIMIT_NAMES.every((name) => input[name] === undefined)) {
+    throw new LivelyError(
+      "bad_request",
+      "nothing to change: give cpuMs, wallMs, memoryMb, bodyMb, fetchAllow, publicPins, privateChannels or reset",
+    );
+  }
+  if (input.privateChannels !== undefined) nextPrivateChannels([], input.privateChannels); // bad names refused before the write
   return store.write(async (tx) => {
     const current = await liveConfig(tx, input.module);
-    const next: ConfigRecord = input.reset ? emptyConfig(input.module) : { ...current };
+    const next: ConfigRecord = input.reset
+      ? { ...emptyConfig(input.module), publicPins: current.publicPins, privateChannels: current.privateChannels }
+      : { ...current };
     for (const name of LIMIT_NAMES) {
       const value = input[name];
       if (value !== undefined) next[name] = value;
     }
     if (fetchAllow !== undefined) next.fetchAllow = fetchAllow;
+    if (input.publicPins !== undefined) next.publicPins = input.publicPins;
+    if (input.privateChannels !== undefined) next.privateChannels = nextPrivateChannels(current.privateChannels, input.privateChannels);
 
     const changed: Record<string, unknown> = {};
     for (const name of LIMIT_NAMES) if (next[name] !== current[name]) changed[name] = next[name];
     if (JSON.stringify(next.fetchAllow) !== JSON.stringify(current.fetchAllow)) changed.fetchAllow = next.fetchAllow;
+    if (next.publicPins !== current.publicPins) changed.publicPins = next.publicPins;
+    if (JSON.stringify(next.privateChannels) !== JSON.stringify(current.privateChannels)) changed.privateChannels = next.privateChannels;
     if (Object.keys(changed).length === 0) return { ...view(current), changed: false, seq: 0 };
 
     const row = await appendHistory(tx, {

@@ -11,8 +11,10 @@
  *     port      = 1-65535                absent: the scheme's default port only (80, 443)
  *
  * Examples: `api.example.com`, `*.stripe.com`, `https://hooks.slack.com`, `127.0.0.1:8080`,
- * `http://localhost:3000`. Hosts compare lowercase, one trailing dot ignored on both sides
- * (`example.com.` is the same DNS name). Not allowed: paths, userinfo, IPv6 literals, a `*`
+ * `http://localhost:3000` (the last two name loopback, which the node refuses to connect to
+ * unless an operator opened it: address-ranges.ts judges the address, this file the name).
+ * Hosts compare lowercase, one trailing dot ignored on both sides (`example.com.` is the same
+ * DNS name). Not allowed: paths, userinfo, IPv6 literals, a `*`
  * anywhere but a leading `*.`, a wildcard over a single label (`*.com`) or over an IP.
  *
  *   parseFetchPattern("*.Example.COM")  -> { host: "example.com", wildcard: true, … text: "*.example.com" }

@@ -1,7 +1,8 @@
 /**
- * What a node needs of each live module's settings to run it: vars (secret values included,
- * since the module reads them), limit overrides and the fetch allowlist. ChannelIndex loads
- * these with the channels, so both come from the same read and the same seq.
+ * What a node needs of each live module's settings to run and serve it: vars (secret values
+ * included, since the module reads them), limit overrides, the fetch allowlist, and who may
+ * pin or use private channels. ChannelIndex loads these with the channels, so both come from
+ * the same read and the same seq.
  */
 import { type ConfigRecord, getModuleConfig, listAllLiveConfigs, listAllLiveVars, listModuleVars } from "../store/queries/settings.ts";
 import type { Db } from "../store/store.ts";
@@ -14,6 +15,10 @@ export interface ModuleSettings {
   limits: LimitOverrides;
   /** Canonical fetch patterns (fetch-allow.ts); empty: the module may fetch nothing. */
   fetchAllow: string[];
+  /** Anyone may pin a version; false: the gateway asks a pin for a `read` token. */
+  publicPins: boolean;
+  /** Channels the gateway asks a `read` token for. */
+  privateChannels: readonly string[];
   /** The seq of the last change to this module's settings: changes whenever they do. */
   seq: number;
 }
@@ -52,6 +57,8 @@ function toModuleSettings(config: ConfigRecord, vars: [string, string][]): Modul
     vars: Object.freeze(Object.fromEntries(vars)),
     limits: Object.freeze(limits),
     fetchAllow: Object.freeze([...config.fetchAllow]) as string[],
+    publicPins: config.publicPins,
+    privateChannels: Object.freeze([...config.privateChannels]),
     seq: config.updatedSeq,
   });
 }

@@ -1,13 +1,15 @@
 /**
  * Which version serves a request: `x-lively-version` / `?lively-version=` pins one;
  * else `x-lively-channel` / `?lively-channel=` names a channel; else `production`.
- * A pin reaches any stored version, not only those a channel points at.
+ * A pin reaches any stored version, not only those a channel points at, and so needs a token
+ * unless the module allows public pins; a private channel needs one too (access.ts).
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { ChannelIndex } from "../code/channel-index.ts";
 import { CHANNEL_NAME, DEFAULT_CHANNEL } from "../code/names.ts";
 import { LivelyError } from "../errors.ts";
+import { type AccessSettings, channelGuard, type Guard, pinGuard } from "./access.ts";
 
 export type VersionChoice = { kind: "pinned"; version: number } | { kind: "channel"; channel: string };
 
@@ -70,21 +72,25 @@ export interface Resolved {
   channel: string;
   /** Set when the client had no sticky key and landed in a split: keep it on this side. */
   setCookie?: string;
+  /** Set when the choice needs a `read` token: a pin, or a private channel. */
+  guard?: Guard;
 }
 
 /** The version that serves this request, from the pin, or the channel and its split. */
 export function resolveVersion(
-  index: Pick<ChannelIndex, "channel">,
+  index: Pick<ChannelIndex, "channel"> & { settings(module: string): AccessSettings | undefined },
   module: string,
   headers: IncomingHttpHeaders,
   query: QueryReader,
 ): Resolved {
   const choice = chooseVersion(headers, query);
-  if (choice.kind === "pinned") return { version: choice.version, channel: DEFAULT_CHANNEL };
+  const settings = index.settings(module);
+  if (choice.kind === "pinned") return { version: choice.version, channel: DEFAULT_CHANNEL, guard: pinGuard(settings, choice.version) };
+  const guard = channelGuard(settings, choice.channel);
   const pointer = index.channel(module, choice.channel);
   if (!pointer)
     throw new LivelyError("not_found", `module '${module}' has no channel '${choice.channel}'`, { module, channel: choice.channel });
-  if (!pointer.split) return { version: pointer.version, channel: choice.channel };
+  if (!pointer.split) return { version: pointer.version, channel: choice.channel, guard };
   let key = stickyKey(headers);
   let setCookie: string | undefined;
   if (!key) {
@@ -92,5 +98,5 @@ export function resolveVersion(
     setCookie = `${STICKY_COOKIE}=${key}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly`;
   }
   const version = splitBucket(key, module, choice.channel) < pointer.split.weight ? pointer.split.version : pointer.version;
-  return { version, channel: choice.channel, setCookie };
+  return { version, channel: choice.channel, setCookie, guard };
 }

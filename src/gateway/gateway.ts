@@ -11,6 +11,7 @@
  * Must not import api/, cli/.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TokenVerifier } from "../auth/token-cache.ts";
 import type { ChannelIndex } from "../code/channel-index.ts";
 import { MODULE_NAME } from "../code/names.ts";
 import { errorBody, LivelyError } from "../errors.ts";
@@ -19,6 +20,7 @@ import type { Logger } from "../log.ts";
 import { newErrorId } from "../runtime/ivm/dispatcher.ts";
 import type { LoadedVersion, PlainRequest, PlainResponse } from "../runtime/sandbox.ts";
 import type { VersionCache } from "../runtime/version-cache.ts";
+import { admit, type Guard, TOKEN_HEADER, withoutToken } from "./access.ts";
 import { NO_QUERY, resolveVersion } from "./choose-version.ts";
 import { type BodyBudget, readBody } from "./request-body.ts";
 import { followRoutes, routedModuleMissing } from "./route-table.ts";
@@ -33,6 +35,8 @@ export interface GatewayOptions {
   bodyBudget: BodyBudget;
   /** A line for a module's own log (`lively logs M`): why it answered 500. */
   onModuleError?(module: string, version: number, text: string): void;
+  /** Checks the `x-lively-token` of pins and private channels (access.ts). */
+  tokens: TokenVerifier;
 }
 
 /** The request's URL, absolute and canonical: what the module sees as request.url. */
@@ -154,8 +158,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     versionTag: string,
     setCookie: string | undefined,
     retried: boolean,
+    guard?: Guard,
   ): Promise<void> {
     try {
+      if (guard) await admit(options.tokens, request.headers, module, guard);
       let loaded: LoadedVersion | undefined = cache.peek(module, version);
       if (!loaded) loaded = await cache.get(module, version);
       if (!loaded) throw new LivelyError("not_found", `module '${module}' has no version ${version}`, { module, version });
@@ -186,14 +192,16 @@ export function createGateway(options: GatewayOptions): Gateway {
         );
       }
       const resolved = resolveVersion(index, module, request.headers, url.search.length > 1 ? url.searchParams : NO_QUERY);
-      const { version, channel, setCookie } = resolved;
+      const { version, channel, setCookie, guard } = resolved;
       const tag = `${module}@${version}`;
       versionTag = tag;
       const method = request.method ?? "GET";
-      const plain: PlainRequest = { method, url: url.href, headers: request.rawHeaders, body: null };
-      const loaded = method === "GET" || method === "HEAD" ? cache.peek(module, version) : undefined;
+      // The platform token is never the module's to see (access.ts).
+      const headers = request.headers[TOKEN_HEADER] === undefined ? request.rawHeaders : withoutToken(request.rawHeaders);
+      const plain: PlainRequest = { method, url: url.href, headers, body: null };
+      const loaded = !guard && (method === "GET" || method === "HEAD") ? cache.peek(module, version) : undefined;
       if (!loaded) {
-        void slowPath(request, response, plain, module, version, channel, tag, setCookie, false);
+        void slowPath(request, response, plain, module, version, channel, tag, setCookie, false, guard);
         return;
       }
       answer(request, response, loaded, plain, channel, tag, setCookie, false);

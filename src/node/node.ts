@@ -18,6 +18,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { getRequestListener } from "@hono/node-server";
 import { createAdminApi } from "../api/app.ts";
+import { VerifiedTokens } from "../auth/token-cache.ts";
 import { bootstrapAdminToken } from "../auth/tokens.ts";
 import { type Feed, startFeed } from "../cluster/feed.ts";
 import { type Membership, startMembership } from "../cluster/membership.ts";
@@ -32,6 +33,7 @@ import { createHostFetch } from "../runtime/host-fetch.ts";
 import { IvmSandbox } from "../runtime/ivm/ivm-sandbox.ts";
 import { validateArtifact } from "../runtime/ivm/validate-artifact.ts";
 import { DEFAULT_BODY_BYTES, effectiveBodyBytes, effectiveSandboxLimits, type NodeLimits } from "../runtime/limits.ts";
+import { LOAD_BUDGET_DEFAULTS, LoadBudget } from "../runtime/load-budget.ts";
 import { ModuleLogs, toModuleLogLevel } from "../runtime/module-logs.ts";
 import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from "../runtime/sandbox.ts";
 import { VersionCache } from "../runtime/version-cache.ts";
@@ -67,6 +69,11 @@ export interface NodeOptions {
   maxInflightBodyBytes?: number;
   /** Host operations (env.call, fetch) one isolate may have in flight (default 100). */
   maxPendingHostOps?: number;
+  /** Cold loads per second of versions no channel points at (only pins reach them); default 10, burst 20. */
+  maxColdLoadsPerSec?: number;
+  coldLoadBurst?: number;
+  /** How long a verified `x-lively-token` is trusted before the store is asked again (default 10 s). */
+  tokenCacheTtlMs?: number;
   /** How long SIGTERM waits for requests in flight before cutting them (default 10 s). */
   drainMs?: number;
   /** How often the feed reads the seq without a notification (default: 5 s PostgreSQL, 100 ms SQLite). */
@@ -124,6 +131,7 @@ interface Parts {
   adminTokenPath?: string;
   index?: ChannelIndex;
   cache?: VersionCache;
+  loadBudget?: LoadBudget;
   feed?: Feed;
   /** The port once bound, so a restarted HTTP child binds the same one. */
   port?: number;
@@ -186,6 +194,11 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   const loaderChild = async (): Promise<ChildHandle> => {
     const store = need(parts.store, "the store");
     const index = need(parts.index, "the feed");
+    const budget = new LoadBudget({
+      perSecond: options.maxColdLoadsPerSec ?? LOAD_BUDGET_DEFAULTS.perSecond,
+      burst: options.coldLoadBurst ?? LOAD_BUDGET_DEFAULTS.burst,
+    });
+    parts.loadBudget = budget;
     const cache: VersionCache = new VersionCache({
       sandbox: new IvmSandbox(),
       source: { artifact: (module, version) => store.read(async (db) => (await getVersion(db, module, version))?.artifact) },
@@ -203,9 +216,11 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
           isAllowed: (url) => fetchAllowed(fetchAllow, url),
           allowlist: fetchAllow,
           hint: `allow hosts with: lively config ${module} --allow-fetch HOST`,
+          addresses: () => index.network(), // read per connection: `lively network allow` applies at once
         }),
       callModule: async (caller, module, fn, args) =>
         (await callExport(index, cache, module, fn, args, caller, { fallbackToProduction: true })).result,
+      admitLoad: (module, version) => budget.admit(module, version, index.isReferenced(module, version)),
       onLog: (module, version, level, text) => {
         logs.append(module, version, toModuleLogLevel(level), text);
         moduleLog.debug({ module, version, level }, text);
@@ -219,6 +234,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     const store = need(parts.store, "the store");
     const index = need(parts.index, "the feed");
     const cache = need(parts.cache, "the loader");
+    const tokens = new VerifiedTokens({ store, ttlMs: options.tokenCacheTtlMs });
     const gateway = createGateway({
       index,
       cache,
@@ -226,6 +242,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       maxBodyBytes: (module) => effectiveBodyBytes(nodeLimits.bodyBytes, index.settings(module)?.limits),
       bodyBudget,
       onModuleError: (module, version, text) => logs.append(module, version, "error", text),
+      tokens,
     });
     const api = createAdminApi({
       store,
@@ -258,6 +275,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         loaded: await cache.status(),
         loads: cache.loads,
         isolateRestarts: cache.restarts,
+        coldLoads: parts.loadBudget?.state(),
         children: supervisor?.which() ?? [],
         membership: parts.membership?.state() ?? { ok: false, reason: "not running" },
         feed: parts.feed?.state(),

@@ -9,8 +9,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
+import { get, refusal } from "../../test/helpers/host-fetch.ts";
+import { AddressPolicy, parseRange } from "../code/address-ranges.ts";
 import { fetchAllowed } from "../code/fetch-allow.ts";
-import { createHostFetch, FetchRefused, type HostFetchError, type HostFetchOptions, type OutboundRequest } from "./host-fetch.ts";
+import { createHostFetch, FetchRefused, type HostFetchOptions } from "./host-fetch.ts";
+
+/** The servers here are on loopback, which fetch refuses unless an operator allows it: these tests allow it. */
+const LOOPBACK_ALLOWED = new AddressPolicy([parseRange("127.0.0.0/8")]);
+const addresses = () => LOOPBACK_ALLOWED;
 
 interface TestServer {
   origin: string;
@@ -40,25 +46,6 @@ async function serve(handler: (request: IncomingMessage, response: ServerRespons
         server.close(() => done());
       }),
   };
-}
-
-const get = (url: string, more: Partial<OutboundRequest> = {}): OutboundRequest => ({
-  method: "GET",
-  url,
-  headers: [],
-  body: null,
-  redirect: "follow",
-  ...more,
-});
-
-async function refusal(promise: Promise<unknown>): Promise<HostFetchError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof TypeError, `a TypeError, got ${String(error)}`);
-    return error as HostFetchError;
-  }
-  assert.fail("the fetch succeeded");
 }
 
 describe("host fetch", () => {
@@ -110,7 +97,7 @@ describe("host fetch", () => {
     });
     fetchFor = (options = {}) => {
       const allowlist = [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`];
-      return createHostFetch({ isAllowed: (url) => fetchAllowed(allowlist, url), allowlist, ...options });
+      return createHostFetch({ isAllowed: (url) => fetchAllowed(allowlist, url), allowlist, addresses, ...options });
     };
   });
   after(async () => {
@@ -340,7 +327,7 @@ describe("host fetch", () => {
   it("network failures name the host and the reason, not the query", async () => {
     const closed = await serve(() => undefined);
     await closed.close();
-    const hostFetch = createHostFetch({ isAllowed: () => true });
+    const hostFetch = createHostFetch({ isAllowed: () => true, addresses });
     const error = await refusal(hostFetch(get(`${closed.origin}/x?key=secret`)));
     assert.equal(error.reason, "network");
     assert.equal(error.message, `fetch to ${closed.origin}/x failed: ECONNREFUSED`);

@@ -4,10 +4,11 @@
  * and copies the `OutboundResponse` back in. Only hosts the module's allowlist permits are
  * reached, and every redirect hop is checked again.
  *
- * Owns: the policy of an outbound request (schemes, allowlist per hop, headers a module must
- * not set, size limits, one deadline for the whole exchange) on top of Node's own fetch
- * (undici). The helpers in host-fetch/ import only host-fetch/errors.ts. Must not import
- * ivm/, web/, gateway/, api/, cli/: the sandbox wires it in.
+ * Owns: the policy of an outbound request (schemes, allowlist and address policy per hop,
+ * headers a module must not set, size limits, one deadline for the whole exchange) on top of
+ * the undici package's fetch, whose connections host-fetch/guarded-agent.ts guards. The
+ * helpers in host-fetch/ import only host-fetch/errors.ts (and Node's or undici's modules).
+ * Must not import ivm/, web/, gateway/, api/, cli/: the sandbox wires it in.
  *
  * Defaults: 30 s for the whole exchange (redirects and body included), 10 MB request body,
  * 10 MB response body, 10 redirects.
@@ -16,23 +17,32 @@
  * fetch throws: `TypeError: <message>`. Messages name URLs without their query or user info
  * and never a header value, since both may carry secrets.
  *
- * The allowlist is checked by URL (name and port), before DNS: a permitted name that resolves to
- * a private address is reached. Checking resolved addresses would need a custom undici
- * dispatcher; this file does not do that.
+ * Two checks, both on every hop: the module's allowlist by URL (name and port), and the
+ * platform's address policy (code/address-ranges.ts) on the address actually connected to.
+ * Loopback, private, link-local, metadata and other non-public addresses are refused, as IP
+ * literals in the URL and as what a permitted name resolves to, unless an operator allowed the
+ * range (`lively network allow`). The address check runs inside the HTTP client's connect
+ * (host-fetch/guarded-agent.ts), so what was checked is what is connected to.
  *
  * Example (wiring, in the sandbox):
  *   const hostFetch = createHostFetch({
  *     isAllowed: (url) => fetchAllowed(["api.example.com"], url), // src/code/fetch-allow.ts
  *     allowlist: ["api.example.com"],
  *     hint: "set it with `lively config hello --allow-fetch HOST`",
+ *     addresses: () => AddressPolicy.STRICT,                       // src/code/address-ranges.ts
  *   });
  *   const response = await hostFetch({ method: "GET", url, headers: [], body: null, redirect: "follow" }, request.signal);
  */
+import { isIP } from "node:net";
+import { type Agent, fetch } from "undici";
+import { AddressPolicy } from "../code/address-ranges.ts";
 import { FetchRefused, HostFetchError, shownUrl } from "./host-fetch/errors.ts";
+import { AddressRefused, createGuardedAgent, type LookupAll, systemLookup } from "./host-fetch/guarded-agent.ts";
 import { followRedirect, type Hop, isRedirect } from "./host-fetch/redirects.ts";
 import { decodedByUndici, outboundHeaders, readLimitedBody, responseHeaders } from "./host-fetch/wire.ts";
 
 export { FetchRefused, HostFetchError, type HostFetchFailure } from "./host-fetch/errors.ts";
+export type { LookupAll, ResolvedAddress } from "./host-fetch/guarded-agent.ts";
 
 export interface OutboundRequest {
   method: string;
@@ -74,7 +84,17 @@ export interface HostFetchOptions {
   maxRedirects?: number;
   /** Sent as `user-agent` when the module sets none (undici's default is "node"). */
   userAgent?: string;
+  /**
+   * The addresses the host may connect to, asked at each connection (an operator's change
+   * applies to the next one). Default: public addresses only.
+   */
+  addresses?: () => AddressPolicy;
+  /** Resolves host names; default the system's (dns.lookup). Tests point it at a DNS server of their own. */
+  lookup?: LookupAll;
 }
+
+/** Appended to an address refusal: the only way past it. */
+const ADDRESS_HINT = "an operator can allow an address range with `lively network allow RANGE`";
 
 export const HOST_FETCH_DEFAULTS = {
   timeoutMs: 30_000,
@@ -129,6 +149,26 @@ export function createHostFetch(options: HostFetchOptions): HostFetch {
     throw new FetchRefused("not-allowed", `${what}: ${permits}${options.hint ? ` (${options.hint})` : ""}`);
   };
 
+  const addresses = options.addresses ?? (() => AddressPolicy.STRICT);
+  const lookup = options.lookup ?? systemLookup;
+  let agent: { policy: AddressPolicy; dispatcher: Agent } | undefined;
+  /** One Agent (one connection pool) per policy: when the operator's ranges change, old connections go. */
+  const dispatcherFor = (policy: AddressPolicy): Agent => {
+    if (agent?.policy === policy || agent?.policy.sameAs(policy)) return agent.dispatcher;
+    void agent?.dispatcher.close().catch(() => undefined);
+    const dispatcher = createGuardedAgent({ refusal: (address) => policy.refusal(address), lookup });
+    agent = { policy, dispatcher };
+    return dispatcher;
+  };
+
+  /** An IP literal is judged before anything is sent (the Agent judges it again at connect). */
+  const checkLiteral = (url: URL, policy: AddressPolicy): void => {
+    const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+    if (isIP(host) === 0) return;
+    const why = policy.refusal(host);
+    if (why !== undefined) throw new FetchRefused("blocked-address", `fetch to ${shownUrl(url)} is refused: ${why}; ${ADDRESS_HINT}`);
+  };
+
   async function exchange(request: OutboundRequest, signal: AbortSignal, state: { url?: URL }): Promise<OutboundResponse> {
     const first = parseTarget(request.url);
     let hop: Hop = {
@@ -146,8 +186,11 @@ export function createHostFetch(options: HostFetchOptions): HostFetch {
     }
     for (let redirects = 0; ; redirects++) {
       checkAllowed(hop.url, redirects > 0 ? state.url : undefined); // state.url: the hop that redirected
+      const policy = addresses();
+      checkLiteral(hop.url, policy);
       state.url = hop.url;
       const response = await fetch(hop.url, {
+        dispatcher: dispatcherFor(policy),
         method: hop.method,
         headers: hop.headers,
         body: hop.body !== null && hop.body.byteLength > 0 ? plainBytes(hop.body) : undefined,
@@ -195,6 +238,8 @@ export function createHostFetch(options: HostFetchOptions): HostFetch {
       controller.abort(); // whatever is still open (a body being read) is dropped now
       if (error instanceof HostFetchError) throw error;
       const where = state.url ? `fetch to ${shownUrl(state.url)}` : "fetch";
+      const refused = addressRefusedIn(error);
+      if (refused) throw new FetchRefused("blocked-address", `${where} is refused: ${refused.detail}; ${ADDRESS_HINT}`);
       if (timedOut) throw new HostFetchError("timeout", `${where} took longer than ${timeoutMs} ms`, { cause: error });
       if (signal?.aborted) throw new HostFetchError("aborted", `${where} was aborted`, { cause: error });
       throw new HostFetchError("network", `${where} failed: ${networkReason(error)}`, { cause: error });
@@ -208,6 +253,16 @@ export function createHostFetch(options: HostFetchOptions): HostFetch {
 /** Bytes over a plain ArrayBuffer, as fetch's BodyInit takes them (a shared buffer is copied). */
 function plainBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
+}
+
+/** The guarded Agent's refusal, which undici's fetch wraps as the `cause` of "fetch failed". */
+function addressRefusedIn(error: unknown): AddressRefused | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    if (current instanceof AddressRefused) return current;
+    current = current.cause;
+  }
+  return undefined;
 }
 
 /** undici says "fetch failed" and puts the reason in `cause`; a code (ECONNREFUSED) is enough. */

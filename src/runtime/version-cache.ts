@@ -47,6 +47,8 @@ export interface VersionCacheOptions {
   /** Makes a module's fetch for its allowlist; without it modules cannot fetch. */
   makeFetch?: (module: string, fetchAllow: readonly string[]) => ModuleFetch;
   onLog?: (module: string, version: number, level: string, text: string) => void;
+  /** Asked before a cold load; throws to refuse it (load-budget.ts rate-limits loads only pins reach). */
+  admitLoad?: (module: string, version: number) => void;
 }
 
 interface Entry {
@@ -103,6 +105,7 @@ export class VersionCache {
       entry = undefined;
     }
     if (!entry) {
+      this.options.admitLoad?.(module, version);
       entry = this.startLoad(key, module, version, settings);
       this.evictOverCap();
     }

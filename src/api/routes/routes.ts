@@ -2,14 +2,12 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { addRoute, removeRoute, routeViews } from "../../code/routes.ts";
-import { LivelyError } from "../../errors.ts";
 import { requireScope } from "../auth.ts";
 import type { ApiDeps, ApiEnv } from "../context.ts";
-import { jsonBody } from "../input.ts";
+import { bodyOrQuery, jsonBody } from "../input.ts";
 
 // Lengths and shapes are checked by parseRouteTarget and assertModuleName, whose messages say what is accepted.
 const addBody = z.object({ route: z.string(), module: z.string(), force: z.boolean().optional() }).strict();
-const removeBody = z.object({ route: z.string() }).strict();
 
 export function routeRoutes(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
@@ -25,11 +23,7 @@ export function routeRoutes(deps: ApiDeps) {
 
   /** The route in the body (`{"route": …}`) or the query (`?route=…`), not both. */
   app.delete("/routes", deploy, async (c) => {
-    const query = c.req.query("route");
-    const hasBody = c.req.header("content-type") !== undefined;
-    if (query !== undefined && hasBody) throw new LivelyError("bad_request", "give the route in the body or in ?route=, not both");
-    const route = hasBody ? (await jsonBody(c, removeBody)).route : query;
-    if (route === undefined) throw new LivelyError("bad_request", 'name the route to remove: {"route": "example.com/api"} or ?route=');
+    const route = await bodyOrQuery(c, "route", "example.com/api");
     return c.json(await removeRoute(deps.store, { route, actor: c.get("token").name }));
   });
 

@@ -1,5 +1,6 @@
 /**
- * A module's settings: vars (`/modules/:module/vars`) and config (`/modules/:module/config`).
+ * A module's settings: vars (`/modules/:module/vars`) and config (`/modules/:module/config`:
+ * limits, fetch allowlist, public pins and private channels).
  * Secret values go in and never come out: the list leaves them out, and a body that does not
  * parse is refused without quoting it.
  */
@@ -17,6 +18,7 @@ import { jsonBody } from "../input.ts";
 const setBody = z.object({ vars: z.record(z.string(), z.string()), secret: z.boolean().optional() }).strict();
 const removeBody = z.object({ names: z.array(z.string()).min(1).max(256) }).strict();
 const limit = z.number().int().nullable().optional();
+const channels = z.array(z.string()).max(256);
 const configBody = z
   .object({
     cpuMs: limit,
@@ -24,6 +26,8 @@ const configBody = z
     memoryMb: limit,
     bodyMb: limit,
     fetchAllow: z.array(z.string()).optional(),
+    publicPins: z.boolean().optional(),
+    privateChannels: z.union([channels, z.object({ add: channels.optional(), remove: channels.optional() }).strict()]).optional(),
     reset: z.boolean().optional(),
   })
   .strict();

@@ -1,5 +1,6 @@
 /**
- * `lively config M [--cpu-ms N] [--wall-ms N] [--memory-mb N] [--body-mb N] [--allow-fetch P]… [--no-fetch] [--reset]`:
+ * `lively config M [--cpu-ms N] [--wall-ms N] [--memory-mb N] [--body-mb N] [--allow-fetch P]… [--no-fetch]
+ * [--public-pins|--private-pins] [--private-channel C]… [--public-channel C]… [--reset]`:
  * show a module's settings, or change them in one history row. A limit of `default` goes back
  * to the node's default; a node's own limits are ceilings (the effective column says what applies).
  */
@@ -41,13 +42,15 @@ function describe(config: ConfigShown): string {
     ];
   });
   const fetch = config.fetchAllow.length === 0 ? "(none: the module may fetch nothing)" : config.fetchAllow.join(" ");
-  return table([...rows, ["allow-fetch", fetch]]);
+  const pins = config.publicPins ? "public (anyone may pin a version)" : "private (a pin needs a read token in x-lively-token)";
+  const channels = config.privateChannels.length === 0 ? "(none: every channel is public)" : config.privateChannels.join(" ");
+  return table([...rows, ["allow-fetch", fetch], ["pins", pins], ["private-channels", channels]]);
 }
 
 export default defineCommand({
   name: "config",
   args: "<module>",
-  summary: "show a module's limits and fetch allowlist, or change them (one history row)",
+  summary: "show a module's limits, fetch allowlist and who may pin or use its channels, or change them (one history row)",
   options: [
     { flags: "--cpu-ms <n>", description: "CPU time per request, 1-60000 ms ('default': the node's)" },
     { flags: "--wall-ms <n>", description: "wall time per request, 1-300000 ms ('default': the node's)" },
@@ -59,13 +62,19 @@ export default defineCommand({
       repeatable: true,
     },
     { flags: "--no-fetch", description: "empty the fetch allowlist: the module may fetch nothing" },
-    { flags: "--reset", description: "drop every override (limits and allowlist) first" },
+    { flags: "--public-pins", description: "let anyone pin a version (x-lively-version) without a token" },
+    { flags: "--private-pins", description: "a pin needs a token with read scope (the default)" },
+    { flags: "--private-channel <channel>", description: "the channel needs a read token, like a pin (repeatable)", repeatable: true },
+    { flags: "--public-channel <channel>", description: "the channel is public again (repeatable)", repeatable: true },
+    { flags: "--reset", description: "drop every limit override and the allowlist first (pins and private channels stay)" },
   ],
   examples: [
     "lively config hello",
     "lively config hello --cpu-ms 200 --memory-mb 64",
     "lively config hello --allow-fetch api.example.com --allow-fetch '*.stripe.com'",
     "lively config hello --cpu-ms default --no-fetch",
+    "lively config hello --public-pins",
+    "lively config hello --private-channel beta",
     "lively config hello --reset --json",
   ],
   async run([module], options, { out, client }) {
@@ -82,6 +91,16 @@ export default defineCommand({
     if (allow) change.fetchAllow = allow;
     if (noFetch) change.fetchAllow = [];
     if (options.reset === true) change.reset = true;
+    if (options.publicPins === true && options.privatePins === true) {
+      throw new LivelyError("bad_request", "give --public-pins or --private-pins, not both");
+    }
+    if (options.publicPins === true) change.publicPins = true;
+    if (options.privatePins === true) change.publicPins = false;
+    const add = listOption(options.privateChannel);
+    const remove = listOption(options.publicChannel);
+    const both = add?.find((channel) => remove?.includes(channel));
+    if (both) throw new LivelyError("bad_request", `channel '${both}' cannot be both --private-channel and --public-channel`);
+    if (add || remove) change.privateChannels = { add, remove };
 
     if (Object.keys(change).length === 0) {
       const config = await client().request<ConfigShown>("GET", path);

@@ -9,6 +9,9 @@ import gc from "./gc.ts";
 import history from "./history.ts";
 import logs from "./logs.ts";
 import ls from "./ls.ts";
+import networkAllow from "./network-allow.ts";
+import networkList from "./network-ls.ts";
+import networkRemove from "./network-rm.ts";
 import nodes from "./nodes.ts";
 import promote from "./promote.ts";
 import restore from "./restore.ts";
@@ -48,6 +51,9 @@ export const commands: CommandSpec[] = [
   routeAdd,
   routeList,
   routeRemove,
+  networkAllow,
+  networkList,
+  networkRemove,
   call,
   nodes,
   status,

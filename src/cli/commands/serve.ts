@@ -40,6 +40,11 @@ export default defineCommand({
       description: "request bodies held at once before new ones get 503 overloaded (default 256)",
     },
     { flags: "--max-pending-ops <n>", description: "host operations (env.call, fetch) one isolate may have in flight (default 100)" },
+    {
+      flags: "--max-cold-loads-per-sec <n>",
+      description: "loads per second of versions no channel points at (only pins reach them; channel heads always load) (default 10)",
+    },
+    { flags: "--cold-load-burst <n>", description: "how many of those loads may come at once after a quiet spell (default 20)" },
     { flags: "--heartbeat-ms <ms>", description: "how often this node writes its membership heartbeat (default 2000)" },
     { flags: "--down-after-ms <ms>", description: "a node silent this long shows as down in 'lively nodes' (default 10000)" },
   ],
@@ -62,6 +67,8 @@ export default defineCommand({
     const maxBodyMb = intOption(options.maxBodyMb, "--max-body-mb", 1);
     const maxInflightBodyMb = intOption(options.maxInflightBodyMb, "--max-inflight-body-mb", 1);
     const maxPendingHostOps = intOption(options.maxPendingOps, "--max-pending-ops", 1);
+    const maxColdLoadsPerSec = intOption(options.maxColdLoadsPerSec, "--max-cold-loads-per-sec", 1);
+    const coldLoadBurst = intOption(options.coldLoadBurst, "--cold-load-burst", 1);
     const heartbeatMs = intOption(options.heartbeatMs, "--heartbeat-ms", MIN_BEAT_GAP_MS);
     const downAfterMs = intOption(options.downAfterMs, "--down-after-ms", 1);
     if (downAfterMs !== undefined && downAfterMs <= (heartbeatMs ?? DEFAULT_HEARTBEAT_MS)) {
@@ -112,6 +119,8 @@ export default defineCommand({
         maxPendingHostOps,
         heartbeatMs,
         downAfterMs,
+        maxColdLoadsPerSec,
+        coldLoadBurst,
       });
       out.result(
         {

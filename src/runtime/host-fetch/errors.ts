@@ -5,7 +5,15 @@
  * class, message only) gives the isolate what a browser's fetch throws: `TypeError: <message>`.
  */
 
-export type HostFetchFailure = "not-allowed" | "bad-request" | "too-large" | "redirect" | "timeout" | "aborted" | "network";
+export type HostFetchFailure =
+  | "not-allowed"
+  | "blocked-address" // the address is the platform's own (loopback, private, metadata…): code/address-ranges.ts
+  | "bad-request"
+  | "too-large"
+  | "redirect"
+  | "timeout"
+  | "aborted"
+  | "network";
 
 /** Why an outbound fetch failed. */
 export class HostFetchError extends TypeError {
@@ -19,7 +27,7 @@ export class HostFetchError extends TypeError {
   }
 }
 
-/** Refused by policy (scheme, allowlist, headers, size, redirect mode): that hop was never sent. */
+/** Refused by policy (scheme, allowlist, address, headers, size, redirect mode): that hop was never sent. */
 export class FetchRefused extends HostFetchError {
   override readonly name = "FetchRefused";
 }

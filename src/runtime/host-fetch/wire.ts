@@ -54,8 +54,19 @@ export function outboundHeaders(headers: readonly [string, string][], userAgent?
   return out;
 }
 
+/** The headers of a response, as this file reads them (Node's global fetch or the undici package's). */
+export interface WireHeaders extends Iterable<[string, string]> {
+  get(name: string): string | null;
+}
+
+/** The few parts of a fetch Response this file reads. */
+export interface WireResponse {
+  headers: WireHeaders;
+  body: { getReader(): ReadableStreamDefaultReader<Uint8Array>; cancel(): Promise<void> } | null;
+}
+
 /** Whether undici decoded the body, so its content-encoding and content-length no longer describe it. */
-export function decodedByUndici(response: Response): boolean {
+export function decodedByUndici(response: WireResponse): boolean {
   const header = response.headers.get("content-encoding");
   if (header === null || header.trim() === "") return false;
   return header.split(",").every((coding) => DECODED_CODINGS.has(coding.trim().toLowerCase()));
@@ -65,7 +76,7 @@ export function decodedByUndici(response: Response): boolean {
 const RESPONSE_STRIPPED = new Set(["connection", "keep-alive", "transfer-encoding"]);
 
 /** Response headers as pairs; undici's iteration already yields each set-cookie on its own. */
-export function responseHeaders(headers: Headers, decoded: boolean): [string, string][] {
+export function responseHeaders(headers: WireHeaders, decoded: boolean): [string, string][] {
   const out: [string, string][] = [];
   for (const [name, value] of headers) {
     if (RESPONSE_STRIPPED.has(name)) continue;
@@ -76,7 +87,7 @@ export function responseHeaders(headers: Headers, decoded: boolean): [string, st
 }
 
 /** The body, counted while it arrives; past `max` bytes the read is cancelled, not finished. */
-export async function readLimitedBody(response: Response, max: number, url: URL): Promise<Uint8Array> {
+export async function readLimitedBody(response: WireResponse, max: number, url: URL): Promise<Uint8Array> {
   const tooLarge = () =>
     new HostFetchError("too-large", `the response from ${shownUrl(url)} is over ${max} bytes (the limit of a fetch response body)`);
   const declared = Number(response.headers.get("content-length") ?? "");

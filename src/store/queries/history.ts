@@ -15,7 +15,8 @@ export type HistoryAction =
   | "gc" // old versions removed
   | "vars" // a module's vars set or removed; details name them, never a value
   | "config" // a module's limits or fetch allowlist changed
-  | "route"; // a route added, moved or removed: details {route, op: add|move|remove, fromModule?}
+  | "route" // a route added, moved or removed: details {route, op: add|move|remove, fromModule?}
+  | "network"; // an address range opened to (or closed from) modules' fetch; module null: details {cidr, op: allow|remove, note?}
 
 export interface HistoryEntry {
   seq: number;

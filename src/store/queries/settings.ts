@@ -1,6 +1,6 @@
 /**
- * Per-module settings: vars (`module_vars`) and config (`module_config`: limit overrides and
- * the fetch allowlist). A secret var's value is stored like any other, because the node needs
+ * Per-module settings: vars (`module_vars`) and config (`module_config`: limit overrides, the
+ * fetch allowlist, and who may pin versions or use private channels). A secret var's value is stored like any other, because the node needs
  * it to run the module; keeping it out of answers is the layers above's job.
  */
 import type { Db } from "../store.ts";
@@ -32,6 +32,10 @@ export interface ConfigRecord {
   /** The module's own request-body limit in MB; null: the node's. */
   bodyMb: number | null;
   fetchAllow: string[];
+  /** Anyone may pin a version; false (the default): a pin needs a `read` token. */
+  publicPins: boolean;
+  /** Channels that need a `read` token, like a pin; sorted. */
+  privateChannels: string[];
   /** The seq of the last change to any of the module's settings, vars included. */
   updatedSeq: number;
 }
@@ -43,11 +47,17 @@ interface ConfigRow {
   memory_mb: number | null;
   body_mb: number | null;
   fetch_allow: string;
+  public_pins: number;
+  private_channels: string;
   updated_seq: number;
 }
 
 const VAR_COLUMNS = "module, name, value, secret, updated_seq, updated_at";
-const CONFIG_COLUMNS = "module, cpu_ms, wall_ms, memory_mb, body_mb, fetch_allow, updated_seq";
+const CONFIG_COLUMNS = "module, cpu_ms, wall_ms, memory_mb, body_mb, fetch_allow, public_pins, private_channels, updated_seq";
+/** The same, of `module_config c` in a join. */
+const LIVE_CONFIG_COLUMNS = CONFIG_COLUMNS.split(", ")
+  .map((column) => `c.${column}`)
+  .join(", ");
 
 function varFromRow(row: VarRow): VarRecord {
   return {
@@ -68,6 +78,8 @@ function configFromRow(row: ConfigRow): ConfigRecord {
     memoryMb: row.memory_mb,
     bodyMb: row.body_mb,
     fetchAllow: JSON.parse(row.fetch_allow) as string[],
+    publicPins: row.public_pins === 1,
+    privateChannels: JSON.parse(row.private_channels) as string[],
     updatedSeq: row.updated_seq,
   };
 }
@@ -102,10 +114,21 @@ export async function getModuleConfig(db: Db, module: string): Promise<ConfigRec
 /** Write the whole config row; `updatedSeq` is the history row of this change. */
 export async function upsertModuleConfig(tx: Db, config: ConfigRecord): Promise<void> {
   await tx.run(
-    `INSERT INTO module_config (module, cpu_ms, wall_ms, memory_mb, body_mb, fetch_allow, updated_seq) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    `INSERT INTO module_config (${CONFIG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT (module) DO UPDATE SET cpu_ms = excluded.cpu_ms, wall_ms = excluded.wall_ms, memory_mb = excluded.memory_mb,
-       body_mb = excluded.body_mb, fetch_allow = excluded.fetch_allow, updated_seq = excluded.updated_seq`,
-    [config.module, config.cpuMs, config.wallMs, config.memoryMb, config.bodyMb, JSON.stringify(config.fetchAllow), config.updatedSeq],
+       body_mb = excluded.body_mb, fetch_allow = excluded.fetch_allow, public_pins = excluded.public_pins, private_channels = excluded.private_channels,
+       updated_seq = excluded.updated_seq`,
+    [
+      config.module,
+      config.cpuMs,
+      config.wallMs,
+      config.memoryMb,
+      config.bodyMb,
+      JSON.stringify(config.fetchAllow),
+      config.publicPins ? 1 : 0,
+      JSON.stringify(config.privateChannels),
+      config.updatedSeq,
+    ],
   );
 }
 
@@ -133,7 +156,7 @@ export async function listAllLiveVars(db: Db): Promise<VarRecord[]> {
 /** The config row of every live module that has one. */
 export async function listAllLiveConfigs(db: Db): Promise<ConfigRecord[]> {
   const rows = await db.all<ConfigRow>(
-    `SELECT c.module, c.cpu_ms, c.wall_ms, c.memory_mb, c.body_mb, c.fetch_allow, c.updated_seq FROM module_config c
+    `SELECT ${LIVE_CONFIG_COLUMNS} FROM module_config c
        JOIN modules m ON m.name = c.module WHERE m.deleted = 0`,
   );
   return rows.map(configFromRow);
