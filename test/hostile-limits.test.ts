@@ -30,7 +30,7 @@ describe("limits that hold", () => {
       );
       const before = (await h.status()).isolateRestarts;
       assert.equal(await (await get("/burner/")).text(), "burning");
-      await h.eventuallyLogged("burner", /CPU budget for work outside requests \(timers, top-level code: 200 ms a minute\)/);
+      await h.eventuallyLogged("burner", /CPU budget for work outside requests \(timers, top-level code: 500 ms a minute\)/);
       await eventually("the kill is counted", async () => (await h.status()).isolateRestarts > before);
       await h.assertHealthy();
       assert.equal(await (await get("/burner/")).text(), "burning", "the next request loads a fresh isolate");
@@ -181,7 +181,7 @@ describe("limits that hold", () => {
       assert.equal((await h.api("PATCH", "/modules/greedy/config", { cpuMs: 60000 })).status, 200);
       const spin = await get("/greedy/spin");
       assert.equal(spin.status, 503);
-      assert.match(((await spin.json()) as { error: { message: string } }).error.message, /CPU time limit \(200 ms\)/);
+      assert.match(((await spin.json()) as { error: { message: string } }).error.message, /CPU time limit \(500 ms\)/);
     });
 
     it("deploy validation runs under the module's effective limits", async () => {

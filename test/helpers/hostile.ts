@@ -24,7 +24,7 @@ export interface Hostile {
   close(): Promise<void>;
 }
 
-export const HOSTILE_LIMITS = ["--cpu-ms", "200", "--wall-ms", "1500", "--memory-mb", "32"];
+export const HOSTILE_LIMITS = ["--cpu-ms", "500", "--wall-ms", "1500", "--memory-mb", "32"];
 
 export async function startHostileNode(extraArgs: string[] = []): Promise<Hostile> {
   const dir = mkdtempSync(join(tmpdir(), "lively-hostile-"));

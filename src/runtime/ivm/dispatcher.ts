@@ -10,8 +10,9 @@
  *
  * Limits are checked by the node's Watchdog through `check()` (limits.ts has the rules):
  * - CPU while requests are in flight: the isolate's CPU time, plus its synchronous host calls,
- *   since it last made progress (returned any result) may not pass the limit. Passing it
- *   disposes the isolate.
+ *   may not pass the limit within one task (a batch, a timer, a continuation), nor pass the
+ *   limit times the requests in flight (at most 8) since it last answered anything. Passing
+ *   either disposes the isolate.
  * - CPU with nothing in flight (timers, top-level code, work a request left behind): a budget
  *   of the CPU limit per minute. Passing it disposes the isolate.
  * - Memory: V8 disposes the isolate; the pending collect rejects, or `check` sees it.
@@ -68,6 +69,8 @@ export interface DispatcherOptions {
   onModuleError(text: string): void;
 }
 
+/** Requests in flight on one isolate pool their CPU limits up to this many (see checkRequests). */
+const MAX_SHARED_BUDGETS = 8;
 /** The CPU budget for work outside requests refills at the CPU limit per this long. */
 export const BACKGROUND_WINDOW_MS = 60_000;
 /** With nothing in flight, background CPU is checked every this many watchdog ticks. */
@@ -103,8 +106,10 @@ export class Dispatcher implements Watched {
   private watched = false;
   private nextGen = 1;
   private ticks = 0;
-  /** The isolate's CPU time (ns, host calls included) when it last made progress. */
+  /** The isolate's CPU time (ns, host calls included) when it last answered anything. */
   private cpuMark = 0;
+  /** The same, when it last finished a task (a batch, a timer, a host-work continuation). */
+  private taskMark = 0;
   private readonly cpuLimitNs: number;
   /** Background CPU: what is left of the budget, and where the last check left off. */
   private backgroundBudgetNs: number;
@@ -155,7 +160,7 @@ export class Dispatcher implements Watched {
       item.g = gen;
       item.c = caller.channel;
       this.outgoing.push(item);
-      if (this.inFlight++ === 0) this.cpuMark = this.cpuNow();
+      if (this.inFlight++ === 0) this.cpuMark = this.taskMark = this.cpuNow();
       this.watch();
       if (!this.flushQueued) {
         this.flushQueued = true;
@@ -203,7 +208,7 @@ export class Dispatcher implements Watched {
       // apply, not applyIgnored: a promise left rejected with no handler fails the task, and
       // that reason belongs in the module's log.
       (this.options.dispatch.apply(undefined, [batch], { arguments: { copy: true } }) as Promise<unknown>)
-        .catch(this.unhandled)
+        .then(this.taskDone, this.unhandled)
         .finally(dispatched);
       (this.options.collect.apply(undefined, [], { result: { copy: true } }) as Promise<unknown>).then(this.deliver, this.collectFailed);
     } catch (error) {
@@ -218,7 +223,7 @@ export class Dispatcher implements Watched {
       this.options.onModuleError(`${this.tag()}: the dispatcher sent something that is not a result list; ignored`);
       return;
     }
-    if (results.length > 0) this.cpuMark = this.cpuNow();
+    if (results.length > 0) this.cpuMark = this.taskMark = this.cpuNow();
     for (let i = 0; i + 1 < results.length; i += 2) this.settle(results[i], results[i + 1]);
   };
 
@@ -303,9 +308,19 @@ export class Dispatcher implements Watched {
     return this.checkBackground(now);
   }
 
+  /** The isolate finished a task it was given: whatever runs next is not stuck in it. */
+  readonly taskDone = (): void => {
+    if (this.inFlight > 0) this.taskMark = this.cpuNow();
+  };
+
   private checkRequests(now: number): boolean {
     const { limits, module, version } = this.options;
-    if (this.cpuNow() - this.cpuMark > this.cpuLimitNs) {
+    const cpu = this.cpuNow();
+    // One task that never ends (a loop, synchronous or after an await) passes the limit alone;
+    // work split into many tasks is charged since the isolate last answered, with the budget
+    // of the requests sharing it (a few waiting requests are not one request's CPU).
+    const shared = this.cpuLimitNs * Math.min(this.inFlight, MAX_SHARED_BUDGETS);
+    if (cpu - this.taskMark > this.cpuLimitNs || cpu - this.cpuMark > shared) {
       this.kill(limitError("exceeded_cpu", module, version, limits));
       return false;
     }

@@ -195,6 +195,7 @@ export class IvmSandbox implements Sandbox {
       maxPendingAsync: request.maxPendingHostOps,
       asyncHandlers: { call: callHandler(request.callModule, () => loaded?.dispatcher), fetch: fetchHandler(request.fetch) },
       onActivity: () => loaded?.dispatcher.watch(),
+      onTaskDone: () => loaded?.dispatcher.taskDone(),
       onUnhandled: (reason) => {
         // A call that failed because the isolate is gone is the watchdog's to report (as a limit), not the module's.
         if (loaded?.disposed || target.isolate.isDisposed || /^Error: Isolate (was|is) disposed/.test(describeReason(reason))) return;

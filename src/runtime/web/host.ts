@@ -40,6 +40,8 @@ export interface HostBindingsOptions {
   maxPendingAsync?: number;
   /** The isolate scheduled host work (a timer, an env.call, a fetch): the dispatcher starts watching its CPU. */
   onActivity?: () => void;
+  /** A timer callback or host-work continuation finished its task (the isolate is not stuck in it). */
+  onTaskDone?: () => void;
   /**
    * What a timer callback or a host-work continuation left behind: a promise rejected with no
    * handler (V8 reports it at the end of the task), or a failure of the callback itself.
@@ -171,6 +173,7 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
   const maxPendingAsync = options.maxPendingAsync ?? 100;
   const onActivity = options.onActivity;
   const onUnhandled = options.onUnhandled;
+  const onTaskDone = options.onTaskDone;
   const runOptions = options.timerTimeoutMs === undefined ? undefined : { timeout: options.timerTimeoutMs };
   const onLog = options.onLog;
   const timers = new Map<number, NodeJS.Timeout>();
@@ -189,8 +192,10 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
   const callBack = (args: unknown[]): void => {
     if (disposed || !fire) return;
     try {
-      fire.apply(undefined, args, { ...runOptions, arguments: { copy: true } }).catch((reason: unknown) => {
-        if (!disposed) onUnhandled?.(reason);
+      fire.apply(undefined, args, { ...runOptions, arguments: { copy: true } }).then(onTaskDone, (reason: unknown) => {
+        if (disposed) return;
+        onTaskDone?.();
+        onUnhandled?.(reason);
       });
     } catch {
       // The context or isolate is gone; nothing to call.
