@@ -53,6 +53,8 @@ export interface FeedState {
   /** With mode "listen": whether the LISTEN connection is up right now. */
   listening: boolean;
   appliedSeq: number;
+  /** Whether a catch-up has succeeded since the feed started (false: the map is the one the node started with). */
+  caughtUp: boolean;
   /** Why it is degraded, and since when (ISO). */
   reason?: string;
   since?: string;
@@ -78,6 +80,7 @@ export function startFeed(options: FeedOptions): Feed {
   let wakeUp: () => void = () => undefined;
   let failure: { reason: string; since: string } | undefined = options.degraded ? { ...options.degraded } : undefined;
   let prepared = options.prepare === undefined;
+  let caughtUp = false;
 
   const wake = () => {
     woken = true;
@@ -123,6 +126,7 @@ export function startFeed(options: FeedOptions): Feed {
         }
         if (canListen && !listener) await connect(); // LISTEN first, then read what came before it
         const result = await index.catchUp();
+        caughtUp = true;
         if (result.changed) options.onApplied?.(result);
         if (failure) log.info({ seq: result.seq, down: failure }, "the database is back; caught up");
         failure = undefined;
@@ -153,6 +157,7 @@ export function startFeed(options: FeedOptions): Feed {
       mode: canListen ? "listen" : "poll",
       listening: listener !== undefined,
       appliedSeq: index.appliedSeq,
+      caughtUp,
       ...(failure ? { reason: failure.reason, since: failure.since } : {}),
     }),
     async stop() {

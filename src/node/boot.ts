@@ -47,6 +47,6 @@ export function nothingToServe(error: LivelyError, cacheDir: string, snapshotSto
 
 /** Where a start without the database takes its map: the previous feed's (a restart inside the node), else the snapshot. */
 export function offlineMap(previous: IndexState | undefined, snapshot: IndexState | undefined): IndexState | undefined {
-  if (previous && previous.seq >= (snapshot?.seq ?? -1)) return previous;
+  if (previous && previous.seq >= 0 && previous.seq >= (snapshot?.seq ?? -1)) return previous;
   return snapshot;
 }

@@ -166,7 +166,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   /** What the feed runs first when the node started without the database: the start's own preparation. */
   const prepareOnReturn = (store: Store) => async () => {
     try {
-      parts.adminTokenPath ??= await prepareStore(store, dataDir, log);
+      const written = await prepareStore(store, dataDir, log);
+      parts.adminTokenPath ??= written;
     } catch (error) {
       if (refusesSchema(error)) {
         refused ??= error;
@@ -192,7 +193,6 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     if (degraded) {
       const map = offlineMap(previous, localCopy.snapshotOf(store)?.index) as NonNullable<ReturnType<typeof offlineMap>>;
       index.restore(map);
-      degraded = { reason: `${degraded.reason}; started from the local copy of seq ${map.seq}`, since: degraded.since };
     }
     parts.index = index;
     parts.mapFrom = degraded ? "local copy" : "database";
@@ -295,9 +295,10 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         const beat = parts.membership?.state();
         if (feed.ok && beat?.ok !== false) return { status: "ok", seq: feed.appliedSeq, feed: feed.mode, listening: feed.listening };
         const reason = feed.ok ? beat?.reason : feed.reason;
+        const from = !feed.caughtUp && parts.mapFrom === "local copy" ? "; started from its local copy" : "";
         return {
           status: "degraded",
-          reason: `the database cannot be reached (${reason}); serving the versions and channels this node has, as of seq ${feed.appliedSeq}`,
+          reason: `the database cannot be reached (${reason}); serving the versions and channels this node has, as of seq ${feed.appliedSeq}${from}`,
           since: feed.ok ? beat?.since : feed.since,
           seq: feed.appliedSeq,
         };
