@@ -56,6 +56,8 @@ describe("serve flags", { skip: backend === undefined }, () => {
     [["--max-loaded", "0"], /--max-loaded takes a whole number from 1/],
     [["--memory-mb", "2"], /--memory-mb takes a whole number from 8/],
     [["--cpu-ms", "-5"], /--cpu-ms takes a whole number/],
+    [["--cache-max-mb", "0"], /--cache-max-mb takes a whole number from 1/],
+    [["--cache-max-mb", "2000000"], /--cache-max-mb is at most 1048576 \(1 TB\)/],
   ] as const) {
     it(`refuses ${flags.join(" ")} before starting`, () => {
       const dataDir = mkdtempSync(join(tmpdir(), "lively-flags-"));
