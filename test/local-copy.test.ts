@@ -17,6 +17,7 @@ import { decodeSnapshot } from "../src/cluster/local-copy/snapshot.ts";
 import { silentLogger } from "../src/log.ts";
 import { type RunningNode, startNode } from "../src/node/node.ts";
 import { BACKENDS } from "./helpers/backends.ts";
+import { runCli } from "./helpers/cli.ts";
 import { eventually } from "./helpers/eventually.ts";
 
 const code = (text: string) =>
@@ -127,6 +128,8 @@ for (const backend of BACKENDS) {
       assert.deepEqual(decoded.snapshot.index.channels.c, { production: { version: 1, split: { version: 2, weight: 30 } } });
       assert.equal(decoded.snapshot.index.settings.a?.vars.GREETING, "!", "the secret value is there: that is why the file is 0600");
       assert.equal(decoded.snapshot.artifacts["b@2"], sha["b@2"]);
+      const shown = await runCli({ url: one.node.url, token: one.token }, ["status"]);
+      assert.match(shown.stdout, new RegExp(`local copy: seq ${status.appliedSeq}, 5 of 5 channel heads, [\\d.]+ MB of 1024.0 MB\n`));
     });
 
     it("writes only what changed, and lets go of an artifact no channel serves any more", async () => {
@@ -172,6 +175,8 @@ for (const backend of BACKENDS) {
       );
       assert.deepEqual(small.artifacts(), [...production, "b@3"].map((ref) => sha[ref]).sort());
       assert.ok(status.localCopy.bytes <= bound);
+      const shown = await runCli({ url: small.node.url, token: small.token }, ["status"]);
+      assert.match(shown.stdout, /local copy: seq \d+, 5 of 6 channel heads, [\d.]+ MB of [\d.]+ MB; 1 over --cache-max-mb/);
       assert.deepEqual(
         await small.get("/c/", { "x-lively-key": "any" }).then((a) => a.status),
         200,
