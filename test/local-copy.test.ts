@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -19,6 +19,7 @@ import { type RunningNode, startNode } from "../src/node/node.ts";
 import { BACKENDS } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { eventually } from "./helpers/eventually.ts";
+import { serve } from "./helpers/serve-process.ts";
 
 const code = (text: string) =>
   `export default { fetch(request, env) { return new Response(${JSON.stringify(text)} + (env.vars.GREETING ?? "")) } }`;
@@ -142,6 +143,20 @@ for (const backend of BACKENDS) {
       assert.ok(!one.artifacts().includes(sha["b@2"] as string), "b@2 serves no channel any more");
       const now = statSync(kept);
       assert.deepEqual([now.ino, now.mtimeMs], [before.ino, before.mtimeMs], "an unchanged head's file is not rewritten");
+    });
+
+    it("a snapshot is only used with the database it was taken from", async () => {
+      await one.synced();
+      const elsewhere = mkdtempSync(join(tmpdir(), "lively-copy-"));
+      try {
+        cpSync(join(one.dataDir, "cache"), join(elsewhere, "cache"), { recursive: true });
+        await assert.rejects(
+          serve("postgres://postgres@127.0.0.1:1/other", elsewhere),
+          /serve exited 6: .*"code":"unavailable".*the snapshot in .* is of another store, /,
+        );
+      } finally {
+        rmSync(elsewhere, { recursive: true, force: true });
+      }
     });
 
     it("never serves a tampered artifact: it is deleted, fetched again from the store and kept again", async () => {

@@ -24,6 +24,7 @@ import { resolve } from "node:path";
 import { getRequestListener } from "@hono/node-server";
 import { createAdminApi } from "../api/app.ts";
 import { type Feed, startFeed } from "../cluster/feed.ts";
+import { followIndex } from "../cluster/local-copy/follow.ts";
 import { LocalCopy } from "../cluster/local-copy/local-copy.ts";
 import { type Membership, startMembership } from "../cluster/membership.ts";
 import { ChannelIndex } from "../code/channel-index.ts";
@@ -196,7 +197,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     }
     parts.index = index;
     parts.mapFrom = degraded ? "local copy" : "database";
-    const following = localCopy.follow(index, store);
+    const following = followIndex(localCopy, index, store);
     // After each apply, heartbeat soon: `lively nodes` sees this node converge within milliseconds.
     const feed = startFeed({
       store,

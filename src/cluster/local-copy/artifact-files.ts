@@ -24,12 +24,14 @@ export type ArtifactRead = { ok: true; artifact: string } | { ok: false; reason:
 export class ArtifactFiles {
   /** sha256 → bytes on disk, for every file this folder holds. */
   private readonly sizes: Map<string, number>;
+  private total = 0;
 
   private constructor(
     readonly dir: string,
     sizes: Map<string, number>,
   ) {
     this.sizes = sizes;
+    for (const size of sizes.values()) this.total += size;
   }
 
   /** Open (creating it 0700) the folder; anything in it not named like a sha256 is removed. */
@@ -62,9 +64,12 @@ export class ArtifactFiles {
   }
 
   get bytes(): number {
-    let total = 0;
-    for (const size of this.sizes.values()) total += size;
-    return total;
+    return this.total;
+  }
+
+  private forget(sha256: string): void {
+    this.total -= this.sizes.get(sha256) ?? 0;
+    this.sizes.delete(sha256);
   }
 
   /** The artifact, only if its bytes still hash to its name; a file that does not is deleted. */
@@ -75,7 +80,7 @@ export class ArtifactFiles {
       artifact = await readFile(join(this.dir, sha256), "utf8");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      this.sizes.delete(sha256);
+      this.forget(sha256);
       return { ok: false, reason: "missing" };
     }
     if (sha256Hex(artifact) !== sha256) {
@@ -90,11 +95,14 @@ export class ArtifactFiles {
     if (sha256Hex(artifact) !== sha256) throw new Error(`an artifact does not hash to ${sha256}; not kept`);
     if (this.sizes.has(sha256)) return;
     await writePrivateFile(this.dir, sha256, artifact);
-    this.sizes.set(sha256, Buffer.byteLength(artifact));
+    if (this.sizes.has(sha256)) return; // written twice at once: counted once
+    const size = Buffer.byteLength(artifact);
+    this.sizes.set(sha256, size);
+    this.total += size;
   }
 
   async remove(sha256: string): Promise<void> {
-    this.sizes.delete(sha256);
+    this.forget(sha256);
     await rm(join(this.dir, sha256), { force: true });
   }
 }

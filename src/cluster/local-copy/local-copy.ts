@@ -2,7 +2,7 @@
  * A node's local copy of what it needs to serve without the database (DESIGN.md, Architecture):
  * in `<data-dir>/cache/`, the artifact of every channel head and split side (route targets are
  * modules, so their heads are among them) and a snapshot of the channel index. It is written as
- * the node applies the history (`follow()`: after each apply, only what changed is fetched and
+ * the node applies the history (follow.ts: after each apply, only what changed is fetched and
  * written), and read
  * - by the version cache, for every cold load (`artifact()`): a verified local file when there
  *   is one, else the store's artifact, which is then kept too. So during an outage every channel
@@ -28,12 +28,12 @@
  * Owns: the cache folder and what is kept in it. Must not import api/, cli/, gateway/, runtime/.
  */
 import { join } from "node:path";
-import type { CatchUp, ChannelIndex } from "../../code/channel-index.ts";
+import type { ChannelIndex } from "../../code/channel-index.ts";
 import { LivelyError, toError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { getVersionArtifact } from "../../store/queries/versions.ts";
 import type { Store } from "../../store/store.ts";
-import { ArtifactFiles, sha256Hex } from "./artifact-files.ts";
+import { ArtifactFiles, type ArtifactRead, sha256Hex } from "./artifact-files.ts";
 import { privateDir, readIfPresent, writePrivateFile } from "./private-files.ts";
 import { decodeSnapshot, encodeSnapshot, SNAPSHOT_FILE, type Snapshot } from "./snapshot.ts";
 
@@ -65,14 +65,6 @@ export interface LocalCopyState {
   headsMissing: number;
   lastError?: string;
 }
-
-export interface Following {
-  /** Stop syncing; resolves once a sync in flight has ended. */
-  stop(): Promise<void>;
-}
-
-const RETRY_FIRST_MS = 1_000;
-const RETRY_MAX_MS = 30_000;
 
 const refOf = (module: string, version: number) => `${module}@${version}`;
 const moduleOfRef = (ref: string) => ref.slice(0, ref.lastIndexOf("@"));
@@ -152,7 +144,10 @@ export class LocalCopy {
     const ref = refOf(module, version);
     const sha = this.refs.get(ref);
     if (sha !== undefined && this.files.has(sha)) {
-      const read = await this.files.read(sha);
+      const read = await this.files.read(sha).catch((error: unknown): ArtifactRead => {
+        this.log.warn({ err: toError(error), module, version }, "cannot read a cached artifact; fetching it from the database");
+        return { ok: false, reason: "missing" };
+      });
       if (read.ok) {
         this.lastUsed.set(sha, performance.now());
         return read.artifact;
@@ -190,56 +185,18 @@ export class LocalCopy {
     return stored.artifact;
   }
 
-  /** Keep what the history applies to `index`, now and after every apply, until stopped. */
-  follow(index: ChannelIndex, store: Store): Following {
-    let stopped = false;
-    let wanted = true;
-    let touched: Set<string> | "all" = new Set();
-    let running: Promise<void> | undefined;
-    let retryTimer: NodeJS.Timeout | undefined;
-    let retries = 0;
-
-    const request = () => {
-      if (stopped) return;
-      wanted = true;
-      running ??= drain().finally(() => {
-        running = undefined;
-      });
-    };
-    const drain = async () => {
-      while (wanted && !stopped) {
-        wanted = false;
-        const pruned = touched;
-        touched = new Set();
-        clearTimeout(retryTimer);
-        try {
-          await this.serial(() => this.sync(index, store, pruned));
-        } catch (error) {
-          this.lastError = toError(error).message;
-          this.log.warn({ err: toError(error) }, "could not update the local copy; retrying");
-        }
-        if (this.counts.headsMissing === 0 && this.lastError === undefined) retries = 0;
-        else if (!stopped) {
-          // The database is away, or the disk refused: try again later, not only on the next apply.
-          retryTimer = setTimeout(request, Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** retries++));
-          retryTimer.unref();
-        }
-      }
-    };
-    const unsubscribe = index.onApplied((result: CatchUp) => {
-      if (result.touched === "all") touched = "all";
-      else if (touched !== "all") for (const module of result.touched) touched.add(module);
-      request();
-    });
-    request();
-    return {
-      async stop() {
-        stopped = true;
-        unsubscribe();
-        clearTimeout(retryTimer);
-        await running;
-      },
-    };
+  /**
+   * Bring the folder up to date with `index` (one change to the folder at a time). Resolves
+   * whether it is complete; false: a head could not be fetched or written, worth another try later.
+   */
+  async syncWith(index: ChannelIndex, store: Store, touched: Set<string> | "all"): Promise<boolean> {
+    try {
+      await this.serial(() => this.sync(index, store, touched));
+    } catch (error) {
+      this.lastError = toError(error).message;
+      this.log.warn({ err: toError(error) }, "could not update the local copy; retrying");
+    }
+    return this.counts.headsMissing === 0 && this.lastError === undefined;
   }
 
   private serial<T>(task: () => Promise<T>): Promise<T> {
@@ -284,6 +241,7 @@ export class LocalCopy {
     let missing = 0;
     let neededBytes = 0;
     let storeDown = false;
+    const stillOver = new Set<string>();
     this.lastError = undefined;
     for (const head of heads) {
       const ref = refOf(head.module, head.version);
@@ -291,6 +249,7 @@ export class LocalCopy {
       let artifact: string | undefined;
       const skipped = sha === undefined ? undefined : this.overBoundSizes.get(sha);
       if (sha !== undefined && !this.files.has(sha) && skipped !== undefined && bytes + skipped > this.maxBytes) {
+        stillOver.add(sha);
         overBound++;
         neededBytes += skipped;
         continue;
@@ -302,7 +261,11 @@ export class LocalCopy {
         }
         try {
           const stored = await store.read((db) => getVersionArtifact(db, head.module, head.version));
-          if (!stored || sha256Hex(stored.artifact) !== stored.sha256) continue; // not the copy's to repair
+          if (!stored) continue; // a channel at a version the store lacks: not the copy's to repair
+          if (sha256Hex(stored.artifact) !== stored.sha256) {
+            this.log.error({ module: head.module, version: head.version }, "the stored artifact does not match its sha256; not kept");
+            continue;
+          }
           sha = stored.sha256;
           artifact = stored.artifact;
           this.refs.set(ref, sha);
@@ -317,18 +280,27 @@ export class LocalCopy {
         const size = this.files.size(sha) ?? Buffer.byteLength(artifact ?? "");
         if (bytes + size > this.maxBytes) {
           this.overBoundSizes.set(sha, size);
+          stillOver.add(sha);
           overBound++;
           neededBytes += size;
           continue;
         }
-        if (artifact !== undefined) await this.files.write(sha, artifact);
-        this.overBoundSizes.delete(sha);
+        if (artifact !== undefined) {
+          try {
+            await this.files.write(sha, artifact);
+          } catch (error) {
+            missing++; // a full or read-only disk: the rest of the sync (the snapshot) still runs, and it is retried
+            this.lastError = toError(error).message;
+            continue;
+          }
+        }
         keptShas.add(sha);
         bytes += size;
       }
       kept.add(ref);
     }
     this.headRefs = kept;
+    for (const sha of this.overBoundSizes.keys()) if (keptShas.has(sha) || !stillOver.has(sha)) this.overBoundSizes.delete(sha);
     const artifacts = this.keepExtras(kept, keptShas, bytes, touched);
     for (const sha of this.files.shas()) if (!keptShas.has(sha)) await this.files.remove(sha);
     this.reportBound(overBound, neededBytes + bytes, this.counts.headsOverBound);
