@@ -210,15 +210,20 @@ describe("an outage: every channel head on every node", { skip: !BACKENDS.some((
 
     await server.start();
     await eventually("every node is healthy again", async () => (await Promise.all([0, 1, 2].map(health))).every((h) => h.status === 200));
+    // No request needed: the node fetches what it found damaged as soon as the database answers.
+    await eventually(
+      "the file is the real artifact again",
+      () => {
+        try {
+          return sha256(readFileSync(file, "utf8")) === tamperedSha;
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+    );
     const recovered = await ask(2, HEADS.find((h) => h.what === `${TAMPERED} production`) as Head);
     assert.deepEqual([recovered.status, recovered.text], [200, `${TAMPERED}:v1`]);
-    await eventually("the file is the real artifact again", () => {
-      try {
-        return sha256(readFileSync(file, "utf8")) === tamperedSha;
-      } catch {
-        return false;
-      }
-    });
   });
 
   it("after PostgreSQL returns, a deploy through the restarted node reaches all three", async () => {

@@ -2,9 +2,10 @@
  * The loop that keeps a node's local copy in step with its channel index, as the feed moves
  * it: a sync at the start, another after every apply (whoever asked for the catch-up), never
  * two at once (applies that arrive during one are merged into the next), and a retry with
- * backoff (1 s doubling to 30 s) while a head could not be fetched — the database is away, or
+ * backoff (1 s doubling to 5 s, as the feed) while a head could not be fetched — the database is away, or
  * the disk refused — so a copy left incomplete by an outage completes without waiting for the
- * next change. It lives as long as the feed child that owns the index.
+ * next change; a file found damaged at a load starts a sync too, so it is fetched again as soon
+ * as the database answers. It lives as long as the feed child that owns the index.
  *
  * Owns: when to sync. What a sync does is local-copy.ts's. Must not import above code/.
  */
@@ -18,7 +19,7 @@ export interface Following {
 }
 
 const RETRY_FIRST_MS = 1_000;
-const RETRY_MAX_MS = 30_000;
+const RETRY_MAX_MS = 5_000;
 
 export function followIndex(copy: LocalCopy, index: ChannelIndex, store: Store): Following {
   let stopped = false;
@@ -57,11 +58,14 @@ export function followIndex(copy: LocalCopy, index: ChannelIndex, store: Store):
     else if (touched !== "all") for (const module of result.touched) touched.add(module);
     request();
   });
+  // A damaged file was deleted: fetch it again (and keep retrying while the database is away).
+  const stopWatchingLoss = copy.onLoss(request);
   request();
   return {
     async stop() {
       stopped = true;
       unsubscribe();
+      stopWatchingLoss();
       clearTimeout(retryTimer);
       await running;
     },

@@ -81,6 +81,7 @@ export class LocalCopy {
   private writtenKey = "";
   private counts = { heads: 0, headsKept: 0, headsOverBound: 0, headsMissing: 0 };
   private lastError: string | undefined;
+  private readonly lossListeners = new Set<() => void>();
   /** One change to the folder at a time: syncs and keeps never interleave. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly log: Logger;
@@ -115,6 +116,12 @@ export class LocalCopy {
   /** The newest snapshot, read at open or written since, when it was taken from `store`: what a start without it serves. */
   snapshotOf(store: Pick<Store, "description">): Snapshot | undefined {
     return this.written?.store === store.description ? this.written : undefined;
+  }
+
+  /** Call `listener` when a file the copy counted on turned out damaged or gone (follow.ts syncs then). */
+  onLoss(listener: () => void): () => void {
+    this.lossListeners.add(listener);
+    return () => this.lossListeners.delete(listener);
   }
 
   /** Which store the snapshot on disk was taken from, if there is one. */
@@ -158,6 +165,7 @@ export class LocalCopy {
           "a cached artifact failed its sha256 check: deleted, never served; fetching it again",
         );
       }
+      for (const listener of this.lossListeners) listener(); // a head may be gone: the next sync fetches it again
     }
     let stored: { sha256: string; artifact: string } | undefined;
     try {
