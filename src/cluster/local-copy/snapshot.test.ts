@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { ModuleSettings } from "../../code/module-settings.ts";
 import { sha256Hex } from "./artifact-files.ts";
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from "./snapshot.ts";
 
@@ -18,7 +19,8 @@ const snapshot: Snapshot = {
     channels: {
       hello: { production: { version: 3, split: null }, beta: { version: 4, split: { version: 5, weight: 30 } } },
     },
-    settings: { hello: { vars: { TOKEN: "secret" }, limits: { cpuMs: 200 }, fetchAllow: ["api.example.com"], seq: 40 } },
+    // Cast: settings gain fields over time (they pass through, which the first test checks).
+    settings: { hello: { vars: { TOKEN: "secret" }, limits: { cpuMs: 200 }, fetchAllow: ["api.example.com"], seq: 40 } as ModuleSettings },
     routes: [{ route: "/api", host: null, prefix: "/api", module: "hello", updatedSeq: 12 }],
   },
   artifacts: { "hello@3": SHA, "hello@4": SHA },
