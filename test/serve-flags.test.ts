@@ -69,6 +69,8 @@ describe("serve flags", { skip: backend === undefined }, () => {
     [["--cpu-ms", "-5"], /--cpu-ms takes a whole number/],
     [["--max-cold-loads-per-sec", "0"], /--max-cold-loads-per-sec takes a whole number from 1/],
     [["--cold-load-burst", "many"], /--cold-load-burst takes a whole number/],
+    [["--cache-max-mb", "0"], /--cache-max-mb takes a whole number from 1/],
+    [["--cache-max-mb", "2000000"], /--cache-max-mb is at most 1048576 \(1 TB\)/],
   ] as const) {
     it(`refuses ${flags.join(" ")} before starting`, () => {
       const dataDir = mkdtempSync(join(tmpdir(), "lively-flags-"));

@@ -12,6 +12,10 @@
  * - When the database is gone the node keeps serving the map it has. The feed retries with
  *   backoff (100 ms doubling to 5 s), reports `degraded` with the reason, and catches up by
  *   itself when the database returns.
+ * - A node that started without the database (from its local copy) starts its feed with
+ *   `prepare` (migrate, check the schema) and `degraded`: the first thing the feed does once the
+ *   database answers is `prepare`, retried like a catch-up until it succeeds, and only then
+ *   catches up, from the seq of the map the node started with.
  *
  * Owns: the loop and its listener. Must not import api/, cli/, gateway/, runtime/.
  */
@@ -32,6 +36,14 @@ export interface FeedOptions {
   pollIntervalMs?: number;
   /** Called after a catch-up that applied something. */
   onApplied?: (result: CatchUp) => void;
+  /**
+   * Run once before the first catch-up, retried with the backoff until it succeeds (a node
+   * started from its local copy migrates and checks the schema here). A problem that retrying
+   * cannot fix is the caller's to act on (stop the node); the feed only keeps retrying.
+   */
+  prepare?: () => Promise<void>;
+  /** Start degraded, with this reason, until the first catch-up succeeds (a start without the database). */
+  degraded?: { reason: string; since: string };
 }
 
 export interface FeedState {
@@ -41,6 +53,8 @@ export interface FeedState {
   /** With mode "listen": whether the LISTEN connection is up right now. */
   listening: boolean;
   appliedSeq: number;
+  /** Whether a catch-up has succeeded since the feed started (false: the map is the one the node started with). */
+  caughtUp: boolean;
   /** Why it is degraded, and since when (ISO). */
   reason?: string;
   since?: string;
@@ -64,7 +78,9 @@ export function startFeed(options: FeedOptions): Feed {
   let stopped = false;
   let woken = false;
   let wakeUp: () => void = () => undefined;
-  let failure: { reason: string; since: string } | undefined;
+  let failure: { reason: string; since: string } | undefined = options.degraded ? { ...options.degraded } : undefined;
+  let prepared = options.prepare === undefined;
+  let caughtUp = false;
 
   const wake = () => {
     woken = true;
@@ -104,8 +120,13 @@ export function startFeed(options: FeedOptions): Feed {
     while (!stopped) {
       woken = false;
       try {
+        if (!prepared) {
+          await options.prepare?.();
+          prepared = true;
+        }
         if (canListen && !listener) await connect(); // LISTEN first, then read what came before it
         const result = await index.catchUp();
+        caughtUp = true;
         if (result.changed) options.onApplied?.(result);
         if (failure) log.info({ seq: result.seq, down: failure }, "the database is back; caught up");
         failure = undefined;
@@ -136,6 +157,7 @@ export function startFeed(options: FeedOptions): Feed {
       mode: canListen ? "listen" : "poll",
       listening: listener !== undefined,
       appliedSeq: index.appliedSeq,
+      caughtUp,
       ...(failure ? { reason: failure.reason, since: failure.since } : {}),
     }),
     async stop() {

@@ -6,15 +6,23 @@
  * re-reads only the modules they touched (everything, after a long gap or a row without a
  * module). A node that lost the database keeps serving the map it has.
  *
+ * The state also leaves and re-enters as plain data (`exportState()` / `restore()`): the node's
+ * local copy (cluster/local-copy/) writes it to the data folder after each apply, so a node
+ * started while the database is away serves the map it had. Whoever keeps something derived
+ * from the map (that local copy, the preloader) hears of every apply through `onApplied()`,
+ * whoever asked for the catch-up (the feed, or an admin write on this node).
+ *
  * Owns: the derived state and applying the history to it. Must not import above code/.
  */
+import type { Logger } from "../log.ts";
 import { listAllChannels, listLiveModuleChannels } from "../store/queries/channels.ts";
 import { listHistoryTouches } from "../store/queries/history.ts";
 import { listRoutes, type RouteRecord } from "../store/queries/routes.ts";
 import { currentSeq } from "../store/queries/seq.ts";
 import type { Db, Store } from "../store/store.ts";
-import { AddressPolicy } from "./address-ranges.ts";
+import { AddressPolicy, parseRange } from "./address-ranges.ts";
 import { loadModuleSettings, loadSettingsOf, type ModuleSettings } from "./module-settings.ts";
+import { DEFAULT_CHANNEL } from "./names.ts";
 import { loadAddressPolicy } from "./network.ts";
 
 export type { ModuleSettings, RouteRecord };
@@ -32,6 +40,30 @@ export interface CatchUp {
   changed: boolean;
   /** The modules re-read, or "all" after a full reload. */
   touched: readonly string[] | "all";
+}
+
+/**
+ * The map as plain data, for the local copy: JSON in, JSON out. Channel pointers and settings
+ * are carried whole, so a field added to either travels without a change here.
+ */
+export interface IndexState {
+  seq: number;
+  /** module → channel → pointer. */
+  channels: Record<string, Record<string, IndexedChannel>>;
+  /** module → settings (secret values included: the state is only ever written 0600). */
+  settings: Record<string, ModuleSettings>;
+  routes: RouteRecord[];
+  /** Address ranges an operator opened to outbound fetch (`lively network allow`), as written. */
+  network: string[];
+}
+
+/** One version a channel serves: what a node must be able to load to answer that channel. */
+export interface ChannelHead {
+  module: string;
+  channel: string;
+  version: number;
+  /** "base": everyone not in a split; "split": the side a rollout sends part of the traffic to. */
+  side: "base" | "split";
 }
 
 /** Past this many new history rows a full reload is cheaper than module-by-module reads. */
@@ -61,8 +93,22 @@ export class ChannelIndex {
   appliedSeq = -1;
   private running: Promise<CatchUp> | undefined;
   private queued: Promise<CatchUp> | undefined;
+  private readonly listeners = new Set<(result: CatchUp) => void>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly options: { log?: Logger } = {},
+  ) {}
+
+  /**
+   * Call `listener` after every catch-up that moved the map, once the new map is in place.
+   * It runs synchronously on the catch-up's path, so it should only start work (and catch its
+   * own errors); one that throws is logged and does not fail the catch-up. Returns the unsubscribe.
+   */
+  onApplied(listener: (result: CatchUp) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   /**
    * Apply everything committed since `appliedSeq`. One catch-up runs at a time; a call made
@@ -71,7 +117,12 @@ export class ChannelIndex {
    */
   catchUp(): Promise<CatchUp> {
     if (!this.running) {
-      const run = this.store.read((db) => this.apply(db));
+      const run = this.store
+        .read((db) => this.apply(db))
+        .then((result) => {
+          if (result.changed) this.tell(result);
+          return result;
+        });
       this.running = run;
       const clear = () => {
         if (this.running === run) this.running = undefined;
@@ -127,6 +178,75 @@ export class ChannelIndex {
     return { seq, changed: true, touched: modules };
   }
 
+  private tell(result: CatchUp): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(result);
+      } catch (error) {
+        this.options.log?.error({ err: error, layer: "code" }, "a listener of the channel index threw; the map moved all the same");
+      }
+    }
+  }
+
+  /** The map as plain data (a copy: later applies do not change it). */
+  exportState(): IndexState {
+    const channels: IndexState["channels"] = {};
+    for (const [module, pointers] of this.channels) channels[module] = Object.fromEntries(pointers);
+    return {
+      seq: this.appliedSeq,
+      channels,
+      settings: Object.fromEntries(this.moduleSettings),
+      routes: [...this.routeRecords],
+      network: this.addressPolicy.allowed.map((range) => range.text),
+    };
+  }
+
+  /**
+   * Take a map saved by `exportState()` (the local copy, read at a start without the database).
+   * The next catch-up goes on from its seq, as if this node had applied it. Nobody is told: the
+   * listeners hear of what the history changes after it.
+   */
+  restore(state: IndexState): void {
+    const channels = new Map<string, ModuleChannels>();
+    for (const [module, pointers] of Object.entries(state.channels)) channels.set(module, new Map(Object.entries(pointers)));
+    const settings = new Map<string, ModuleSettings>();
+    // Frozen like those read from the store: every consumer on the node shares these objects.
+    for (const [module, value] of Object.entries(state.settings)) settings.set(module, deepFreeze(value));
+    this.channels = channels;
+    this.moduleSettings = settings;
+    this.routeRecords = state.routes;
+    this.addressPolicy = state.network.length === 0 ? AddressPolicy.STRICT : new AddressPolicy(state.network.map(parseRange));
+    this.appliedSeq = state.seq;
+  }
+
+  /**
+   * Every version a channel serves, both sides of a split, each module@version once: production
+   * bases first, then other channels' bases, then split sides (the order a bounded local copy keeps them).
+   */
+  heads(): ChannelHead[] {
+    const rank = (head: ChannelHead) => (head.side === "split" ? 2 : head.channel === DEFAULT_CHANNEL ? 0 : 1);
+    const all: ChannelHead[] = [];
+    for (const module of this.channels.keys()) all.push(...this.headsOf(module));
+    all.sort((a, b) => rank(a) - rank(b) || (a.module < b.module ? -1 : a.module > b.module ? 1 : 0) || a.version - b.version);
+    const seen = new Set<string>();
+    return all.filter((head) => {
+      const key = `${head.module}@${head.version}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+  }
+
+  /** The versions the channels of one module serve (both sides of a split); empty for an unknown module. */
+  headsOf(module: string): ChannelHead[] {
+    const out: ChannelHead[] = [];
+    for (const [channel, pointer] of this.channels.get(module) ?? []) {
+      out.push({ module, channel, version: pointer.version, side: "base" });
+      if (pointer.split) out.push({ module, channel, version: pointer.split.version, side: "split" });
+    }
+    return out;
+  }
+
   has(module: string): boolean {
     return this.channels.has(module);
   }
@@ -169,4 +289,12 @@ export class ChannelIndex {
     for (const module of this.channels.values()) n += module.size;
     return n;
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }

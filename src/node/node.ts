@@ -2,11 +2,16 @@
  * A Lively node: a supervision tree (rest_for_one, so a child's restart also restarts the
  * children that depend on it) of
  *
- *   store    open, migrate, make sure an admin token exists
- *   feed     the channel index, kept fresh from the history
- *   loader   the version cache and its sandboxes
+ *   store    open, migrate, make sure an admin token exists (boot.ts: without the database,
+ *            a node with a local copy starts anyway and does this when the database returns)
+ *   feed     the channel index, kept fresh from the history, and the local copy kept with it
+ *   loader   the version cache and its sandboxes, and the preloading of moved channels
  *   http     the gateway and the admin API on one port
  *   membership  this node's row in the cluster's `nodes` table (heartbeat, applied seq)
+ *
+ * A node keeps a verified local copy of every channel head and of its channel index in
+ * `<data-dir>/cache/` (cluster/local-copy/): loads read it first, so a database outage, or a
+ * start during one, changes nothing for traffic; only writes fail.
  *
  * Stopping is the reverse order: the node marks itself left, HTTP drains (requests in flight
  * finish), then the isolates are disposed, the feed stops and the store closes.
@@ -19,13 +24,15 @@ import { resolve } from "node:path";
 import { getRequestListener } from "@hono/node-server";
 import { createAdminApi } from "../api/app.ts";
 import { VerifiedTokens } from "../auth/token-cache.ts";
-import { bootstrapAdminToken } from "../auth/tokens.ts";
 import { type Feed, startFeed } from "../cluster/feed.ts";
+import { followIndex } from "../cluster/local-copy/follow.ts";
+import { LocalCopy } from "../cluster/local-copy/local-copy.ts";
 import { type Membership, startMembership } from "../cluster/membership.ts";
 import { ChannelIndex } from "../code/channel-index.ts";
 import { fetchAllowed } from "../code/fetch-allow.ts";
 import { type CodeLimits, DEFAULT_CODE_LIMITS } from "../code/limits.ts";
 import { DEFAULT_CHANNEL } from "../code/names.ts";
+import { LivelyError } from "../errors.ts";
 import { createGateway } from "../gateway/gateway.ts";
 import { BodyBudget } from "../gateway/request-body.ts";
 import { createLogger, type Logger } from "../log.ts";
@@ -35,14 +42,16 @@ import { validateArtifact } from "../runtime/ivm/validate-artifact.ts";
 import { DEFAULT_BODY_BYTES, effectiveBodyBytes, effectiveSandboxLimits, type NodeLimits } from "../runtime/limits.ts";
 import { LOAD_BUDGET_DEFAULTS, LoadBudget } from "../runtime/load-budget.ts";
 import { ModuleLogs, toModuleLogLevel } from "../runtime/module-logs.ts";
+import { type Preloading, startPreloading } from "../runtime/preload.ts";
 import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from "../runtime/sandbox.ts";
 import { VersionCache } from "../runtime/version-cache.ts";
 import { openStore } from "../store/open.ts";
-import { getVersion } from "../store/queries/versions.ts";
 import type { Store } from "../store/store.ts";
 import { type ChildHandle, type Supervisor, startSupervisor } from "../supervise/supervisor.ts";
 import { LIVELY_VERSION } from "../version.ts";
+import { cannotReach, nothingToServe, offlineMap, prepareStore, refusesSchema } from "./boot.ts";
 import { callExport } from "./calls.ts";
+import { advertisedAddress, need, resourceChild } from "./children.ts";
 import { secureDataDir } from "./data-dir.ts";
 import { startHttpChild } from "./http-child.ts";
 
@@ -82,6 +91,8 @@ export interface NodeOptions {
   heartbeatMs?: number;
   /** A node whose heartbeat is older than this shows as down in `lively nodes` (default 10 s). */
   downAfterMs?: number;
+  /** Most bytes of artifacts in the local copy, `<dataDir>/cache/` (default 1 GB; channel heads first). */
+  cacheMaxBytes?: number;
   log?: Logger;
 }
 
@@ -93,9 +104,17 @@ export interface RunningNode {
   logs: ModuleLogs;
   /** Where the bootstrap wrote a new admin token, when this start created one. */
   adminTokenPath: string | undefined;
-  /** How long the start took, in ms, and how many channels the index holds. */
-  startup: { ms: number; channels: number; seq: number };
-  /** Settles when the node ends: resolves after close(), rejects when its supervisor gave up. */
+  /**
+   * How long the start took, in ms, how many channels the index holds, at which seq, and where
+   * that map came from: the database, or the local copy (the database could not be reached).
+   */
+  startup: { ms: number; channels: number; seq: number; from: "database" | "local copy" };
+  /** The verified local copy in `<dataDir>/cache/`. */
+  localCopy: LocalCopy;
+  /**
+   * Settles when the node ends: resolves after close(); rejects when its supervisor gave up, or
+   * when the database, seen again after a start without it, has a schema newer than this build.
+   */
   done: Promise<void>;
   supervisor: Supervisor;
   /**
@@ -107,41 +126,23 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
-/** A resource as a child: it runs until stopped, and stopping releases it. */
-function resourceChild(release: () => Promise<void> | void): ChildHandle {
-  let ended: () => void = () => undefined;
-  const done = new Promise<void>((resolveDone) => {
-    ended = resolveDone;
-  });
-  return {
-    done,
-    async stop() {
-      try {
-        await release();
-      } finally {
-        ended();
-      }
-    },
-  };
-}
-
 /** The parts the children make, in start order; a restarted child replaces its part. */
 interface Parts {
   store?: Store;
   adminTokenPath?: string;
+  /** Set while the store is not prepared: the node started without the database. */
+  offline?: { reason: string; since: string };
+  /** Where the feed child took its map at its start. */
+  mapFrom?: "database" | "local copy";
   index?: ChannelIndex;
   cache?: VersionCache;
   loadBudget?: LoadBudget;
+  preloading?: Preloading;
   feed?: Feed;
   /** The port once bound, so a restarted HTTP child binds the same one. */
   port?: number;
   membership?: Membership;
 }
-
-const need = <T>(part: T | undefined, name: string): T => {
-  if (part === undefined) throw new Error(`node: ${name} is not running`);
-  return part;
-};
 
 export async function startNode(options: NodeOptions = {}): Promise<RunningNode> {
   const started = performance.now();
@@ -164,31 +165,83 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   const beatSoon = () => parts.membership?.beatSoon();
   let stopping = false;
   const db = options.db ?? resolve(dataDir, "lively.db");
+  // Before anything writes in the data folder (the local copy is its first writer).
   secureDataDir({ dataDir, db, log: nodeLog });
+  const localCopy = await LocalCopy.open({ dir: resolve(dataDir, "cache"), maxBytes: options.cacheMaxBytes, log });
+  // Set when the database refused this build after a start without it; the node stops with it.
+  let refused: LivelyError | undefined;
+  let stopForRefusal: () => void = () => undefined;
 
   const storeChild = async (): Promise<ChildHandle> => {
     const store = openStore({ db });
     try {
-      const migration = await store.migrate();
-      if (migration.applied.length > 0) log.info({ applied: migration.applied, store: store.description }, "store migrated");
-      parts.adminTokenPath = await bootstrapAdminToken(store, dataDir);
+      parts.adminTokenPath = await prepareStore(store, dataDir, log);
+      parts.offline = undefined;
     } catch (error) {
-      await store.close();
-      throw error;
+      const usable = cannotReach(error) && offlineMap(parts.index?.exportState(), localCopy.snapshotOf(store)?.index) !== undefined;
+      if (!usable) {
+        await store.close();
+        throw cannotReach(error) ? nothingToServe(error, localCopy.dir, localCopy.snapshotStore) : error;
+      }
+      parts.offline = { reason: error.message, since: new Date().toISOString() };
+      nodeLog.warn({ err: error, localCopy: localCopy.dir }, "the database cannot be reached; starting from the local copy");
     }
     parts.store = store;
     return resourceChild(() => store.close());
   };
 
+  /** What the feed runs first when the node started without the database: the start's own preparation. */
+  const prepareOnReturn = (store: Store) => async () => {
+    try {
+      const written = await prepareStore(store, dataDir, log);
+      parts.adminTokenPath ??= written;
+    } catch (error) {
+      if (refusesSchema(error)) {
+        refused ??= error;
+        stopForRefusal();
+      }
+      throw error;
+    }
+    parts.offline = undefined;
+    nodeLog.info("the database answers again: schema checked; catching up");
+  };
+
   const feedChild = async (): Promise<ChildHandle> => {
     const store = need(parts.store, "the store");
-    const index = new ChannelIndex(store);
-    await index.catchUp(); // the whole map, before anything serves
+    const previous = parts.index?.exportState();
+    const index = new ChannelIndex(store, { log });
+    let degraded = parts.offline;
+    try {
+      if (!degraded) await index.catchUp(); // the whole map, before anything serves
+    } catch (error) {
+      if (!cannotReach(error) || !offlineMap(previous, localCopy.snapshotOf(store)?.index)) throw error;
+      degraded = { reason: error.message, since: new Date().toISOString() };
+    }
+    if (degraded) {
+      const map = offlineMap(previous, localCopy.snapshotOf(store)?.index) as NonNullable<ReturnType<typeof offlineMap>>;
+      index.restore(map);
+    }
     parts.index = index;
+    parts.mapFrom = degraded ? "local copy" : "database";
+    const following = followIndex(localCopy, index, store);
     // After each apply, heartbeat soon: `lively nodes` sees this node converge within milliseconds.
-    const feed = startFeed({ store, index, log, pollIntervalMs: options.pollIntervalMs, onApplied: () => beatSoon() });
+    const feed = startFeed({
+      store,
+      index,
+      log,
+      pollIntervalMs: options.pollIntervalMs,
+      onApplied: () => beatSoon(),
+      prepare: parts.offline ? prepareOnReturn(store) : undefined,
+      degraded,
+    });
     parts.feed = feed;
-    return feed;
+    return {
+      done: feed.done,
+      async stop() {
+        await feed.stop();
+        await following.stop();
+      },
+    };
   };
 
   const loaderChild = async (): Promise<ChildHandle> => {
@@ -201,7 +254,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     parts.loadBudget = budget;
     const cache: VersionCache = new VersionCache({
       sandbox: new IvmSandbox(),
-      source: { artifact: (module, version) => store.read(async (db) => (await getVersion(db, module, version))?.artifact) },
+      // The verified local file first, the store after: a cold load works during an outage.
+      source: { artifact: (module, version) => localCopy.artifact(store, module, version) },
       limits: nodeLimits,
       maxPendingHostOps: options.maxPendingHostOps,
       idleTtlMs: options.idleTtlMs ?? 3_600_000,
@@ -227,7 +281,12 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       },
     });
     parts.cache = cache;
-    return resourceChild(() => cache.close());
+    const preloading = startPreloading({ index, cache, log });
+    parts.preloading = preloading;
+    return resourceChild(async () => {
+      await preloading.stop();
+      cache.close();
+    });
   };
 
   const httpChild = async (): Promise<ChildHandle> => {
@@ -279,6 +338,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         children: supervisor?.which() ?? [],
         membership: parts.membership?.state() ?? { ok: false, reason: "not running" },
         feed: parts.feed?.state(),
+        localCopy: localCopy.state(),
+        preload: { pending: parts.preloading?.pending ?? 0, done: parts.preloading?.done ?? 0, failed: parts.preloading?.failed ?? 0 },
       }),
       // From what the feed last saw, never a query: a health check must answer while the database hangs.
       health: async () => {
@@ -289,9 +350,10 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         const beat = parts.membership?.state();
         if (feed.ok && beat?.ok !== false) return { status: "ok", seq: feed.appliedSeq, feed: feed.mode, listening: feed.listening };
         const reason = feed.ok ? beat?.reason : feed.reason;
+        const from = !feed.caughtUp && parts.mapFrom === "local copy" ? "; started from its local copy" : "";
         return {
           status: "degraded",
-          reason: `the database cannot be reached (${reason}); serving the versions and channels this node has, as of seq ${feed.appliedSeq}`,
+          reason: `the database cannot be reached (${reason}); serving the versions and channels this node has, as of seq ${feed.appliedSeq}${from}`,
           since: feed.ok ? beat?.since : feed.since,
           seq: feed.appliedSeq,
         };
@@ -331,27 +393,45 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   };
 
   let supervisor: Supervisor | undefined;
-  supervisor = await startSupervisor({ name: "node", strategy: "rest_for_one", log, intensity: 5, periodMs: 10_000 }, [
-    { id: "store", restart: "permanent", start: storeChild },
-    { id: "feed", restart: "permanent", start: feedChild },
-    { id: "loader", restart: "permanent", start: loaderChild, shutdownMs: 2_000 },
-    { id: "http", restart: "permanent", start: httpChild, shutdownMs: options.drainMs ?? 10_000 },
-    { id: "membership", restart: "permanent", start: membershipChild, shutdownMs: 3_000 },
-  ]);
+  try {
+    supervisor = await startSupervisor({ name: "node", strategy: "rest_for_one", log, intensity: 5, periodMs: 10_000 }, [
+      { id: "store", restart: "permanent", start: storeChild },
+      { id: "feed", restart: "permanent", start: feedChild },
+      { id: "loader", restart: "permanent", start: loaderChild, shutdownMs: 2_000 },
+      { id: "http", restart: "permanent", start: httpChild, shutdownMs: options.drainMs ?? 10_000 },
+      { id: "membership", restart: "permanent", start: membershipChild, shutdownMs: 3_000 },
+    ]);
+  } catch (error) {
+    // The child's own error says what to do (`unavailable`: exit 6); the supervisor's wrapper only says which child.
+    throw error instanceof LivelyError && error.cause instanceof LivelyError ? error.cause : error;
+  }
   const tree = supervisor;
+  const done = new Promise<void>((resolveDone, rejectDone) => {
+    tree.done.then(() => (refused ? rejectDone(refused) : resolveDone()), rejectDone);
+  });
+  done.catch((error: unknown) =>
+    nodeLog.error({ err: error }, refused ? "stopping: the database refuses this build" : "the node's supervisor gave up"),
+  );
+  stopForRefusal = () => void tree.stop();
+  if (refused) stopForRefusal(); // refused while the tree was still starting
   const store = need(parts.store, "the store");
   const index = need(parts.index, "the feed");
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${parts.port}`;
-  const startup = { ms: performance.now() - started, channels: index.size, seq: index.appliedSeq };
+  const startup = {
+    ms: performance.now() - started,
+    channels: index.size,
+    seq: index.appliedSeq,
+    from: parts.mapFrom ?? "database",
+  };
   log.info({ url, node: nodeId, store: store.description, ...startup }, "node ready");
-  tree.done.catch((error: unknown) => nodeLog.error({ err: error }, "the node's supervisor gave up"));
   return {
     url,
     nodeId,
     store,
     adminTokenPath: parts.adminTokenPath,
     startup,
-    done: tree.done,
+    localCopy,
+    done,
     supervisor: tree,
     logs,
     get membership() {
@@ -363,10 +443,4 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       logs.close();
     },
   };
-}
-
-/** `http://host:port` as others reach it: a wildcard listen address says nothing, so name the machine. */
-function advertisedAddress(host: string, port: number): string {
-  const name = host === "0.0.0.0" || host === "::" || host === "" ? hostname() : host;
-  return `http://${name.includes(":") ? `[${name}]` : name}:${port}`;
 }

@@ -14,7 +14,11 @@ import { effectiveSandboxLimits } from "./limits.ts";
 import type { CallModule, LoadedVersion, ModuleFetch, Sandbox, SandboxLimits } from "./sandbox.ts";
 
 export interface VersionSource {
-  /** The artifact of a stored version, or undefined when there is no such version. */
+  /**
+   * The artifact of a stored version, or undefined when there is no such version. The node's
+   * source reads its verified local copy first and the store after (cluster/local-copy/), so a
+   * load works during a database outage; this cache does not know which one answered.
+   */
   artifact(module: string, version: number): Promise<string | undefined>;
 }
 
@@ -111,6 +115,19 @@ export class VersionCache {
     }
     entry.lastUsed = performance.now();
     return entry.loading;
+  }
+
+  /**
+   * Load a version before anyone asks for it (a channel of a module served here moved to it), so
+   * the first request after the move finds it warm. A no-op when it is loaded with current
+   * settings, and when the cache is full: a preload never pushes out a version that serves.
+   * Resolves whether it is loaded; a failed load rejects, for the caller to log.
+   */
+  async preload(module: string, version: number): Promise<boolean> {
+    const entry = this.entries.get(`${module}@${version}`);
+    if (entry && !entry.loaded?.disposed && entry.settingsSeq === this.settingsOf(module).seq) return (await entry.loading) !== undefined;
+    if (!entry && this.entries.size >= this.options.maxLoaded) return false;
+    return (await this.get(module, version)) !== undefined;
   }
 
   private settingsOf(module: string): LoadSettings {

@@ -9,7 +9,10 @@ import { join } from "node:path";
 import { exited, type ServeProcess, serve } from "./serve-process.ts";
 
 export interface Cluster {
+  /** Node `i`'s process; a test may put a restarted one in its place (close() stops whatever is here then). */
   nodes: ServeProcess[];
+  /** Node `i`'s --data-dir, to restart it on the same folder. */
+  dataDirs: string[];
   token: string;
   /** The admin API of node `i`. */
   api(i: number, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
@@ -50,6 +53,7 @@ export async function startCluster(db: string, count: number, args: string[] = [
   };
   return {
     nodes,
+    dataDirs: [...dirs],
     token,
     api,
     async deploy(i, module, code, channels) {

@@ -14,6 +14,8 @@ export interface ServeProcess {
   url: string;
   /** The bootstrap admin token, when this node wrote one ("" otherwise). */
   token: string;
+  /** The line `serve --json` printed when ready (url, node, store, startup…). */
+  ready: Record<string, any>;
   /** Everything the process wrote to stderr so far. */
   stderr(): string;
 }
@@ -38,11 +40,11 @@ export async function serve(
     lines.once("line", done);
     child.once("exit", (code) => fail(new Error(`serve exited ${code}: ${stderr}`)));
   });
-  const ready = JSON.parse(line) as { url: string };
+  const ready = JSON.parse(line) as { url: string } & Record<string, any>;
   // Only the node that bootstraps an empty database writes a token file; later nodes share the database's tokens.
   const tokenFile = join(dataDir, "admin.token");
   const token = existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : "";
-  return { child, url: ready.url, token, stderr: () => stderr };
+  return { child, url: ready.url, token, ready, stderr: () => stderr };
 }
 
 /** Resolves with the exit code (or the signal's name) once the process has ended. */

@@ -2,9 +2,12 @@
  * `lively serve`: start a node in this process. The first SIGINT/SIGTERM closes gracefully:
  * HTTP stops accepting, requests in flight finish (up to --drain-ms), then the isolates and
  * the store close. A second signal exits at once. When the node's supervisor gives up (a
- * child kept crashing), the command fails with the reason.
+ * child kept crashing), the command fails with the reason. A node that cannot reach its
+ * database starts from its local copy (`<data-dir>/cache/`) when it has one; with neither it
+ * fails with `unavailable` (exit 6), as it does when the database's schema is newer than it knows.
  */
 import { basename, resolve } from "node:path";
+import { DEFAULT_CACHE_MAX_MB } from "../../cluster/local-copy/local-copy.ts";
 import { DEFAULT_HEARTBEAT_MS, MIN_BEAT_GAP_MS } from "../../cluster/membership.ts";
 import { requireDurationMs } from "../../code/moments.ts";
 import { LivelyError } from "../../errors.ts";
@@ -16,6 +19,7 @@ import { defineCommand } from "../core/define.ts";
 import { intOption, stringOption } from "../core/parse.ts";
 
 const MB = 1024 * 1024;
+const MAX_CACHE_MB = 1024 * 1024;
 
 export default defineCommand({
   name: "serve",
@@ -47,6 +51,10 @@ export default defineCommand({
     { flags: "--cold-load-burst <n>", description: "how many of those loads may come at once after a quiet spell (default 20)" },
     { flags: "--heartbeat-ms <ms>", description: "how often this node writes its membership heartbeat (default 2000)" },
     { flags: "--down-after-ms <ms>", description: "a node silent this long shows as down in 'lively nodes' (default 10000)" },
+    {
+      flags: "--cache-max-mb <n>",
+      description: `most MB of artifacts in the local copy (<data-dir>/cache), channel heads first (default ${DEFAULT_CACHE_MAX_MB})`,
+    },
   ],
   examples: ["lively serve", "lively serve --db postgres://postgres@127.0.0.1/lively --port 8081"],
   async run(_args, options, { io, out }) {
@@ -71,6 +79,10 @@ export default defineCommand({
     const coldLoadBurst = intOption(options.coldLoadBurst, "--cold-load-burst", 1);
     const heartbeatMs = intOption(options.heartbeatMs, "--heartbeat-ms", MIN_BEAT_GAP_MS);
     const downAfterMs = intOption(options.downAfterMs, "--down-after-ms", 1);
+    const cacheMaxMb = intOption(options.cacheMaxMb, "--cache-max-mb", 1);
+    if (cacheMaxMb !== undefined && cacheMaxMb > MAX_CACHE_MB) {
+      throw new LivelyError("bad_request", `--cache-max-mb is at most ${MAX_CACHE_MB} (1 TB), got ${cacheMaxMb}`);
+    }
     if (downAfterMs !== undefined && downAfterMs <= (heartbeatMs ?? DEFAULT_HEARTBEAT_MS)) {
       // Otherwise every healthy node would flicker to "down" between two heartbeats.
       throw new LivelyError(
@@ -121,6 +133,7 @@ export default defineCommand({
         downAfterMs,
         maxColdLoadsPerSec,
         coldLoadBurst,
+        cacheMaxBytes: cacheMaxMb === undefined ? undefined : cacheMaxMb * 1024 * 1024,
       });
       out.result(
         {
@@ -132,6 +145,9 @@ export default defineCommand({
         },
         [
           `Lively node ${node.nodeId} ready at ${node.url} (${node.store.description}, ${node.startup.channels} channels, seq ${node.startup.seq}, ${node.startup.ms.toFixed(0)} ms)`,
+          node.startup.from === "local copy"
+            ? `the database cannot be reached: serving from the local copy in ${node.localCopy.dir} until it answers (health: degraded)`
+            : "",
           node.adminTokenPath
             ? `admin token written to ${node.adminTokenPath} (the CLI reads it when run in ${resolve(dataDir, "..")}${basename(dataDir) === ".lively" ? "" : ` with LIVELY_DATA_DIR=${dataDir}`})`
             : "",
@@ -147,7 +163,11 @@ export default defineCommand({
         ),
       ]);
       if (failed !== undefined) {
-        throw new LivelyError("internal", `the node stopped: ${(failed as Error).message}`, undefined, { cause: failed });
+        // A refusal keeps its code (a newer schema is `unavailable`, exit 6); a supervisor giving up is `internal`.
+        const known = failed instanceof LivelyError ? failed : undefined;
+        throw new LivelyError(known?.code ?? "internal", `the node stopped: ${(failed as Error).message}`, known?.details, {
+          cause: failed,
+        });
       }
       await node.close();
     } finally {

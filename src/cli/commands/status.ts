@@ -1,4 +1,5 @@
 /** `lively status`: this node's applied seq, its supervision tree, and its loaded versions. */
+import type { LocalCopyState } from "../../cluster/local-copy/local-copy.ts";
 import type { MembershipState } from "../../cluster/membership.ts";
 import type { LoadedInfo } from "../../runtime/version-cache.ts";
 import { defineCommand } from "../core/define.ts";
@@ -14,6 +15,22 @@ interface Status {
   children: { id: string; status: string; restarts: number }[];
   /** Absent from nodes older than membership. */
   membership?: MembershipState;
+  /** Absent from nodes older than the local copy. */
+  localCopy?: LocalCopyState;
+}
+
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+/** One line on the local copy; what it lacks, said plainly. */
+function localCopyLine(copy: LocalCopyState): string {
+  const gaps = [
+    copy.headsOverBound > 0 ? `${copy.headsOverBound} over --cache-max-mb` : "",
+    copy.headsMissing > 0 ? `${copy.headsMissing} not fetched yet${copy.lastError ? ` (${copy.lastError})` : ""}` : "",
+  ].filter(Boolean);
+  return (
+    `local copy: seq ${copy.seq}, ${copy.headsKept} of ${copy.heads} channel heads, ${mb(copy.bytes)} of ${mb(copy.maxBytes)}` +
+    (gaps.length > 0 ? `; ${gaps.join(", ")}` : "")
+  );
 }
 
 export default defineCommand({
@@ -30,6 +47,7 @@ export default defineCommand({
         status.membership && !status.membership.ok
           ? `membership: heartbeat failing${status.membership.since ? ` since ${shortTime(status.membership.since)}` : ""}: ${status.membership.reason ?? "unknown"}`
           : "",
+        status.localCopy ? localCopyLine(status.localCopy) : "",
         status.loaded.length === 0
           ? ""
           : table([

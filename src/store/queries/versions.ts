@@ -91,6 +91,18 @@ export async function getVersion(db: Db, module: string, version: number): Promi
   return { ...metaFromRow(row), files: JSON.parse(row.files ?? "{}") as Record<string, string>, artifact: row.artifact ?? "" };
 }
 
+/** Only what a node loads: the artifact and its sha256, without the sources. */
+export async function getVersionArtifact(
+  db: Db,
+  module: string,
+  version: number,
+): Promise<{ sha256: string; artifact: string } | undefined> {
+  return db.get<{ sha256: string; artifact: string }>("SELECT sha256, artifact FROM versions WHERE module = $1 AND version = $2", [
+    module,
+    version,
+  ]);
+}
+
 export async function getVersionMeta(db: Db, module: string, version: number): Promise<VersionMeta | undefined> {
   const row = await db.get<VersionRow>(`SELECT ${META} FROM versions WHERE module = $1 AND version = $2`, [module, version]);
   return row ? metaFromRow(row) : undefined;
