@@ -1,17 +1,15 @@
 /**
  * How the store behaves when PostgreSQL drops or refuses it, on real servers: backends
  * terminated under checked-out clients, a foreign session holding the history lock, and the
- * refusals that must all read `unavailable` with the database named. And SQLite's lock wait.
+ * refusals that must all read `unavailable` with the database named. (SQLite's lock wait is in
+ * store.test.ts.)
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
-import Database from "better-sqlite3";
 import pg from "pg";
 import { startMembership } from "../src/cluster/membership.ts";
 import { silentLogger } from "../src/log.ts";
@@ -358,40 +356,5 @@ describe("every way PostgreSQL refuses us reads unavailable, naming the database
       await holding;
       await t.close();
     }
-  });
-});
-
-describe("SQLite's write lock", () => {
-  it("a write waits the lock timeout (10 s) in all while another connection holds the file, then answers unavailable", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "lively-lock-"));
-    const path = join(dir, "lively.db");
-    const store = openStore({ db: path });
-    await store.migrate();
-    const other = new Database(path);
-    other.pragma("busy_timeout = 0");
-    other.exec("BEGIN IMMEDIATE");
-    try {
-      // Three writes of this process at once: each gets the same 10 s, not 10 s after the one before it.
-      const outcomes = await settlesWithin(
-        "writes against a held file lock",
-        Promise.allSettled([
-          store.write((tx) => appendHistory(tx, GC)),
-          store.writeUnordered((tx) => tx.run("UPDATE counters SET value = value WHERE name = 'seq'")),
-          store.write((tx) => appendHistory(tx, GC)),
-        ]),
-        30_000,
-      );
-      for (const outcome of outcomes) {
-        assert.equal(outcome.status, "rejected");
-        unavailable(/is busy: waited 10000 ms \(the lock timeout\) for its write lock/)((outcome as PromiseRejectedResult).reason);
-      }
-      assert.equal(await store.read((db) => currentSeq(db)), 0, "reads go on meanwhile");
-    } finally {
-      other.exec("ROLLBACK");
-      other.close();
-    }
-    assert.equal((await store.write((tx) => appendHistory(tx, GC))).seq, 1, "and writes once the lock is free");
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 });

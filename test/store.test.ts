@@ -1,12 +1,17 @@
-/** The Store contract, against a real SQLite file and a real PostgreSQL database. */
+/** The Store contract, against a real SQLite file and a real PostgreSQL database; migrations; opening; SQLite's lock wait. */
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { openStore } from "../src/store/open.ts";
+import { appendHistory, type NewHistoryEntry } from "../src/store/queries/history.ts";
+import { currentSeq } from "../src/store/queries/seq.ts";
 import { storeContract } from "../src/store/store.contract.ts";
 import { BACKENDS, openTestStore } from "./helpers/backends.ts";
+import { settlesWithin } from "./helpers/eventually.ts";
 
 for (const backend of BACKENDS) {
   let location = "";
@@ -89,5 +94,44 @@ describe("opening stores", () => {
       return true;
     });
     await store.close();
+  });
+});
+
+const GC_ENTRY: NewHistoryEntry = { actor: "t", module: null, action: "gc", channel: null, from: null, to: null, details: null };
+
+describe("SQLite's write lock", () => {
+  it("a write waits the lock timeout (10 s) in all while another connection holds the file, then answers unavailable", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lively-lock-"));
+    const path = join(dir, "lively.db");
+    const store = openStore({ db: path });
+    await store.migrate();
+    const other = new Database(path);
+    other.pragma("busy_timeout = 0");
+    other.exec("BEGIN IMMEDIATE");
+    try {
+      // Three writes of this process at once: each gets the same 10 s, not 10 s after the one before it.
+      const outcomes = await settlesWithin(
+        "writes against a held file lock",
+        Promise.allSettled([
+          store.write((tx) => appendHistory(tx, GC_ENTRY)),
+          store.writeUnordered((tx) => tx.run("UPDATE counters SET value = value WHERE name = 'seq'")),
+          store.write((tx) => appendHistory(tx, GC_ENTRY)),
+        ]),
+        30_000,
+      );
+      for (const outcome of outcomes) {
+        assert.equal(outcome.status, "rejected");
+        const reason = (outcome as PromiseRejectedResult).reason as { code?: string; message: string };
+        assert.equal(reason.code, "unavailable", reason.message);
+        assert.match(reason.message, /is busy: waited 10000 ms \(the lock timeout\) for its write lock/);
+      }
+      assert.equal(await store.read((db) => currentSeq(db)), 0, "reads go on meanwhile");
+    } finally {
+      other.exec("ROLLBACK");
+      other.close();
+    }
+    assert.equal((await store.write((tx) => appendHistory(tx, GC_ENTRY))).seq, 1, "and writes once the lock is free");
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -35,7 +35,7 @@ import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from "../runtime/sandbox.t
 import { VersionCache } from "../runtime/version-cache.ts";
 import { openStore } from "../store/open.ts";
 import { getVersion } from "../store/queries/versions.ts";
-import type { Store } from "../store/store.ts";
+import type { Store, StoreTimeouts } from "../store/store.ts";
 import { type ChildHandle, type Supervisor, startSupervisor } from "../supervise/supervisor.ts";
 import { LIVELY_VERSION } from "../version.ts";
 import { callExport } from "./calls.ts";
@@ -67,6 +67,8 @@ export interface NodeOptions {
   heartbeatMs?: number;
   /** A node whose heartbeat is older than this shows as down in `lively nodes` (default 10 s). */
   downAfterMs?: number;
+  /** How long the database may keep this node waiting (store.ts has the defaults and why). */
+  storeTimeouts?: StoreTimeouts;
   log?: Logger;
 }
 
@@ -142,7 +144,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   const beatSoon = () => parts.membership?.beatSoon();
 
   const storeChild = async (): Promise<ChildHandle> => {
-    const store = openStore({ db: options.db ?? resolve(dataDir, "lively.db") });
+    const store = openStore({ ...options.storeTimeouts, db: options.db ?? resolve(dataDir, "lively.db"), log });
     try {
       const migration = await store.migrate();
       if (migration.applied.length > 0) log.info({ applied: migration.applied, store: store.description }, "store migrated");

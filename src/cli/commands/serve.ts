@@ -10,6 +10,7 @@ import { requireDurationMs } from "../../code/moments.ts";
 import { LivelyError } from "../../errors.ts";
 import { startNode } from "../../node/node.ts";
 import { DEFAULT_SANDBOX_LIMITS } from "../../runtime/sandbox.ts";
+import { DEFAULT_STORE_TIMEOUTS, type StoreTimeouts } from "../../store/store.ts";
 import { defineCommand } from "../core/define.ts";
 import { intOption, stringOption } from "../core/parse.ts";
 
@@ -32,6 +33,18 @@ export default defineCommand({
     { flags: "--memory-mb <mb>", description: "isolate heap, for modules without their own (default 128)" },
     { flags: "--heartbeat-ms <ms>", description: "how often this node writes its membership heartbeat (default 2000)" },
     { flags: "--down-after-ms <ms>", description: "a node silent this long shows as down in 'lively nodes' (default 10000)" },
+    {
+      flags: "--db-statement-timeout-ms <ms>",
+      description: "PostgreSQL: the longest one statement may run (statement_timeout; default 30000)",
+    },
+    {
+      flags: "--db-lock-timeout-ms <ms>",
+      description: "how long a write waits for a lock before 'unavailable' (lock_timeout; SQLite: the file's write lock; default 10000)",
+    },
+    {
+      flags: "--db-idle-in-transaction-timeout-ms <ms>",
+      description: "PostgreSQL: end a session idle inside a transaction this long (idle_in_transaction_session_timeout; default 15000)",
+    },
   ],
   examples: ["lively serve", "lively serve --db postgres://postgres@127.0.0.1/lively --port 8081"],
   async run(_args, options, { io, out }) {
@@ -58,6 +71,7 @@ export default defineCommand({
         `--down-after-ms (${downAfterMs}) must be longer than the heartbeat (${heartbeatMs ?? DEFAULT_HEARTBEAT_MS} ms); a few heartbeats is usual`,
       );
     }
+    const storeTimeouts = storeTimeoutOptions(options);
     // Handlers go in before anything starts: a supervisor may send SIGTERM as soon as it sees
     // the ready line, and a signal without a handler would kill the node without closing it.
     let stopping: string | undefined;
@@ -93,6 +107,7 @@ export default defineCommand({
         sandboxLimits,
         heartbeatMs,
         downAfterMs,
+        storeTimeouts,
       });
       out.result(
         {
@@ -128,3 +143,30 @@ export default defineCommand({
     }
   },
 });
+
+/** PostgreSQL keeps these settings in a 32-bit integer of milliseconds. */
+const MAX_DB_TIMEOUT_MS = 2_147_483_647;
+
+/** The --db-*-timeout-ms flags. There is no "off": a wait without an end is what they prevent. */
+function storeTimeoutOptions(options: Record<string, unknown>): StoreTimeouts {
+  const flag = (value: unknown, name: string) => {
+    const ms = intOption(value, name, 1);
+    if (ms !== undefined && ms > MAX_DB_TIMEOUT_MS) {
+      throw new LivelyError("bad_request", `${name} takes at most ${MAX_DB_TIMEOUT_MS} ms, got ${ms}`);
+    }
+    return ms;
+  };
+  const statementTimeoutMs = flag(options.dbStatementTimeoutMs, "--db-statement-timeout-ms");
+  const lockTimeoutMs = flag(options.dbLockTimeoutMs, "--db-lock-timeout-ms");
+  const idleInTransactionTimeoutMs = flag(options.dbIdleInTransactionTimeoutMs, "--db-idle-in-transaction-timeout-ms");
+  const statement = statementTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.statementTimeoutMs;
+  const lock = lockTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.lockTimeoutMs;
+  if (statement <= lock) {
+    // A lock wait is part of a statement: the lock timeout would never be what ends one.
+    throw new LivelyError(
+      "bad_request",
+      `--db-statement-timeout-ms (${statement}) must be longer than the lock timeout (${lock} ms), which counts inside it`,
+    );
+  }
+  return { statementTimeoutMs, lockTimeoutMs, idleInTransactionTimeoutMs };
+}

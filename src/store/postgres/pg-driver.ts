@@ -26,6 +26,8 @@ export interface PgPool {
   connect(): Promise<PgClient>;
   end(): Promise<void>;
   on(event: "error", listener: (error: Error) => void): unknown;
+  /** A new client connected; emitted before the pool hands it to anyone. */
+  on(event: "connect", listener: (client: PgClient) => void): unknown;
 }
 
 /** The dedicated connection LISTEN needs (a pooled one would be handed to other queries). */

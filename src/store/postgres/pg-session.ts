@@ -19,6 +19,9 @@ const MIGRATION_READ_TIMEOUT_MS = 3_600_000;
 /** A lock wait this much shorter than lock_timeout is worth one `SET LOCAL` (this node queued the write first). */
 const LOCK_WAIT_SLACK_MS = 100;
 
+/** Clients whose connection failed, by the listener every client gets at birth (postgres-backend.ts). */
+export const failedClients = new WeakMap<PgClient, Error>();
+
 class PostgresDb implements Db {
   constructor(private readonly session: PgSession) {}
 
@@ -50,6 +53,8 @@ export class PgSession implements BackendSession {
     private readonly lockTimeoutMs: number,
   ) {
     client.on("error", this.onError);
+    // It may have failed between the pool's checkout and this constructor (same network read).
+    this.failure = failedClients.get(client);
   }
 
   get broken(): Error | undefined {

@@ -12,7 +12,7 @@ import type { BackendSession, SessionRole, StoreBackend } from "../backend.ts";
 import { type ErrorRule, postgresRule, unavailableError } from "../retry.ts";
 import { DEFAULT_STORE_TIMEOUTS, type StoreCapabilities, type StoreListener, type StoreOptions } from "../store.ts";
 import { createListenClient, createPool, type PgConnectionSettings, type PgPool } from "./pg-driver.ts";
-import { PgSession } from "./pg-session.ts";
+import { failedClients, PgSession } from "./pg-session.ts";
 
 /** Any fixed 64-bit number: the key of the migration advisory lock. */
 const MIGRATION_LOCK_KEY = 7_406_203_011;
@@ -64,6 +64,12 @@ export class PostgresBackend implements StoreBackend {
     // An idle client losing its connection must not crash the node; the pool drops it, and the
     // next checkout connects anew. Checked-out clients have a listener of their own (pg-session.ts).
     this.pool.on("error", () => undefined);
+    // And every client has one from birth to end: the pool removes its idle listener before the
+    // checkout reaches the session, and an error parsed from the same network read (a backend
+    // terminated right after ReadyForQuery) would land in between with no listener at all.
+    this.pool.on("connect", (client) => {
+      client.on("error", (error) => failedClients.set(client, error));
+    });
   }
 
   ruleFor(error: unknown): ErrorRule | undefined {
