@@ -1,7 +1,7 @@
 /**
  * A small async lock, first come first served, whose wait can be bounded: a SQLite connection
  * holds one transaction at a time, and a PostgreSQL node runs its history writes one at a time
- * (see shared-store.ts). Written here because it is short.
+ * (see shared-store.ts). Written here because it is short; imports nothing.
  */
 export type Unlock = () => void;
 

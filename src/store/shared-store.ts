@@ -80,7 +80,8 @@ export class SharedStore implements Store {
       session.release(session.broken);
       return result;
     } catch (error) {
-      session?.release(session.broken ?? (this.ruleOf(error)?.breaks ? toError(error) : undefined));
+      // Closed, not pooled: a failed migration may leave the session's settings or lock behind.
+      session?.release(session.broken ?? toError(error));
       throw this.classify(error, "work", "unordered");
     }
   }
@@ -191,7 +192,7 @@ export class SharedStore implements Store {
   private lockWaitExpired(holder: string): LivelyError {
     return new LivelyError(
       "unavailable",
-      `waited ${this.backend.lockTimeoutMs} ms (the lock timeout) for ${holder} on ${this.description}; nothing was written`,
+      `${this.description}: waited ${this.backend.lockTimeoutMs} ms (the lock timeout) for ${holder}; nothing was written`,
       { reason: "lock_wait" },
     );
   }
