@@ -15,7 +15,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { PostgresStore } from "../src/store/postgres/postgres-store.ts";
+import { openStore } from "../src/store/open.ts";
 
 const DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -96,7 +96,7 @@ async function main(): Promise<number> {
       await admin.connect();
       await admin.query(`DROP DATABASE IF EXISTS ${template}`);
       await admin.query(`CREATE DATABASE ${template}`);
-      const store = new PostgresStore(withDatabase(server.url, template), 1);
+      const store = openStore({ db: withDatabase(server.url, template), poolSize: 1 });
       await store.migrate();
       await store.close();
     }

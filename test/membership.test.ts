@@ -27,24 +27,26 @@ interface Row {
   loaded: string;
 }
 
-/** A real store that counts the writes going through it, and how many overlap. */
+/** A real store that counts the writes going through it (both kinds), and how many overlap. */
 function counting(store: Store) {
   const counts = { writes: 0, active: 0, maxActive: 0 };
+  const counted = async <T>(write: () => Promise<T>): Promise<T> => {
+    counts.writes++;
+    counts.active++;
+    counts.maxActive = Math.max(counts.maxActive, counts.active);
+    try {
+      return await write();
+    } finally {
+      counts.active--;
+    }
+  };
   const wrapped: Store = {
     capabilities: store.capabilities,
     description: store.description,
     migrate: () => store.migrate(),
     read: (fn) => store.read(fn),
-    async write(fn) {
-      counts.writes++;
-      counts.active++;
-      counts.maxActive = Math.max(counts.maxActive, counts.active);
-      try {
-        return await store.write(fn);
-      } finally {
-        counts.active--;
-      }
-    },
+    write: (fn) => counted(() => store.write(fn)),
+    writeUnordered: (fn) => counted(() => store.writeUnordered(fn)),
     close: () => store.close(),
   };
   return { store: wrapped, counts };

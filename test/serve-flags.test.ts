@@ -1,7 +1,8 @@
 /**
  * `lively serve` flags that shape the runtime, on a real process: --idle-ttl unloads an idle
- * version, --cpu-ms sets the node's default limit, the cold-load budget shows in status, and
- * bad values are refused with the flag named, before anything starts.
+ * version, --cpu-ms sets the node's default limit, the cold-load budget shows in status,
+ * --db-lock-timeout-ms bounds a write's lock wait on both backends, and bad values are refused
+ * with the flag named, before anything starts.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -10,7 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import Database from "better-sqlite3";
+import pg from "pg";
 import { BACKENDS } from "./helpers/backends.ts";
+import { settlesWithin } from "./helpers/eventually.ts";
 import { BIN, exited, type ServeProcess, serve } from "./helpers/serve-process.ts";
 
 const backend = BACKENDS[0];
@@ -71,6 +75,10 @@ describe("serve flags", { skip: backend === undefined }, () => {
     [["--cold-load-burst", "many"], /--cold-load-burst takes a whole number/],
     [["--cache-max-mb", "0"], /--cache-max-mb takes a whole number from 1/],
     [["--cache-max-mb", "2000000"], /--cache-max-mb is at most 1048576 \(1 TB\)/],
+    [["--db-lock-timeout-ms", "0"], /--db-lock-timeout-ms takes a whole number from 1/],
+    [["--db-statement-timeout-ms", "ten"], /--db-statement-timeout-ms takes a whole number from 1/],
+    [["--db-idle-in-transaction-timeout-ms", "99999999999"], /--db-idle-in-transaction-timeout-ms takes at most 2147483647 ms/],
+    [["--db-statement-timeout-ms", "5000"], /--db-statement-timeout-ms \(5000\) must be longer than the lock timeout \(10000 ms\)/],
   ] as const) {
     it(`refuses ${flags.join(" ")} before starting`, () => {
       const dataDir = mkdtempSync(join(tmpdir(), "lively-flags-"));
@@ -87,3 +95,48 @@ describe("serve flags", { skip: backend === undefined }, () => {
     });
   }
 });
+
+for (const each of BACKENDS) {
+  describe(`serve --db-lock-timeout-ms: ${each.name}`, () => {
+    it("a deploy under a lock held elsewhere answers 503 unavailable after the lock timeout given", async () => {
+      const { db, cleanup } = await each.createDb();
+      const dataDir = mkdtempSync(join(tmpdir(), "lively-flags-"));
+      let release: () => Promise<void> = async () => undefined;
+      try {
+        const node = await serve(db, dataDir, ["--db-lock-timeout-ms", "1500", "--db-statement-timeout-ms", "20000"]);
+        if (each.name === "postgres") {
+          // Another session holds the history lock, as a stuck node would.
+          const foreign = new pg.Client({ connectionString: db });
+          await foreign.connect();
+          await foreign.query("BEGIN");
+          await foreign.query("UPDATE counters SET value = value WHERE name = 'seq'");
+          release = async () => {
+            await foreign.query("ROLLBACK");
+            await foreign.end();
+          };
+        } else {
+          const foreign = new Database(db);
+          foreign.exec("BEGIN IMMEDIATE");
+          release = async () => {
+            foreign.exec("ROLLBACK");
+            foreign.close();
+          };
+        }
+        const code = "export default { fetch() { return new Response('x') } }";
+        const refused = await settlesWithin("a deploy under a held lock", api(node, "POST", "/modules/held/versions", { code }));
+        assert.equal(refused.status, 503);
+        assert.equal(refused.body.error.code, "unavailable");
+        assert.match(refused.body.error.message, each.name === "postgres" ? /lock_timeout \(1500 ms\)/ : /waited 1500 ms/);
+        await release();
+        release = async () => undefined;
+        assert.equal((await api(node, "POST", "/modules/held/versions", { code })).status, 201);
+        node.child.kill("SIGTERM");
+        assert.equal(await exited(node.child), 0);
+      } finally {
+        await release();
+        await cleanup();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+  });
+}

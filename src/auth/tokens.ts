@@ -70,7 +70,8 @@ export async function createToken(
   assertTokenName(input.name);
   assertScope(input.scope);
   const token = generateToken();
-  const created = await store.write((tx) =>
+  // Unordered: no history row, and the insert is safe beside any other writer (ON CONFLICT DO NOTHING).
+  const created = await store.writeUnordered((tx) =>
     insertToken(tx, { name: input.name, hash: hashToken(token), scope: input.scope, createdBy: input.actor }),
   );
   if (!created) {
@@ -91,6 +92,8 @@ export async function tokensList(store: Store): Promise<TokenRecord[]> {
 
 export async function revokeTokenNamed(store: Store, input: { name: string }): Promise<void> {
   assertTokenName(input.name);
+  // Ordered although it writes no history: "is this the last admin?" must see every other
+  // revoke, and ordered writes are the ones serialised platform-wide.
   const revoked = await store.write(async (tx) => {
     const token = await findTokenByName(tx, input.name);
     if (token?.scope === "admin" && token.revokedAt === null && (await countActiveAdmins(tx)) === 1) {
@@ -113,7 +116,8 @@ export async function revokeTokenNamed(store: Store, input: { name: string }): P
 export async function bootstrapAdminToken(store: Store, dataDir: string): Promise<string | undefined> {
   if ((await store.read((db) => countTokens(db))) > 0) return undefined;
   const token = generateToken();
-  const created = await store.write(async (tx) => {
+  // Unordered: nodes racing here both may see no token, and ON CONFLICT (name) lets one insert win.
+  const created = await store.writeUnordered(async (tx) => {
     if ((await countTokens(tx)) > 0) return false;
     return insertToken(tx, { name: "admin", hash: hashToken(token), scope: "admin", createdBy: "bootstrap" });
   });

@@ -156,7 +156,8 @@ class MembershipLoop implements Membership {
     let reregistered = false;
     try {
       const beat = this.heartbeat();
-      await this.options.store.write(async (tx) => {
+      // Unordered: a heartbeat writes no history, so it never queues behind deploys for the history lock.
+      await this.options.store.writeUnordered(async (tx) => {
         if (!this.registered) {
           await registerNode(tx, beat);
         } else if ((await heartbeatNode(tx, beat)).changes === 0) {
@@ -193,7 +194,7 @@ class MembershipLoop implements Membership {
     try {
       if (this.inFlight) await withinMs(this.inFlight, STOP_WRITE_MS);
       // Best effort: a node that cannot write `left` is shown down once its heartbeat ages.
-      const left = this.options.store.write((tx) => markNodeLeft(tx, this.options.nodeId, Math.max(0, this.options.appliedSeq())));
+      const left = this.options.store.writeUnordered((tx) => markNodeLeft(tx, this.options.nodeId, Math.max(0, this.options.appliedSeq())));
       const settled = await withinMs(
         left.then(
           () => true,

@@ -9,7 +9,7 @@ import { getChannel, setChannel } from "../store/queries/channels.ts";
 import { appendHistory, type HistoryAction, previousPointer } from "../store/queries/history.ts";
 import { getModule, touchModule } from "../store/queries/modules.ts";
 import { getVersionMeta } from "../store/queries/versions.ts";
-import type { Db, Store } from "../store/store.ts";
+import type { Db, OrderedTx, Store } from "../store/store.ts";
 import { channelNotFound, expectMismatch, moduleNotFound, versionNotFound } from "./errors.ts";
 import { assertChannelName, assertModuleName, assertVersionNumber, DEFAULT_CHANNEL } from "./names.ts";
 
@@ -33,7 +33,7 @@ async function liveModule(tx: Db, module: string) {
 
 /** The shared core of every move: checks, history row, pointer. Runs inside a transaction. */
 async function move(
-  tx: Db,
+  tx: OrderedTx,
   args: {
     module: string;
     channel: string;

@@ -12,7 +12,7 @@ import { getChannel, listChannels, setChannel } from "../store/queries/channels.
 import { appendHistory } from "../store/queries/history.ts";
 import { getModule, insertModule, setLatestVersion, setModuleDeleted, touchModule } from "../store/queries/modules.ts";
 import { type Dependency, findVersionBySha256, insertVersion } from "../store/queries/versions.ts";
-import type { Db, Store } from "../store/store.ts";
+import type { OrderedTx, Store } from "../store/store.ts";
 import { expectMismatch } from "./errors.ts";
 import { assertSourceSize, type CodeLimits, DEFAULT_CODE_LIMITS } from "./limits.ts";
 import { assertChannelName, assertModuleName, DEFAULT_CHANNEL } from "./names.ts";
@@ -77,7 +77,12 @@ function checkMode(module: string, exists: boolean, mode: DeployMode): void {
   }
 }
 
-async function moveChannels(tx: Db, input: DeployInput, version: number, channels: string[]): Promise<{ moved: string[]; seq: number }> {
+async function moveChannels(
+  tx: OrderedTx,
+  input: DeployInput,
+  version: number,
+  channels: string[],
+): Promise<{ moved: string[]; seq: number }> {
   const moved: string[] = [];
   let seq = 0;
   for (const channel of channels) {

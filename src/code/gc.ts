@@ -10,7 +10,7 @@ import { appendHistory, channelsAtSeq, seqAtTime, versionsPointedSince } from ".
 import { listModules } from "../store/queries/modules.ts";
 import { databaseNowMs } from "../store/queries/seq.ts";
 import { deleteVersion, listVersions } from "../store/queries/versions.ts";
-import type { Db, Store } from "../store/store.ts";
+import type { Db, OrderedTx, Store } from "../store/store.ts";
 
 export interface GcResult {
   removed: { module: string; versions: number[] }[];
@@ -25,7 +25,8 @@ export async function collectGarbage(
   if (!Number.isSafeInteger(input.keep) || input.keep < 1) {
     throw new LivelyError("bad_request", `--keep must be a whole number of at least 1, got ${input.keep}`, { field: "keep" });
   }
-  const run = async (db: Db, write: boolean): Promise<GcResult> => {
+  /** `tx` only when writing: a dry run reads the same plan and writes nothing. */
+  const run = async (db: Db, tx: OrderedTx | undefined): Promise<GcResult> => {
     const windowStart = await seqAtTime(db, (await databaseNowMs(db)) - input.windowMs);
     const pointedAtStart = await channelsAtSeq(db, windowStart);
     const removed: GcResult["removed"] = [];
@@ -47,9 +48,9 @@ export async function collectGarbage(
       kept += versions.length - doomed.length;
       if (doomed.length === 0) continue;
       removed.push({ module: module.name, versions: doomed });
-      if (!write) continue;
-      for (const version of doomed) await deleteVersion(db, module.name, version);
-      await appendHistory(db, {
+      if (!tx) continue;
+      for (const version of doomed) await deleteVersion(tx, module.name, version);
+      await appendHistory(tx, {
         actor: input.actor,
         module: module.name,
         action: "gc",
@@ -59,8 +60,8 @@ export async function collectGarbage(
         details: { removed: doomed },
       });
     }
-    return { removed, kept, dryRun: !write };
+    return { removed, kept, dryRun: !tx };
   };
-  if (input.dryRun) return store.read((db) => run(db, false));
-  return store.write((tx) => run(tx, true));
+  if (input.dryRun) return store.read((db) => run(db, undefined));
+  return store.write((tx) => run(tx, tx));
 }

@@ -14,7 +14,7 @@
 import { LivelyError } from "../errors.ts";
 import { appendHistory } from "../store/queries/history.ts";
 import { deleteNetworkAllow, getNetworkAllow, insertNetworkAllow, listNetworkAllows } from "../store/queries/network.ts";
-import type { Db, Store } from "../store/store.ts";
+import type { Db, OrderedTx, Store } from "../store/store.ts";
 import { AddressPolicy, parseRange } from "./address-ranges.ts";
 
 export const MAX_NETWORK_RANGES = 256;
@@ -76,7 +76,7 @@ export async function loadAddressPolicy(db: Db): Promise<AddressPolicy> {
 }
 
 /** The history row of a change: no module, so every node re-reads its whole index (and address policy). */
-function networkRow(tx: Db, actor: string, details: { cidr: string; op: "allow" | "remove"; note?: string }) {
+function networkRow(tx: OrderedTx, actor: string, details: { cidr: string; op: "allow" | "remove"; note?: string }) {
   return appendHistory(tx, { actor, module: null, action: "network", channel: null, from: null, to: null, details });
 }
 

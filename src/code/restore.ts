@@ -17,7 +17,7 @@ import {
 import { listModules, setModuleDeleted, touchModule } from "../store/queries/modules.ts";
 import { currentSeq, databaseNowMs } from "../store/queries/seq.ts";
 import { getVersionMeta } from "../store/queries/versions.ts";
-import type { Db, Store } from "../store/store.ts";
+import type { Db, OrderedTx, Store } from "../store/store.ts";
 import type { Moment } from "./moments.ts";
 
 export interface RestoreChange {
@@ -83,7 +83,8 @@ async function plan(db: Db, seq: number): Promise<RestoreChange[]> {
 }
 
 export async function restore(store: Store, input: { moment: Moment; actor: string; dryRun?: boolean }): Promise<RestoreResult> {
-  const run = async (db: Db, write: boolean): Promise<RestoreResult> => {
+  /** `tx` only when writing: a dry run reads the same plan and writes nothing. */
+  const run = async (db: Db, tx: OrderedTx | undefined): Promise<RestoreResult> => {
     const at = await resolveSeq(db, input.moment);
     const changes = await plan(db, at);
     for (const change of changes) {
@@ -101,27 +102,27 @@ export async function restore(store: Store, input: { moment: Moment; actor: stri
       }
     }
     let seq = 0;
-    if (write) {
+    if (tx) {
       for (const change of changes) {
         const { split, ...fields } = change;
         // A restored split is written the way a tag --weight writes it, so a later restore reads it back.
         const row = split
-          ? await appendHistory(db, {
+          ? await appendHistory(tx, {
               actor: input.actor,
               ...fields,
               to: split.version,
               details: { restoredTo: at, weight: split.weight, base: change.to },
             })
-          : await appendHistory(db, { actor: input.actor, ...fields, details: { restoredTo: at } });
+          : await appendHistory(tx, { actor: input.actor, ...fields, details: { restoredTo: at } });
         seq = row.seq;
-        if (change.channel === null) await setModuleDeleted(db, change.module, change.action === "delete", row.seq);
-        else if (change.to === null) await deleteChannel(db, change.module, change.channel);
-        else await setChannel(db, change.module, change.channel, change.to, row.seq, split ?? null);
-        if (change.channel !== null) await touchModule(db, change.module, row.seq);
+        if (change.channel === null) await setModuleDeleted(tx, change.module, change.action === "delete", row.seq);
+        else if (change.to === null) await deleteChannel(tx, change.module, change.channel);
+        else await setChannel(tx, change.module, change.channel, change.to, row.seq, split ?? null);
+        if (change.channel !== null) await touchModule(tx, change.module, row.seq);
       }
     }
-    return { at, changes, dryRun: !write, seq };
+    return { at, changes, dryRun: !tx, seq };
   };
-  if (input.dryRun) return store.read((db) => run(db, false));
-  return store.write((tx) => run(tx, true));
+  if (input.dryRun) return store.read((db) => run(db, undefined));
+  return store.write((tx) => run(tx, tx));
 }

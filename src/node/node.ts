@@ -46,7 +46,7 @@ import { type Preloading, startPreloading } from "../runtime/preload.ts";
 import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from "../runtime/sandbox.ts";
 import { VersionCache } from "../runtime/version-cache.ts";
 import { openStore } from "../store/open.ts";
-import type { Store } from "../store/store.ts";
+import type { Store, StoreTimeouts } from "../store/store.ts";
 import { type ChildHandle, type Supervisor, startSupervisor } from "../supervise/supervisor.ts";
 import { LIVELY_VERSION } from "../version.ts";
 import { cannotReach, nothingToServe, offlineMap, prepareStore, refusesSchema } from "./boot.ts";
@@ -93,6 +93,8 @@ export interface NodeOptions {
   downAfterMs?: number;
   /** Most bytes of artifacts in the local copy, `<dataDir>/cache/` (default 1 GB; channel heads first). */
   cacheMaxBytes?: number;
+  /** How long the database may keep this node waiting (store.ts has the defaults and why). */
+  storeTimeouts?: StoreTimeouts;
   log?: Logger;
 }
 
@@ -173,7 +175,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   let stopForRefusal: () => void = () => undefined;
 
   const storeChild = async (): Promise<ChildHandle> => {
-    const store = openStore({ db });
+    const store = openStore({ ...options.storeTimeouts, db, log });
     try {
       parts.adminTokenPath = await prepareStore(store, dataDir, log);
       parts.offline = undefined;

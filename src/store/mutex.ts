@@ -1,21 +1,53 @@
 /**
- * A tiny async lock for a backend with one connection per role (SQLite): writers run one
- * at a time; reads on the reader connection are serialised among themselves, because a
- * connection holds one transaction at a time. Written here because it is ten lines.
+ * A small async lock, first come first served, whose wait can be bounded: a SQLite connection
+ * holds one transaction at a time, and a PostgreSQL node runs its history writes one at a time
+ * (see shared-store.ts). Written here because it is short; imports nothing.
  */
-export class Mutex {
-  private writeTail: Promise<unknown> = Promise.resolve();
-  private readTail: Promise<unknown> = Promise.resolve();
+export type Unlock = () => void;
 
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.writeTail.then(fn, fn);
-    this.writeTail = result.catch(() => undefined);
-    return result;
+export class Mutex {
+  private held = false;
+  private readonly waiting: { grant: (unlock: Unlock) => void }[] = [];
+
+  /**
+   * Resolves with the function that releases the lock, or with undefined once `waitMs` passed
+   * without getting it (the caller gave up; nothing is held).
+   */
+  lock(waitMs = Number.POSITIVE_INFINITY): Promise<Unlock | undefined> {
+    if (!this.held) {
+      this.held = true;
+      return Promise.resolve(this.unlocker());
+    }
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter = {
+        grant: (unlock: Unlock) => {
+          clearTimeout(timer);
+          resolve(unlock);
+        },
+      };
+      this.waiting.push(waiter);
+      if (Number.isFinite(waitMs)) {
+        timer = setTimeout(
+          () => {
+            const at = this.waiting.indexOf(waiter);
+            if (at >= 0) this.waiting.splice(at, 1);
+            resolve(undefined);
+          },
+          Math.max(0, waitMs),
+        );
+      }
+    });
   }
 
-  runRead<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.readTail.then(fn, fn);
-    this.readTail = result.catch(() => undefined);
-    return result;
+  private unlocker(): Unlock {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next.grant(this.unlocker());
+      else this.held = false;
+    };
   }
 }

@@ -1,9 +1,10 @@
-/** Pick the backend from `--db` / `LIVELY_DB`: a `postgres://` URL or a SQLite file path. */
-import { PostgresStore } from "./postgres/postgres-store.ts";
-import { SqliteStore } from "./sqlite/sqlite-store.ts";
+/** Pick the backend from `--db` / `LIVELY_DB` (a `postgres://` URL or a SQLite file path) and put the shared store in front. */
+import { PostgresBackend } from "./postgres/postgres-backend.ts";
+import { SharedStore } from "./shared-store.ts";
+import { SqliteBackend } from "./sqlite/sqlite-backend.ts";
 import { isPostgresUrl, type Store, type StoreOptions } from "./store.ts";
 
 export function openStore(options: StoreOptions): Store {
-  if (isPostgresUrl(options.db)) return new PostgresStore(options.db, options.poolSize);
-  return new SqliteStore(options.db);
+  const backend = isPostgresUrl(options.db) ? new PostgresBackend(options) : new SqliteBackend(options);
+  return new SharedStore(backend, options.log);
 }

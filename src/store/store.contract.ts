@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { appendHistory, listHistory } from "./queries/history.ts";
+import { heartbeatNode, registerNode } from "./queries/nodes.ts";
 import { currentSeq } from "./queries/seq.ts";
 import type { Store } from "./store.ts";
 
@@ -46,6 +47,22 @@ export function storeContract(target: ContractTarget): void {
         /abort/,
       );
       assert.equal(await store.read((db) => currentSeq(db)), before + 1);
+    });
+
+    it("an unordered write commits, a throwing one leaves nothing, and neither takes a seq", async () => {
+      const before = await store.read((db) => currentSeq(db));
+      const beat = { id: "contract", address: "http://contract", livelyVersion: "0", appliedSeq: 0, loaded: [] };
+      await store.writeUnordered((tx) => registerNode(tx, beat));
+      await assert.rejects(
+        store.writeUnordered(async (tx) => {
+          await heartbeatNode(tx, { ...beat, appliedSeq: 7 });
+          throw new Error("abort");
+        }),
+        /abort/,
+      );
+      const row = await store.read((db) => db.get<{ applied_seq: number }>("SELECT applied_seq FROM nodes WHERE id = 'contract'"));
+      assert.equal(row?.applied_seq, 0);
+      assert.equal(await store.read((db) => currentSeq(db)), before);
     });
 
     it("reads see committed data only, never a write in flight", async () => {

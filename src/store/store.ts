@@ -9,11 +9,23 @@
  * named functions in `queries/`; a backend only runs them. Business code never asks which
  * engine it talks to: it asks a capability flag.
  *
+ * Two kinds of write (see `write` and `writeUnordered` below): ordered writes append history
+ * and are serialised platform-wide on the `seq` counter row, so commit order is `seq` order;
+ * unordered writes (heartbeats, token bookkeeping, KV) never take that lock, so a deploy, or a
+ * connection stuck holding the lock, never delays them. Every wait is bounded (`StoreTimeouts`);
+ * whatever way the database refuses or drops us reads `unavailable`, naming the database.
+ *
+ * Both backends sit behind one decorator (shared-store.ts: the closed guard, retries,
+ * migrations, query timing); a backend only says how to connect, begin, commit, lock and listen.
+ *
  * Example:
- *   const store = await openStore({ db: "./.lively/lively.db" });
+ *   const store = openStore({ db: "./.lively/lively.db" });
  *   await store.migrate();
  *   const modules = await store.read((db) => listModules(db, {}));
+ *   await store.write((tx) => appendHistory(tx, entry));           // ordered: takes a seq
+ *   await store.writeUnordered((tx) => heartbeatNode(tx, beat));  // never waits behind deploys
  */
+import type { Logger } from "../log.ts";
 
 /** What a backend can do; the layers above branch on these, never on the engine's name. */
 export interface StoreCapabilities {
@@ -54,6 +66,16 @@ export interface StoreListener {
   close(): Promise<void>;
 }
 
+/**
+ * The transaction of an ordered (history) write: the only kind that may take a history `seq`
+ * (`appendHistory`, `nextSeq` ask for this type, so a history row written from an unordered
+ * write does not compile). Type-level only: at run time it is a `Db`.
+ */
+export interface OrderedTx extends Db {
+  readonly [ORDERED]: true;
+}
+declare const ORDERED: unique symbol;
+
 export interface Store {
   readonly capabilities: StoreCapabilities;
   /** Where this store lives, with any password removed: safe to print. */
@@ -66,11 +88,27 @@ export interface Store {
   /** Run reads. They see committed data only, never a write transaction in flight. */
   read<T>(fn: (db: Db) => Promise<T>): Promise<T>;
   /**
-   * Run `fn` in one write transaction, serialised against every other writer of the
-   * platform (so the history `seq` taken inside it commits in order). Retried as a whole
-   * on the errors listed in `retry.ts`; rolled back when `fn` throws.
+   * An ordered write: run `fn` in one transaction serialised against every other ordered write
+   * of the platform (on PostgreSQL it takes the `seq` counter row's lock first), so a history
+   * `seq` taken inside it commits in `seq` order and what `fn` reads is current. Use it for
+   * everything that appends a history row (deploys, tags, config, routes…) and for checks that
+   * must see every other such write (the last admin token).
+   *
+   * Waits at most the lock timeout (`lockTimeoutMs`, default 10 s) for the lock, in all, then
+   * answers `unavailable`. Retried as a whole on the errors `retry.ts` lists (so `fn` must be
+   * safe to run twice); rolled back when `fn` throws.
    */
-  write<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  write<T>(fn: (tx: OrderedTx) => Promise<T>): Promise<T>;
+  /**
+   * An unordered write: one transaction that does NOT take the history lock, so it never waits
+   * behind deploys (and a connection stuck inside one cannot stall it). For rows that no history
+   * reader follows: membership heartbeats, token bookkeeping, later the KV store. It cannot append
+   * history (the types refuse), and on PostgreSQL it runs at READ COMMITTED beside other writers:
+   * make each statement safe on its own (an upsert, `ON CONFLICT DO NOTHING`), or use `write`.
+   * SQLite has one writer per file, so there both kinds queue on the file's write lock.
+   * Same retries, rollback and lock wait as `write`.
+   */
+  writeUnordered<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
   /**
    * Only where `capabilities.canListen`: call `onNotify` with the payload of every notification
    * on `channel`, on a connection of its own. Resolves once listening. A notification is a
@@ -81,11 +119,50 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export interface StoreOptions {
+/**
+ * How long the database may keep us waiting. PostgreSQL gets all three per connection (in the
+ * startup packet); SQLite uses `lockTimeoutMs` for its file's write lock and ignores the rest.
+ */
+export interface StoreTimeouts {
+  /**
+   * PostgreSQL `statement_timeout`: the longest one statement may run. Default 30 s: Lively's
+   * statements are small (the largest writes one artifact of at most a few MB), so one running
+   * longer is stuck, and it must exceed the lock timeout, which counts inside it. Migrations run
+   * without it. A dead connection is given up on this plus 5 s after a query was sent.
+   */
+  statementTimeoutMs?: number;
+  /**
+   * How long a write waits for a lock before `unavailable`, in all (PostgreSQL `lock_timeout`,
+   * plus this node's queue of history writes; SQLite's file write lock). Default 10 s: what a
+   * person waiting for a deploy tolerates, and far above a healthy write's wait (milliseconds).
+   */
+  lockTimeoutMs?: number;
+  /**
+   * PostgreSQL `idle_in_transaction_session_timeout`: a session idle inside a transaction for
+   * longer is ended by the server, releasing its locks. Default 15 s. Lively's transactions run
+   * queries back to back (validation and compiling happen before BEGIN), so an idle one means a
+   * stalled or half-dead node, which otherwise holds the history lock and stalls every deploy
+   * of the cluster; 15 s is longer than any healthy pause and than `--down-after-ms` (10 s).
+   */
+  idleInTransactionTimeoutMs?: number;
+  /** How long opening a PostgreSQL connection, or waiting for a pooled one, may take. Default 5 s. */
+  connectTimeoutMs?: number;
+}
+
+export const DEFAULT_STORE_TIMEOUTS: Required<StoreTimeouts> = {
+  statementTimeoutMs: 30_000,
+  lockTimeoutMs: 10_000,
+  idleInTransactionTimeoutMs: 15_000,
+  connectTimeoutMs: 5_000,
+};
+
+export interface StoreOptions extends StoreTimeouts {
   /** A file path for SQLite, or a `postgres://` / `postgresql://` URL. */
   db: string;
-  /** Connections for PostgreSQL (default 10). */
+  /** Connections for PostgreSQL (default 10), besides one for LISTEN. */
   poolSize?: number;
+  /** Query timings go here at debug level (never bind values); default: nowhere. */
+  log?: Logger;
 }
 
 export function isPostgresUrl(db: string): boolean {

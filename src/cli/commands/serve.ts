@@ -15,6 +15,7 @@ import { createLogger } from "../../log.ts";
 import { installLastResort } from "../../node/last-resort.ts";
 import { startNode } from "../../node/node.ts";
 import { DEFAULT_SANDBOX_LIMITS } from "../../runtime/sandbox.ts";
+import { DEFAULT_STORE_TIMEOUTS, type StoreTimeouts } from "../../store/store.ts";
 import { defineCommand } from "../core/define.ts";
 import { intOption, stringOption } from "../core/parse.ts";
 
@@ -55,6 +56,18 @@ export default defineCommand({
       flags: "--cache-max-mb <n>",
       description: `most MB of artifacts in the local copy (<data-dir>/cache), channel heads first (default ${DEFAULT_CACHE_MAX_MB})`,
     },
+    {
+      flags: "--db-statement-timeout-ms <ms>",
+      description: "PostgreSQL: the longest one statement may run (statement_timeout; default 30000)",
+    },
+    {
+      flags: "--db-lock-timeout-ms <ms>",
+      description: "how long a write waits for a lock before 'unavailable' (lock_timeout; SQLite: the file's write lock; default 10000)",
+    },
+    {
+      flags: "--db-idle-in-transaction-timeout-ms <ms>",
+      description: "PostgreSQL: end a session idle inside a transaction this long (idle_in_transaction_session_timeout; default 15000)",
+    },
   ],
   examples: ["lively serve", "lively serve --db postgres://postgres@127.0.0.1/lively --port 8081"],
   async run(_args, options, { io, out }) {
@@ -90,6 +103,7 @@ export default defineCommand({
         `--down-after-ms (${downAfterMs}) must be longer than the heartbeat (${heartbeatMs ?? DEFAULT_HEARTBEAT_MS} ms); a few heartbeats is usual`,
       );
     }
+    const storeTimeouts = storeTimeoutOptions(options);
     // Handlers go in before anything starts: a supervisor may send SIGTERM as soon as it sees
     // the ready line, and a signal without a handler would kill the node without closing it.
     let stopping: string | undefined;
@@ -134,6 +148,7 @@ export default defineCommand({
         maxColdLoadsPerSec,
         coldLoadBurst,
         cacheMaxBytes: cacheMaxMb === undefined ? undefined : cacheMaxMb * 1024 * 1024,
+        storeTimeouts,
       });
       out.result(
         {
@@ -177,3 +192,30 @@ export default defineCommand({
     }
   },
 });
+
+/** PostgreSQL keeps these settings in a 32-bit integer of milliseconds. */
+const MAX_DB_TIMEOUT_MS = 2_147_483_647;
+
+/** The --db-*-timeout-ms flags. There is no "off": a wait without an end is what they prevent. */
+function storeTimeoutOptions(options: Record<string, unknown>): StoreTimeouts {
+  const flag = (value: unknown, name: string) => {
+    const ms = intOption(value, name, 1);
+    if (ms !== undefined && ms > MAX_DB_TIMEOUT_MS) {
+      throw new LivelyError("bad_request", `${name} takes at most ${MAX_DB_TIMEOUT_MS} ms, got ${ms}`);
+    }
+    return ms;
+  };
+  const statementTimeoutMs = flag(options.dbStatementTimeoutMs, "--db-statement-timeout-ms");
+  const lockTimeoutMs = flag(options.dbLockTimeoutMs, "--db-lock-timeout-ms");
+  const idleInTransactionTimeoutMs = flag(options.dbIdleInTransactionTimeoutMs, "--db-idle-in-transaction-timeout-ms");
+  const statement = statementTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.statementTimeoutMs;
+  const lock = lockTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.lockTimeoutMs;
+  if (statement <= lock) {
+    // A lock wait is part of a statement: the lock timeout would never be what ends one.
+    throw new LivelyError(
+      "bad_request",
+      `--db-statement-timeout-ms (${statement}) must be longer than the lock timeout (${lock} ms), which counts inside it`,
+    );
+  }
+  return { statementTimeoutMs, lockTimeoutMs, idleInTransactionTimeoutMs };
+}

@@ -1,7 +1,11 @@
 /**
- * The subset of `pg` that the PostgreSQL store uses, typed by the methods we call, so
+ * The subset of `pg` that the PostgreSQL backend uses, typed by the methods we call, so
  * swapping the library touches one file. bigint (int8) comes back as a JS number: every
  * bigint Lively stores (seq, epoch milliseconds) stays far below 2^53.
+ *
+ * Every connection, pooled or LISTEN, is made with the same settings: the three server-side
+ * timeouts in its startup packet (so no statement can forget them), TCP keep-alive, and a
+ * client-side read timeout a little past statement_timeout for a server that went silent.
  */
 import pg from "pg";
 
@@ -11,15 +15,19 @@ export interface PgQueryResult {
 }
 
 export interface PgClient {
-  query(sql: string, params?: unknown[]): Promise<PgQueryResult>;
+  query(sql: string | { text: string; query_timeout?: number }, params?: unknown[]): Promise<PgQueryResult>;
+  /** With an error (or true) the pool closes the client instead of keeping it. */
   release(destroy?: boolean | Error): void;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  off(event: "error", listener: (error: Error) => void): unknown;
 }
 
 export interface PgPool {
-  query(sql: string, params?: unknown[]): Promise<PgQueryResult>;
   connect(): Promise<PgClient>;
   end(): Promise<void>;
   on(event: "error", listener: (error: Error) => void): unknown;
+  /** A new client connected; emitted before the pool hands it to anyone. */
+  on(event: "connect", listener: (client: PgClient) => void): unknown;
 }
 
 /** The dedicated connection LISTEN needs (a pooled one would be handed to other queries). */
@@ -32,29 +40,43 @@ export interface PgListenClient {
   on(event: "end", listener: () => void): unknown;
 }
 
-export function createListenClient(connectionString: string): PgListenClient {
-  return new pg.Client({
-    connectionString,
-    connectionTimeoutMillis: 5000,
-    application_name: "lively-listen",
-    // A dead connection must be noticed; without keep-alive a silent network loss goes unseen.
-    keepAlive: true,
-    keepAliveInitialDelayMillis: 5000,
-  }) as unknown as PgListenClient;
+export interface PgConnectionSettings {
+  connectionString: string;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+  connectTimeoutMs: number;
 }
 
+/** How much longer than statement_timeout the client waits for an answer before it presumes the connection dead. */
+export const READ_TIMEOUT_MARGIN_MS = 5_000;
+/** A silent connection is probed after this long (the LISTEN connection is silent for hours). */
+const KEEPALIVE_AFTER_MS = 5_000;
 const INT8_OID = 20;
 
-export function createPool(connectionString: string, max: number): PgPool {
-  const pool = new pg.Pool({
-    connectionString,
-    max,
-    connectionTimeoutMillis: 5000,
-    application_name: "lively",
+function clientConfig(settings: PgConnectionSettings, applicationName: string) {
+  return {
+    connectionString: settings.connectionString,
+    connectionTimeoutMillis: settings.connectTimeoutMs,
+    application_name: applicationName,
+    statement_timeout: settings.statementTimeoutMs,
+    lock_timeout: settings.lockTimeoutMs,
+    idle_in_transaction_session_timeout: settings.idleInTransactionTimeoutMs,
+    query_timeout: settings.statementTimeoutMs + READ_TIMEOUT_MARGIN_MS,
+    // A dead peer must be noticed; without keep-alive a silent network loss goes unseen.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_AFTER_MS,
     types: {
       getTypeParser: ((oid: number, format?: string) =>
         oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as "text")) as never,
     },
-  });
-  return pool as unknown as PgPool;
+  };
+}
+
+export function createListenClient(settings: PgConnectionSettings): PgListenClient {
+  return new pg.Client(clientConfig(settings, "lively-listen")) as unknown as PgListenClient;
+}
+
+export function createPool(settings: PgConnectionSettings, max: number): PgPool {
+  return new pg.Pool({ ...clientConfig(settings, "lively"), max }) as unknown as PgPool;
 }

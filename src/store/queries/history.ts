@@ -1,5 +1,5 @@
 /** The append-only history: one row per publish, channel move, delete, restore. */
-import type { Db, SqlValue } from "../store.ts";
+import type { Db, OrderedTx, SqlValue } from "../store.ts";
 import { nextSeq } from "./seq.ts";
 
 export type HistoryAction =
@@ -60,7 +60,7 @@ function fromRow(row: HistoryRow): HistoryEntry {
   };
 }
 
-export async function appendHistory(tx: Db, entry: NewHistoryEntry): Promise<HistoryEntry> {
+export async function appendHistory(tx: OrderedTx, entry: NewHistoryEntry): Promise<HistoryEntry> {
   const seq = await nextSeq(tx);
   const row = await tx.get<HistoryRow>(
     `INSERT INTO history (seq, at, actor, module, action, channel, from_version, to_version, details)

@@ -1,12 +1,17 @@
 /**
- * The global history sequence. Its counter row is the platform's write lock: PostgreSQL
- * write transactions touch it first (PostgresStore.write), SQLite's BEGIN IMMEDIATE already
- * serialises. Taking `seq` inside the transaction makes commit order equal `seq` order,
- * so a reader of `seq > applied` can never skip a row that commits late (DESIGN.md).
+ * The global history sequence. Its counter row is the platform's history lock: ordered writes
+ * take it first where writers run at once (`Store.write`, shared-store.ts); SQLite's BEGIN
+ * IMMEDIATE already serialises. Taking `seq` inside the transaction makes commit order equal
+ * `seq` order, so a reader of `seq > applied` can never skip a row that commits late (DESIGN.md).
  */
-import type { Db } from "../store.ts";
+import type { Db, OrderedTx } from "../store.ts";
 
-export async function nextSeq(tx: Db): Promise<number> {
+/** Lock the counter row for the rest of the transaction: every ordered writer queues here. */
+export async function lockHistoryOrder(tx: Db): Promise<void> {
+  await tx.run("UPDATE counters SET value = value WHERE name = 'seq'");
+}
+
+export async function nextSeq(tx: OrderedTx): Promise<number> {
   const row = await tx.get<{ value: number }>("UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value");
   if (!row) throw new Error("the seq counter row is missing: the schema is damaged");
   return row.value;

@@ -1,5 +1,5 @@
 /**
- * The subset of better-sqlite3 that the SQLite store uses, typed by the methods we call
+ * The subset of better-sqlite3 that the SQLite backend uses, typed by the methods we call
  * (Kysely's sqlite-dialect-config.ts does the same), so swapping the library touches one file.
  */
 import Database from "better-sqlite3";
@@ -16,6 +16,8 @@ export interface SqliteConnection {
   pragma(source: string): unknown;
   function(name: string, options: { deterministic: boolean }, fn: () => number): void;
   close(): void;
+  /** Whether a transaction is open on this connection. */
+  readonly inTransaction: boolean;
 }
 
 export function openSqlite(path: string, options: { readonly: boolean }): SqliteConnection {
