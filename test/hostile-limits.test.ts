@@ -102,7 +102,11 @@ describe("limits that hold", () => {
       assert.equal((await get("/cpumix/")).status, 200); // loaded
       const waitingGet = get("/cpumix/?wait");
       const waitingPost = get("/cpumix/?wait", { method: "POST", body: "x" });
-      await new Promise((r) => setTimeout(r, 100)); // both are in the isolate, awaiting their timers
+      // Both are in the isolate, awaiting their timers, before the spin arrives.
+      await eventually("both waiting requests are in flight", async () => {
+        const loaded = ((await h.api("GET", "/status")).body.loaded ?? []) as { module: string; inFlight: number }[];
+        return loaded.some((entry) => entry.module === "cpumix" && entry.inFlight === 2);
+      });
       const spin = await get("/cpumix/?spin");
       assert.equal(spin.status, 503);
       assert.equal(spin.headers.get("x-lively-error"), "exceeded-cpu");
