@@ -95,7 +95,7 @@ describe("limits that hold", () => {
         `export default { async fetch(request) {
            const q = new URL(request.url).searchParams;
            if (q.has("spin")) for (;;) {}
-           if (q.has("wait")) await new Promise((r) => setTimeout(r, 2000));
+           if (q.has("wait")) await new Promise((r) => setTimeout(r, 1000));
            return new Response(request.method + " done");
          } }`,
       );
