@@ -4,7 +4,8 @@
  * `PlainResponse`; named exports are called with JSON-able arguments.
  *
  * Owns: loading an artifact, running handlers under limits, disposal.
- * The one implementation is `ivm/` (isolated-vm). Must not import gateway/, api/, cli/.
+ * The one implementation is `ivm/` (isolated-vm); the code that runs inside its isolates is
+ * `isolate/`. Must not import gateway/, api/, cli/.
  *
  * Example:
  *   const loaded = await sandbox.load({ module: "hello", version: 3, artifact, limits, vars: {} });

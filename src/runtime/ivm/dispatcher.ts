@@ -1,5 +1,5 @@
 /**
- * The host half of the request protocol (the isolate half is dispatch-source.ts): requests
+ * The host half of the request protocol (the isolate half is ../isolate/dispatch.ts): requests
  * and calls for one loaded version are queued, sent to its isolate in one batch per turn of
  * Node's event loop, and their results come back in one batch too. bench:http measured why:
  * one `Reference.apply` per request kept Lively's main thread at 100% at ~0.45 × bare
@@ -30,7 +30,7 @@ import type { CallChain, CallerContext, SandboxLimits } from "../sandbox.ts";
 import type { Watchdog, Watched } from "../watchdog.ts";
 import type { IvmIsolate, IvmReference } from "./isolated-vm.ts";
 
-/** What the isolate sends back for one slot (see dispatch-source.ts), once checked to be an object. */
+/** What the isolate sends back for one slot (see ../isolate/dispatch.ts), once checked to be an object. */
 export type WireResult = Record<string, unknown>;
 
 interface Pending {

@@ -7,6 +7,7 @@
  * on the next request, and no other version is touched.
  */
 import { LivelyError } from "../../errors.ts";
+import { DISPATCH_SOURCE } from "../isolate-code.generated.ts";
 import { checkCallResult, checkResponse } from "../response-check.ts";
 import type {
   CallerContext,
@@ -20,7 +21,6 @@ import type {
 } from "../sandbox.ts";
 import { Watchdog } from "../watchdog.ts";
 import type { HostBindings } from "../web/prelude.ts";
-import { DISPATCH_SOURCE } from "./dispatch-source.ts";
 import { Dispatcher, describeReason, newErrorId } from "./dispatcher.ts";
 import { type IvmIsolate, type IvmReference, loadIsolatedVm } from "./isolated-vm.ts";
 import { createModuleIsolate, evaluateModule } from "./module-isolate.ts";
@@ -207,7 +207,7 @@ export class IvmSandbox implements Sandbox {
       const entry = context.evalClosureSync(
         DISPATCH_SOURCE,
         [respond, String(version), JSON.stringify(request.vars), target.wire.derefInto()],
-        { result: { reference: true } },
+        { result: { reference: true }, filename: "lively:dispatcher" },
       ) as IvmReference;
       target.wire.release();
       const dispatch = entry.getSync(0, { reference: true }) as IvmReference;

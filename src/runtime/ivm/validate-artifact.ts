@@ -8,6 +8,7 @@
  */
 import { SourceMap } from "node:module";
 import { LivelyError } from "../../errors.ts";
+import { EXPORT_SHAPE_SOURCE } from "../isolate-code.generated.ts";
 import type { IvmReference } from "./isolated-vm.ts";
 import { createModuleIsolate, evaluateModule, ModuleLoadFailure } from "./module-isolate.ts";
 
@@ -24,29 +25,6 @@ export interface ValidateOptions {
   wallTimeoutMs?: number;
 }
 
-/**
- * Evaluated before the module's top-level code (which may replace Object.keys, JSON or
- * Array.prototype.push for itself): returns the probe that reads the namespace's shape.
- */
-const SHAPE_PROBE = `
-  const keys = Object.keys, stringify = JSON.stringify;
-  return (ns) => {
-    const exports = [], problems = [];
-    let e = 0, p = 0;
-    const names = keys(ns);
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      const value = ns[name];
-      const type = value === null ? "null" : typeof value;
-      if (name === "default") {
-        if ((type === "object" && typeof value.fetch === "function") || type === "function") exports[e++] = "default";
-        else problems[p++] = "the default export must be an object with a fetch(request, env, ctx) method, got " + type;
-      } else if (type === "function") exports[e++] = name;
-      else problems[p++] = "export '" + name + "' must be a function, got " + type;
-    }
-    return stringify({ exports, problems });
-  };
-`;
 /** The probe's answer, checked: module code ran in that isolate and may have replaced JSON.stringify. */
 function parseShape(raw: unknown): { exports: string[]; problems: string[] } {
   const bad = new LivelyError("invalid_code", "the module's top-level code broke the export check (did it replace JSON or Object?)");
@@ -98,7 +76,11 @@ export async function validateArtifact(artifact: string, options: ValidateOption
   const target = await createModuleIsolate({ memoryMb: options.memoryLimitMb ?? 128 });
   try {
     const { context } = target;
-    const probe = context.evalClosureSync(SHAPE_PROBE, [], { result: { reference: true } }) as IvmReference;
+    // Before the module's top-level code, which may replace Object.keys or JSON for itself (../isolate/export-shape.ts).
+    const probe = context.evalClosureSync(EXPORT_SHAPE_SOURCE, [], {
+      result: { reference: true },
+      filename: "lively:exports",
+    }) as IvmReference;
     let namespace: IvmReference;
     try {
       namespace = await evaluateModule(target, artifact, { cpuMs: options.timeoutMs ?? 1000, wallMs: options.wallTimeoutMs ?? 5000 });
