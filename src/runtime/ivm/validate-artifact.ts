@@ -8,6 +8,7 @@
  */
 import { SourceMap } from "node:module";
 import { LivelyError } from "../../errors.ts";
+import type { ExportShape, Untrusted } from "../isolate/protocol.ts";
 import { EXPORT_SHAPE_SOURCE } from "../isolate-code.generated.ts";
 import type { IvmReference } from "./isolated-vm.ts";
 import { createModuleIsolate, evaluateModule, ModuleLoadFailure } from "./module-isolate.ts";
@@ -26,7 +27,7 @@ export interface ValidateOptions {
 }
 
 /** The probe's answer, checked: module code ran in that isolate and may have replaced JSON.stringify. */
-function parseShape(raw: unknown): { exports: string[]; problems: string[] } {
+function parseShape(raw: unknown): ExportShape {
   const bad = new LivelyError("invalid_code", "the module's top-level code broke the export check (did it replace JSON or Object?)");
   if (typeof raw !== "string") throw bad;
   let parsed: unknown;
@@ -35,7 +36,7 @@ function parseShape(raw: unknown): { exports: string[]; problems: string[] } {
   } catch {
     throw bad;
   }
-  const { exports, problems } = (parsed ?? {}) as { exports?: unknown; problems?: unknown };
+  const { exports, problems } = (parsed ?? {}) as Untrusted<ExportShape>;
   const strings = (v: unknown): v is string[] => Array.isArray(v) && v.length <= 10_000 && v.every((x) => typeof x === "string");
   if (!strings(exports) || !strings(problems)) throw bad;
   return { exports, problems };

@@ -28,7 +28,8 @@ import { PRELUDE_SOURCE } from "../isolate-code.generated.ts";
 import type { IvmContext, IvmIsolate, IvmReference } from "../ivm/isolated-vm.ts";
 import { asWebIsolate, type WebExternalCopy } from "./ivm-types.ts";
 
-export type { HostBindings, HostBindingsOptions, LogLevel, UrlFields } from "./host.ts";
+export type { LogLevel, UrlFields } from "../isolate/protocol.ts";
+export type { HostBindings, HostBindingsOptions } from "./host.ts";
 export { installHostBindings, parseUrl } from "./host.ts";
 export { PRELUDE_SOURCE };
 
