@@ -2,13 +2,15 @@
 // into the strings the host evaluates there, and writes them to
 // src/runtime/isolate-code.generated.ts (not in git). `npm run build` runs this before it
 // bundles the CLI, so dist/cli.js carries the strings, and runs from src/ (tsx: tests, benches)
-// import the same file; `npm install` (prepare) and `npm test` run the build. Nothing is
-// transformed at run time.
+// import the same file; `npm install` (prepare) and `npm test` run the build, and
+// `npm run typecheck` runs this step alone (the main project imports the generated file), so
+// it works on a clone where nothing was built yet. Nothing is transformed at run time.
 //
 // esbuild bundles each entry as an ES module and minifies whitespace only: names stay as
 // written, so the frames module authors see in stack traces read `at Headers.append
 // (lively:prelude:…)`. Its `export { x as default }` becomes what the wrapper returns.
 import { readFile, writeFile } from "node:fs/promises";
+import { pathToFileURL } from "node:url";
 import { Script } from "node:vm";
 import { build } from "esbuild";
 
@@ -92,4 +94,4 @@ export async function buildIsolateCode() {
   if (before !== out) await writeFile(path, out);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await buildIsolateCode();
+if (import.meta.url === pathToFileURL(process.argv[1]).href) await buildIsolateCode();
