@@ -65,7 +65,11 @@ async function bundle({ entry, wrap, check }) {
     lineLimit: 160,
     legalComments: "none",
     logLevel: "warning",
+    metafile: true,
   });
+  // The folder runs inside isolates: an import from the host side would be bundled into them.
+  const outside = Object.keys(result.metafile.inputs).filter((input) => !input.startsWith(`${SOURCE_DIR}/`));
+  if (outside.length > 0) throw new Error(`${entry}: imports code from outside ${SOURCE_DIR}/: ${outside.join(", ")}`);
   const text = result.outputFiles[0].text;
   const match = DEFAULT_EXPORT.exec(text);
   if (!match) throw new Error(`${entry}: the bundle does not end in its default export (esbuild's output changed?)`);

@@ -1,6 +1,7 @@
 /**
  * Inside the isolate (this folder's code runs in V8 isolates, never in Node; it imports nothing
- * from the host side but protocol.ts's types). The prelude's first module: takes the host
+ * from the host side but protocol.ts's types, and scripts/isolate-code.mjs fails the build if
+ * it does). The prelude's first module: takes the host
  * bindings that ../web/host.ts left on the global as `__livelyHost`, and deletes that global
  * before any module code runs, so only the prelude's own code can reach them.
  */
