@@ -10,6 +10,7 @@
  * Owns: the shape of a PlainResponse. Must not import ivm/, gateway/, api/.
  */
 import { LivelyError } from "../errors.ts";
+import type { CallValueResult, ResponseResult, Untrusted } from "./isolate/protocol.ts";
 import type { PlainResponse } from "./sandbox.ts";
 
 /** At most this many header lines in one response (Node's own parser takes 2000 on requests). */
@@ -31,7 +32,7 @@ function bad(tag: string, what: string): LivelyError {
  * values are checked by Node's writeHead itself (the gateway maps its refusal to the same error);
  * this checks what writeHead would crash on or mis-frame.
  */
-export function checkResponse(tag: string, result: Record<string, unknown>): PlainResponse {
+export function checkResponse(tag: string, result: Untrusted<ResponseResult>): PlainResponse {
   const { status, headers, body } = result;
   if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) {
     throw bad(tag, `status ${typeof status === "number" ? status : typeof status}, which is not an integer from 200 to 599`);
@@ -58,7 +59,7 @@ export function checkResponse(tag: string, result: Record<string, unknown>): Pla
 }
 
 /** A named export's JSON result, parsed; the isolate's JSON.stringify may have been replaced. */
-export function checkCallResult(tag: string, result: Record<string, unknown>): unknown {
+export function checkCallResult(tag: string, result: Untrusted<CallValueResult>): unknown {
   const json = result.r;
   if (typeof json !== "string") throw bad(tag, "a call result that is not JSON text");
   try {

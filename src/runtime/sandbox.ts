@@ -4,13 +4,15 @@
  * `PlainResponse`; named exports are called with JSON-able arguments.
  *
  * Owns: loading an artifact, running handlers under limits, disposal.
- * The one implementation is `ivm/` (isolated-vm). Must not import gateway/, api/, cli/.
+ * The one implementation is `ivm/` (isolated-vm); the code that runs inside its isolates is
+ * `isolate/`. Must not import gateway/, api/, cli/.
  *
  * Example:
  *   const loaded = await sandbox.load({ module: "hello", version: 3, artifact, limits, vars: {} });
  *   const response = await loaded.fetch({ method: "GET", url, headers: ["host", "a"], body: null }, { channel: "production", depth: 0 });
  *   loaded.retire(); // disposed once nothing is in flight on it
  */
+import type { FetchedResponse, FetchPayload } from "./isolate/protocol.ts";
 
 /** A request as the gateway saw it. `headers` is Node's rawHeaders: [name, value, name, value…]. */
 export interface PlainRequest {
@@ -56,11 +58,11 @@ export interface CallerContext {
   chain?: CallChain;
 }
 
-/** An outbound `fetch()` as the host carries it out (runtime/host-fetch.ts), already limited to the module's allowlist. */
-export type ModuleFetch = (
-  request: { method: string; url: string; headers: [string, string][]; body: Uint8Array | null; redirect: "follow" | "manual" | "error" },
-  signal: AbortSignal,
-) => Promise<{ status: number; statusText: string; url: string; redirected: boolean; headers: [string, string][]; body: Uint8Array }>;
+/**
+ * An outbound `fetch()` as the host carries it out (runtime/host-fetch.ts), already limited to
+ * the module's allowlist: the request the isolate sent (checked), the answer it gets.
+ */
+export type ModuleFetch = (request: FetchPayload, signal: AbortSignal) => Promise<FetchedResponse>;
 
 /** `env.call(module, fn, ...args)` as the host carries it out. Resolves to the JSON-able result. */
 export type CallModule = (caller: CallerContext, module: string, fn: string, args: unknown[]) => Promise<unknown>;

@@ -1,9 +1,9 @@
 /**
- * The host half of the request protocol (the isolate half is dispatch-source.ts): requests
- * and calls for one loaded version are queued, sent to its isolate in one batch per turn of
- * Node's event loop, and their results come back in one batch too. bench:http measured why:
- * one `Reference.apply` per request kept Lively's main thread at 100% at ~0.45 × bare
- * node:http; batched, the boundary costs a few µs a request.
+ * The host half of the request protocol (the isolate half is ../isolate/dispatch.ts; the
+ * messages are ../isolate/protocol.ts): requests and calls for one loaded version are queued,
+ * sent to its isolate in one batch per turn of Node's event loop, and their results come back
+ * in one batch too. bench:http measured why: one `Reference.apply` per request kept Lively's
+ * main thread at 100% at ~0.45 × bare node:http; batched, the boundary costs a few µs a request.
  *
  * Nothing the isolate sends back is trusted: slots, result shapes and types are checked here
  * (and responses again in response-check.ts) before anything reaches a caller.
@@ -27,12 +27,26 @@
  */
 import { randomBytes } from "node:crypto";
 import { LivelyError } from "../../errors.ts";
+import type {
+  CallItem,
+  CallValueResult,
+  DispatchItem,
+  FailureResult,
+  FetchItem,
+  ResponseResult,
+  SlotResult,
+  SlotTag,
+  Untrusted,
+} from "../isolate/protocol.ts";
 import type { CallChain, CallerContext, SandboxLimits } from "../sandbox.ts";
 import type { Watchdog, Watched } from "../watchdog.ts";
 import type { IvmIsolate, IvmReference } from "./isolated-vm.ts";
 
-/** What the isolate sends back for one slot (see dispatch-source.ts), once checked to be an object. */
-export type WireResult = Record<string, unknown>;
+/** A request or call as the sandbox hands it over; submit() adds the slot tag. */
+export type UntaggedItem = Omit<FetchItem, keyof SlotTag> | Omit<CallItem, keyof SlotTag>;
+
+/** What the isolate answered for a request or call: known to be an object, not a failure; its fields unchecked. */
+export type WireResult = Untrusted<ResponseResult | CallValueResult>;
 
 interface Pending {
   resolve(result: WireResult): void;
@@ -101,7 +115,7 @@ export function newErrorId(): string {
 export class Dispatcher implements Watched {
   private readonly slots: (Pending | undefined)[] = [];
   private readonly freeSlots: number[] = [];
-  private outgoing: Record<string, unknown>[] = [];
+  private outgoing: DispatchItem[] = [];
   private flushQueued = false;
   private watched = false;
   private nextGen = 1;
@@ -142,7 +156,7 @@ export class Dispatcher implements Watched {
   }
 
   /** Queue one request or call; it goes out with the rest of this turn's batch. */
-  submit(item: Record<string, unknown>, caller: CallerContext): Promise<WireResult> {
+  submit(untagged: UntaggedItem, caller: CallerContext): Promise<WireResult> {
     if (this.killedBy) return Promise.reject(this.killedBy);
     return new Promise<WireResult>((resolve, reject) => {
       const slot = this.freeSlots.pop() ?? this.slots.length;
@@ -156,6 +170,8 @@ export class Dispatcher implements Watched {
         caller,
         gen,
       };
+      // Tagged in place: one object per request on the hot path.
+      const item = untagged as DispatchItem;
       item.s = slot;
       item.g = gen;
       item.c = caller.channel;
@@ -198,7 +214,7 @@ export class Dispatcher implements Watched {
     const batch = this.outgoing;
     this.outgoing = [];
     if (this.killedBy || batch.length === 0) return;
-    const slots = batch.map((item) => item.s as number);
+    const slots = batch.map((item) => item.s);
     this.dispatching.push(slots);
     const dispatched = () => {
       const at = this.dispatching.indexOf(slots);
@@ -248,7 +264,7 @@ export class Dispatcher implements Watched {
       this.release(slot);
       return;
     }
-    const fields = result as WireResult;
+    const fields = result as Untrusted<SlotResult>;
     if (fields.wd === 1) {
       if (pending.answered) this.release(slot);
       return;
@@ -266,7 +282,7 @@ export class Dispatcher implements Watched {
   }
 
   /** The module threw or returned a bad result: the error carries an id, the module's log the whole story. */
-  private moduleError(fields: WireResult): LivelyError {
+  private moduleError(fields: Untrusted<FailureResult>): LivelyError {
     const { module, version } = this.options;
     const errorId = newErrorId();
     const message = typeof fields.x === "string" ? fields.x : "an error it could not describe";

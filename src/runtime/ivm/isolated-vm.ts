@@ -40,11 +40,11 @@ export interface IvmContext {
     get(key: string, options: { reference: true }): Promise<IvmReference>;
   };
   eval(code: string, options?: IvmRunOptions): Promise<unknown>;
-  /** Run `code` as a function body with `$0, $1…` bound to `args`, on the calling thread. */
+  /** Run `code` as a function body with `$0, $1…` bound to `args`, on the calling thread; `filename` names its stack frames. */
   evalClosureSync(
     code: string,
     args: unknown[],
-    options?: { arguments?: { reference?: boolean; copy?: boolean }; result?: { reference?: boolean; copy?: boolean } },
+    options?: { arguments?: { reference?: boolean; copy?: boolean }; result?: { reference?: boolean; copy?: boolean }; filename?: string },
   ): unknown;
   evalSync(code: string, options?: IvmRunOptions): unknown;
   release(): void;

@@ -7,6 +7,8 @@
  * on the next request, and no other version is touched.
  */
 import { LivelyError } from "../../errors.ts";
+import type { CallPayload, FetchedResponse, FetchPayload, Untrusted } from "../isolate/protocol.ts";
+import { DISPATCH_SOURCE } from "../isolate-code.generated.ts";
 import { checkCallResult, checkResponse } from "../response-check.ts";
 import type {
   CallerContext,
@@ -20,7 +22,6 @@ import type {
 } from "../sandbox.ts";
 import { Watchdog } from "../watchdog.ts";
 import type { HostBindings } from "../web/prelude.ts";
-import { DISPATCH_SOURCE } from "./dispatch-source.ts";
 import { Dispatcher, describeReason, newErrorId } from "./dispatcher.ts";
 import { type IvmIsolate, type IvmReference, loadIsolatedVm } from "./isolated-vm.ts";
 import { createModuleIsolate, evaluateModule } from "./module-isolate.ts";
@@ -114,9 +115,9 @@ class IvmLoadedVersion implements LoadedVersion {
  * made the call; its channel, depth and chain come from the host's record of that request,
  * never from the isolate.
  */
-function callHandler(callModule: CallModule | undefined, dispatcher: () => Dispatcher | undefined): (payload: unknown) => Promise<unknown> {
+function callHandler(callModule: CallModule | undefined, dispatcher: () => Dispatcher | undefined): (payload: unknown) => Promise<string> {
   return async (payload) => {
-    const p = payload as { s?: unknown; g?: unknown; c?: unknown; m?: unknown; f?: unknown; a?: unknown } | null;
+    const p = payload as Untrusted<CallPayload> | null;
     if (!p || typeof p.c !== "string" || typeof p.m !== "string" || typeof p.f !== "string" || typeof p.a !== "string") {
       throw new TypeError("env.call(module, fn, ...args): module and fn must be strings");
     }
@@ -149,9 +150,9 @@ function callHandler(callModule: CallModule | undefined, dispatcher: () => Dispa
 const REDIRECT_MODES = new Set(["follow", "manual", "error"]);
 
 /** fetch() as the isolate's host-async "fetch" handler: what the isolate sent is checked, never trusted. */
-function fetchHandler(moduleFetch: ModuleFetch | undefined): (payload: unknown, signal: AbortSignal) => Promise<unknown> {
+function fetchHandler(moduleFetch: ModuleFetch | undefined): (payload: unknown, signal: AbortSignal) => Promise<FetchedResponse> {
   return async (payload, signal) => {
-    const p = payload as { method?: unknown; url?: unknown; headers?: unknown; body?: unknown; redirect?: unknown } | null;
+    const p = payload as Untrusted<FetchPayload> | null;
     const headersOk =
       Array.isArray(p?.headers) &&
       p.headers.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === "string" && typeof pair[1] === "string");
@@ -171,9 +172,9 @@ function fetchHandler(moduleFetch: ModuleFetch | undefined): (payload: unknown, 
       {
         method: p.method,
         url: p.url,
-        headers: p.headers as [string, string][],
-        body: p.body as Uint8Array | null,
-        redirect: p.redirect as "follow" | "manual" | "error",
+        headers: p.headers as FetchPayload["headers"],
+        body: p.body as FetchPayload["body"],
+        redirect: p.redirect as FetchPayload["redirect"],
       },
       signal,
     );
@@ -212,7 +213,7 @@ export class IvmSandbox implements Sandbox {
       const entry = context.evalClosureSync(
         DISPATCH_SOURCE,
         [respond, String(version), JSON.stringify(request.vars), target.wire.derefInto()],
-        { result: { reference: true } },
+        { result: { reference: true }, filename: "lively:dispatcher" },
       ) as IvmReference;
       target.wire.release();
       const dispatch = entry.getSync(0, { reference: true }) as IvmReference;

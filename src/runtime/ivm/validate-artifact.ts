@@ -8,6 +8,8 @@
  */
 import { SourceMap } from "node:module";
 import { LivelyError } from "../../errors.ts";
+import type { ExportShape, Untrusted } from "../isolate/protocol.ts";
+import { EXPORT_SHAPE_SOURCE } from "../isolate-code.generated.ts";
 import type { IvmReference } from "./isolated-vm.ts";
 import { createModuleIsolate, evaluateModule, ModuleLoadFailure } from "./module-isolate.ts";
 
@@ -24,31 +26,8 @@ export interface ValidateOptions {
   wallTimeoutMs?: number;
 }
 
-/**
- * Evaluated before the module's top-level code (which may replace Object.keys, JSON or
- * Array.prototype.push for itself): returns the probe that reads the namespace's shape.
- */
-const SHAPE_PROBE = `
-  const keys = Object.keys, stringify = JSON.stringify;
-  return (ns) => {
-    const exports = [], problems = [];
-    let e = 0, p = 0;
-    const names = keys(ns);
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      const value = ns[name];
-      const type = value === null ? "null" : typeof value;
-      if (name === "default") {
-        if ((type === "object" && typeof value.fetch === "function") || type === "function") exports[e++] = "default";
-        else problems[p++] = "the default export must be an object with a fetch(request, env, ctx) method, got " + type;
-      } else if (type === "function") exports[e++] = name;
-      else problems[p++] = "export '" + name + "' must be a function, got " + type;
-    }
-    return stringify({ exports, problems });
-  };
-`;
 /** The probe's answer, checked: module code ran in that isolate and may have replaced JSON.stringify. */
-function parseShape(raw: unknown): { exports: string[]; problems: string[] } {
+function parseShape(raw: unknown): ExportShape {
   const bad = new LivelyError("invalid_code", "the module's top-level code broke the export check (did it replace JSON or Object?)");
   if (typeof raw !== "string") throw bad;
   let parsed: unknown;
@@ -57,7 +36,7 @@ function parseShape(raw: unknown): { exports: string[]; problems: string[] } {
   } catch {
     throw bad;
   }
-  const { exports, problems } = (parsed ?? {}) as { exports?: unknown; problems?: unknown };
+  const { exports, problems } = (parsed ?? {}) as Untrusted<ExportShape>;
   const strings = (v: unknown): v is string[] => Array.isArray(v) && v.length <= 10_000 && v.every((x) => typeof x === "string");
   if (!strings(exports) || !strings(problems)) throw bad;
   return { exports, problems };
@@ -98,7 +77,11 @@ export async function validateArtifact(artifact: string, options: ValidateOption
   const target = await createModuleIsolate({ memoryMb: options.memoryLimitMb ?? 128 });
   try {
     const { context } = target;
-    const probe = context.evalClosureSync(SHAPE_PROBE, [], { result: { reference: true } }) as IvmReference;
+    // Before the module's top-level code, which may replace Object.keys or JSON for itself (../isolate/export-shape.ts).
+    const probe = context.evalClosureSync(EXPORT_SHAPE_SOURCE, [], {
+      result: { reference: true },
+      filename: "lively:exports",
+    }) as IvmReference;
     let namespace: IvmReference;
     try {
       namespace = await evaluateModule(target, artifact, { cpuMs: options.timeoutMs ?? 1000, wallMs: options.wallTimeoutMs ?? 5000 });

@@ -26,7 +26,7 @@ export interface WebScript {
 }
 
 export interface WebContext extends IvmContext {
-  evalClosureSync(code: string, args: unknown[], options: { result: { reference: true } }): WebReference;
+  evalClosureSync(code: string, args: unknown[], options: { result: { reference: true }; filename?: string }): WebReference;
 }
 
 export interface WebIsolate extends IvmIsolate {

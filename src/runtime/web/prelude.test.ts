@@ -354,6 +354,19 @@ describe("web prelude", () => {
     assert.deepEqual(JSON.parse(String(out)), ["undefined", false, "ReferenceError", "undefined", "undefined", "undefined", []]);
   });
 
+  it("names every class and function it defines as the Web does, in .name and in stack frames", async () => {
+    // The prelude is bundled by esbuild, which renames a class that names itself in its own body.
+    const misnamed = await s.run(`JSON.stringify(Object.getOwnPropertyNames(globalThis).filter((k) =>
+      !k.startsWith("__test") && typeof globalThis[k] === "function" && globalThis[k].name !== k))`);
+    assert.equal(misnamed, "[]");
+    const stack = String(await s.run(`(() => { try { new Headers([["bad name", "x"]]) } catch (e) { return e.stack } })()`));
+    assert.match(
+      stack,
+      /^TypeError: Invalid header name: 'bad name'\n {4}at headerName \(lively:prelude:\d+:\d+\)\n {4}at Headers\.append \(lively:prelude:/,
+    );
+    assert.match(stack, /at new Headers \(lively:prelude:\d+:\d+\)/);
+  });
+
   it("refuses to run without the host bindings", async () => {
     const ivm = loadIsolatedVm();
     const isolate = new ivm.Isolate({ memoryLimit: 32 });

@@ -1,8 +1,9 @@
 /**
- * The Web platform inside each isolate (what Cloudflare-Workers-style module code expects):
- * PRELUDE_SOURCE is a plain script evaluated once in every new context, after
- * installHostBindings has put `__livelyHost` on its global. The prelude captures that object in
- * a closure, deletes the global, and defines:
+ * The Web platform inside each isolate (what Cloudflare-Workers-style module code expects), as
+ * the host runs it. The code is src/runtime/isolate/ (prelude.ts is its entry; checked by its
+ * own tsconfig and bundled at build time into PRELUDE_SOURCE by scripts/isolate-code.mjs):
+ * a plain script evaluated once in every new context, after installHostBindings has put
+ * `__livelyHost` on its global. The prelude takes that object off the global, and defines:
  *
  *   Headers, Request, Response, URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa,
  *   crypto (getRandomValues, randomUUID, subtle: digest SHA-1/256/384/512, HMAC importKey/
@@ -11,7 +12,7 @@
  *   Event, EventTarget, AbortController, AbortSignal, performance, navigator, self;
  *
  * and returns (as the script's completion value, never as globals a module could reach) the
- * wire functions the dispatcher calls:
+ * wire functions the dispatcher calls (isolate/prelude.ts, PreludeWire):
  *
  *   toRequest({ method, url, headers: [name, value, …], body: Uint8Array | null }) -> Request
  *   fromResponse(value) -> { status, headers: [name, value, …], body: Uint8Array | string | null }
@@ -20,46 +21,20 @@
  *   reportError(error)                              the prelude's reportError (logs "Uncaught …")
  *
  * Heavy, well-specified work (URL parsing, long text encoding, hashing, randomness) is done by
- * the host through the bindings; everything else is small plain JS (see js/*.ts).
+ * the host through the bindings (host.ts); everything else is small plain JS.
  */
+
+import { PRELUDE_SOURCE } from "../isolate-code.generated.ts";
 import type { IvmContext, IvmIsolate, IvmReference } from "../ivm/isolated-vm.ts";
 import { asWebIsolate, type WebExternalCopy } from "./ivm-types.ts";
-import { CORE_JS } from "./js/core.ts";
-import { ENCODING_JS } from "./js/encoding.ts";
-import { FETCH_JS } from "./js/fetch.ts";
-import { TASKS_JS } from "./js/tasks.ts";
-import { URL_JS } from "./js/url.ts";
 
-export type { HostBindings, HostBindingsOptions, LogLevel, UrlFields } from "./host.ts";
+export type { LogLevel, UrlFields } from "../isolate/protocol.ts";
+export type { HostBindings, HostBindingsOptions } from "./host.ts";
 export { installHostBindings, parseUrl } from "./host.ts";
+export { PRELUDE_SOURCE };
 
 /** The file name the prelude's frames carry in stack traces. */
 export const PRELUDE_FILENAME = "lively:prelude";
-
-/** Drops indentation, blank lines and whole-line comments (the fragments have no multi-line strings). */
-const compact = (js: string): string =>
-  js
-    .split("\n")
-    .map((line) => line.trim())
-    .filter((line) => line !== "" && !line.startsWith("//"))
-    .join("\n");
-
-export const PRELUDE_SOURCE = compact(
-  "(function livelyPrelude() {\n" +
-    '"use strict";\n' +
-    "const host = globalThis.__livelyHost;\n" +
-    'if (!host) throw new Error("installHostBindings must run before the Lively prelude");\n' +
-    "delete globalThis.__livelyHost;\n" +
-    "const def = (name, value) => Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });\n" +
-    CORE_JS +
-    TASKS_JS +
-    ENCODING_JS +
-    URL_JS +
-    FETCH_JS +
-    // The completion value: what the dispatcher needs, handed over by reference, never a global.
-    "return Object.freeze({ toRequest: wireToRequest, fromResponse: wireFromResponse, hostAsync, reportError });\n" +
-    "})();\n",
-);
 
 let codeCache: WebExternalCopy | undefined;
 

@@ -1,0 +1,43 @@
+/**
+ * Inside the isolate: the Web platform prelude, what Cloudflare-Workers-style module code
+ * expects (see ../web/prelude.ts for how the host runs it). scripts/isolate-code.mjs bundles
+ * this entry and everything it imports into PRELUDE_SOURCE, a plain script evaluated once in
+ * every new context after the host bindings are installed (../web/host.ts); the script's
+ * completion value is this module's default export, the wire object, handed to the
+ * dispatcher by reference and never left on the global.
+ *
+ * Every import below defines globals (def in bindings.ts); bindings.ts comes first, so the
+ * host bindings leave the global before anything else runs.
+ */
+import "./bindings.ts";
+import "./environment.ts";
+import "./events.ts";
+import "./timers.ts";
+import "./encoding.ts";
+import "./crypto.ts";
+import "./url.ts";
+import "./url-search-params.ts";
+import "./structured-clone.ts";
+import "./headers.ts";
+import "./request.ts";
+import "./response.ts";
+import "./fetch.ts";
+import { reportError } from "./console.ts";
+import { hostAsync } from "./host-async.ts";
+import type { Request } from "./request.ts";
+import { type WireRequest, type WireResponse, wireFromResponse, wireToRequest } from "./wire.ts";
+
+/** What the prelude hands the dispatcher (dispatch.ts). */
+export interface PreludeWire {
+  /** The host's request as a Request. */
+  toRequest(plain: WireRequest): Request;
+  /** The handler's answer as plain data; throws TypeError "the handler returned <type>, not a Response" for anything else. */
+  fromResponse(value: unknown): WireResponse;
+  /** Host work the isolate awaits (env.call, fetch). */
+  hostAsync: typeof hostAsync;
+  /** The prelude's reportError: logs "Uncaught …". */
+  reportError(error: unknown): void;
+}
+
+const wire: PreludeWire = Object.freeze({ toRequest: wireToRequest, fromResponse: wireFromResponse, hostAsync, reportError });
+export default wire;

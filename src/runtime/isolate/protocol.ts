@@ -1,0 +1,205 @@
+/**
+ * The messages between the host (Node's side: runtime/ivm/, runtime/web/host.ts) and the code
+ * that runs inside every isolate (this folder). Types only: both sides import them, and
+ * nothing here exists at run time. The short keys are the wire format (they are copied across
+ * the boundary for every request) and stay short.
+ *
+ * Everything the isolate sends was produced next to module code that may have replaced every
+ * builtin it could see, so the host receives `unknown` and checks it; `Untrusted<T>` names the
+ * keys the host may look at, each still `unknown` until checked.
+ *
+ *   host -> isolate   DispatchItem[]        dispatch(items): a request (FetchItem) or a call (CallItem)
+ *   isolate -> host   ResultBatch           [slot, SlotResult, slot, SlotResult, …] from collect() or respond()
+ *   isolate -> host   HostAsync[K].payload  host work the isolate awaits: env.call, fetch
+ *   host -> isolate   FireArgs              fire(…): a timer expired, or host work settled
+ *   isolate -> host   HostFunctions         the synchronous and fire-and-forget host bindings
+ *   isolate -> host   ExportShape           the deploy-time check of a module's exports (JSON)
+ *
+ * Owns: these shapes. Must not import anything (it is shared by two TypeScript projects).
+ */
+
+/** A console level, in the isolate's console and the host's log sink. */
+export type LogLevel = "log" | "info" | "warn" | "error" | "debug";
+
+/** A URL's fields as the host's WHATWG parser hands them to the isolate. */
+export interface UrlFields {
+  href: string;
+  origin: string;
+  protocol: string;
+  username: string;
+  password: string;
+  host: string;
+  hostname: string;
+  port: string;
+  pathname: string;
+  search: string;
+  hash: string;
+}
+
+/** The URL fields a setter may change (every field but href and origin). */
+export type UrlSetter = Exclude<keyof UrlFields, "href" | "origin">;
+
+/** The hashes crypto.subtle and HMAC support. */
+export type HashName = "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512";
+
+/** How fetch() follows redirects. */
+export type RedirectMode = "follow" | "manual" | "error";
+
+// ---- Host work the isolate awaits (hostAsync in the prelude, asyncHandlers on the host) ----
+
+/**
+ * env.call(module, fn, ...args): `s` and `g` name the request whose env made the call (the
+ * host charges the call to that request's channel, depth and chain: the isolate never says how
+ * deep it is), `c` the channel that env was made for, `a` the arguments as JSON.
+ */
+export interface CallPayload {
+  s: number;
+  g: number;
+  c: string;
+  m: string;
+  f: string;
+  a: string;
+}
+
+/** fetch(): the request the host carries out under the module's allowlist. */
+export interface FetchPayload {
+  method: string;
+  url: string;
+  headers: [string, string][];
+  body: Uint8Array | null;
+  redirect: RedirectMode;
+}
+
+/** What the host's fetch answers. */
+export interface FetchedResponse {
+  status: number;
+  statusText: string;
+  url: string;
+  redirected: boolean;
+  headers: [string, string][];
+  body: Uint8Array;
+}
+
+/** Each kind of host work: what the isolate sends, and what the host answers (a call's result is JSON text). */
+export interface HostAsync {
+  call: { payload: CallPayload; answer: string };
+  fetch: { payload: FetchPayload; answer: FetchedResponse };
+}
+export type HostAsyncKind = keyof HostAsync;
+
+// ---- The host bindings (web/host.ts installs them, the prelude captures them) ----
+
+/**
+ * The host functions the prelude calls. Arguments and results are copied. The fire-and-forget
+ * ones (IgnoredHostFunction) are queued for Node's main thread and never waited for; the rest
+ * hold the isolate until the main thread answers, and a host error arrives as a bare
+ * TypeError/RangeError/Error with its message only.
+ */
+export interface HostFunctions {
+  urlParse(url: string, base: string | undefined): UrlFields | null;
+  urlSet(href: string, name: UrlSetter, value: string): UrlFields;
+  textEncode(text: string): Uint8Array;
+  textDecode(bytes: Uint8Array, encoding: string, fatal: boolean, ignoreBOM: boolean): string;
+  /** The canonical name of an encoding label, or null when the host's TextDecoder has none. */
+  textLabel(label: string): string | null;
+  randomBytes(n: number): Uint8Array;
+  randomUUID(): string;
+  digest(hash: HashName, data: Uint8Array): ArrayBuffer;
+  hmac(hash: HashName, key: Uint8Array, data: Uint8Array): ArrayBuffer;
+  setTimer(id: number, ms: number): void;
+  clearTimer(id: number): void;
+  startAsync<K extends HostAsyncKind>(id: number, kind: K, payload: HostAsync[K]["payload"]): void;
+  cancelAsync(id: number): void;
+  log(level: LogLevel, text: string): void;
+}
+export type HostFunctionName = keyof HostFunctions;
+export type IgnoredHostFunction = "setTimer" | "clearTimer" | "startAsync" | "cancelAsync" | "log";
+
+/**
+ * `__livelyHost` as the prelude finds it (web/host.ts's bootstrap makes it, bindings.ts takes it
+ * off the global): the functions, two limits, and the two callbacks the prelude sets.
+ */
+export interface HostObject extends HostFunctions {
+  readonly maxTimers: number;
+  readonly maxPendingAsync: number;
+  onTimer: ((id: number) => void) | null;
+  onAsync: ((id: number, ok: boolean, value: unknown) => void) | null;
+}
+
+/** What the host calls `fire` with: kind 0, timer `id` expired; kind 1, host work `id` settled. */
+export type FireArgs =
+  | [kind: 0, id: number]
+  | [kind: 1, id: number, ok: true, value: HostAsync[HostAsyncKind]["answer"]]
+  | [kind: 1, id: number, ok: false, message: string];
+
+// ---- Requests and calls (the dispatcher: ivm/dispatcher.ts on the host, dispatch.ts inside) ----
+
+/** Which request a message belongs to: the host's slot, that occupant's generation, its channel. */
+export interface SlotTag {
+  s: number;
+  g: number;
+  c: string;
+}
+
+/** A request for the module's fetch handler; `headers` is Node's rawHeaders [name, value, …]. */
+export interface FetchItem extends SlotTag {
+  method: string;
+  url: string;
+  headers: string[];
+  body: Uint8Array | null;
+  f?: undefined;
+}
+
+/** A call of named export `f` with the JSON array `a` as its arguments. */
+export interface CallItem extends SlotTag {
+  f: string;
+  a: string;
+}
+
+export type DispatchItem = FetchItem | CallItem;
+
+/** The module's response; `w` counts the ctx.waitUntil promises still running (a WaitsDone follows). */
+export interface ResponseResult {
+  status: number;
+  headers: string[];
+  body: Uint8Array | string | null;
+  w: number;
+}
+
+/** A named export's value, as JSON text. */
+export interface CallValueResult {
+  r: string;
+}
+
+/** The handler threw (`k: "throw"`) or answered something that is not a Response (`"response"`); `t` is the stack. */
+export interface FailureResult {
+  x: string;
+  k: "throw" | "response";
+  t: string;
+}
+
+/** The waitUntil promises of an answered request all settled. */
+export interface WaitsDoneResult {
+  wd: 1;
+}
+
+/** One slot's result; which one it is shows by its keys (`wd`, `x`, `r`, or `status`). */
+export type SlotResult = ResponseResult | CallValueResult | FailureResult | WaitsDoneResult;
+
+/** Results as they cross: [slot, result, slot, result, …]. */
+export type ResultBatch = (number | SlotResult)[];
+
+// ---- Deploy-time validation (ivm/validate-artifact.ts, export-shape.ts inside) ----
+
+/** The exported functions (`default` for a fetch handler) and what is wrong with the rest. */
+export interface ExportShape {
+  exports: string[];
+  problems: string[];
+}
+
+// ---- On the host ----
+
+type KeysOf<T> = T extends unknown ? keyof T : never;
+
+/** A value from the isolate, known to be an object: every key the protocol names, none of them checked yet. */
+export type Untrusted<T> = { readonly [K in KeysOf<T>]?: unknown };

@@ -1,0 +1,56 @@
+/**
+ * Inside the isolate (see bindings.ts): the two functions the dispatcher uses to turn the host's
+ * request into a Request and the handler's Response into plain data (protocol.ts, FetchItem and
+ * ResponseResult). The prelude returns them; they are never globals, so module code cannot
+ * reach them. Brand checks (#field in value), not instanceof: a module may redefine
+ * Symbol.hasInstance on any class it sees.
+ */
+import { bodyInternals, kWire } from "./body.ts";
+import { adoptHeaders, type HeaderPair, Headers, headerList } from "./headers.ts";
+import type { FetchItem, ResponseResult } from "./protocol.ts";
+import { Request } from "./request.ts";
+import { responseInternals } from "./response.ts";
+import { ctorName, exact } from "./util.ts";
+
+/** The host's request: headers are Node's rawHeaders [name, value, name, value…]. */
+export type WireRequest = Pick<FetchItem, "method" | "url" | "headers" | "body">;
+/** The handler's response, ready for Node's writeHead (the host checks every field again). */
+export type WireResponse = Pick<ResponseResult, "status" | "headers" | "body">;
+
+export function wireToRequest(plain: WireRequest): Request {
+  const method = String(plain.method);
+  const raw = plain.headers;
+  const list: HeaderPair[] = new Array(raw.length >> 1);
+  for (let i = 0, j = 0; i + 1 < raw.length; i += 2, j++) list[j] = [String(raw[i]).toLowerCase(), String(raw[i + 1])];
+  const headers = new Headers();
+  adoptHeaders(headers, list);
+  const request = new Request(kWire, { url: String(plain.url), method, headers });
+  const body = plain.body;
+  if (body !== null && body !== undefined && method !== "GET" && method !== "HEAD") {
+    if (!(body instanceof Uint8Array)) throw new TypeError("toRequest: body must be a Uint8Array or null");
+    bodyInternals.set(request, exact(body));
+  }
+  return request;
+}
+
+const describe = (v: unknown) => (v === null ? "null" : typeof v === "object" ? ctorName(v) || "object" : typeof v);
+// Framing is the host's job: a module's own content-length or transfer-encoding could
+// disagree with the body it returns and desynchronise a keep-alive connection. (The host
+// filters these again: a module can replace Set.prototype.has.)
+const HOST_FRAMED = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "trailer", "te"]);
+
+export function wireFromResponse(value: unknown): WireResponse {
+  if (!responseInternals.is(value)) throw new TypeError("the handler returned " + describe(value) + ", not a Response");
+  if (bodyInternals.used(value)) throw new TypeError("the handler returned a Response whose body was already read");
+  const list = headerList(responseInternals.headers(value));
+  const headers: string[] = [];
+  let n = 0;
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i];
+    if (!HOST_FRAMED.has(p[0])) {
+      headers[n++] = p[0];
+      headers[n++] = p[1];
+    }
+  }
+  return { status: responseInternals.status(value), headers, body: bodyInternals.get(value) };
+}
