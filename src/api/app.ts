@@ -49,7 +49,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
       },
     }),
   );
-  api.use(authenticateRequests(deps.store));
+  api.use(authenticateRequests(deps.tokens));
   api.use(async (c, next) => {
     await next();
     if (c.req.method !== "GET" && c.res.status < 300) await deps.onChange?.();

@@ -307,6 +307,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     });
     const api = createAdminApi({
       store,
+      tokens,
       // Under the limits the module will be served with: code that only fits the node's defaults must not deploy.
       validate: (artifact, sourceMap, module) => {
         const limits = effectiveSandboxLimits(nodeLimits, index.settings(module)?.limits);

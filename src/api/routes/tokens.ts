@@ -32,6 +32,8 @@ export function tokenRoutes(deps: ApiDeps) {
 
   app.delete("/tokens/:name", admin, async (c) => {
     await revokeTokenNamed(deps.store, { name: c.req.param("name") });
+    // This node stops taking it now; the others within their cache's TTL.
+    deps.tokens.forgetNamed?.(c.req.param("name"));
     return c.json({ name: c.req.param("name"), revoked: true });
   });
 
