@@ -22,6 +22,7 @@ import type { LoadedVersion, PlainRequest, PlainResponse } from "../runtime/sand
 import type { VersionCache } from "../runtime/version-cache.ts";
 import { admit, type Guard, TOKEN_HEADER, withoutToken } from "./access.ts";
 import { NO_QUERY, resolveVersion } from "./choose-version.ts";
+import { type IndexPageOptions, serveIndex } from "./index-page.ts";
 import { type BodyBudget, readBody } from "./request-body.ts";
 import { followRoutes, routedModuleMissing } from "./route-table.ts";
 
@@ -37,6 +38,8 @@ export interface GatewayOptions {
   onModuleError?(module: string, version: number, text: string): void;
   /** Checks the `x-lively-token` of pins and private channels (access.ts). */
   tokens: TokenVerifier;
+  /** What `GET /` answers when no route claims it (index-page.ts); without it, 404. */
+  indexPage?: Omit<IndexPageOptions, "index">;
 }
 
 /** The request's URL, absolute and canonical: what the module sees as request.url. */
@@ -182,6 +185,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       // A route (host and/or path prefix) wins over the built-in /<module>/…; a route whose module is gone is a 404.
       const routed = routes().lookup(request.headers.host, path);
       if (routed && !index.has(routed.module)) throw routedModuleMissing(routed);
+      if (path === "/" && !routed && options.indexPage) {
+        serveIndex(request, response, { ...options.indexPage, index }).catch((error: unknown) => fail(response, error));
+        return;
+      }
       const end = path.indexOf("/", 1);
       const module = routed?.module ?? (end < 0 ? path.slice(1) : path.slice(1, end));
       if (!MODULE_NAME.test(module) || !index.has(module)) {
