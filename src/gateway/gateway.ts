@@ -13,6 +13,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TokenVerifier } from "../auth/token-cache.ts";
 import type { ChannelIndex } from "../code/channel-index.ts";
+import { moduleNotFound, versionNotFound } from "../code/errors.ts";
 import { MODULE_NAME } from "../code/names.ts";
 import { errorBody, LivelyError } from "../errors.ts";
 import { errorHeaders, HTTP_STATUS_BY_CODE, publicError } from "../http-errors.ts";
@@ -167,7 +168,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (guard) await admit(options.tokens, request.headers, module, guard);
       let loaded: LoadedVersion | undefined = cache.peek(module, version);
       if (!loaded) loaded = await cache.get(module, version);
-      if (!loaded) throw new LivelyError("not_found", `module '${module}' has no version ${version}`, { module, version });
+      if (!loaded) throw versionNotFound(module, version);
       if (plain.method !== "GET" && plain.method !== "HEAD" && plain.body === null) {
         plain.body = await readBody(request, response, options.maxBodyBytes(module), options.bodyBudget);
       }
@@ -191,13 +192,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
       const end = path.indexOf("/", 1);
       const module = routed?.module ?? (end < 0 ? path.slice(1) : path.slice(1, end));
-      if (!MODULE_NAME.test(module) || !index.has(module)) {
-        throw new LivelyError(
-          "not_found",
-          module ? `no module '${module}' is deployed here` : "no module named in the path: request /<module>/…",
-          { module },
-        );
-      }
+      if (!module) throw new LivelyError("not_found", "no module named in the path: request /<module>/…", {});
+      if (!MODULE_NAME.test(module) || !index.has(module)) throw moduleNotFound(module);
       const resolved = resolveVersion(index, module, request.headers, url.search.length > 1 ? url.searchParams : NO_QUERY);
       const { version, channel, setCookie, guard } = resolved;
       const tag = `${module}@${version}`;
