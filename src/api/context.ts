@@ -50,4 +50,9 @@ export interface NodeHealth {
   [detail: string]: unknown;
 }
 
-export type ApiEnv = { Variables: { token: TokenRecord } };
+/**
+ * `token`: the request's token, once authenticated. `unchanged`: set by a route that answers a
+ * non-GET without changing what the node serves (a call, a dry run, a token), so the answer
+ * does not wait for this node to re-read the history.
+ */
+export type ApiEnv = { Variables: { token: TokenRecord; unchanged?: boolean } };

@@ -8,7 +8,6 @@
 import type { ChannelIndex } from "../code/channel-index.ts";
 import { channelNotFound, exportNotFound, versionNotFound } from "../code/errors.ts";
 import { DEFAULT_CHANNEL } from "../code/names.ts";
-import { LivelyError } from "../errors.ts";
 import type { CallerContext } from "../runtime/sandbox.ts";
 import type { VersionCache } from "../runtime/version-cache.ts";
 
