@@ -1,11 +1,11 @@
-// Build from src/ with esbuild: first the code that runs inside isolates, bundled into strings
-// (scripts/isolate-code.mjs writes src/runtime/isolate-code.generated.ts), then dist/cli.js,
+// Build from src/ with esbuild: first the generated modules (scripts/generate.mjs: the code that
+// runs inside isolates, bundled into strings, and the SQL migrations), then dist/cli.js,
 // one ESM file with npm packages left external. Type-checking is `npm run typecheck`; this
 // step only transpiles, in well under a second.
 import { build } from "esbuild";
-import { buildIsolateCode } from "./isolate-code.mjs";
+import { generate } from "./generate.mjs";
 
-await buildIsolateCode();
+await generate();
 
 await build({
   entryPoints: ["src/cli/main.ts"],

@@ -113,10 +113,11 @@ for (const backend of BACKENDS) {
       assert.equal(response.body.error.details.line, 1);
     });
 
-    it("unknown things are 404 with a hint", async () => {
+    it("unknown things are 404 naming what to do next, as a key (the CLI words it)", async () => {
       const unknownModule = await t.api("GET", "/modules/nope/versions");
       assert.equal(unknownModule.status, 404);
-      assert.match(unknownModule.body.error.message, /lively ls/);
+      assert.equal(unknownModule.body.error.message, "module 'nope' does not exist");
+      assert.equal(unknownModule.body.error.details.next, "list-modules");
       assert.equal((await t.api("GET", "/modules/hello/versions/99")).status, 404);
       assert.equal((await t.api("GET", "/modules/hello/source?channel=nochannel")).status, 404);
       assert.equal((await t.api("PUT", "/modules/hello/channels/beta", { body: { version: 99 } })).status, 404);

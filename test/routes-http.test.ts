@@ -72,7 +72,7 @@ for (const backend of BACKENDS) {
       assert.equal((await get(t.url, "anything.test", "/v1")).body.module, "api");
       const apart = await get(t.url, "anything.test", "/v1x/");
       assert.equal(apart.status, 404, "/v1 does not take /v1x");
-      assert.match(apart.body.error.message, /no module 'v1x'/);
+      assert.match(apart.body.error.message, /module 'v1x' does not exist/);
     });
 
     it("precedence end to end: host+prefix > host > wildcard > prefix > /<module>/", async () => {

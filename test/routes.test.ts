@@ -73,7 +73,7 @@ for (const backend of BACKENDS) {
       const before = await latestSeq();
       await assert.rejects(
         addRoute(store, { route: "shop.example.com", module: "blog", actor: "tester" }),
-        hasCode("conflict", /already sends traffic to 'shop'.*--force/),
+        hasCode("conflict", /already sends traffic to 'shop'; nothing was written$/),
       );
       assert.equal(await latestSeq(), before, "nothing was written");
       const moved = await addRoute(store, { route: "shop.example.com", module: "blog", force: true, actor: "tester" });
@@ -108,7 +108,7 @@ for (const backend of BACKENDS) {
       assert.deepEqual(removed, { route: "/api", module: "shop", removed: true, seq: before + 1 });
       const { entries } = await readHistory(store, { module: "shop", limit: 1 });
       assert.deepEqual([entries[0]?.action, entries[0]?.details], ["route", { route: "/api", op: "remove" }]);
-      await assert.rejects(removeRoute(store, { route: "/api", actor: "t" }), hasCode("not_found", /no route '\/api'.*route ls/));
+      await assert.rejects(removeRoute(store, { route: "/api", actor: "t" }), hasCode("not_found", /no route '\/api'$/));
       assert.equal(await latestSeq(), before + 1);
     });
 

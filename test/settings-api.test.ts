@@ -192,7 +192,7 @@ for (const backend of BACKENDS) {
       ] as const) {
         const response = await api(method, path, body === undefined ? {} : { body });
         assert.equal(response.status, 404, `${method} ${path}`);
-        assert.match(response.body.error.message, /lively ls/);
+        assert.equal(response.body.error.details.next, "list-modules");
       }
     });
 

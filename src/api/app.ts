@@ -49,10 +49,10 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
       },
     }),
   );
-  api.use(authenticateRequests(deps.store));
+  api.use(authenticateRequests(deps.tokens));
   api.use(async (c, next) => {
     await next();
-    if (c.req.method !== "GET" && c.res.status < 300) await deps.onChange?.();
+    if (c.req.method !== "GET" && c.res.status < 300 && !c.get("unchanged")) await deps.onChange?.();
   });
   // One per API, shared by the diff route and the status that reports it.
   const diffs = deps.diffs ?? new DiffRunner();

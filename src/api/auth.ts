@@ -1,11 +1,13 @@
 /**
  * Bearer-token authentication and scope checks for the admin API. A missing or unknown
  * token is 401; a known token without enough scope is 403. The token is never logged.
+ * Tokens come from the node's cache: a revocation bites at once on the node that made it and
+ * within the cache's TTL (10 s) elsewhere.
  */
 import type { MiddlewareHandler } from "hono";
-import { authenticate, type Scope, scopeAllows } from "../auth/tokens.ts";
+import type { TokenVerifier } from "../auth/token-cache.ts";
+import { type Scope, scopeAllows } from "../auth/tokens.ts";
 import { LivelyError } from "../errors.ts";
-import type { Store } from "../store/store.ts";
 import type { ApiEnv } from "./context.ts";
 
 /** The token in an `Authorization: Bearer <token>` header, if the header has that shape. */
@@ -13,7 +15,8 @@ export function bearerToken(header: string | undefined): string | undefined {
   return /^Bearer\s+(\S+)\s*$/i.exec(header ?? "")?.[1];
 }
 
-export function authenticateRequests(store: Store): MiddlewareHandler<ApiEnv> {
+/** Every admin request's token, checked through the node's token cache (auth/token-cache.ts). */
+export function authenticateRequests(tokens: TokenVerifier): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const token = bearerToken(c.req.header("authorization"));
     if (!token) {
@@ -22,7 +25,7 @@ export function authenticateRequests(store: Store): MiddlewareHandler<ApiEnv> {
         "this request needs a token: send 'Authorization: Bearer <token>' (the CLI reads LIVELY_TOKEN)",
       );
     }
-    const record = await authenticate(store, token);
+    const record = await tokens.verify(token);
     if (!record) throw new LivelyError("unauthorized", "the token is not known or was revoked");
     c.set("token", record);
     await next();

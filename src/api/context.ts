@@ -1,4 +1,6 @@
 /** What every admin API route can use, and the token of the request once authenticated. */
+
+import type { TokenVerifier } from "../auth/token-cache.ts";
 import type { ArtifactValidator } from "../code/deploy.ts";
 import type { DiffRunner } from "../code/diff.ts";
 import type { CodeLimits } from "../code/limits.ts";
@@ -10,6 +12,8 @@ import type { ModuleLogSource } from "./log-stream.ts";
 
 export interface ApiDeps {
   store: Store;
+  /** The node's token cache: the admin API, the health check and the gateway share it. */
+  tokens: TokenVerifier;
   validate: ArtifactValidator;
   limits: CodeLimits;
   /** This node's limits: the defaults and ceilings of a module's config (DESIGN.md's when absent). */
@@ -46,4 +50,9 @@ export interface NodeHealth {
   [detail: string]: unknown;
 }
 
-export type ApiEnv = { Variables: { token: TokenRecord } };
+/**
+ * `token`: the request's token, once authenticated. `unchanged`: set by a route that answers a
+ * non-GET without changing what the node serves (a call, a dry run, a token), so the answer
+ * does not wait for this node to re-read the history.
+ */
+export type ApiEnv = { Variables: { token: TokenRecord; unchanged?: boolean } };

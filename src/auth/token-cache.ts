@@ -1,7 +1,9 @@
 /**
- * Tokens the gateway has verified, remembered briefly, so that public traffic that needs a
- * token (a version pin, a private channel) costs no database query per request, and keeps
- * working through a database outage for callers seen recently.
+ * Tokens this node has verified, remembered briefly, so that public traffic that needs a
+ * token (a version pin, a private channel), the admin API and the health check cost no
+ * database query per request, and keep working through a database outage for callers seen
+ * recently (read-only admin commands such as `lively status` included: writes fail anyway).
+ * One instance per node, shared by all three.
  *
  * - A verified token is trusted for `ttlMs` (default 10 s) without asking the store again, so
  *   a revoked token stops working on every node within 10 s. Why 10 s: a revocation is an
@@ -42,10 +44,14 @@ export interface VerifiedTokensOptions {
   now?: () => number;
 }
 
-/** What the gateway asks of it. */
+/** What the gateway, the admin API and the health check ask of it. */
 export interface TokenVerifier {
   /** The token's record when it is known and not revoked; undefined when not. */
   verify(token: string): Promise<TokenRecord | undefined>;
+  /** This node revoked the token named so: forget it now (other nodes within the TTL). */
+  forgetNamed?(name: string): void;
+  /** A token verified recently, without asking the store (for answers that must not wait on it). */
+  remembered?(token: string): TokenRecord | undefined;
 }
 
 interface Entry {
@@ -89,6 +95,17 @@ export class VerifiedTokens implements TokenVerifier {
     const done = () => this.lookups.delete(hash);
     lookup.then(done, done);
     return lookup;
+  }
+
+  /** Without asking the store: the record of a token verified within the stale window, else undefined. */
+  remembered(token: string): TokenRecord | undefined {
+    if (!TOKEN_SHAPE.test(token)) return undefined;
+    const entry = this.entries.get(hashToken(token));
+    return entry && this.now() - entry.verifiedAt < this.staleMs ? entry.record : undefined;
+  }
+
+  forgetNamed(name: string): void {
+    for (const [hash, entry] of this.entries) if (entry.record.name === name) this.entries.delete(hash);
   }
 
   private async lookup(hash: string, previous: Entry | undefined): Promise<TokenRecord | undefined> {

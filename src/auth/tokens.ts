@@ -9,6 +9,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tokenNotFound } from "../code/errors.ts";
 import { LivelyError } from "../errors.ts";
 import {
   countActiveAdmins,
@@ -105,7 +106,7 @@ export async function revokeTokenNamed(store: Store, input: { name: string }): P
     }
     return revokeToken(tx, input.name);
   });
-  if (!revoked) throw new LivelyError("not_found", `no active token named '${input.name}' (see 'lively token ls')`, { name: input.name });
+  if (!revoked) throw tokenNotFound(input.name);
 }
 
 /**

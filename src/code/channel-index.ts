@@ -251,6 +251,11 @@ export class ChannelIndex {
     return this.channels.has(module);
   }
 
+  /** Every live module with a channel, in no particular order. */
+  moduleNames(): string[] {
+    return [...this.channels.keys()];
+  }
+
   /** Where a channel points, with its rollout split if one is in progress. */
   channel(module: string, channel: string): IndexedChannel | undefined {
     return this.channels.get(module)?.get(channel);

@@ -13,7 +13,7 @@ import { appendHistory } from "../store/queries/history.ts";
 import { getModule, insertModule, setLatestVersion, setModuleDeleted, touchModule } from "../store/queries/modules.ts";
 import { type Dependency, findVersionBySha256, insertVersion } from "../store/queries/versions.ts";
 import type { OrderedTx, Store } from "../store/store.ts";
-import { expectMismatch } from "./errors.ts";
+import { expectMismatch, type NextStep } from "./errors.ts";
 import { assertSourceSize, type CodeLimits, DEFAULT_CODE_LIMITS } from "./limits.ts";
 import { assertChannelName, assertModuleName, DEFAULT_CHANNEL } from "./names.ts";
 
@@ -64,13 +64,13 @@ export function sha256Of(text: string): string {
 
 function checkMode(module: string, exists: boolean, mode: DeployMode): void {
   if (mode === "create-only" && exists) {
-    throw new LivelyError("conflict", `module '${module}' already exists and --create-only was given; nothing was written`, {
+    throw new LivelyError("conflict", `module '${module}' already exists and the deploy is create-only; nothing was written`, {
       module,
       mode,
     });
   }
   if (mode === "update-only" && !exists) {
-    throw new LivelyError("not_found", `module '${module}' does not exist and --update-only was given; nothing was written`, {
+    throw new LivelyError("not_found", `module '${module}' does not exist and the deploy is update-only; nothing was written`, {
       module,
       mode,
     });
@@ -91,8 +91,8 @@ async function moveChannels(
       // Workers users lost rollouts this way; here it must be said out loud.
       throw new LivelyError(
         "conflict",
-        `channel '${channel}' of '${input.module}' is mid-rollout (${current.split.weight}% on version ${current.split.version}); deploying to it would end the split: use 'lively tag', or --force`,
-        { module: input.module, channel, split: current.split },
+        `channel '${channel}' of '${input.module}' is mid-rollout (${current.split.weight}% on version ${current.split.version}); deploying to it would end the split`,
+        { module: input.module, channel, split: current.split, next: "tag-or-force" satisfies NextStep },
       );
     }
     if (current?.version === version && !current.split) continue;

@@ -16,6 +16,7 @@ import { appendHistory } from "../store/queries/history.ts";
 import { deleteNetworkAllow, getNetworkAllow, insertNetworkAllow, listNetworkAllows } from "../store/queries/network.ts";
 import type { Db, OrderedTx, Store } from "../store/store.ts";
 import { AddressPolicy, parseRange } from "./address-ranges.ts";
+import { rangeNotFound } from "./errors.ts";
 
 export const MAX_NETWORK_RANGES = 256;
 const MAX_NOTE_LENGTH = 200;
@@ -101,7 +102,7 @@ export async function removeNetworkRange(store: Store, input: { range: string; a
   const { text: cidr } = parseRange(input.range);
   return store.write(async (tx) => {
     if (!(await getNetworkAllow(tx, cidr))) {
-      throw new LivelyError("not_found", `${cidr} is not an allowed range (see 'lively network ls')`, { range: cidr });
+      throw rangeNotFound(cidr);
     }
     const row = await networkRow(tx, input.actor, { cidr, op: "remove" });
     await deleteNetworkAllow(tx, cidr);

@@ -13,7 +13,7 @@ import { appendHistory } from "../store/queries/history.ts";
 import { getModule, listModules, touchModule } from "../store/queries/modules.ts";
 import { deleteRoute, getRoute, listRoutes, setRoute } from "../store/queries/routes.ts";
 import type { Store } from "../store/store.ts";
-import { moduleNotFound } from "./errors.ts";
+import { moduleNotFound, type NextStep, routeNotFound } from "./errors.ts";
 import { assertModuleName } from "./names.ts";
 import { parseRouteTarget } from "./route-target.ts";
 
@@ -74,11 +74,12 @@ export async function addRoute(
     const current = await getRoute(tx, route);
     if (current?.module === input.module) return { route, module: input.module, from: current.module, change: "unchanged", seq: 0 };
     if (current && !input.force) {
-      throw new LivelyError(
-        "conflict",
-        `route '${route}' already sends traffic to '${current.module}'; nothing was written (add --force to move it to '${input.module}')`,
-        { route, module: current.module, requested: input.module },
-      );
+      throw new LivelyError("conflict", `route '${route}' already sends traffic to '${current.module}'; nothing was written`, {
+        route,
+        module: current.module,
+        requested: input.module,
+        next: "force" satisfies NextStep,
+      });
     }
     const row = await appendHistory(tx, {
       actor: input.actor,
@@ -99,7 +100,7 @@ export async function removeRoute(store: Store, input: { route: string; actor: s
   const { route } = parseRouteTarget(input.route);
   return store.write(async (tx) => {
     const current = await getRoute(tx, route);
-    if (!current) throw new LivelyError("not_found", `there is no route '${route}' (see 'lively route ls')`, { route });
+    if (!current) throw routeNotFound(route);
     const row = await appendHistory(tx, {
       actor: input.actor,
       module: current.module,

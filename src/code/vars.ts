@@ -14,7 +14,7 @@ import { appendHistory } from "../store/queries/history.ts";
 import { getModule, touchModule } from "../store/queries/modules.ts";
 import { deleteModuleVar, listModuleVars, touchModuleSettings, upsertModuleVar, type VarRecord } from "../store/queries/settings.ts";
 import type { Db, Store } from "../store/store.ts";
-import { moduleNotFound } from "./errors.ts";
+import { moduleNotFound, varsNotFound } from "./errors.ts";
 import { assertModuleName } from "./names.ts";
 
 export const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -161,11 +161,7 @@ export async function removeVars(store: Store, input: { module: string; names: s
     const existing = new Set((await listModuleVars(tx, input.module)).map((v) => v.name));
     const missing = names.filter((name) => !existing.has(name));
     if (missing.length > 0) {
-      throw new LivelyError(
-        "not_found",
-        `module '${input.module}' has no var ${missing.map((n) => `'${n}'`).join(", ")}; nothing was removed (see 'lively vars ${input.module}')`,
-        { module: input.module, names: missing },
-      );
+      throw varsNotFound(input.module, missing);
     }
     const row = await appendHistory(tx, {
       actor: input.actor,

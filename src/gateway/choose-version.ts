@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { ChannelIndex } from "../code/channel-index.ts";
+import { channelNotFound } from "../code/errors.ts";
 import { CHANNEL_NAME, DEFAULT_CHANNEL } from "../code/names.ts";
 import { LivelyError } from "../errors.ts";
 import { type AccessSettings, channelGuard, type Guard, pinGuard } from "./access.ts";
@@ -88,8 +89,7 @@ export function resolveVersion(
   if (choice.kind === "pinned") return { version: choice.version, channel: DEFAULT_CHANNEL, guard: pinGuard(settings, choice.version) };
   const guard = channelGuard(settings, choice.channel);
   const pointer = index.channel(module, choice.channel);
-  if (!pointer)
-    throw new LivelyError("not_found", `module '${module}' has no channel '${choice.channel}'`, { module, channel: choice.channel });
+  if (!pointer) throw channelNotFound(module, choice.channel);
   if (!pointer.split) return { version: pointer.version, channel: choice.channel, guard };
   let key = stickyKey(headers);
   let setCookie: string | undefined;

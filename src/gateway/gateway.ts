@@ -13,6 +13,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TokenVerifier } from "../auth/token-cache.ts";
 import type { ChannelIndex } from "../code/channel-index.ts";
+import { moduleNotFound, versionNotFound } from "../code/errors.ts";
 import { MODULE_NAME } from "../code/names.ts";
 import { errorBody, LivelyError } from "../errors.ts";
 import { errorHeaders, HTTP_STATUS_BY_CODE, publicError } from "../http-errors.ts";
@@ -22,6 +23,7 @@ import type { LoadedVersion, PlainRequest, PlainResponse } from "../runtime/sand
 import type { VersionCache } from "../runtime/version-cache.ts";
 import { admit, type Guard, TOKEN_HEADER, withoutToken } from "./access.ts";
 import { NO_QUERY, resolveVersion } from "./choose-version.ts";
+import { type IndexPageOptions, serveIndex } from "./index-page.ts";
 import { type BodyBudget, readBody } from "./request-body.ts";
 import { followRoutes, routedModuleMissing } from "./route-table.ts";
 
@@ -37,6 +39,8 @@ export interface GatewayOptions {
   onModuleError?(module: string, version: number, text: string): void;
   /** Checks the `x-lively-token` of pins and private channels (access.ts). */
   tokens: TokenVerifier;
+  /** What `GET /` answers when no route claims it (index-page.ts); without it, 404. */
+  indexPage?: Omit<IndexPageOptions, "index">;
 }
 
 /** The request's URL, absolute and canonical: what the module sees as request.url. */
@@ -164,7 +168,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (guard) await admit(options.tokens, request.headers, module, guard);
       let loaded: LoadedVersion | undefined = cache.peek(module, version);
       if (!loaded) loaded = await cache.get(module, version);
-      if (!loaded) throw new LivelyError("not_found", `module '${module}' has no version ${version}`, { module, version });
+      if (!loaded) throw versionNotFound(module, version);
       if (plain.method !== "GET" && plain.method !== "HEAD" && plain.body === null) {
         plain.body = await readBody(request, response, options.maxBodyBytes(module), options.bodyBudget);
       }
@@ -182,15 +186,14 @@ export function createGateway(options: GatewayOptions): Gateway {
       // A route (host and/or path prefix) wins over the built-in /<module>/…; a route whose module is gone is a 404.
       const routed = routes().lookup(request.headers.host, path);
       if (routed && !index.has(routed.module)) throw routedModuleMissing(routed);
+      if (path === "/" && !routed && options.indexPage) {
+        serveIndex(request, response, { ...options.indexPage, index }).catch((error: unknown) => fail(response, error));
+        return;
+      }
       const end = path.indexOf("/", 1);
       const module = routed?.module ?? (end < 0 ? path.slice(1) : path.slice(1, end));
-      if (!MODULE_NAME.test(module) || !index.has(module)) {
-        throw new LivelyError(
-          "not_found",
-          module ? `no module '${module}' is deployed here` : "no module named in the path: request /<module>/…",
-          { module },
-        );
-      }
+      if (!module) throw new LivelyError("not_found", "no module named in the path: request /<module>/…", {});
+      if (!MODULE_NAME.test(module) || !index.has(module)) throw moduleNotFound(module);
       const resolved = resolveVersion(index, module, request.headers, url.search.length > 1 ? url.searchParams : NO_QUERY);
       const { version, channel, setCookie, guard } = resolved;
       const tag = `${module}@${version}`;

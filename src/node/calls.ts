@@ -6,8 +6,8 @@
  * `production`, so a beta caller can reach modules that were never put in beta.
  */
 import type { ChannelIndex } from "../code/channel-index.ts";
+import { channelNotFound, exportNotFound, versionNotFound } from "../code/errors.ts";
 import { DEFAULT_CHANNEL } from "../code/names.ts";
-import { LivelyError } from "../errors.ts";
 import type { CallerContext } from "../runtime/sandbox.ts";
 import type { VersionCache } from "../runtime/version-cache.ts";
 
@@ -28,16 +28,16 @@ export async function callExport(
   let version = index.version(module, caller.channel);
   if (version === undefined && options.fallbackToProduction) version = index.version(module, DEFAULT_CHANNEL);
   if (version === undefined) {
-    throw new LivelyError("not_found", `module '${module}' has no channel '${caller.channel}'`, { module, channel: caller.channel });
+    throw channelNotFound(module, caller.channel);
   }
   const loaded = cache.peek(module, version) ?? (await cache.get(module, version));
-  if (!loaded) throw new LivelyError("not_found", `module '${module}' has no version ${version}`, { module, version });
+  if (!loaded) throw versionNotFound(module, version);
   if (fn === "default" || !loaded.exports.includes(fn)) {
-    const names = loaded.exports.filter((name) => name !== "default");
-    throw new LivelyError(
-      "not_found",
-      `${module}@${version} exports no function '${fn}' (it exports: ${names.length > 0 ? names.join(", ") : "no named functions"})`,
-      { module, version },
+    throw exportNotFound(
+      module,
+      version,
+      fn,
+      loaded.exports.filter((name) => name !== "default"),
     );
   }
   return { version, result: await loaded.call(fn, args, caller) };

@@ -23,6 +23,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { getRequestListener } from "@hono/node-server";
 import { createAdminApi } from "../api/app.ts";
+import type { NodeHealth } from "../api/context.ts";
 import { VerifiedTokens } from "../auth/token-cache.ts";
 import { type Feed, startFeed } from "../cluster/feed.ts";
 import { followIndex } from "../cluster/local-copy/follow.ts";
@@ -87,6 +88,8 @@ export interface NodeOptions {
   drainMs?: number;
   /** How often the feed reads the seq without a notification (default: 5 s PostgreSQL, 100 ms SQLite). */
   pollIntervalMs?: number;
+  /** Whether `GET /` lists the modules (default true; `lively serve --no-list-modules`). */
+  listModules?: boolean;
   /** How often this node writes its membership heartbeat (default 2 s). */
   heartbeatMs?: number;
   /** A node whose heartbeat is older than this shows as down in `lively nodes` (default 10 s). */
@@ -296,6 +299,23 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     const index = need(parts.index, "the feed");
     const cache = need(parts.cache, "the loader");
     const tokens = new VerifiedTokens({ store, ttlMs: options.tokenCacheTtlMs });
+    // From what the feed last saw, never a query: a health check must answer while the database hangs.
+    const health = async (): Promise<NodeHealth> => {
+      const feed = need(parts.feed, "the feed").state();
+      // While it marks itself left and before the listener closes: a balancer should stop sending.
+      if (stopping) return { status: "down", seq: feed.appliedSeq, reason: "this node is stopping" };
+      // The heartbeat writes every 2 s: on PostgreSQL it notices a lost database before the 5 s fallback poll.
+      const beat = parts.membership?.state();
+      if (feed.ok && beat?.ok !== false) return { status: "ok", seq: feed.appliedSeq, feed: feed.mode, listening: feed.listening };
+      const reason = feed.ok ? beat?.reason : feed.reason;
+      const from = !feed.caughtUp && parts.mapFrom === "local copy" ? "; started from its local copy" : "";
+      return {
+        status: "degraded",
+        reason: `the database cannot be reached (${reason}); serving the versions and channels this node has, as of seq ${feed.appliedSeq}${from}`,
+        since: feed.ok ? beat?.since : feed.since,
+        seq: feed.appliedSeq,
+      };
+    };
     const gateway = createGateway({
       index,
       cache,
@@ -304,9 +324,12 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       bodyBudget,
       onModuleError: (module, version, text) => logs.append(module, version, "error", text),
       tokens,
+      indexPage: { listModules: options.listModules ?? true, health },
     });
     const api = createAdminApi({
       store,
+      tokens,
+      health,
       // Under the limits the module will be served with: code that only fits the node's defaults must not deploy.
       validate: (artifact, sourceMap, module) => {
         const limits = effectiveSandboxLimits(nodeLimits, index.settings(module)?.limits);
@@ -343,23 +366,6 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         localCopy: localCopy.state(),
         preload: { pending: parts.preloading?.pending ?? 0, done: parts.preloading?.done ?? 0, failed: parts.preloading?.failed ?? 0 },
       }),
-      // From what the feed last saw, never a query: a health check must answer while the database hangs.
-      health: async () => {
-        const feed = need(parts.feed, "the feed").state();
-        // While it marks itself left and before the listener closes: a balancer should stop sending.
-        if (stopping) return { status: "down", seq: feed.appliedSeq, reason: "this node is stopping" };
-        // The heartbeat writes every 2 s: on PostgreSQL it notices a lost database before the 5 s fallback poll.
-        const beat = parts.membership?.state();
-        if (feed.ok && beat?.ok !== false) return { status: "ok", seq: feed.appliedSeq, feed: feed.mode, listening: feed.listening };
-        const reason = feed.ok ? beat?.reason : feed.reason;
-        const from = !feed.caughtUp && parts.mapFrom === "local copy" ? "; started from its local copy" : "";
-        return {
-          status: "degraded",
-          reason: `the database cannot be reached (${reason}); serving the versions and channels this node has, as of seq ${feed.appliedSeq}${from}`,
-          since: feed.ok ? beat?.since : feed.since,
-          seq: feed.appliedSeq,
-        };
-      },
     });
     const adminListener = getRequestListener(api.fetch);
     const child = await startHttpChild({

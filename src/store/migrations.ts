@@ -1,15 +1,14 @@
 /**
- * Numbered SQL migrations, one folder per dialect: `sql/<dialect>/000001.sql`, …
+ * Numbered SQL migrations, one folder per dialect: `sql/<dialect>/000001.sql`, …, bundled into
+ * the code at build time, so nothing is read from disk at run time.
  * Each file runs once, in its own transaction, in id order, under a lock that lets one node at
  * a time migrate. The id of the newest file is the schema version; a database that has a newer
  * one than this build refuses to start. The loop is written once for both backends; each says
  * how it locks (backend.ts).
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { LivelyError } from "../errors.ts";
 import type { BackendSession, StoreBackend } from "./backend.ts";
+import { MIGRATIONS } from "./migrations.generated.ts";
 import type { MigrationResult } from "./store.ts";
 
 export interface Migration {
@@ -18,29 +17,12 @@ export interface Migration {
   sql: string;
 }
 
-/** The package root: the nearest folder above this file that holds `sql/`. Works from src/ and dist/. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, "sql", "sqlite"))) return dir;
-    dir = dirname(dir);
-  }
-  throw new LivelyError("internal", "cannot find Lively's sql/ folder next to its code");
+/** The migrations of a dialect, in id order: bundled at build time (scripts/migrations-code.mjs). */
+export function loadMigrations(dialect: "sqlite" | "postgres"): readonly Migration[] {
+  return MIGRATIONS[dialect];
 }
 
-export function loadMigrations(dialect: "sqlite" | "postgres"): Migration[] {
-  const folder = join(packageRoot(), "sql", dialect);
-  return readdirSync(folder)
-    .filter((file) => /^\d{6}\.sql$/.test(file))
-    .sort()
-    .map((file) => ({
-      id: Number(file.slice(0, 6)),
-      name: file,
-      sql: readFileSync(join(folder, file), "utf8"),
-    }));
-}
-
-export function refuseNewerSchema(current: number, known: Migration[]): void {
+export function refuseNewerSchema(current: number, known: readonly Migration[]): void {
   const newest = known.at(-1)?.id ?? 0;
   if (current > newest) {
     throw new LivelyError(
@@ -59,7 +41,7 @@ export function refuseNewerSchema(current: number, known: Migration[]): void {
 export async function runMigrations(
   session: BackendSession,
   backend: Pick<StoreBackend, "lockForMigrations" | "migrationsTable">,
-  migrations: Migration[],
+  migrations: readonly Migration[],
 ): Promise<MigrationResult> {
   const unlock = await backend.lockForMigrations(session);
   let result: MigrationResult;

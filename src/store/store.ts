@@ -33,8 +33,6 @@ export interface StoreCapabilities {
   readonly canListen: boolean;
   /** Several connections write at once, so conflicts surface as retryable errors. */
   readonly concurrentWriters: boolean;
-  /** Session-level advisory locks exist (migrations and leases can use them). */
-  readonly advisoryLocks: boolean;
   /** The fallback poll interval for the change feed, in ms (DESIGN.md: 5 s / 100 ms). */
   readonly pollIntervalMs: number;
 }

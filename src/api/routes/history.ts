@@ -32,12 +32,14 @@ export function historyRoutes(deps: ApiDeps) {
   app.post("/restore", requireScope("admin"), async (c) => {
     const body = await jsonBody(c, restoreBody);
     const moment = parseMoment(String(body.at));
+    if (body.dryRun) c.set("unchanged", true);
     return c.json(await restore(deps.store, { moment, actor: c.get("token").name, dryRun: body.dryRun }));
   });
 
   app.post("/gc", requireScope("admin"), async (c) => {
     const body = await jsonBody(c, gcBody);
     const windowMs = requireDurationMs(body.window ?? DEFAULT_GC_WINDOW, "window");
+    if (body.dryRun) c.set("unchanged", true);
     return c.json(await collectGarbage(deps.store, { keep: body.keep, windowMs, actor: c.get("token").name, dryRun: body.dryRun }));
   });
 

@@ -14,6 +14,7 @@ export function runtimeRoutes(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
 
   app.post("/call/:module/:fn", requireScope("deploy"), async (c) => {
+    c.set("unchanged", true); // a call runs code, it changes nothing the node serves
     const module = c.req.param("module");
     const fn = c.req.param("fn");
     assertModuleName(module);

@@ -26,12 +26,16 @@ export function tokenRoutes(deps: ApiDeps) {
   });
 
   app.post("/tokens", admin, async (c) => {
+    c.set("unchanged", true); // tokens are not in the history: nothing for the index to re-read
     const body = await jsonBody(c, createBody);
     return c.json(await createToken(deps.store, { ...body, actor: c.get("token").name }), 201);
   });
 
   app.delete("/tokens/:name", admin, async (c) => {
+    c.set("unchanged", true);
     await revokeTokenNamed(deps.store, { name: c.req.param("name") });
+    // This node stops taking it now; the others within their cache's TTL.
+    deps.tokens.forgetNamed?.(c.req.param("name"));
     return c.json({ name: c.req.param("name"), revoked: true });
   });
 

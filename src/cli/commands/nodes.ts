@@ -4,7 +4,7 @@
  * that is up has applied the seq that was newest when the command started: what "deployed
  * everywhere" means (DESIGN.md). Talks to the admin API only (`GET /nodes`).
  */
-import type { NodesView, NodeView } from "../../cluster/nodes-view.ts";
+import type { NodesView } from "../../cluster/nodes-view.ts";
 import { LivelyError } from "../../errors.ts";
 import { behind, DEFAULT_TIMEOUT_S, waitConverged } from "../core/converge.ts";
 import { defineCommand } from "../core/define.ts";

@@ -50,6 +50,7 @@ export default defineCommand({
       description: "loads per second of versions no channel points at (only pins reach them; channel heads always load) (default 10)",
     },
     { flags: "--cold-load-burst <n>", description: "how many of those loads may come at once after a quiet spell (default 20)" },
+    { flags: "--no-list-modules", description: "GET / does not list this node's modules (it still shows its status)" },
     { flags: "--heartbeat-ms <ms>", description: "how often this node writes its membership heartbeat (default 2000)" },
     { flags: "--down-after-ms <ms>", description: "a node silent this long shows as down in 'lively nodes' (default 10000)" },
     {
@@ -145,6 +146,8 @@ export default defineCommand({
         maxPendingHostOps,
         heartbeatMs,
         downAfterMs,
+        // commander gives a lone --no-list-modules as `listModules: false` (true when absent).
+        listModules: options.listModules !== false,
         maxColdLoadsPerSec,
         coldLoadBurst,
         cacheMaxBytes: cacheMaxMb === undefined ? undefined : cacheMaxMb * 1024 * 1024,

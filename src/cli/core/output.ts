@@ -5,6 +5,7 @@
  * Error codes map to exit codes here and nowhere else.
  */
 import { type ErrorCode, errorBody, LivelyError, toLivelyError } from "../../errors.ts";
+import { adviceFor } from "./advice.ts";
 import type { CliIo } from "./io.ts";
 
 export const EXIT_CODES: Record<ErrorCode, number> = {
@@ -51,7 +52,7 @@ export class Output {
     if (this.json) {
       this.io.stderr(`${JSON.stringify(errorBody(error))}\n`);
     } else {
-      this.io.stderr(`lively: ${error.message.replace(/\s*\n\s*/g, " ")}\n`);
+      this.io.stderr(`lively: ${error.message.replace(/\s*\n\s*/g, " ")}${adviceFor(error)}\n`);
     }
     return EXIT_CODES[error.code];
   }

@@ -33,7 +33,6 @@ export class PostgresBackend implements StoreBackend {
   readonly capabilities: StoreCapabilities = {
     canListen: true,
     concurrentWriters: true,
-    advisoryLocks: true,
     pollIntervalMs: 5000,
   };
   readonly description: string;

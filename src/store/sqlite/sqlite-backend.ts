@@ -137,7 +137,6 @@ export class SqliteBackend implements StoreBackend {
   readonly capabilities: StoreCapabilities = {
     canListen: false,
     concurrentWriters: false,
-    advisoryLocks: false,
     pollIntervalMs: 100,
   };
   readonly description: string;
