@@ -13,7 +13,7 @@ import { LivelyError } from "../errors.ts";
 import { appendHistory } from "../store/queries/history.ts";
 import { getModule, touchModule } from "../store/queries/modules.ts";
 import { deleteModuleVar, listModuleVars, touchModuleSettings, upsertModuleVar, type VarRecord } from "../store/queries/settings.ts";
-import type { Db, Store } from "../store/store.ts";
+import type { Db, OrderedTx, Store } from "../store/store.ts";
 import { moduleNotFound, varsNotFound } from "./errors.ts";
 import { assertModuleName } from "./names.ts";
 
@@ -87,6 +87,11 @@ async function liveModule(db: Db, module: string): Promise<void> {
   if (!record || record.deleted) throw moduleNotFound(module);
 }
 
+/** The `vars` history row of a change: which names were set or removed, never a value. */
+function varsRow(tx: OrderedTx, input: { module: string; actor: string }, details: { set: string[] } | { removed: string[] }) {
+  return appendHistory(tx, { actor: input.actor, module: input.module, action: "vars", channel: null, from: null, to: null, details });
+}
+
 /** A module's vars, oldest name first; secret values left out. */
 export async function listVars(store: Store, module: string): Promise<VarView[]> {
   assertModuleName(module);
@@ -134,15 +139,7 @@ export async function setVars(
     const next = new Map((await listModuleVars(tx, input.module)).map((v) => [v.name, v.value]));
     for (const [name, value] of entries) next.set(name, value);
     assertWithinTotals(input.module, next);
-    const row = await appendHistory(tx, {
-      actor: input.actor,
-      module: input.module,
-      action: "vars",
-      channel: null,
-      from: null,
-      to: null,
-      details: { set: names },
-    });
+    const row = await varsRow(tx, input, { set: names });
     for (const [name, value] of entries) await upsertModuleVar(tx, { module: input.module, name, value, secret, seq: row.seq });
     await touchModuleSettings(tx, input.module, row.seq);
     await touchModule(tx, input.module, row.seq);
@@ -163,15 +160,7 @@ export async function removeVars(store: Store, input: { module: string; names: s
     if (missing.length > 0) {
       throw varsNotFound(input.module, missing);
     }
-    const row = await appendHistory(tx, {
-      actor: input.actor,
-      module: input.module,
-      action: "vars",
-      channel: null,
-      from: null,
-      to: null,
-      details: { removed: names },
-    });
+    const row = await varsRow(tx, input, { removed: names });
     for (const name of names) await deleteModuleVar(tx, input.module, name);
     await touchModuleSettings(tx, input.module, row.seq);
     await touchModule(tx, input.module, row.seq);

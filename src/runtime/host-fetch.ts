@@ -40,30 +40,19 @@ import { FetchRefused, HostFetchError, shownUrl } from "./host-fetch/errors.ts";
 import { AddressRefused, createGuardedAgent, type LookupAll, systemLookup } from "./host-fetch/guarded-agent.ts";
 import { followRedirect, type Hop, isRedirect } from "./host-fetch/redirects.ts";
 import { decodedByUndici, outboundHeaders, readLimitedBody, responseHeaders } from "./host-fetch/wire.ts";
+import type { FetchedResponse, FetchPayload } from "./isolate/protocol.ts";
 
 export { FetchRefused, HostFetchError, type HostFetchFailure } from "./host-fetch/errors.ts";
 export type { LookupAll, ResolvedAddress } from "./host-fetch/guarded-agent.ts";
 
-export interface OutboundRequest {
-  method: string;
-  /** Absolute http: or https: URL. */
-  url: string;
-  headers: [string, string][];
-  body: Uint8Array | null;
-  /** "follow" (the default in the isolate), "manual" (the 3xx itself is returned) or "error". */
-  redirect: "follow" | "manual" | "error";
-}
-
-export interface OutboundResponse {
-  status: number;
-  statusText: string;
-  /** The URL of the response that was returned: after redirects, the last one. */
-  url: string;
-  redirected: boolean;
-  /** Lowercase names; `set-cookie` stays one pair per cookie. Decoded bodies lose content-encoding/-length. */
-  headers: [string, string][];
-  body: Uint8Array;
-}
+/**
+ * An outbound request as the isolate sends it, and the response it gets back: the protocol's
+ * types (isolate/protocol.ts), named here for the host's side. The response's header names are
+ * lowercase, `set-cookie` stays one pair per cookie, decoded bodies lose content-encoding and
+ * -length, and `url` is the last hop's after redirects.
+ */
+export type OutboundRequest = FetchPayload;
+export type OutboundResponse = FetchedResponse;
 
 export type HostFetch = (request: OutboundRequest, signal?: AbortSignal) => Promise<OutboundResponse>;
 
