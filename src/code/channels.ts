@@ -7,10 +7,11 @@
 import { LivelyError } from "../errors.ts";
 import { getChannel, setChannel } from "../store/queries/channels.ts";
 import { appendHistory, type HistoryAction, previousPointer } from "../store/queries/history.ts";
-import { getModule, touchModule } from "../store/queries/modules.ts";
+import { touchModule } from "../store/queries/modules.ts";
 import { getVersionMeta } from "../store/queries/versions.ts";
-import type { Db, OrderedTx, Store } from "../store/store.ts";
-import { channelNotFound, expectMismatch, moduleNotFound, versionNotFound } from "./errors.ts";
+import type { OrderedTx, Store } from "../store/store.ts";
+import { channelNotFound, expectMismatch, versionNotFound } from "./errors.ts";
+import { liveModule } from "./live-module.ts";
 import { assertChannelName, assertModuleName, assertVersionNumber, DEFAULT_CHANNEL } from "./names.ts";
 
 export interface ChannelMove {
@@ -23,12 +24,6 @@ export interface ChannelMove {
   /** false when the channel already pointed there: nothing was written. */
   moved: boolean;
   seq: number;
-}
-
-async function liveModule(tx: Db, module: string) {
-  const record = await getModule(tx, module);
-  if (!record || record.deleted) throw moduleNotFound(module);
-  return record;
 }
 
 /** The shared core of every move: checks, history row, pointer. Runs inside a transaction. */

@@ -23,11 +23,11 @@
  */
 import { LivelyError } from "../errors.ts";
 import { appendHistory } from "../store/queries/history.ts";
-import { getModule, touchModule } from "../store/queries/modules.ts";
+import { touchModule } from "../store/queries/modules.ts";
 import { type ConfigRecord, getModuleConfig, upsertModuleConfig } from "../store/queries/settings.ts";
 import type { Db, Store } from "../store/store.ts";
-import { moduleNotFound } from "./errors.ts";
 import { parseFetchPattern } from "./fetch-allow.ts";
+import { liveModule } from "./live-module.ts";
 import { assertChannelName, assertModuleName } from "./names.ts";
 
 /** What an owner may set each limit to; outside is `bad_request`. */
@@ -161,8 +161,7 @@ function view(record: ConfigRecord): ModuleConfigView {
 }
 
 async function liveConfig(db: Db, module: string): Promise<ConfigRecord> {
-  const record = await getModule(db, module);
-  if (!record || record.deleted) throw moduleNotFound(module);
+  await liveModule(db, module);
   return (await getModuleConfig(db, module)) ?? emptyConfig(module);
 }
 

@@ -2,11 +2,12 @@
 import { LivelyError } from "../errors.ts";
 import { getChannel, listChannels } from "../store/queries/channels.ts";
 import { type HistoryEntry, listHistory } from "../store/queries/history.ts";
-import { getModule, listModules } from "../store/queries/modules.ts";
+import { listModules } from "../store/queries/modules.ts";
 import { currentSeq, databaseNowMs } from "../store/queries/seq.ts";
 import { getVersion, listVersions, type VersionMeta, type VersionRecord } from "../store/queries/versions.ts";
 import type { Db, Store } from "../store/store.ts";
-import { channelNotFound, moduleNotFound, versionNotFound } from "./errors.ts";
+import { channelNotFound, versionNotFound } from "./errors.ts";
+import { liveModule } from "./live-module.ts";
 import { assertChannelName, assertModuleName, assertVersionNumber, DEFAULT_CHANNEL } from "./names.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -48,11 +49,10 @@ export async function moduleSummaries(
   });
 }
 
-async function liveModule(db: Db, module: string) {
+/** Checks the name first, so a malformed one is `bad_request`, not `not_found`. */
+async function namedLiveModule(db: Db, module: string) {
   assertModuleName(module);
-  const record = await getModule(db, module);
-  if (!record || record.deleted) throw moduleNotFound(module);
-  return record;
+  return liveModule(db, module);
 }
 
 export interface VersionSummary {
@@ -85,7 +85,7 @@ function publicMeta(v: VersionMeta): Omit<VersionSummary, "channels"> {
 
 export async function versionSummaries(store: Store, module: string): Promise<VersionSummary[]> {
   return store.read(async (db) => {
-    await liveModule(db, module);
+    await namedLiveModule(db, module);
     const channels = await listChannels(db, module);
     return (await listVersions(db, module)).map((v) => ({
       ...publicMeta(v),
@@ -104,7 +104,7 @@ export interface VersionDetail extends Omit<VersionSummary, "channels"> {
 }
 
 async function loadVersion(db: Db, module: string, selector: { version?: number; channel?: string }): Promise<VersionRecord> {
-  await liveModule(db, module);
+  await namedLiveModule(db, module);
   let version = selector.version;
   if (version === undefined) {
     const channel = selector.channel ?? DEFAULT_CHANNEL;

@@ -3,9 +3,10 @@
  * channels and history stay, so `lively restore --at` (or a new deploy) brings it back.
  */
 import { appendHistory } from "../store/queries/history.ts";
-import { getModule, setModuleDeleted } from "../store/queries/modules.ts";
+import { setModuleDeleted } from "../store/queries/modules.ts";
 import type { Store } from "../store/store.ts";
-import { expectMismatch, moduleNotFound } from "./errors.ts";
+import { expectMismatch } from "./errors.ts";
+import { liveModule } from "./live-module.ts";
 import { assertModuleName } from "./names.ts";
 
 export async function removeModule(
@@ -14,8 +15,7 @@ export async function removeModule(
 ): Promise<{ module: string; deleted: true; seq: number }> {
   assertModuleName(input.module);
   return store.write(async (tx) => {
-    const record = await getModule(tx, input.module);
-    if (!record || record.deleted) throw moduleNotFound(input.module);
+    const record = await liveModule(tx, input.module);
     if (input.expect !== undefined && input.expect !== record.latestVersion) {
       throw expectMismatch(`module '${input.module}'`, input.expect, record.latestVersion, { module: input.module });
     }

@@ -10,10 +10,11 @@
  */
 import { LivelyError } from "../errors.ts";
 import { appendHistory } from "../store/queries/history.ts";
-import { getModule, listModules, touchModule } from "../store/queries/modules.ts";
+import { listModules, touchModule } from "../store/queries/modules.ts";
 import { deleteRoute, getRoute, listRoutes, setRoute } from "../store/queries/routes.ts";
 import type { Store } from "../store/store.ts";
-import { moduleNotFound, type NextStep, routeNotFound } from "./errors.ts";
+import { type NextStep, routeNotFound } from "./errors.ts";
+import { liveModule } from "./live-module.ts";
 import { assertModuleName } from "./names.ts";
 import { parseRouteTarget } from "./route-target.ts";
 
@@ -69,8 +70,7 @@ export async function addRoute(
   assertModuleName(input.module);
   const { route } = target;
   return store.write(async (tx) => {
-    const module = await getModule(tx, input.module);
-    if (!module || module.deleted) throw moduleNotFound(input.module);
+    await liveModule(tx, input.module);
     const current = await getRoute(tx, route);
     if (current?.module === input.module) return { route, module: input.module, from: current.module, change: "unchanged", seq: 0 };
     if (current && !input.force) {

@@ -11,10 +11,11 @@
  */
 import { LivelyError } from "../errors.ts";
 import { appendHistory } from "../store/queries/history.ts";
-import { getModule, touchModule } from "../store/queries/modules.ts";
+import { touchModule } from "../store/queries/modules.ts";
 import { deleteModuleVar, listModuleVars, touchModuleSettings, upsertModuleVar, type VarRecord } from "../store/queries/settings.ts";
-import type { Db, OrderedTx, Store } from "../store/store.ts";
-import { moduleNotFound, varsNotFound } from "./errors.ts";
+import type { OrderedTx, Store } from "../store/store.ts";
+import { varsNotFound } from "./errors.ts";
+import { liveModule } from "./live-module.ts";
 import { assertModuleName } from "./names.ts";
 
 export const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -80,11 +81,6 @@ function view(record: VarRecord): VarView {
     updatedAt: new Date(record.updatedAt).toISOString(),
     updatedSeq: record.updatedSeq,
   };
-}
-
-async function liveModule(db: Db, module: string): Promise<void> {
-  const record = await getModule(db, module);
-  if (!record || record.deleted) throw moduleNotFound(module);
 }
 
 /** The `vars` history row of a change: which names were set or removed, never a value. */

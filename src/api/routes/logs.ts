@@ -4,10 +4,9 @@
  * Defaults as for the history: without `since` the newest 100 entries, with it the oldest 1000 after it.
  */
 import { Hono } from "hono";
-import { moduleNotFound } from "../../code/errors.ts";
+import { liveModule } from "../../code/live-module.ts";
 import { assertModuleName } from "../../code/names.ts";
 import { LivelyError } from "../../errors.ts";
-import { getModule } from "../../store/queries/modules.ts";
 import { requireScope } from "../auth.ts";
 import type { ApiDeps, ApiEnv } from "../context.ts";
 import { queryInt } from "../input.ts";
@@ -36,8 +35,7 @@ export function logRoutes(deps: ApiDeps) {
     // A typo should not wait forever on a stream that never speaks. Lines a just-deleted
     // module wrote are still shown, so the store is asked only when this node has none.
     if (logs.read(module, { limit: 1 }).length === 0) {
-      const record = await deps.store.read((db) => getModule(db, module));
-      if (!record || record.deleted) throw moduleNotFound(module);
+      await deps.store.read((db) => liveModule(db, module));
     }
     if (follow !== "1" && follow !== "true") return c.json(logs.read(module, query));
     const stream = followLogs(logs, module, query, { signal: c.req.raw.signal });
