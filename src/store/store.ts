@@ -37,8 +37,8 @@ export interface StoreCapabilities {
   readonly pollIntervalMs: number;
 }
 
-/** A bind value: what both drivers accept. */
-export type SqlValue = string | number | null;
+/** A bind value: what both drivers accept (a Buffer is a BLOB on SQLite, bytea on PostgreSQL, and comes back as one). */
+export type SqlValue = string | number | null | Buffer;
 
 /**
  * The few things a query needs from a connection. SQL uses `$1, $2…` binds (PostgreSQL's
