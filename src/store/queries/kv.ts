@@ -153,7 +153,7 @@ export async function deleteBucket(tx: Db, name: string): Promise<boolean> {
 // ---- entries: writes -----------------------------------------------------------------------
 
 const INSERT_ENTRY = `INSERT INTO kv_entries (bucket, key, kind, value_json, value_bytes, metadata, version, expires_at, updated_at)
-  VALUES ($1, $2, $3, $4, $5, $6, ${WRITING}, CASE WHEN $7 IS NULL THEN NULL ELSE now_ms() + $7 END, now_ms())
+  VALUES ($1, $2, $3, $4, $5, $6, ${WRITING}, now_ms() + $7, now_ms())
   ON CONFLICT (bucket, key) DO UPDATE SET kind = excluded.kind, value_json = excluded.value_json,
     value_bytes = excluded.value_bytes, metadata = excluded.metadata, version = ${WRITING},
     expires_at = excluded.expires_at, updated_at = excluded.updated_at`;
@@ -177,7 +177,7 @@ export async function writeEntryIfAbsent(tx: Db, entry: NewEntry): Promise<boole
 export async function writeEntryIfVersion(tx: Db, entry: NewEntry, version: number): Promise<boolean> {
   const result = await tx.run(
     `UPDATE kv_entries SET kind = $3, value_json = $4, value_bytes = $5, metadata = $6, version = ${WRITING},
-       expires_at = CASE WHEN $7 IS NULL THEN NULL ELSE now_ms() + $7 END, updated_at = now_ms()
+       expires_at = now_ms() + $7, updated_at = now_ms()
      WHERE bucket = $1 AND key = $2 AND version = $8 AND ${LIVE}`,
     [...entryBinds(entry), version],
   );
@@ -257,7 +257,7 @@ export async function listLiveEntries(
 ): Promise<EntryHead[]> {
   const rows = await db.all<Omit<EntryRow, "value_json" | "value_bytes">>(
     `SELECT key, kind, metadata, version, expires_at, updated_at FROM kv_entries
-     WHERE bucket = $1 AND key >= $2 AND key > $3 AND ($4 IS NULL OR key < $4) AND ${LIVE}
+     WHERE bucket = $1 AND key >= $2 AND key > $3 AND (key < $4 OR $4 IS NULL) AND ${LIVE}
      ORDER BY key LIMIT $5`,
     [range.bucket, range.from, range.after, range.below, range.limit],
   );
