@@ -61,12 +61,16 @@ describe("KV writes and history writes never wait for each other's sequence (Pos
       // A history write now waits for the lock (and would answer unavailable after the lock timeout)…
       const deploy = store.write((tx) => appendHistory(tx, GC));
       // …while KV writes go through; the guard only turns a hang into a failure.
-      await settlesWithin("KV writes beside a held history lock", (async () => {
-        await createBucket(store, { bucket: "beside" });
-        const { version } = await put(store, { bucket: "beside", key: "k", value: 1 });
-        await put(store, { bucket: "beside", key: "k", value: 2, expect: version });
-        await del(store, { bucket: "beside", key: "k" });
-      })(), 5_000);
+      await settlesWithin(
+        "KV writes beside a held history lock",
+        (async () => {
+          await createBucket(store, { bucket: "beside" });
+          const { version } = await put(store, { bucket: "beside", key: "k", value: 1 });
+          await put(store, { bucket: "beside", key: "k", value: 2, expect: version });
+          await del(store, { bucket: "beside", key: "k" });
+        })(),
+        5_000,
+      );
       await held.release();
       assert.equal((await deploy).seq, 1, "and the history write completes once the lock is free");
     } finally {
@@ -82,7 +86,11 @@ describe("KV writes and history writes never wait for each other's sequence (Pos
     const held = await holdCounter(db, "kv");
     try {
       const kvWrite = put(store, { bucket: "held", key: "k", value: 1 });
-      const { seq } = await settlesWithin("a history write beside a held KV lock", store.write((tx) => appendHistory(tx, GC)), 5_000);
+      const { seq } = await settlesWithin(
+        "a history write beside a held KV lock",
+        store.write((tx) => appendHistory(tx, GC)),
+        5_000,
+      );
       assert.equal(seq, 1);
       // Reads of the KV go on too: only KV writes queue on the KV sequence.
       assert.deepEqual((await list(store, { bucket: "held" })).keys, []);
@@ -114,7 +122,10 @@ describe("two processes sharing one SQLite file", { skip: !sqlite }, () => {
       const mine: number[] = [];
       for (let i = 0; i < 20; i++) mine.push((await put(store, { bucket: "shared", key: `parent-${i}`, value: i })).version);
       assert.equal(await settlesWithin("the writer child", exited), 0, stderr);
-      assert.ok(lines.some((l) => l.done === true), stderr);
+      assert.ok(
+        lines.some((l) => l.done === true),
+        stderr,
+      );
       const theirs = lines.filter((l) => typeof l.version === "number") as { key: string; version: number }[];
       assert.equal(theirs.length, 20);
       for (const { key, version } of theirs) {
@@ -131,4 +142,3 @@ describe("two processes sharing one SQLite file", { skip: !sqlite }, () => {
     }
   });
 });
-

@@ -4,9 +4,8 @@
 -- The KV change sequence. Its own row, never the history's 'seq': KV writes bump this one and
 -- deploys bump that one, so neither ever waits for the other's row lock (on PostgreSQL; on
 -- SQLite the file's one write lock orders every writer anyway). A KV write bumps it inside its
--- transaction, after its entry rows are written, and holds it until COMMIT, so KV commit order
--- is kv sequence order (the sequence trap, DESIGN.md): a reader of `seq > last` never skips a
--- change that committed late.
+-- transaction and holds it until COMMIT, so KV commit order is kv sequence order (the sequence
+-- trap, DESIGN.md): a reader of `seq > last` never skips a change that committed late.
 INSERT INTO counters (name, value) VALUES ('kv', 0);
 
 CREATE TABLE kv_buckets (

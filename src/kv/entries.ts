@@ -14,6 +14,8 @@ import {
   type NewEntry,
   nextKvSeq,
   setEntryVersion,
+  VERSION_PENDING,
+  type Written,
   writeEntry,
   writeEntryIfAbsent,
   writeEntryIfVersion,
@@ -23,10 +25,10 @@ import { bucketNotFound, versionMismatch } from "./errors.ts";
 import type { DeleteInput, DeleteResult, JsonValue, KvEntry, PutInput, PutResult } from "./kv.ts";
 import { assertBucketName, assertKey, deleteExpectation, putExpectation, toStoredMetadata, toStoredValue, ttlMs } from "./limits.ts";
 
-function writeByExpectation(tx: Db, entry: NewEntry, expect: number | undefined): Promise<boolean> {
-  if (expect === undefined) return writeEntry(tx, entry);
-  if (expect === 0) return writeEntryIfAbsent(tx, entry);
-  return writeEntryIfVersion(tx, entry, expect);
+function writeByExpectation(tx: Db, entry: NewEntry, version: number, expect: number | undefined): Promise<Written> {
+  if (expect === undefined) return writeEntry(tx, entry, version);
+  if (expect === 0) return writeEntryIfAbsent(tx, entry, version);
+  return writeEntryIfVersion(tx, entry, version, expect);
 }
 
 /**
@@ -54,16 +56,19 @@ export async function put(store: Store, input: PutInput): Promise<PutResult> {
     metadata: toStoredMetadata(input.metadata),
     ttlMs: ttlMs(input.ttl),
   };
+  // Where writers run at once, the number comes last (queries/kv.ts says why); with one writer
+  // per file, first, so the row (25 MiB, maybe) is written once.
+  const numberFirst = !store.capabilities.concurrentWriters;
   try {
     return await store.writeUnordered(async (tx) => {
       if (!(await findBucket(tx, bucket))) throw bucketNotFound(bucket);
-      if (!(await writeByExpectation(tx, entry, expect))) {
-        throw versionMismatch(bucket, key, expect ?? 0, await liveVersion(tx, bucket, key));
-      }
-      const version = await nextKvSeq(tx);
-      const { expiresAt } = await setEntryVersion(tx, bucket, key, version);
+      const early = numberFirst ? await nextKvSeq(tx) : VERSION_PENDING;
+      const row = await writeByExpectation(tx, entry, early, expect);
+      if (!row) throw versionMismatch(bucket, key, expect ?? 0, await liveVersion(tx, bucket, key));
+      const version = numberFirst ? early : await nextKvSeq(tx);
+      if (!numberFirst) await setEntryVersion(tx, bucket, key, version);
       await insertKvChanges(tx, version, [{ bucket, key, op: "put" }]);
-      return { bucket, key, version, expiresAt };
+      return { bucket, key, version, expiresAt: row.expiresAt };
     });
   } catch (thrown) {
     return bucketGoneOr(store, bucket, thrown);

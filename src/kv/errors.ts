@@ -22,11 +22,15 @@ export function bucketExists(bucket: string): LivelyError {
 export function versionMismatch(bucket: string, key: string, expected: number, current: number): LivelyError {
   const found = current === 0 ? "holds no value" : `is at version ${current}`;
   const wanted = expected === 0 ? "no value" : `version ${expected}`;
-  return new LivelyError("conflict", `key ${JSON.stringify(key)} in bucket '${bucket}' ${found}, not ${wanted} as expected; nothing was written`, {
-    bucket,
-    key,
-    expected,
-    current,
-    next: "read-then-retry" satisfies KvNextStep,
-  });
+  return new LivelyError(
+    "conflict",
+    `key ${JSON.stringify(key)} in bucket '${bucket}' ${found}, not ${wanted} as expected; nothing was written`,
+    {
+      bucket,
+      key,
+      expected,
+      current,
+      next: "read-then-retry" satisfies KvNextStep,
+    },
+  );
 }

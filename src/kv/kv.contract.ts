@@ -158,7 +158,11 @@ export function kvContract(target: KvContractTarget): void {
 
       it("compare-and-set: expect N, expect 0 and null; a mismatch is conflict, names the current version and writes nothing", async () => {
         const created = await put(store, { bucket: "ops", key: "cas", value: 1, expect: 0 });
-        const exists = await refused(put(store, { bucket: "ops", key: "cas", value: 2, expect: null }), "conflict", /version \d+, not no value/);
+        const exists = await refused(
+          put(store, { bucket: "ops", key: "cas", value: 2, expect: null }),
+          "conflict",
+          /version \d+, not no value/,
+        );
         assert.deepEqual(
           { expected: exists.details?.expected, current: exists.details?.current, next: exists.details?.next },
           { expected: 0, current: created.version, next: "read-then-retry" },
@@ -217,13 +221,14 @@ export function kvContract(target: KvContractTarget): void {
       it("a value of 25 MiB is stored, as bytes and as JSON text; one byte more is too_large", async () => {
         const bytes = Buffer.alloc(25 * MiB, 7);
         await put(store, { bucket: "limits", key: "big-bytes", value: bytes });
-        const got = await get(store, { bucket: "limits", key: "big-bytes" });
-        assert.equal((got?.value as Uint8Array).byteLength, 25 * MiB);
-        assert.ok(Buffer.from(got?.value as Uint8Array).equals(bytes));
+        const got = (await get(store, { bucket: "limits", key: "big-bytes" }))?.value as Uint8Array;
+        assert.equal(got.byteLength, 25 * MiB);
+        assert.ok(Buffer.from(got).equals(bytes));
         await refused(put(store, { bucket: "limits", key: "big-bytes", value: Buffer.alloc(25 * MiB + 1) }), "too_large", /25 MiB/);
         const text = "x".repeat(25 * MiB - 2); // its JSON text has two quotes more
         await put(store, { bucket: "limits", key: "big-json", value: text });
-        assert.equal(((await get(store, { bucket: "limits", key: "big-json" }))?.value as string).length, text.length);
+        const json = (await get(store, { bucket: "limits", key: "big-json" }))?.value as string;
+        assert.equal(json.length, text.length);
         await refused(put(store, { bucket: "limits", key: "big-json", value: `${text}x` }), "too_large");
       });
 
@@ -231,7 +236,11 @@ export function kvContract(target: KvContractTarget): void {
         const metadata = "m".repeat(1022);
         await put(store, { bucket: "limits", key: "meta", value: 1, metadata });
         assert.equal((await get(store, { bucket: "limits", key: "meta" }))?.metadata, metadata);
-        await refused(put(store, { bucket: "limits", key: "meta", value: 1, metadata: `${metadata}m` }), "too_large", /1025 bytes.*1024-byte/);
+        await refused(
+          put(store, { bucket: "limits", key: "meta", value: 1, metadata: `${metadata}m` }),
+          "too_large",
+          /1025 bytes.*1024-byte/,
+        );
       });
 
       it("a TTL is whole seconds from 1 s to 10 years", async () => {
@@ -437,13 +446,13 @@ export function kvContract(target: KvContractTarget): void {
           ["forever", "live"],
         );
         const changes = await store.read((db) => listKvChanges(db, start, 100));
-        assert.deepEqual(changes.filter((c) => c.bucket === "sweep").map((c) => `${c.op}:${c.key}`).sort(), [
-          "expire:e1",
-          "expire:e2",
-          "expire:e3",
-          "expire:e4",
-          "expire:e5",
-        ]);
+        assert.deepEqual(
+          changes
+            .filter((c) => c.bucket === "sweep")
+            .map((c) => `${c.op}:${c.key}`)
+            .sort(),
+          ["expire:e1", "expire:e2", "expire:e3", "expire:e4", "expire:e5"],
+        );
         assert.deepEqual(
           changes.map((c) => c.seq),
           changes.map((_, i) => start + 1 + i),
@@ -479,7 +488,8 @@ export function kvContract(target: KvContractTarget): void {
             const winner = won[0]?.value;
             const stored = await get(store, { bucket: "race", key: "counter" });
             assert.equal(stored?.version, winner?.version);
-            assert.equal((stored?.value as { round: number }).round, round);
+            const value = stored?.value as { round: number; writer: number };
+            assert.equal(value.round, round);
             expect = winner?.version ?? 0;
           }
         } finally {

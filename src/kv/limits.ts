@@ -159,11 +159,10 @@ function assertVersion(value: unknown, min: number): asserts value is number {
 export function listLimit(limit: unknown): number {
   if (limit === undefined) return KV_LIMITS.defaultListLimit;
   if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > KV_LIMITS.maxListLimit) {
-    throw new LivelyError(
-      "bad_request",
-      `invalid limit ${quote(limit)}: give a whole number from 1 to ${KV_LIMITS.maxListLimit}`,
-      { field: "limit", max: KV_LIMITS.maxListLimit },
-    );
+    throw new LivelyError("bad_request", `invalid limit ${quote(limit)}: give a whole number from 1 to ${KV_LIMITS.maxListLimit}`, {
+      field: "limit",
+      max: KV_LIMITS.maxListLimit,
+    });
   }
   return limit;
 }

@@ -43,9 +43,13 @@ export function encodeCursor(key: string): string {
 const CURSOR = /^[A-Za-z0-9_-]+$/;
 
 function invalidCursor(): LivelyError {
-  return new LivelyError("bad_request", "invalid cursor: pass the cursor of the previous page unchanged, or none to start from the first key", {
-    field: "cursor",
-  });
+  return new LivelyError(
+    "bad_request",
+    "invalid cursor: pass the cursor of the previous page unchanged, or none to start from the first key",
+    {
+      field: "cursor",
+    },
+  );
 }
 
 /** The key a cursor stands for; `bad_request` for anything this module did not make. */

@@ -4,9 +4,12 @@
  * Every KV write runs in `Store.writeUnordered`, never taking the history's `seq` row: the KV
  * has a sequence of its own, the `counters` row named 'kv' (sql/…/000008.sql). A write takes
  * it with `nextKvSeq` after its entry rows are written and holds it until COMMIT, so KV commit
- * order is kv sequence order and a reader of `seq > last` never skips a late commit. Taking it
- * last keeps a 25 MiB value from being sent under the lock, and means every KV writer locks
- * entry rows first and the counter second: never the opposite orders that deadlock.
+ * order is kv sequence order and a reader of `seq > last` never skips a late commit. Where
+ * writers run at once (PostgreSQL), taking it last keeps a 25 MiB value from being sent under
+ * the lock, and means every KV writer locks entry rows first and the counter second: never the
+ * opposite orders that deadlock. Where the file has one writer (SQLite) the order cannot
+ * matter, and the number is taken first so the row is written once (SQLite rewrites a whole
+ * row, value and all, on any update).
  *
  * "Live" means not expired by the database's clock: `expires_at IS NULL OR expires_at > now_ms()`,
  * judged inside each query, never against a node's clock.
@@ -54,8 +57,11 @@ export interface KvChange {
 
 const LIVE = "(expires_at IS NULL OR expires_at > now_ms())";
 
-/** The version a row has between its write and `setEntryVersion`, inside one transaction: never seen outside it. */
-const WRITING = 0;
+/**
+ * The version a row is written with when its number is taken after it (`setEntryVersion` then
+ * stamps it, in the same transaction): never seen outside that transaction.
+ */
+export const VERSION_PENDING = 0;
 
 interface EntryRow {
   key: string;
@@ -153,45 +159,52 @@ export async function deleteBucket(tx: Db, name: string): Promise<boolean> {
 // ---- entries: writes -----------------------------------------------------------------------
 
 const INSERT_ENTRY = `INSERT INTO kv_entries (bucket, key, kind, value_json, value_bytes, metadata, version, expires_at, updated_at)
-  VALUES ($1, $2, $3, $4, $5, $6, ${WRITING}, now_ms() + $7, now_ms())
+  VALUES ($1, $2, $3, $4, $5, $6, $8, now_ms() + $7, now_ms())
   ON CONFLICT (bucket, key) DO UPDATE SET kind = excluded.kind, value_json = excluded.value_json,
-    value_bytes = excluded.value_bytes, metadata = excluded.metadata, version = ${WRITING},
+    value_bytes = excluded.value_bytes, metadata = excluded.metadata, version = excluded.version,
     expires_at = excluded.expires_at, updated_at = excluded.updated_at`;
 
-function entryBinds(entry: NewEntry): SqlValue[] {
-  return [entry.bucket, entry.key, ...valueBinds(entry.value), entry.metadata, entry.ttlMs];
+/** Binds $1-$8 of the writes below; `version` is the new one, or VERSION_PENDING. */
+function entryBinds(entry: NewEntry, version: number): SqlValue[] {
+  return [entry.bucket, entry.key, ...valueBinds(entry.value), entry.metadata, entry.ttlMs, version];
 }
 
-/** Write the key whatever it holds. Follow with `nextKvSeq` and `setEntryVersion`. */
-export async function writeEntry(tx: Db, entry: NewEntry): Promise<boolean> {
-  return (await tx.run(INSERT_ENTRY, entryBinds(entry))).changes === 1;
+/** What a write answers: the new row's expiry, or undefined when its condition did not hold (nothing written). */
+export type Written = { expiresAt: number | null } | undefined;
+
+async function written(row: Promise<{ expires_at: number | null } | undefined>): Promise<Written> {
+  const found = await row;
+  return found && { expiresAt: found.expires_at };
 }
 
-/** Write the key only if it holds no live value (absent, or expired): false otherwise. */
-export async function writeEntryIfAbsent(tx: Db, entry: NewEntry): Promise<boolean> {
-  const sql = `${INSERT_ENTRY} WHERE kv_entries.expires_at IS NOT NULL AND kv_entries.expires_at <= now_ms()`;
-  return (await tx.run(sql, entryBinds(entry))).changes === 1;
+/** Write the key whatever it holds, at `version` (or VERSION_PENDING, then `setEntryVersion`). */
+export function writeEntry(tx: Db, entry: NewEntry, version: number): Promise<Written> {
+  return written(tx.get(`${INSERT_ENTRY} RETURNING expires_at`, entryBinds(entry, version)));
 }
 
-/** Write the key only if its live value is at `version`: false otherwise. */
-export async function writeEntryIfVersion(tx: Db, entry: NewEntry, version: number): Promise<boolean> {
-  const result = await tx.run(
-    `UPDATE kv_entries SET kind = $3, value_json = $4, value_bytes = $5, metadata = $6, version = ${WRITING},
-       expires_at = now_ms() + $7, updated_at = now_ms()
-     WHERE bucket = $1 AND key = $2 AND version = $8 AND ${LIVE}`,
-    [...entryBinds(entry), version],
+/** Write the key only if it holds no live value (absent, or expired). */
+export function writeEntryIfAbsent(tx: Db, entry: NewEntry, version: number): Promise<Written> {
+  const sql = `${INSERT_ENTRY} WHERE kv_entries.expires_at IS NOT NULL AND kv_entries.expires_at <= now_ms() RETURNING expires_at`;
+  return written(tx.get(sql, entryBinds(entry, version)));
+}
+
+/** Write the key only if its live value is at version `expect`. */
+export function writeEntryIfVersion(tx: Db, entry: NewEntry, version: number, expect: number): Promise<Written> {
+  return written(
+    tx.get(
+      `UPDATE kv_entries SET kind = $3, value_json = $4, value_bytes = $5, metadata = $6, version = $8,
+         expires_at = now_ms() + $7, updated_at = now_ms()
+       WHERE bucket = $1 AND key = $2 AND version = $9 AND ${LIVE}
+       RETURNING expires_at`,
+      [...entryBinds(entry, version), expect],
+    ),
   );
-  return result.changes === 1;
 }
 
-/** Stamp the row just written with its version (the kv seq its transaction took); returns its expiry. */
-export async function setEntryVersion(tx: Db, bucket: string, key: string, version: number): Promise<{ expiresAt: number | null }> {
-  const row = await tx.get<{ expires_at: number | null }>(
-    "UPDATE kv_entries SET version = $3 WHERE bucket = $1 AND key = $2 RETURNING expires_at",
-    [bucket, key, version],
-  );
-  if (!row) throw new Error(`the kv entry ${bucket}/${key} vanished inside its own transaction`);
-  return { expiresAt: row.expires_at };
+/** Stamp the row just written at VERSION_PENDING with its version (the kv seq its transaction took). */
+export async function setEntryVersion(tx: Db, bucket: string, key: string, version: number): Promise<void> {
+  const { changes } = await tx.run("UPDATE kv_entries SET version = $3 WHERE bucket = $1 AND key = $2", [bucket, key, version]);
+  if (changes !== 1) throw new Error(`the kv entry ${bucket}/${key} vanished inside its own transaction`);
 }
 
 /** Delete the key's live value, if it is at `version` when one is given; false when nothing was deleted. */
