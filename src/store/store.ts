@@ -100,9 +100,10 @@ export interface Store {
   /**
    * An unordered write: one transaction that does NOT take the history lock, so it never waits
    * behind deploys (and a connection stuck inside one cannot stall it). For rows that no history
-   * reader follows: membership heartbeats, token bookkeeping, later the KV store. It cannot append
-   * history (the types refuse), and on PostgreSQL it runs at READ COMMITTED beside other writers:
-   * make each statement safe on its own (an upsert, `ON CONFLICT DO NOTHING`), or use `write`.
+   * reader follows: membership heartbeats, token bookkeeping, the KV store (src/kv/, which keeps
+   * an ordered sequence of its own, queries/kv.ts). It cannot append history (the types refuse),
+   * and on PostgreSQL it runs at READ COMMITTED beside other writers: make each statement safe
+   * on its own (an upsert, `ON CONFLICT DO NOTHING`), or use `write`.
    * SQLite has one writer per file, so there both kinds queue on the file's write lock.
    * Same retries, rollback and lock wait as `write`.
    */
