@@ -34,3 +34,7 @@ export function versionMismatch(bucket: string, key: string, expected: number, c
     },
   );
 }
+
+export function keyNotFound(bucket: string, key: string): LivelyError {
+  return new LivelyError("not_found", `key ${JSON.stringify(key)} in bucket '${bucket}' holds no value`, { bucket, key });
+}
