@@ -46,7 +46,8 @@ for (const backend of BACKENDS) {
       const put = await t.api("PUT", `/kv/shopping/keys/${key}`, { body: { value: { eggs: 3 }, metadata: { unit: "dozen" }, ttl: 3600 } });
       assert.equal(put.status, 200);
       assert.equal(put.body.key, "a/b c/é");
-      assert.ok(put.body.version > 0 && put.body.expiresAt > 0);
+      assert.ok(put.body.version > 0);
+      assert.match(put.body.expiresAt, /^\d{4}-\d\d-\d\dT.*Z$/);
       const got = await t.api("GET", `/kv/shopping/keys/${key}`);
       assert.deepEqual(
         { ...got.body, updatedAt: 0 },
@@ -61,6 +62,7 @@ for (const backend of BACKENDS) {
           updatedAt: 0,
         },
       );
+      assert.match(got.body.updatedAt, /^\d{4}-\d\d-\d\dT.*Z$/);
       const bytes = Buffer.from([0, 1, 2, 250, 255]).toString("base64");
       assert.equal((await t.api("PUT", "/kv/shopping/keys/raw", { body: { kind: "bytes", value: bytes } })).status, 200);
       const raw = await t.api("GET", "/kv/shopping/keys/raw");

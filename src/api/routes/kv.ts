@@ -12,7 +12,7 @@ import { LivelyError } from "../../errors.ts";
 import { createBucket, dropBucket, getBucket, listBuckets } from "../../kv/buckets.ts";
 import { del, get, put } from "../../kv/entries.ts";
 import { keyNotFound } from "../../kv/errors.ts";
-import type { KvEntry } from "../../kv/kv.ts";
+import type { Bucket, KvEntry } from "../../kv/kv.ts";
 import { KV_LIMITS } from "../../kv/limits.ts";
 import { list } from "../../kv/list.ts";
 import { requireScope } from "../auth.ts";
@@ -46,9 +46,21 @@ function fromBase64(value: unknown): Buffer {
   return bytes;
 }
 
+/** Times as the API shows them (ISO 8601, UTC): the kv layer's are ms by the database's clock. */
+const iso = (ms: number): string => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+
+function bucketBody<T extends Bucket>(bucket: T) {
+  return { ...bucket, createdAt: iso(bucket.createdAt) };
+}
+
+function timesBody<T extends { expiresAt: number | null; updatedAt: number }>(item: T) {
+  return { ...item, expiresAt: isoOrNull(item.expiresAt), updatedAt: iso(item.updatedAt) };
+}
+
 function entryBody(entry: KvEntry) {
   const { value, ...rest } = entry;
-  return { ...rest, value: value instanceof Uint8Array ? Buffer.from(value).toString("base64") : value };
+  return { ...timesBody(rest), value: value instanceof Uint8Array ? Buffer.from(value).toString("base64") : value };
 }
 
 export function kvRoutes(deps: ApiDeps) {
@@ -60,28 +72,27 @@ export function kvRoutes(deps: ApiDeps) {
     await next();
   };
 
-  app.get(KV_PATH, read, async (c) => c.json(await listBuckets(deps.store)));
+  app.get(KV_PATH, read, async (c) => c.json((await listBuckets(deps.store)).map(bucketBody)));
 
   app.post(KV_PATH, write, unchanged, async (c) => {
     const body = await jsonBody(c, createBody);
     const created = await createBucket(deps.store, body);
-    return c.json(created, created.created ? 201 : 200);
+    return c.json(bucketBody(created), created.created ? 201 : 200);
   });
 
-  app.get(`${KV_PATH}/:bucket`, read, async (c) => c.json(await getBucket(deps.store, c.req.param("bucket"))));
+  app.get(`${KV_PATH}/:bucket`, read, async (c) => c.json(bucketBody(await getBucket(deps.store, c.req.param("bucket")))));
 
   app.delete(`${KV_PATH}/:bucket`, write, unchanged, async (c) => c.json(await dropBucket(deps.store, c.req.param("bucket"))));
 
-  app.get(`${KV_PATH}/:bucket/keys`, read, async (c) =>
-    c.json(
-      await list(deps.store, {
-        bucket: c.req.param("bucket"),
-        prefix: c.req.query("prefix"),
-        limit: queryInt(c, "limit"),
-        cursor: c.req.query("cursor"),
-      }),
-    ),
-  );
+  app.get(`${KV_PATH}/:bucket/keys`, read, async (c) => {
+    const page = await list(deps.store, {
+      bucket: c.req.param("bucket"),
+      prefix: c.req.query("prefix"),
+      limit: queryInt(c, "limit"),
+      cursor: c.req.query("cursor"),
+    });
+    return c.json({ keys: page.keys.map(timesBody), cursor: page.cursor });
+  });
 
   // `{key{.+}}`: a key may hold '/', sent percent-encoded or not.
   app.get(`${KV_PATH}/:bucket/keys/:key{.+}`, read, async (c) => {
@@ -97,7 +108,8 @@ export function kvRoutes(deps: ApiDeps) {
     const value = body.kind === "bytes" ? fromBase64(body.value) : body.value;
     const input = { bucket: c.req.param("bucket"), key: c.req.param("key"), value, metadata: body.metadata };
     // The casts only name the types put() checks itself, with its own words for each refusal.
-    return c.json(await put(deps.store, { ...input, ttl: body.ttl as number, expect: body.expect as number | null | undefined }));
+    const written = await put(deps.store, { ...input, ttl: body.ttl as number, expect: body.expect as number | null | undefined });
+    return c.json({ ...written, expiresAt: isoOrNull(written.expiresAt) });
   });
 
   app.delete(`${KV_PATH}/:bucket/keys/:key{.+}`, write, unchanged, async (c) =>
