@@ -69,6 +69,12 @@ for (const backend of BACKENDS) {
       assert.deepEqual([raw.body.kind, raw.body.value], ["bytes", bytes]);
       const notBase64 = await t.api("PUT", "/kv/shopping/keys/raw", { body: { kind: "bytes", value: "not base64!" } });
       assert.deepEqual([notBase64.status, notBase64.body.error.code], [400, "bad_request"]);
+      assert.equal(
+        (await t.api("PUT", "/kv/shopping/keys/x/y", { body: { value: "slash" } })).body.key,
+        "x/y",
+        "an unencoded '/' belongs to the key",
+      );
+      assert.equal((await t.api("GET", "/kv/shopping/keys/x%2Fy")).body.value, "slash");
       const missing = await t.api("GET", "/kv/shopping/keys/nothing-here");
       assert.deepEqual([missing.status, missing.body.error.code], [404, "not_found"]);
       assert.equal((await t.api("GET", "/kv/no-bucket/keys/x")).status, 404);
