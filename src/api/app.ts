@@ -16,6 +16,7 @@ import { healthHandler } from "./health.ts";
 import { channelRoutes } from "./routes/channels.ts";
 import { deployRoutes } from "./routes/deploy.ts";
 import { historyRoutes } from "./routes/history.ts";
+import { KV_MAX_BODY_BYTES, KV_PATH, kvRoutes } from "./routes/kv.ts";
 import { logRoutes } from "./routes/logs.ts";
 import { moduleRoutes } from "./routes/modules.ts";
 import { networkRoutes } from "./routes/network.ts";
@@ -39,15 +40,20 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   app.get("/_lively/health", healthHandler(deps));
 
   const api = new Hono<ApiEnv>();
-  api.use(
+  const limitTo = (maxSize: number) =>
     bodyLimit({
-      maxSize: maxBody,
+      maxSize,
       onError: (c) => {
         // The unread rest of the body is still on the socket: this connection cannot be reused.
         c.header("connection", "close");
-        throw new LivelyError("too_large", `the request body is over ${maxBody} bytes`, { limit: maxBody });
+        throw new LivelyError("too_large", `the request body is over ${maxSize} bytes`, { limit: maxSize });
       },
-    }),
+    });
+  const codeLimit = limitTo(maxBody);
+  // A KV value may be 25 MiB (base64 in its envelope), more than a deploy's body.
+  const kvLimit = limitTo(Math.max(maxBody, KV_MAX_BODY_BYTES));
+  api.use((c, next) =>
+    (c.req.path.startsWith(`${API_PREFIX}${KV_PATH}/`) || c.req.path === `${API_PREFIX}${KV_PATH}` ? kvLimit : codeLimit)(c, next),
   );
   api.use(authenticateRequests(deps.tokens));
   api.use(async (c, next) => {
@@ -67,6 +73,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/", runtimeRoutes({ ...deps, diffs }));
   api.route("/", nodeRoutes(deps));
   api.route("/", logRoutes(deps));
+  api.route("/", kvRoutes(deps));
   app.route(API_PREFIX, api);
   return app;
 }

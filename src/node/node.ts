@@ -8,6 +8,7 @@
  *   loader   the version cache and its sandboxes, and the preloading of moved channels
  *   http     the gateway and the admin API on one port
  *   membership  this node's row in the cluster's `nodes` table (heartbeat, applied seq)
+ *   kv-sweep    deletes expired bucket entries and old KV change rows (kv/sweep.ts)
  *
  * A node keeps a verified local copy of every channel head and of its channel index in
  * `<data-dir>/cache/` (cluster/local-copy/): loads read it first, so a database outage, or a
@@ -36,6 +37,7 @@ import { DEFAULT_CHANNEL } from "../code/names.ts";
 import { LivelyError } from "../errors.ts";
 import { createGateway } from "../gateway/gateway.ts";
 import { BodyBudget } from "../gateway/request-body.ts";
+import { startKvSweeper } from "../kv/sweep.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { createHostFetch } from "../runtime/host-fetch.ts";
 import { IvmSandbox } from "../runtime/ivm/ivm-sandbox.ts";
@@ -408,6 +410,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       { id: "loader", restart: "permanent", start: loaderChild, shutdownMs: 2_000 },
       { id: "http", restart: "permanent", start: httpChild, shutdownMs: options.drainMs ?? 10_000 },
       { id: "membership", restart: "permanent", start: membershipChild, shutdownMs: 3_000 },
+      // Last: nothing depends on it, and a failed pass is logged, never a restart.
+      { id: "kv-sweep", restart: "permanent", start: async () => startKvSweeper({ store: need(parts.store, "the store"), log }) },
     ]);
   } catch (error) {
     // The child's own error says what to do (`unavailable`: exit 6); the supervisor's wrapper only says which child.

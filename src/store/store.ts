@@ -37,8 +37,8 @@ export interface StoreCapabilities {
   readonly pollIntervalMs: number;
 }
 
-/** A bind value: what both drivers accept. */
-export type SqlValue = string | number | null;
+/** A bind value: what both drivers accept (a Buffer is a BLOB on SQLite, bytea on PostgreSQL, and comes back as one). */
+export type SqlValue = string | number | null | Buffer;
 
 /**
  * The few things a query needs from a connection. SQL uses `$1, $2…` binds (PostgreSQL's
@@ -100,9 +100,10 @@ export interface Store {
   /**
    * An unordered write: one transaction that does NOT take the history lock, so it never waits
    * behind deploys (and a connection stuck inside one cannot stall it). For rows that no history
-   * reader follows: membership heartbeats, token bookkeeping, later the KV store. It cannot append
-   * history (the types refuse), and on PostgreSQL it runs at READ COMMITTED beside other writers:
-   * make each statement safe on its own (an upsert, `ON CONFLICT DO NOTHING`), or use `write`.
+   * reader follows: membership heartbeats, token bookkeeping, the KV store (src/kv/, which keeps
+   * an ordered sequence of its own, queries/kv.ts). It cannot append history (the types refuse),
+   * and on PostgreSQL it runs at READ COMMITTED beside other writers: make each statement safe
+   * on its own (an upsert, `ON CONFLICT DO NOTHING`), or use `write`.
    * SQLite has one writer per file, so there both kinds queue on the file's write lock.
    * Same retries, rollback and lock wait as `write`.
    */

@@ -1,0 +1,121 @@
+/**
+ * Put, get and delete one key. A write is one unordered transaction: the entry first (its row
+ * lock, and the compare-and-set, which the database evaluates against the newest committed
+ * row), then a number of the KV sequence, which becomes the key's version, and its change row.
+ */
+import { LivelyError } from "../errors.ts";
+import {
+  deleteEntry,
+  type EntryRecord,
+  findBucket,
+  findLiveEntry,
+  insertKvChanges,
+  liveVersion,
+  type NewEntry,
+  nextKvSeq,
+  setEntryVersion,
+  VERSION_PENDING,
+  type Written,
+  writeEntry,
+  writeEntryIfAbsent,
+  writeEntryIfVersion,
+} from "../store/queries/kv.ts";
+import type { Db, Store } from "../store/store.ts";
+import { bucketNotFound, versionMismatch } from "./errors.ts";
+import type { DeleteInput, DeleteResult, JsonValue, KvEntry, PutInput, PutResult } from "./kv.ts";
+import { assertBucketName, assertKey, deleteExpectation, putExpectation, toStoredMetadata, toStoredValue, ttlMs } from "./limits.ts";
+
+function writeByExpectation(tx: Db, entry: NewEntry, version: number, expect: number | undefined): Promise<Written> {
+  if (expect === undefined) return writeEntry(tx, entry, version);
+  if (expect === 0) return writeEntryIfAbsent(tx, entry, version);
+  return writeEntryIfVersion(tx, entry, version, expect);
+}
+
+/**
+ * A write that failed in the database, not by our checks: a bucket dropped between our check
+ * and our insert fails its foreign key. Then the bucket's absence is the answer.
+ */
+async function bucketGoneOr(store: Store, bucket: string, thrown: unknown): Promise<never> {
+  if (!(thrown instanceof LivelyError)) {
+    const exists = await store.read((db) => findBucket(db, bucket)).catch(() => true);
+    if (!exists) throw bucketNotFound(bucket);
+  }
+  throw thrown;
+}
+
+/** Write a value; returns the key's new version. See kv.ts for `expect` and `ttl`. */
+export async function put(store: Store, input: PutInput): Promise<PutResult> {
+  const { bucket, key } = input;
+  assertBucketName(bucket);
+  assertKey(key);
+  const expect = putExpectation(input.expect);
+  const entry: NewEntry = {
+    bucket,
+    key,
+    value: toStoredValue(input.value),
+    metadata: toStoredMetadata(input.metadata),
+    ttlMs: ttlMs(input.ttl),
+  };
+  // Where writers run at once, the number comes last (queries/kv.ts says why); with one writer
+  // per file, first, so the row (25 MiB, maybe) is written once.
+  const numberFirst = !store.capabilities.concurrentWriters;
+  try {
+    return await store.writeUnordered(async (tx) => {
+      if (!(await findBucket(tx, bucket))) throw bucketNotFound(bucket);
+      const early = numberFirst ? await nextKvSeq(tx) : VERSION_PENDING;
+      const row = await writeByExpectation(tx, entry, early, expect);
+      if (!row) throw versionMismatch(bucket, key, expect ?? 0, await liveVersion(tx, bucket, key));
+      const version = numberFirst ? early : await nextKvSeq(tx);
+      if (!numberFirst) await setEntryVersion(tx, bucket, key, version);
+      await insertKvChanges(tx, version, [{ bucket, key, op: "put" }]);
+      return { bucket, key, version, expiresAt: row.expiresAt };
+    });
+  } catch (thrown) {
+    return bucketGoneOr(store, bucket, thrown);
+  }
+}
+
+function toEntry(bucket: string, record: EntryRecord): KvEntry {
+  const { value } = record;
+  return {
+    bucket,
+    key: record.key,
+    kind: value.kind,
+    value: value.kind === "bytes" ? value.bytes : (JSON.parse(value.json) as JsonValue),
+    metadata: record.metadata === null ? null : (JSON.parse(record.metadata) as JsonValue),
+    version: record.version,
+    expiresAt: record.expiresAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+/** The key's live value, or null; an expired value is never returned (judged by the database's clock). */
+export async function get(store: Store, input: { bucket: string; key: string }): Promise<KvEntry | null> {
+  const { bucket, key } = input;
+  assertBucketName(bucket);
+  assertKey(key);
+  const found = await store.read((db) => findLiveEntry(db, bucket, key));
+  if (!found.bucket) throw bucketNotFound(bucket);
+  return found.entry ? toEntry(bucket, found.entry) : null;
+}
+
+/**
+ * Delete the key's live value. Without `expect`, a key with no live value is `deleted: false`
+ * and nothing is written; with `expect`, anything but that live version is `conflict`.
+ */
+export async function del(store: Store, input: DeleteInput): Promise<DeleteResult> {
+  const { bucket, key } = input;
+  assertBucketName(bucket);
+  assertKey(key);
+  const expect = deleteExpectation(input.expect);
+  return store.writeUnordered(async (tx) => {
+    if (!(await findBucket(tx, bucket))) throw bucketNotFound(bucket);
+    if (!(await deleteEntry(tx, bucket, key, expect))) {
+      if (expect !== undefined) throw versionMismatch(bucket, key, expect, await liveVersion(tx, bucket, key));
+      return { bucket, key, deleted: false, version: null };
+    }
+    const version = await nextKvSeq(tx);
+    await insertKvChanges(tx, version, [{ bucket, key, op: "delete" }]);
+    return { bucket, key, deleted: true, version };
+  });
+}

@@ -1,0 +1,40 @@
+/**
+ * The recurring errors of buckets, worded once. As in code/errors.ts, what a caller can do next
+ * is named in `details.next`, never worded as a command: each boundary words it for its audience.
+ */
+import { LivelyError } from "../errors.ts";
+
+/** What a caller can do next, by name. */
+export type KvNextStep = "create-bucket" | "list-buckets" | "read-then-retry";
+
+export function bucketNotFound(bucket: string): LivelyError {
+  return new LivelyError("not_found", `bucket '${bucket}' does not exist`, { bucket, next: "create-bucket" satisfies KvNextStep });
+}
+
+export function bucketExists(bucket: string): LivelyError {
+  return new LivelyError("conflict", `bucket '${bucket}' exists already; nothing was written`, {
+    bucket,
+    next: "list-buckets" satisfies KvNextStep,
+  });
+}
+
+/** A compare-and-set that did not match: `current` is the key's live version, 0 for none. */
+export function versionMismatch(bucket: string, key: string, expected: number, current: number): LivelyError {
+  const found = current === 0 ? "holds no value" : `is at version ${current}`;
+  const wanted = expected === 0 ? "no value" : `version ${expected}`;
+  return new LivelyError(
+    "conflict",
+    `key ${JSON.stringify(key)} in bucket '${bucket}' ${found}, not ${wanted} as expected; nothing was written`,
+    {
+      bucket,
+      key,
+      expected,
+      current,
+      next: "read-then-retry" satisfies KvNextStep,
+    },
+  );
+}
+
+export function keyNotFound(bucket: string, key: string): LivelyError {
+  return new LivelyError("not_found", `key ${JSON.stringify(key)} in bucket '${bucket}' holds no value`, { bucket, key });
+}
