@@ -130,7 +130,7 @@ describe("query timing", () => {
 });
 
 describe("opening stores", () => {
-  it("a SQLite path that is not a database gives a clear error", async () => {
+  it("a SQLite path that is not a database gives a clear error: bad_request, since waiting will not mend it", async () => {
     const path = `${process.env.TMPDIR ?? "/tmp"}/lively-not-a-db-${process.pid}.db`;
     writeFileSync(path, "this is not sqlite".repeat(100));
     await assert.rejects(
@@ -139,7 +139,7 @@ describe("opening stores", () => {
         await store.migrate();
       },
       (error: { code?: string; message: string }) => {
-        assert.equal(error.code, "unavailable");
+        assert.equal(error.code, "bad_request");
         assert.match(error.message, /not a database/);
         return true;
       },

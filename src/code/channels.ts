@@ -64,8 +64,14 @@ async function move(
   } else if (from === args.to && !current?.split) {
     return { ...base, moved: false, seq: 0 };
   }
-  // A split's row keeps the base version in its details, so restore can rebuild the split.
-  const details = weight !== undefined ? { ...args.details, weight, base: from } : (args.details ?? null);
+  // A split's row keeps the base version in its details, so restore can rebuild the split; a
+  // full move of a split channel (promote, --weight 100) says which split it ended.
+  const details =
+    weight !== undefined
+      ? { ...args.details, weight, base: from }
+      : current?.split
+        ? { ...args.details, endedSplit: current.split }
+        : (args.details ?? null);
   const row = await appendHistory(tx, {
     actor: args.actor,
     module: args.module,

@@ -103,7 +103,8 @@ async function moveChannels(
       channel,
       from: current?.version ?? null,
       to: version,
-      details: null,
+      // --force ended a rollout: the row says which, as a rollback's does.
+      details: current?.split ? { endedSplit: current.split } : null,
     });
     await setChannel(tx, input.module, channel, version, row.seq);
     moved.push(channel);

@@ -36,10 +36,10 @@ export async function moduleSummaries(
       const channels = Object.fromEntries(rows.map((c) => [c.channel, c.version]));
       const splits = Object.fromEntries(rows.flatMap((c) => (c.split ? [[c.channel, c.split]] : [])));
       out.push({
-        splits,
         name: m.name,
         latestVersion: m.latestVersion,
         channels,
+        splits,
         deleted: m.deleted,
         createdAt: iso(m.createdAt),
         updatedSeq: m.updatedSeq,
@@ -139,11 +139,25 @@ export interface HistoryView {
   channel: string | null;
   from: number | null;
   to: number | null;
+  /**
+   * Only on a row that starts or adjusts a split rollout (`tag --weight`, or a restore of a
+   * split): the percent of the channel's traffic `to` gets; the rest stays on `details.base`
+   * (for a tag, `from`). Without it a split would read as a full move.
+   */
+  weight?: number;
   details: Record<string, unknown> | null;
 }
 
+/** The share a history row gave its `to`, when the row made a split (details.weight 1-99). */
+function splitWeight(details: Record<string, unknown> | null): number | undefined {
+  const weight = details?.weight;
+  return typeof weight === "number" && weight >= 1 && weight <= 99 ? weight : undefined;
+}
+
 export function historyView(entry: HistoryEntry): HistoryView {
-  return { ...entry, at: iso(entry.at) };
+  const { details, ...fields } = entry;
+  const weight = splitWeight(details);
+  return { ...fields, at: iso(entry.at), ...(weight === undefined ? {} : { weight }), details };
 }
 
 export const MAX_HISTORY_LIMIT = 10_000;

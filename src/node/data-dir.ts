@@ -43,6 +43,27 @@ function isInside(folder: string, path: string): boolean {
   return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
 }
 
+/**
+ * `mkdir -p`, one level at a time. Not `mkdirSync(…, { recursive: true })`: on Node 20 that
+ * spins for ever where the file system refuses a new folder with ENOENT (under /proc), and a
+ * node that hangs at start ignoring signals is worse than one that names the bad path.
+ */
+function makeFolders(path: string, mode: number): void {
+  const missing: string[] = [];
+  for (let folder = path; modeOf(folder) === undefined; folder = dirname(folder)) {
+    if (dirname(folder) === folder) break; // the root itself: let mkdir say why
+    missing.unshift(folder);
+  }
+  for (const folder of missing) {
+    try {
+      mkdirSync(folder, { mode });
+    } catch (error) {
+      // Another node sharing the parent made it first.
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+  }
+}
+
 /** Create `path` empty with `mode` unless it exists; the mode is set on the open file, past the umask. */
 function createPrivateFile(path: string, mode: number): void {
   let fd: number;
@@ -87,7 +108,7 @@ function prepare(options: { dataDir: string; db: string; log: Logger }): void {
   };
 
   const folderBefore = modeOf(dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: FOLDER_MODE });
+  makeFolders(dataDir, FOLDER_MODE);
   if (folderBefore === undefined) chmodSync(dataDir, FOLDER_MODE);
   else if (folderBefore & SHARED_BITS) tighten(dataDir, folderBefore, FOLDER_MODE);
 
@@ -99,7 +120,7 @@ function prepare(options: { dataDir: string; db: string; log: Logger }): void {
     const database = resolve(options.db);
     const inside = isInside(dataDir, database);
     if (modeOf(database) === undefined) {
-      mkdirSync(dirname(database), { recursive: true, mode: FOLDER_MODE });
+      makeFolders(dirname(database), FOLDER_MODE);
       createPrivateFile(database, FILE_MODE);
     }
     const loose: string[] = [];

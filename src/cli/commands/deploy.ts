@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { bundleEntry } from "../../code/compile.ts";
 import type { DeployResult } from "../../code/deploy.ts";
-import { LivelyError } from "../../errors.ts";
+import { LivelyError, toLivelyError } from "../../errors.ts";
 import { DEFAULT_TIMEOUT_S, waitConverged } from "../core/converge.ts";
 import { defineCommand } from "../core/define.ts";
 import { intOption, listOption, stringOption } from "../core/parse.ts";
@@ -78,14 +78,39 @@ export default defineCommand({
     out.progress(`uploading ${name}…`);
     const api = client();
     const result = await api.request<DeployResult>("POST", `/modules/${encodeURIComponent(name)}/versions`, body);
+    const where = result.channels.length > 0 ? ` (${result.channels.join(", ")})` : "";
     // Acknowledged means committed; --wait goes on until every live node serves it.
-    const converged = options.wait === true ? await waitConverged(api, out, result.seq, (timeoutS ?? DEFAULT_TIMEOUT_S) * 1000) : undefined;
+    const converged =
+      options.wait === true
+        ? await waitConverged(api, out, result.seq, (timeoutS ?? DEFAULT_TIMEOUT_S) * 1000).catch((error: unknown) => {
+            throw committedButNotApplied(result, where, error);
+          })
+        : undefined;
     const everywhere = converged ? `; applied on ${converged.nodes.filter((n) => n.status === "up").length} nodes` : "";
     out.result(converged ? { ...result, nodes: converged.nodes } : result, () => {
-      const where = result.channels.length > 0 ? ` (${result.channels.join(", ")})` : "";
       if (result.unchanged)
         return `${result.module}@${result.version} unchanged: the same code is already version ${result.version}${where}${everywhere}`;
       return `${result.module}@${result.version} deployed${where}  sha256 ${result.sha256.slice(0, 12)}${everywhere}`;
     });
   },
 });
+
+/**
+ * A --wait that fails (the timeout passed, or the node stopped answering the poll) fails after
+ * the commit: a script must learn that the deploy is in, so it does not deploy again or roll
+ * back what it thinks never happened. Still `unavailable` (exit 6): not every node serves it.
+ */
+function committedButNotApplied(result: DeployResult, where: string, thrown: unknown): LivelyError {
+  const error = toLivelyError(thrown);
+  const what = result.unchanged ? `unchanged as version ${result.version}${where}` : `deployed${where}`;
+  const committed = result.seq > 0 ? `, committed at seq ${result.seq}` : " (nothing new to write)";
+  return new LivelyError(
+    "unavailable",
+    `${result.module}@${result.version} ${what}${committed}, but not every node has applied it yet: ${error.message}`,
+    {
+      ...error.details,
+      committed: { module: result.module, version: result.version, channels: result.channels, moved: result.moved, seq: result.seq },
+    },
+    { cause: error },
+  );
+}

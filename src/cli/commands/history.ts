@@ -2,6 +2,7 @@
 import type { HistoryView } from "../../code/read.ts";
 import { defineCommand } from "../core/define.ts";
 import { intOption, shortTime, table } from "../core/parse.ts";
+import { fromText, toText } from "../core/splits.ts";
 
 export default defineCommand({
   name: "history",
@@ -23,16 +24,7 @@ export default defineCommand({
     out.result(entries, () =>
       table([
         ["SEQ", "AT", "ACTOR", "MODULE", "ACTION", "CHANNEL", "FROM", "TO"],
-        ...entries.map((e) => [
-          String(e.seq),
-          shortTime(e.at),
-          e.actor,
-          e.module ?? "",
-          e.action,
-          e.channel ?? "",
-          e.from === null ? "" : String(e.from),
-          e.to === null ? "" : String(e.to),
-        ]),
+        ...entries.map((e) => [String(e.seq), shortTime(e.at), e.actor, e.module ?? "", e.action, e.channel ?? "", fromText(e), toText(e)]),
       ]),
     );
   },

@@ -2,6 +2,7 @@
 import type { ModuleSummary } from "../../code/read.ts";
 import { defineCommand } from "../core/define.ts";
 import { stringOption, table } from "../core/parse.ts";
+import { channelText } from "../core/splits.ts";
 
 export default defineCommand({
   name: "ls",
@@ -25,7 +26,7 @@ export default defineCommand({
           m.deleted ? `${m.name} (deleted)` : m.name,
           String(m.latestVersion),
           Object.entries(m.channels)
-            .map(([c, v]) => `${c}=${v}`)
+            .map(([c, v]) => `${c}=${channelText(v, m.splits?.[c])}`)
             .join(" "),
         ]),
       ]);

@@ -166,9 +166,16 @@ export class SqliteBackend implements StoreBackend {
       configure(writer, false);
     } catch (error) {
       writer?.close();
-      throw new LivelyError("unavailable", `cannot open SQLite database ${this.path}: ${(error as Error).message}`, undefined, {
-        cause: error,
-      });
+      // A path that names no database (a folder, a file of something else) is the setting's
+      // fault, and waiting will not mend it: `bad_request`, not `unavailable`.
+      const code = errorCodeOf(error);
+      const notADatabase = code === "SQLITE_NOTADB" || code === "SQLITE_CANTOPEN";
+      throw new LivelyError(
+        notADatabase ? "bad_request" : "unavailable",
+        `cannot open SQLite database ${this.path}: ${(error as Error).message}`,
+        { db: this.path, ...(code ? { code } : {}) },
+        { cause: error },
+      );
     }
     this.writer = writer;
     this.writerDb = new SqliteDb(writer);
