@@ -179,7 +179,12 @@ for (const backend of BACKENDS) {
       }
       const stats = cache.stats();
       assert.equal(stats.entries, 1);
+      // A caller writing into the Buffer it got changes nothing for the next one.
+      const mine = (await kv.get({ bucket: B, key: "fits" }))?.value as Uint8Array;
+      mine.fill(9);
+      assert.equal(((await kv.get({ bucket: B, key: "fits" }))?.value as Uint8Array | undefined)?.[0], 1);
       assert.equal(stats.hits, 1, "only the 64 KiB value hit");
+
       assert.equal(stats.fills, 1);
     });
 

@@ -17,9 +17,10 @@
  * await kv.get({ bucket: "shopping", key: "eggs" }, { consistency: "strong" });   // from the store
  * ```
  */
+import type { EntryRecord } from "../store/queries/kv.ts";
 import type { Store } from "../store/store.ts";
 import { createBucket, dropBucket } from "./buckets.ts";
-import type { KvReadCache } from "./cache.ts";
+import { KV_CACHE_MAX_VALUE_BYTES, type KvReadCache } from "./cache.ts";
 import { del, put, readEntry, toEntry } from "./entries.ts";
 import type { BucketCreated, BucketDropped, DeleteInput, DeleteResult, KvEntry, PutInput, PutResult } from "./kv.ts";
 
@@ -36,6 +37,16 @@ export interface NodeKvOptions {
    * Tests gate it to put an invalidation inside the read (the fill race); nothing else sets it.
    */
   beforeFill?: (bucket: string, key: string) => Promise<void>;
+}
+
+/**
+ * An entry for one caller. JSON is parsed afresh by toEntry; bytes the cache may hold are
+ * copied, so a caller that writes into its Buffer never changes what the next caller reads.
+ */
+function detached(bucket: string, record: EntryRecord): KvEntry {
+  const { value } = record;
+  if (value.kind !== "bytes" || value.bytes.byteLength > KV_CACHE_MAX_VALUE_BYTES) return toEntry(bucket, record);
+  return toEntry(bucket, { ...record, value: { kind: "bytes", bytes: Buffer.from(value.bytes) } });
 }
 
 export class NodeKv {
@@ -56,14 +67,14 @@ export class NodeKv {
     }
     if (options.consistency !== "strong") {
       const hit = typeof bucket === "string" && typeof key === "string" ? cache.lookup(bucket, key) : undefined;
-      if (hit) return hit.record ? toEntry(bucket, hit.record) : null;
+      if (hit) return hit.record ? detached(bucket, hit.record) : null;
     }
     const fill = cache.beginFill(bucket, key);
     try {
       const { record, dbNow } = await readEntry(this.store, bucket, key);
       await this.options.beforeFill?.(bucket, key);
       cache.finishFill(fill, record, dbNow);
-      return record ? toEntry(bucket, record) : null;
+      return record ? detached(bucket, record) : null;
     } finally {
       cache.abandonFill(fill);
     }
