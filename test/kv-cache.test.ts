@@ -12,6 +12,7 @@ import { type KvFeed, startKvFeed } from "../src/cluster/kv-feed.ts";
 import { createBucket } from "../src/kv/buckets.ts";
 import { KV_CACHE_MAX_VALUE_BYTES, KvReadCache } from "../src/kv/cache.ts";
 import { NodeKv } from "../src/kv/node-kv.ts";
+import { sweepExpired } from "../src/kv/sweep.ts";
 import { silentLogger } from "../src/log.ts";
 import { openStore } from "../src/store/open.ts";
 import type { Store } from "../src/store/store.ts";
@@ -207,6 +208,31 @@ for (const backend of BACKENDS) {
     });
 
     if (backend.name === "postgres") {
+      it("KV writes ring lively_kv with only the seq, once per statement: a sweep of many expiries rings once", async () => {
+        const heard: string[] = [];
+        const listener = await storeC.listen?.("lively_kv", (payload) => heard.push(payload));
+        assert.ok(listener);
+        try {
+          const { version } = await kvA.put({ bucket: B, key: "bell", value: 1 });
+          await eventually("the put rang", () => heard.includes(String(version)));
+          for (let i = 0; i < 5; i++) await kvA.put({ bucket: B, key: `bell-${i}`, value: i, ttl: 1 });
+          await eventually(
+            "five values expired",
+            async () => (await kvA.get({ bucket: B, key: "bell-4" }, { consistency: "strong" })) === null,
+          );
+          heard.length = 0;
+          const swept = await sweepExpired(a.store);
+          assert.ok(swept.expired >= 5);
+          const newest = await a.store.read(
+            async (db) => (await db.get<{ value: number }>("SELECT value FROM counters WHERE name = 'kv'"))?.value,
+          );
+          await eventually("the sweep rang", () => heard.includes(String(newest)));
+          assert.deepEqual(heard, [String(newest)], "one ring, the statement's highest seq");
+        } finally {
+          await listener.close();
+        }
+      });
+
       it("the feed's connection terminated while writes go on: the cache is dropped, then no stale read", async () => {
         const keys = Array.from({ length: 150 }, (_, i) => `cut-${i}`);
         for (const key of keys) assert.equal(await kvC.get({ bucket: B, key }), null); // cached as absent on C
