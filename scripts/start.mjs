@@ -48,11 +48,10 @@ function signalNumber(signal) {
 /** Runs `lively deploy` for the example; resolves with its stdout, stderr and exit code. */
 function deployExample(env) {
   return new Promise((done) => {
-    const child = spawn(
-      process.execPath,
-      ["--no-node-snapshot", bin, "deploy", example, "--name", "hello", "--message", "the example"],
-      { env, stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const child = spawn(process.execPath, ["--no-node-snapshot", bin, "deploy", example, "--name", "hello", "--message", "the example"], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => {
