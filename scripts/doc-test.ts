@@ -127,7 +127,7 @@ const PLACEHOLDERS: Array<[RegExp, (match: string) => string]> = [
 ];
 const ANY_PLACEHOLDER = new RegExp(PLACEHOLDERS.map(([pattern]) => `(${pattern.source})`).join("|"), "g");
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
@@ -138,12 +138,12 @@ function linePattern(expected: string): RegExp | "many" {
   let last = 0;
   for (const match of expected.matchAll(ANY_PLACEHOLDER)) {
     const index = match.index ?? 0;
-    source += escape(expected.slice(last, index));
+    source += escapeRegExp(expected.slice(last, index));
     const which = match.slice(1).findIndex((group) => group !== undefined);
     source += (PLACEHOLDERS[which] as (typeof PLACEHOLDERS)[number])[1](match[0]);
     last = index + match[0].length;
   }
-  source += escape(expected.slice(last));
+  source += escapeRegExp(expected.slice(last));
   return new RegExp(`^${source}$`);
 }
 
@@ -209,7 +209,7 @@ function toReal(session: Session, text: string): string {
 function toDoc(session: Session, text: string): string {
   let out = text;
   for (const [doc, real] of session.ports) out = out.replace(new RegExp(`\\b${real}\\b`, "g"), String(doc));
-  return out.replace(new RegExp(`\\b${escape(hostname())}:(?=\\d)`, "g"), "vm:").replaceAll(session.dir, DOC_FOLDER);
+  return out.replace(new RegExp(`\\b${escapeRegExp(hostname())}:(?=\\d)`, "g"), "vm:").replaceAll(session.dir, DOC_FOLDER);
 }
 
 async function answers(url: string): Promise<boolean> {
