@@ -29,7 +29,8 @@
  *
  * A block that cannot run here says so in the docs' source: ```console no-test: REASON.
  * Commands that set the scene without belonging on the page go in an HTML comment that the
- * runner treats as a block: <!-- doc-test … -->, with the same `$ ` syntax.
+ * runner treats as a block: `<!-- doc-test` on its own line, a line or two saying why, the
+ * commands with the same `$ ` syntax, then `-->`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -75,7 +76,7 @@ export function parseBlocks(markdown: string): Block[] {
     const body: string[] = [];
     let j = i + 1;
     for (; j < lines.length && lines[j] !== end; j++) body.push(lines[j] ?? "");
-    blocks.push({ line: i + 1, commands: parseCommands(body, i + 2), skip: skip?.[1] });
+    blocks.push({ line: i + 1, commands: parseCommands(body, i + 2, hidden), skip: skip?.[1] });
     i = j;
   }
   return blocks;
@@ -87,7 +88,8 @@ function skipFence(lines: string[], start: number): number {
   return j;
 }
 
-function parseCommands(body: string[], firstLine: number): Command[] {
+/** A hidden block may start with prose saying why it is there; a visible one starts with `$ `. */
+function parseCommands(body: string[], firstLine: number, proseFirst: boolean): Command[] {
   const commands: Command[] = [];
   for (let k = 0; k < body.length; k++) {
     const line = body[k] ?? "";
@@ -106,7 +108,7 @@ function parseCommands(body: string[], firstLine: number): Command[] {
     } else {
       const current = commands.at(-1);
       if (!current) {
-        if (line.trim() !== "") throw new Error(`line ${firstLine + k}: output before any command`);
+        if (line.trim() !== "" && !proseFirst) throw new Error(`line ${firstLine + k}: output before any command`);
         continue;
       }
       current.expected.push(line);
