@@ -230,6 +230,25 @@ async function until(what: string, check: () => Promise<boolean>, ms = 60_000): 
   }
 }
 
+const live = new Set<Session>();
+
+/** Interrupted (Ctrl-C, a CI timeout): stop every process a session started, then go. */
+function abandonSessions(signal: NodeJS.Signals): void {
+  for (const session of live) {
+    for (const child of session.children) {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) continue;
+      try {
+        // SIGTERM, not SIGKILL: npm start passes it on to its node, which runs in a group of its own.
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(session.dir, { recursive: true, force: true });
+  }
+  process.exit(signal === "SIGINT" ? 130 : 143);
+}
+
 async function startSession(): Promise<Session> {
   const dir = mkdtempSync(join(tmpdir(), "lively-doc-test-"));
   const shims = join(dir, ".doc-test-bin");
@@ -251,6 +270,7 @@ async function startSession(): Promise<Session> {
   };
   for (const name of ["LIVELY_TOKEN", "LIVELY_DATA_DIR", "LIVELY_DB", "LIVELY_HOST", "LIVELY_NODE_ID"]) delete env[name];
   const session: Session = { dir, env, ports, children: [] };
+  live.add(session);
   const start = spawn(process.execPath, [join(ROOT, "scripts", "start.mjs")], {
     cwd: dir,
     env: { ...env, LIVELY_PORT: String(ports.get(8080)) },
@@ -274,6 +294,7 @@ async function startSession(): Promise<Session> {
 }
 
 async function endSession(session: Session): Promise<void> {
+  live.delete(session);
   for (const child of session.children.reverse()) {
     if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) continue;
     const gone = new Promise((done) => child.once("exit", done));
@@ -374,6 +395,7 @@ function indent(title: string, lines: string[]): string {
 }
 
 async function main(): Promise<number> {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => abandonSessions(signal));
   const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : DEFAULT_FILES;
   let failures = 0;
   for (const file of files) {
