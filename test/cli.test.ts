@@ -77,6 +77,20 @@ describe("lively CLI", { skip: backend === undefined ? "no backend selected" : f
     assert.match(result.stderr, /bundling/);
   });
 
+  it("the same code is the same artifact whatever its file is called, and as --code", async () => {
+    const code = "export default { fetch() { return new Response('same') } };\n";
+    writeFileSync(join(dir, "same.ts"), code);
+    writeFileSync(join(dir, "same-copy.ts"), code);
+    const first = await lively(["deploy", "same.ts", "--name", "same", "--json"]);
+    assert.equal(first.code, 0, first.stderr);
+    const renamed = (await lively(["deploy", "same-copy.ts", "--name", "same", "--json"])).json();
+    assert.deepEqual([renamed.version, renamed.unchanged], [1, true]);
+    const inline = (await lively(["deploy", "--code", code, "--name", "same", "--json"])).json();
+    assert.deepEqual([inline.version, inline.unchanged], [1, true]);
+    const versions = (await lively(["versions", "same", "--json"])).json();
+    assert.equal(versions[0].entry, "same.ts", "the stored entry keeps its real name");
+  });
+
   it("--code, --channel, tag, promote, rollback, history, diff in human and JSON form", async () => {
     assert.equal((await lively(["deploy", "--code", "export function sum(a, b) { return a + b }", "--name", "math"])).code, 0);
     const second = await lively([
