@@ -3,16 +3,16 @@
  * HTTP: bundling files and folders with npm imports, --json purity, exit codes, messages.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BACKENDS } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 function project(): string {
-  const dir = mkdtempSync(join(tmpdir(), "lively-cli-"));
+  const dir = tempDir("lively-cli-");
   mkdirSync(join(dir, "lib"));
   mkdirSync(join(dir, "node_modules", "tiny-greeting"), { recursive: true });
   writeFileSync(

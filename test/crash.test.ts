@@ -3,14 +3,12 @@
  * is there whole or not at all, the history has no gap, and a new node serves on.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import { openStore } from "../src/store/open.ts";
 import { BACKENDS } from "./helpers/backends.ts";
 import { assertStoreIsWhole } from "./helpers/invariants.ts";
 import { exited, serve } from "./helpers/serve-process.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 function publish(url: string, token: string, module: string, n: number): Promise<number> {
   return fetch(`${url}/_lively/api/v1/modules/${module}/versions`, {
@@ -30,7 +28,7 @@ for (const backend of BACKENDS) {
   describe(`SIGKILL during publish: ${backend.name}`, () => {
     it("leaves every version whole or absent, and the history gap-free", async () => {
       const { db, cleanup } = await backend.createDb();
-      const dataDir = mkdtempSync(join(tmpdir(), "lively-crash-"));
+      const dataDir = tempDir("lively-crash-");
       try {
         const first = await serve(db, dataDir);
         // Warm up so the kill lands while writes are really in flight.
@@ -82,7 +80,7 @@ describe("lively serve as a process", () => {
     const backend = BACKENDS[0];
     if (!backend) return;
     const { db, cleanup } = await backend.createDb();
-    const dataDir = mkdtempSync(join(tmpdir(), "lively-serve-"));
+    const dataDir = tempDir("lively-serve-");
     try {
       const node = await serve(db, dataDir);
       node.child.kill("SIGTERM");

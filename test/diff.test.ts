@@ -5,8 +5,7 @@
  * is exactly what docs/cli.md shows.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { compileSource } from "../src/code/compile.ts";
@@ -15,6 +14,7 @@ import { BACKENDS } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 /** `count` distinct lines; two seeds share none, so every line differs. */
 const lines = (seed: string, count: number) =>
@@ -54,7 +54,7 @@ describe("lively diff within a budget", { skip: backend === undefined ? "no back
 
   before(async () => {
     t = await startTestNode(backend as NonNullable<typeof backend>);
-    dir = mkdtempSync(join(tmpdir(), "lively-diff-"));
+    dir = tempDir("lively-diff-");
     await t.deploy("other", entry("other answers"));
     // 1 and 2: a file of 100,000 lines each, no line in common; 3 adds a 1.1 MB file.
     await deployFiles("v1", Object.fromEntries(BIG_FILES.map((f) => [f, lines(`one-${f}`, BIG_LINES)])));

@@ -4,14 +4,13 @@
  * that outlives --drain-ms is cut, and the process still exits 0.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BACKENDS } from "./helpers/backends.ts";
 import { settlesWithin } from "./helpers/eventually.ts";
 import { exited, type ServeProcess, serve } from "./helpers/serve-process.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 const backend = BACKENDS[0];
 
@@ -27,7 +26,7 @@ async function deploy(node: ServeProcess, module: string, code: string): Promise
 describe("SIGTERM drains", { skip: backend === undefined }, () => {
   it("finishes requests in flight, refuses new connections, exits 0", async () => {
     const { db, cleanup } = await (backend as NonNullable<typeof backend>).createDb();
-    const dataDir = mkdtempSync(join(tmpdir(), "lively-drain-"));
+    const dataDir = tempDir("lively-drain-");
     try {
       const node = await serve(db, dataDir);
       await deploy(
@@ -59,7 +58,7 @@ describe("SIGTERM drains", { skip: backend === undefined }, () => {
 
   it("cuts what outlives --drain-ms and still exits 0", async () => {
     const { db, cleanup } = await (backend as NonNullable<typeof backend>).createDb();
-    const dataDir = mkdtempSync(join(tmpdir(), "lively-drain-"));
+    const dataDir = tempDir("lively-drain-");
     try {
       const node = await serve(db, dataDir, ["--drain-ms", "300"]);
       await deploy(node, "stuck", "export default { fetch() { return new Promise(() => {}) } }");

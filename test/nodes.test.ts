@@ -5,11 +5,8 @@
  * multi-process cluster is the cluster tests' job.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { silentLogger } from "../src/log.ts";
 import { startNode } from "../src/node/node.ts";
 import { openStore } from "../src/store/open.ts";
@@ -18,6 +15,7 @@ import { BACKENDS } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 const HELLO = "export default { fetch() { return new Response('hi') } }";
 
@@ -157,7 +155,7 @@ for (const backend of BACKENDS) {
     });
 
     it("refuses bad flag values, naming the flag", async () => {
-      const dataDir = mkdtempSync(join(tmpdir(), "lively-nodes-flags-"));
+      const dataDir = tempDir("lively-nodes-flags-");
       try {
         for (const [argv, message] of [
           [["nodes", "--wait-converged", "--timeout", "soon"], /--timeout takes a whole number, got "soon"/],
@@ -185,7 +183,7 @@ for (const backend of BACKENDS) {
 
     it("a node that stops cleanly is shown left", async () => {
       const { db, cleanup } = await backend.createDb();
-      const dataDir = mkdtempSync(join(tmpdir(), "lively-nodes-left-"));
+      const dataDir = tempDir("lively-nodes-left-");
       try {
         const node = await startNode({ db, dataDir, port: 0, nodeId: "short-lived", log: silentLogger });
         assert.equal(node.membership?.state().ok, true);

