@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { run } from "../src/cli/main.ts";
 import { silentLogger } from "../src/log.ts";
 import { startNode } from "../src/node/node.ts";
 import { openStore } from "../src/store/open.ts";
@@ -57,7 +58,7 @@ for (const backend of BACKENDS) {
         ["test-node", t.url, "up", view.seq, 0, LIVELY_VERSION],
       );
       assert.deepEqual(self.loaded, [{ module: "hello", version: 1 }]);
-      assert.ok(self.heartbeatAgeMs >= 0 && self.heartbeatAgeMs < 2_000);
+      assert.ok(Number.isInteger(self.heartbeatAgeMs) && self.heartbeatAgeMs >= 0, "an age in whole ms (how fresh is `status: up`)");
       assert.ok(Date.parse(self.startedAt) <= Date.parse(self.lastHeartbeat));
 
       assert.equal((await t.api("GET", "/nodes", { token: null })).status, 401);
@@ -132,11 +133,8 @@ for (const backend of BACKENDS) {
         assert.equal(plain.code, 0);
         assert.match(plain.stdout, new RegExp(`not converged: node stale-node is ${seq} behind \\(seq ${seq}\\)`));
 
-        const started = performance.now();
         const waited = await lively(["nodes", "--wait-converged", "--timeout", "1"]);
-        const took = performance.now() - started;
         assert.equal(waited.code, 6, waited.stderr);
-        assert.ok(took >= 900 && took < 3_000, `gave up after ~1 s (${took.toFixed(0)} ms)`);
         assert.match(waited.stderr, new RegExp(`waiting: 1/2 nodes at seq ${seq}…`));
         assert.match(
           waited.stderr,
@@ -151,6 +149,35 @@ for (const backend of BACKENDS) {
         assert.deepEqual(error.details, { seq, behind: [{ id: "stale-node", appliedSeq: 0, lag: seq }] });
       } finally {
         await removeRow("stale-node");
+      }
+    });
+
+    it("--wait-converged keeps asking until the node behind catches up, then succeeds", async () => {
+      await addRow("catching-up", 0, 0);
+      try {
+        const seq = (await nodes()).seq;
+        // The gate: the stale row catches up only once the command has said it is waiting, so
+        // success proves it asked again after its first answer (not how long anything took).
+        let caughtUp: Promise<unknown> | undefined;
+        let stderr = "";
+        const code = await run(["nodes", "--wait-converged", "--timeout", "30"], {
+          stdout: () => undefined,
+          stderr: (text) => {
+            stderr += text;
+            if (text.includes("waiting: 1/2 nodes") && !caughtUp) {
+              caughtUp = t.node.store.writeUnordered((tx) =>
+                tx.run("UPDATE nodes SET applied_seq = $1, heartbeat_at = now_ms() WHERE id = 'catching-up'", [seq]),
+              );
+            }
+          },
+          env: { LIVELY_URL: t.url, LIVELY_TOKEN: t.adminToken },
+          cwd: process.cwd(),
+        });
+        assert.ok(caughtUp, `it said it was waiting: ${stderr}`);
+        await caughtUp;
+        assert.equal(code, 0, stderr);
+      } finally {
+        await removeRow("catching-up");
       }
     });
 
