@@ -33,9 +33,22 @@ for (const backend of BACKENDS) {
         const first = await serve(db, dataDir);
         // Warm up so the kill lands while writes are really in flight.
         assert.equal(await publish(first.url, first.token, "crashy", 0), 201);
+        // The gate: the kill goes once five of the sixty are acknowledged, so it lands among writes in flight.
+        let answered = 0;
+        let fiveAcknowledged!: () => void;
+        const gate = new Promise<void>((done) => {
+          fiveAcknowledged = done;
+        });
         const inFlight: Promise<number>[] = [];
-        for (let n = 1; n <= 60; n++) inFlight.push(publish(first.url, first.token, n % 2 ? "crashy" : "other", n));
-        await new Promise((done) => setTimeout(done, 150));
+        for (let n = 1; n <= 60; n++) {
+          inFlight.push(
+            publish(first.url, first.token, n % 2 ? "crashy" : "other", n).then((status) => {
+              if (status === 201 && ++answered === 5) fiveAcknowledged();
+              return status;
+            }),
+          );
+        }
+        await gate;
         first.child.kill("SIGKILL");
         const statuses = await Promise.all(inFlight);
         await exited(first.child);
@@ -76,18 +89,18 @@ for (const backend of BACKENDS) {
 }
 
 describe("lively serve as a process", () => {
-  it("exits 0 on SIGTERM after closing", async () => {
-    const backend = BACKENDS[0];
-    if (!backend) return;
-    const { db, cleanup } = await backend.createDb();
-    const dataDir = tempDir("lively-serve-");
-    try {
-      const node = await serve(db, dataDir);
-      node.child.kill("SIGTERM");
-      await exited(node.child);
-      assert.equal(node.child.exitCode, 0);
-    } finally {
-      await cleanup();
-    }
-  });
+  for (const backend of BACKENDS) {
+    it(`exits 0 on SIGTERM after closing: ${backend.name}`, async () => {
+      const { db, cleanup } = await backend.createDb();
+      const dataDir = tempDir("lively-serve-");
+      try {
+        const node = await serve(db, dataDir);
+        node.child.kill("SIGTERM");
+        await exited(node.child);
+        assert.equal(node.child.exitCode, 0);
+      } finally {
+        await cleanup();
+      }
+    });
+  }
 });
