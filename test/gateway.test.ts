@@ -7,17 +7,15 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { run } from "../src/cli/main.ts";
-import { BACKENDS } from "./helpers/backends.ts";
+import { describeEachBackend } from "./helpers/backends.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 
-const backend = BACKENDS[0];
-
-describe("gateway", { skip: backend === undefined }, () => {
+describeEachBackend("gateway", (backend) => {
   let t: TestNode;
   const get = (path: string, headers: Record<string, string> = {}) => fetch(`${t.url}${path}`, { headers });
 
   before(async () => {
-    t = await startTestNode(backend as NonNullable<typeof backend>, {
+    t = await startTestNode(backend, {
       sandboxLimits: { memoryMb: 32, cpuMs: 500, wallMs: 1500 },
       maxBodyBytes: 64 * 1024,
     });

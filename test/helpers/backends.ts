@@ -4,10 +4,11 @@
  * LIVELY_TEST_BACKENDS=sqlite or =postgres for a quick local run; CI runs both (scripts/test.ts
  * refuses a narrowed run there), and a list that selects nothing fails instead of passing empty.
  *
- *   for (const backend of BACKENDS) describe(`logs: ${backend.name}`, () => { … startTestNode(backend) … });
+ *   describeEachBackend("module logs", (backend) => { … startTestNode(backend) … });
  *   describe("an outage", { skip: skipUnless("postgres") }, () => { … });
  */
 import { join } from "node:path";
+import { describe } from "node:test";
 import { openStore } from "../../src/store/open.ts";
 import type { Store, StoreCapabilities } from "../../src/store/store.ts";
 import { createTestDatabase } from "./postgres.ts";
@@ -48,6 +49,11 @@ function selected(): TestBackend[] {
 }
 
 export const BACKENDS: readonly TestBackend[] = selected();
+
+/** `suite` once per selected backend, as `title: sqlite`, `title: postgres`. */
+export function describeEachBackend(title: string, suite: (backend: TestBackend) => void): void {
+  for (const backend of BACKENDS) describe(`${title}: ${backend.name}`, () => suite(backend));
+}
 
 /** For a suite that only means something on one backend: its `skip` reason when that one was left out, else false. */
 export function skipUnless(name: TestBackend["name"]): string | false {
