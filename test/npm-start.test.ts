@@ -6,15 +6,15 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
 import { eventually, settlesWithin } from "./helpers/eventually.ts";
 import { exited } from "./helpers/serve-process.ts";
+import { removeTempDir, tempDir } from "./helpers/temp-dir.ts";
 
 const START = join(import.meta.dirname, "..", "scripts", "start.mjs");
 
@@ -58,7 +58,7 @@ describe("npm start", () => {
   let printedAll: Promise<void>;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "lively-npm-start-"));
+    dir = tempDir("lively-npm-start-");
     port = await freePort();
     // Its own process group, like a terminal's foreground job, so the test can signal the group.
     start = spawn(process.execPath, [START], {
@@ -84,7 +84,7 @@ describe("npm start", () => {
 
   after(() => {
     if (start.exitCode === null && start.signalCode === null) start.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
+    removeTempDir(dir);
   });
 
   it("prints the example module's URL first, and it answers 200", async () => {
