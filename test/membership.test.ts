@@ -9,22 +9,12 @@ import { type Membership, type MembershipOptions, startMembership } from "../src
 import { readNodesView } from "../src/cluster/nodes-view.ts";
 import { silentLogger } from "../src/log.ts";
 import { openStore } from "../src/store/open.ts";
+import type { NodeRow } from "../src/store/queries/nodes.ts";
 import { pruneNodes } from "../src/store/queries/nodes.ts";
 import { nextSeq } from "../src/store/queries/seq.ts";
 import type { Store } from "../src/store/store.ts";
 import { BACKENDS, openTestStore } from "./helpers/backends.ts";
 import { eventually, settlesWithin } from "./helpers/eventually.ts";
-
-interface Row {
-  id: string;
-  address: string;
-  lively_version: string;
-  started_at: number;
-  heartbeat_at: number;
-  applied_seq: number;
-  state: string;
-  loaded: string;
-}
 
 /**
  * A real store that counts the writes going through it (both kinds) and how many overlap;
@@ -74,7 +64,7 @@ for (const backend of BACKENDS) {
   describe(`membership: ${backend.name}`, () => {
     let s: Awaited<ReturnType<typeof openTestStore>>;
     const running: Membership[] = [];
-    const row = (id: string) => s.store.read((db) => db.get<Row>("SELECT * FROM nodes WHERE id = $1", [id]));
+    const row = (id: string) => s.store.read((db) => db.get<NodeRow>("SELECT * FROM nodes WHERE id = $1", [id]));
     const start = async (options: Partial<MembershipOptions> & { nodeId: string }) => {
       const membership = await startMembership({
         store: s.store,
