@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { API_PREFIX } from "../../api/app.ts";
+import { API_PREFIX } from "../../api/prefix.ts";
 import { isErrorCode, LivelyError } from "../../errors.ts";
 import type { CliIo } from "./io.ts";
 
