@@ -16,7 +16,11 @@ import { Output } from "./core/output.ts";
 
 export const VERSION = LIVELY_VERSION;
 
-function register(program: Command, spec: CliCommand, io: CliIo, setExit: (code: number) => void): void {
+/**
+ * A `shallow` command has its name, arguments, summary and the common options only: all that
+ * the program's own help lists of it, and a fraction of the cost of declaring its options.
+ */
+function register(program: Command, spec: CliCommand, io: CliIo, setExit: (code: number) => void, shallow: boolean): void {
   const words = spec.name.split(" ");
   const name = words.pop() ?? spec.name;
   let parent: CommandUnknownOpts = program;
@@ -24,7 +28,8 @@ function register(program: Command, spec: CliCommand, io: CliIo, setExit: (code:
     parent = parent.commands.find((c) => c.name() === word) ?? parent.command(word).description(`${word} commands`);
   }
   const command = parent.command(name).description(spec.summary);
-  spec.declare(command);
+  if (spec.args) command.arguments(spec.args);
+  if (!shallow) spec.declareOptions(command);
   const common = command
     .option("--json", "machine-readable output on stdout")
     .option("--url <url>", "the node's URL (default: LIVELY_URL or http://127.0.0.1:8080)");
@@ -75,13 +80,28 @@ function configureAll(command: CommandUnknownOpts, output: ReturnType<typeof out
   for (const sub of command.commands) configureAll(sub, output);
 }
 
-export function buildProgram(io: CliIo, setExit: (code: number) => void, json = false): Command {
+/**
+ * The commands a run needs: those under the word that names the command (`vars` brings `vars`,
+ * `vars set` and `vars rm`); with no word (`--help`, `--version`), every command but shallow;
+ * else (`help ls`, a typo to suggest for) every command in full. Declaring thirty commands'
+ * options costs more than the rest of a one-shot command.
+ */
+function commandsFor(argv: readonly string[]): { specs: readonly CliCommand[]; shallow: boolean } {
+  // Program options (-V, -h) come before the command and take no value: the first word is the command.
+  const word = argv.find((arg) => !arg.startsWith("-"));
+  if (word === undefined) return { specs: commands, shallow: true };
+  const named = commands.filter((spec) => spec.name.split(" ")[0] === word);
+  return { specs: named.length > 0 ? named : commands, shallow: false };
+}
+
+export function buildProgram(io: CliIo, setExit: (code: number) => void, json = false, argv?: readonly string[]): Command {
   const program = new Command("lively")
     .description("Lively: a runtime for code that lives in a database")
     .version(VERSION, "-V, --version")
     // Program options only before the command, so `lively cat M --version 3` reaches cat.
     .enablePositionalOptions();
-  for (const spec of commands) register(program, spec, io, setExit);
+  const { specs, shallow } = argv ? commandsFor(argv) : { specs: commands, shallow: false };
+  for (const spec of specs) register(program, spec, io, setExit, shallow);
   configureAll(program, outputFor(io, json));
   return program;
 }
@@ -94,6 +114,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       exitCode = code;
     },
     argv.includes("--json"),
+    argv,
   );
   try {
     await program.parseAsync(argv, { from: "user" });

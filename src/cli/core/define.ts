@@ -39,9 +39,11 @@ export interface CommandSpec<Usage extends string, Opts extends OptionValues> {
 /** A command as the program sees it: what to declare, and how to run what was parsed. */
 export interface CliCommand {
   readonly name: string;
+  /** commander argument syntax, as in CommandSpec. */
+  readonly args: string | undefined;
   readonly summary: string;
   readonly examples: readonly string[];
-  declare(command: Command): void;
+  declareOptions(command: Command): void;
   run(parsed: CommandUnknownOpts, ctx: CommandContext): Promise<void>;
 }
 
@@ -49,13 +51,13 @@ export interface CliCommand {
 export function defineCommand<Usage extends string = "", Opts extends OptionValues = {}>(spec: CommandSpec<Usage, Opts>): CliCommand {
   return {
     name: spec.name,
+    args: spec.args,
     summary: spec.summary,
     examples: spec.examples ?? [],
-    declare(command) {
-      if (spec.args) command.arguments(spec.args);
+    declareOptions(command) {
       spec.options?.(command);
     },
-    // The one place parsed values meet their types: `declare` gave commander exactly these
+    // The one place parsed values meet their types: `args` and `declareOptions` gave commander exactly these
     // arguments and options, so what it parsed has the shapes extra-typings inferred from them.
     run: (parsed, ctx) => spec.run(parsed.processedArgs as ArgsOf<Usage>, parsed.opts() as Opts, ctx),
   };
