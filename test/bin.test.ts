@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
-import { run } from "../src/cli/main.ts";
+import { buildProgram, run } from "../src/cli/main.ts";
 import { LIVELY_VERSION } from "../src/version.ts";
 import { settlesWithin } from "./helpers/eventually.ts";
 import { BIN, exited } from "./helpers/serve-process.ts";
@@ -48,6 +48,19 @@ describe("bin/lively.js", () => {
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, /^Usage: lively \[options\] \[command\]/);
     assert.match(help.stdout, /\n {2}serve \[options\] +start a node/);
+  });
+
+  it("--help lists the commands as the full program does, though it declares none of their own options", async () => {
+    const io = () => {
+      const printed = { text: "" };
+      return { printed, io: { stdout: (t: string) => (printed.text += t), stderr: () => undefined, env: {}, cwd: process.cwd() } };
+    };
+    const full = buildProgram(io().io, () => undefined).helpInformation();
+    for (const argv of [["--help"], ["-h"], ["-h", "ls"]]) {
+      const { printed, io: captured } = io();
+      assert.equal(await run(argv, captured), 0);
+      assert.equal(printed.text, full, argv.join(" "));
+    }
   });
 
   it("loads no npm package for a command other than serve (commander is bundled in; the node is in chunks serve imports)", () => {

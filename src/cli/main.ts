@@ -88,8 +88,11 @@ function configureAll(command: CommandUnknownOpts, output: ReturnType<typeof out
  */
 function commandsFor(argv: readonly string[]): { specs: readonly CliCommand[]; shallow: boolean } {
   // Program options (-V, -h) come before the command and take no value: the first word is the command.
-  const word = argv.find((arg) => !arg.startsWith("-"));
-  if (word === undefined) return { specs: commands, shallow: true };
+  const at = argv.findIndex((arg) => !arg.startsWith("-"));
+  const word = at < 0 ? undefined : argv[at];
+  // `lively -h ls` is the program's help, which lists every command.
+  const programHelp = argv.slice(0, at < 0 ? argv.length : at).some((arg) => arg === "-h" || arg === "--help");
+  if (word === undefined || programHelp) return { specs: commands, shallow: true };
   const named = commands.filter((spec) => spec.name.split(" ")[0] === word);
   return { specs: named.length > 0 ? named : commands, shallow: false };
 }
