@@ -1,21 +1,34 @@
-#!/usr/bin/env -S node --no-node-snapshot
-// The `lively` command. isolated-vm on Node 20 needs --no-node-snapshot (passed above);
-// when started some other way without it, re-run this file with the flag.
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
+#!/usr/bin/env node
+// The `lively` command. Only `serve` runs isolates, and isolated-vm needs Node started with
+// --no-node-snapshot: `serve` alone restarts with that flag. Every other command starts as
+// Node does by default (from its snapshot, which is faster) and loads only what it uses.
+const args = process.argv.slice(2);
+// The first word that is not an option names the command (program options come before it).
+const runsIsolates = args.find((arg) => !arg.startsWith("-")) === "serve";
 
-if (!process.execArgv.includes("--no-node-snapshot")) {
-  const child = spawnSync(process.execPath, ["--no-node-snapshot", fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: "inherit",
+if (runsIsolates && !process.execArgv.includes("--no-node-snapshot")) {
+  const { fileURLToPath } = await import("node:url");
+  const argv = [process.execPath, ...process.execArgv, "--no-node-snapshot", fileURLToPath(import.meta.url), ...args];
+  if (typeof process.execve === "function") {
+    // Node 22.15+: become the restarted process, so signals and the exit code need no relay.
+    process.execve(process.execPath, argv, process.env);
+  }
+  // Node 20: a child in its own process group, so a Ctrl-C reaches it once, through us.
+  const [{ spawn }, { constants }] = await Promise.all([import("node:child_process"), import("node:os")]);
+  const child = spawn(argv[0], argv.slice(1), { stdio: "inherit", detached: true });
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
+  child.on("exit", (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 0)));
+} else if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+  // What commander would print, without loading it and every command to print one constant.
+  const { LIVELY_VERSION } = await import("../dist/version.js");
+  process.stdout.write(`${LIVELY_VERSION}\n`);
+} else {
+  // `lively history | head` closes the pipe early: that is a normal end, not a crash.
+  process.stdout.on("error", (error) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
   });
-  process.exit(child.status ?? 1);
+
+  const { run } = await import("../dist/cli.js");
+  process.exitCode = await run(args);
 }
-
-// `lively history | head` closes the pipe early: that is a normal end, not a crash.
-process.stdout.on("error", (error) => {
-  if (error.code === "EPIPE") process.exit(0);
-  throw error;
-});
-
-const { run } = await import("../dist/cli.js");
-process.exitCode = await run(process.argv.slice(2));

@@ -1,20 +1,40 @@
 // Build from src/ with esbuild: first the generated modules (scripts/generate.mjs: the code that
-// runs inside isolates, bundled into strings, and the SQL migrations), then dist/cli.js,
-// one ESM file with npm packages left external. Type-checking is `npm run typecheck`; this
-// step only transpiles, in well under a second.
+// runs inside isolates, bundled into strings, and the SQL migrations), then dist/cli.js, ESM
+// with npm packages left external except the command-line parser. Code splitting: what a
+// command loads with `import()` (the node, for `serve`) goes into chunks under dist/chunks/,
+// so `lively ls` or `--help` never parses it. Type-checking is `npm run typecheck`; this step
+// only transpiles, in well under a second.
+import { readFile, rm } from "node:fs/promises";
 import { build } from "esbuild";
 import { generate } from "./generate.mjs";
 
 await generate();
 
+// commander is bundled in: every command parses with it, and one bundled file loads faster than
+// its package's files resolved and read one by one. It is CommonJS, whose `require("node:events")`
+// needs a `require` in ESM: the banner makes one.
+const BUNDLED = new Set(["commander", "@commander-js/extra-typings"]);
+const pkg = JSON.parse(await readFile("package.json", "utf8"));
+const external = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies, ...pkg.optionalDependencies }).filter(
+  (name) => !BUNDLED.has(name),
+);
+
+// Chunk names carry a hash: the old ones would otherwise pile up.
+await rm("dist/chunks", { recursive: true, force: true });
 await build({
-  entryPoints: ["src/cli/main.ts"],
-  outfile: "dist/cli.js",
+  // dist/version.js on its own: `lively --version` prints it without loading the CLI (bin/lively.js).
+  entryPoints: { cli: "src/cli/main.ts", version: "src/version.ts" },
+  outdir: "dist",
+  chunkNames: "chunks/[name]-[hash]",
+  splitting: true,
   bundle: true,
   platform: "node",
   format: "esm",
   target: "node20",
-  packages: "external",
+  external,
+  banner: {
+    js: 'import { createRequire as createRequireForBundle } from "node:module";\nconst require = createRequireForBundle(import.meta.url);',
+  },
   sourcemap: true,
   logLevel: "warning",
 });

@@ -3,19 +3,17 @@
  * exit codes (bad input 2, conflict 3, not found 4), and nothing written on refusal.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { BACKENDS } from "./helpers/backends.ts";
+import { after, before, it } from "node:test";
+import { describeEachBackend } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 
-const backend = BACKENDS[0];
-
-describe("lively route", { skip: backend === undefined ? "no backend selected" : false }, () => {
+describeEachBackend("lively route", (backend) => {
   let t: TestNode;
   const lively = (argv: string[]) => runCli({ url: t.url, token: t.adminToken, cwd: process.cwd() }, argv);
 
   before(async () => {
-    t = await startTestNode(backend as NonNullable<typeof backend>);
+    t = await startTestNode(backend);
     for (const name of ["shop", "blog"]) {
       assert.equal((await lively(["deploy", "--code", "export default { fetch() { return new Response('x') } }", "--name", name])).code, 0);
     }

@@ -3,16 +3,16 @@
  * HTTP: bundling files and folders with npm imports, --json purity, exit codes, messages.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { BACKENDS } from "./helpers/backends.ts";
+import { after, before, it } from "node:test";
+import { describeEachBackend } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 function project(): string {
-  const dir = mkdtempSync(join(tmpdir(), "lively-cli-"));
+  const dir = tempDir("lively-cli-");
   mkdirSync(join(dir, "lib"));
   mkdirSync(join(dir, "node_modules", "tiny-greeting"), { recursive: true });
   writeFileSync(
@@ -38,16 +38,14 @@ function project(): string {
   return dir;
 }
 
-const backend = BACKENDS[0];
-
-describe("lively CLI", { skip: backend === undefined ? "no backend selected" : false }, () => {
+describeEachBackend("lively CLI", (backend) => {
   let t: TestNode;
   let dir: string;
   const lively = (argv: string[], env: Record<string, string | undefined> = {}) =>
     runCli({ url: t.url, token: t.adminToken, cwd: dir }, argv, env);
 
   before(async () => {
-    t = await startTestNode(backend as NonNullable<typeof backend>);
+    t = await startTestNode(backend);
     dir = project();
   });
   after(() => t.close());
@@ -75,6 +73,20 @@ describe("lively CLI", { skip: backend === undefined ? "no backend selected" : f
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /demo@1 unchanged/);
     assert.match(result.stderr, /bundling/);
+  });
+
+  it("the same code is the same artifact whatever its file is called, and as --code", async () => {
+    const code = "export default { fetch() { return new Response('same') } };\n";
+    writeFileSync(join(dir, "same.ts"), code);
+    writeFileSync(join(dir, "same-copy.ts"), code);
+    const first = await lively(["deploy", "same.ts", "--name", "same", "--json"]);
+    assert.equal(first.code, 0, first.stderr);
+    const renamed = (await lively(["deploy", "same-copy.ts", "--name", "same", "--json"])).json();
+    assert.deepEqual([renamed.version, renamed.unchanged], [1, true]);
+    const inline = (await lively(["deploy", "--code", code, "--name", "same", "--json"])).json();
+    assert.deepEqual([inline.version, inline.unchanged], [1, true]);
+    const versions = (await lively(["versions", "same", "--json"])).json();
+    assert.equal(versions[0].entry, "same.ts", "the stored entry keeps its real name");
   });
 
   it("--code, --channel, tag, promote, rollback, history, diff in human and JSON form", async () => {

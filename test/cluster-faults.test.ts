@@ -13,13 +13,13 @@ import { openStore } from "../src/store/open.ts";
 import { getChannel } from "../src/store/queries/channels.ts";
 import { listHistory } from "../src/store/queries/history.ts";
 import { getVersionMeta } from "../src/store/queries/versions.ts";
+import { skipUnless } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { type Cluster, eventually, startCluster } from "./helpers/cluster.ts";
 import { settlesWithin } from "./helpers/eventually.ts";
 import { assertStoreIsWhole } from "./helpers/invariants.ts";
 import { startThrowawayPostgres, type ThrowawayPostgres } from "./helpers/throwaway-postgres.ts";
 
-const HAS_POSTGRES = !process.env.LIVELY_TEST_BACKENDS || process.env.LIVELY_TEST_BACKENDS.split(",").includes("postgres");
 const DATABASE = "lively_faults";
 const TERMINATIONS = 50;
 const MODULES = ["shared", "one", "two", "three"];
@@ -48,7 +48,7 @@ async function startServer(): Promise<ThrowawayPostgres> {
   throw new Error(`the test's own PostgreSQL did not start: ${failures.join("; ")}`);
 }
 
-describe("PostgreSQL faults under load", { skip: !HAS_POSTGRES }, () => {
+describe("PostgreSQL faults under load", { skip: skipUnless("postgres") }, () => {
   let server: ThrowawayPostgres;
   let cluster: Cluster;
   let url: string;

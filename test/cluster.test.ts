@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { BACKENDS } from "./helpers/backends.ts";
+import { BACKENDS, skipUnless } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { type Cluster, eventually, startCluster } from "./helpers/cluster.ts";
 import { exited } from "./helpers/serve-process.ts";
@@ -108,7 +108,7 @@ for (const backend of BACKENDS) {
   });
 }
 
-describe("a PostgreSQL outage", { skip: !BACKENDS.some((b) => b.name === "postgres") }, () => {
+describe("a PostgreSQL outage", { skip: skipUnless("postgres") }, () => {
   let server: ThrowawayPostgres;
   let cluster: Cluster;
 

@@ -14,6 +14,7 @@ import { restore } from "../src/code/restore.ts";
 import type { LivelyError } from "../src/errors.ts";
 import type { Store } from "../src/store/store.ts";
 import { BACKENDS, openTestStore } from "./helpers/backends.ts";
+import { eventually } from "./helpers/eventually.ts";
 import { compiled, validate } from "./helpers/validator.ts";
 
 const fetchModule = (n: number) => `export default { fetch() { return new Response("v${n}") } };`;
@@ -278,7 +279,10 @@ for (const backend of BACKENDS) {
       // A real restore to a time between two moves undoes only the later one.
       await tag(store, { module: "hello", version: 1, channel: "timed", actor: "t" });
       const between = Date.parse((await readHistory(store, { limit: 1 })).entries[0]?.at ?? "");
-      await new Promise((done) => setTimeout(done, 25));
+      // The gate: the next move waits until the database's clock is past the moment restored to.
+      await eventually("the database clock moves past the moment", async () =>
+        store.read(async (db) => Number((await db.get<{ now: number }>("SELECT now_ms() AS now"))?.now) > between + 5),
+      );
       await tag(store, { module: "hello", version: 2, channel: "timed", actor: "t" });
       const timed = await restore(store, { moment: { timeMs: between + 5 }, actor: "t" });
       assert.deepEqual(

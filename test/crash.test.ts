@@ -3,14 +3,12 @@
  * is there whole or not at all, the history has no gap, and a new node serves on.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import { openStore } from "../src/store/open.ts";
 import { BACKENDS } from "./helpers/backends.ts";
 import { assertStoreIsWhole } from "./helpers/invariants.ts";
 import { exited, serve } from "./helpers/serve-process.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 function publish(url: string, token: string, module: string, n: number): Promise<number> {
   return fetch(`${url}/_lively/api/v1/modules/${module}/versions`, {
@@ -30,14 +28,27 @@ for (const backend of BACKENDS) {
   describe(`SIGKILL during publish: ${backend.name}`, () => {
     it("leaves every version whole or absent, and the history gap-free", async () => {
       const { db, cleanup } = await backend.createDb();
-      const dataDir = mkdtempSync(join(tmpdir(), "lively-crash-"));
+      const dataDir = tempDir("lively-crash-");
       try {
         const first = await serve(db, dataDir);
         // Warm up so the kill lands while writes are really in flight.
         assert.equal(await publish(first.url, first.token, "crashy", 0), 201);
+        // The gate: the kill goes once five of the sixty are acknowledged, so it lands among writes in flight.
+        let answered = 0;
+        let fiveAcknowledged!: () => void;
+        const gate = new Promise<void>((done) => {
+          fiveAcknowledged = done;
+        });
         const inFlight: Promise<number>[] = [];
-        for (let n = 1; n <= 60; n++) inFlight.push(publish(first.url, first.token, n % 2 ? "crashy" : "other", n));
-        await new Promise((done) => setTimeout(done, 150));
+        for (let n = 1; n <= 60; n++) {
+          inFlight.push(
+            publish(first.url, first.token, n % 2 ? "crashy" : "other", n).then((status) => {
+              if (status === 201 && ++answered === 5) fiveAcknowledged();
+              return status;
+            }),
+          );
+        }
+        await gate;
         first.child.kill("SIGKILL");
         const statuses = await Promise.all(inFlight);
         await exited(first.child);
@@ -78,18 +89,18 @@ for (const backend of BACKENDS) {
 }
 
 describe("lively serve as a process", () => {
-  it("exits 0 on SIGTERM after closing", async () => {
-    const backend = BACKENDS[0];
-    if (!backend) return;
-    const { db, cleanup } = await backend.createDb();
-    const dataDir = mkdtempSync(join(tmpdir(), "lively-serve-"));
-    try {
-      const node = await serve(db, dataDir);
-      node.child.kill("SIGTERM");
-      await exited(node.child);
-      assert.equal(node.child.exitCode, 0);
-    } finally {
-      await cleanup();
-    }
-  });
+  for (const backend of BACKENDS) {
+    it(`exits 0 on SIGTERM after closing: ${backend.name}`, async () => {
+      const { db, cleanup } = await backend.createDb();
+      const dataDir = tempDir("lively-serve-");
+      try {
+        const node = await serve(db, dataDir);
+        node.child.kill("SIGTERM");
+        await exited(node.child);
+        assert.equal(node.child.exitCode, 0);
+      } finally {
+        await cleanup();
+      }
+    });
+  }
 });

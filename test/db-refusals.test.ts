@@ -7,24 +7,21 @@
  * (How the store classifies each SQLSTATE, one by one, is store-faults.test.ts.)
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { openStore } from "../src/store/open.ts";
-import { BACKENDS } from "./helpers/backends.ts";
+import { skipUnless } from "./helpers/backends.ts";
 import { type CliRun, runCli } from "./helpers/cli.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { createTestDatabase, pgServerUrl, type TestDatabase } from "./helpers/postgres.ts";
 import { exited, type ServeProcess, serve } from "./helpers/serve-process.ts";
+import { removeTempDir, tempDir } from "./helpers/temp-dir.ts";
 
-const HAS_POSTGRES = BACKENDS.some((backend) => backend.name === "postgres");
 const code = (text: string) => `export default { fetch() { return new Response(${JSON.stringify(text)}) } }`;
 
 /** A node of the test's own on `db`, and the CLI against it. */
 async function startNode(db: string, extraArgs: string[] = []) {
-  const dataDir = mkdtempSync(join(tmpdir(), "lively-refusals-"));
+  const dataDir = tempDir("lively-refusals-");
   const node: ServeProcess = await serve(db, dataDir, extraArgs);
   const lively = (...argv: string[]) => runCli({ url: node.url, token: node.token }, argv);
   return {
@@ -33,7 +30,7 @@ async function startNode(db: string, extraArgs: string[] = []) {
     async stop() {
       node.child.kill("SIGTERM");
       await exited(node.child);
-      rmSync(dataDir, { recursive: true, force: true });
+      removeTempDir(dataDir);
     },
   };
 }
@@ -65,7 +62,7 @@ async function terminateBackends(admin: pg.Client, database: string): Promise<vo
   });
 }
 
-describe("a running node whose database refuses it", { skip: !HAS_POSTGRES }, () => {
+describe("a running node whose database refuses it", { skip: skipUnless("postgres") }, () => {
   let admin: pg.Client;
   before(async () => {
     admin = new pg.Client({ connectionString: pgServerUrl() });

@@ -5,16 +5,16 @@
  * is exactly what docs/cli.md shows.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, it } from "node:test";
 import { compileSource } from "../src/code/compile.ts";
 import { DEFAULT_DIFF_BUDGET, diffVersions } from "../src/code/diff.ts";
-import { BACKENDS } from "./helpers/backends.ts";
+import { describeEachBackend } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 /** `count` distinct lines; two seeds share none, so every line differs. */
 const lines = (seed: string, count: number) =>
@@ -28,9 +28,7 @@ const BIG_FILES = ["a.txt"];
 const BIG_LINES = 100_000;
 const entry = (greeting: string) => `export default { fetch() { return new Response(${JSON.stringify(greeting)}) } };\n`;
 
-const backend = BACKENDS[0];
-
-describe("lively diff within a budget", { skip: backend === undefined ? "no backend selected" : false }, () => {
+describeEachBackend("lively diff within a budget", (backend) => {
   let t: TestNode;
   let dir: string;
 
@@ -53,8 +51,8 @@ describe("lively diff within a budget", { skip: backend === undefined ? "no back
   const diffsRunning = async () => (await diffs()).running;
 
   before(async () => {
-    t = await startTestNode(backend as NonNullable<typeof backend>);
-    dir = mkdtempSync(join(tmpdir(), "lively-diff-"));
+    t = await startTestNode(backend);
+    dir = tempDir("lively-diff-");
     await t.deploy("other", entry("other answers"));
     // 1 and 2: a file of 100,000 lines each, no line in common; 3 adds a 1.1 MB file.
     await deployFiles("v1", Object.fromEntries(BIG_FILES.map((f) => [f, lines(`one-${f}`, BIG_LINES)])));

@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { type Feed, startFeed } from "../src/cluster/feed.ts";
 import { ChannelIndex } from "../src/code/channel-index.ts";
@@ -86,10 +85,21 @@ for (const backend of BACKENDS) {
       it("a lost notification delays a change until the next catch-up, never loses it", async () => {
         const client = new pg.Client({ connectionString: writer.db });
         await client.connect();
+        // A listener of the test's own: what the feed's connection would hear, it hears.
+        const listener = new pg.Client({ connectionString: writer.db });
+        await listener.connect();
+        const heard: string[] = [];
+        listener.on("notification", (message) => heard.push(`${message.channel} ${message.payload}`));
+        await listener.query("LISTEN lively_history");
+        await listener.query("LISTEN lively_test_probe");
         try {
           await client.query("ALTER TABLE history DISABLE TRIGGER history_notify"); // the doorbell stays silent
           const silent = await publish(writer.store, "beta", "b-silent", ["production"]);
-          await sleep(300);
+          // The gate: notifications arrive in commit order, so once a probe sent after the publish is
+          // heard, its ring would have been too. The fallback poll is a minute away.
+          await client.query("NOTIFY lively_test_probe, 'after'");
+          await eventually("the probe", () => heard.length > 0);
+          assert.deepEqual(heard, ["lively_test_probe after"], "the doorbell stayed silent");
           assert.equal(index.version("beta", "production"), 1, "no doorbell, no poll yet: not applied");
           await client.query("ALTER TABLE history ENABLE TRIGGER history_notify");
           const next = await publish(writer.store, "alpha", "after", ["production"]);
@@ -98,6 +108,7 @@ for (const backend of BACKENDS) {
         } finally {
           await client.query("ALTER TABLE history ENABLE TRIGGER history_notify").catch(() => undefined);
           await client.end();
+          await listener.end();
         }
       });
 

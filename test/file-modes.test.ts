@@ -4,8 +4,7 @@
  * Real files, real nodes, modes read back with stat.
  */
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, afterEach, beforeEach, describe, it } from "node:test";
@@ -13,6 +12,7 @@ import { pino } from "pino";
 import { startNode } from "../src/node/node.ts";
 import { openSqlite } from "../src/store/sqlite/sqlite-driver.ts";
 import { BACKENDS } from "./helpers/backends.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 const modeOf = (path: string) => statSync(path).mode & 0o777;
 
@@ -36,7 +36,7 @@ describe("file modes", () => {
   let root: string;
   let umask: number;
   beforeEach(() => {
-    root = mkdtempSync(join(tmpdir(), "lively-modes-"));
+    root = tempDir("lively-modes-");
     // The most permissive umask: every mode below must come from Lively, not from the umask.
     umask = process.umask(0);
   });
@@ -143,7 +143,7 @@ for (const backend of BACKENDS.filter((b) => b.name === "postgres")) {
 
     it("the data folder is 0700 also when the database is PostgreSQL", async () => {
       const { db, cleanup } = await backend.createDb();
-      const root = mkdtempSync(join(tmpdir(), "lively-modes-"));
+      const root = tempDir("lively-modes-");
       cleanups.push(async () => {
         await cleanup();
         rmSync(root, { recursive: true, force: true });

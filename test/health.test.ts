@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
 import { startNode } from "../src/node/node.ts";
 import { openSqlite } from "../src/store/sqlite/sqlite-driver.ts";
-import { BACKENDS } from "./helpers/backends.ts";
+import { BACKENDS, skipUnless } from "./helpers/backends.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 
 async function health(url: string, authorization?: string) {
@@ -82,7 +82,7 @@ for (const backend of BACKENDS) {
   });
 }
 
-describe("health of a stopping node", { skip: !BACKENDS.some((b) => b.name === "sqlite") }, () => {
+describe("health of a stopping node", { skip: skipUnless("sqlite") }, () => {
   it("says down (503) from the moment it starts stopping until its listener closes", async () => {
     const { db, cleanup } = await (BACKENDS.find((b) => b.name === "sqlite") ?? assert.fail("sqlite")).createDb();
     const dataDir = `${db}.data`;

@@ -4,15 +4,13 @@
  * at once on the node that wrote it, and seen on the other node through its cache.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { silentLogger } from "../src/log.ts";
 import { type RunningNode, startNode } from "../src/node/node.ts";
 import { BACKENDS } from "./helpers/backends.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
+import { removeTempDir, tempDir } from "./helpers/temp-dir.ts";
 
 for (const backend of BACKENDS) {
   describe(`KV cache in the node: ${backend.name}`, () => {
@@ -35,7 +33,7 @@ for (const backend of BACKENDS) {
       cleanup = location.cleanup;
       const shared = { ...backend, createDb: async () => ({ db: location.db, cleanup: async () => undefined }) };
       a = await startTestNode(shared, { node: { nodeId: "a" } });
-      dataDirB = mkdtempSync(join(tmpdir(), "lively-node-"));
+      dataDirB = tempDir("lively-node-");
       b = await startNode({ db: location.db, dataDir: dataDirB, port: 0, nodeId: "b", log: silentLogger });
       await eventually("both caches are in use", () => Boolean(a.node.kvFeed?.state().caughtUp && b.kvFeed?.state().caughtUp));
     });
@@ -43,7 +41,7 @@ for (const backend of BACKENDS) {
       await b?.close();
       await a?.close();
       await cleanup();
-      rmSync(dataDirB, { recursive: true, force: true });
+      removeTempDir(dataDirB);
     });
 
     it("reads its own writes at once, and the other node sees them through its cache", async () => {

@@ -9,8 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { decodeSnapshot } from "../src/cluster/local-copy/snapshot.ts";
@@ -20,6 +19,7 @@ import { BACKENDS } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { serve } from "./helpers/serve-process.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 const code = (text: string) =>
   `export default { fetch(request, env) { return new Response(${JSON.stringify(text)} + (env.vars.GREETING ?? "")) } }`;
@@ -38,7 +38,7 @@ interface Node {
 }
 
 async function startOn(db: string, token: string | undefined, cacheMaxBytes?: number): Promise<Node> {
-  const dataDir = mkdtempSync(join(tmpdir(), "lively-copy-"));
+  const dataDir = tempDir("lively-copy-");
   const node = await startNode({ db, dataDir, port: 0, nodeId: `copy-${dataDir.slice(-6)}`, log: silentLogger, cacheMaxBytes });
   const adminToken = token ?? readFileSync(join(dataDir, "admin.token"), "utf8").trim();
   const api: Node["api"] = async (method, path, body) => {
@@ -147,7 +147,7 @@ for (const backend of BACKENDS) {
 
     it("a snapshot is only used with the database it was taken from", async () => {
       await one.synced();
-      const elsewhere = mkdtempSync(join(tmpdir(), "lively-copy-"));
+      const elsewhere = tempDir("lively-copy-");
       try {
         cpSync(join(one.dataDir, "cache"), join(elsewhere, "cache"), { recursive: true });
         await assert.rejects(

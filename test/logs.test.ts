@@ -5,14 +5,12 @@
  * and `lively logs` (run in-process) prints them.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, before, it } from "node:test";
 import { run } from "../src/cli/main.ts";
-import { BACKENDS } from "./helpers/backends.ts";
+import { describeEachBackend } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { eventually, settlesWithin } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
-
-const backend = BACKENDS[0];
 
 const TALKER = `export default { fetch(request) {
   const path = new URL(request.url).pathname;
@@ -64,11 +62,11 @@ async function follow(t: TestNode, module: string, query = "", token: string = t
 
 const lively = (t: TestNode, argv: string[]) => runCli({ url: t.url, token: t.adminToken }, argv);
 
-describe("module logs", { skip: backend === undefined }, () => {
+describeEachBackend("module logs", (backend) => {
   let t: TestNode;
 
   before(async () => {
-    t = await startTestNode(backend as NonNullable<typeof backend>);
+    t = await startTestNode(backend);
     const deployed = await t.api("POST", "/modules/talker/versions", { body: { code: TALKER } });
     assert.equal(deployed.status, 201, JSON.stringify(deployed.body));
   });
@@ -175,9 +173,9 @@ describe("module logs", { skip: backend === undefined }, () => {
   });
 });
 
-describe("module logs when the node stops", { skip: backend === undefined }, () => {
+describeEachBackend("module logs when the node stops", (backend) => {
   it("closing the node ends open follow streams; lively logs -f exits 1 with the reason", async () => {
-    const t = await startTestNode(backend as NonNullable<typeof backend>);
+    const t = await startTestNode(backend);
     let closed = false;
     try {
       await t.api("POST", "/modules/talker/versions", { body: { code: TALKER } });

@@ -5,37 +5,34 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { type Membership, type MembershipOptions, startMembership } from "../src/cluster/membership.ts";
 import { readNodesView } from "../src/cluster/nodes-view.ts";
 import { silentLogger } from "../src/log.ts";
 import { openStore } from "../src/store/open.ts";
+import type { NodeRow } from "../src/store/queries/nodes.ts";
 import { pruneNodes } from "../src/store/queries/nodes.ts";
 import { nextSeq } from "../src/store/queries/seq.ts";
 import type { Store } from "../src/store/store.ts";
 import { BACKENDS, openTestStore } from "./helpers/backends.ts";
 import { eventually, settlesWithin } from "./helpers/eventually.ts";
 
-interface Row {
-  id: string;
-  address: string;
-  lively_version: string;
-  started_at: number;
-  heartbeat_at: number;
-  applied_seq: number;
-  state: string;
-  loaded: string;
-}
-
-/** A real store that counts the writes going through it (both kinds), and how many overlap. */
+/**
+ * A real store that counts the writes going through it (both kinds) and how many overlap;
+ * while `hold()` is on, each write waits (in flight) until `release()`.
+ */
 function counting(store: Store) {
-  const counts = { writes: 0, active: 0, maxActive: 0 };
+  const counts = { writes: 0, failed: 0, active: 0, maxActive: 0 };
+  let held: { opened: Promise<void>; open(): void } | undefined;
   const counted = async <T>(write: () => Promise<T>): Promise<T> => {
     counts.writes++;
     counts.active++;
     counts.maxActive = Math.max(counts.maxActive, counts.active);
     try {
+      if (held) await held.opened;
       return await write();
+    } catch (error) {
+      counts.failed++;
+      throw error;
     } finally {
       counts.active--;
     }
@@ -49,14 +46,25 @@ function counting(store: Store) {
     writeUnordered: (fn) => counted(() => store.writeUnordered(fn)),
     close: () => store.close(),
   };
-  return { store: wrapped, counts };
+  const hold = () => {
+    let open!: () => void;
+    const opened = new Promise<void>((done) => {
+      open = done;
+    });
+    held = { opened, open };
+  };
+  const release = () => {
+    held?.open();
+    held = undefined;
+  };
+  return { store: wrapped, counts, hold, release };
 }
 
 for (const backend of BACKENDS) {
   describe(`membership: ${backend.name}`, () => {
     let s: Awaited<ReturnType<typeof openTestStore>>;
     const running: Membership[] = [];
-    const row = (id: string) => s.store.read((db) => db.get<Row>("SELECT * FROM nodes WHERE id = $1", [id]));
+    const row = (id: string) => s.store.read((db) => db.get<NodeRow>("SELECT * FROM nodes WHERE id = $1", [id]));
     const start = async (options: Partial<MembershipOptions> & { nodeId: string }) => {
       const membership = await startMembership({
         store: s.store,
@@ -95,10 +103,13 @@ for (const backend of BACKENDS) {
 
       seq = 7;
       loaded = [...loaded, { module: "hello", version: 2 }];
-      await sleep(30); // so the database's clock visibly moves
-      await eventually("the next heartbeat", async () => (await row("a"))?.applied_seq === 7);
+      // Beats every 50 ms: wait for one that carries seq 7 at a later database time than the first.
+      await eventually("a later heartbeat with the new seq", async () => {
+        const beat = await row("a");
+        return beat?.applied_seq === 7 && beat.heartbeat_at > first.heartbeat_at;
+      });
       const later = await row("a");
-      assert.ok(later && later.heartbeat_at > first.heartbeat_at);
+      assert.ok(later);
       assert.equal(later.started_at, first.started_at, "a heartbeat keeps started_at");
       assert.deepEqual(JSON.parse(later.loaded), loaded);
     });
@@ -133,46 +144,64 @@ for (const backend of BACKENDS) {
 
     it("stop() marks the row left with the last applied seq, and settles done", async () => {
       let seq = 1;
-      const m = await start({ nodeId: "leaving", appliedSeq: () => seq });
+      let asked = 0;
+      const m = await start({
+        nodeId: "leaving",
+        appliedSeq: () => {
+          asked++;
+          return seq;
+        },
+      });
       seq = 12;
       await m.stop();
       await m.done;
       const left = await row("leaving");
       assert.deepEqual([left?.state, left?.applied_seq], ["left", 12]);
+      const askedWhenStopped = asked;
       m.beatSoon(); // ignored once stopped
-      await sleep(50);
+      // The gate: a witness's soon beat, asked for after the stopped one's with the same gap, is due no
+      // earlier; once its row moves, a beat of the stopped loop would have run (and read its seq).
+      let witnessSeq = 1;
+      const witness = await start({ nodeId: "witness", appliedSeq: () => witnessSeq, heartbeatMs: 60_000 });
+      witnessSeq = 2;
+      witness.beatSoon();
+      await eventually("the witness's soon beat", async () => (await row("witness"))?.applied_seq === 2);
+      await witness.stop();
+      assert.equal(asked, askedWhenStopped, "no beat after stop");
       assert.equal((await row("leaving"))?.state, "left");
     });
 
-    it("beatSoon writes within ~20 ms, coalesces a burst, and never has two writes in flight", async () => {
-      const { store, counts } = counting(s.store);
+    it("beatSoon writes without waiting for the heartbeat, coalesces a burst, and never has two writes in flight", async () => {
+      const { store, counts, hold, release } = counting(s.store);
       let seq = 100;
+      // The periodic heartbeat is a minute away: every write below comes from beatSoon.
       const m = await start({ nodeId: "soon", store, appliedSeq: () => seq, heartbeatMs: 60_000 });
       assert.equal(counts.writes, 1, "the start's registration");
       seq = 101;
-      const asked = performance.now();
       m.beatSoon();
       await eventually("the soon beat", async () => (await row("soon"))?.applied_seq === 101);
-      assert.ok(performance.now() - asked < 60_000, "it came before the 60 s heartbeat could have");
+      assert.equal(counts.writes, 2, "one write for one beatSoon");
 
-      const burstStart = performance.now();
-      const before = counts.writes;
+      // Hold the next write in flight; a burst of beatSoon meanwhile must start no second write.
+      hold();
+      seq = 102;
+      m.beatSoon();
+      await eventually("the next soon beat is in flight", () => counts.active === 1);
       for (let i = 0; i < 60; i++) {
         seq++;
         m.beatSoon();
-        await sleep(2);
       }
-      const elapsed = performance.now() - burstStart;
+      assert.equal(counts.writes, 3, "no write starts while one is in flight");
+      release();
       await eventually("the last seq", async () => (await row("soon"))?.applied_seq === seq);
-      const writes = counts.writes - before;
-      assert.ok(writes >= 2, `the burst wrote (${writes})`);
-      assert.ok(writes <= Math.ceil(elapsed / 20) + 2, `${writes} writes in ${elapsed.toFixed(0)} ms: at most one per 20 ms`);
+      assert.equal(counts.writes, 4, "the whole burst cost one more write, which read the newest seq");
       assert.equal(counts.maxActive, 1, "never two writes in flight");
     });
 
     it("a failing write sets state().ok false with the reason; the next success recovers", async () => {
       let seq = 5;
-      const m = await start({ nodeId: "flaky", appliedSeq: () => seq, heartbeatMs: 30 });
+      const { store, counts } = counting(s.store);
+      const m = await start({ nodeId: "flaky", store, appliedSeq: () => seq, heartbeatMs: 30 });
       assert.equal(m.state().ok, true);
       await s.store.write((tx) => tx.run("ALTER TABLE nodes RENAME TO nodes_away"));
       try {
@@ -180,8 +209,9 @@ for (const backend of BACKENDS) {
         const failed = m.state();
         assert.match(failed.reason ?? "", /nodes/);
         assert.match(failed.since ?? "", /^\d{4}-\d\d-\d\dT/);
-        await sleep(100); // more failing beats: the child is still running, the first failure's time is kept
-        assert.equal(m.state().since, failed.since);
+        const failedSoFar = counts.failed;
+        await eventually("three more failing beats: the child is still running", () => counts.failed >= failedSoFar + 3);
+        assert.equal(m.state().since, failed.since, "the first failure's time is kept");
         seq = 6;
       } finally {
         await s.store.write((tx) => tx.run("ALTER TABLE nodes_away RENAME TO nodes"));
@@ -194,8 +224,9 @@ for (const backend of BACKENDS) {
     it("starts with state().ok false when the store cannot take the first write", async () => {
       const closed = openStore({ db: s.db });
       await closed.close();
+      const { store, counts } = counting(closed);
       const m = await startMembership({
-        store: closed,
+        store,
         nodeId: "closed",
         address: "http://closed:1",
         livelyVersion: "9.9.9",
@@ -205,7 +236,7 @@ for (const backend of BACKENDS) {
         log: silentLogger,
       });
       assert.deepEqual([m.state().ok, m.state().reason], [false, "the store is closed"]);
-      await sleep(60); // beats keep failing without crashing the child
+      await eventually("beats keep failing without crashing the child", () => counts.failed >= 3);
       await settlesWithin("stop, with the store gone", m.stop(), 10_000);
     });
 
@@ -215,11 +246,13 @@ for (const backend of BACKENDS) {
         let value = 0;
         for (let i = 0; i < 3; i++) value = await nextSeq(tx);
         await tx.run("DELETE FROM nodes");
+        // One clock reading for every row, so their ages differ by exactly what was written.
+        const now = Number((await tx.get<{ now: number }>("SELECT now_ms() AS now"))?.now);
         const insert = (id: string, ageMs: number, applied: number, state: string) =>
           tx.run(
             `INSERT INTO nodes (id, address, lively_version, started_at, heartbeat_at, applied_seq, state, loaded)
-             VALUES ($1, $2, '9.9.9', now_ms() - 600000, now_ms() - $3, $4, $5, '[{"module":"m","version":2}]')`,
-            [id, `http://${id}:1`, ageMs, applied, state],
+             VALUES ($1, $2, '9.9.9', CAST($6 AS BIGINT) - 600000, CAST($6 AS BIGINT) - $3, $4, $5, '[{"module":"m","version":2}]')`,
+            [id, `http://${id}:1`, ageMs, applied, state, now],
           );
         await insert("fresh", 0, value, "up");
         await insert("stale", 30_000, value - 2, "up");
@@ -237,7 +270,9 @@ for (const backend of BACKENDS) {
         ],
       );
       const stale = view.nodes.find((n) => n.id === "stale");
-      assert.ok(stale && stale.heartbeatAgeMs >= 30_000 && stale.heartbeatAgeMs < 40_000);
+      const fresh = view.nodes.find((n) => n.id === "fresh");
+      assert.ok(stale && fresh);
+      assert.equal(stale.heartbeatAgeMs - fresh.heartbeatAgeMs, 30_000, "ages by the database's clock");
       assert.deepEqual(stale.loaded, [{ module: "m", version: 2 }]);
       assert.equal(view.converged, true, "the down node does not hold convergence back");
 

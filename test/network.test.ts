@@ -5,16 +5,14 @@
  * other. Under a tripwire: nothing here may connect outside loopback.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BACKENDS } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { setLoopbackTripwire, type Tripwire } from "./helpers/loopback-only.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 interface Upstream {
   origin: string;
@@ -179,7 +177,7 @@ for (const backend of BACKENDS) {
     });
 
     it("the CLI: network allow, ls, rm in human and --json form", async () => {
-      const cwd = mkdtempSync(join(tmpdir(), "lively-network-cli-"));
+      const cwd = tempDir("lively-network-cli-");
       const lively = (argv: string[]) => runCli({ url: t.url, token: t.adminToken, cwd }, argv);
       const empty = await lively(["network", "ls"]);
       assert.equal(empty.code, 0, empty.stderr);

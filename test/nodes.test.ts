@@ -5,11 +5,9 @@
  * multi-process cluster is the cluster tests' job.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
+import { run } from "../src/cli/main.ts";
 import { silentLogger } from "../src/log.ts";
 import { startNode } from "../src/node/node.ts";
 import { openStore } from "../src/store/open.ts";
@@ -18,6 +16,7 @@ import { BACKENDS } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 const HELLO = "export default { fetch() { return new Response('hi') } }";
 
@@ -59,7 +58,7 @@ for (const backend of BACKENDS) {
         ["test-node", t.url, "up", view.seq, 0, LIVELY_VERSION],
       );
       assert.deepEqual(self.loaded, [{ module: "hello", version: 1 }]);
-      assert.ok(self.heartbeatAgeMs >= 0 && self.heartbeatAgeMs < 2_000);
+      assert.ok(Number.isInteger(self.heartbeatAgeMs) && self.heartbeatAgeMs >= 0, "an age in whole ms (how fresh is `status: up`)");
       assert.ok(Date.parse(self.startedAt) <= Date.parse(self.lastHeartbeat));
 
       assert.equal((await t.api("GET", "/nodes", { token: null })).status, 401);
@@ -134,11 +133,8 @@ for (const backend of BACKENDS) {
         assert.equal(plain.code, 0);
         assert.match(plain.stdout, new RegExp(`not converged: node stale-node is ${seq} behind \\(seq ${seq}\\)`));
 
-        const started = performance.now();
         const waited = await lively(["nodes", "--wait-converged", "--timeout", "1"]);
-        const took = performance.now() - started;
         assert.equal(waited.code, 6, waited.stderr);
-        assert.ok(took >= 900 && took < 3_000, `gave up after ~1 s (${took.toFixed(0)} ms)`);
         assert.match(waited.stderr, new RegExp(`waiting: 1/2 nodes at seq ${seq}…`));
         assert.match(
           waited.stderr,
@@ -156,8 +152,37 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it("--wait-converged keeps asking until the node behind catches up, then succeeds", async () => {
+      await addRow("catching-up", 0, 0);
+      try {
+        const seq = (await nodes()).seq;
+        // The gate: the stale row catches up only once the command has said it is waiting, so
+        // success proves it asked again after its first answer (not how long anything took).
+        let caughtUp: Promise<unknown> | undefined;
+        let stderr = "";
+        const code = await run(["nodes", "--wait-converged", "--timeout", "30"], {
+          stdout: () => undefined,
+          stderr: (text) => {
+            stderr += text;
+            if (text.includes("waiting: 1/2 nodes") && !caughtUp) {
+              caughtUp = t.node.store.writeUnordered((tx) =>
+                tx.run("UPDATE nodes SET applied_seq = $1, heartbeat_at = now_ms() WHERE id = 'catching-up'", [seq]),
+              );
+            }
+          },
+          env: { LIVELY_URL: t.url, LIVELY_TOKEN: t.adminToken },
+          cwd: process.cwd(),
+        });
+        assert.ok(caughtUp, `it said it was waiting: ${stderr}`);
+        await caughtUp;
+        assert.equal(code, 0, stderr);
+      } finally {
+        await removeRow("catching-up");
+      }
+    });
+
     it("refuses bad flag values, naming the flag", async () => {
-      const dataDir = mkdtempSync(join(tmpdir(), "lively-nodes-flags-"));
+      const dataDir = tempDir("lively-nodes-flags-");
       try {
         for (const [argv, message] of [
           [["nodes", "--wait-converged", "--timeout", "soon"], /--timeout takes a whole number, got "soon"/],
@@ -185,7 +210,7 @@ for (const backend of BACKENDS) {
 
     it("a node that stops cleanly is shown left", async () => {
       const { db, cleanup } = await backend.createDb();
-      const dataDir = mkdtempSync(join(tmpdir(), "lively-nodes-left-"));
+      const dataDir = tempDir("lively-nodes-left-");
       try {
         const node = await startNode({ db, dataDir, port: 0, nodeId: "short-lived", log: silentLogger });
         assert.equal(node.membership?.state().ok, true);

@@ -12,15 +12,15 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { splitBucket } from "../src/gateway/choose-version.ts";
-import { BACKENDS } from "./helpers/backends.ts";
+import { skipUnless } from "./helpers/backends.ts";
 import { type Cluster, eventually, startCluster } from "./helpers/cluster.ts";
 import { exited, serve } from "./helpers/serve-process.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 import { startThrowawayPostgres, type ThrowawayPostgres } from "./helpers/throwaway-postgres.ts";
 
 const COUNT = 50;
@@ -90,7 +90,7 @@ async function inBatches<T>(items: readonly T[], width: number, each: (item: T) 
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
-describe("an outage: every channel head on every node", { skip: !BACKENDS.some((b) => b.name === "postgres") }, () => {
+describe("an outage: every channel head on every node", { skip: skipUnless("postgres") }, () => {
   let server: ThrowawayPostgres;
   let cluster: Cluster;
   let tamperedSha = "";
@@ -259,7 +259,7 @@ describe("a start with neither the database nor a local copy", () => {
     ["a damaged snapshot", (dir: string) => writeFileSync(join(dir, "cache", "snapshot"), "lively-local-copy 1 0000\n{}")],
   ] as const) {
     it(`fails with unavailable and exit 6 (${what})`, async () => {
-      const dataDir = mkdtempSync(join(tmpdir(), "lively-outage-"));
+      const dataDir = tempDir("lively-outage-");
       try {
         if (what !== "no snapshot") {
           // A first start creates the folder; it fails the same way, which is what the second start shows again.

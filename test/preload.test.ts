@@ -6,7 +6,7 @@
  * one version can be made to fail where validation let it through.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, before, it } from "node:test";
 import { ChannelIndex } from "../src/code/channel-index.ts";
 import { tag } from "../src/code/channels.ts";
 import { deploy } from "../src/code/deploy.ts";
@@ -15,13 +15,11 @@ import { IvmSandbox } from "../src/runtime/ivm/ivm-sandbox.ts";
 import { startPreloading } from "../src/runtime/preload.ts";
 import { VersionCache } from "../src/runtime/version-cache.ts";
 import { getVersionArtifact } from "../src/store/queries/versions.ts";
-import { BACKENDS, openTestStore } from "./helpers/backends.ts";
+import { describeEachBackend, openTestStore } from "./helpers/backends.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { compiled, validate } from "./helpers/validator.ts";
 
-const backend = BACKENDS[0];
-
-describe("preloading", { skip: backend === undefined }, () => {
+describeEachBackend("preloading", (backend) => {
   let opened: Awaited<ReturnType<typeof openTestStore>>;
   let index: ChannelIndex;
   const caches: VersionCache[] = [];
@@ -55,7 +53,7 @@ describe("preloading", { skip: backend === undefined }, () => {
   const loaded = (cache: VersionCache) => cache.loadedVersions().map((l) => `${l.module}@${l.version}`);
 
   before(async () => {
-    opened = await openTestStore(backend as NonNullable<typeof backend>);
+    opened = await openTestStore(backend);
     for (let v = 1; v <= 4; v++) await publish("p", `p${v}`);
     await publish("q", "q1");
     index = new ChannelIndex(opened.store, { log: silentLogger });

@@ -6,19 +6,18 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { BACKENDS } from "./helpers/backends.ts";
+import { describeEachBackend } from "./helpers/backends.ts";
 import { eventually, settlesWithin } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 
-const backend = BACKENDS[0];
-
-describe("runtime", { skip: backend === undefined }, () => {
+describeEachBackend("runtime", (backend) => {
   let t: TestNode;
   const get = (path: string, headers: Record<string, string> = {}) => fetch(`${t.url}${path}`, { headers });
 
   before(async () => {
-    t = await startTestNode(backend as NonNullable<typeof backend>, {
-      sandboxLimits: { memoryMb: 32, cpuMs: 500, wallMs: 3000 },
+    t = await startTestNode(backend, {
+      // A wall limit well past slow@1's 8 s request below.
+      sandboxLimits: { memoryMb: 32, cpuMs: 500, wallMs: 20_000 },
       node: { maxLoaded: 4, unreferencedTtlMs: 300 },
     });
   });
@@ -116,18 +115,25 @@ describe("runtime", { skip: backend === undefined }, () => {
   it("a version evicted from the cache finishes the requests already on it", async () => {
     await t.deploy(
       "slow",
-      "export default { async fetch() { await new Promise((r) => setTimeout(r, 400)); return new Response('slow done') } }",
+      `let begun = 0;
+       export function started() { return begun }
+       export default { async fetch() { begun++; await new Promise((r) => setTimeout(r, 8000)); return new Response('slow done') } }`,
     );
     const restartsBefore = (await t.api("GET", "/status")).body.isolateRestarts;
-    const slow = get("/slow/");
-    await sleep(100);
-    // maxLoaded is 4: loading five others pushes slow@1 out while its request is in flight.
+    let settled = false;
+    const slow = get("/slow/").finally(() => {
+      settled = true;
+    });
+    await eventually("the request is in slow@1", async () => (await t.api("POST", "/call/slow/started", { body: [] })).body === 1);
+    // maxLoaded is 4: loading five others pushes slow@1 out while its request is in flight (its 8 s
+    // are for a loaded machine; if they ran out first, the check after the loop fails, it does not pass).
     for (const name of ["e1", "e2", "e3", "e4", "e5"]) {
       await t.deploy(name, `export default { fetch() { return new Response("${name}") } }`);
       assert.equal(await (await get(`/${name}/`)).text(), name);
     }
     const status = await t.api("GET", "/status");
     assert.ok(!status.body.loaded.some((l: { module: string }) => l.module === "slow"), "slow@1 left the cache");
+    assert.equal(settled, false, "its request was still in flight when it left");
     const answer = await slow;
     assert.equal(answer.status, 200);
     assert.equal(await answer.text(), "slow done");
@@ -140,12 +146,11 @@ describe("runtime", { skip: backend === undefined }, () => {
     assert.equal(await (await get("/swap/")).text(), "one");
     await t.deploy("swap", "export default { fetch() { return new Response('two') } }", ["production"]);
     assert.equal(await (await get("/swap/")).text(), "two");
-    await sleep(900);
-    const loaded = (await t.api("GET", "/status")).body.loaded.filter((l: { module: string }) => l.module === "swap");
-    assert.deepEqual(
-      loaded.map((l: { version: number }) => l.version),
-      [2],
-    );
+    const swapVersions = async () =>
+      ((await t.api("GET", "/status")).body.loaded as { module: string; version: number }[])
+        .filter((l) => l.module === "swap")
+        .map((l) => l.version);
+    await eventually("swap@1 leaves the cache, swap@2 stays", async () => (await swapVersions()).join() === "2");
     const pinned = await get("/swap/?lively-version=1", { "x-lively-token": t.adminToken });
     assert.equal(await pinned.text(), "one", "a pin (with a token) still reaches it, loading it again");
   });

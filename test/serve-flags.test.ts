@@ -6,18 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { BACKENDS } from "./helpers/backends.ts";
-import { settlesWithin } from "./helpers/eventually.ts";
+import { BACKENDS, describeEachBackend } from "./helpers/backends.ts";
+import { eventually, settlesWithin } from "./helpers/eventually.ts";
 import { BIN, exited, type ServeProcess, serve } from "./helpers/serve-process.ts";
-
-const backend = BACKENDS[0];
+import { tempDir } from "./helpers/temp-dir.ts";
 
 async function api(node: ServeProcess, method: string, path: string, body?: unknown) {
   const response = await fetch(`${node.url}/_lively/api/v1${path}`, {
@@ -28,10 +24,10 @@ async function api(node: ServeProcess, method: string, path: string, body?: unkn
   return { status: response.status, body: (await response.json()) as any };
 }
 
-describe("serve flags", { skip: backend === undefined }, () => {
+describeEachBackend("serve flags", (backend) => {
   it("--idle-ttl unloads a version nobody asked for; --cpu-ms is the node's default limit", async () => {
-    const { db, cleanup } = await (backend as NonNullable<typeof backend>).createDb();
-    const dataDir = mkdtempSync(join(tmpdir(), "lively-flags-"));
+    const { db, cleanup } = await backend.createDb();
+    const dataDir = tempDir("lively-flags-");
     try {
       const node = await serve(db, dataDir, [
         "--idle-ttl",
@@ -54,10 +50,11 @@ describe("serve flags", { skip: backend === undefined }, () => {
       assert.match(((await limited.json()) as { error: { message: string } }).error.message, /CPU time limit \(30 ms\)/);
       assert.equal(await (await fetch(`${node.url}/idle/`)).text(), "hi");
       const status = (await api(node, "GET", "/status")).body;
-      assert.ok(status.loaded.some((l: { module: string }) => l.module === "idle"));
       assert.deepEqual(status.coldLoads, { perSecond: 3, burst: 7, refused: 0 }, "--max-cold-loads-per-sec and --cold-load-burst");
-      await sleep(1200);
-      assert.deepEqual((await api(node, "GET", "/status")).body.loaded, [], "unloaded after --idle-ttl");
+      await eventually("unloaded after --idle-ttl", async () => (await api(node, "GET", "/status")).body.loaded.length === 0);
+      const loads = (await api(node, "GET", "/status")).body.loads;
+      assert.equal(await (await fetch(`${node.url}/idle/`)).text(), "hi");
+      assert.equal((await api(node, "GET", "/status")).body.loads, loads + 1, "asked again, it loads again");
       node.child.kill("SIGTERM");
       assert.equal(await exited(node.child), 0);
     } finally {
@@ -83,7 +80,7 @@ describe("serve flags", { skip: backend === undefined }, () => {
     [["--db-statement-timeout-ms", "5000"], /--db-statement-timeout-ms \(5000\) must be longer than the lock timeout \(10000 ms\)/],
   ] as const) {
     it(`refuses ${flags.join(" ")} before starting`, () => {
-      const dataDir = mkdtempSync(join(tmpdir(), "lively-flags-"));
+      const dataDir = tempDir("lively-flags-");
       try {
         const run = spawnSync(process.execPath, ["--no-node-snapshot", BIN, "serve", "--port", "0", "--data-dir", dataDir, ...flags], {
           encoding: "utf8",
@@ -102,7 +99,7 @@ for (const each of BACKENDS) {
   describe(`serve --db-lock-timeout-ms: ${each.name}`, () => {
     it("a deploy under a lock held elsewhere answers 503 unavailable after the lock timeout given", async () => {
       const { db, cleanup } = await each.createDb();
-      const dataDir = mkdtempSync(join(tmpdir(), "lively-flags-"));
+      const dataDir = tempDir("lively-flags-");
       let release: () => Promise<void> = async () => undefined;
       try {
         const node = await serve(db, dataDir, ["--db-lock-timeout-ms", "1500", "--db-statement-timeout-ms", "20000"]);

@@ -10,18 +10,16 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { type AddressInfo, createServer, type Server } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { openStore } from "../src/store/open.ts";
-import { BACKENDS } from "./helpers/backends.ts";
+import { skipUnless } from "./helpers/backends.ts";
 import { createTestDatabase, pgServerUrl } from "./helpers/postgres.ts";
 import { BIN } from "./helpers/serve-process.ts";
-
-const HAS_POSTGRES = BACKENDS.some((backend) => backend.name === "postgres");
+import { removeTempDir, tempDir } from "./helpers/temp-dir.ts";
 
 interface Failed {
   code: number | null;
@@ -31,9 +29,9 @@ interface Failed {
 
 let scratch: string;
 before(() => {
-  scratch = mkdtempSync(join(tmpdir(), "lively-serve-start-"));
+  scratch = tempDir("lively-serve-start-");
 });
-after(() => rmSync(scratch, { recursive: true, force: true }));
+after(() => removeTempDir(scratch));
 
 let folders = 0;
 const freshDataDir = () => join(scratch, `data-${++folders}`);
@@ -146,7 +144,7 @@ describe("serve: start-up failures and their exit codes", () => {
   });
 });
 
-describe("serve: PostgreSQL refusing this node at start", { skip: !HAS_POSTGRES }, () => {
+describe("serve: PostgreSQL refusing this node at start", { skip: skipUnless("postgres") }, () => {
   let admin: pg.Client;
   before(async () => {
     admin = new pg.Client({ connectionString: pgServerUrl() });

@@ -3,18 +3,15 @@
  * and --json output, exit codes, and a --secret value that no output ever shows.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { BACKENDS } from "./helpers/backends.ts";
+import { after, before, it } from "node:test";
+import { describeEachBackend } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 const SECRET = "sk_live_cli-test-hidden-4d2e";
-const backend = BACKENDS[0];
 
-describe("lively vars and config", { skip: backend === undefined ? "no backend selected" : false }, () => {
+describeEachBackend("lively vars and config", (backend) => {
   let t: TestNode;
   let dir: string;
   /** Everything the CLI printed in this suite, to prove the secret is never in it. */
@@ -26,8 +23,8 @@ describe("lively vars and config", { skip: backend === undefined ? "no backend s
   };
 
   before(async () => {
-    t = await startTestNode(backend as NonNullable<typeof backend>);
-    dir = mkdtempSync(join(tmpdir(), "lively-settings-cli-"));
+    t = await startTestNode(backend);
+    dir = tempDir("lively-settings-cli-");
     assert.equal((await lively(["deploy", "--code", "export default { fetch() { return new Response('x') } }", "--name", "web"])).code, 0);
   });
   after(() => t.close());

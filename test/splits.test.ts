@@ -13,7 +13,7 @@ import { restore } from "../src/code/restore.ts";
 import type { LivelyError } from "../src/errors.ts";
 import { splitBucket } from "../src/gateway/choose-version.ts";
 import type { Store } from "../src/store/store.ts";
-import { BACKENDS, openTestStore } from "./helpers/backends.ts";
+import { BACKENDS, describeEachBackend, openTestStore } from "./helpers/backends.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 import { compiled, validate } from "./helpers/validator.ts";
 
@@ -115,10 +115,10 @@ describe("split buckets", () => {
   });
 });
 
-describe("split rollouts over HTTP", { skip: BACKENDS[0] === undefined }, () => {
+describeEachBackend("split rollouts over HTTP", (backend) => {
   let t: TestNode;
   before(async () => {
-    t = await startTestNode(BACKENDS[0] as NonNullable<(typeof BACKENDS)[0]>);
+    t = await startTestNode(backend);
     for (const n of [1, 2]) await t.api("POST", "/modules/site/versions", { body: { code: version(n) } });
     assert.equal((await t.api("PUT", "/modules/site/channels/production", { body: { version: 2, weight: 30 } })).status, 200);
   });

@@ -18,11 +18,11 @@ import { appendHistory, type NewHistoryEntry } from "../src/store/queries/histor
 import { heartbeatNode, registerNode } from "../src/store/queries/nodes.ts";
 import { currentSeq } from "../src/store/queries/seq.ts";
 import type { StoreOptions } from "../src/store/store.ts";
+import { skipUnless } from "./helpers/backends.ts";
 import { eventually, settlesWithin } from "./helpers/eventually.ts";
 import { createTestDatabase, pgServerUrl } from "./helpers/postgres.ts";
 import { exited } from "./helpers/serve-process.ts";
 
-const HAS_POSTGRES = !process.env.LIVELY_TEST_BACKENDS || process.env.LIVELY_TEST_BACKENDS.split(",").includes("postgres");
 const FIXTURE = join(import.meta.dirname, "fixtures", "hold-pg-clients.ts");
 
 /** Terminate every backend of `database` but the asking one; only ever our own test database. */
@@ -55,7 +55,7 @@ async function backendsOf(admin: pg.Client, database: string): Promise<number> {
   return (rows[0] as { n: number }).n;
 }
 
-describe("PostgreSQL drops checked-out clients", { skip: !HAS_POSTGRES }, () => {
+describe("PostgreSQL drops checked-out clients", { skip: skipUnless("postgres") }, () => {
   it("a process holding a write, a read and a LISTEN through pg_terminate_backend lives on: refused, then reconnected", async () => {
     const database = await createTestDatabase();
     const admin = new pg.Client({ connectionString: pgServerUrl() });
@@ -144,7 +144,7 @@ const unavailable = (pattern: RegExp) => (error: { code?: string; message: strin
   return true;
 };
 
-describe("PostgreSQL timeouts and the two kinds of write", { skip: !HAS_POSTGRES }, () => {
+describe("PostgreSQL timeouts and the two kinds of write", { skip: skipUnless("postgres") }, () => {
   it("every connection carries the three timeouts, defaults or the options given", async () => {
     const settings =
       "SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l, current_setting('idle_in_transaction_session_timeout') AS i";
@@ -249,7 +249,7 @@ describe("PostgreSQL timeouts and the two kinds of write", { skip: !HAS_POSTGRES
   });
 });
 
-describe("every way PostgreSQL refuses us reads unavailable, naming the database", { skip: !HAS_POSTGRES }, () => {
+describe("every way PostgreSQL refuses us reads unavailable, naming the database", { skip: skipUnless("postgres") }, () => {
   it("statement_timeout", async () => {
     const t = await pgStore({ statementTimeoutMs: 200 });
     try {

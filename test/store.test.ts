@@ -1,7 +1,6 @@
 /** The Store contract, against a real SQLite file and a real PostgreSQL database; migrations; opening; SQLite's lock wait. */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
@@ -15,17 +14,16 @@ import { currentSeq } from "../src/store/queries/seq.ts";
 import { storeContract } from "../src/store/store.contract.ts";
 import { BACKENDS, openTestStore } from "./helpers/backends.ts";
 import { settlesWithin } from "./helpers/eventually.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 for (const backend of BACKENDS) {
-  let location = "";
   storeContract({
     name: backend.name,
     async open() {
       const opened = await openTestStore(backend);
-      location = opened.db;
-      return opened;
+      return { ...opened, openSibling: () => openStore({ db: opened.db }) };
     },
-    openSibling: () => openStore({ db: location }),
+    capabilities: backend.capabilities,
   });
 
   describe(`migrations: ${backend.name}`, () => {
@@ -131,7 +129,7 @@ describe("query timing", () => {
 
 describe("opening stores", () => {
   it("a SQLite path that is not a database gives a clear error: bad_request, since waiting will not mend it", async () => {
-    const path = `${process.env.TMPDIR ?? "/tmp"}/lively-not-a-db-${process.pid}.db`;
+    const path = join(tempDir("lively-not-a-db-"), "lively.db");
     writeFileSync(path, "this is not sqlite".repeat(100));
     await assert.rejects(
       async () => {
@@ -161,7 +159,7 @@ const GC_ENTRY: NewHistoryEntry = { actor: "t", module: null, action: "gc", chan
 
 describe("SQLite's write lock", () => {
   it("a write waits the lock timeout (10 s) in all while another connection holds the file, then answers unavailable", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "lively-lock-"));
+    const dir = tempDir("lively-lock-");
     const path = join(dir, "lively.db");
     const store = openStore({ db: path });
     await store.migrate();

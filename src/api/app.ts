@@ -13,6 +13,7 @@ import { authenticateRequests } from "./auth.ts";
 import type { ApiDeps, ApiEnv } from "./context.ts";
 import { errorResponse } from "./errors.ts";
 import { healthHandler } from "./health.ts";
+import { API_PREFIX } from "./prefix.ts";
 import { channelRoutes } from "./routes/channels.ts";
 import { deployRoutes } from "./routes/deploy.ts";
 import { historyRoutes } from "./routes/history.ts";
@@ -25,8 +26,6 @@ import { routeRoutes } from "./routes/routes.ts";
 import { runtimeRoutes } from "./routes/runtime.ts";
 import { settingsRoutes } from "./routes/settings.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
-
-export const API_PREFIX = "/_lively/api/v1";
 
 export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();

@@ -4,8 +4,10 @@
  * token change answer without a catch-up. The admin API on a real store, each backend.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { BACKENDS, openTestStore } from "../../test/helpers/backends.ts";
+import { removeTempDir, tempDir } from "../../test/helpers/temp-dir.ts";
 import { VerifiedTokens } from "../auth/token-cache.ts";
 import { bootstrapAdminToken } from "../auth/tokens.ts";
 import { DEFAULT_CODE_LIMITS } from "../code/limits.ts";
@@ -33,11 +35,10 @@ for (const backend of BACKENDS) {
     before(async () => {
       opened = await openTestStore(backend);
       const store: Store = opened.store;
-      const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
-      const dir = mkdtempSync(`${(await import("node:os")).tmpdir()}/lively-catchup-`);
+      const dir = tempDir("lively-catchup-");
       await bootstrapAdminToken(store, dir);
       token = readFileSync(`${dir}/admin.token`, "utf8").trim();
-      rmSync(dir, { recursive: true, force: true });
+      removeTempDir(dir);
       api = createAdminApi({
         store,
         tokens: new VerifiedTokens({ store }),

@@ -5,48 +5,46 @@
  * Owns: parsing, help, output modes. Talks to a node through the admin API only
  * (except `serve`, which starts one). Must not import store/ queries directly.
  */
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, type CommandUnknownOpts } from "@commander-js/extra-typings";
 import { LivelyError } from "../errors.ts";
 import { LIVELY_VERSION } from "../version.ts";
 import { commands } from "./commands/index.ts";
 import { ApiClient } from "./core/client.ts";
-import type { CommandSpec } from "./core/define.ts";
+import type { CliCommand } from "./core/define.ts";
 import { type CliIo, processIo } from "./core/io.ts";
 import { Output } from "./core/output.ts";
 
 export const VERSION = LIVELY_VERSION;
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-function register(program: Command, spec: CommandSpec, io: CliIo, setExit: (code: number) => void): void {
+/**
+ * A `shallow` command has its name, arguments, summary and the common options only: all that
+ * the program's own help lists of it, and a fraction of the cost of declaring its options.
+ */
+function register(program: Command, spec: CliCommand, io: CliIo, setExit: (code: number) => void, shallow: boolean): void {
   const words = spec.name.split(" ");
-  let parent = program;
-  for (const word of words.slice(0, -1)) {
+  const name = words.pop() ?? spec.name;
+  let parent: CommandUnknownOpts = program;
+  for (const word of words) {
     parent = parent.commands.find((c) => c.name() === word) ?? parent.command(word).description(`${word} commands`);
   }
-  const command = parent.command(words.at(-1) as string).description(spec.summary);
+  const command = parent.command(name).description(spec.summary);
   if (spec.args) command.arguments(spec.args);
-  for (const option of spec.options ?? []) {
-    const opt = new Option(option.flags, option.description);
-    if (option.repeatable) opt.argParser(collect);
-    command.addOption(opt);
-  }
-  command.option("--json", "machine-readable output on stdout");
-  command.option("--url <url>", "the node's URL (default: LIVELY_URL or http://127.0.0.1:8080)");
-  if (spec.examples?.length) command.addHelpText("after", `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join("\n")}`);
-  command.action(async (...received: unknown[]) => {
-    const cmd = received.at(-1) as Command;
-    const options = cmd.opts();
+  if (!shallow) spec.declareOptions(command);
+  const common = command
+    .option("--json", "machine-readable output on stdout")
+    .option("--url <url>", "the node's URL (default: LIVELY_URL or http://127.0.0.1:8080)");
+  if (spec.examples.length > 0) command.addHelpText("after", `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join("\n")}`);
+  command.action(async () => {
+    // commander has filled `command` in: its opts() and processedArgs are what was parsed.
+    const options = common.opts();
     const out = new Output(io, options.json === true);
     let client: ApiClient | undefined;
     try {
-      await spec.run(cmd.args, options, {
+      await spec.run(command, {
         io,
         out,
         client: () => {
-          client ??= new ApiClient(io, typeof options.url === "string" ? options.url : undefined);
+          client ??= new ApiClient(io, options.url);
           return client;
         },
       });
@@ -77,18 +75,36 @@ function outputFor(io: CliIo, json: boolean) {
   };
 }
 
-function configureAll(command: Command, output: ReturnType<typeof outputFor>): void {
+function configureAll(command: CommandUnknownOpts, output: ReturnType<typeof outputFor>): void {
   command.exitOverride().configureOutput(output);
   for (const sub of command.commands) configureAll(sub, output);
 }
 
-export function buildProgram(io: CliIo, setExit: (code: number) => void, json = false): Command {
+/**
+ * The commands a run needs: those under the word that names the command (`vars` brings `vars`,
+ * `vars set` and `vars rm`); with no word (`--help`, `--version`), every command but shallow;
+ * else (`help ls`, a typo to suggest for) every command in full. Declaring thirty commands'
+ * options costs more than the rest of a one-shot command.
+ */
+function commandsFor(argv: readonly string[]): { specs: readonly CliCommand[]; shallow: boolean } {
+  // Program options (-V, -h) come before the command and take no value: the first word is the command.
+  const at = argv.findIndex((arg) => !arg.startsWith("-"));
+  const word = at < 0 ? undefined : argv[at];
+  // `lively -h ls` is the program's help, which lists every command.
+  const programHelp = argv.slice(0, at < 0 ? argv.length : at).some((arg) => arg === "-h" || arg === "--help");
+  if (word === undefined || programHelp) return { specs: commands, shallow: true };
+  const named = commands.filter((spec) => spec.name.split(" ")[0] === word);
+  return { specs: named.length > 0 ? named : commands, shallow: false };
+}
+
+export function buildProgram(io: CliIo, setExit: (code: number) => void, json = false, argv?: readonly string[]): Command {
   const program = new Command("lively")
     .description("Lively: a runtime for code that lives in a database")
     .version(VERSION, "-V, --version")
     // Program options only before the command, so `lively cat M --version 3` reaches cat.
     .enablePositionalOptions();
-  for (const spec of commands) register(program, spec, io, setExit);
+  const { specs, shallow } = argv ? commandsFor(argv) : { specs: commands, shallow: false };
+  for (const spec of specs) register(program, spec, io, setExit, shallow);
   configureAll(program, outputFor(io, json));
   return program;
 }
@@ -101,6 +117,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       exitCode = code;
     },
     argv.includes("--json"),
+    argv,
   );
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
-import { dirname, join, relative, resolve, sep } from "node:path";
+import { dirname, extname, join, relative, resolve, sep } from "node:path";
 import type * as esbuild from "esbuild";
 import { LivelyError } from "../errors.ts";
 import type { Dependency } from "../store/queries/versions.ts";
@@ -61,27 +61,48 @@ const BASE_OPTIONS: esbuild.BuildOptions = {
   plugins: [refuseNodeBuiltins],
 };
 
-function formatMessages(messages: esbuild.Message[]): string {
+/**
+ * The name the entry has inside the bundle. esbuild writes each input's name into the artifact
+ * (a `// name` comment, and the default export's variable, `name_default`), so bundling the
+ * entry under its own file name would make the same code a different artifact, and a new
+ * version, whenever the file is called something else. The angle brackets keep it from
+ * colliding with a real file; errors and the source map are given the real name back.
+ */
+const ENTRY_IN_BUNDLE = /(?:<|%3C)entry(?:>|%3E)\.[a-z]+$/i;
+
+function entryInBundle(entry: string): { sourcefile: string; loader: esbuild.Loader } {
+  const extension = extname(entry).toLowerCase();
+  const loaders: Record<string, esbuild.Loader> = { ".js": "js", ".mjs": "js", ".cjs": "js", ".jsx": "jsx", ".tsx": "tsx" };
+  return { sourcefile: `<entry>${extension || ".ts"}`, loader: loaders[extension] ?? "ts" };
+}
+
+function realFile(file: string, entry: string): string {
+  return file.replace(ENTRY_IN_BUNDLE, entry);
+}
+
+function formatMessages(messages: esbuild.Message[], entry: string): string {
   return messages
     .map((message) => {
-      const at = message.location ? `${message.location.file}:${message.location.line}:${message.location.column + 1}: ` : "";
+      const at = message.location
+        ? `${realFile(message.location.file, entry)}:${message.location.line}:${message.location.column + 1}: `
+        : "";
       return `${at}${message.text}`;
     })
     .join("; ");
 }
 
-function compileError(error: unknown): LivelyError {
+function compileError(error: unknown, entry: string): LivelyError {
   const failure = error as { errors?: esbuild.Message[]; message?: string };
   if (Array.isArray(failure.errors) && failure.errors.length > 0) {
     const first = failure.errors[0]?.location;
-    return new LivelyError("invalid_code", `the module does not compile: ${formatMessages(failure.errors)}`, {
+    return new LivelyError("invalid_code", `the module does not compile: ${formatMessages(failure.errors, entry)}`, {
       errors: failure.errors.map((message) => ({
         message: message.text,
-        file: message.location?.file,
+        file: message.location ? realFile(message.location.file, entry) : undefined,
         line: message.location?.line,
         column: message.location ? message.location.column + 1 : undefined,
       })),
-      ...(first ? { file: first.file, line: first.line, column: first.column + 1 } : {}),
+      ...(first ? { file: realFile(first.file, entry), line: first.line, column: first.column + 1 } : {}),
     });
   }
   return new LivelyError("invalid_code", `the module does not compile: ${failure.message ?? String(error)}`);
@@ -96,13 +117,14 @@ function packageOf(inputPath: string): { name: string; root: string } | undefine
   return { name: nameParts.join("/"), root: parts.slice(0, at + 1 + nameParts.length).join("/") };
 }
 
-function collect(result: esbuild.BuildResult, root: string, readSources: boolean): Omit<CompiledModule, "entry"> {
+function collect(result: esbuild.BuildResult, root: string, entry: string, readSources: boolean): Omit<CompiledModule, "entry"> {
   const output = result.outputFiles?.find((file) => file.path.endsWith(".js"));
   const map = result.outputFiles?.find((file) => file.path.endsWith(".js.map"));
   if (!output) throw new LivelyError("invalid_code", "the bundler produced no output");
   const files: Record<string, string> = {};
   const dependencies = new Map<string, string>();
   for (const input of Object.keys(result.metafile?.inputs ?? {})) {
+    if (ENTRY_IN_BUNDLE.test(input)) continue; // the entry's text is the caller's to add
     const absolute = resolve(root, input);
     const pkg = packageOf(absolute);
     if (pkg) {
@@ -123,23 +145,36 @@ function collect(result: esbuild.BuildResult, root: string, readSources: boolean
   return {
     files,
     artifact: output.text,
-    sourceMap: map?.text,
+    sourceMap: map === undefined ? undefined : withRealEntry(map.text, entry),
     dependencies: [...dependencies].map(([name, version]) => ({ name, version })).sort((a, b) => a.name.localeCompare(b.name)),
   };
+}
+
+function withRealEntry(sourceMap: string, entry: string): string {
+  const parsed = JSON.parse(sourceMap) as { sources?: string[] };
+  parsed.sources = parsed.sources?.map((source) => realFile(source, entry));
+  return JSON.stringify(parsed);
 }
 
 /** Bundle a file from disk (the CLI's side of `lively deploy FILE|DIR`). */
 export async function bundleEntry(entryPath: string, projectRoot = dirname(resolve(entryPath))): Promise<CompiledModule> {
   const root = resolve(projectRoot);
+  const entry = relative(root, resolve(entryPath)).split(sep).join("/");
+  const contents = readFileSync(resolve(entryPath), "utf8");
   let result: esbuild.BuildResult;
   try {
     const { build } = await loadEsbuild();
-    result = await build({ ...BASE_OPTIONS, entryPoints: [resolve(entryPath)], absWorkingDir: root, outdir: "out" });
+    result = await build({
+      ...BASE_OPTIONS,
+      stdin: { contents, resolveDir: dirname(resolve(entryPath)), ...entryInBundle(entry) },
+      absWorkingDir: root,
+      outdir: "out",
+    });
   } catch (error) {
-    throw compileError(error);
+    throw compileError(error, entry);
   }
-  const entry = relative(root, resolve(entryPath)).split(sep).join("/");
-  return { entry, ...collect(result, root, true) };
+  const collected = collect(result, root, entry, true);
+  return { entry, ...collected, files: { [entry]: contents, ...collected.files } };
 }
 
 /** Compile one source string (the node's side of `lively deploy --code`). Imports cannot be resolved. */
@@ -149,16 +184,16 @@ export async function compileSource(code: string, entry = "index.ts"): Promise<C
     const { build } = await loadEsbuild();
     result = await build({
       ...BASE_OPTIONS,
-      stdin: { contents: code, sourcefile: entry, loader: entry.endsWith(".js") || entry.endsWith(".mjs") ? "js" : "ts" },
+      stdin: { contents: code, ...entryInBundle(entry) },
       outdir: "out",
     });
   } catch (error) {
-    const compiled = compileError(error);
+    const compiled = compileError(error, entry);
     if (/Could not resolve "[^.]/.test(compiled.message)) {
       compiled.message += " (a --code string cannot import npm packages; deploy a file or folder with the lively CLI, which bundles them)";
     }
     throw compiled;
   }
-  const collected = collect(result, process.cwd(), false);
+  const collected = collect(result, process.cwd(), entry, false);
   return { entry, files: { [entry]: code }, artifact: collected.artifact, dependencies: [], sourceMap: collected.sourceMap };
 }

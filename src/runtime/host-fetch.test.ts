@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
+import { eventually } from "../../test/helpers/eventually.ts";
 import { get, refusal } from "../../test/helpers/host-fetch.ts";
 import { AddressPolicy, parseRange } from "../code/address-ranges.ts";
 import { fetchAllowed } from "../code/fetch-allow.ts";
@@ -221,7 +222,7 @@ describe("host fetch", () => {
     const error = await refusal(fetchFor({ maxResponseBytes: 256 * 1024 })(get(`${a.origin}/endless`)));
     assert.equal(error.reason, "too-large");
     assert.match(error.message, new RegExp(`the response from ${a.origin}/endless is over 262144 bytes`));
-    for (let i = 0; i < 100 && !a.seen.some((s) => s.startsWith("endless sent")); i++) await new Promise((r) => setTimeout(r, 20));
+    await eventually("the server notes how much it sent", () => a.seen.some((s) => s.startsWith("endless sent")));
     const sent = Number(a.seen.find((s) => s.startsWith("endless sent"))?.split(" ")[2]);
     assert.ok(sent < 32 * 1024 * 1024, `the server stopped early (sent ${sent} bytes)`);
     const declared = await refusal(fetchFor({ maxResponseBytes: 1000 })(get(`${a.origin}/big-declared`)));

@@ -4,27 +4,40 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { eventually } from "../../test/helpers/eventually.ts";
 import { appendHistory, listHistory } from "./queries/history.ts";
 import { heartbeatNode, registerNode } from "./queries/nodes.ts";
 import { currentSeq } from "./queries/seq.ts";
-import type { Store } from "./store.ts";
+import type { Store, StoreCapabilities } from "./store.ts";
 
 export interface ContractTarget {
   name: string;
-  /** A migrated store on a fresh location. */
-  open(): Promise<{ store: Store; close(): Promise<void> }>;
-  /** A second store on the same location (another "node"). */
-  openSibling(): Store;
+  /** A migrated store on a fresh location, and a way to open a second store on it (another "node"). */
+  open(): Promise<{ store: Store; close(): Promise<void>; openSibling(): Store }>;
+  /** What this backend's stores must report, value for value. */
+  capabilities: StoreCapabilities;
 }
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/** A promise and the function that settles it: a gate a test opens when it decides. */
+function gate(): { opened: Promise<void>; open(): void } {
+  let open!: () => void;
+  const opened = new Promise<void>((done) => {
+    open = done;
+  });
+  return { opened, open };
+}
+
+const GC = { actor: "t", module: null, action: "gc", channel: null, from: null, to: null, details: null } as const;
 
 export function storeContract(target: ContractTarget): void {
   describe(`Store contract: ${target.name}`, () => {
     let store: Store;
     let close: () => Promise<void>;
+    let openSibling: () => Store;
     before(async () => {
-      ({ store, close } = await target.open());
+      ({ store, close, openSibling } = await target.open());
     });
     after(() => close());
 
@@ -36,12 +49,10 @@ export function storeContract(target: ContractTarget): void {
 
     it("a write commits, and a throwing write leaves nothing", async () => {
       const before = await store.read((db) => currentSeq(db));
-      await store.write((tx) =>
-        appendHistory(tx, { actor: "t", module: null, action: "gc", channel: null, from: null, to: null, details: null }),
-      );
+      await store.write((tx) => appendHistory(tx, GC));
       await assert.rejects(
         store.write(async (tx) => {
-          await appendHistory(tx, { actor: "t", module: null, action: "gc", channel: null, from: null, to: null, details: null });
+          await appendHistory(tx, GC);
           throw new Error("abort");
         }),
         /abort/,
@@ -67,23 +78,22 @@ export function storeContract(target: ContractTarget): void {
 
     it("reads see committed data only, never a write in flight", async () => {
       const start = await store.read((db) => currentSeq(db));
-      let release!: () => void;
-      const gate = new Promise<void>((done) => {
-        release = done;
-      });
+      const appended = gate();
+      const release = gate();
       const writing = store.write(async (tx) => {
-        await appendHistory(tx, { actor: "t", module: null, action: "gc", channel: null, from: null, to: null, details: null });
-        await gate;
+        await appendHistory(tx, GC);
+        appended.open();
+        await release.opened;
       });
-      await sleep(30);
+      await appended.opened; // the row is written, not committed
       assert.equal(await store.read((db) => currentSeq(db)), start);
-      release();
+      release.open();
       await writing;
       assert.equal(await store.read((db) => currentSeq(db)), start + 1);
     });
 
     it("the seq trap: slow concurrent writers from two stores commit in seq order, gap-free", async () => {
-      const sibling = target.openSibling();
+      const sibling = openSibling();
       try {
         const start = await store.read((db) => currentSeq(db));
         const seen: number[] = [];
@@ -133,39 +143,45 @@ export function storeContract(target: ContractTarget): void {
     });
 
     it("reports its capabilities", () => {
-      assert.equal(typeof store.capabilities.canListen, "boolean");
-      assert.ok(store.capabilities.pollIntervalMs > 0);
+      assert.deepEqual({ ...store.capabilities }, target.capabilities);
       assert.ok(!store.description.includes(":lively@"), "the description must not show a password");
     });
 
-    it("a store that can listen rings once per history row, with its seq, after commit; one that cannot polls fast", async () => {
-      if (!store.capabilities.canListen || !store.listen) {
+    if (target.capabilities.canListen) {
+      it("rings once per history row, with its seq, after commit", async () => {
+        assert.ok(store.listen, "a store that can listen has listen()");
+        const heard: string[] = [];
+        const listener = await store.listen("lively_history", (payload) => heard.push(payload));
+        const sibling = openSibling();
+        try {
+          const appended = gate();
+          const release = gate();
+          let seq = 0;
+          const writing = store.write(async (tx) => {
+            seq = (await appendHistory(tx, GC)).seq;
+            appended.open();
+            await release.opened;
+          });
+          await appended.opened;
+          // A probe sent after the row was written and before its commit: notifications reach a listener
+          // in commit order, so once the probe is heard, a ring sent before the commit would have been too.
+          await sibling.writeUnordered((tx) => tx.get("SELECT pg_notify('lively_history', 'probe')"));
+          await eventually("the probe is heard", () => heard.includes("probe"));
+          assert.deepEqual(heard, ["probe"], "nothing is heard before the commit");
+          release.open();
+          await writing;
+          await eventually("the ring after the commit", () => heard.length === 2);
+          assert.deepEqual(heard, ["probe", String(seq)]);
+        } finally {
+          await sibling.close();
+          await listener.close();
+        }
+      });
+    } else {
+      it("has no listen(), and its feed polls often enough for the propagation target", () => {
         assert.equal(store.listen, undefined, "listen exists only where canListen says so");
-        assert.ok(store.capabilities.pollIntervalMs <= 250, "without a doorbell the feed polls often enough for the propagation target");
-        return;
-      }
-      const heard: string[] = [];
-      const listener = await store.listen("lively_history", (payload) => heard.push(payload));
-      try {
-        let release!: () => void;
-        const gate = new Promise<void>((done) => {
-          release = done;
-        });
-        let seq = 0;
-        const writing = store.write(async (tx) => {
-          seq = (await appendHistory(tx, { actor: "t", module: null, action: "gc", channel: null, from: null, to: null, details: null }))
-            .seq;
-          await gate;
-        });
-        await sleep(100);
-        assert.deepEqual(heard, [], "nothing is heard before the commit");
-        release();
-        await writing;
-        for (let i = 0; i < 100 && heard.length === 0; i++) await sleep(10);
-        assert.deepEqual(heard, [String(seq)]);
-      } finally {
-        await listener.close();
-      }
-    });
+        assert.ok(store.capabilities.pollIntervalMs <= 250);
+      });
+    }
   });
 }

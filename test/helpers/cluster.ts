@@ -3,10 +3,9 @@
  * database (a SQLite file or a PostgreSQL database), with the admin token of the first.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { exited, type ServeProcess, serve } from "./serve-process.ts";
+import { tempDir } from "./temp-dir.ts";
 
 export interface Cluster {
   /** Node `i`'s process; a test may put a restarted one in its place (close() stops whatever is here then). */
@@ -28,7 +27,7 @@ export async function startCluster(db: string, count: number, args: string[] = [
   const dirs: string[] = [];
   const nodes: ServeProcess[] = [];
   const dataDir = () => {
-    const dir = mkdtempSync(join(tmpdir(), "lively-cluster-"));
+    const dir = tempDir("lively-cluster-");
     dirs.push(dir);
     return dir;
   };

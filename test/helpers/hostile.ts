@@ -4,11 +4,11 @@
  * ends with: the process is alive and the healthy module answers promptly.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { eventually } from "./eventually.ts";
 import { exited, type ServeProcess, serve } from "./serve-process.ts";
+import { tempDir } from "./temp-dir.ts";
 
 export interface Hostile {
   url: string;
@@ -27,7 +27,7 @@ export interface Hostile {
 export const HOSTILE_LIMITS = ["--cpu-ms", "500", "--wall-ms", "1500", "--memory-mb", "32"];
 
 export async function startHostileNode(extraArgs: string[] = []): Promise<Hostile> {
-  const dir = mkdtempSync(join(tmpdir(), "lively-hostile-"));
+  const dir = tempDir("lively-hostile-");
   const process = await serve(join(dir, "lively.db"), join(dir, "data"), [...HOSTILE_LIMITS, ...extraArgs]);
   const api: Hostile["api"] = async (method, path, body) => {
     const response = await fetch(`${process.url}/_lively/api/v1${path}`, {

@@ -1,11 +1,11 @@
 /** A real node on a loopback port for a test file, and a small HTTP client for its API. */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { silentLogger } from "../../src/log.ts";
 import { type NodeOptions, type RunningNode, startNode } from "../../src/node/node.ts";
 import type { SandboxLimits } from "../../src/runtime/sandbox.ts";
 import type { TestBackend } from "./backends.ts";
+import { tempDir } from "./temp-dir.ts";
 
 export interface TestNode {
   node: RunningNode;
@@ -27,7 +27,7 @@ export async function startTestNode(
   options: { maxSourceBytes?: number; sandboxLimits?: SandboxLimits; maxBodyBytes?: number; node?: Partial<NodeOptions> } = {},
 ): Promise<TestNode> {
   const { db, cleanup } = await backend.createDb();
-  const dataDir = mkdtempSync(join(tmpdir(), "lively-node-"));
+  const dataDir = tempDir("lively-node-");
   const node = await startNode({
     db,
     dataDir,

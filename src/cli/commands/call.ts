@@ -1,6 +1,5 @@
 /** `lively call M FN [ARG…]`: call a module's named export; each ARG is JSON (bare words are strings). */
 import { defineCommand } from "../core/define.ts";
-import { stringOption } from "../core/parse.ts";
 
 /** `1` → 1, `"a"` → "a", `{"x":1}` → object; anything that is not JSON is taken as a string. */
 export function parseArg(text: string): unknown {
@@ -15,14 +14,14 @@ export default defineCommand({
   name: "call",
   args: "<module> <fn> [args...]",
   summary: "call a module's named export with JSON arguments and print the JSON result",
-  options: [{ flags: "--channel <channel>", description: "the channel whose version answers (default production)" }],
+  options: (command) => command.option("--channel <channel>", "the channel whose version answers (default production)"),
   examples: ["lively call hello sum 1 4", `lively call api lookup '{"id": 7}' --channel beta`],
-  async run([module, fn, ...args], options, { out, client }) {
-    const channel = stringOption(options.channel);
+  async run([module, fn, args], options, { out, client }) {
+    const channel = options.channel;
     const query = channel ? `?channel=${encodeURIComponent(channel)}` : "";
     const result = await client().request<unknown>(
       "POST",
-      `/call/${encodeURIComponent(module as string)}/${encodeURIComponent(fn as string)}${query}`,
+      `/call/${encodeURIComponent(module)}/${encodeURIComponent(fn)}${query}`,
       args.map(parseArg),
     );
     out.result(result, JSON.stringify(result, null, 2));

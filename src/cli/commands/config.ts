@@ -6,7 +6,7 @@
  */
 import type { ConfigChange, ConfigChangeResult, LimitName, ModuleConfigView } from "../../code/config.ts";
 import { LivelyError } from "../../errors.ts";
-import { defineCommand } from "../core/define.ts";
+import { defineCommand, repeatable } from "../core/define.ts";
 import { listOption, table } from "../core/parse.ts";
 
 type ConfigShown = ModuleConfigView & { defaults: Record<LimitName, number>; effective: Record<LimitName, number> };
@@ -51,23 +51,23 @@ export default defineCommand({
   name: "config",
   args: "<module>",
   summary: "show a module's limits, fetch allowlist and who may pin or use its channels, or change them (one history row)",
-  options: [
-    { flags: "--cpu-ms <n>", description: "CPU time per request, 1-60000 ms ('default': the node's)" },
-    { flags: "--wall-ms <n>", description: "wall time per request, 1-300000 ms ('default': the node's)" },
-    { flags: "--memory-mb <n>", description: "isolate heap, 8-2048 MB ('default': the node's)" },
-    { flags: "--body-mb <n>", description: "largest request body, 1-1024 MB ('default': the node's)" },
-    {
-      flags: "--allow-fetch <pattern>",
-      description: "replace the fetch allowlist with these hosts (repeatable): host, *.host, [http[s]://]…[:port]",
-      repeatable: true,
-    },
-    { flags: "--no-fetch", description: "empty the fetch allowlist: the module may fetch nothing" },
-    { flags: "--public-pins", description: "let anyone pin a version (x-lively-version) without a token" },
-    { flags: "--private-pins", description: "a pin needs a token with read scope (the default)" },
-    { flags: "--private-channel <channel>", description: "the channel needs a read token, like a pin (repeatable)", repeatable: true },
-    { flags: "--public-channel <channel>", description: "the channel is public again (repeatable)", repeatable: true },
-    { flags: "--reset", description: "drop every limit override and the allowlist first (pins and private channels stay)" },
-  ],
+  options: (command) =>
+    command
+      .option("--cpu-ms <n>", "CPU time per request, 1-60000 ms ('default': the node's)")
+      .option("--wall-ms <n>", "wall time per request, 1-300000 ms ('default': the node's)")
+      .option("--memory-mb <n>", "isolate heap, 8-2048 MB ('default': the node's)")
+      .option("--body-mb <n>", "largest request body, 1-1024 MB ('default': the node's)")
+      .option(
+        "--allow-fetch <pattern>",
+        "replace the fetch allowlist with these hosts (repeatable): host, *.host, [http[s]://]…[:port]",
+        repeatable,
+      )
+      .option("--no-fetch", "empty the fetch allowlist: the module may fetch nothing")
+      .option("--public-pins", "let anyone pin a version (x-lively-version) without a token")
+      .option("--private-pins", "a pin needs a token with read scope (the default)")
+      .option("--private-channel <channel>", "the channel needs a read token, like a pin (repeatable)", repeatable)
+      .option("--public-channel <channel>", "the channel is public again (repeatable)", repeatable)
+      .option("--reset", "drop every limit override and the allowlist first (pins and private channels stay)"),
   examples: [
     "lively config hello",
     "lively config hello --cpu-ms 200 --memory-mb 64",
@@ -78,7 +78,7 @@ export default defineCommand({
     "lively config hello --reset --json",
   ],
   async run([module], options, { out, client }) {
-    const path = `/modules/${encodeURIComponent(module as string)}/config`;
+    const path = `/modules/${encodeURIComponent(module)}/config`;
     const allow = listOption(options.allowFetch);
     // commander gives a lone --no-fetch as `fetch: false` (true when absent).
     const noFetch = options.fetch === false;

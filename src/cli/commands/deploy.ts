@@ -5,8 +5,8 @@ import { bundleEntry } from "../../code/compile.ts";
 import type { DeployResult } from "../../code/deploy.ts";
 import { LivelyError, toLivelyError } from "../../errors.ts";
 import { DEFAULT_TIMEOUT_S, waitConverged } from "../core/converge.ts";
-import { defineCommand } from "../core/define.ts";
-import { intOption, listOption, stringOption } from "../core/parse.ts";
+import { defineCommand, repeatable } from "../core/define.ts";
+import { intOption, listOption } from "../core/parse.ts";
 
 const ENTRY_CANDIDATES = ["index.ts", "index.js", "index.mjs", "src/index.ts", "src/index.js", "worker.ts", "worker.js"];
 
@@ -25,22 +25,18 @@ export default defineCommand({
   name: "deploy",
   args: "[path]",
   summary: "bundle, upload, validate and store a new version of a module",
-  options: [
-    { flags: "--name <module>", description: "the module's name (required)" },
-    { flags: "--code <source>", description: "deploy this TypeScript/JavaScript string instead of a file" },
-    {
-      flags: "--channel <channel>",
-      description: "point this channel at the version (repeatable; default: production on a new module)",
-      repeatable: true,
-    },
-    { flags: "--message <text>", description: "a note stored with the version" },
-    { flags: "--expect <n>", description: "only if the module's latest version is n (0: the module must be new)" },
-    { flags: "--create-only", description: "refuse if the module exists" },
-    { flags: "--update-only", description: "refuse if the module does not exist" },
-    { flags: "--force", description: "move a --channel even if it is mid-rollout (ends the split)" },
-    { flags: "--wait", description: "return once every live node has applied the deploy (lively nodes --wait-converged)" },
-    { flags: "--timeout <seconds>", description: `with --wait: give up after this long (default ${DEFAULT_TIMEOUT_S})` },
-  ],
+  options: (command) =>
+    command
+      .option("--name <module>", "the module's name (required)")
+      .option("--code <source>", "deploy this TypeScript/JavaScript string instead of a file")
+      .option("--channel <channel>", "point this channel at the version (repeatable; default: production on a new module)", repeatable)
+      .option("--message <text>", "a note stored with the version")
+      .option("--expect <n>", "only if the module's latest version is n (0: the module must be new)")
+      .option("--create-only", "refuse if the module exists")
+      .option("--update-only", "refuse if the module does not exist")
+      .option("--force", "move a --channel even if it is mid-rollout (ends the split)")
+      .option("--wait", "return once every live node has applied the deploy (lively nodes --wait-converged)")
+      .option("--timeout <seconds>", `with --wait: give up after this long (default ${DEFAULT_TIMEOUT_S})`),
   examples: [
     "lively deploy hello.ts --name hello",
     "lively deploy ./api --name api --channel beta --message 'new router'",
@@ -48,26 +44,26 @@ export default defineCommand({
     "lively deploy ./api --name api --channel production --wait",
   ],
   async run([path], options, { io, out, client }) {
-    const name = stringOption(options.name);
+    const name = options.name;
     if (!name) throw new LivelyError("bad_request", "deploy needs --name <module>");
     if (options.createOnly && options.updateOnly)
       throw new LivelyError("bad_request", "--create-only and --update-only exclude each other");
     const timeoutS = intOption(options.timeout, "--timeout");
     if (timeoutS !== undefined && options.wait !== true) throw new LivelyError("bad_request", "--timeout only applies with --wait");
-    const code = stringOption(options.code);
+    const code = options.code;
     if ((code === undefined) === (path === undefined))
       throw new LivelyError("bad_request", "deploy takes a FILE or DIR, or --code 'SOURCE' (one of them)");
     const body: Record<string, unknown> = {
-      message: stringOption(options.message),
+      message: options.message,
       channels: listOption(options.channel),
       expect: intOption(options.expect, "--expect"),
       mode: options.createOnly ? "create-only" : options.updateOnly ? "update-only" : undefined,
       force: options.force === true ? true : undefined,
     };
-    if (code !== undefined) {
+    if (path === undefined) {
       body.code = code;
     } else {
-      const target = resolve(io.cwd, path as string);
+      const target = resolve(io.cwd, path);
       if (!existsSync(target)) throw new LivelyError("bad_request", `no such file or folder: ${path}`);
       const isDir = statSync(target).isDirectory();
       const entry = isDir ? findEntry(target) : target;

@@ -16,7 +16,7 @@ export default defineCommand({
   async run([module, a, b], _options, { out, client }) {
     const from = requireInt(a, "version A");
     const to = requireInt(b, "version B");
-    const result = await client().request<VersionDiff>("GET", `/modules/${encodeURIComponent(module as string)}/diff?a=${from}&b=${to}`);
+    const result = await client().request<VersionDiff>("GET", `/modules/${encodeURIComponent(module)}/diff?a=${from}&b=${to}`);
     const same = result.diff === "" && !result.truncated;
     out.result(result, same ? `versions ${from} and ${to} have the same source` : result.diff);
     if (!result.truncated) return;

@@ -1,21 +1,21 @@
 /** `lively gc --keep N [--window 30d] [--dry-run]`: remove versions nothing needs. */
 import type { GcResult } from "../../code/gc.ts";
 import { defineCommand } from "../core/define.ts";
-import { requireInt, stringOption } from "../core/parse.ts";
+import { requireInt } from "../core/parse.ts";
 
 export default defineCommand({
   name: "gc",
   summary: "remove old versions that no channel, and no restore point inside the window, needs",
-  options: [
-    { flags: "--keep <n>", description: "keep each module's newest n versions (required)" },
-    { flags: "--window <duration>", description: "keep what channels pointed at within this span (default 30d)" },
-    { flags: "--dry-run", description: "show what would be removed, remove nothing" },
-  ],
+  options: (command) =>
+    command
+      .option("--keep <n>", "keep each module's newest n versions (required)")
+      .option("--window <duration>", "keep what channels pointed at within this span (default 30d)")
+      .option("--dry-run", "show what would be removed, remove nothing"),
   examples: ["lively gc --keep 10 --dry-run", "lively gc --keep 5 --window 7d"],
   async run(_args, options, { out, client }) {
     const result = await client().request<GcResult>("POST", "/gc", {
       keep: requireInt(options.keep, "--keep"),
-      window: stringOption(options.window),
+      window: options.window,
       dryRun: options.dryRun === true,
     });
     out.result(result, () => {

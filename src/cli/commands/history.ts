@@ -8,10 +8,10 @@ export default defineCommand({
   name: "history",
   args: "[module]",
   summary: "show the history of every change (or of one module), newest last",
-  options: [
-    { flags: "--since <seq>", description: "only rows after this seq, oldest first (for catching up)" },
-    { flags: "--limit <n>", description: "at most n rows (default 100; with --since, 1000)" },
-  ],
+  options: (command) =>
+    command
+      .option("--since <seq>", "only rows after this seq, oldest first (for catching up)")
+      .option("--limit <n>", "at most n rows (default 100; with --since, 1000)"),
   examples: ["lively history", "lively history hello --limit 20", "lively history --since 1200 --json"],
   async run([module], options, { out, client }) {
     const query = new URLSearchParams();

@@ -1,5 +1,5 @@
 /** Every command, in the order `lively --help` lists them. */
-import type { CommandSpec } from "../core/define.ts";
+import type { CliCommand } from "../core/define.ts";
 import call from "./call.ts";
 import cat from "./cat.ts";
 import config from "./config.ts";
@@ -29,7 +29,7 @@ import varsRm from "./vars-rm.ts";
 import varsSet from "./vars-set.ts";
 import versions from "./versions.ts";
 
-export const commands: CommandSpec[] = [
+export const commands: CliCommand[] = [
   serve,
   deploy,
   ls,

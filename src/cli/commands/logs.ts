@@ -19,11 +19,11 @@ export default defineCommand({
   name: "logs",
   args: "<module>",
   summary: "show what a module wrote with console.* on this node (-f: follow live)",
-  options: [
-    { flags: "-f, --follow", description: "keep streaming new lines until Ctrl-C" },
-    { flags: "--limit <n>", description: "at most n lines (default 100; with --since, 1000)" },
-    { flags: "--since <seq>", description: "only lines after this seq (each line's seq is in --json)" },
-  ],
+  options: (command) =>
+    command
+      .option("-f, --follow", "keep streaming new lines until Ctrl-C")
+      .option("--limit <n>", "at most n lines (default 100; with --since, 1000)")
+      .option("--since <seq>", "only lines after this seq (each line's seq is in --json)"),
   examples: ["lively logs hello", "lively logs hello -f", "lively logs hello --since 1200 --json"],
   async run([module], options, { out, client }) {
     const query = new URLSearchParams();
@@ -31,7 +31,7 @@ export default defineCommand({
     if (since !== undefined) query.set("since", String(since));
     const limit = intOption(options.limit, "--limit", 1);
     if (limit !== undefined) query.set("limit", String(limit));
-    const path = `/modules/${encodeURIComponent(module as string)}/logs`;
+    const path = `/modules/${encodeURIComponent(module)}/logs`;
     if (options.follow !== true) {
       const entries = await client().request<ModuleLogEntry[]>("GET", `${path}?${query}`);
       if (entries.length === 0) out.progress(`no lines from ${module} on this node (it keeps the last 1000 per module, in memory)`);

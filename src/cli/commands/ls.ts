@@ -1,20 +1,20 @@
 /** `lively ls [--changed-since 1h] [--deleted]`: the modules. */
 import type { ModuleSummary } from "../../code/read.ts";
 import { defineCommand } from "../core/define.ts";
-import { stringOption, table } from "../core/parse.ts";
+import { table } from "../core/parse.ts";
 import { channelText } from "../core/splits.ts";
 
 export default defineCommand({
   name: "ls",
   summary: "list modules with their latest version and channels",
-  options: [
-    { flags: "--changed-since <duration>", description: "only modules changed within this span (15m, 1h, 7d)" },
-    { flags: "--deleted", description: "include soft-deleted modules" },
-  ],
+  options: (command) =>
+    command
+      .option("--changed-since <duration>", "only modules changed within this span (15m, 1h, 7d)")
+      .option("--deleted", "include soft-deleted modules"),
   examples: ["lively ls", "lively ls --changed-since 1h --json"],
   async run(_args, options, { out, client }) {
     const query = new URLSearchParams();
-    const since = stringOption(options.changedSince);
+    const since = options.changedSince;
     if (since) query.set("changedSince", since);
     if (options.deleted) query.set("deleted", "true");
     const modules = await client().request<ModuleSummary[]>("GET", `/modules?${query}`);

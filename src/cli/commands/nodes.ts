@@ -13,10 +13,10 @@ import { intOption, table } from "../core/parse.ts";
 export default defineCommand({
   name: "nodes",
   summary: "list the cluster's nodes, their applied seq and lag; optionally wait until they converge",
-  options: [
-    { flags: "--wait-converged", description: "wait until every node that is up has applied the newest seq" },
-    { flags: "--timeout <seconds>", description: `with --wait-converged: give up after this long (default ${DEFAULT_TIMEOUT_S})` },
-  ],
+  options: (command) =>
+    command
+      .option("--wait-converged", "wait until every node that is up has applied the newest seq")
+      .option("--timeout <seconds>", `with --wait-converged: give up after this long (default ${DEFAULT_TIMEOUT_S})`),
   examples: ["lively nodes", "lively nodes --json", "lively nodes --wait-converged --timeout 60"],
   async run(_args, options, { out, client }) {
     const timeoutS = intOption(options.timeout, "--timeout");

@@ -2,7 +2,7 @@
 import type { ChannelMove } from "../../code/channels.ts";
 import { LivelyError } from "../../errors.ts";
 import { defineCommand } from "../core/define.ts";
-import { intOption, stringOption } from "../core/parse.ts";
+import { intOption } from "../core/parse.ts";
 
 export function describeMove(move: ChannelMove): string {
   if (!move.moved) return `${move.module}: ${move.channel} already at version ${move.to}; nothing changed`;
@@ -15,17 +15,17 @@ export default defineCommand({
   name: "promote",
   args: "<module>",
   summary: "point one channel at the version another channel points at",
-  options: [
-    { flags: "--from <channel>", description: "the channel to copy (e.g. beta)" },
-    { flags: "--to <channel>", description: "the channel to move (e.g. production)" },
-    { flags: "--expect <n>", description: "only if --to points at version n now" },
-  ],
+  options: (command) =>
+    command
+      .option("--from <channel>", "the channel to copy (e.g. beta)")
+      .option("--to <channel>", "the channel to move (e.g. production)")
+      .option("--expect <n>", "only if --to points at version n now"),
   examples: ["lively promote hello --from beta --to production"],
   async run([module], options, { out, client }) {
-    const from = stringOption(options.from);
-    const to = stringOption(options.to);
+    const from = options.from;
+    const to = options.to;
     if (!from || !to) throw new LivelyError("bad_request", "promote needs --from <channel> and --to <channel>");
-    const move = await client().request<ChannelMove>("POST", `/modules/${encodeURIComponent(module as string)}/promote`, {
+    const move = await client().request<ChannelMove>("POST", `/modules/${encodeURIComponent(module)}/promote`, {
       from,
       to,
       expect: intOption(options.expect, "--expect"),

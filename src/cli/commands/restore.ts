@@ -2,18 +2,18 @@
 import type { RestoreResult } from "../../code/restore.ts";
 import { LivelyError } from "../../errors.ts";
 import { defineCommand } from "../core/define.ts";
-import { stringOption, table } from "../core/parse.ts";
+import { table } from "../core/parse.ts";
 
 export default defineCommand({
   name: "restore",
   summary: "move every channel of every module back to where it pointed at a moment (new history rows; nothing rewritten)",
-  options: [
-    { flags: "--at <moment>", description: "a history seq (42), an ISO time (2026-11-23T10:00:00Z) or a time ago (15m, 2h)" },
-    { flags: "--dry-run", description: "show what would change, write nothing" },
-  ],
+  options: (command) =>
+    command
+      .option("--at <moment>", "a history seq (42), an ISO time (2026-11-23T10:00:00Z) or a time ago (15m, 2h)")
+      .option("--dry-run", "show what would change, write nothing"),
   examples: ["lively restore --at 42", "lively restore --at 2h --dry-run"],
   async run(_args, options, { out, client }) {
-    const at = stringOption(options.at);
+    const at = options.at;
     if (!at) throw new LivelyError("bad_request", "restore needs --at <seq|time|duration>");
     const result = await client().request<RestoreResult>("POST", "/restore", { at, dryRun: options.dryRun === true });
     out.result(result, () => {

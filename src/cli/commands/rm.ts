@@ -6,13 +6,13 @@ export default defineCommand({
   name: "rm",
   args: "<module>",
   summary: "soft-delete a module: it stops being served; versions and history stay (undo with restore or a new deploy)",
-  options: [{ flags: "--expect <n>", description: "only if the module's latest version is n" }],
+  options: (command) => command.option("--expect <n>", "only if the module's latest version is n"),
   examples: ["lively rm hello"],
   async run([module], options, { out, client }) {
     const expect = intOption(options.expect, "--expect");
     const result = await client().request<{ module: string; seq: number }>(
       "DELETE",
-      `/modules/${encodeURIComponent(module as string)}`,
+      `/modules/${encodeURIComponent(module)}`,
       expect === undefined ? undefined : { expect },
     );
     out.result(

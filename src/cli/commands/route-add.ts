@@ -12,7 +12,7 @@ export default defineCommand({
   name: "route add",
   args: "<target> <module>",
   summary: "send public traffic for a host (example.com, *.example.com), a path prefix (/api) or both to a module",
-  options: [{ flags: "--force", description: "move the route if it already goes to another module" }],
+  options: (command) => command.option("--force", "move the route if it already goes to another module"),
   examples: [
     "lively route add example.com shop",
     "lively route add '*.example.com' tenants",

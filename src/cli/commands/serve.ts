@@ -7,17 +7,13 @@
  * fails with `unavailable` (exit 6), as it does when the database's schema is newer than it knows.
  */
 import { basename, resolve } from "node:path";
-import { DEFAULT_CACHE_MAX_MB } from "../../cluster/local-copy/local-copy.ts";
-import { DEFAULT_HEARTBEAT_MS, MIN_BEAT_GAP_MS } from "../../cluster/membership.ts";
+import { DEFAULT_CACHE_MAX_MB } from "../../cluster/local-copy/bounds.ts";
 import { requireDurationMs } from "../../code/moments.ts";
 import { LivelyError } from "../../errors.ts";
-import { createLogger } from "../../log.ts";
-import { installLastResort } from "../../node/last-resort.ts";
-import { startNode } from "../../node/node.ts";
 import { DEFAULT_SANDBOX_LIMITS } from "../../runtime/sandbox.ts";
 import { DEFAULT_STORE_TIMEOUTS, type StoreTimeouts } from "../../store/store.ts";
 import { defineCommand } from "../core/define.ts";
-import { intOption, stringOption } from "../core/parse.ts";
+import { intOption } from "../core/parse.ts";
 
 const MB = 1024 * 1024;
 const MAX_CACHE_MB = 1024 * 1024;
@@ -25,63 +21,61 @@ const MAX_CACHE_MB = 1024 * 1024;
 export default defineCommand({
   name: "serve",
   summary: "start a node: serve every stored module at every version",
-  options: [
-    { flags: "--db <db>", description: "a SQLite file or a postgres:// URL (default: LIVELY_DB or <data-dir>/lively.db)" },
-    { flags: "--port <port>", description: "HTTP port (default 8080; 0 picks a free one)" },
-    { flags: "--host <host>", description: "address to listen on (default 127.0.0.1)" },
-    { flags: "--data-dir <dir>", description: "where the node keeps its files (default ./.lively)" },
-    { flags: "--node-id <id>", description: "this node's name in the cluster (default host:port)" },
-    { flags: "--max-source-bytes <n>", description: "largest module source accepted (default 5 MB)" },
-    { flags: "--drain-ms <ms>", description: "on SIGTERM, how long requests in flight may finish (default 10000)" },
-    { flags: "--idle-ttl <duration>", description: "unload a version after this long without a request (default 1h; 90s, 15m…)" },
-    { flags: "--max-loaded <n>", description: "most versions loaded at once; least recently used leave first (default 1000)" },
-    { flags: "--max-heap-mb <n>", description: "most isolate heap in all, in MB; least recently used leave first (default 4096)" },
-    { flags: "--cpu-ms <ms>", description: "CPU time a request may use, for modules without their own (default 1000)" },
-    { flags: "--wall-ms <ms>", description: "wall time a request may take, for modules without their own (default 30000)" },
-    { flags: "--memory-mb <mb>", description: "isolate heap, for modules without their own (default 128)" },
-    { flags: "--max-body-mb <mb>", description: "largest request body, for modules without their own (default 10)" },
-    {
-      flags: "--max-inflight-body-mb <mb>",
-      description: "request bodies held at once before new ones get 503 overloaded (default 256)",
-    },
-    { flags: "--max-pending-ops <n>", description: "host operations (env.call, fetch) one isolate may have in flight (default 100)" },
-    {
-      flags: "--max-cold-loads-per-sec <n>",
-      description: "loads per second of versions no channel points at (only pins reach them; channel heads always load) (default 10)",
-    },
-    { flags: "--cold-load-burst <n>", description: "how many of those loads may come at once after a quiet spell (default 20)" },
-    { flags: "--no-list-modules", description: "GET / does not list this node's modules (it still shows its status)" },
-    { flags: "--heartbeat-ms <ms>", description: "how often this node writes its membership heartbeat (default 2000)" },
-    { flags: "--down-after-ms <ms>", description: "a node silent this long shows as down in 'lively nodes' (default 10000)" },
-    {
-      flags: "--cache-max-mb <n>",
-      description: `most MB of artifacts in the local copy (<data-dir>/cache), channel heads first (default ${DEFAULT_CACHE_MAX_MB})`,
-    },
-    {
-      flags: "--kv-cache-mb <n>",
-      description: "most MB of bucket values in the node's KV read cache (values over 64 KiB are never cached; default 64)",
-    },
-    {
-      flags: "--db-statement-timeout-ms <ms>",
-      description: "PostgreSQL: the longest one statement may run (statement_timeout; default 30000)",
-    },
-    {
-      flags: "--db-lock-timeout-ms <ms>",
-      description: "how long a write waits for a lock before 'unavailable' (lock_timeout; SQLite: the file's write lock; default 10000)",
-    },
-    {
-      flags: "--db-idle-in-transaction-timeout-ms <ms>",
-      description: "PostgreSQL: end a session idle inside a transaction this long (idle_in_transaction_session_timeout; default 15000)",
-    },
-  ],
+  options: (command) =>
+    command
+      .option("--db <db>", "a SQLite file or a postgres:// URL (default: LIVELY_DB or <data-dir>/lively.db)")
+      .option("--port <port>", "HTTP port (default 8080; 0 picks a free one)")
+      .option("--host <host>", "address to listen on (default 127.0.0.1)")
+      .option("--data-dir <dir>", "where the node keeps its files (default ./.lively)")
+      .option("--node-id <id>", "this node's name in the cluster (default host:port)")
+      .option("--max-source-bytes <n>", "largest module source accepted (default 5 MB)")
+      .option("--drain-ms <ms>", "on SIGTERM, how long requests in flight may finish (default 10000)")
+      .option("--idle-ttl <duration>", "unload a version after this long without a request (default 1h; 90s, 15m…)")
+      .option("--max-loaded <n>", "most versions loaded at once; least recently used leave first (default 1000)")
+      .option("--max-heap-mb <n>", "most isolate heap in all, in MB; least recently used leave first (default 4096)")
+      .option("--cpu-ms <ms>", "CPU time a request may use, for modules without their own (default 1000)")
+      .option("--wall-ms <ms>", "wall time a request may take, for modules without their own (default 30000)")
+      .option("--memory-mb <mb>", "isolate heap, for modules without their own (default 128)")
+      .option("--max-body-mb <mb>", "largest request body, for modules without their own (default 10)")
+      .option("--max-inflight-body-mb <mb>", "request bodies held at once before new ones get 503 overloaded (default 256)")
+      .option("--max-pending-ops <n>", "host operations (env.call, fetch) one isolate may have in flight (default 100)")
+      .option(
+        "--max-cold-loads-per-sec <n>",
+        "loads per second of versions no channel points at (only pins reach them; channel heads always load) (default 10)",
+      )
+      .option("--cold-load-burst <n>", "how many of those loads may come at once after a quiet spell (default 20)")
+      .option("--no-list-modules", "GET / does not list this node's modules (it still shows its status)")
+      .option("--heartbeat-ms <ms>", "how often this node writes its membership heartbeat (default 2000)")
+      .option("--down-after-ms <ms>", "a node silent this long shows as down in 'lively nodes' (default 10000)")
+      .option(
+        "--cache-max-mb <n>",
+        `most MB of artifacts in the local copy (<data-dir>/cache), channel heads first (default ${DEFAULT_CACHE_MAX_MB})`,
+      )
+      .option("--kv-cache-mb <n>", "most MB of bucket values in the node's KV read cache (values over 64 KiB are never cached; default 64)")
+      .option("--db-statement-timeout-ms <ms>", "PostgreSQL: the longest one statement may run (statement_timeout; default 30000)")
+      .option(
+        "--db-lock-timeout-ms <ms>",
+        "how long a write waits for a lock before 'unavailable' (lock_timeout; SQLite: the file's write lock; default 10000)",
+      )
+      .option(
+        "--db-idle-in-transaction-timeout-ms <ms>",
+        "PostgreSQL: end a session idle inside a transaction this long (idle_in_transaction_session_timeout; default 15000)",
+      ),
   examples: ["lively serve", "lively serve --db postgres://postgres@127.0.0.1/lively --port 8081"],
   async run(_args, options, { io, out }) {
+    // The node itself is loaded here, not with this file: every other command and `--help` go without it.
+    const [{ DEFAULT_HEARTBEAT_MS, MIN_BEAT_GAP_MS }, { createLogger }, { installLastResort }, { startNode }] = await Promise.all([
+      import("../../cluster/membership.ts"),
+      import("../../log.ts"),
+      import("../../node/last-resort.ts"),
+      import("../../node/node.ts"),
+    ]);
     const port = intOption(options.port ?? io.env.LIVELY_PORT, "--port");
     if (port !== undefined && port > 65535) throw new LivelyError("bad_request", `--port must be 0-65535, got ${port}`);
-    const dataDir = resolve(io.cwd, stringOption(options.dataDir) ?? io.env.LIVELY_DATA_DIR ?? ".lively");
+    const dataDir = resolve(io.cwd, options.dataDir ?? io.env.LIVELY_DATA_DIR ?? ".lively");
     const maxSourceBytes = intOption(options.maxSourceBytes, "--max-source-bytes", 1);
     const drainMs = intOption(options.drainMs, "--drain-ms", 0);
-    const idleTtl = stringOption(options.idleTtl);
+    const idleTtl = options.idleTtl;
     const idleTtlMs = idleTtl === undefined ? undefined : requireDurationMs(idleTtl, "--idle-ttl");
     const maxLoaded = intOption(options.maxLoaded, "--max-loaded", 1);
     const maxHeapMb = intOption(options.maxHeapMb, "--max-heap-mb", 1);
@@ -138,11 +132,11 @@ export default defineCommand({
     try {
       const node = await startNode({
         log,
-        db: stringOption(options.db) ?? io.env.LIVELY_DB,
+        db: options.db ?? io.env.LIVELY_DB,
         dataDir,
         port,
-        host: stringOption(options.host) ?? io.env.LIVELY_HOST,
-        nodeId: stringOption(options.nodeId) ?? io.env.LIVELY_NODE_ID,
+        host: options.host ?? io.env.LIVELY_HOST,
+        nodeId: options.nodeId ?? io.env.LIVELY_NODE_ID,
         limits: maxSourceBytes ? { maxSourceBytes } : undefined,
         drainMs,
         idleTtlMs,
@@ -209,8 +203,12 @@ export default defineCommand({
 const MAX_DB_TIMEOUT_MS = 2_147_483_647;
 
 /** The --db-*-timeout-ms flags. There is no "off": a wait without an end is what they prevent. */
-function storeTimeoutOptions(options: Record<string, unknown>): StoreTimeouts {
-  const flag = (value: unknown, name: string) => {
+function storeTimeoutOptions(options: {
+  dbStatementTimeoutMs?: string;
+  dbLockTimeoutMs?: string;
+  dbIdleInTransactionTimeoutMs?: string;
+}): StoreTimeouts {
+  const flag = (value: string | undefined, name: string) => {
     const ms = intOption(value, name, 1);
     if (ms !== undefined && ms > MAX_DB_TIMEOUT_MS) {
       throw new LivelyError("bad_request", `${name} takes at most ${MAX_DB_TIMEOUT_MS} ms, got ${ms}`);

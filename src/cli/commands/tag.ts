@@ -8,13 +8,13 @@ export default defineCommand({
   name: "tag",
   args: "<module> <version> <channel>",
   summary: "point a channel at a version",
-  options: [
-    {
-      flags: "--weight <percent>",
-      description: "send only this percent of the channel's traffic to the version (a sticky split rollout); 100 completes it",
-    },
-    { flags: "--expect <n>", description: "only if the channel points at version n now (0: it must not exist)" },
-  ],
+  options: (command) =>
+    command
+      .option(
+        "--weight <percent>",
+        "send only this percent of the channel's traffic to the version (a sticky split rollout); 100 completes it",
+      )
+      .option("--expect <n>", "only if the channel points at version n now (0: it must not exist)"),
   examples: [
     "lively tag hello 3 beta",
     "lively tag hello 4 production --weight 10",
@@ -29,7 +29,7 @@ export default defineCommand({
     };
     const move = await client().request<ChannelMove>(
       "PUT",
-      `/modules/${encodeURIComponent(module as string)}/channels/${encodeURIComponent(channel as string)}`,
+      `/modules/${encodeURIComponent(module)}/channels/${encodeURIComponent(channel)}`,
       body,
     );
     out.result(move, describeMove(move));

@@ -2,22 +2,22 @@
 import type { TokenRecord } from "../../auth/tokens.ts";
 import { LivelyError } from "../../errors.ts";
 import { defineCommand } from "../core/define.ts";
-import { stringOption, table } from "../core/parse.ts";
+import { table } from "../core/parse.ts";
 
 export const tokenCreate = defineCommand({
   name: "token create",
   summary: "create a token (printed once; only its hash is stored)",
-  options: [
-    { flags: "--name <name>", description: "a name for the token; the history records it as the actor" },
-    { flags: "--scope <scope>", description: "read | deploy | admin (default read)" },
-  ],
+  options: (command) =>
+    command
+      .option("--name <name>", "a name for the token; the history records it as the actor")
+      .option("--scope <scope>", "read | deploy | admin (default read)"),
   examples: ["lively token create --name ci --scope deploy"],
   async run(_args, options, { out, client }) {
-    const name = stringOption(options.name);
+    const name = options.name;
     if (!name) throw new LivelyError("bad_request", "token create needs --name <name>");
     const created = await client().request<{ name: string; scope: string; token: string }>("POST", "/tokens", {
       name,
-      scope: stringOption(options.scope) ?? "read",
+      scope: options.scope ?? "read",
     });
     out.result(created, `${created.token}\n`);
     out.progress(`token '${created.name}' (${created.scope}) created; it is shown only now: store it as LIVELY_TOKEN`);
@@ -45,7 +45,7 @@ export const tokenRevoke = defineCommand({
   args: "<name>",
   summary: "revoke a token: requests with it get 401 from now on",
   async run([name], _options, { out, client }) {
-    const result = await client().request<{ name: string; revoked: boolean }>("DELETE", `/tokens/${encodeURIComponent(name as string)}`);
+    const result = await client().request<{ name: string; revoked: boolean }>("DELETE", `/tokens/${encodeURIComponent(name)}`);
     out.result(result, `token '${result.name}' revoked`);
   },
 });

@@ -26,11 +26,11 @@ export default defineCommand({
   name: "vars set",
   args: "<module> <assignments...>",
   summary: "set one or more vars (NAME=VALUE) in one history row",
-  options: [{ flags: "--secret", description: "store the values as secrets: write-only, never shown again" }],
+  options: (command) => command.option("--secret", "store the values as secrets: write-only, never shown again"),
   examples: ["lively vars set hello GREETING=hi TIMEOUT_MS=500", "lively vars set hello API_KEY=sk_live_… --secret"],
-  async run([module, ...pairs], options, { out, client }) {
+  async run([module, pairs], options, { out, client }) {
     const secret = options.secret === true;
-    const result = await client().request<VarsSet>("PUT", `/modules/${encodeURIComponent(module as string)}/vars`, {
+    const result = await client().request<VarsSet>("PUT", `/modules/${encodeURIComponent(module)}/vars`, {
       vars: parseAssignments(pairs),
       secret,
     });

@@ -17,7 +17,7 @@ export default defineCommand({
   summary: "list a module's vars (env.vars); secret values are never shown",
   examples: ["lively vars hello", "lively vars hello --json", "lively vars set hello GREETING=hi", "lively vars rm hello GREETING"],
   async run([module], _options, { out, client }) {
-    const vars = await client().request<VarView[]>("GET", `/modules/${encodeURIComponent(module as string)}/vars`);
+    const vars = await client().request<VarView[]>("GET", `/modules/${encodeURIComponent(module)}/vars`);
     out.result(vars, () => {
       if (vars.length === 0) return `no vars for ${module}: lively vars set ${module} NAME=VALUE`;
       return table([

@@ -9,7 +9,7 @@ export default defineCommand({
   summary: "list a module's versions, newest last, with the channels pointing at each",
   examples: ["lively versions hello", "lively versions hello --json"],
   async run([module], _options, { out, client }) {
-    const versions = await client().request<VersionSummary[]>("GET", `/modules/${encodeURIComponent(module as string)}/versions`);
+    const versions = await client().request<VersionSummary[]>("GET", `/modules/${encodeURIComponent(module)}/versions`);
     out.result(versions, () =>
       table([
         ["VERSION", "CREATED", "AUTHOR", "SHA256", "CHANNELS", "MESSAGE"],

@@ -3,10 +3,14 @@
  * else http://127.0.0.1:8080. The token: `LIVELY_TOKEN`, else `<data dir>/admin.token`
  * (the data dir from `LIVELY_DATA_DIR`, else ./.lively), which a node writes on first start.
  * The token is sent as a bearer header and never printed.
+ *
+ * It speaks node:http(s), not fetch: Node compiles its fetch (undici) on first use, which
+ * costs a one-shot command like `lively ls` more than the whole exchange with the node.
  */
 import { readFileSync } from "node:fs";
+import type { IncomingMessage, RequestOptions } from "node:http";
 import { resolve } from "node:path";
-import { API_PREFIX } from "../../api/app.ts";
+import { API_PREFIX } from "../../api/prefix.ts";
 import { isErrorCode, LivelyError } from "../../errors.ts";
 import type { CliIo } from "./io.ts";
 
@@ -40,7 +44,7 @@ export class ApiClient {
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await this.send(method, path, { body });
     const parsed = await jsonOf(response);
-    if (!response.ok) throw this.failure(response.status, parsed);
+    if (!ok(response)) throw this.failure(statusOf(response), parsed);
     return parsed as T;
   }
 
@@ -51,23 +55,19 @@ export class ApiClient {
    * apart by its own signal.
    */
   async *lines(path: string, signal?: AbortSignal): AsyncGenerator<string> {
-    let response: Response;
+    let response: IncomingMessage;
     try {
       response = await this.send("GET", path, { signal, accept: "application/x-ndjson" });
     } catch (error) {
       if (signal?.aborted) return;
       throw error;
     }
-    if (!response.ok) throw this.failure(response.status, await jsonOf(response).catch(() => undefined));
-    if (!response.body) return;
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
+    if (!ok(response)) throw this.failure(statusOf(response), await jsonOf(response).catch(() => undefined));
+    response.setEncoding("utf8");
     let buffer = "";
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, { stream: true });
+      for await (const chunk of response as AsyncIterable<string>) {
+        buffer += chunk;
         let newline = buffer.indexOf("\n");
         while (newline >= 0) {
           const line = buffer.slice(0, newline);
@@ -79,24 +79,35 @@ export class ApiClient {
     } catch {
       // An abort or a broken connection both end the stream; see above.
     } finally {
-      reader.cancel().catch(() => undefined);
+      response.destroy();
     }
   }
 
-  private async send(method: string, path: string, options: { body?: unknown; signal?: AbortSignal; accept?: string }): Promise<Response> {
+  private async send(
+    method: string,
+    path: string,
+    options: { body?: unknown; signal?: AbortSignal; accept?: string },
+  ): Promise<IncomingMessage> {
     const headers: Record<string, string> = { accept: options.accept ?? "application/json" };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
-    if (options.body !== undefined) headers["content-type"] = "application/json";
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    if (body !== undefined) {
+      headers["content-type"] = "application/json";
+      headers["content-length"] = String(Buffer.byteLength(body));
+    }
+    const url = new URL(`${this.baseUrl}${API_PREFIX}${path}`);
+    // Loaded on first use (`--help` needs neither); TLS only when the URL asks for it.
+    const { request: send } = url.protocol === "https:" ? await import("node:https") : await import("node:http");
+    const init: RequestOptions = { method, headers, signal: options.signal };
     try {
-      return await fetch(`${this.baseUrl}${API_PREFIX}${path}`, {
-        method,
-        headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal: options.signal,
+      return await new Promise<IncomingMessage>((answered, failed) => {
+        const outgoing = send(url, init, answered);
+        outgoing.once("error", failed);
+        outgoing.end(body);
       });
     } catch (error) {
       if (options.signal?.aborted) throw error;
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+      const cause = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
       throw new LivelyError(
         "unavailable",
         `cannot reach a Lively node at ${this.baseUrl} (${cause}); start one with 'lively serve' or set LIVELY_URL`,
@@ -116,11 +127,16 @@ export class ApiClient {
   }
 }
 
-async function jsonOf(response: Response): Promise<unknown> {
-  const text = await response.text();
+const statusOf = (response: IncomingMessage): number => response.statusCode ?? 0;
+const ok = (response: IncomingMessage): boolean => statusOf(response) >= 200 && statusOf(response) < 300;
+
+async function jsonOf(response: IncomingMessage): Promise<unknown> {
+  response.setEncoding("utf8");
+  let text = "";
+  for await (const chunk of response as AsyncIterable<string>) text += chunk;
   try {
     return text === "" ? undefined : JSON.parse(text);
   } catch {
-    throw new LivelyError("internal", `the node answered ${response.status} with a body that is not JSON`);
+    throw new LivelyError("internal", `the node answered ${statusOf(response)} with a body that is not JSON`);
   }
 }

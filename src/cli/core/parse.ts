@@ -1,26 +1,23 @@
 /** Parsing flag values, with errors that name the flag. */
 import { LivelyError } from "../../errors.ts";
 
-export function intOption(value: unknown, flag: string, min = 0): number | undefined {
+export function intOption(value: string | undefined, flag: string, min = 0): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "string" || !/^\d+$/.test(value) || Number(value) < min) {
+  if (!/^\d+$/.test(value) || Number(value) < min) {
     throw new LivelyError("bad_request", `${flag} takes a whole number${min > 0 ? ` from ${min}` : ""}, got ${JSON.stringify(value)}`);
   }
   return Number(value);
 }
 
-export function requireInt(value: unknown, what: string, min = 1): number {
+export function requireInt(value: string | undefined, what: string, min = 1): number {
   const parsed = intOption(value, what, min);
   if (parsed === undefined) throw new LivelyError("bad_request", `${what} is required`);
   return parsed;
 }
 
-export function stringOption(value: unknown): string | undefined {
-  return typeof value === "string" ? value : undefined;
-}
-
-export function listOption(value: unknown): string[] | undefined {
-  return Array.isArray(value) && value.length > 0 ? (value as string[]) : undefined;
+/** A repeatable option given at least once, else undefined. */
+export function listOption(value: string[] | undefined): string[] | undefined {
+  return value !== undefined && value.length > 0 ? value : undefined;
 }
 
 /** A short, readable time for tables. */

@@ -34,10 +34,9 @@ import type { Logger } from "../../log.ts";
 import { getVersionArtifact } from "../../store/queries/versions.ts";
 import type { Store } from "../../store/store.ts";
 import { ArtifactFiles, type ArtifactRead, sha256Hex } from "./artifact-files.ts";
+import { DEFAULT_CACHE_MAX_MB } from "./bounds.ts";
 import { privateDir, readIfPresent, writePrivateFile } from "./private-files.ts";
 import { decodeSnapshot, encodeSnapshot, SNAPSHOT_FILE, type Snapshot } from "./snapshot.ts";
-
-export const DEFAULT_CACHE_MAX_MB = 1024;
 
 export interface LocalCopyOptions {
   /** The cache folder: `<data-dir>/cache`. */

@@ -24,7 +24,8 @@ export interface NodeRecord {
   loaded: { module: string; version: number }[];
 }
 
-interface NodeRow {
+/** A `nodes` row as the database returns it (tests read it raw). */
+export interface NodeRow {
   id: string;
   address: string;
   lively_version: string;
