@@ -4,6 +4,7 @@ import type { TokenVerifier } from "../auth/token-cache.ts";
 import type { ArtifactValidator } from "../code/deploy.ts";
 import type { DiffRunner } from "../code/diff.ts";
 import type { CodeLimits } from "../code/limits.ts";
+import type { NodeKv } from "../kv/node-kv.ts";
 import type { Logger } from "../log.ts";
 import type { NodeLimits } from "../runtime/limits.ts";
 import type { TokenRecord } from "../store/queries/tokens.ts";
@@ -12,6 +13,8 @@ import type { ModuleLogSource } from "./log-stream.ts";
 
 export interface ApiDeps {
   store: Store;
+  /** Buckets through the node's read cache (kv/node-kv.ts); absent: the KV routes read the store. */
+  kv?: NodeKv;
   /** The node's token cache: the admin API, the health check and the gateway share it. */
   tokens: TokenVerifier;
   validate: ArtifactValidator;

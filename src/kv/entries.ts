@@ -75,7 +75,8 @@ export async function put(store: Store, input: PutInput): Promise<PutResult> {
   }
 }
 
-function toEntry(bucket: string, record: EntryRecord): KvEntry {
+/** An entry as callers see it: JSON parsed afresh, so no caller shares another's objects. */
+export function toEntry(bucket: string, record: EntryRecord): KvEntry {
   const { value } = record;
   return {
     bucket,
@@ -92,11 +93,17 @@ function toEntry(bucket: string, record: EntryRecord): KvEntry {
 /** The key's live value, or null; an expired value is never returned (judged by the database's clock). */
 export async function get(store: Store, input: { bucket: string; key: string }): Promise<KvEntry | null> {
   const { bucket, key } = input;
+  const { record } = await readEntry(store, bucket, key);
+  return record ? toEntry(bucket, record) : null;
+}
+
+/** The key's live record as stored, and the database's clock at the read (a cache's fill). */
+export async function readEntry(store: Store, bucket: string, key: string): Promise<{ record: EntryRecord | undefined; dbNow: number }> {
   assertBucketName(bucket);
   assertKey(key);
   const found = await store.read((db) => findLiveEntry(db, bucket, key));
   if (!found.bucket) throw bucketNotFound(bucket);
-  return found.entry ? toEntry(bucket, found.entry) : null;
+  return { record: found.entry, dbNow: found.dbNow };
 }
 
 /**

@@ -9,6 +9,8 @@
  *   http     the gateway and the admin API on one port
  *   membership  this node's row in the cluster's `nodes` table (heartbeat, applied seq)
  *   kv-sweep    deletes expired bucket entries and old KV change rows (kv/sweep.ts)
+ *   kv-feed     keeps the node's KV read cache true to the store (cluster/kv-feed.ts); until
+ *               it has caught up, and whenever it loses the database, the cache is bypassed
  *
  * A node keeps a verified local copy of every channel head and of its channel index in
  * `<data-dir>/cache/` (cluster/local-copy/): loads read it first, so a database outage, or a
@@ -27,6 +29,7 @@ import { createAdminApi } from "../api/app.ts";
 import type { NodeHealth } from "../api/context.ts";
 import { VerifiedTokens } from "../auth/token-cache.ts";
 import { type Feed, startFeed } from "../cluster/feed.ts";
+import { type KvFeed, startKvFeed } from "../cluster/kv-feed.ts";
 import { followIndex } from "../cluster/local-copy/follow.ts";
 import { LocalCopy } from "../cluster/local-copy/local-copy.ts";
 import { type Membership, startMembership } from "../cluster/membership.ts";
@@ -37,6 +40,8 @@ import { DEFAULT_CHANNEL } from "../code/names.ts";
 import { LivelyError } from "../errors.ts";
 import { createGateway } from "../gateway/gateway.ts";
 import { BodyBudget } from "../gateway/request-body.ts";
+import { KV_CACHE_DEFAULT_MAX_BYTES, KvReadCache } from "../kv/cache.ts";
+import { NodeKv } from "../kv/node-kv.ts";
 import { startKvSweeper } from "../kv/sweep.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { createHostFetch } from "../runtime/host-fetch.ts";
@@ -98,6 +103,8 @@ export interface NodeOptions {
   downAfterMs?: number;
   /** Most bytes of artifacts in the local copy, `<dataDir>/cache/` (default 1 GB; channel heads first). */
   cacheMaxBytes?: number;
+  /** Bound on the node's KV read cache, in bytes (default 64 MiB; values over 64 KiB are never cached). */
+  kvCacheMaxBytes?: number;
   /** How long the database may keep this node waiting (store.ts has the defaults and why). */
   storeTimeouts?: StoreTimeouts;
   log?: Logger;
@@ -130,6 +137,10 @@ export interface RunningNode {
    * inside startNode that is the `beatSoon` closure. A stopped one ignores `beatSoon()`.
    */
   readonly membership: Membership | undefined;
+  /** Buckets through this node's read cache (the admin API's KV routes use it). */
+  readonly kv: NodeKv;
+  /** The KV feed child, once started (after a restart, the new one). */
+  readonly kvFeed: KvFeed | undefined;
   close(): Promise<void>;
 }
 
@@ -149,6 +160,7 @@ interface Parts {
   /** The port once bound, so a restarted HTTP child binds the same one. */
   port?: number;
   membership?: Membership;
+  kvFeed?: KvFeed;
 }
 
 export async function startNode(options: NodeOptions = {}): Promise<RunningNode> {
@@ -168,6 +180,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   };
   // The node's, not the http child's: bodies held across a restart of it are still counted.
   const bodyBudget = new BodyBudget(options.maxInflightBodyBytes ?? 256 * 1024 * 1024);
+  // The node's, shared by everything on it; bypassed until the kv-feed child vouches for it.
+  const kvCache = new KvReadCache({ maxBytes: options.kvCacheMaxBytes ?? KV_CACHE_DEFAULT_MAX_BYTES });
   // For the feed: make freshly applied history visible in the membership row right away.
   const beatSoon = () => parts.membership?.beatSoon();
   let stopping = false;
@@ -330,6 +344,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     });
     const api = createAdminApi({
       store,
+      kv: new NodeKv(store, kvCache),
       tokens,
       health,
       // Under the limits the module will be served with: code that only fits the node's defaults must not deploy.
@@ -365,6 +380,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         children: supervisor?.which() ?? [],
         membership: parts.membership?.state() ?? { ok: false, reason: "not running" },
         feed: parts.feed?.state(),
+        kvFeed: parts.kvFeed?.state(),
+        kvCache: kvCache.stats(),
         localCopy: localCopy.state(),
         preload: { pending: parts.preloading?.pending ?? 0, done: parts.preloading?.done ?? 0, failed: parts.preloading?.failed ?? 0 },
       }),
@@ -412,6 +429,20 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       { id: "membership", restart: "permanent", start: membershipChild, shutdownMs: 3_000 },
       // Last: nothing depends on it, and a failed pass is logged, never a restart.
       { id: "kv-sweep", restart: "permanent", start: async () => startKvSweeper({ store: need(parts.store, "the store"), log }) },
+      {
+        id: "kv-feed",
+        restart: "permanent",
+        start: async () => {
+          const kvFeed = startKvFeed({
+            store: need(parts.store, "the store"),
+            cache: kvCache,
+            log,
+            pollIntervalMs: options.pollIntervalMs,
+          });
+          parts.kvFeed = kvFeed;
+          return kvFeed;
+        },
+      },
     ]);
   } catch (error) {
     // The child's own error says what to do (`unavailable`: exit 6); the supervisor's wrapper only says which child.
@@ -448,6 +479,12 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     logs,
     get membership() {
       return parts.membership;
+    },
+    get kv() {
+      return new NodeKv(need(parts.store, "the store"), kvCache);
+    },
+    get kvFeed() {
+      return parts.kvFeed;
     },
     close: async () => {
       stopping = true;

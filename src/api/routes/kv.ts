@@ -9,12 +9,12 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { LivelyError } from "../../errors.ts";
-import { createBucket, dropBucket, getBucket, listBuckets } from "../../kv/buckets.ts";
-import { del, get, put } from "../../kv/entries.ts";
+import { getBucket, listBuckets } from "../../kv/buckets.ts";
 import { keyNotFound } from "../../kv/errors.ts";
 import type { Bucket, KvEntry } from "../../kv/kv.ts";
 import { KV_LIMITS } from "../../kv/limits.ts";
 import { list } from "../../kv/list.ts";
+import { NodeKv } from "../../kv/node-kv.ts";
 import { requireScope } from "../auth.ts";
 import type { ApiDeps, ApiEnv } from "../context.ts";
 import { jsonBody, queryInt } from "../input.ts";
@@ -65,6 +65,8 @@ function entryBody(entry: KvEntry) {
 
 export function kvRoutes(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
+  // The node's, with its read cache: a write here is read back here at once (docs/kv.md#consistency).
+  const kv = deps.kv ?? new NodeKv(deps.store);
   const read = requireScope("read");
   const write = requireScope("deploy");
   const unchanged: MiddlewareHandler<ApiEnv> = async (c, next) => {
@@ -76,13 +78,13 @@ export function kvRoutes(deps: ApiDeps) {
 
   app.post(KV_PATH, write, unchanged, async (c) => {
     const body = await jsonBody(c, createBody);
-    const created = await createBucket(deps.store, body);
+    const created = await kv.createBucket(body);
     return c.json(bucketBody(created), created.created ? 201 : 200);
   });
 
   app.get(`${KV_PATH}/:bucket`, read, async (c) => c.json(bucketBody(await getBucket(deps.store, c.req.param("bucket")))));
 
-  app.delete(`${KV_PATH}/:bucket`, write, unchanged, async (c) => c.json(await dropBucket(deps.store, c.req.param("bucket"))));
+  app.delete(`${KV_PATH}/:bucket`, write, unchanged, async (c) => c.json(await kv.dropBucket(c.req.param("bucket"))));
 
   app.get(`${KV_PATH}/:bucket/keys`, read, async (c) => {
     const page = await list(deps.store, {
@@ -98,7 +100,11 @@ export function kvRoutes(deps: ApiDeps) {
   app.get(`${KV_PATH}/:bucket/keys/:key{.+}`, read, async (c) => {
     const bucket = c.req.param("bucket");
     const key = c.req.param("key");
-    const entry = await get(deps.store, { bucket, key });
+    const consistency = c.req.query("consistency");
+    if (consistency !== undefined && consistency !== "strong" && consistency !== "cached") {
+      throw new LivelyError("bad_request", 'consistency is "cached" (the default) or "strong"', { field: "consistency" });
+    }
+    const entry = await kv.get({ bucket, key }, { consistency });
     if (!entry) throw keyNotFound(bucket, key);
     return c.json(entryBody(entry));
   });
@@ -108,12 +114,12 @@ export function kvRoutes(deps: ApiDeps) {
     const value = body.kind === "bytes" ? fromBase64(body.value) : body.value;
     const input = { bucket: c.req.param("bucket"), key: c.req.param("key"), value, metadata: body.metadata };
     // The casts only name the types put() checks itself, with its own words for each refusal.
-    const written = await put(deps.store, { ...input, ttl: body.ttl as number, expect: body.expect as number | null | undefined });
+    const written = await kv.put({ ...input, ttl: body.ttl as number, expect: body.expect as number | null | undefined });
     return c.json({ ...written, expiresAt: isoOrNull(written.expiresAt) });
   });
 
   app.delete(`${KV_PATH}/:bucket/keys/:key{.+}`, write, unchanged, async (c) =>
-    c.json(await del(deps.store, { bucket: c.req.param("bucket"), key: c.req.param("key"), expect: queryInt(c, "expect") })),
+    c.json(await kv.del({ bucket: c.req.param("bucket"), key: c.req.param("key"), expect: queryInt(c, "expect") })),
   );
 
   return app;

@@ -51,6 +51,7 @@ export default defineCommand({
         "--cache-max-mb <n>",
         `most MB of artifacts in the local copy (<data-dir>/cache), channel heads first (default ${DEFAULT_CACHE_MAX_MB})`,
       )
+      .option("--kv-cache-mb <n>", "most MB of bucket values in the node's KV read cache (values over 64 KiB are never cached; default 64)")
       .option("--db-statement-timeout-ms <ms>", "PostgreSQL: the longest one statement may run (statement_timeout; default 30000)")
       .option(
         "--db-lock-timeout-ms <ms>",
@@ -91,6 +92,10 @@ export default defineCommand({
     const heartbeatMs = intOption(options.heartbeatMs, "--heartbeat-ms", MIN_BEAT_GAP_MS);
     const downAfterMs = intOption(options.downAfterMs, "--down-after-ms", 1);
     const cacheMaxMb = intOption(options.cacheMaxMb, "--cache-max-mb", 1);
+    const kvCacheMb = intOption(options.kvCacheMb, "--kv-cache-mb", 0);
+    if (kvCacheMb !== undefined && kvCacheMb > MAX_CACHE_MB) {
+      throw new LivelyError("bad_request", `--kv-cache-mb is at most ${MAX_CACHE_MB} (1 TB), got ${kvCacheMb}`);
+    }
     if (cacheMaxMb !== undefined && cacheMaxMb > MAX_CACHE_MB) {
       throw new LivelyError("bad_request", `--cache-max-mb is at most ${MAX_CACHE_MB} (1 TB), got ${cacheMaxMb}`);
     }
@@ -148,6 +153,7 @@ export default defineCommand({
         maxColdLoadsPerSec,
         coldLoadBurst,
         cacheMaxBytes: cacheMaxMb === undefined ? undefined : cacheMaxMb * 1024 * 1024,
+        kvCacheMaxBytes: kvCacheMb === undefined ? undefined : kvCacheMb * 1024 * 1024,
         storeTimeouts,
       });
       out.result(

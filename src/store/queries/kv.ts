@@ -237,21 +237,22 @@ const ENTRY_COLUMNS = "e.key, e.kind, e.value_json, e.value_bytes, e.metadata, e
 
 /**
  * The key's live value; `bucket: false` when the bucket does not exist (one round trip tells
- * a missing bucket from a missing key).
+ * a missing bucket from a missing key). `dbNow` is the database's clock at the read, which a
+ * cache needs to turn `expiresAt` into time left (kv/cache.ts).
  */
 export async function findLiveEntry(
   db: Db,
   bucket: string,
   key: string,
-): Promise<{ bucket: false } | { bucket: true; entry: EntryRecord | undefined }> {
-  const row = await db.get<Partial<EntryRow> & { bucket_name: string }>(
-    `SELECT b.name AS bucket_name, ${ENTRY_COLUMNS}
+): Promise<{ bucket: false } | { bucket: true; entry: EntryRecord | undefined; dbNow: number }> {
+  const row = await db.get<Partial<EntryRow> & { bucket_name: string; db_now: number }>(
+    `SELECT b.name AS bucket_name, now_ms() AS db_now, ${ENTRY_COLUMNS}
      FROM kv_buckets b LEFT JOIN kv_entries e ON e.bucket = b.name AND e.key = $2 AND (e.expires_at IS NULL OR e.expires_at > now_ms())
      WHERE b.name = $1`,
     [bucket, key],
   );
   if (!row) return { bucket: false };
-  return { bucket: true, entry: row.kind ? toRecord(row as EntryRow) : undefined };
+  return { bucket: true, entry: row.kind ? toRecord(row as EntryRow) : undefined, dbNow: Number(row.db_now) };
 }
 
 /** The key's live version, 0 when it holds no live value. */
