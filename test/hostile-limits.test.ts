@@ -6,6 +6,8 @@
  * ceilings that a module's config cannot raise, also at deploy time.
  */
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createConnection } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { BACKENDS } from "./helpers/backends.ts";
 import { eventually } from "./helpers/eventually.ts";
@@ -173,6 +175,63 @@ describe("limits that hold", () => {
       assert.equal(refused.headers.get("retry-after"), "1");
       assert.equal(((await refused.json()) as { error: { code: string } }).error.code, "overloaded");
       await eventually("the budget is given back", async () => (await get("/slowsink/", { method: "POST", body: body() })).status === 200);
+    });
+  });
+
+  describe("a refused upload is answered, not reset", () => {
+    /** A raw HTTP/1.1 connection to the node: write bytes, read what has arrived so far. */
+    async function connect() {
+      const { port, hostname } = new URL(h.url);
+      const socket = createConnection({ port: Number(port), host: hostname });
+      await once(socket, "connect");
+      let received = "";
+      let closed = false;
+      let failure: Error | undefined;
+      socket.on("data", (chunk: Buffer) => {
+        received += chunk.toString("latin1");
+      });
+      socket.on("close", () => {
+        closed = true;
+      });
+      socket.on("error", (error) => {
+        failure = error;
+      });
+      return {
+        socket,
+        received: () => received,
+        closed: () => closed,
+        failure: () => failure,
+      };
+    }
+    const post = (length: number) => `POST /refused/ HTTP/1.1\r\nhost: x\r\ncontent-length: ${length}\r\n\r\n`;
+
+    it("an oversized body still arriving gets its 413, and the connection then carries the next request", async () => {
+      await h.deploy(
+        "refused",
+        "export default { async fetch(request) { return new Response(String((await request.arrayBuffer()).byteLength)) } }",
+      );
+      const c = await connect();
+      const length = 3 * 1024 * 1024; // past the node's --max-body-mb 2
+      c.socket.write(post(length));
+      c.socket.write(Buffer.alloc(length / 2));
+      await eventually("the 413 arrives while the body is still being sent", async () => /^HTTP\/1\.1 413 /.test(c.received()));
+      c.socket.write(Buffer.alloc(length / 2));
+      c.socket.write("GET /refused/ HTTP/1.1\r\nhost: x\r\n\r\n");
+      // Its answer is the chunked body "0": the second request sent no body.
+      await eventually("the next request on the same connection is answered", async () =>
+        /HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n1\r\n0\r\n0\r\n\r\n$/.test(c.received()),
+      );
+      assert.equal(c.failure(), undefined, "no reset");
+      c.socket.destroy();
+    });
+
+    it("a client that declares more than it sends is cut off after a while, and the node serves on", async () => {
+      const c = await connect();
+      c.socket.write(post(1024 * 1024 * 1024));
+      c.socket.write(Buffer.alloc(64 * 1024));
+      await eventually("the 413 arrives", async () => /^HTTP\/1\.1 413 /.test(c.received()));
+      await eventually("the node closes the connection it is no longer willing to drain", async () => c.closed(), 15_000);
+      await h.assertHealthy();
     });
   });
 

@@ -24,7 +24,7 @@ import type { VersionCache } from "../runtime/version-cache.ts";
 import { admit, type Guard, TOKEN_HEADER, withoutToken } from "./access.ts";
 import { NO_QUERY, resolveVersion } from "./choose-version.ts";
 import { type IndexPageOptions, serveIndex } from "./index-page.ts";
-import { type BodyBudget, readBody } from "./request-body.ts";
+import { type BodyBudget, discardUnreadBody, readBody } from "./request-body.ts";
 import { followRoutes, routedModuleMissing } from "./route-table.ts";
 
 export interface GatewayOptions {
@@ -85,9 +85,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     // From the original: the public error drops the reason along with the module's own words.
     const headers: Record<string, string> = { "content-type": "application/json", ...errorHeaders(original) };
     if (versionTag) headers["x-lively-version"] = versionTag;
-    // The unread body is still on the socket.
-    if (error.code === "too_large" || error.code === "overloaded") headers.connection = "close";
     response.writeHead(HTTP_STATUS_BY_CODE[error.code], headers).end(JSON.stringify(errorBody(error)));
+    // A body refused unread is still arriving; the connection stays usable once it has.
+    if (error.code === "too_large" || error.code === "overloaded") discardUnreadBody(response.req);
   }
 
   /** A module answered with something Node's HTTP writer refuses: the module's log and ours say so. */

@@ -49,7 +49,9 @@ function overloaded(budget: BodyBudget): LivelyError {
 
 /**
  * The body, or null when empty. Throws `too_large` past `max`, `overloaded` past the budget;
- * what it took from the budget is given back when `response` closes.
+ * what it took from the budget is given back when `response` closes. A refused body is left
+ * to `discardUnreadBody`: the read stops holding bytes at once, the stream is not destroyed
+ * (that would cut the connection before the client reads the answer).
  */
 export async function readBody(
   request: IncomingMessage,
@@ -69,12 +71,49 @@ export async function readBody(
   if (declared > 0) hold(declared);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of request) {
-    const bytes = (chunk as Buffer).length;
-    size += bytes;
-    if (size > max) throw tooLarge(max);
-    if (size > held) hold(size - held);
-    chunks.push(chunk as Buffer);
-  }
+  await new Promise<void>((resolve, reject) => {
+    const stop = (error?: unknown) => {
+      request.off("data", onData).off("end", onEnd).off("error", stop).off("aborted", onAborted);
+      if (error === undefined) resolve();
+      else {
+        chunks.length = 0;
+        reject(error);
+      }
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      try {
+        if (size > max) throw tooLarge(max);
+        if (size > held) hold(size - held);
+      } catch (error) {
+        stop(error);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => stop();
+    const onAborted = () => stop(new LivelyError("bad_request", "the client closed the connection before the body ended"));
+    request.on("data", onData).on("end", onEnd).on("error", stop).on("aborted", onAborted);
+  });
   return size === 0 ? null : new Uint8Array(Buffer.concat(chunks, size));
+}
+
+/** How long a refused upload may go on arriving (read and dropped) before its connection is cut. */
+const DISCARD_MS = 3000;
+
+/**
+ * After a 413 or 503 sent before the body was read: read the rest and drop it, so the client,
+ * still sending, gets to read the answer. Closing at once with unread bytes makes the kernel
+ * answer with a reset, and most clients then report "connection reset" instead of the 413
+ * (nginx's lingering close exists for the same reason). Bounded in time, so a client
+ * declaring gigabytes costs at most DISCARD_MS of bandwidth and no memory.
+ */
+export function discardUnreadBody(request: IncomingMessage): void {
+  if (request.complete || request.destroyed) return;
+  const cut = setTimeout(() => request.socket?.destroy(), DISCARD_MS);
+  cut.unref();
+  const done = () => clearTimeout(cut);
+  request.once("end", done).once("close", done);
+  request.on("data", () => undefined); // flowing, into nothing
+  request.resume();
 }
