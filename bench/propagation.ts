@@ -84,7 +84,6 @@ async function main(): Promise<number> {
   );
   say(ensureBuild(ROOT).note);
 
-  const only = process.env.LIVELY_BENCH_ONLY;
   const { reports, skipped } = await forEachBackend(runBackend);
 
   say("\n== Summary: commit → served, 100 rotating deploys × 4 nodes; feed alone: the control run's other nodes");

@@ -219,7 +219,7 @@ describe("limits that hold", () => {
       c.socket.write("GET /refused/ HTTP/1.1\r\nhost: x\r\n\r\n");
       // Its answer is the chunked body "0": the second request sent no body.
       await eventually("the next request on the same connection is answered", async () =>
-        /HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n1\r\n0\r\n0\r\n\r\n$/.test(c.received()),
+        /HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n1\r\n0\r\n0\r\n\r\n$/.test(c.received()),
       );
       assert.equal(c.failure(), undefined, "no reset");
       c.socket.destroy();
