@@ -67,6 +67,19 @@ describe("bin/lively.js", () => {
     assert.deepEqual([...packagesLoadedBy(DIST_ENTRY)], []);
   });
 
+  it("every command but serve runs from the CommonJS build, which loads no npm package and none of the node's code", () => {
+    const commands = join(dirname(DIST_ENTRY), "cli-commands.cjs");
+    const probe = spawnSync(
+      process.execPath,
+      ["-e", `require(${JSON.stringify(commands)}); console.log(JSON.stringify(Object.keys(require.cache)))`],
+      { encoding: "utf8" },
+    );
+    assert.equal(probe.status, 0, probe.stderr);
+    const loaded = JSON.parse(probe.stdout) as string[];
+    assert.deepEqual(loaded, [commands], "only the bundle itself");
+    assert.doesNotMatch(readFileSync(commands, "utf8"), /async function startNode\(/, "the node's code is not in it");
+  });
+
   it("serve restarts itself with --no-node-snapshot, serves, and stops on one SIGTERM to the process it started as", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "lively-bin-"));
     try {
