@@ -15,6 +15,7 @@ import { errorResponse } from "./errors.ts";
 import { healthHandler } from "./health.ts";
 import { API_PREFIX } from "./prefix.ts";
 import { channelRoutes } from "./routes/channels.ts";
+import { defineRoutes } from "./routes/define.ts";
 import { deployRoutes } from "./routes/deploy.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { KV_MAX_BODY_BYTES, KV_PATH, kvRoutes } from "./routes/kv.ts";
@@ -70,6 +71,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/", tokenRoutes(deps));
   api.route("/", settingsRoutes(deps));
   api.route("/", runtimeRoutes({ ...deps, diffs }));
+  api.route("/", defineRoutes(deps));
   api.route("/", nodeRoutes(deps));
   api.route("/", logRoutes(deps));
   api.route("/", kvRoutes(deps));
