@@ -165,6 +165,8 @@ async function stop(code: number): Promise<never> {
     stopping = true;
     await stopAll();
   }
+  // Everything printed reaches a pipe before the exit.
+  await new Promise((done) => process.stdout.write("", done));
   process.exit(code);
 }
 process.on("SIGINT", () => {
