@@ -4,12 +4,14 @@
  * not found 4), and nothing written on refusal.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
 import { describeEachBackend } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
+import { BIN } from "./helpers/serve-process.ts";
 import { removeTempDir, tempDir } from "./helpers/temp-dir.ts";
 
 describeEachBackend("lively kv", (backend) => {
@@ -194,5 +196,28 @@ describeEachBackend("lively kv", (backend) => {
     const put = await reader(["kv", "put", "shopping", "eggs", "9"]);
     assert.equal(put.code, 5);
     assert.ok(!put.stderr.includes(token));
+  });
+
+  it("kv put --file - reads stdin (the bin, as a shell pipes into it)", async () => {
+    // The node runs in this process: the bin must run beside it, not block it (no spawnSync).
+    const bin = (args: string[], input?: Buffer) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+        const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, LIVELY_URL: t.url, LIVELY_TOKEN: t.adminToken } });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk) => {
+          stdout += chunk;
+        });
+        child.stderr.on("data", (chunk) => {
+          stderr += chunk;
+        });
+        child.on("exit", (code) => done({ code, stdout, stderr }));
+        child.stdin.end(input);
+      });
+    const bytes = Buffer.from("piped \u0000 bytes\n");
+    const piped = await bin(["kv", "put", "files", "piped", "--file", "-"], bytes);
+    assert.equal(piped.code, 0, piped.stderr);
+    const got = await bin(["kv", "get", "files", "piped", "--json"]);
+    assert.deepEqual(Buffer.from(JSON.parse(got.stdout).value, "base64"), bytes);
   });
 });

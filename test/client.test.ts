@@ -151,4 +151,33 @@ describeEachBackend("lively/client", (backend) => {
     assert.match(thrown.message, /boom/);
     assert.equal((await t.api("GET", "/modules/thrower/versions")).body.length, 1, "the module was defined; its function threw");
   });
+
+  it("POST /define refuses bad input and writes nothing", async () => {
+    const cases: [string, unknown, number][] = [
+      ["/define/Bad_Name", { code: "export default () => 1" }, 400],
+      ["/define/args-not-array", { code: "export default () => 1", args: { a: 1 } }, 400],
+      ["/define/no-code", { args: [] }, 400],
+      ["/define/empty-code", { code: "  " }, 400],
+      ["/define/extra-field", { code: "export default () => 1", channel: "beta" }, 400],
+      ["/define/too-big", { code: `export default () => 1; // ${"x".repeat(6 * 1024 * 1024)}` }, 413],
+    ];
+    for (const [path, body, status] of cases) {
+      const answer = await t.api("POST", path, { body });
+      assert.equal(answer.status, status, `${path}: ${JSON.stringify(answer.body).slice(0, 200)}`);
+    }
+    const modules = (await t.api("GET", "/modules")).body as { name: string }[];
+    for (const name of ["args-not-array", "no-code", "empty-code", "extra-field", "too-big"]) {
+      assert.ok(!modules.some((m) => m.name === name), `${name} was not written`);
+    }
+    const reader = (await t.api("POST", "/tokens", { body: { name: "client-reader", scope: "read" } })).body.token as string;
+    const forbidden = await refusal(createClient({ url: t.url, token: reader }).call("by-reader", [], () => "export default () => 1"));
+    assert.equal(forbidden.code, "forbidden");
+  });
+
+  it("POST /call/:module without a function calls the default export", async () => {
+    await t.deploy("twice", "export default (n) => n * 2");
+    const answer = await t.api("POST", "/call/twice", { body: [21] });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, 42);
+  });
 });
