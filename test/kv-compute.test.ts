@@ -151,6 +151,8 @@ describeEachBackend("get-or-compute in one process", (backend) => {
     };
     const stale = await Promise.all(Array.from({ length: 10 }, () => kv.getOrCompute("c", "swr", slow, options)));
     for (const entry of stale) assert.equal(entry.value, "v1");
+    // A caller arriving while the recomputation runs gets the stale value at once too.
+    assert.equal((await kv.getOrCompute("c", "swr", slow, options)).value, "v1");
     // Without the window, a caller waits for the fresh value.
     const fresh = kv.getOrCompute("c", "swr", () => assert.fail("computed twice"));
     held.open();

@@ -62,6 +62,10 @@ interface Flight {
   /** In arrival order: the head's options make the attempt, and the head gets a lease. */
   tickets: Set<Ticket>;
   attempting: boolean;
+  /** The expired value kept for stale reads, as the last attempt found it: later joiners whose window covers it get it at once. */
+  stale?: Stale;
+  /** When (monotonic ms) `stale` was read: a joiner's window is judged on the database's clock moved on by this much. */
+  staleSeenAt: number;
   woken: boolean;
   wakeUp?: () => void;
 }
@@ -131,6 +135,7 @@ export class ComputeFlights {
         if (flight.attempting) ticket.expired = true;
         else leave();
       };
+      if (!flight.tickets.has(ticket)) return; // answered at once (a stale value)
       signal?.addEventListener("abort", leave, { once: true });
       timer = setTimeout(expire, waitMs);
     });
@@ -154,10 +159,10 @@ export class ComputeFlights {
     const id = flightId(bucket, key);
     const existing = this.flights.get(id);
     if (existing) {
-      existing.tickets.add(ticket);
+      if (!this.settleStaleTicket(ticket, existing.stale, performance.now() - existing.staleSeenAt)) existing.tickets.add(ticket);
       return existing;
     }
-    const flight: Flight = { bucket, key, tickets: new Set([ticket]), attempting: false, woken: false };
+    const flight: Flight = { bucket, key, tickets: new Set([ticket]), attempting: false, staleSeenAt: 0, woken: false };
     this.flights.set(id, flight);
     this.run(flight)
       .catch((error: unknown) => this.settleAll(flight, { state: "error", error }))
@@ -281,15 +286,18 @@ export class ComputeFlights {
 
   /** Tickets whose staleWhileRevalidate window covers the kept expired value get it now. */
   private settleStale(flight: Flight, stale: Stale | undefined): void {
-    if (!stale || stale.record.expiresAt === null) return;
-    const expiredAt = stale.record.expiresAt;
-    for (const ticket of flight.tickets) {
-      const window = ticket.resolved.staleMs;
-      if (window !== null && expiredAt + window > stale.dbNow) {
-        flight.tickets.delete(ticket);
-        ticket.settle({ state: "value", record: stale.record });
-      }
-    }
+    flight.stale = stale;
+    flight.staleSeenAt = performance.now();
+    for (const ticket of flight.tickets) if (this.settleStaleTicket(ticket, stale, 0)) flight.tickets.delete(ticket);
+  }
+
+  /** Settle `ticket` with the stale value if its window covers it, `elapsedMs` after it was read; true when it did. */
+  private settleStaleTicket(ticket: Ticket, stale: Stale | undefined, elapsedMs: number): boolean {
+    const window = ticket.resolved.staleMs;
+    if (!stale || stale.record.expiresAt === null || window === null) return false;
+    if (stale.record.expiresAt + window <= stale.dbNow + elapsedMs) return false;
+    ticket.settle({ state: "value", record: stale.record });
+    return true;
   }
 
   private settleExpired(flight: Flight): void {
