@@ -20,7 +20,8 @@
  * - A holder whose completion is refused (`fenced`: it lost the lease) goes back to waiting for
  *   the new holder's value: no caller computes twice.
  *
- * Owns the flights of a node (one per store: `flightsFor`). Imports only kv/ and store/.
+ * Owns the flights of a node (one per store: `flightsFor`). Imports errors.ts, kv/ and store/ only;
+ * never pg, better-sqlite3, or a layer above kv/.
  */
 import { hostname } from "node:os";
 import { LivelyError, toError } from "../errors.ts";
