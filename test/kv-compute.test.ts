@@ -5,7 +5,8 @@
  * test/kv-compute-cluster.test.ts runs it across three real nodes on PostgreSQL.
  */
 import assert from "node:assert/strict";
-import { after, before, it } from "node:test";
+import { after, before, describe, it } from "node:test";
+import pg from "pg";
 import { createBucket } from "../src/kv/buckets.ts";
 import { attemptCompute, completeLease, failLease, renewLease, resolveComputeOptions } from "../src/kv/compute.ts";
 import { ComputeFlights } from "../src/kv/compute-flights.ts";
@@ -14,8 +15,8 @@ import { refused } from "../src/kv/kv.contract.ts";
 import { NodeKv } from "../src/kv/node-kv.ts";
 import { sweepExpired } from "../src/kv/sweep.ts";
 import type { Store } from "../src/store/store.ts";
-import { describeEachBackend, openTestStore } from "./helpers/backends.ts";
-import { eventually } from "./helpers/eventually.ts";
+import { BACKENDS, describeEachBackend, openTestStore, skipUnless } from "./helpers/backends.ts";
+import { eventually, settlesWithin } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 
 /** A promise and its resolve, to hold a computation open. */
@@ -228,6 +229,25 @@ describeEachBackend("get-or-compute over HTTP", (backend) => {
     assert.equal(again.body.error.code, "fenced");
   });
 
+  it("a waiter is answered pending after its waitMs, and one that hangs up leaves the node's line", async () => {
+    const held = await compute({ key: "wait", leaseMs: 60_000 });
+    assert.equal(held.body.state, "lease");
+    assert.deepEqual((await compute({ key: "wait", waitMs: 50 })).body, { state: "pending" });
+    const flights = async () => (await node.api("GET", "/status")).body.kvCompute.flights;
+    const hangUp = new AbortController();
+    const waiting = fetch(`${node.url}/_lively/api/v1/kv/h/compute`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${node.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ key: "wait", waitMs: 30_000 }),
+      signal: hangUp.signal,
+    });
+    await eventually("the caller waits on the node", async () => (await flights()) === 1);
+    hangUp.abort();
+    await assert.rejects(waiting);
+    await eventually("its flight ended with it", async () => (await flights()) === 0);
+    await node.api("POST", "/kv/h/compute/complete", { body: { key: "wait", token: held.body.token, value: 1 } });
+  });
+
   it("bytes, and a failure every caller hears for a while", async () => {
     const taken = await compute({ key: "bin" });
     const bytes = await node.api("POST", "/kv/h/compute/complete", {
@@ -283,5 +303,39 @@ describeEachBackend("get-or-compute over HTTP", (backend) => {
     const denied = await node.api("POST", "/kv/h/compute", { body: { key: "k" }, token: reader.body.token });
     assert.equal(denied.status, 403);
     assert.equal((await node.api("GET", "/kv/h/keys/k")).status, 404, "nothing was written by any of them");
+  });
+});
+
+describe("get-or-compute never waits for the history's sequence lock (PostgreSQL)", { skip: skipUnless("postgres") }, () => {
+  it("a lease is taken, renewed, completed and failed while another session holds the history's seq row", async () => {
+    const postgres = BACKENDS.find((b) => b.name === "postgres");
+    if (!postgres) return;
+    const { store, db, close } = await openTestStore(postgres);
+    const foreign = new pg.Client({ connectionString: db });
+    try {
+      await createBucket(store, { bucket: "beside" });
+      await foreign.connect();
+      await foreign.query("BEGIN");
+      await foreign.query("UPDATE counters SET value = value WHERE name = 'seq'");
+      await settlesWithin(
+        "get-or-compute beside a held history lock",
+        (async () => {
+          const kv = new NodeKv(store, undefined, { flights: new ComputeFlights(store) });
+          assert.equal((await kv.getOrCompute("beside", "k", () => 1)).value, 1);
+          await refused(
+            kv.getOrCompute("beside", "f", () => Promise.reject(new Error("no"))),
+            "compute_failed",
+          );
+          const taken = await lease(store, "beside", "r");
+          assert.equal(taken.state, "lease");
+          if (taken.state === "lease") await renewLease(store, { bucket: "beside", key: "r", token: taken.token });
+        })(),
+        5_000,
+      );
+    } finally {
+      await foreign.query("ROLLBACK").catch(() => undefined);
+      await foreign.end().catch(() => undefined);
+      await close();
+    }
   });
 });

@@ -96,7 +96,13 @@ export class ComputeFlights {
     private readonly holder: string = `${hostname()}:${process.pid}`,
     private readonly cache?: KvReadCache,
   ) {
-    cache?.onInvalidate((bucket, key) => this.wake(bucket, key));
+    // Held weakly: flights of a store that was replaced (the node's store restarted) are collected, and stop watching.
+    const self = new WeakRef(this);
+    const stop = cache?.onInvalidate((bucket, key) => {
+      const flights = self.deref();
+      if (flights) flights.wake(bucket, key);
+      else stop?.();
+    });
   }
 
   /** Run `fn` unless the key has a value or someone else computes it; settles `value`, `failed` or `error`. */
