@@ -72,6 +72,16 @@ describeEachBackend("get-or-compute in one process", (backend) => {
     assert.deepEqual((await kv.getOrCompute("c", "once", () => assert.fail("computed twice"))).value, { answer: 42 });
   });
 
+  it("callers of one flight share nothing: bytes of any size are each caller's own", async () => {
+    const kv = new NodeKv(store, undefined, { flights: new ComputeFlights(store) });
+    const big = () => Buffer.alloc(100 * 1024, 7);
+    const [one, two] = await Promise.all([kv.getOrCompute("c", "bytes", big), kv.getOrCompute("c", "bytes", big)]);
+    assert.ok(one && two && one.value instanceof Uint8Array && two.value instanceof Uint8Array);
+    one.value.fill(0);
+    assert.equal(two.value[0], 7);
+    assert.equal(one.kind, "bytes");
+  });
+
   it("fencing: a lease taken over after its expiry gets a greater token; the old holder's renew, complete and fail write nothing", async () => {
     const first = await lease(store, "c", "fence");
     assert.equal(first.state, "lease");

@@ -77,6 +77,12 @@ function detached(bucket: string, record: EntryRecord): KvEntry {
   return toEntry(bucket, { ...record, value: { kind: "bytes", bytes: Buffer.from(value.bytes) } });
 }
 
+/** An entry that shares nothing with any other caller's, bytes copied whatever their size. */
+function ownCopy(bucket: string, record: EntryRecord): KvEntry {
+  const { value } = record;
+  return toEntry(bucket, value.kind === "bytes" ? { ...record, value: { kind: "bytes", bytes: Buffer.from(value.bytes) } } : record);
+}
+
 export class NodeKv {
   readonly flights: ComputeFlights;
 
@@ -147,7 +153,8 @@ export class NodeKv {
     const hit = this.cache?.lookup(bucket, key);
     if (hit?.record) return detached(bucket, hit.record);
     const outcome = await this.flights.compute(bucket, key, compute, options, resolved);
-    if (outcome.state === "value") return detached(bucket, outcome.record);
+    // Every caller of the flight was settled with the one record: each gets bytes of its own, whatever their size.
+    if (outcome.state === "value") return ownCopy(bucket, outcome.record);
     if (outcome.state === "failed") throw computeFailed(bucket, key, outcome.message, outcome.cause);
     if (outcome.state === "error") throw outcome.error;
     throw new Error(`a local get-or-compute was answered ${outcome.state}`);
