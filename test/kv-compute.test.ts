@@ -146,6 +146,26 @@ describeEachBackend("get-or-compute in one process", (backend) => {
     });
   });
 
+  it("a failure's message is stored as text PostgreSQL takes, cut to 1 KiB, and heard by the caller that waited for it", async () => {
+    const taken = await lease(store, "c", "long-failure");
+    assert.equal(taken.state, "lease");
+    if (taken.state !== "lease") return;
+    await failLease(store, { bucket: "c", key: "long-failure", token: taken.token, message: `a\u0000b\ud800${"é".repeat(2000)}` });
+    // Asked with the token it waited on, a caller hears the failure however late it asks.
+    const heard = await attemptCompute(store, {
+      bucket: "c",
+      key: "long-failure",
+      holder: "late",
+      waitedOn: taken.token,
+      ...resolveComputeOptions({}),
+    });
+    assert.equal(heard.state, "failed");
+    if (heard.state !== "failed") return;
+    assert.ok(heard.message.startsWith("ab\ufffdéé"), heard.message.slice(0, 10));
+    assert.ok(Buffer.byteLength(heard.message) <= 1024);
+    assert.ok(heard.message.endsWith("…"));
+  });
+
   it("staleWhileRevalidate: an expired value is returned at once while one caller recomputes; get never returns it", async () => {
     const kv = new NodeKv(store, undefined, { flights: new ComputeFlights(store) });
     const options = { ttl: 1, staleWhileRevalidate: 3600 };
@@ -294,7 +314,8 @@ describeEachBackend("get-or-compute over HTTP", (backend) => {
       ["/complete", { key: "k", token: "424242", value: 1, metadata: "x".repeat(2000) }, 413, /metadata/],
       ["/complete", { key: "k", token: "424242", value: 1 }, 409, /no longer held/],
       ["/fail", { key: "k", token: "424242" }, 400, /message/],
-      ["/fail", { key: "k", token: "424242", message: "x".repeat(2000) }, 413, /1024-byte/],
+      ["/fail", { key: "k", token: "424242", message: "x".repeat(70_000) }, 413, /65536-byte/],
+      ["/fail", { key: "k", token: "424242", message: "x".repeat(2000) }, 409, /no longer held/],
       ["/fail", { key: "k", token: "424242", message: "m" }, 409, /no longer held/],
     ];
     for (const [path, body, status, message] of cases) {

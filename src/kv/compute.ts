@@ -67,8 +67,10 @@ export const COMPUTE_LIMITS = {
   maxLeaseMs: 60_000,
   /** How long a failure is answered to every caller before the next one computes again. */
   failureMemoryMs: 1_000,
-  /** Bytes of a failure's message as stored (longer ones are cut, by the node; refused over HTTP). */
+  /** Bytes of a failure's message as stored: longer ones are cut to this. */
   maxErrorBytes: 1024,
+  /** Bytes of a failure's message as a caller may send it (over HTTP); past it, `too_large`. */
+  maxErrorInputBytes: 64 * 1024,
   defaultWaitMs: 25_000,
   maxWaitMs: 30_000,
 } as const;
@@ -242,29 +244,40 @@ export async function completeLease(store: Store, input: CompleteInput): Promise
   }
 }
 
-/** End the lease with a failure every caller is answered with for 1 s; `fenced` when the token no longer holds it. */
+/**
+ * End the lease with a failure every caller is answered with for 1 s; `fenced` when the token no
+ * longer holds it. The message is stored cut to 1 KiB (a failure must reach the waiters even when
+ * its message is long); one over 64 KiB is refused.
+ */
 export async function failLease(store: Store, input: LeaseInput & { message: unknown }): Promise<void> {
   const { bucket, key, token } = leaseInput(input);
   const { message } = input;
   if (typeof message !== "string") throw new LivelyError("bad_request", "the failure's message is a string", { field: "message" });
   const bytes = Buffer.byteLength(message);
-  if (bytes > COMPUTE_LIMITS.maxErrorBytes) {
-    throw new LivelyError("too_large", `the failure's message is ${bytes} bytes, over the ${COMPUTE_LIMITS.maxErrorBytes}-byte limit`, {
-      field: "message",
-      bytes,
-      limit: COMPUTE_LIMITS.maxErrorBytes,
-    });
+  if (bytes > COMPUTE_LIMITS.maxErrorInputBytes) {
+    throw new LivelyError(
+      "too_large",
+      `the failure's message is ${bytes} bytes, over the ${COMPUTE_LIMITS.maxErrorInputBytes}-byte limit (and only its first ${COMPUTE_LIMITS.maxErrorBytes} bytes are kept)`,
+      { field: "message", bytes, limit: COMPUTE_LIMITS.maxErrorInputBytes },
+    );
   }
+  const stored = storableMessage(message);
   await store.writeUnordered(async (tx) => {
     if (!(await findBucket(tx, bucket))) throw bucketNotFound(bucket);
-    if (!(await failLeaseRow(tx, bucket, key, token, message, COMPUTE_LIMITS.failureMemoryMs))) throw leaseFenced(bucket, key, token);
+    if (!(await failLeaseRow(tx, bucket, key, token, stored, COMPUTE_LIMITS.failureMemoryMs))) throw leaseFenced(bucket, key, token);
   });
 }
 
-/** A message cut to what failLease stores (on a character boundary), for a node's own failures. */
+/** A message as a failure is stored: text PostgreSQL takes (no NUL, no lone surrogate), cut to 1 KiB. */
 export function storableMessage(message: string): string {
-  if (Buffer.byteLength(message) <= COMPUTE_LIMITS.maxErrorBytes) return message;
-  let cut = message.slice(0, COMPUTE_LIMITS.maxErrorBytes);
-  while (Buffer.byteLength(cut) > COMPUTE_LIMITS.maxErrorBytes - 3) cut = cut.slice(0, -1);
-  return `${cut}…`;
+  let text = message.replace(/\0/g, "").replace(/\p{Surrogate}/gu, (half, at: number, whole: string) => {
+    const pair = /[\uD800-\uDBFF]/.test(half) ? /[\uDC00-\uDFFF]/.test(whole[at + 1] ?? "") : /[\uD800-\uDBFF]/.test(whole[at - 1] ?? "");
+    return pair ? half : "\uFFFD";
+  });
+  if (Buffer.byteLength(text) <= COMPUTE_LIMITS.maxErrorBytes) return text;
+  text = text.slice(0, COMPUTE_LIMITS.maxErrorBytes);
+  while (Buffer.byteLength(text) > COMPUTE_LIMITS.maxErrorBytes - 3) text = text.slice(0, -1);
+  // A pair cut in half by the slice: drop the lone high half.
+  if (/[\uD800-\uDBFF]$/.test(text)) text = text.slice(0, -1);
+  return `${text}…`;
 }
