@@ -8,6 +8,8 @@
  *   with `fail`, which every waiter then sees). A lease lost meanwhile (a renewal or the
  *   completion answers 409 `fenced`: the caller paused or was cut off past its lease, and a
  *   newer holder took over) throws: nothing this caller computed is written.
+ *   With `stale` (stale-while-revalidate), the expired value is answered at once and `fn` runs
+ *   behind it.
  * - `pending`: still computing elsewhere after the node's wait: ask again.
  * - `failed`: a computation failed under 1 s ago: throw its message (`compute_failed`).
  */
@@ -28,7 +30,7 @@ export interface ComputeOptions {
 
 type ComputeAnswer =
   | { state: "value"; entry: KvEntry<unknown> }
-  | { state: "lease"; token: string; leaseMs: number }
+  | { state: "lease"; token: string; leaseMs: number; stale?: KvEntry<unknown> }
   | { state: "failed"; error: { message: string } }
   | { state: "pending" };
 
@@ -68,6 +70,12 @@ export async function getOrCompute<T>(
       case "failed":
         throw new LivelyClientError("compute_failed", answer.error.message, 200, { bucket, key });
       case "lease":
+        if (answer.stale) {
+          // Stale-while-revalidate: answer the expired value now and recompute behind it. A
+          // failure or a lost lease there reaches the next callers, not this one.
+          computeUnderLease(http, base, bucket, key, answer, compute, options).catch(() => undefined);
+          return decodeEntry<T>(answer.stale).value;
+        }
         return await computeUnderLease(http, base, bucket, key, answer, compute, options);
       default:
         throw new LivelyClientError("internal", `the node answered an unknown compute state ${JSON.stringify(answer)}`);
