@@ -159,18 +159,18 @@ async function demoCall(clients: LivelyClient[]): Promise<boolean> {
   return ok;
 }
 
-let stopping = false;
+// Under `npm run demo` one Ctrl-C arrives twice (the terminal's, and npm's copy): both wait for
+// the same stop, so the nodes drain and the data is removed before the exit.
+let stopping: Promise<void> | undefined;
 async function stop(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    await stopAll();
-  }
+  stopping ??= stopAll();
+  await stopping;
   // Everything printed reaches a pipe before the exit.
   await new Promise((done) => process.stdout.write("", done));
   process.exit(code);
 }
 process.on("SIGINT", () => {
-  console.log("\nstopping the three nodes…");
+  if (!stopping) console.log("\nstopping the three nodes…");
   void stop(0);
 });
 process.on("SIGTERM", () => void stop(0));
