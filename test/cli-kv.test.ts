@@ -84,7 +84,7 @@ describeEachBackend("lively kv", (backend) => {
     assert.equal(stale.stdout, "");
     assert.match(
       stale.stderr,
-      /not version \d+ as expected; nothing was written \(re-read with 'lively kv get shopping KEY --json' and retry with --expect \d+\)/,
+      /not version \d+ as expected; nothing was written \(re-read with 'lively kv get shopping eggs --json', retry with --expect \d+\)/,
     );
     assert.equal((await lively(["kv", "get", "shopping", "eggs"])).stdout, "4\n");
     const staleJson = await lively(["kv", "put", "shopping", "eggs", "5", "--expect", "0", "--json"]);

@@ -4,7 +4,9 @@
  * get-or-compute loop is in client-compute.test.ts; two definers at once in client-define.test.ts.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { createClient, type LivelyClient, LivelyClientError } from "lively/client";
 import { describeEachBackend } from "./helpers/backends.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
@@ -18,6 +20,13 @@ async function refusal(promise: Promise<unknown>): Promise<LivelyClientError> {
   }
   assert.fail("expected a refusal");
 }
+
+it("lively/client resolves to the one built file, which imports nothing (fetch only)", () => {
+  const path = fileURLToPath(import.meta.resolve("lively/client"));
+  assert.match(path, /\/dist\/client\.js$/);
+  const code = readFileSync(path, "utf8");
+  assert.doesNotMatch(code, /^\s*import\s|\bimport\(|\brequire\(/m, "no imports of node code, packages or Node modules");
+});
 
 describeEachBackend("lively/client", (backend) => {
   let t: TestNode;

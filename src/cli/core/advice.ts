@@ -18,8 +18,14 @@ const ADVICE: Record<NextStep | KvNextStep, (details: Record<string, unknown>) =
   "tag-or-force": () => "use 'lively tag' to change the rollout, or --force to end it",
   "create-bucket": (d) => `create it with 'lively kv create ${String(d.bucket)}'`,
   "list-buckets": () => "see 'lively kv buckets'",
-  "read-then-retry": (d) => `re-read with 'lively kv get ${String(d.bucket)} KEY --json' and retry with --expect ${String(d.current)}`,
+  "read-then-retry": (d) =>
+    `re-read with 'lively kv get ${String(d.bucket)} ${shellWord(String(d.key))} --json', retry with --expect ${String(d.current)}`,
 };
+
+/** A word of a command: as it is when plain, else double-quoted (the advice itself sits in single quotes). */
+function shellWord(word: string): string {
+  return /^[\w./:@-]+$/.test(word) ? word : JSON.stringify(word);
+}
 
 /** " (advice)" for an error that names a next step, else "". */
 export function adviceFor(error: LivelyError): string {
