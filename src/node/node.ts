@@ -28,6 +28,9 @@ import { getRequestListener } from "@hono/node-server";
 import { createAdminApi } from "../api/app.ts";
 import type { NodeHealth } from "../api/context.ts";
 import { VerifiedTokens } from "../auth/token-cache.ts";
+import { type EventFeed, startEventFeed } from "../cluster/event-feed.ts";
+import type { LivelyEvent } from "../cluster/event-log.ts";
+import { EventManager } from "../cluster/events.ts";
 import { type Feed, startFeed } from "../cluster/feed.ts";
 import { type KvFeed, startKvFeed } from "../cluster/kv-feed.ts";
 import { followIndex } from "../cluster/local-copy/follow.ts";
@@ -62,6 +65,7 @@ import { callExport } from "./calls.ts";
 import { advertisedAddress, need, resourceChild } from "./children.ts";
 import { secureDataDir } from "./data-dir.ts";
 import { startHttpChild } from "./http-child.ts";
+import { deliverEventsToModules, EVENT_EXPORT } from "./module-events.ts";
 
 export interface NodeOptions {
   /** SQLite path or postgres:// URL; default `<dataDir>/lively.db`. */
@@ -107,6 +111,10 @@ export interface NodeOptions {
   kvCacheMaxBytes?: number;
   /** How long the database may keep this node waiting (store.ts has the defaults and why). */
   storeTimeouts?: StoreTimeouts;
+  /** How often an idle event stream (`GET /events`) sends a heartbeat comment (default 15 s). */
+  eventHeartbeatMs?: number;
+  /** Events held for one slow event-stream client before it is dropped (default 1000). */
+  eventQueue?: number;
   log?: Logger;
 }
 
@@ -141,6 +149,8 @@ export interface RunningNode {
   readonly kv: NodeKv;
   /** The KV feed child, once started (after a restart, the new one). */
   readonly kvFeed: KvFeed | undefined;
+  /** The node's event manager (cluster/events.ts): the cluster's events as this node reads them. */
+  readonly events: EventManager<LivelyEvent>;
   close(): Promise<void>;
 }
 
@@ -161,6 +171,7 @@ interface Parts {
   port?: number;
   membership?: Membership;
   kvFeed?: KvFeed;
+  eventFeed?: EventFeed;
 }
 
 export async function startNode(options: NodeOptions = {}): Promise<RunningNode> {
@@ -184,6 +195,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   const kvCache = new KvReadCache({ maxBytes: options.kvCacheMaxBytes ?? KV_CACHE_DEFAULT_MAX_BYTES });
   // For the feed: make freshly applied history visible in the membership row right away.
   const beatSoon = () => parts.membership?.beatSoon();
+  // The node's, like the KV cache: streams and modules' onEvent hear the cluster's events from it.
+  const events = new EventManager<LivelyEvent>({ log });
   let stopping = false;
   const db = options.db ?? resolve(dataDir, "lively.db");
   // Before anything writes in the data folder (the local copy is its first writer).
@@ -251,7 +264,10 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       index,
       log,
       pollIntervalMs: options.pollIntervalMs,
-      onApplied: () => beatSoon(),
+      onApplied: () => {
+        beatSoon();
+        parts.eventFeed?.wake();
+      },
       prepare: parts.offline ? prepareOnReturn(store) : undefined,
       degraded,
     });
@@ -361,6 +377,9 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       log,
       nodeId: () => nodeId,
       logs,
+      events,
+      eventHeartbeatMs: options.eventHeartbeatMs,
+      eventQueue: options.eventQueue,
       downAfterMs: options.downAfterMs,
       // The write has committed; answer once this node serves it. A failed read is the feed's to retry.
       onChange: () =>
@@ -394,7 +413,10 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       admin: (request: IncomingMessage, response: ServerResponse) => void adminListener(request, response),
       inFlight: () => cache.inFlight,
       // Open `logs -f` streams would hold server.close() forever.
-      beforeClose: () => logs.endSubscriptions(),
+      beforeClose: () => {
+        logs.endSubscriptions();
+        events.endHandlers("the node is closing its HTTP server");
+      },
     });
     parts.port = child.port;
     nodeId = options.nodeId ?? `${hostname()}:${child.port}`;
@@ -438,9 +460,28 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
             cache: kvCache,
             log,
             pollIntervalMs: options.pollIntervalMs,
+            onChanges: () => parts.eventFeed?.wake(),
           });
           parts.kvFeed = kvFeed;
           return kvFeed;
+        },
+      },
+      {
+        id: "events",
+        restart: "permanent",
+        start: async () => {
+          const eventFeed = startEventFeed({
+            store: need(parts.store, "the store"),
+            events,
+            log,
+            pollIntervalMs: options.pollIntervalMs,
+            heartbeatMs: options.heartbeatMs,
+            downAfterMs: options.downAfterMs,
+            node: () => (parts.port === undefined ? undefined : { id: nodeId, address: advertisedAddress(host, parts.port) }),
+            stopping: () => stopping,
+          });
+          parts.eventFeed = eventFeed;
+          return eventFeed;
         },
       },
     ]);
@@ -456,6 +497,21 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     nodeLog.error({ err: error }, refused ? "stopping: the database refuses this build" : "the node's supervisor gave up"),
   );
   stopForRefusal = () => void tree.stop();
+  // Modules exporting onEvent on production hear every event this node reads (module-events.ts: per node).
+  const moduleEvents = deliverEventsToModules({
+    events,
+    store: () => parts.store,
+    appliedSeq: () => parts.index?.appliedSeq ?? -1,
+    call: async (module, args) => {
+      const caller = { channel: DEFAULT_CHANNEL, depth: 0 };
+      const index = need(parts.index, "the feed");
+      return (await callExport(index, need(parts.cache, "the loader"), module, EVENT_EXPORT, args, caller, { fallbackToProduction: false }))
+        .result;
+    },
+    moduleLog: (module, text) => logs.append(module, parts.index?.version(module, DEFAULT_CHANNEL) ?? 0, "error", text),
+    nodeId: () => nodeId,
+    log,
+  });
   if (refused) stopForRefusal(); // refused while the tree was still starting
   const store = need(parts.store, "the store");
   const index = need(parts.index, "the feed");
@@ -486,9 +542,12 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     get kvFeed() {
       return parts.kvFeed;
     },
+    events,
     close: async () => {
       stopping = true;
+      moduleEvents.stop();
       await tree.stop();
+      events.close();
       logs.close();
     },
   };
