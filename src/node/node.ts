@@ -11,6 +11,9 @@
  *   kv-sweep    deletes expired bucket entries and old KV change rows (kv/sweep.ts)
  *   kv-feed     keeps the node's KV read cache true to the store (cluster/kv-feed.ts); until
  *               it has caught up, and whenever it loses the database, the cache is bypassed
+ *   events      reads the cluster's events (history, KV changes, node up/down) as they commit and
+ *               publishes them to the node's event manager (cluster/event-feed.ts), which feeds
+ *               `GET /events` streams and modules exporting onEvent (module-events.ts)
  *
  * A node keeps a verified local copy of every channel head and of its channel index in
  * `<data-dir>/cache/` (cluster/local-copy/): loads read it first, so a database outage, or a
@@ -29,7 +32,7 @@ import { createAdminApi } from "../api/app.ts";
 import type { NodeHealth } from "../api/context.ts";
 import { VerifiedTokens } from "../auth/token-cache.ts";
 import { type EventFeed, startEventFeed } from "../cluster/event-feed.ts";
-import type { LivelyEvent } from "../cluster/event-log.ts";
+import { formatEventId, type LivelyEvent } from "../cluster/event-log.ts";
 import { EventManager } from "../cluster/events.ts";
 import { type Feed, startFeed } from "../cluster/feed.ts";
 import { type KvFeed, startKvFeed } from "../cluster/kv-feed.ts";
@@ -401,6 +404,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         feed: parts.feed?.state(),
         kvFeed: parts.kvFeed?.state(),
         kvCache: kvCache.stats(),
+        events: { handlers: events.handlerCount, published: parts.eventFeed?.cursor && formatEventId(parts.eventFeed.cursor) },
         localCopy: localCopy.state(),
         preload: { pending: parts.preloading?.pending ?? 0, done: parts.preloading?.done ?? 0, failed: parts.preloading?.failed ?? 0 },
       }),
