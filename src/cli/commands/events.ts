@@ -18,9 +18,10 @@ type StreamedEvent = LivelyEvent & { id: string };
 function subject(event: LivelyEvent): string {
   if (event.log === "kv") return event.key === undefined ? (event.bucket ?? "") : `${event.bucket}/${event.key}`;
   if (event.log === "nodes") return `${event.node} ${event.address}`;
-  const moved = event.from !== undefined || event.to !== undefined ? ` ${event.from ?? "-"} -> ${event.to ?? "-"}` : "";
-  const channel = event.channel ? ` ${event.channel}` : "";
-  return `${event.module ?? ""}${channel}${moved} (${event.action} by ${event.actor})`.trim();
+  const by = `(${event.action} by ${event.actor})`;
+  if (event.kind === "module.deploy") return `${event.module}@${event.to} ${by}`;
+  if (event.kind === "channel.move") return `${event.module} ${event.channel} ${event.from ?? "-"} -> ${event.to ?? "-"} ${by}`;
+  return `${event.module ?? ""} ${by}`.trim();
 }
 
 /** `2026-12-02T18:00:00.000Z  kv.put          shop/eggs  h3-k41-n2` */
