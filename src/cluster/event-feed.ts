@@ -9,7 +9,9 @@
  * default the store's, at most 1 s so node events from other nodes arrive within a second).
  * Like the other feeds it reads `seq > applied` for each log, so a missed wake-up delays an
  * event, never loses it; the database away is retried with backoff, never a crash. It starts
- * from the logs' current position: what came before is the stream's to replay from the store.
+ * from the logs' current position (what came before is the stream's to replay from the store),
+ * or, restarted by the supervisor, from where the previous one stopped, so nothing committed
+ * in between escapes the streams that stay open.
  *
  * Owns: the loop. Must not import api/, cli/, gateway/, runtime/.
  */
@@ -32,6 +34,8 @@ export interface EventFeedOptions {
   events: EventManager<LivelyEvent>;
   log: Logger;
   pollIntervalMs?: number;
+  /** Where to go on from (a restarted feed: the last one's cursor); default the logs' current position. */
+  from?: EventCursor;
   /** This node, for its own `left` on a clean stop. */
   node: () => { id: string; address: string } | undefined;
   /** Whether the node is stopping (a clean stop records `left`; a restart of this child does not). */
@@ -54,7 +58,7 @@ export function startEventFeed(options: EventFeedOptions): EventFeed {
   const log = options.log.child({ layer: "event-feed" });
   const pollMs = Math.min(options.pollIntervalMs ?? store.capabilities.pollIntervalMs, MAX_POLL_MS);
   const heartbeatMs = options.heartbeatMs ?? 2000;
-  let cursor: EventCursor | undefined;
+  let cursor: EventCursor | undefined = options.from;
   let stopped = false;
   let woken = false;
   let wakeUp: () => void = () => undefined;

@@ -55,6 +55,8 @@ interface Queued<E> {
 
 class Handler<E> {
   readonly queue: Queued<E>[] = [];
+  /** The event it is running now. */
+  current: Queued<E> | undefined;
   running = false;
   active = true;
 
@@ -63,8 +65,9 @@ class Handler<E> {
     readonly options: HandlerOptions & { maxQueue: number },
   ) {}
 
-  /** Settle every waiter: a removed handler must not hold up a syncNotify. */
+  /** Settle every waiter, the running event's too: a removed handler must not hold up a syncNotify. */
   discard(): void {
+    this.current?.done?.();
     for (const item of this.queue.splice(0)) item.done?.();
   }
 }
@@ -115,19 +118,23 @@ export class EventManager<E> {
     const waits: Promise<void>[] = [];
     for (const handler of [...this.handlers]) {
       waits.push(new Promise<void>((done) => this.enqueue(handler, { event, done })));
+      // (A promise settles once: a `done` called again, by a removal and then the run's end, is a no-op.)
     }
     await Promise.all(waits);
   }
 
-  /** Remove every handler with a `closed` notice (the HTTP server closing: its streams end). */
-  endHandlers(why = "the node is stopping"): void {
-    for (const handler of [...this.handlers]) this.drop(handler, "closed", why);
+  /**
+   * Remove every handler tied to a monitor with a `closed` notice: the HTTP server closing ends
+   * its streams (their connections would hold it open). Handlers without a monitor stay.
+   */
+  endMonitored(why: string): void {
+    for (const handler of [...this.handlers]) if (handler.options.monitor) this.drop(handler, "closed", why);
   }
 
-  /** End every handler and refuse new ones (the node stopping). */
+  /** Remove every handler, with a `closed` notice, and refuse new ones (the node stopping). */
   close(): void {
     this.closed = true;
-    this.endHandlers();
+    for (const handler of [...this.handlers]) this.drop(handler, "closed", "the node is stopping");
   }
 
   private enqueue(handler: Handler<E>, item: Queued<E>): void {
@@ -149,11 +156,13 @@ export class EventManager<E> {
     handler.running = true;
     try {
       for (let item = handler.queue.shift(); item && handler.active; item = handler.queue.shift()) {
+        handler.current = item;
         try {
           await handler.run(item.event);
         } catch (thrown) {
           this.drop(handler, "failed", toError(thrown).message);
         } finally {
+          handler.current = undefined;
           item.done?.();
         }
       }

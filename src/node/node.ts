@@ -419,7 +419,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       // Open `logs -f` streams would hold server.close() forever.
       beforeClose: () => {
         logs.endSubscriptions();
-        events.endHandlers("the node is closing its HTTP server");
+        events.endMonitored("the node is closing its HTTP server");
       },
     });
     parts.port = child.port;
@@ -476,6 +476,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         start: async () => {
           const eventFeed = startEventFeed({
             store: need(parts.store, "the store"),
+            // A restarted feed goes on from where the last one published: live streams miss nothing.
+            from: parts.eventFeed?.cursor,
             events,
             log,
             pollIntervalMs: options.pollIntervalMs,
