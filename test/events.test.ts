@@ -414,7 +414,7 @@ describeEachBackend("events", (backend) => {
 describe("events across two nodes on PostgreSQL", { skip: skipUnless("postgres") }, () => {
   it("a stream on one node sees the other's writes and node events, and resumes on the other node without loss or repeat", async () => {
     const database = await createTestDatabase();
-    const cluster = await startCluster(database.url, 2, ["--heartbeat-ms", "200"]);
+    const cluster = await startCluster(database.url, 2, ["--heartbeat-ms", "200", "--down-after-ms", "1500"]);
     const [a, b] = cluster.nodes;
     assert.ok(a && b);
     try {
@@ -440,11 +440,18 @@ describe("events across two nodes on PostgreSQL", { skip: skipUnless("postgres")
             onA.events.map((e) => e.key),
             ["y0", "y1", "y2", "y3", "y4", "z"],
           );
-          // Node B stops cleanly: its `left` reaches A's stream.
+          // Node B pauses (down), resumes (up) and stops cleanly (left): each reaches A's stream once.
           const nodes = await openStream(a.url, cluster.token, "?kind=node");
           try {
+            const idB = String(b.ready.node);
+            const ofB = () => nodes.events.filter((e) => e.node === idB).map((e) => e.kind);
+            b.child.kill("SIGSTOP");
+            await eventually("node B's down event", () => ofB().includes("node.down"), 20_000);
+            b.child.kill("SIGCONT");
+            await eventually("node B's up event", () => ofB().includes("node.up"), 20_000);
             b.child.kill("SIGTERM");
-            await eventually("node B's left event", () => nodes.events.some((e) => e.kind === "node.left"), 20_000);
+            await eventually("node B's left event", () => ofB().includes("node.left"), 20_000);
+            assert.deepEqual(ofB(), ["node.down", "node.up", "node.left"]);
           } finally {
             await nodes.close();
           }

@@ -41,7 +41,9 @@ async function pendingChanges(db: Db, downAfterMs: number): Promise<Change[]> {
     const status = statusOf(node, nowMs, downAfterMs);
     const last = recorded.get(node.id);
     const restarted = status === "up" && last !== undefined && node.startedAt > last.at;
-    if (last?.status !== status || restarted) changes.push({ node: node.id, address: node.address, status });
+    // A node records its own `left` just before its row says so: in between it is stopping, not back up.
+    const stopping = status === "up" && last?.status === "left" && !restarted;
+    if ((last?.status !== status && !stopping) || restarted) changes.push({ node: node.id, address: node.address, status });
   }
   return changes;
 }
