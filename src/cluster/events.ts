@@ -85,6 +85,13 @@ export class EventManager<E> {
     return this.handlers.size;
   }
 
+  /** Handlers tied to a monitor (streams, isolates): what a node bounds. */
+  get monitoredCount(): number {
+    let count = 0;
+    for (const handler of this.handlers) if (handler.options.monitor) count++;
+    return count;
+  }
+
   addHandler(run: (event: E) => void | Promise<void>, options: HandlerOptions): HandlerRegistration {
     const handler = new Handler(run, { ...options, maxQueue: options.maxQueue ?? DEFAULT_HANDLER_QUEUE });
     const monitor = options.monitor;

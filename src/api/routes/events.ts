@@ -36,6 +36,8 @@ import { queryInt } from "../input.ts";
 
 /** The most events `?last=` reaches back. */
 export const MAX_LAST = 1000;
+/** Live streams one node serves at once; past it `overloaded` (503, retry-after), not unbounded memory. */
+export const MAX_STREAMS = 1000;
 const PARAMS = new Set(["after", "last", "follow", "kind", "bucket", "prefix", "module"]);
 
 export interface EventRouteDeps {
@@ -87,6 +89,9 @@ export function eventRoutes(deps: ApiDeps & EventRouteDeps) {
     const after = query.after !== undefined ? parseEventId(query.after, "after") : undefined;
     const events = deps.events;
     if (following && !events) throw new LivelyError("unavailable", "this node does not publish live events: use follow=0");
+    if (following && events && events.monitoredCount >= MAX_STREAMS) {
+      throw new LivelyError("overloaded", `this node already serves ${MAX_STREAMS} event streams: retry later or use another node`);
+    }
     const start: EventCursor = await deps.store.read(async (db) => {
       const from = resumeFrom ?? after;
       if (from) {
