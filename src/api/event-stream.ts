@@ -169,7 +169,13 @@ export function streamEvents(options: EventStreamOptions): ReadableStream<Uint8A
           return;
         }
         if (behind) {
-          const out = await catchUp();
+          let out: string;
+          try {
+            out = await catchUp();
+          } catch (error) {
+            release(); // the stream errors and its connection ends; the client resumes with its last id
+            throw error;
+          }
           if (released) return;
           if (out === "end" || (!options.follow && !behind)) {
             if (out !== "end") controller.enqueue(encoder.encode(out));

@@ -259,6 +259,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       index.restore(map);
     }
     parts.index = index;
+    // Every apply (the feed's, or an admin write's on this node) has new history for the event feed.
+    index.onApplied(() => parts.eventFeed?.wake());
     parts.mapFrom = degraded ? "local copy" : "database";
     const following = followIndex(localCopy, index, store);
     // After each apply, heartbeat soon: `lively nodes` sees this node converge within milliseconds.
@@ -267,10 +269,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       index,
       log,
       pollIntervalMs: options.pollIntervalMs,
-      onApplied: () => {
-        beatSoon();
-        parts.eventFeed?.wake();
-      },
+      onApplied: () => beatSoon(),
       prepare: parts.offline ? prepareOnReturn(store) : undefined,
       degraded,
     });
