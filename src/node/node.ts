@@ -32,7 +32,7 @@ import { createAdminApi } from "../api/app.ts";
 import type { NodeHealth } from "../api/context.ts";
 import { VerifiedTokens } from "../auth/token-cache.ts";
 import { type EventFeed, startEventFeed } from "../cluster/event-feed.ts";
-import { formatEventId, type LivelyEvent } from "../cluster/event-log.ts";
+import { currentCursor, type EventCursor, formatEventId, type LivelyEvent } from "../cluster/event-log.ts";
 import { EventManager } from "../cluster/events.ts";
 import { type Feed, startFeed } from "../cluster/feed.ts";
 import { type KvFeed, startKvFeed } from "../cluster/kv-feed.ts";
@@ -175,6 +175,8 @@ interface Parts {
   membership?: Membership;
   kvFeed?: KvFeed;
   eventFeed?: EventFeed;
+  /** The logs' position when the node first read the store (event-feed.ts starts there). */
+  eventStart?: EventCursor;
 }
 
 export async function startNode(options: NodeOptions = {}): Promise<RunningNode> {
@@ -249,7 +251,11 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     const index = new ChannelIndex(store, { log });
     let degraded = parts.offline;
     try {
-      if (!degraded) await index.catchUp(); // the whole map, before anything serves
+      if (!degraded) {
+        await index.catchUp(); // the whole map, before anything serves
+        // Where the event feed starts, taken before any stream can subscribe: nothing falls in between.
+        parts.eventStart ??= await store.read((db) => currentCursor(db)).catch(() => undefined);
+      }
     } catch (error) {
       if (!cannotReach(error) || !offlineMap(previous, localCopy.snapshotOf(store)?.index)) throw error;
       degraded = { reason: error.message, since: new Date().toISOString() };
@@ -476,7 +482,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
           const eventFeed = startEventFeed({
             store: need(parts.store, "the store"),
             // A restarted feed goes on from where the last one published: live streams miss nothing.
-            from: parts.eventFeed?.cursor,
+            from: parts.eventFeed?.cursor ?? parts.eventStart,
             events,
             log,
             pollIntervalMs: options.pollIntervalMs,
