@@ -19,6 +19,7 @@ import { deployRoutes } from "./routes/deploy.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { KV_MAX_BODY_BYTES, KV_PATH, kvRoutes } from "./routes/kv.ts";
+import { kvComputeRoutes } from "./routes/kv-compute.ts";
 import { logRoutes } from "./routes/logs.ts";
 import { moduleRoutes } from "./routes/modules.ts";
 import { networkRoutes } from "./routes/network.ts";
@@ -74,6 +75,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/", nodeRoutes(deps));
   api.route("/", logRoutes(deps));
   api.route("/", kvRoutes(deps));
+  api.route("/", kvComputeRoutes(deps));
   api.route("/", eventRoutes(deps));
   app.route(API_PREFIX, api);
   return app;
