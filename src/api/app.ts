@@ -16,6 +16,7 @@ import { healthHandler } from "./health.ts";
 import { API_PREFIX } from "./prefix.ts";
 import { channelRoutes } from "./routes/channels.ts";
 import { deployRoutes } from "./routes/deploy.ts";
+import { eventRoutes } from "./routes/events.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { KV_MAX_BODY_BYTES, KV_PATH, kvRoutes } from "./routes/kv.ts";
 import { kvComputeRoutes } from "./routes/kv-compute.ts";
@@ -75,6 +76,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/", logRoutes(deps));
   api.route("/", kvRoutes(deps));
   api.route("/", kvComputeRoutes(deps));
+  api.route("/", eventRoutes(deps));
   app.route(API_PREFIX, api);
   return app;
 }

@@ -11,6 +11,9 @@
  *   kv-sweep    deletes expired bucket entries and old KV change rows (kv/sweep.ts)
  *   kv-feed     keeps the node's KV read cache true to the store (cluster/kv-feed.ts); until
  *               it has caught up, and whenever it loses the database, the cache is bypassed
+ *   events      reads the cluster's events (history, KV changes, node up/down) as they commit and
+ *               publishes them to the node's event manager (cluster/event-feed.ts), which feeds
+ *               `GET /events` streams and modules exporting onEvent (module-events.ts)
  *
  * A node keeps a verified local copy of every channel head and of its channel index in
  * `<data-dir>/cache/` (cluster/local-copy/): loads read it first, so a database outage, or a
@@ -28,6 +31,9 @@ import { getRequestListener } from "@hono/node-server";
 import { createAdminApi } from "../api/app.ts";
 import type { NodeHealth } from "../api/context.ts";
 import { VerifiedTokens } from "../auth/token-cache.ts";
+import { type EventFeed, startEventFeed } from "../cluster/event-feed.ts";
+import { currentCursor, type EventCursor, formatEventId, type LivelyEvent } from "../cluster/event-log.ts";
+import { EventManager } from "../cluster/events.ts";
 import { type Feed, startFeed } from "../cluster/feed.ts";
 import { type KvFeed, startKvFeed } from "../cluster/kv-feed.ts";
 import { followIndex } from "../cluster/local-copy/follow.ts";
@@ -62,6 +68,7 @@ import { callExport } from "./calls.ts";
 import { advertisedAddress, need, resourceChild } from "./children.ts";
 import { secureDataDir } from "./data-dir.ts";
 import { startHttpChild } from "./http-child.ts";
+import { deliverEventsToModules, EVENT_EXPORT } from "./module-events.ts";
 
 export interface NodeOptions {
   /** SQLite path or postgres:// URL; default `<dataDir>/lively.db`. */
@@ -107,6 +114,10 @@ export interface NodeOptions {
   kvCacheMaxBytes?: number;
   /** How long the database may keep this node waiting (store.ts has the defaults and why). */
   storeTimeouts?: StoreTimeouts;
+  /** How often an idle event stream (`GET /events`) sends a heartbeat comment (default 15 s). */
+  eventHeartbeatMs?: number;
+  /** Events held for one slow event-stream client before it is dropped (default 1000). */
+  eventQueue?: number;
   log?: Logger;
 }
 
@@ -141,6 +152,8 @@ export interface RunningNode {
   readonly kv: NodeKv;
   /** The KV feed child, once started (after a restart, the new one). */
   readonly kvFeed: KvFeed | undefined;
+  /** The node's event manager (cluster/events.ts): the cluster's events as this node reads them. */
+  readonly events: EventManager<LivelyEvent>;
   close(): Promise<void>;
 }
 
@@ -161,6 +174,9 @@ interface Parts {
   port?: number;
   membership?: Membership;
   kvFeed?: KvFeed;
+  eventFeed?: EventFeed;
+  /** The logs' position when the node first read the store (event-feed.ts starts there). */
+  eventStart?: EventCursor;
 }
 
 export async function startNode(options: NodeOptions = {}): Promise<RunningNode> {
@@ -184,6 +200,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   const kvCache = new KvReadCache({ maxBytes: options.kvCacheMaxBytes ?? KV_CACHE_DEFAULT_MAX_BYTES });
   // For the feed: make freshly applied history visible in the membership row right away.
   const beatSoon = () => parts.membership?.beatSoon();
+  // The node's, like the KV cache: streams and modules' onEvent hear the cluster's events from it.
+  const events = new EventManager<LivelyEvent>({ log });
   let stopping = false;
   const db = options.db ?? resolve(dataDir, "lively.db");
   // Before anything writes in the data folder (the local copy is its first writer).
@@ -233,7 +251,11 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     const index = new ChannelIndex(store, { log });
     let degraded = parts.offline;
     try {
-      if (!degraded) await index.catchUp(); // the whole map, before anything serves
+      if (!degraded) {
+        await index.catchUp(); // the whole map, before anything serves
+        // Where the event feed starts, taken before any stream can subscribe: nothing falls in between.
+        parts.eventStart ??= await store.read((db) => currentCursor(db)).catch(() => undefined);
+      }
     } catch (error) {
       if (!cannotReach(error) || !offlineMap(previous, localCopy.snapshotOf(store)?.index)) throw error;
       degraded = { reason: error.message, since: new Date().toISOString() };
@@ -243,6 +265,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       index.restore(map);
     }
     parts.index = index;
+    // Every apply (the feed's, or an admin write's on this node) has new history for the event feed.
+    index.onApplied(() => parts.eventFeed?.wake());
     parts.mapFrom = degraded ? "local copy" : "database";
     const following = followIndex(localCopy, index, store);
     // After each apply, heartbeat soon: `lively nodes` sees this node converge within milliseconds.
@@ -362,6 +386,9 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       log,
       nodeId: () => nodeId,
       logs,
+      events,
+      eventHeartbeatMs: options.eventHeartbeatMs,
+      eventQueue: options.eventQueue,
       downAfterMs: options.downAfterMs,
       // The write has committed; answer once this node serves it. A failed read is the feed's to retry.
       onChange: () =>
@@ -384,6 +411,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         kvFeed: parts.kvFeed?.state(),
         kvCache: kvCache.stats(),
         kvCompute: kv.flights.stats(),
+        events: { handlers: events.handlerCount, published: parts.eventFeed?.cursor && formatEventId(parts.eventFeed.cursor) },
         localCopy: localCopy.state(),
         preload: { pending: parts.preloading?.pending ?? 0, done: parts.preloading?.done ?? 0, failed: parts.preloading?.failed ?? 0 },
       }),
@@ -396,7 +424,10 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       admin: (request: IncomingMessage, response: ServerResponse) => void adminListener(request, response),
       inFlight: () => cache.inFlight,
       // Open `logs -f` streams would hold server.close() forever.
-      beforeClose: () => logs.endSubscriptions(),
+      beforeClose: () => {
+        logs.endSubscriptions();
+        events.endMonitored("the node is closing its HTTP server");
+      },
     });
     parts.port = child.port;
     nodeId = options.nodeId ?? `${hostname()}:${child.port}`;
@@ -440,9 +471,30 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
             cache: kvCache,
             log,
             pollIntervalMs: options.pollIntervalMs,
+            onChanges: () => parts.eventFeed?.wake(),
           });
           parts.kvFeed = kvFeed;
           return kvFeed;
+        },
+      },
+      {
+        id: "events",
+        restart: "permanent",
+        start: async () => {
+          const eventFeed = startEventFeed({
+            store: need(parts.store, "the store"),
+            // A restarted feed goes on from where the last one published: live streams miss nothing.
+            from: parts.eventFeed?.cursor ?? parts.eventStart,
+            events,
+            log,
+            pollIntervalMs: options.pollIntervalMs,
+            heartbeatMs: options.heartbeatMs,
+            downAfterMs: options.downAfterMs,
+            node: () => (parts.port === undefined ? undefined : { id: nodeId, address: advertisedAddress(host, parts.port) }),
+            stopping: () => stopping,
+          });
+          parts.eventFeed = eventFeed;
+          return eventFeed;
         },
       },
     ]);
@@ -458,6 +510,21 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     nodeLog.error({ err: error }, refused ? "stopping: the database refuses this build" : "the node's supervisor gave up"),
   );
   stopForRefusal = () => void tree.stop();
+  // Modules exporting onEvent on production hear every event this node reads (module-events.ts: per node).
+  const moduleEvents = deliverEventsToModules({
+    events,
+    store: () => parts.store,
+    appliedSeq: () => parts.index?.appliedSeq ?? -1,
+    call: async (module, args) => {
+      const caller = { channel: DEFAULT_CHANNEL, depth: 0 };
+      const index = need(parts.index, "the feed");
+      return (await callExport(index, need(parts.cache, "the loader"), module, EVENT_EXPORT, args, caller, { fallbackToProduction: false }))
+        .result;
+    },
+    moduleLog: (module, text) => logs.append(module, parts.index?.version(module, DEFAULT_CHANNEL) ?? 0, "error", text),
+    nodeId: () => nodeId,
+    log,
+  });
   if (refused) stopForRefusal(); // refused while the tree was still starting
   const store = need(parts.store, "the store");
   const index = need(parts.index, "the feed");
@@ -488,9 +555,12 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     get kvFeed() {
       return parts.kvFeed;
     },
+    events,
     close: async () => {
       stopping = true;
+      moduleEvents.stop();
       await tree.stop();
+      events.close();
       logs.close();
     },
   };
