@@ -22,8 +22,9 @@ import type {
 } from "../sandbox.ts";
 import { Watchdog } from "../watchdog.ts";
 import type { HostBindings } from "../web/prelude.ts";
-import { Dispatcher, describeReason, newErrorId } from "./dispatcher.ts";
+import { Dispatcher } from "./dispatcher.ts";
 import { type IvmIsolate, type IvmReference, loadIsolatedVm } from "./isolated-vm.ts";
+import { describeReason, newErrorId } from "./limit-errors.ts";
 import { createModuleIsolate, evaluateModule } from "./module-isolate.ts";
 
 /** How deep env.call may nest (A calls B calls C…) before it is refused: a cycle guard. */
