@@ -3,8 +3,9 @@
  * ../ivm/dispatcher.ts; the messages are in protocol.ts). scripts/isolate-code.mjs bundles this
  * entry into DISPATCH_SOURCE, a closure body that ../ivm/ivm-sandbox.ts evaluates once per
  * loaded version, right after the prelude and BEFORE the module's top-level code, as
- * `createDispatcher($0, $1, $2, $3)`: $0 the `respond` callback (ignored mode: never waited
- * for), $1 the version string, $2 the module's vars as JSON, $3 the prelude's wire object.
+ * `createDispatcher($0, $1, $2, $3, $4)`: $0 the `respond` callback (ignored mode: never waited
+ * for), $1 the version string, $2 the module's vars as JSON, $3 the prelude's wire object, $4
+ * the names of the module's KV bindings as JSON (env.KV, its own bucket, is always there; kv.ts).
  *
  * This file's top level runs at that moment, so it captures the builtins it relies on
  * (Reflect.apply, Promise's then/resolve/all, JSON, Object.keys/freeze) before module code can
@@ -26,11 +27,13 @@
  * every env.call, so the host charges the call to that request's channel, depth and call
  * chain: the isolate never says how deep it is.
  */
+import { makeKvNamespace } from "./kv.ts";
 import type { PreludeWire } from "./prelude.ts";
 import type { CallItem, DispatchItem, FailureResult, FetchItem, ResultBatch, SlotResult } from "./protocol.ts";
 
 const apply = Reflect.apply;
 const freeze = Object.freeze;
+const defineProperty = Object.defineProperty;
 const keys = Object.keys;
 const stringify = JSON.stringify;
 const parse = JSON.parse;
@@ -64,12 +67,15 @@ let fromResponse: PreludeWire["fromResponse"];
 let hostAsync: PreludeWire["hostAsync"];
 let report: PreludeWire["reportError"];
 let ns: Namespace | null = null;
+/** env.KV and the bound buckets, made once: they carry no request of their own. */
+let kvEnv: Record<string, object> = {};
 
 export default function createDispatcher(
   respondWith: typeof respond,
   versionName: string,
   varsJson: string,
   wire: PreludeWire,
+  kvNamesJson: string,
 ): DispatcherEntry {
   respond = respondWith;
   version = versionName;
@@ -78,6 +84,14 @@ export default function createDispatcher(
   hostAsync = wire.hostAsync;
   report = wire.reportError;
   vars = freeze(parse(varsJson));
+  const names = parse(kvNamesJson) as string[];
+  kvEnv = {};
+  // Defined, not assigned: a name can never reach a prototype (the host checked them anyway).
+  const define = (name: string) =>
+    defineProperty(kvEnv, name, { value: makeKvNamespace(name, hostAsync), enumerable: true, writable: false, configurable: false });
+  define("KV");
+  for (let i = 0; i < names.length; i++) define(names[i]);
+  freeze(kvEnv);
   return [dispatch, collect, start];
 }
 
@@ -94,7 +108,7 @@ const makeEnv = (item: DispatchItem) => {
     }
     return then(hostAsync("call", { s, g, c, m: String(module), f: String(fn), a: json }), (text) => parse(text), undefined);
   };
-  return freeze({ version, vars, call });
+  return freeze({ ...kvEnv, version, vars, call });
 };
 
 let collecting = false;

@@ -6,6 +6,8 @@
  * A version that a limit killed is disposed at once; the version cache loads a fresh isolate
  * on the next request, and no other version is touched.
  */
+
+import { KV_BINDING_NAME } from "../../code/kv-bindings.ts";
 import { LivelyError } from "../../errors.ts";
 import type { CallPayload, FetchedResponse, FetchPayload, Untrusted } from "../isolate/protocol.ts";
 import { DISPATCH_SOURCE } from "../isolate-code.generated.ts";
@@ -24,6 +26,7 @@ import { Watchdog } from "../watchdog.ts";
 import type { HostBindings } from "../web/prelude.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { type IvmIsolate, type IvmReference, loadIsolatedVm } from "./isolated-vm.ts";
+import { kvHandler } from "./kv-handler.ts";
 import { describeReason, newErrorId } from "./limit-errors.ts";
 import { createModuleIsolate, evaluateModule } from "./module-isolate.ts";
 
@@ -195,7 +198,11 @@ export class IvmSandbox implements Sandbox {
       onLog: request.onLog,
       timerTimeoutMs: limits.cpuMs,
       maxPendingAsync: request.maxPendingHostOps,
-      asyncHandlers: { call: callHandler(request.callModule, () => loaded?.dispatcher), fetch: fetchHandler(request.fetch) },
+      asyncHandlers: {
+        call: callHandler(request.callModule, () => loaded?.dispatcher),
+        fetch: fetchHandler(request.fetch),
+        kv: kvHandler(request.kv, (error) => moduleLog(`env.KV failed on the node: ${describeReason(error)}`)),
+      },
       onActivity: () => loaded?.dispatcher.watch(),
       onTaskDone: () => loaded?.dispatcher.taskDone(),
       onUnhandled: (reason) => {
@@ -211,9 +218,11 @@ export class IvmSandbox implements Sandbox {
       // fresh and idle, and they cost less than the round trips of their async forms.
       const { Callback } = loadIsolatedVm();
       const respond = new Callback((results: unknown[]) => loaded?.dispatcher.deliver(results), { ignored: true });
+      // Checked again here: a name becomes a property of env, and only binding names may.
+      const kvNames = (request.kv?.bindingNames ?? []).filter((name) => KV_BINDING_NAME.test(name) && name !== "KV");
       const entry = context.evalClosureSync(
         DISPATCH_SOURCE,
-        [respond, String(version), JSON.stringify(request.vars), target.wire.derefInto()],
+        [respond, String(version), JSON.stringify(request.vars), target.wire.derefInto(), JSON.stringify(kvNames)],
         { result: { reference: true }, filename: "lively:dispatcher" },
       ) as IvmReference;
       target.wire.release();
