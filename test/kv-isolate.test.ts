@@ -90,6 +90,21 @@ export async function attack() {
   return out;
 }
 export function keys() { return this.KV.list().then((page) => page.keys.map((k) => k.name)); }
+export async function flood() {
+  const results = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => this.KV.get("k" + i)));
+  const codes = results.filter((r) => r.status === "rejected").map((r) => r.reason.code);
+  return { ok: results.filter((r) => r.status === "fulfilled").length, codes: [...new Set(codes)] };
+}
+export async function mutate() {
+  const bytes = new Uint8Array([1, 2, 3]);
+  const put = this.KV.put("copied", bytes);
+  bytes[0] = 9; // after put was called: the stored value is the copy made at the call
+  await put;
+  const read = await this.KV.get("copied");
+  read[1] = 9; // the reader's own copy
+  const again = await this.KV.get("copied");
+  return [Array.from(read), Array.from(again)];
+}
 `;
 
 interface Outcome {
@@ -241,6 +256,17 @@ describeEachBackend("KV inside modules", (backend) => {
 
     assert.equal((await cli("config", "binder", "--unbind-kv", "SHOP")).code, 0);
     assert.deepEqual(await call("binder", "bindings"), ["KV"]);
+  });
+
+  it("counts KV calls against the isolate's host operations in flight: past the cap, code overloaded", async () => {
+    await t.deploy("flooder", HOSTILE, ["production"]);
+    const out = (await t.api("POST", "/call/flooder/flood", { body: [] })).body;
+    assert.ok(out.ok >= 1 && out.ok < 300, JSON.stringify(out));
+    assert.deepEqual(out.codes, ["overloaded"]);
+    assert.deepEqual((await t.api("POST", "/call/flooder/mutate", { body: [] })).body, [
+      [1, 9, 3],
+      [1, 2, 3],
+    ]);
   });
 
   it("answers hostile module code with clear errors and writes nothing it should not", async () => {
