@@ -107,6 +107,30 @@ export async function mutate() {
 }
 `;
 
+/** getOrCompute from module code: the function runs in the isolate, under the cluster's lease. */
+const COMPUTE = `
+const later = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+export async function once(key, value, options) {
+  let ran = 0;
+  const got = await this.KV.getOrCompute(key, async () => { ran++; await later(20); return value; }, options);
+  return { got, ran };
+}
+export async function together(key) {
+  let ran = 0;
+  const all = await Promise.all(Array.from({ length: 20 }, () =>
+    this.KV.getOrCompute(key, async () => { ran++; await later(100); return { n: 42 }; })));
+  return { ran, same: all.every((v) => v.n === 42) };
+}
+export async function failing(key) {
+  try { await this.KV.getOrCompute(key, () => { throw new Error("nope"); }); return "stored?"; }
+  catch (e) { return { code: e.code, message: e.message }; }
+}
+export async function bytes(key) { return Array.from(await this.KV.getOrCompute(key, () => new Uint8Array([7, 8]))); }
+export async function notAFunction() {
+  try { await this.KV.getOrCompute("k", 5); return "accepted?"; } catch (e) { return e.code; }
+}
+`;
+
 interface Outcome {
   ok?: any;
   code?: string | null;
@@ -267,6 +291,28 @@ describeEachBackend("KV inside modules", (backend) => {
       [1, 9, 3],
       [1, 2, 3],
     ]);
+  });
+
+  it("getOrCompute runs the module's function once, in the isolate, and stores its value", async () => {
+    await t.deploy("computer", COMPUTE, ["production"]);
+    const first = (await t.api("POST", "/call/computer/once", { body: ["a", { v: 1 }] })).body;
+    assert.deepEqual(first, { got: { v: 1 }, ran: 1 });
+    const second = (await t.api("POST", "/call/computer/once", { body: ["a", { v: 2 }] })).body;
+    assert.deepEqual(second, { got: { v: 1 }, ran: 0 }, "stored: not computed again");
+    assert.deepEqual((await t.api("GET", "/kv/computer/keys/a")).body.value, { v: 1 });
+    assert.deepEqual((await t.api("POST", "/call/computer/together", { body: ["b"] })).body, { ran: 1, same: true });
+    const failed = (await t.api("POST", "/call/computer/failing", { body: ["c"] })).body;
+    assert.equal(failed.code, "compute_failed");
+    assert.match(failed.message, /nope/);
+    assert.equal((await t.api("GET", "/kv/computer/keys/c")).status, 404, "a throwing function stores nothing");
+    assert.deepEqual((await t.api("POST", "/call/computer/bytes", { body: ["d"] })).body, [7, 8]);
+    assert.equal((await t.api("POST", "/call/computer/notAFunction", { body: [] })).body, "bad_request");
+    const short = (await t.api("POST", "/call/computer/once", { body: ["e", 1, { ttl: 1 }] })).body;
+    assert.deepEqual(short, { got: 1, ran: 1 });
+    await eventually("the computed value expires and is computed again", async () => {
+      const again = (await t.api("POST", "/call/computer/once", { body: ["e", 2, { ttl: 1 }] })).body;
+      return again.ran === 1 && again.got === 2;
+    });
   });
 
   it("answers hostile module code with clear errors and writes nothing it should not", async () => {

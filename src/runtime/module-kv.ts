@@ -23,6 +23,18 @@ import type { DeleteResult, KvEntry, ListPage, PutResult } from "../kv/kv.ts";
 import { list } from "../kv/list.ts";
 import type { GetOptions, NodeKv } from "../kv/node-kv.ts";
 
+/** NodeKv.getOrCompute's options (kv/compute.ts, ComputeOptions), as the isolate sent them: checked there. */
+interface ComputeOptionsIn {
+  ttl?: number;
+  staleWhileRevalidate?: number;
+  metadata?: unknown;
+}
+
+/** NodeKv's get-or-compute (KV-COMPUTE-PROTOCOL.md). */
+interface ComputingKv {
+  getOrCompute(bucket: string, key: string, compute: () => Promise<unknown>, options?: ComputeOptionsIn): Promise<KvEntry>;
+}
+
 /** env's name of the module's own bucket. */
 export const OWN_BUCKET_BINDING = "KV";
 
@@ -119,6 +131,29 @@ export class ModuleKv {
         });
       }
       return { bucket, key: input.key as string, deleted: false, version: null };
+    }
+  }
+
+  /**
+   * The key's value, computed by `compute` when it holds none, once in the whole cluster
+   * (NodeKv.getOrCompute); the own bucket is created for it like for a put.
+   */
+  async getOrCompute(
+    binding: unknown,
+    key: unknown,
+    compute: () => Promise<unknown>,
+    options: { ttl?: unknown; staleWhileRevalidate?: unknown; metadata?: unknown },
+  ): Promise<KvEntry> {
+    const { bucket, own } = this.target(binding);
+    const kv = this.kv as NodeKv & Partial<ComputingKv>;
+    if (typeof kv.getOrCompute !== "function") throw new LivelyError("unavailable", "env.KV.getOrCompute is not available on this node");
+    const run = () => (kv as ComputingKv).getOrCompute(bucket, key as string, compute, options as ComputeOptionsIn);
+    try {
+      return await run();
+    } catch (error) {
+      if (!own || !bucketMissing(error, bucket)) throw error;
+      await this.kv.createBucket({ bucket, existsOk: true });
+      return run();
     }
   }
 

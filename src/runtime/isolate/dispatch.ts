@@ -21,13 +21,15 @@
  *                    dispatch's task and its microtasks: handlers that answer without real I/O
  *                    are all in it, and a batch costs two crossings, not two per request.
  *   start(namespace) called once after the module evaluated; returns its export names as JSON.
+ *   compute(id)      runs the function of env.KV.getOrCompute call `id` (kv.ts), when the host's
+ *                    flight for that key chose this caller; answers its value as JSON text or bytes.
  *
  * What settles later (after a host fetch, a timer, env.call) is sent with `respond([...])`,
  * one call per microtask turn. env is made per request and names it (slot and generation) in
  * every env.call, so the host charges the call to that request's channel, depth and call
  * chain: the isolate never says how deep it is.
  */
-import { makeKvNamespace } from "./kv.ts";
+import { makeKvNamespace, runCompute } from "./kv.ts";
 import type { PreludeWire } from "./prelude.ts";
 import type { CallItem, DispatchItem, FailureResult, FetchItem, ResultBatch, SlotResult } from "./protocol.ts";
 
@@ -57,6 +59,7 @@ export type DispatcherEntry = [
   dispatch: (items: DispatchItem[]) => void,
   collect: () => ResultBatch,
   start: (namespace: Namespace) => string,
+  compute: typeof runCompute,
 ];
 
 let respond: (results: ResultBatch) => void;
@@ -92,7 +95,7 @@ export default function createDispatcher(
   define("KV");
   for (let i = 0; i < names.length; i++) define(names[i]);
   freeze(kvEnv);
-  return [dispatch, collect, start];
+  return [dispatch, collect, start, runCompute];
 }
 
 const makeEnv = (item: DispatchItem) => {

@@ -9,7 +9,7 @@
  * Errors reach module code as Error objects with a `code` (LivelyError's codes: "conflict" for
  * a compare-and-set that did not match, "bad_request", "too_large", "not_found"…).
  */
-import type { KvAnswer, KvPayload, KvReadType } from "./protocol.ts";
+import type { KvAnswer, KvComputed, KvPayload, KvReadType } from "./protocol.ts";
 
 type HostAsyncKv = (kind: "kv", payload: KvPayload) => Promise<KvAnswer>;
 
@@ -38,6 +38,14 @@ const u8Slice = U8.prototype.slice;
 const arrayIncludes = Array.prototype.includes;
 const stringIncludes = String.prototype.includes;
 const StringCtor = String;
+const promiseResolve = Promise.resolve.bind(Promise);
+const mapGet = Map.prototype.get;
+const mapSet = Map.prototype.set;
+const mapDelete = Map.prototype.delete;
+
+/** The functions of getOrCompute calls in flight, by id: the host asks for one to run (runCompute). */
+const computeFns = new Map<number, () => unknown>();
+let nextComputeId = 0;
 
 /** Past these the host refuses anyway (kv/limits.ts); checked here so nothing that large crosses. */
 const MAX_KEY_BYTES = 512;
@@ -144,6 +152,35 @@ function readValue(found: { j?: string; s?: string; y?: Uint8Array }, type: KvRe
   return type === "arrayBuffer" ? apply(viewBuffer, bytes, []) : bytes;
 }
 
+/** A value to store, as it crosses: bytes copied, anything else as JSON text. */
+function storable(value: unknown, what: string): KvComputed {
+  const bytes = bytesOf(value);
+  if (bytes !== undefined) {
+    if ((apply(viewLength, bytes, []) as number) > MAX_VALUE_BYTES)
+      throw kvError("too_large", `env.KV: the ${what} is over 25 MiB; split it over several keys`);
+    return { y: bytes };
+  }
+  const json = jsonArg(value, what);
+  if (json.length > MAX_VALUE_BYTES) throw kvError("too_large", `env.KV: the ${what} is over 25 MiB; split it over several keys`);
+  return { j: json };
+}
+
+/**
+ * The dispatcher's compute(id) entry: runs the function of getOrCompute call `id` (this node's
+ * caller won the cluster's lease) and answers its value, or rejects with what it threw.
+ */
+export function runCompute(id: number): Promise<KvComputed> {
+  const fn = apply(mapGet, computeFns, [id]) as (() => unknown) | undefined;
+  if (fn === undefined) return promiseReject(kvError("not_found", "env.KV.getOrCompute: the call that asked for this value has ended"));
+  let pending: Promise<unknown>;
+  try {
+    pending = promiseResolve(fn());
+  } catch (error) {
+    return promiseReject(error);
+  }
+  return apply(promiseThen, pending, [(value: unknown) => storable(value, "computed value")]) as Promise<KvComputed>;
+}
+
 /** A KV namespace as module code sees it: env.KV, or env.NAME for a bound bucket. */
 export function makeKvNamespace(binding: string, hostAsync: HostAsyncKv): object {
   const call = (payload: KvPayload, then: (answer: KvAnswer) => unknown): Promise<unknown> =>
@@ -174,20 +211,14 @@ export function makeKvNamespace(binding: string, hostAsync: HostAsyncKv): object
     getWithMetadata: guarded((key: unknown, options?: unknown) => read(key, options, true)),
     put: guarded((key: unknown, value: unknown, options?: unknown) => {
       const k = keyArg(key);
-      const bytes = bytesOf(value);
-      const json = bytes === undefined ? jsonArg(value, "value") : undefined;
-      if ((bytes !== undefined ? (apply(viewLength, bytes, []) as number) : (json as string).length) > MAX_VALUE_BYTES) {
-        throw kvError("too_large", "env.KV.put: the value is over 25 MiB; split it over several keys");
-      }
+      const stored = storable(value, "value");
       const o = (options ?? {}) as { ttl?: unknown; expirationTtl?: unknown; expiration?: unknown; expect?: unknown; metadata?: unknown };
       if (typeof o !== "object") throw kvError("bad_request", "env.KV.put(key, value, {ttl, expect, metadata}): bad options");
       if (o.expiration !== undefined)
         throw kvError("bad_request", "env.KV.put: expiration (a moment) is not supported; give ttl in seconds");
       if (o.ttl !== undefined && o.expirationTtl !== undefined)
         throw kvError("bad_request", "env.KV.put: give ttl or expirationTtl, not both");
-      const payload: KvPayload = { o: "put", b: binding, k };
-      if (bytes !== undefined) payload.y = bytes;
-      else payload.j = json;
+      const payload: KvPayload = { o: "put", b: binding, k, ...stored };
       const ttl = numberArg(o.ttl ?? o.expirationTtl, "ttl");
       if (ttl !== undefined && ttl !== null) payload.ttl = ttl;
       // `expect: null` (must hold no value) differs from no expect: only a given one crosses.
@@ -197,6 +228,32 @@ export function makeKvNamespace(binding: string, hostAsync: HostAsyncKv): object
         const put = answer as { ver: number; exp: number | null };
         return freeze({ version: put.ver, expiresAt: put.exp });
       });
+    }),
+    getOrCompute: guarded((key: unknown, fn: unknown, options?: unknown) => {
+      const k = keyArg(key);
+      if (typeof fn !== "function") throw kvError("bad_request", "env.KV.getOrCompute(key, fn, options): fn must be a function");
+      const o = (options ?? {}) as { ttl?: unknown; staleWhileRevalidate?: unknown; metadata?: unknown };
+      if (typeof o !== "object") throw kvError("bad_request", "env.KV.getOrCompute(key, fn, {ttl, staleWhileRevalidate}): bad options");
+      const id = ++nextComputeId;
+      const payload: KvPayload = { o: "compute", b: binding, k, c: id };
+      const ttl = numberArg(o.ttl, "ttl");
+      if (ttl !== undefined && ttl !== null) payload.ttl = ttl;
+      const swr = numberArg(o.staleWhileRevalidate, "staleWhileRevalidate");
+      if (swr !== undefined && swr !== null) payload.swr = swr;
+      if (o.metadata !== undefined && o.metadata !== null) payload.md = jsonArg(o.metadata, "metadata");
+      apply(mapSet, computeFns, [id, fn]);
+      const forget = () => apply(mapDelete, computeFns, [id]);
+      const answered = call(payload, (answer) => readValue(answer as { j?: string; s?: string; y?: Uint8Array }, "value"));
+      return apply(promiseThen, answered, [
+        (value: unknown) => {
+          forget();
+          return value;
+        },
+        (error: unknown) => {
+          forget();
+          throw error;
+        },
+      ]) as Promise<unknown>;
     }),
     delete: guarded((key: unknown, options?: unknown) => {
       const payload: KvPayload = { o: "delete", b: binding, k: keyArg(key) };

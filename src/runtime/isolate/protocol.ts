@@ -97,7 +97,16 @@ export type KvPayload =
   /** put: JSON text `j` or bytes `y`; `e` compare-and-set (absent: none; 0 or null: must hold no value). */
   | { o: "put"; b: string; k: string; j?: string; y?: Uint8Array; ttl?: number; e?: number | null; md?: string }
   | { o: "delete"; b: string; k: string; e?: number }
-  | { o: "list"; b: string; p?: string; l?: number; cu?: string };
+  | { o: "list"; b: string; p?: string; l?: number; cu?: string }
+  /**
+   * getOrCompute: `c` names the module's function, kept in the isolate; when this node's caller
+   * is the one to compute, the host runs it there (the dispatcher's `compute(c)` entry) under the
+   * cluster lease. `swr` is staleWhileRevalidate in seconds.
+   */
+  | { o: "compute"; b: string; k: string; c: number; ttl?: number; swr?: number; md?: string };
+
+/** What the dispatcher's compute(c) entry answers: the function's value as JSON text or bytes. */
+export type KvComputed = { j: string } | { y: Uint8Array };
 
 /** A key as env.KV.list shows it; metadata as JSON text. */
 export interface KvListedKey {

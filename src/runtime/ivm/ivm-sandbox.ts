@@ -192,6 +192,8 @@ export class IvmSandbox implements Sandbox {
     const { module, version, limits } = request;
     const tag = `${module}@${version}`;
     let loaded: IvmLoadedVersion | undefined;
+    /** The dispatcher's compute entry (env.KV.getOrCompute), once it exists. */
+    let compute: IvmReference | undefined;
     const moduleLog = (text: string) => request.onLog?.("error", text);
     const target = await createModuleIsolate({
       memoryMb: limits.memoryMb,
@@ -201,7 +203,18 @@ export class IvmSandbox implements Sandbox {
       asyncHandlers: {
         call: callHandler(request.callModule, () => loaded?.dispatcher),
         fetch: fetchHandler(request.fetch),
-        kv: kvHandler(request.kv, (error) => moduleLog(`env.KV failed on the node: ${describeReason(error)}`)),
+        kv: kvHandler(request.kv, {
+          runCompute: (id) => {
+            if (!compute) return Promise.reject(new Error("the module is not loaded yet"));
+            return compute.apply(undefined, [id], {
+              arguments: { copy: true },
+              result: { promise: true, copy: true },
+              timeout: limits.cpuMs,
+            }) as Promise<unknown>;
+          },
+          wallMs: limits.wallMs,
+          onFault: (error) => moduleLog(`env.KV failed on the node: ${describeReason(error)}`),
+        }),
       },
       onActivity: () => loaded?.dispatcher.watch(),
       onTaskDone: () => loaded?.dispatcher.taskDone(),
@@ -229,6 +242,7 @@ export class IvmSandbox implements Sandbox {
       const dispatch = entry.getSync(0, { reference: true }) as IvmReference;
       const collect = entry.getSync(1, { reference: true }) as IvmReference;
       const start = entry.getSync(2, { reference: true }) as IvmReference;
+      compute = entry.getSync(3, { reference: true }) as IvmReference;
       entry.release();
       const namespace = await evaluateModule(target, request.artifact, limits);
       const exports = exportNames(tag, start.applySync(undefined, [namespace.derefInto()], { result: { copy: true } }));

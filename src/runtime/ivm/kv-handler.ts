@@ -18,7 +18,7 @@
 import { LivelyError } from "../../errors.ts";
 import type { KvEntry } from "../../kv/kv.ts";
 import { KV_LIMITS } from "../../kv/limits.ts";
-import type { KvAnswer, KvPayload, KvReadType, Untrusted } from "../isolate/protocol.ts";
+import type { KvAnswer, KvComputed, KvPayload, KvReadType, Untrusted } from "../isolate/protocol.ts";
 import type { ModuleKv } from "../module-kv.ts";
 
 const READ_TYPES: ReadonlySet<string> = new Set<KvReadType>(["value", "json", "text", "arrayBuffer"]);
@@ -82,7 +82,42 @@ function readAnswer(entry: KvEntry, type: KvReadType, withMetadata: boolean): Kv
   return { f: 1, j: JSON.stringify(value), ...about };
 }
 
-async function run(kv: ModuleKv, p: Untrusted<KvPayload>): Promise<KvAnswer> {
+export interface KvHandlerOptions {
+  /** Runs the module's function of getOrCompute call `id` in the isolate; resolves to its KvComputed (unchecked). */
+  runCompute(id: number): Promise<unknown>;
+  /** A computation that takes longer than this fails: the module's wall time per request. */
+  wallMs: number;
+  /** Errors that are the node's, not the module's. */
+  onFault(error: unknown): void;
+}
+
+/** What the module's function answered, checked: JSON text parsed, or bytes. */
+function computedValue(out: unknown): unknown {
+  const fields = out !== null && typeof out === "object" ? (out as Untrusted<KvComputed>) : {};
+  if (fields.y instanceof Uint8Array) return fields.y;
+  if (typeof fields.j === "string") return parseJsonText(fields.j, "value", KV_LIMITS.maxValueBytes);
+  throw badRequest("getOrCompute: the function's value did not arrive as JSON or bytes");
+}
+
+/** The module's function, run in its isolate and bounded by its wall time: a hung one must not hold the lease forever. */
+function computeIn(options: KvHandlerOptions, id: number): () => Promise<unknown> {
+  return async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const wall = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`the function did not finish within ${options.wallMs} ms (the module's wall time)`)),
+        options.wallMs,
+      );
+    });
+    try {
+      return computedValue(await Promise.race([options.runCompute(id), wall]));
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+async function run(kv: ModuleKv, p: Untrusted<KvPayload>, options: KvHandlerOptions): Promise<KvAnswer> {
   const binding = p.b;
   switch (p.o) {
     case "get": {
@@ -118,21 +153,27 @@ async function run(kv: ModuleKv, p: Untrusted<KvPayload>): Promise<KvAnswer> {
         cu: page.cursor,
       };
     }
+    case "compute": {
+      if (typeof p.c !== "number" || !Number.isSafeInteger(p.c)) throw badRequest("getOrCompute: malformed call");
+      const metadata = p.md === undefined ? undefined : parseJsonText(p.md, "metadata", KV_LIMITS.maxMetadataBytes);
+      const entry = await kv.getOrCompute(binding, p.k, computeIn(options, p.c), { ttl: p.ttl, staleWhileRevalidate: p.swr, metadata });
+      return readAnswer(entry, "value", false);
+    }
     default:
       throw badRequest("unknown operation");
   }
 }
 
 /** The handler for one loaded module; `onFault` hears errors that are the node's, not the module's. */
-export function kvHandler(kv: ModuleKv | undefined, onFault: (error: unknown) => void): (payload: unknown) => Promise<KvAnswer> {
+export function kvHandler(kv: ModuleKv | undefined, options: KvHandlerOptions): (payload: unknown) => Promise<KvAnswer> {
   return async (payload) => {
     try {
       if (!kv) throw new LivelyError("unavailable", "env.KV is not available here");
       if (payload === null || typeof payload !== "object" || Array.isArray(payload)) throw badRequest("malformed operation");
-      return await run(kv, payload as Untrusted<KvPayload>);
+      return await run(kv, payload as Untrusted<KvPayload>, options);
     } catch (error) {
       if (error instanceof LivelyError) return { e: error.code, m: error.message };
-      onFault(error);
+      options.onFault(error);
       return { e: "internal", m: "env.KV failed on the node (its log has the cause); retry" };
     }
   };
