@@ -265,6 +265,19 @@ describeEachBackend("KV inside modules", (backend) => {
       const refused = await cli("config", "binder", "--bind-kv", bad, "--json");
       assert.notEqual(refused.code, 0, bad);
     }
+    for (const raw of [
+      '{"kvBindings":{"bind":{"__proto__":"shopping"}}}',
+      '{"kvBindings":{"bind":["SHOP"]}}',
+      '{"kvBindings":{"bind":{"SHOP":7}}}',
+      '{"kvBindings":{"unbind":"SHOP"}}',
+      '{"kvBindings":{"bind":{"SHOP":"shopping"},"unbind":["SHOP"]}}',
+      '{"kvBindings":{"bind":{"SHOP":"shopping"},"other":1}}',
+    ]) {
+      const refused = await t.api("PATCH", "/modules/binder/config", { raw });
+      assert.equal(refused.status, 400, raw);
+    }
+    const many = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`B${i}`, "shopping"]));
+    assert.equal((await t.api("PATCH", "/modules/binder/config", { body: { kvBindings: { bind: many } } })).status, 400);
     assert.deepEqual(await call("binder", "bindings"), ["KV"], "nothing was bound");
 
     const bound = await cli("config", "binder", "--bind-kv", "SHOP=shopping", "--json");
