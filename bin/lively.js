@@ -15,7 +15,9 @@ if (runsIsolates && !process.execArgv.includes("--no-node-snapshot")) {
   }
   // Node 20: a child in its own process group, so a Ctrl-C reaches it once, through us.
   const [{ spawn }, { constants }] = await Promise.all([import("node:child_process"), import("node:os")]);
-  const child = spawn(argv[0], argv.slice(1), { stdio: "inherit", detached: true });
+  // The IPC channel is how the child knows we are gone: if we die without relaying a signal
+  // (SIGKILL, a crash), it sees the channel close and stops rather than live on as an orphan.
+  const child = spawn(argv[0], argv.slice(1), { stdio: ["inherit", "inherit", "inherit", "ipc"], detached: true });
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
   child.on("exit", (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 0)));
 } else if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
@@ -23,6 +25,11 @@ if (runsIsolates && !process.execArgv.includes("--no-node-snapshot")) {
   const { LIVELY_VERSION } = await import("../dist/version.js");
   process.stdout.write(`${LIVELY_VERSION}\n`);
 } else {
+  if (runsIsolates && process.channel) {
+    // Restarted by the process above on Node 20: when it goes without a word, stop as if told to.
+    process.channel.unref();
+    process.once("disconnect", () => process.kill(process.pid, "SIGTERM"));
+  }
   // `lively history | head` closes the pipe early: that is a normal end, not a crash.
   process.stdout.on("error", (error) => {
     if (error.code === "EPIPE") process.exit(0);

@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   "forbidden", // a known token without enough scope
   "not_found", // unknown module, version, channel, token
   "conflict", // optimistic concurrency or mode check failed; nothing was written
+  "fenced", // a lease holder's write came after a newer holder took the lease (its token is stale); nothing was written
   "too_large", // a body or source over its limit
   "unavailable", // the store or another dependency cannot be reached
   "overloaded", // the node refuses more work of this kind for now (a budget or rate); retry later
@@ -21,6 +22,7 @@ export const ERROR_CODES = [
   "exceeded_memory", // a module's isolate ran out of heap; it was disposed
   "exceeded_wall", // a module's request or call took longer than its wall-time limit
   "module_error", // the module's own code threw, or returned something that is not a Response
+  "compute_failed", // a get-or-compute's function threw (here or on another node); nothing was stored
   "internal", // a bug: anything not classified above
 ] as const;
 

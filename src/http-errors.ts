@@ -11,6 +11,7 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, 400 | 401 | 403 | 404 | 409 
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  fenced: 409,
   too_large: 413,
   unavailable: 503,
   overloaded: 503,
@@ -18,6 +19,7 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, 400 | 401 | 403 | 404 | 409 
   exceeded_memory: 503,
   exceeded_wall: 504,
   module_error: 500,
+  compute_failed: 500,
   internal: 500,
 };
 

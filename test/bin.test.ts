@@ -13,7 +13,7 @@ import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
 import { buildProgram, run } from "../src/cli/main.ts";
 import { LIVELY_VERSION } from "../src/version.ts";
-import { settlesWithin } from "./helpers/eventually.ts";
+import { eventually, settlesWithin } from "./helpers/eventually.ts";
 import { BIN, exited } from "./helpers/serve-process.ts";
 
 const DIST_ENTRY = join(dirname(BIN), "..", "dist", "cli.js");
@@ -112,6 +112,39 @@ describe("bin/lively.js", () => {
       // 0: it closed gracefully; a signal delivered twice would have made it exit at once with 130.
       assert.equal(await settlesWithin("serve's exit after SIGTERM", exited(child)), 0, stderr);
       await assert.rejects(fetch(`${url}/_lively/health`), "the node behind the first process is gone too");
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("a serve whose first process is killed outright (SIGKILL) stops too: no orphan keeps the port", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "lively-bin-"));
+    try {
+      const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--data-dir", dataDir, "--json"], {
+        stdio: ["ignore", "pipe", "ignore"],
+        env: { ...process.env, LIVELY_LOG_LEVEL: "silent" },
+      });
+      const line = await settlesWithin(
+        "serve's ready line",
+        new Promise<string>((done) => createInterface({ input: child.stdout as NodeJS.ReadableStream }).once("line", done)),
+      );
+      const { url } = JSON.parse(line) as { url: string };
+      assert.equal((await fetch(`${url}/_lively/health`)).status, 200);
+      child.kill("SIGKILL");
+      await exited(child);
+      // On Node 20 the node is a child of the killed process (on 22.15+ it is that process).
+      await eventually(
+        "the node behind the killed process stops serving",
+        async () => {
+          try {
+            await fetch(`${url}/_lively/health`);
+            return false;
+          } catch {
+            return true;
+          }
+        },
+        30_000,
+      );
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { NodeKv } from "../src/kv/node-kv.ts";
 import { silentLogger } from "../src/log.ts";
 import { type RunningNode, startNode } from "../src/node/node.ts";
 import { BACKENDS, describeEachBackend, skipUnless } from "./helpers/backends.ts";
@@ -307,11 +306,7 @@ describeEachBackend("KV inside modules", (backend) => {
     ]);
   });
 
-  // Until kv-compute (NodeKv.getOrCompute) is merged, the node answers getOrCompute with unavailable.
-  const computing = typeof (NodeKv.prototype as Partial<{ getOrCompute: unknown }>).getOrCompute === "function";
-  it("getOrCompute runs the module's function once, in the isolate, and stores its value", {
-    skip: computing ? false : "NodeKv.getOrCompute is not on this branch yet",
-  }, async () => {
+  it("getOrCompute runs the module's function once, in the isolate, and stores its value", async () => {
     await t.deploy("computer", COMPUTE, ["production"]);
     const first = (await t.api("POST", "/call/computer/once", { body: ["a", { v: 1 }] })).body;
     assert.deepEqual(first, { got: { v: 1 }, ran: 1 });

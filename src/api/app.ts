@@ -18,6 +18,7 @@ import { channelRoutes } from "./routes/channels.ts";
 import { deployRoutes } from "./routes/deploy.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { KV_MAX_BODY_BYTES, KV_PATH, kvRoutes } from "./routes/kv.ts";
+import { kvComputeRoutes } from "./routes/kv-compute.ts";
 import { logRoutes } from "./routes/logs.ts";
 import { moduleRoutes } from "./routes/modules.ts";
 import { networkRoutes } from "./routes/network.ts";
@@ -73,6 +74,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/", nodeRoutes(deps));
   api.route("/", logRoutes(deps));
   api.route("/", kvRoutes(deps));
+  api.route("/", kvComputeRoutes(deps));
   app.route(API_PREFIX, api);
   return app;
 }

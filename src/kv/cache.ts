@@ -88,6 +88,7 @@ export class KvReadCache {
   /** Insertion order is recency: a hit moves its entry to the end; eviction takes from the front. */
   private readonly entries = new Map<string, Cached>();
   private readonly fills = new Map<string, Set<Fill>>();
+  private readonly watchers = new Set<(bucket: string, key: string | null) => void>();
   private bytes = 0;
   private bypassed = true;
   private counts = { hits: 0, misses: 0, fills: 0, staleFills: 0, bypasses: 0 };
@@ -178,12 +179,24 @@ export class KvReadCache {
     for (const fill of this.fills.get(slot) ?? []) fill.stale = true;
     const found = this.entries.get(slot);
     if (found) this.remove(slot, found);
+    for (const watcher of this.watchers) watcher(bucket, key);
   }
 
   /** The bucket was created or dropped: forget every key of it. */
   invalidateBucket(bucket: string): void {
     for (const pending of this.fills.values()) for (const fill of pending) if (fill.bucket === bucket) fill.stale = true;
     for (const [slot, entry] of this.entries) if (entry.bucket === bucket) this.remove(slot, entry);
+    for (const watcher of this.watchers) watcher(bucket, null);
+  }
+
+  /**
+   * Call `watcher` after every invalidation (`key` null: the whole bucket), whether the change
+   * came through this node or the feed: get-or-compute's waiters wake on it (compute-flights.ts).
+   * A watcher must not throw. Returns how to stop watching.
+   */
+  onInvalidate(watcher: (bucket: string, key: string | null) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
   }
 
   /** Empty the cache and stop using it until `resume()`: the feed cannot vouch for it. */

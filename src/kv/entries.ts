@@ -35,7 +35,7 @@ function writeByExpectation(tx: Db, entry: NewEntry, version: number, expect: nu
  * A write that failed in the database, not by our checks: a bucket dropped between our check
  * and our insert fails its foreign key. Then the bucket's absence is the answer.
  */
-async function bucketGoneOr(store: Store, bucket: string, thrown: unknown): Promise<never> {
+export async function bucketGoneOr(store: Store, bucket: string, thrown: unknown): Promise<never> {
   if (!(thrown instanceof LivelyError)) {
     const exists = await store.read((db) => findBucket(db, bucket)).catch(() => true);
     if (!exists) throw bucketNotFound(bucket);
@@ -56,23 +56,32 @@ export async function put(store: Store, input: PutInput): Promise<PutResult> {
     metadata: toStoredMetadata(input.metadata),
     ttlMs: ttlMs(input.ttl),
   };
-  // Where writers run at once, the number comes last (queries/kv.ts says why); with one writer
-  // per file, first, so the row (25 MiB, maybe) is written once.
-  const numberFirst = !store.capabilities.concurrentWriters;
   try {
     return await store.writeUnordered(async (tx) => {
       if (!(await findBucket(tx, bucket))) throw bucketNotFound(bucket);
-      const early = numberFirst ? await nextKvSeq(tx) : VERSION_PENDING;
-      const row = await writeByExpectation(tx, entry, early, expect);
-      if (!row) throw versionMismatch(bucket, key, expect ?? 0, await liveVersion(tx, bucket, key));
-      const version = numberFirst ? early : await nextKvSeq(tx);
-      if (!numberFirst) await setEntryVersion(tx, bucket, key, version);
-      await insertKvChanges(tx, version, [{ bucket, key, op: "put" }]);
-      return { bucket, key, version, expiresAt: row.expiresAt };
+      return writeEntryIn(store, tx, entry, expect);
     });
   } catch (thrown) {
     return bucketGoneOr(store, bucket, thrown);
   }
+}
+
+/**
+ * The body of a put inside a transaction that has checked the bucket: the entry, its version
+ * and its change row. get-or-compute's completion (compute.ts) writes through it too.
+ */
+export async function writeEntryIn(store: Store, tx: Db, entry: NewEntry, expect?: number): Promise<PutResult> {
+  const { bucket, key } = entry;
+  // Where writers run at once, the number comes last (queries/kv.ts says why); with one writer
+  // per file, first, so the row (25 MiB, maybe) is written once.
+  const numberFirst = !store.capabilities.concurrentWriters;
+  const early = numberFirst ? await nextKvSeq(tx) : VERSION_PENDING;
+  const row = await writeByExpectation(tx, entry, early, expect);
+  if (!row) throw versionMismatch(bucket, key, expect ?? 0, await liveVersion(tx, bucket, key));
+  const version = numberFirst ? early : await nextKvSeq(tx);
+  if (!numberFirst) await setEntryVersion(tx, bucket, key, version);
+  await insertKvChanges(tx, version, [{ bucket, key, op: "put" }]);
+  return { bucket, key, version, expiresAt: row.expiresAt };
 }
 
 /** An entry as callers see it: JSON parsed afresh, so no caller shares another's objects. */

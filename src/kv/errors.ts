@@ -38,3 +38,17 @@ export function versionMismatch(bucket: string, key: string, expected: number, c
 export function keyNotFound(bucket: string, key: string): LivelyError {
   return new LivelyError("not_found", `key ${JSON.stringify(key)} in bucket '${bucket}' holds no value`, { bucket, key });
 }
+
+/** A lease holder's renewal or write after a newer holder took the lease (or after it ended): nothing written. */
+export function leaseFenced(bucket: string, key: string, token: number): LivelyError {
+  return new LivelyError(
+    "fenced",
+    `the lease on key ${JSON.stringify(key)} in bucket '${bucket}' with token ${token} is no longer held (it expired and was taken over, or it ended); nothing was written`,
+    { bucket, key, token: String(token) },
+  );
+}
+
+/** A get-or-compute whose function threw, here or on another node: `message` is the function's own. */
+export function computeFailed(bucket: string, key: string, message: string, cause?: unknown): LivelyError {
+  return new LivelyError("compute_failed", message, { bucket, key }, cause === undefined ? undefined : { cause });
+}

@@ -26,6 +26,8 @@
  *   behind deploys, nor deploys behind KV. The KV has a sequence of its own, taken inside each
  *   writing transaction, so its commit order is its sequence order (queries/kv.ts says how);
  *   each change is a `kv_changes` row, which caches and the event stream follow.
+ * - Get-or-compute (a value computed once for the cluster, under a lease with a fencing token)
+ *   is compute.ts (the store's side and its rules) and compute-flights.ts (a node's callers).
  *
  * ```ts
  * await createBucket(store, { bucket: "shopping" });

@@ -9,20 +9,39 @@
  * - writes elsewhere reach the cache through the change feed (cluster/kv-feed.ts), within the
  *   cluster's propagation bound;
  * - `get(…, {consistency: "strong"})` reads the store, and refreshes the cache with what it read.
+ * - `getOrCompute(bucket, key, fn, options)` answers the key's value, computing it with `fn` when
+ *   the key holds none, once for the whole cluster (compute.ts, compute-flights.ts); the
+ *   `…Compute` methods are the same protocol for callers that compute in a process of their own
+ *   (api/routes/kv-compute.ts).
  *
  * ```ts
  * const kv = new NodeKv(store, cache);
  * await kv.put({ bucket: "shopping", key: "eggs", value: 3 });
  * await kv.get({ bucket: "shopping", key: "eggs" });                              // from the cache after the first read
  * await kv.get({ bucket: "shopping", key: "eggs" }, { consistency: "strong" });   // from the store
+ * await kv.getOrCompute("shopping", "report", () => buildReport(), { ttl: 60 });   // computed once in the cluster
  * ```
  */
+import { LivelyError } from "../errors.ts";
 import type { EntryRecord } from "../store/queries/kv.ts";
 import type { Store } from "../store/store.ts";
 import { createBucket, dropBucket } from "./buckets.ts";
 import { KV_CACHE_MAX_VALUE_BYTES, type KvReadCache } from "./cache.ts";
+import {
+  type CompleteInput,
+  type ComputeOptions,
+  completeLease,
+  failLease,
+  type LeaseInput,
+  parseToken,
+  renewLease,
+  resolveComputeOptions,
+} from "./compute.ts";
+import { type ComputeFlights, type FlightOutcome, flightsFor } from "./compute-flights.ts";
 import { del, put, readEntry, toEntry } from "./entries.ts";
+import { computeFailed } from "./errors.ts";
 import type { BucketCreated, BucketDropped, DeleteInput, DeleteResult, KvEntry, PutInput, PutResult } from "./kv.ts";
+import { assertBucketName, assertKey } from "./limits.ts";
 
 export type Consistency = "cached" | "strong";
 
@@ -37,7 +56,16 @@ export interface NodeKvOptions {
    * Tests gate it to put an invalidation inside the read (the fill race); nothing else sets it.
    */
   beforeFill?: (bucket: string, key: string) => Promise<void>;
+  /** The node's get-or-compute flights (default: the ones of `store`, shared by every NodeKv on it). */
+  flights?: ComputeFlights;
 }
+
+/** What the HTTP protocol's compute answers (docs/api.md#get-or-compute). */
+export type ComputeAnswer =
+  | { state: "value"; entry: KvEntry }
+  | { state: "lease"; token: number; leaseMs: number; stale?: KvEntry }
+  | { state: "failed"; message: string }
+  | { state: "pending" };
 
 /**
  * An entry for one caller. JSON is parsed afresh by toEntry; bytes the cache may hold are
@@ -49,13 +77,23 @@ function detached(bucket: string, record: EntryRecord): KvEntry {
   return toEntry(bucket, { ...record, value: { kind: "bytes", bytes: Buffer.from(value.bytes) } });
 }
 
+/** An entry that shares nothing with any other caller's, bytes copied whatever their size. */
+function ownCopy(bucket: string, record: EntryRecord): KvEntry {
+  const { value } = record;
+  return toEntry(bucket, value.kind === "bytes" ? { ...record, value: { kind: "bytes", bytes: Buffer.from(value.bytes) } } : record);
+}
+
 export class NodeKv {
+  readonly flights: ComputeFlights;
+
   constructor(
     readonly store: Store,
     /** Absent: every read goes to the store. */
     readonly cache?: KvReadCache,
     private readonly options: NodeKvOptions = {},
-  ) {}
+  ) {
+    this.flights = options.flights ?? flightsFor(store, cache);
+  }
 
   /** The key's live value, or null; never an expired one. See GetOptions. */
   async get(input: { bucket: string; key: string }, options: GetOptions = {}): Promise<KvEntry | null> {
@@ -93,6 +131,83 @@ export class NodeKv {
       return await del(this.store, input);
     } finally {
       this.cache?.invalidate(input.bucket, input.key);
+    }
+  }
+
+  /**
+   * The key's value; when it holds none, `compute()` runs once in the whole cluster, its value is
+   * stored (with `ttl`, `metadata`) and every concurrent caller, on any node, gets it. A throwing
+   * `compute` stores nothing: every waiting caller gets `compute_failed` with its message, and so
+   * does every caller for 1 s after. See ComputeOptions.
+   */
+  async getOrCompute(
+    bucket: string,
+    key: string,
+    compute: () => Promise<unknown> | unknown,
+    options: ComputeOptions = {},
+  ): Promise<KvEntry> {
+    assertBucketName(bucket);
+    assertKey(key);
+    if (typeof compute !== "function") throw new LivelyError("bad_request", "getOrCompute needs a function that computes the value");
+    const resolved = resolveComputeOptions(options);
+    const hit = this.cache?.lookup(bucket, key);
+    if (hit?.record) return detached(bucket, hit.record);
+    const outcome = await this.flights.compute(bucket, key, compute, options, resolved);
+    // Every caller of the flight was settled with the one record: each gets bytes of its own, whatever their size.
+    if (outcome.state === "value") return ownCopy(bucket, outcome.record);
+    if (outcome.state === "failed") throw computeFailed(bucket, key, outcome.message, outcome.cause);
+    if (outcome.state === "error") throw outcome.error;
+    throw new Error(`a local get-or-compute was answered ${outcome.state}`);
+  }
+
+  /**
+   * The protocol's first step for a caller that computes in its own process: the value, the
+   * lease (then `completeCompute` or `failCompute` with its token, `renewCompute` meanwhile),
+   * a remembered failure, or `pending` when someone else still computes after `waitMs`.
+   */
+  async requestCompute(bucket: string, key: string, options: ComputeOptions, waitMs: number, signal?: AbortSignal): Promise<ComputeAnswer> {
+    assertBucketName(bucket);
+    assertKey(key);
+    const resolved = resolveComputeOptions(options);
+    const hit = this.cache?.lookup(bucket, key);
+    if (hit?.record) return { state: "value", entry: detached(bucket, hit.record) };
+    return this.answer(bucket, await this.flights.request(bucket, key, options, resolved, waitMs, signal));
+  }
+
+  async renewCompute(input: LeaseInput): Promise<{ leaseMs: number }> {
+    return renewLease(this.store, input);
+  }
+
+  async completeCompute(input: CompleteInput): Promise<PutResult> {
+    try {
+      const { record: _, ...written } = await completeLease(this.store, input);
+      return written;
+    } finally {
+      this.cache?.invalidate(input.bucket, input.key);
+      this.flights.wake(input.bucket, input.key);
+    }
+  }
+
+  async failCompute(input: LeaseInput & { message: unknown }): Promise<void> {
+    try {
+      await failLease(this.store, { ...input, token: parseToken(input.token) });
+    } finally {
+      this.flights.wake(input.bucket, input.key);
+    }
+  }
+
+  private answer(bucket: string, outcome: FlightOutcome): ComputeAnswer {
+    switch (outcome.state) {
+      case "value":
+        return { state: "value", entry: detached(bucket, outcome.record) };
+      case "lease":
+        return { ...outcome, stale: outcome.stale && detached(bucket, outcome.stale) };
+      case "failed":
+        return { state: "failed", message: outcome.message };
+      case "pending":
+        return outcome;
+      case "error":
+        throw outcome.error;
     }
   }
 

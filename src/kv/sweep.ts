@@ -1,7 +1,7 @@
 /**
  * Sweeping: deleting expired entries, which no read returns anyway (reads judge expiry in their
  * query), so that they stop taking space and their expiry becomes a change (`op: "expire"`) that
- * caches and the event stream see; and forgetting old `kv_changes` rows.
+ * caches and the event stream see; and forgetting old `kv_changes` rows and ended get-or-compute leases.
  *
  * `sweepExpired` is one pass; `startKvSweeper` runs it every `everyMs` as a supervised child of
  * the node (graphile-worker's worker shape: `done`, `stop()`). Every node sweeps; two sweeping
@@ -17,6 +17,7 @@
 import { toError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { deleteExpiredEntries, insertKvChanges, nextKvSeq, pruneKvChanges } from "../store/queries/kv.ts";
+import { deleteIdleLeases } from "../store/queries/kv-leases.ts";
 import type { Store } from "../store/store.ts";
 import type { ChildHandle } from "../supervise/supervisor.ts";
 
@@ -33,6 +34,9 @@ export interface SweepResult {
   /** Change rows forgotten. */
   pruned: number;
 }
+
+/** How long an ended lease row stays (get-or-compute, compute.ts) before the sweep forgets it. */
+const IDLE_LEASE_MS = 60_000;
 
 export const DEFAULT_SWEEP = { batch: 500, changesRetentionMs: 86_400_000, everyMs: 10_000 } as const;
 
@@ -57,7 +61,11 @@ export async function sweepExpired(store: Store, options: SweepOptions = {}): Pr
     if (deleted < batch) break;
   }
   const retention = options.changesRetentionMs ?? DEFAULT_SWEEP.changesRetentionMs;
-  const pruned = await store.writeUnordered((tx) => pruneKvChanges(tx, retention));
+  const pruned = await store.writeUnordered(async (tx) => {
+    // Leases nobody holds, with no failure remembered, a minute on: a late holder is fenced without its row too.
+    await deleteIdleLeases(tx, IDLE_LEASE_MS);
+    return pruneKvChanges(tx, retention);
+  });
   return { expired, pruned };
 }
 

@@ -346,9 +346,10 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       tokens,
       indexPage: { listModules: options.listModules ?? true, health },
     });
+    const kv = new NodeKv(store, kvCache);
     const api = createAdminApi({
       store,
-      kv: new NodeKv(store, kvCache),
+      kv,
       tokens,
       health,
       // Under the limits the module will be served with: code that only fits the node's defaults must not deploy.
@@ -386,6 +387,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         feed: parts.feed?.state(),
         kvFeed: parts.kvFeed?.state(),
         kvCache: kvCache.stats(),
+        kvCompute: kv.flights.stats(),
         localCopy: localCopy.state(),
         preload: { pending: parts.preloading?.pending ?? 0, done: parts.preloading?.done ?? 0, failed: parts.preloading?.failed ?? 0 },
       }),

@@ -19,21 +19,10 @@
  * ```
  */
 import { LivelyError } from "../errors.ts";
+import type { ComputeOptions } from "../kv/compute.ts";
 import type { DeleteResult, KvEntry, ListPage, PutResult } from "../kv/kv.ts";
 import { list } from "../kv/list.ts";
 import type { GetOptions, NodeKv } from "../kv/node-kv.ts";
-
-/** NodeKv.getOrCompute's options (kv/compute.ts, ComputeOptions), as the isolate sent them: checked there. */
-interface ComputeOptionsIn {
-  ttl?: number;
-  staleWhileRevalidate?: number;
-  metadata?: unknown;
-}
-
-/** NodeKv's get-or-compute (KV-COMPUTE-PROTOCOL.md). */
-interface ComputingKv {
-  getOrCompute(bucket: string, key: string, compute: () => Promise<unknown>, options?: ComputeOptionsIn): Promise<KvEntry>;
-}
 
 /** env's name of the module's own bucket. */
 export const OWN_BUCKET_BINDING = "KV";
@@ -145,9 +134,8 @@ export class ModuleKv {
     options: { ttl?: unknown; staleWhileRevalidate?: unknown; metadata?: unknown },
   ): Promise<KvEntry> {
     const { bucket, own } = this.target(binding);
-    const kv = this.kv as NodeKv & Partial<ComputingKv>;
-    if (typeof kv.getOrCompute !== "function") throw new LivelyError("unavailable", "env.KV.getOrCompute is not available on this node");
-    const run = () => (kv as ComputingKv).getOrCompute(bucket, key as string, compute, options as ComputeOptionsIn);
+    // The options as the isolate sent them: kv/compute.ts checks each (resolveComputeOptions).
+    const run = () => this.kv.getOrCompute(bucket, key as string, compute, options as ComputeOptions);
     try {
       return await run();
     } catch (error) {

@@ -38,7 +38,7 @@ const putBody = z
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-function fromBase64(value: unknown): Buffer {
+export function fromBase64(value: unknown): Buffer {
   const bytes = typeof value === "string" && BASE64.test(value) ? Buffer.from(value, "base64") : undefined;
   if (!bytes || bytes.toString("base64") !== value) {
     throw new LivelyError("bad_request", 'a value of kind "bytes" is a base64 string (standard alphabet, padded)', { field: "value" });
@@ -48,7 +48,7 @@ function fromBase64(value: unknown): Buffer {
 
 /** Times as the API shows them (ISO 8601, UTC): the kv layer's are ms by the database's clock. */
 const iso = (ms: number): string => new Date(ms).toISOString();
-const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+export const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
 function bucketBody<T extends Bucket>(bucket: T) {
   return { ...bucket, createdAt: iso(bucket.createdAt) };
@@ -58,7 +58,7 @@ function timesBody<T extends { expiresAt: number | null; updatedAt: number }>(it
   return { ...item, expiresAt: isoOrNull(item.expiresAt), updatedAt: iso(item.updatedAt) };
 }
 
-function entryBody(entry: KvEntry) {
+export function entryBody(entry: KvEntry) {
   const { value, ...rest } = entry;
   return { ...timesBody(rest), value: value instanceof Uint8Array ? Buffer.from(value).toString("base64") : value };
 }

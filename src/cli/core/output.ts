@@ -14,6 +14,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   invalid_code: 2,
   too_large: 2,
   conflict: 3,
+  fenced: 3,
   not_found: 4,
   unauthorized: 5,
   forbidden: 5,
@@ -23,6 +24,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   exceeded_memory: 7,
   exceeded_wall: 7,
   module_error: 8,
+  compute_failed: 8,
 };
 
 export class Output {

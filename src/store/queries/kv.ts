@@ -63,7 +63,7 @@ const LIVE = "(expires_at IS NULL OR expires_at > now_ms())";
  */
 export const VERSION_PENDING = 0;
 
-interface EntryRow {
+export interface EntryRow {
   key: string;
   kind: "json" | "bytes";
   value_json: string | null;
@@ -74,7 +74,7 @@ interface EntryRow {
   updated_at: number;
 }
 
-function toRecord(row: EntryRow): EntryRecord {
+export function toRecord(row: EntryRow): EntryRecord {
   const value: StoredValue =
     row.kind === "bytes" ? { kind: "bytes", bytes: row.value_bytes ?? Buffer.alloc(0) } : { kind: "json", json: row.value_json ?? "null" };
   return {
@@ -162,7 +162,7 @@ const INSERT_ENTRY = `INSERT INTO kv_entries (bucket, key, kind, value_json, val
   VALUES ($1, $2, $3, $4, $5, $6, $8, now_ms() + $7, now_ms())
   ON CONFLICT (bucket, key) DO UPDATE SET kind = excluded.kind, value_json = excluded.value_json,
     value_bytes = excluded.value_bytes, metadata = excluded.metadata, version = excluded.version,
-    expires_at = excluded.expires_at, updated_at = excluded.updated_at`;
+    expires_at = excluded.expires_at, updated_at = excluded.updated_at, stale_until = NULL`;
 
 /** Binds $1-$8 of the writes below; `version` is the new one, or VERSION_PENDING. */
 function entryBinds(entry: NewEntry, version: number): SqlValue[] {
@@ -193,7 +193,7 @@ export function writeEntryIfVersion(tx: Db, entry: NewEntry, version: number, ex
   return written(
     tx.get(
       `UPDATE kv_entries SET kind = $3, value_json = $4, value_bytes = $5, metadata = $6, version = $8,
-         expires_at = now_ms() + $7, updated_at = now_ms()
+         expires_at = now_ms() + $7, updated_at = now_ms(), stale_until = NULL
        WHERE bucket = $1 AND key = $2 AND version = $9 AND ${LIVE}
        RETURNING expires_at`,
       [...entryBinds(entry, version), expect],
@@ -216,6 +216,9 @@ export async function deleteEntry(tx: Db, bucket: string, key: string, version?:
   return result.changes === 1;
 }
 
+/** Expired, and past any window a get-or-compute keeps it for stale reads (`stale_until`). */
+const SWEEPABLE = "expires_at <= now_ms() AND (stale_until IS NULL OR stale_until <= now_ms())";
+
 /**
  * Delete up to `limit` expired entries, oldest expiry first; returns which. The outer test of
  * `expires_at` is rechecked on a row another transaction rewrote meanwhile (PostgreSQL
@@ -224,8 +227,8 @@ export async function deleteEntry(tx: Db, bucket: string, key: string, version?:
 export async function deleteExpiredEntries(tx: Db, limit: number): Promise<{ bucket: string; key: string }[]> {
   return tx.all<{ bucket: string; key: string }>(
     `DELETE FROM kv_entries
-     WHERE (bucket, key) IN (SELECT bucket, key FROM kv_entries WHERE expires_at <= now_ms() ORDER BY expires_at LIMIT $1)
-       AND expires_at <= now_ms()
+     WHERE (bucket, key) IN (SELECT bucket, key FROM kv_entries WHERE ${SWEEPABLE} ORDER BY expires_at LIMIT $1)
+       AND ${SWEEPABLE}
      RETURNING bucket, key`,
     [limit],
   );
@@ -233,7 +236,7 @@ export async function deleteExpiredEntries(tx: Db, limit: number): Promise<{ buc
 
 // ---- entries: reads ------------------------------------------------------------------------
 
-const ENTRY_COLUMNS = "e.key, e.kind, e.value_json, e.value_bytes, e.metadata, e.version, e.expires_at, e.updated_at";
+export const ENTRY_COLUMNS = "e.key, e.kind, e.value_json, e.value_bytes, e.metadata, e.version, e.expires_at, e.updated_at";
 
 /**
  * The key's live value; `bucket: false` when the bucket does not exist (one round trip tells
