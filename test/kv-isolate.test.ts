@@ -9,127 +9,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { silentLogger } from "../src/log.ts";
 import { type RunningNode, startNode } from "../src/node/node.ts";
+import { COMPUTE, COUNTER, HOSTILE, OPS } from "./fixtures/kv-modules.ts";
 import { BACKENDS, describeEachBackend, skipUnless } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 import { removeTempDir, tempDir } from "./helpers/temp-dir.ts";
-
-/** DESIGN.md's module, as written there. */
-const COUNTER = `export default {
-  async fetch(request, env) {
-    const n = (await env.KV.get("hits")) ?? 0;
-    await env.KV.put("hits", n + 1);
-    return Response.json({ hello: "world", hits: n, version: env.version });
-  },
-};`;
-
-/** Named exports that run one KV operation and report its result or its error's code. */
-const OPS = `
-const report = async (run) => {
-  try {
-    return { ok: await run() };
-  } catch (e) {
-    return { code: e && e.code !== undefined ? e.code : null, message: String(e && e.message), isError: e instanceof Error };
-  }
-};
-const ns = (env, name) => (name ? env[name] : env.KV);
-const plain = (v) => (v instanceof Uint8Array ? { bytes: Array.from(v) } : v instanceof ArrayBuffer ? { buffer: Array.from(new Uint8Array(v)) } : v);
-export function put(key, value, options, name) { return report(() => ns(this, name).put(key, value, options)); }
-export function putBytes(key, bytes, name) { return report(() => ns(this, name).put(key, new Uint8Array(bytes))); }
-export function get(key, options, name) { return report(async () => plain(await ns(this, name).get(key, options))); }
-export function meta(key, options, name) {
-  return report(async () => { const e = await ns(this, name).getWithMetadata(key, options); return { ...e, value: plain(e.value) }; });
-}
-export function del(key, options, name) { return report(() => ns(this, name).delete(key, options)); }
-export function list(options, name) { return report(() => ns(this, name).list(options)); }
-export function bindings() { return Object.keys(this).filter((k) => k === k.toUpperCase()).sort(); }
-`;
-
-/** Module code that attacks its own env.KV: prototypes rewritten, strange values. */
-const HOSTILE = `
-const report = async (run) => {
-  try { await run(); return "written?"; } catch (e) { return { code: e && e.code, message: String(e && e.message) }; }
-};
-export async function attack() {
-  const kv = this.KV;
-  const out = {};
-  out.hugeKey = await report(() => kv.put("k".repeat(100_000), 1));
-  out.longUtf8Key = await report(() => kv.put("é".repeat(300), 1));
-  out.objectKey = await report(() => kv.put({ toString() { return "x"; } }, 1));
-  out.functionValue = await report(() => kv.put("f", () => 1));
-  out.symbolValue = await report(() => kv.put("s", Symbol("x")));
-  out.undefinedValue = await report(() => kv.put("u", undefined));
-  out.throwingGetter = await report(() => kv.put("g", { get boom() { throw new Error("from a getter"); } }));
-  out.revokedProxy = await report(() => { const p = Proxy.revocable({}, {}); p.revoke(); return kv.put("p", p.proxy); });
-  out.cyclic = await report(() => { const a = {}; a.self = a; return kv.put("c", a); });
-  out.bigint = await report(() => kv.put("b", 10n));
-  out.stringTtl = await report(() => kv.put("t", 1, { ttl: "60" }));
-  out.zeroTtl = await report(() => kv.put("t", 1, { ttl: 0 }));
-  out.hugeMetadata = await report(() => kv.put("m", 1, { metadata: "x".repeat(2000) }));
-  out.stringExpect = await report(() => kv.put("e", 1, { expect: "1" }));
-  out.absoluteExpiration = await report(() => kv.put("e", 1, { expiration: 1 }));
-  out.hugeValue = await report(() => kv.put("v", "x".repeat(26 * 1024 * 1024)));
-  out.badType = await report(() => kv.get("k", "stream"));
-  out.badConsistency = await report(() => kv.get("k", { consistency: "eventual" }));
-  out.badCursor = await report(() => kv.list({ cursor: "!!" }));
-  out.badLimit = await report(() => kv.list({ limit: 5000 }));
-  out.nulKey = await report(() => kv.put("a\\u0000b", 1));
-  // Rewrite what the KV code might lean on; it captured what it needs before this module ran.
-  JSON.stringify = () => { throw new Error("JSON.stringify replaced"); };
-  JSON.parse = () => { throw new Error("JSON.parse replaced"); };
-  Array.prototype.includes = () => false;
-  Uint8Array.prototype.slice = () => new Uint8Array([6, 6, 6]);
-  Object.defineProperty(Uint8Array, Symbol.hasInstance, { value: () => true });
-  Object.freeze = (o) => o;
-  const stillWorks = await kv.put("safe", { n: 1 });
-  const readBack = await kv.get("safe");
-  await kv.put("bytes", new Uint8Array([1, 2, 3]));
-  const bytes = await kv.get("bytes");
-  out.after = { version: typeof stillWorks.version, readBack: readBack.n, bytes: [bytes[0], bytes[1], bytes[2]] };
-  return out;
-}
-export function keys() { return this.KV.list().then((page) => page.keys.map((k) => k.name)); }
-export async function flood() {
-  const results = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => this.KV.get("k" + i)));
-  const codes = results.filter((r) => r.status === "rejected").map((r) => r.reason.code);
-  return { ok: results.filter((r) => r.status === "fulfilled").length, codes: [...new Set(codes)] };
-}
-export async function mutate() {
-  const bytes = new Uint8Array([1, 2, 3]);
-  const put = this.KV.put("copied", bytes);
-  bytes[0] = 9; // after put was called: the stored value is the copy made at the call
-  await put;
-  const read = await this.KV.get("copied");
-  read[1] = 9; // the reader's own copy
-  const again = await this.KV.get("copied");
-  return [Array.from(read), Array.from(again)];
-}
-`;
-
-/** getOrCompute from module code: the function runs in the isolate, under the cluster's lease. */
-const COMPUTE = `
-const later = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-export async function once(key, value, options) {
-  let ran = 0;
-  const got = await this.KV.getOrCompute(key, async () => { ran++; await later(20); return value; }, options);
-  return { got, ran };
-}
-export async function together(key) {
-  let ran = 0;
-  const all = await Promise.all(Array.from({ length: 20 }, () =>
-    this.KV.getOrCompute(key, async () => { ran++; await later(100); return { n: 42 }; })));
-  return { ran, same: all.every((v) => v.n === 42) };
-}
-export async function failing(key) {
-  try { await this.KV.getOrCompute(key, () => { throw new Error("nope"); }); return "stored?"; }
-  catch (e) { return { code: e.code, message: e.message }; }
-}
-export async function bytes(key) { return Array.from(await this.KV.getOrCompute(key, () => new Uint8Array([7, 8]))); }
-export async function notAFunction() {
-  try { await this.KV.getOrCompute("k", 5); return "accepted?"; } catch (e) { return e.code; }
-}
-`;
 
 interface Outcome {
   ok?: any;
@@ -409,5 +294,21 @@ describe("KV inside modules across nodes (PostgreSQL)", { skip: skipUnless("post
       assert.ok(put.body.ok.version > 0);
       await eventually(`C reads ${i}`, async () => (await onC("get", "k")).ok?.i === i);
     }
+  });
+
+  it("getOrCompute from modules on A and C at once computes one value for both", async () => {
+    await a.deploy("both", COMPUTE, ["production"]);
+    const callOn = async (url: string, args: unknown[]) => {
+      const response = await fetch(`${url}/_lively/api/v1/call/both/unique`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${a.adminToken}`, "content-type": "application/json" },
+        body: JSON.stringify(args),
+      });
+      return response.json();
+    };
+    await eventually("C serves the module", async () => typeof (await callOn(c.url, ["warm"])) === "string");
+    const [onA, onC] = await Promise.all([callOn(a.url, ["once"]), callOn(c.url, ["once"])]);
+    assert.equal(typeof onA, "string");
+    assert.equal(onA, onC, "one computation, its value answered on both nodes");
   });
 });
