@@ -181,7 +181,7 @@ export function runCompute(id: number): Promise<KvComputed> {
   return apply(promiseThen, pending, [(value: unknown) => storable(value, "computed value")]) as Promise<KvComputed>;
 }
 
-/** A KV namespace as module code sees it: env.KV, or env.NAME for a bound bucket. */
+/** A KV namespace as module code sees it: env.KV, or env.NAME for a bound bucket (frozen; what it answers is the module's own to change). */
 export function makeKvNamespace(binding: string, hostAsync: HostAsyncKv): object {
   const call = (payload: KvPayload, then: (answer: KvAnswer) => unknown): Promise<unknown> =>
     apply(promiseThen, hostAsync("kv", payload), [(answer: KvAnswer) => then(answerOf(answer)), refused]) as Promise<unknown>;
@@ -200,10 +200,10 @@ export function makeKvNamespace(binding: string, hostAsync: HostAsyncKv): object
     const payload: KvPayload = { o: "get", b: binding, k: keyArg(key), t: type, md: withMetadata ? 1 : 0, st: strong ? 1 : 0 };
     return call(payload, (answer) => {
       const found = answer as Extract<KvAnswer, { f: 0 | 1 }>;
-      if (found.f !== 1) return withMetadata ? freeze({ value: null, metadata: null, version: null, expiresAt: null }) : null;
+      if (found.f !== 1) return withMetadata ? { value: null, metadata: null, version: null, expiresAt: null } : null;
       const value = readValue(found, type);
       if (!withMetadata) return value;
-      return freeze({ value, metadata: found.md === null ? null : parse(found.md), version: found.ver, expiresAt: found.exp });
+      return { value, metadata: found.md === null ? null : parse(found.md), version: found.ver, expiresAt: found.exp };
     });
   };
   const namespace = {
@@ -226,7 +226,7 @@ export function makeKvNamespace(binding: string, hostAsync: HostAsyncKv): object
       if (o.metadata !== undefined && o.metadata !== null) payload.md = jsonArg(o.metadata, "metadata");
       return call(payload, (answer) => {
         const put = answer as { ver: number; exp: number | null };
-        return freeze({ version: put.ver, expiresAt: put.exp });
+        return { version: put.ver, expiresAt: put.exp };
       });
     }),
     getOrCompute: guarded((key: unknown, fn: unknown, options?: unknown) => {
@@ -262,7 +262,7 @@ export function makeKvNamespace(binding: string, hostAsync: HostAsyncKv): object
       if (e !== undefined && e !== null) payload.e = e;
       return call(payload, (answer) => {
         const deleted = answer as { d: boolean; ver: number | null };
-        return freeze({ deleted: deleted.d, version: deleted.ver });
+        return { deleted: deleted.d, version: deleted.ver };
       });
     }),
     list: guarded((options?: unknown) => {
@@ -281,9 +281,9 @@ export function makeKvNamespace(binding: string, hostAsync: HostAsyncKv): object
         const keys: object[] = [];
         for (let i = 0; i < page.keys.length; i++) {
           const key = page.keys[i];
-          keys[i] = freeze({ name: key.n, metadata: key.md === null ? null : parse(key.md), version: key.ver, expiresAt: key.exp });
+          keys[i] = { name: key.n, metadata: key.md === null ? null : parse(key.md), version: key.ver, expiresAt: key.exp };
         }
-        return freeze({ keys: freeze(keys), list_complete: page.cu === null, cursor: page.cu });
+        return { keys, list_complete: page.cu === null, cursor: page.cu };
       });
     }),
   };
