@@ -176,6 +176,12 @@ describeEachBackend("KV inside modules", (backend) => {
     const unbound = await call("binder", "get", "eggs", undefined, "OTHER");
     assert.equal(unbound.isError, true, "env.OTHER is undefined: the module cannot name a bucket");
 
+    assert.equal((await t.api("DELETE", "/kv/shopping")).status, 200);
+    const dropped = await call("binder", "get", "eggs", undefined, "SHOP");
+    assert.equal(dropped.code, "not_found", "a bound bucket dropped later: not_found, never created again");
+    assert.equal((await call("binder", "put", "eggs", 1, undefined, "SHOP")).code, "not_found");
+    assert.equal((await t.api("GET", "/kv/shopping/keys/eggs")).status, 404);
+
     assert.equal((await cli("config", "binder", "--unbind-kv", "SHOP")).code, 0);
     assert.deepEqual(await call("binder", "bindings"), ["KV"]);
   });
