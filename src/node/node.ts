@@ -55,6 +55,7 @@ import { IvmSandbox } from "../runtime/ivm/ivm-sandbox.ts";
 import { validateArtifact } from "../runtime/ivm/validate-artifact.ts";
 import { DEFAULT_BODY_BYTES, effectiveBodyBytes, effectiveSandboxLimits, type NodeLimits } from "../runtime/limits.ts";
 import { LOAD_BUDGET_DEFAULTS, LoadBudget } from "../runtime/load-budget.ts";
+import { ModuleKv } from "../runtime/module-kv.ts";
 import { ModuleLogs, toModuleLogLevel } from "../runtime/module-logs.ts";
 import { type Preloading, startPreloading } from "../runtime/preload.ts";
 import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from "../runtime/sandbox.ts";
@@ -297,6 +298,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       burst: options.coldLoadBurst ?? LOAD_BUDGET_DEFAULTS.burst,
     });
     parts.loadBudget = budget;
+    const moduleKv = new NodeKv(store, kvCache);
     const cache: VersionCache = new VersionCache({
       sandbox: new IvmSandbox(),
       // The verified local file first, the store after: a cold load works during an outage.
@@ -317,6 +319,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
           hint: `allow hosts with: lively config ${module} --allow-fetch HOST`,
           addresses: () => index.network(), // read per connection: `lively network allow` applies at once
         }),
+      // One NodeKv for every isolate on the node: they share its read cache.
+      makeKv: (module, bindings) => new ModuleKv({ kv: moduleKv, module, bindings }),
       callModule: async (caller, module, fn, args) =>
         (await callExport(index, cache, module, fn, args, caller, { fallbackToProduction: true })).result,
       admitLoad: (module, version) => budget.admit(module, version, index.isReferenced(module, version)),
