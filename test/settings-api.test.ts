@@ -105,6 +105,7 @@ for (const backend of BACKENDS) {
         fetchAllow: [],
         publicPins: false,
         privateChannels: [],
+        kvBindings: {},
         updatedSeq: fresh.body.updatedSeq,
         defaults: SHOWN_LIMITS,
         effective: SHOWN_LIMITS,

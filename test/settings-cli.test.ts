@@ -107,6 +107,7 @@ describeEachBackend("lively vars and config", (backend) => {
       "defaults",
       "effective",
       "fetchAllow",
+      "kvBindings",
       "limits",
       "module",
       "privateChannels",

@@ -161,7 +161,7 @@ for (const backend of BACKENDS) {
     });
 
     it("config: node defaults until set; ranges, patterns and no-ops; null and reset go back to defaults", async () => {
-      const none = { limits: {}, fetchAllow: [], publicPins: false, privateChannels: [] };
+      const none = { limits: {}, fetchAllow: [], publicPins: false, privateChannels: [], kvBindings: {} };
       assert.deepEqual(await readConfig(store, "other"), { module: "other", ...none, updatedSeq: await seq() });
       const fresh = await publish(store, "fresh");
       assert.deepEqual(await readConfig(store, "fresh"), { module: "fresh", ...none, updatedSeq: 0 });
@@ -274,6 +274,7 @@ for (const backend of BACKENDS) {
         fetchAllow: ["127.0.0.1:8080"],
         publicPins: false,
         privateChannels: [],
+        kvBindings: {},
         seq: await seq(),
       });
       assert.equal(index.settings("fresh"), undefined, "a module without settings has none");

@@ -17,6 +17,7 @@ import { API_PREFIX } from "./prefix.ts";
 import { channelRoutes } from "./routes/channels.ts";
 import { defineRoutes } from "./routes/define.ts";
 import { deployRoutes } from "./routes/deploy.ts";
+import { eventRoutes } from "./routes/events.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { KV_MAX_BODY_BYTES, KV_PATH, kvRoutes } from "./routes/kv.ts";
 import { kvComputeRoutes } from "./routes/kv-compute.ts";
@@ -77,6 +78,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/", logRoutes(deps));
   api.route("/", kvRoutes(deps));
   api.route("/", kvComputeRoutes(deps));
+  api.route("/", eventRoutes(deps));
   app.route(API_PREFIX, api);
   return app;
 }

@@ -10,8 +10,10 @@ import type { NodeLimits } from "../runtime/limits.ts";
 import type { TokenRecord } from "../store/queries/tokens.ts";
 import type { Store } from "../store/store.ts";
 import type { ModuleLogSource } from "./log-stream.ts";
+import type { EventRouteDeps } from "./routes/events.ts";
 
-export interface ApiDeps {
+/** The event stream's parts (`events`, `eventHeartbeatMs`, `eventQueue`): routes/events.ts. */
+export interface ApiDeps extends EventRouteDeps {
   store: Store;
   /** Buckets through the node's read cache (kv/node-kv.ts); absent: the KV routes read the store. */
   kv?: NodeKv;

@@ -38,6 +38,8 @@ export interface KvFeedOptions {
   log: Logger;
   /** How often to read changes without a doorbell (default: the store's pollIntervalMs). */
   pollIntervalMs?: number;
+  /** Called after a read that found changes (the event feed wakes on it). */
+  onChanges?: () => void;
 }
 
 export interface KvFeedState {
@@ -132,6 +134,7 @@ export function startKvFeed(options: KvFeedOptions): KvFeed {
       const from: number = applied;
       const changes = await store.read((db) => listKvChanges(db, from, PAGE));
       for (const change of changes) apply(cache, change);
+      if (changes.length > 0) options.onChanges?.();
       if (at !== losses || applied === undefined) return;
       applied = changes.at(-1)?.seq ?? from;
       if (changes.length < PAGE) return;

@@ -1,11 +1,11 @@
 /**
  * A module's config: overrides of the node's sandbox limits, the hosts its outbound `fetch`
- * may reach, and who may reach which of its versions. Shared by every version of the module;
+ * may reach, its KV bindings (kv-bindings.ts), and who may reach which of its versions. Shared by every version of the module;
  * not part of `restore --at`.
  *
  * Access (DESIGN.md, HTTP): channels are public and a pin (`x-lively-version`) needs a token
  * with `read` scope, unless `publicPins` lets anyone pin; a channel listed in
- * `privateChannels` needs a `read` token too. `reset` leaves these two alone: opening access
+ * `privateChannels` needs a `read` token too. `reset` leaves these two (and the KV bindings) alone: opening access
  * is never the side effect of clearing limits.
  *
  * Limits left unset take the node's defaults (DESIGN.md: 1 s CPU, 30 s wall, 128 MB, 10 MB
@@ -20,13 +20,17 @@
  *   await changeConfig(store, { module: "api", cpuMs: null, actor });       // default again
  *   await changeConfig(store, { module: "api", reset: true, actor });       // every override dropped
  *   await changeConfig(store, { module: "api", privateChannels: { add: ["beta"] }, actor });
+ *   await changeConfig(store, { module: "api", kvBindings: { bind: { SHOP: "shopping" } }, actor });
  */
 import { LivelyError } from "../errors.ts";
+import { bucketNotFound } from "../kv/errors.ts";
 import { appendHistory } from "../store/queries/history.ts";
+import { findBucket } from "../store/queries/kv.ts";
 import { touchModule } from "../store/queries/modules.ts";
 import { type ConfigRecord, getModuleConfig, upsertModuleConfig } from "../store/queries/settings.ts";
 import type { Db, Store } from "../store/store.ts";
 import { parseFetchPattern } from "./fetch-allow.ts";
+import { checkKvBindingsChange, type KvBindingsChange, nextKvBindings } from "./kv-bindings.ts";
 import { liveModule } from "./live-module.ts";
 import { assertChannelName, assertModuleName } from "./names.ts";
 
@@ -55,6 +59,8 @@ export interface ModuleConfigView {
   publicPins: boolean;
   /** Channels that need a `read` token (sorted); every other channel is public. */
   privateChannels: string[];
+  /** KV bindings: env.NAME -> bucket (kv-bindings.ts); the module's own env.KV is not listed. */
+  kvBindings: Record<string, string>;
   /** The seq of the last change to any of the module's settings (vars included); 0: never. */
   updatedSeq: number;
 }
@@ -71,6 +77,8 @@ export interface ConfigChange {
   publicPins?: boolean;
   /** Channels that need a `read` token: a list replaces them; `{add, remove}` changes them. */
   privateChannels?: string[] | { add?: string[]; remove?: string[] };
+  /** Bind env.NAME to a bucket (which must exist), or unbind names. */
+  kvBindings?: KvBindingsChange;
   /** Drop every limit override and the allowlist first (then apply the other fields, if any). */
   reset?: boolean;
 }
@@ -140,6 +148,7 @@ function emptyConfig(module: string): ConfigRecord {
     fetchAllow: [],
     publicPins: false,
     privateChannels: [],
+    kvBindings: {},
     updatedSeq: 0,
   };
 }
@@ -156,6 +165,7 @@ function view(record: ConfigRecord): ModuleConfigView {
     fetchAllow: record.fetchAllow,
     publicPins: record.publicPins,
     privateChannels: record.privateChannels,
+    kvBindings: record.kvBindings,
     updatedSeq: record.updatedSeq,
   };
 }
@@ -178,17 +188,29 @@ export async function changeConfig(store: Store, input: ConfigChange & { module:
     throw new LivelyError("bad_request", "publicPins must be true or false", { field: "publicPins" });
   }
   const access = input.publicPins !== undefined || input.privateChannels !== undefined;
-  if (!input.reset && !access && fetchAllow === undefined && LIMIT_NAMES.every((name) => input[name] === undefined)) {
+  const kvBindings = input.kvBindings === undefined ? undefined : checkKvBindingsChange(input.kvBindings);
+  if (
+    !input.reset &&
+    !access &&
+    kvBindings === undefined &&
+    fetchAllow === undefined &&
+    LIMIT_NAMES.every((name) => input[name] === undefined)
+  ) {
     throw new LivelyError(
       "bad_request",
-      "nothing to change: give cpuMs, wallMs, memoryMb, bodyMb, fetchAllow, publicPins, privateChannels or reset",
+      "nothing to change: give cpuMs, wallMs, memoryMb, bodyMb, fetchAllow, publicPins, privateChannels, kvBindings or reset",
     );
   }
   if (input.privateChannels !== undefined) nextPrivateChannels([], input.privateChannels); // bad names refused before the write
   return store.write(async (tx) => {
     const current = await liveConfig(tx, input.module);
     const next: ConfigRecord = input.reset
-      ? { ...emptyConfig(input.module), publicPins: current.publicPins, privateChannels: current.privateChannels }
+      ? {
+          ...emptyConfig(input.module),
+          publicPins: current.publicPins,
+          privateChannels: current.privateChannels,
+          kvBindings: current.kvBindings,
+        }
       : { ...current };
     for (const name of LIMIT_NAMES) {
       const value = input[name];
@@ -197,12 +219,20 @@ export async function changeConfig(store: Store, input: ConfigChange & { module:
     if (fetchAllow !== undefined) next.fetchAllow = fetchAllow;
     if (input.publicPins !== undefined) next.publicPins = input.publicPins;
     if (input.privateChannels !== undefined) next.privateChannels = nextPrivateChannels(current.privateChannels, input.privateChannels);
+    if (kvBindings !== undefined) {
+      // A binding names a bucket that exists now: a typo is caught here, not at the module's first call.
+      for (const bucket of new Set(Object.values(kvBindings.bind ?? {}))) {
+        if (!(await findBucket(tx, bucket))) throw bucketNotFound(bucket);
+      }
+      next.kvBindings = nextKvBindings(current.kvBindings, kvBindings);
+    }
 
     const changed: Record<string, unknown> = {};
     for (const name of LIMIT_NAMES) if (next[name] !== current[name]) changed[name] = next[name];
     if (JSON.stringify(next.fetchAllow) !== JSON.stringify(current.fetchAllow)) changed.fetchAllow = next.fetchAllow;
     if (next.publicPins !== current.publicPins) changed.publicPins = next.publicPins;
     if (JSON.stringify(next.privateChannels) !== JSON.stringify(current.privateChannels)) changed.privateChannels = next.privateChannels;
+    if (JSON.stringify(next.kvBindings) !== JSON.stringify(current.kvBindings)) changed.kvBindings = next.kvBindings;
     if (Object.keys(changed).length === 0) return { ...view(current), changed: false, seq: 0 };
 
     const row = await appendHistory(tx, {

@@ -1,6 +1,6 @@
 /**
  * What a node needs of each live module's settings to run and serve it: vars (secret values
- * included, since the module reads them), limit overrides, the fetch allowlist, and who may
+ * included, since the module reads them), limit overrides, the fetch allowlist, KV bindings, and who may
  * pin or use private channels. ChannelIndex loads these with the channels, so both come from
  * the same read and the same seq.
  */
@@ -19,6 +19,8 @@ export interface ModuleSettings {
   publicPins: boolean;
   /** Channels the gateway asks a `read` token for. */
   privateChannels: readonly string[];
+  /** KV bindings: env.NAME -> bucket (kv-bindings.ts). Absent in a local copy an older build wrote. */
+  kvBindings?: Readonly<Record<string, string>>;
   /** The seq of the last change to this module's settings: changes whenever they do. */
   seq: number;
 }
@@ -59,6 +61,7 @@ function toModuleSettings(config: ConfigRecord, vars: [string, string][]): Modul
     fetchAllow: Object.freeze([...config.fetchAllow]) as string[],
     publicPins: config.publicPins,
     privateChannels: Object.freeze([...config.privateChannels]),
+    kvBindings: Object.freeze({ ...config.kvBindings }),
     seq: config.updatedSeq,
   });
 }

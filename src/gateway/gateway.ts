@@ -18,7 +18,7 @@ import { MODULE_NAME } from "../code/names.ts";
 import { errorBody, LivelyError } from "../errors.ts";
 import { errorHeaders, HTTP_STATUS_BY_CODE, publicError } from "../http-errors.ts";
 import type { Logger } from "../log.ts";
-import { newErrorId } from "../runtime/ivm/dispatcher.ts";
+import { newErrorId } from "../runtime/ivm/limit-errors.ts";
 import type { LoadedVersion, PlainRequest, PlainResponse } from "../runtime/sandbox.ts";
 import type { VersionCache } from "../runtime/version-cache.ts";
 import { admit, type Guard, TOKEN_HEADER, withoutToken } from "./access.ts";

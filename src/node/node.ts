@@ -11,6 +11,9 @@
  *   kv-sweep    deletes expired bucket entries and old KV change rows (kv/sweep.ts)
  *   kv-feed     keeps the node's KV read cache true to the store (cluster/kv-feed.ts); until
  *               it has caught up, and whenever it loses the database, the cache is bypassed
+ *   events      reads the cluster's events (history, KV changes, node up/down) as they commit and
+ *               publishes them to the node's event manager (cluster/event-feed.ts), which feeds
+ *               `GET /events` streams and modules exporting onEvent (module-events.ts)
  *
  * A node keeps a verified local copy of every channel head and of its channel index in
  * `<data-dir>/cache/` (cluster/local-copy/): loads read it first, so a database outage, or a
@@ -28,6 +31,9 @@ import { getRequestListener } from "@hono/node-server";
 import { createAdminApi } from "../api/app.ts";
 import type { NodeHealth } from "../api/context.ts";
 import { VerifiedTokens } from "../auth/token-cache.ts";
+import { type EventFeed, startEventFeed } from "../cluster/event-feed.ts";
+import { currentCursor, type EventCursor, formatEventId, type LivelyEvent } from "../cluster/event-log.ts";
+import { EventManager } from "../cluster/events.ts";
 import { type Feed, startFeed } from "../cluster/feed.ts";
 import { type KvFeed, startKvFeed } from "../cluster/kv-feed.ts";
 import { followIndex } from "../cluster/local-copy/follow.ts";
@@ -49,6 +55,7 @@ import { IvmSandbox } from "../runtime/ivm/ivm-sandbox.ts";
 import { validateArtifact } from "../runtime/ivm/validate-artifact.ts";
 import { DEFAULT_BODY_BYTES, effectiveBodyBytes, effectiveSandboxLimits, type NodeLimits } from "../runtime/limits.ts";
 import { LOAD_BUDGET_DEFAULTS, LoadBudget } from "../runtime/load-budget.ts";
+import { ModuleKv } from "../runtime/module-kv.ts";
 import { ModuleLogs, toModuleLogLevel } from "../runtime/module-logs.ts";
 import { type Preloading, startPreloading } from "../runtime/preload.ts";
 import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from "../runtime/sandbox.ts";
@@ -62,6 +69,7 @@ import { callExport } from "./calls.ts";
 import { advertisedAddress, need, resourceChild } from "./children.ts";
 import { secureDataDir } from "./data-dir.ts";
 import { startHttpChild } from "./http-child.ts";
+import { deliverEventsToModules, EVENT_EXPORT } from "./module-events.ts";
 
 export interface NodeOptions {
   /** SQLite path or postgres:// URL; default `<dataDir>/lively.db`. */
@@ -107,6 +115,10 @@ export interface NodeOptions {
   kvCacheMaxBytes?: number;
   /** How long the database may keep this node waiting (store.ts has the defaults and why). */
   storeTimeouts?: StoreTimeouts;
+  /** How often an idle event stream (`GET /events`) sends a heartbeat comment (default 15 s). */
+  eventHeartbeatMs?: number;
+  /** Events held for one slow event-stream client before it is dropped (default 1000). */
+  eventQueue?: number;
   log?: Logger;
 }
 
@@ -141,6 +153,8 @@ export interface RunningNode {
   readonly kv: NodeKv;
   /** The KV feed child, once started (after a restart, the new one). */
   readonly kvFeed: KvFeed | undefined;
+  /** The node's event manager (cluster/events.ts): the cluster's events as this node reads them. */
+  readonly events: EventManager<LivelyEvent>;
   close(): Promise<void>;
 }
 
@@ -161,6 +175,9 @@ interface Parts {
   port?: number;
   membership?: Membership;
   kvFeed?: KvFeed;
+  eventFeed?: EventFeed;
+  /** The logs' position when the node first read the store (event-feed.ts starts there). */
+  eventStart?: EventCursor;
 }
 
 export async function startNode(options: NodeOptions = {}): Promise<RunningNode> {
@@ -184,6 +201,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   const kvCache = new KvReadCache({ maxBytes: options.kvCacheMaxBytes ?? KV_CACHE_DEFAULT_MAX_BYTES });
   // For the feed: make freshly applied history visible in the membership row right away.
   const beatSoon = () => parts.membership?.beatSoon();
+  // The node's, like the KV cache: streams and modules' onEvent hear the cluster's events from it.
+  const events = new EventManager<LivelyEvent>({ log });
   let stopping = false;
   const db = options.db ?? resolve(dataDir, "lively.db");
   // Before anything writes in the data folder (the local copy is its first writer).
@@ -233,7 +252,11 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     const index = new ChannelIndex(store, { log });
     let degraded = parts.offline;
     try {
-      if (!degraded) await index.catchUp(); // the whole map, before anything serves
+      if (!degraded) {
+        await index.catchUp(); // the whole map, before anything serves
+        // Where the event feed starts, taken before any stream can subscribe: nothing falls in between.
+        parts.eventStart ??= await store.read((db) => currentCursor(db)).catch(() => undefined);
+      }
     } catch (error) {
       if (!cannotReach(error) || !offlineMap(previous, localCopy.snapshotOf(store)?.index)) throw error;
       degraded = { reason: error.message, since: new Date().toISOString() };
@@ -243,6 +266,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       index.restore(map);
     }
     parts.index = index;
+    // Every apply (the feed's, or an admin write's on this node) has new history for the event feed.
+    index.onApplied(() => parts.eventFeed?.wake());
     parts.mapFrom = degraded ? "local copy" : "database";
     const following = followIndex(localCopy, index, store);
     // After each apply, heartbeat soon: `lively nodes` sees this node converge within milliseconds.
@@ -273,6 +298,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       burst: options.coldLoadBurst ?? LOAD_BUDGET_DEFAULTS.burst,
     });
     parts.loadBudget = budget;
+    const moduleKv = new NodeKv(store, kvCache);
     const cache: VersionCache = new VersionCache({
       sandbox: new IvmSandbox(),
       // The verified local file first, the store after: a cold load works during an outage.
@@ -293,6 +319,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
           hint: `allow hosts with: lively config ${module} --allow-fetch HOST`,
           addresses: () => index.network(), // read per connection: `lively network allow` applies at once
         }),
+      // One NodeKv for every isolate on the node: they share its read cache.
+      makeKv: (module, bindings) => new ModuleKv({ kv: moduleKv, module, bindings }),
       callModule: async (caller, module, fn, args) =>
         (await callExport(index, cache, module, fn, args, caller, { fallbackToProduction: true })).result,
       admitLoad: (module, version) => budget.admit(module, version, index.isReferenced(module, version)),
@@ -362,6 +390,9 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       log,
       nodeId: () => nodeId,
       logs,
+      events,
+      eventHeartbeatMs: options.eventHeartbeatMs,
+      eventQueue: options.eventQueue,
       downAfterMs: options.downAfterMs,
       // The write has committed; answer once this node serves it. A failed read is the feed's to retry.
       onChange: () =>
@@ -384,6 +415,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         kvFeed: parts.kvFeed?.state(),
         kvCache: kvCache.stats(),
         kvCompute: kv.flights.stats(),
+        events: { handlers: events.handlerCount, published: parts.eventFeed?.cursor && formatEventId(parts.eventFeed.cursor) },
         localCopy: localCopy.state(),
         preload: { pending: parts.preloading?.pending ?? 0, done: parts.preloading?.done ?? 0, failed: parts.preloading?.failed ?? 0 },
       }),
@@ -396,7 +428,10 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       admin: (request: IncomingMessage, response: ServerResponse) => void adminListener(request, response),
       inFlight: () => cache.inFlight,
       // Open `logs -f` streams would hold server.close() forever.
-      beforeClose: () => logs.endSubscriptions(),
+      beforeClose: () => {
+        logs.endSubscriptions();
+        events.endMonitored("the node is closing its HTTP server");
+      },
     });
     parts.port = child.port;
     nodeId = options.nodeId ?? `${hostname()}:${child.port}`;
@@ -440,9 +475,30 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
             cache: kvCache,
             log,
             pollIntervalMs: options.pollIntervalMs,
+            onChanges: () => parts.eventFeed?.wake(),
           });
           parts.kvFeed = kvFeed;
           return kvFeed;
+        },
+      },
+      {
+        id: "events",
+        restart: "permanent",
+        start: async () => {
+          const eventFeed = startEventFeed({
+            store: need(parts.store, "the store"),
+            // A restarted feed goes on from where the last one published: live streams miss nothing.
+            from: parts.eventFeed?.cursor ?? parts.eventStart,
+            events,
+            log,
+            pollIntervalMs: options.pollIntervalMs,
+            heartbeatMs: options.heartbeatMs,
+            downAfterMs: options.downAfterMs,
+            node: () => (parts.port === undefined ? undefined : { id: nodeId, address: advertisedAddress(host, parts.port) }),
+            stopping: () => stopping,
+          });
+          parts.eventFeed = eventFeed;
+          return eventFeed;
         },
       },
     ]);
@@ -458,6 +514,21 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     nodeLog.error({ err: error }, refused ? "stopping: the database refuses this build" : "the node's supervisor gave up"),
   );
   stopForRefusal = () => void tree.stop();
+  // Modules exporting onEvent on production hear every event this node reads (module-events.ts: per node).
+  const moduleEvents = deliverEventsToModules({
+    events,
+    store: () => parts.store,
+    appliedSeq: () => parts.index?.appliedSeq ?? -1,
+    call: async (module, args) => {
+      const caller = { channel: DEFAULT_CHANNEL, depth: 0 };
+      const index = need(parts.index, "the feed");
+      return (await callExport(index, need(parts.cache, "the loader"), module, EVENT_EXPORT, args, caller, { fallbackToProduction: false }))
+        .result;
+    },
+    moduleLog: (module, text) => logs.append(module, parts.index?.version(module, DEFAULT_CHANNEL) ?? 0, "error", text),
+    nodeId: () => nodeId,
+    log,
+  });
   if (refused) stopForRefusal(); // refused while the tree was still starting
   const store = need(parts.store, "the store");
   const index = need(parts.index, "the feed");
@@ -488,9 +559,12 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     get kvFeed() {
       return parts.kvFeed;
     },
+    events,
     close: async () => {
       stopping = true;
+      moduleEvents.stop();
       await tree.stop();
+      events.close();
       logs.close();
     },
   };

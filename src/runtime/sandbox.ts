@@ -13,6 +13,7 @@
  *   loaded.retire(); // disposed once nothing is in flight on it
  */
 import type { FetchedResponse, FetchPayload } from "./isolate/protocol.ts";
+import type { ModuleKv } from "./module-kv.ts";
 
 /** A request as the gateway saw it. `headers` is Node's rawHeaders: [name, value, name, value…]. */
 export interface PlainRequest {
@@ -97,9 +98,11 @@ export interface LoadRequest {
   callModule?: CallModule;
   /** fetch(); without it every fetch rejects. */
   fetch?: ModuleFetch;
+  /** env.KV and the module's bound buckets; without it they answer `unavailable`. */
+  kv?: ModuleKv;
   /** A limit killed the isolate: the cache drops this version so the next request loads a fresh one. */
   onKilled?: (error: Error) => void;
-  /** Most host operations (env.call, fetch) the isolate may have in flight at once (default 100). */
+  /** Most host operations (env.call, fetch, env.KV) the isolate may have in flight at once (default 100). */
   maxPendingHostOps?: number;
 }
 

@@ -5,12 +5,13 @@
  *   channel points at it: a swapped-out version is only reachable by a pin;
  * - the cache is over `maxLoaded` isolates or `maxHeapBytes` of heap (least recently used first);
  * - a limit killed its isolate (the next request loads a fresh one; counted in `restarts`);
- * - its module's settings (vars, limits) changed: the next request loads it with the new ones.
+ * - its module's settings (vars, limits, KV bindings) changed: the next request loads it with the new ones.
  * Leaving is `retire()`: requests in flight finish on the isolate they started on, and it is
  * disposed when the last one ends. Concurrent first requests share one load (single flight).
  */
 import type { LimitOverrides } from "../code/config.ts";
 import { effectiveSandboxLimits } from "./limits.ts";
+import type { ModuleKv } from "./module-kv.ts";
 import type { CallModule, LoadedVersion, ModuleFetch, Sandbox, SandboxLimits } from "./sandbox.ts";
 
 export interface VersionSource {
@@ -28,6 +29,8 @@ export interface LoadSettings {
   limits: LimitOverrides;
   /** Hosts its fetch may reach (code/fetch-allow.ts patterns); empty: none. */
   fetchAllow: readonly string[];
+  /** env.NAME -> bucket (code/kv-bindings.ts); absent: env.KV only. */
+  kvBindings?: Readonly<Record<string, string>>;
   seq: number;
 }
 
@@ -50,6 +53,8 @@ export interface VersionCacheOptions {
   callModule?: CallModule;
   /** Makes a module's fetch for its allowlist; without it modules cannot fetch. */
   makeFetch?: (module: string, fetchAllow: readonly string[]) => ModuleFetch;
+  /** Makes a module's env.KV and bound buckets; without it they answer `unavailable`. */
+  makeKv?: (module: string, bindings: Readonly<Record<string, string>>) => ModuleKv;
   onLog?: (module: string, version: number, level: string, text: string) => void;
   /** Asked before a cold load; throws to refuse it (load-budget.ts rate-limits loads only pins reach). */
   admitLoad?: (module: string, version: number) => void;
@@ -175,6 +180,7 @@ export class VersionCache {
       vars: settings.vars,
       callModule: this.options.callModule,
       fetch: this.options.makeFetch?.(module, settings.fetchAllow),
+      kv: this.options.makeKv?.(module, settings.kvBindings ?? {}),
       onLog: onLog ? (level, text) => onLog(module, version, level, text) : undefined,
       onKilled: () => {
         this.restarts++;

@@ -1,12 +1,13 @@
 /**
  * A module's settings: vars (`/modules/:module/vars`) and config (`/modules/:module/config`:
- * limits, fetch allowlist, public pins and private channels).
+ * limits, fetch allowlist, KV bindings, public pins and private channels).
  * Secret values go in and never come out: the list leaves them out, and a body that does not
  * parse is refused without quoting it.
  */
 import { Hono } from "hono";
 import { z } from "zod";
 import { changeConfig, type ModuleConfigView, readConfig } from "../../code/config.ts";
+import type { KvBindingsChange } from "../../code/kv-bindings.ts";
 import { listVars, removeVars, setVars } from "../../code/vars.ts";
 import { asConfigLimits, DEFAULT_BODY_BYTES, effectiveLimits } from "../../runtime/limits.ts";
 import { DEFAULT_SANDBOX_LIMITS } from "../../runtime/sandbox.ts";
@@ -28,6 +29,12 @@ const configBody = z
     fetchAllow: z.array(z.string()).optional(),
     publicPins: z.boolean().optional(),
     privateChannels: z.union([channels, z.object({ add: channels.optional(), remove: channels.optional() }).strict()]).optional(),
+    // Names and buckets are checked by code/kv-bindings.ts. `bind` passes as parsed: a record
+    // schema would assign a "__proto__" name away instead of letting it be refused.
+    kvBindings: z
+      .object({ bind: z.unknown().optional(), unbind: z.array(z.string()).max(256).optional() })
+      .strict()
+      .optional(),
     reset: z.boolean().optional(),
   })
   .strict();
@@ -66,8 +73,10 @@ export function settingsRoutes(deps: ApiDeps) {
   app.get("/modules/:module/config", read, async (c) => c.json(shown(await readConfig(deps.store, c.req.param("module")))));
 
   app.patch("/modules/:module/config", deploy, async (c) => {
-    const body = await jsonBody(c, configBody);
-    return c.json(shown(await changeConfig(deps.store, { module: c.req.param("module"), ...body, actor: c.get("token").name })));
+    const { kvBindings, ...body } = await jsonBody(c, configBody);
+    // changeConfig checks kvBindings' shape (checkKvBindingsChange takes it as unknown).
+    const change = { ...body, kvBindings: kvBindings as KvBindingsChange | undefined };
+    return c.json(shown(await changeConfig(deps.store, { module: c.req.param("module"), ...change, actor: c.get("token").name })));
   });
 
   return app;

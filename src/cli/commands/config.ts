@@ -1,6 +1,7 @@
 /**
  * `lively config M [--cpu-ms N] [--wall-ms N] [--memory-mb N] [--body-mb N] [--allow-fetch P]… [--no-fetch]
- * [--public-pins|--private-pins] [--private-channel C]… [--public-channel C]… [--reset]`:
+ * [--public-pins|--private-pins] [--private-channel C]… [--public-channel C]… [--bind-kv NAME=BUCKET]…
+ * [--unbind-kv NAME]… [--reset]`:
  * show a module's settings, or change them in one history row. A limit of `default` goes back
  * to the node's default; a node's own limits are ceilings (the effective column says what applies).
  */
@@ -28,6 +29,20 @@ function limitOption(value: unknown, flag: string): number | null | undefined {
   return Number(value);
 }
 
+/** `NAME=bucket` pairs as an object; the node checks names and that the buckets exist. */
+function bindOption(values: string[] | undefined): Record<string, string> | undefined {
+  if (!values) return undefined;
+  const bind: Record<string, string> = {};
+  for (const value of values) {
+    const at = value.indexOf("=");
+    if (at <= 0 || at === value.length - 1) {
+      throw new LivelyError("bad_request", `--bind-kv takes NAME=BUCKET (env.NAME is the bucket), got ${JSON.stringify(value)}`);
+    }
+    Object.defineProperty(bind, value.slice(0, at), { value: value.slice(at + 1), enumerable: true, writable: true, configurable: true });
+  }
+  return bind;
+}
+
 function describe(config: ConfigShown): string {
   const rows = LIMIT_FLAGS.map(([name, flag]) => {
     const set = config.limits[name];
@@ -44,13 +59,15 @@ function describe(config: ConfigShown): string {
   const fetch = config.fetchAllow.length === 0 ? "(none: the module may fetch nothing)" : config.fetchAllow.join(" ");
   const pins = config.publicPins ? "public (anyone may pin a version)" : "private (a pin needs a read token in x-lively-token)";
   const channels = config.privateChannels.length === 0 ? "(none: every channel is public)" : config.privateChannels.join(" ");
-  return table([...rows, ["allow-fetch", fetch], ["pins", pins], ["private-channels", channels]]);
+  const bound = Object.entries(config.kvBindings ?? {});
+  const kv = bound.length === 0 ? "(none: env.KV only)" : bound.map(([name, bucket]) => `${name}=${bucket}`).join(" ");
+  return table([...rows, ["allow-fetch", fetch], ["pins", pins], ["private-channels", channels], ["kv-bindings", kv]]);
 }
 
 export default defineCommand({
   name: "config",
   args: "<module>",
-  summary: "show a module's limits, fetch allowlist and who may pin or use its channels, or change them (one history row)",
+  summary: "show a module's limits, fetch allowlist, KV bindings and who may pin or use its channels, or change them (one history row)",
   options: (command) =>
     command
       .option("--cpu-ms <n>", "CPU time per request, 1-60000 ms ('default': the node's)")
@@ -67,7 +84,9 @@ export default defineCommand({
       .option("--private-pins", "a pin needs a token with read scope (the default)")
       .option("--private-channel <channel>", "the channel needs a read token, like a pin (repeatable)", repeatable)
       .option("--public-channel <channel>", "the channel is public again (repeatable)", repeatable)
-      .option("--reset", "drop every limit override and the allowlist first (pins and private channels stay)"),
+      .option("--bind-kv <name=bucket>", "env.NAME is the bucket (which must exist; repeatable); env.KV is the module's own", repeatable)
+      .option("--unbind-kv <name>", "remove a KV binding (repeatable)", repeatable)
+      .option("--reset", "drop every limit override and the allowlist first (pins, private channels and KV bindings stay)"),
   examples: [
     "lively config hello",
     "lively config hello --cpu-ms 200 --memory-mb 64",
@@ -75,6 +94,8 @@ export default defineCommand({
     "lively config hello --cpu-ms default --no-fetch",
     "lively config hello --public-pins",
     "lively config hello --private-channel beta",
+    "lively config hello --bind-kv SHOP=shopping",
+    "lively config hello --unbind-kv SHOP",
     "lively config hello --reset --json",
   ],
   async run([module], options, { out, client }) {
@@ -101,6 +122,9 @@ export default defineCommand({
     const both = add?.find((channel) => remove?.includes(channel));
     if (both) throw new LivelyError("bad_request", `channel '${both}' cannot be both --private-channel and --public-channel`);
     if (add || remove) change.privateChannels = { add, remove };
+    const bind = bindOption(listOption(options.bindKv));
+    const unbind = listOption(options.unbindKv);
+    if (bind || unbind) change.kvBindings = { ...(bind ? { bind } : {}), ...(unbind ? { unbind } : {}) };
 
     if (Object.keys(change).length === 0) {
       const config = await client().request<ConfigShown>("GET", path);

@@ -5,6 +5,7 @@ import cat from "./cat.ts";
 import config from "./config.ts";
 import deploy from "./deploy.ts";
 import diff from "./diff.ts";
+import events from "./events.ts";
 import gc from "./gc.ts";
 import history from "./history.ts";
 import kvBuckets from "./kv-buckets.ts";
@@ -72,6 +73,7 @@ export const commands: CliCommand[] = [
   nodes,
   status,
   logs,
+  events,
   tokenCreate,
   tokenList,
   tokenRevoke,

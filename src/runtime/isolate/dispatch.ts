@@ -3,8 +3,9 @@
  * ../ivm/dispatcher.ts; the messages are in protocol.ts). scripts/isolate-code.mjs bundles this
  * entry into DISPATCH_SOURCE, a closure body that ../ivm/ivm-sandbox.ts evaluates once per
  * loaded version, right after the prelude and BEFORE the module's top-level code, as
- * `createDispatcher($0, $1, $2, $3)`: $0 the `respond` callback (ignored mode: never waited
- * for), $1 the version string, $2 the module's vars as JSON, $3 the prelude's wire object.
+ * `createDispatcher($0, $1, $2, $3, $4)`: $0 the `respond` callback (ignored mode: never waited
+ * for), $1 the version string, $2 the module's vars as JSON, $3 the prelude's wire object, $4
+ * the names of the module's KV bindings as JSON (env.KV, its own bucket, is always there; kv.ts).
  *
  * This file's top level runs at that moment, so it captures the builtins it relies on
  * (Reflect.apply, Promise's then/resolve/all, JSON, Object.keys/freeze) before module code can
@@ -20,17 +21,21 @@
  *                    dispatch's task and its microtasks: handlers that answer without real I/O
  *                    are all in it, and a batch costs two crossings, not two per request.
  *   start(namespace) called once after the module evaluated; returns its export names as JSON.
+ *   compute(id)      runs the function of env.KV.getOrCompute call `id` (kv.ts), when the host's
+ *                    flight for that key chose this caller; answers its value as JSON text or bytes.
  *
  * What settles later (after a host fetch, a timer, env.call) is sent with `respond([...])`,
  * one call per microtask turn. env is made per request and names it (slot and generation) in
  * every env.call, so the host charges the call to that request's channel, depth and call
  * chain: the isolate never says how deep it is.
  */
+import { makeKvNamespace, runCompute } from "./kv.ts";
 import type { PreludeWire } from "./prelude.ts";
 import type { CallItem, DispatchItem, FailureResult, FetchItem, ResultBatch, SlotResult } from "./protocol.ts";
 
 const apply = Reflect.apply;
 const freeze = Object.freeze;
+const defineProperty = Object.defineProperty;
 const keys = Object.keys;
 const stringify = JSON.stringify;
 const parse = JSON.parse;
@@ -54,6 +59,7 @@ export type DispatcherEntry = [
   dispatch: (items: DispatchItem[]) => void,
   collect: () => ResultBatch,
   start: (namespace: Namespace) => string,
+  compute: typeof runCompute,
 ];
 
 let respond: (results: ResultBatch) => void;
@@ -64,12 +70,15 @@ let fromResponse: PreludeWire["fromResponse"];
 let hostAsync: PreludeWire["hostAsync"];
 let report: PreludeWire["reportError"];
 let ns: Namespace | null = null;
+/** env.KV and the bound buckets, made once: they carry no request of their own. */
+let kvEnv: Record<string, object> = {};
 
 export default function createDispatcher(
   respondWith: typeof respond,
   versionName: string,
   varsJson: string,
   wire: PreludeWire,
+  kvNamesJson: string,
 ): DispatcherEntry {
   respond = respondWith;
   version = versionName;
@@ -78,7 +87,15 @@ export default function createDispatcher(
   hostAsync = wire.hostAsync;
   report = wire.reportError;
   vars = freeze(parse(varsJson));
-  return [dispatch, collect, start];
+  const names = parse(kvNamesJson) as string[];
+  kvEnv = {};
+  // Defined, not assigned: a name can never reach a prototype (the host checked them anyway).
+  const define = (name: string) =>
+    defineProperty(kvEnv, name, { value: makeKvNamespace(name, hostAsync), enumerable: true, writable: false, configurable: false });
+  define("KV");
+  for (let i = 0; i < names.length; i++) define(names[i]);
+  freeze(kvEnv);
+  return [dispatch, collect, start, runCompute];
 }
 
 const makeEnv = (item: DispatchItem) => {
@@ -94,7 +111,7 @@ const makeEnv = (item: DispatchItem) => {
     }
     return then(hostAsync("call", { s, g, c, m: String(module), f: String(fn), a: json }), (text) => parse(text), undefined);
   };
-  return freeze({ version, vars, call });
+  return freeze({ ...kvEnv, version, vars, call });
 };
 
 let collecting = false;

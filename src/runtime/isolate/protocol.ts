@@ -10,7 +10,7 @@
  *
  *   host -> isolate   DispatchItem[]        dispatch(items): a request (FetchItem) or a call (CallItem)
  *   isolate -> host   ResultBatch           [slot, SlotResult, slot, SlotResult, …] from collect() or respond()
- *   isolate -> host   HostAsync[K].payload  host work the isolate awaits: env.call, fetch
+ *   isolate -> host   HostAsync[K].payload  host work the isolate awaits: env.call, fetch, env.KV
  *   host -> isolate   FireArgs              fire(…): a timer expired, or host work settled
  *   isolate -> host   HostFunctions         the synchronous and fire-and-forget host bindings
  *   isolate -> host   ExportShape           the deploy-time check of a module's exports (JSON)
@@ -80,10 +80,57 @@ export interface FetchedResponse {
   body: Uint8Array;
 }
 
+/**
+ * How env.KV.get reads a value: "value" (the default) gives JSON parsed and bytes as a
+ * Uint8Array; "json", "text" and "arrayBuffer" are Workers KV's types (docs/kv.md has the mapping).
+ */
+export type KvReadType = "value" | "json" | "text" | "arrayBuffer";
+
+/**
+ * env.KV and the module's bound buckets. `b` is the binding as env shows it (`KV`: the
+ * module's own bucket); the host maps it to a bucket, so the isolate never names a bucket.
+ * JSON (values, metadata) crosses as text, bytes as a Uint8Array; the host checks everything.
+ */
+export type KvPayload =
+  /** get: `t` the read type, `md` 1 to answer metadata and version too, `st` 1 for a strong read. */
+  | { o: "get"; b: string; k: string; t: KvReadType; md: 0 | 1; st: 0 | 1 }
+  /** put: JSON text `j` or bytes `y`; `e` compare-and-set (absent: none; 0 or null: must hold no value). */
+  | { o: "put"; b: string; k: string; j?: string; y?: Uint8Array; ttl?: number; e?: number | null; md?: string }
+  | { o: "delete"; b: string; k: string; e?: number }
+  | { o: "list"; b: string; p?: string; l?: number; cu?: string }
+  /**
+   * getOrCompute: `c` names the module's function, kept in the isolate; when this node's caller
+   * is the one to compute, the host runs it there (the dispatcher's `compute(c)` entry) under the
+   * cluster lease. `swr` is staleWhileRevalidate in seconds.
+   */
+  | { o: "compute"; b: string; k: string; c: number; ttl?: number; swr?: number; md?: string };
+
+/** What the dispatcher's compute(c) entry answers: the function's value as JSON text or bytes. */
+export type KvComputed = { j: string } | { y: Uint8Array };
+
+/** A key as env.KV.list shows it; metadata as JSON text. */
+export interface KvListedKey {
+  n: string;
+  md: string | null;
+  ver: number;
+  exp: number | null;
+}
+
+/** What the host answers a KV operation; a failure is an answer too (`e` its LivelyError code), so its code reaches the module. */
+export type KvAnswer =
+  | { e: string; m: string }
+  /** get: `f` 0 when the key holds no value; else the value as JSON text `j`, a string `s` or bytes `y`. */
+  | { f: 0 }
+  | { f: 1; j?: string; s?: string; y?: Uint8Array; md: string | null; ver: number; exp: number | null }
+  | { ver: number; exp: number | null }
+  | { d: boolean; ver: number | null }
+  | { keys: KvListedKey[]; cu: string | null };
+
 /** Each kind of host work: what the isolate sends, and what the host answers (a call's result is JSON text). */
 export interface HostAsync {
   call: { payload: CallPayload; answer: string };
   fetch: { payload: FetchPayload; answer: FetchedResponse };
+  kv: { payload: KvPayload; answer: KvAnswer };
 }
 export type HostAsyncKind = keyof HostAsync;
 

@@ -22,10 +22,12 @@
  * (the gateway retries GET and HEAD once on a fresh isolate) and the version cache loads a
  * fresh isolate on the next request.
  *
+ * The limit errors are worded in limit-errors.ts; the options and the slot record are in
+ * dispatcher-options.ts.
+ *
  * In-flight requests live in a slot array with a free list, not a Map: a Map keyed by
  * request made the main heap's scavenges ~20× slower under load (bench:http, p99 ×3).
  */
-import { randomBytes } from "node:crypto";
 import { LivelyError } from "../../errors.ts";
 import type {
   CallItem,
@@ -38,9 +40,10 @@ import type {
   SlotTag,
   Untrusted,
 } from "../isolate/protocol.ts";
-import type { CallChain, CallerContext, SandboxLimits } from "../sandbox.ts";
-import type { Watchdog, Watched } from "../watchdog.ts";
-import type { IvmIsolate, IvmReference } from "./isolated-vm.ts";
+import type { CallChain, CallerContext } from "../sandbox.ts";
+import type { Watched } from "../watchdog.ts";
+import type { DispatcherOptions, Pending } from "./dispatcher-options.ts";
+import { describeReason, isMemoryFailure, limitError, newErrorId } from "./limit-errors.ts";
 
 /** A request or call as the sandbox hands it over; submit() adds the slot tag. */
 export type UntaggedItem = Omit<FetchItem, keyof SlotTag> | Omit<CallItem, keyof SlotTag>;
@@ -48,69 +51,12 @@ export type UntaggedItem = Omit<FetchItem, keyof SlotTag> | Omit<CallItem, keyof
 /** What the isolate answered for a request or call: known to be an object, not a failure; its fields unchecked. */
 export type WireResult = Untrusted<ResponseResult | CallValueResult>;
 
-interface Pending {
-  resolve(result: WireResult): void;
-  reject(error: LivelyError): void;
-  deadline: number;
-  /** The response went out; only waitUntil work keeps the slot. */
-  answered: boolean;
-  /** Its wall time passed and it was answered 504; the slot waits for the isolate's late answer. */
-  abandoned: boolean;
-  caller: CallerContext;
-  /** Names this occupant of the slot in env.call, so an env kept past its request is recognised. */
-  gen: number;
-}
-
-export type LimitCode = "exceeded_cpu" | "exceeded_memory" | "exceeded_wall";
-
-export interface DispatcherOptions {
-  module: string;
-  version: number;
-  isolate: IvmIsolate;
-  dispatch: IvmReference;
-  collect: IvmReference;
-  limits: SandboxLimits;
-  watchdog: Watchdog;
-  /** Time charged for the isolate's synchronous host calls, in ns (HostBindings.hostTimeNs). */
-  hostTimeNs(): number;
-  /** Host timers and work the isolate has pending: while any is, its background CPU is watched. */
-  backgroundPending(): boolean;
-  /** The isolate was killed (a limit) or died; the cache replaces it. */
-  onKilled(error: LivelyError): void;
-  /** The last request in flight finished (a retired version may be disposed now). */
-  onIdle(): void;
-  /** A line for the module's log: its failures (with an error id), unhandled rejections, kills. */
-  onModuleError(text: string): void;
-}
-
 /** Requests in flight on one isolate pool their CPU limits up to this many (see checkRequests). */
 const MAX_SHARED_BUDGETS = 8;
 /** The CPU budget for work outside requests refills at the CPU limit per this long. */
 export const BACKGROUND_WINDOW_MS = 60_000;
 /** With nothing in flight, background CPU is checked every this many watchdog ticks. */
 const BACKGROUND_EVERY_TICKS = 10;
-
-export function limitError(code: LimitCode, module: string, version: number, limits: SandboxLimits): LivelyError {
-  const details = { module, version };
-  if (code === "exceeded_wall") {
-    return new LivelyError(
-      "exceeded_wall",
-      `${module}@${version} exceeded its wall time limit (${limits.wallMs} ms) on this request; the module keeps serving`,
-      details,
-    );
-  }
-  const what = code === "exceeded_cpu" ? `CPU time limit (${limits.cpuMs} ms)` : `memory limit (${limits.memoryMb} MB)`;
-  return new LivelyError(
-    code,
-    `${module}@${version} exceeded its ${what}; its isolate was disposed and the next request loads a fresh one`,
-    details,
-  );
-}
-
-/** A short id that ties a public error answer to the module's log line. */
-export function newErrorId(): string {
-  return randomBytes(6).toString("hex");
-}
 
 export class Dispatcher implements Watched {
   private readonly slots: (Pending | undefined)[] = [];
@@ -459,20 +405,5 @@ export class Dispatcher implements Watched {
     this.inFlight = 0;
     this.options.onKilled(error);
     this.options.onIdle();
-  }
-}
-
-function isMemoryFailure(thrown: unknown): boolean {
-  return /memory limit/i.test(describeReason(thrown));
-}
-
-/** A reason copied out of the isolate, as text for a log line: never throws. */
-export function describeReason(reason: unknown): string {
-  try {
-    if (reason instanceof Error) return reason.stack && reason.stack !== "" ? reason.stack : `${reason.name}: ${reason.message}`;
-    if (typeof reason === "string") return reason;
-    return JSON.stringify(reason) ?? String(reason);
-  } catch {
-    return "a value that cannot be described";
   }
 }

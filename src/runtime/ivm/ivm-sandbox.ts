@@ -6,6 +6,8 @@
  * A version that a limit killed is disposed at once; the version cache loads a fresh isolate
  * on the next request, and no other version is touched.
  */
+
+import { KV_BINDING_NAME } from "../../code/kv-bindings.ts";
 import { LivelyError } from "../../errors.ts";
 import type { CallPayload, FetchedResponse, FetchPayload, Untrusted } from "../isolate/protocol.ts";
 import { DISPATCH_SOURCE } from "../isolate-code.generated.ts";
@@ -22,8 +24,10 @@ import type {
 } from "../sandbox.ts";
 import { Watchdog } from "../watchdog.ts";
 import type { HostBindings } from "../web/prelude.ts";
-import { Dispatcher, describeReason, newErrorId } from "./dispatcher.ts";
+import { Dispatcher } from "./dispatcher.ts";
 import { type IvmIsolate, type IvmReference, loadIsolatedVm } from "./isolated-vm.ts";
+import { kvHandler } from "./kv-handler.ts";
+import { describeReason, newErrorId } from "./limit-errors.ts";
 import { createModuleIsolate, evaluateModule } from "./module-isolate.ts";
 
 /** How deep env.call may nest (A calls B calls C…) before it is refused: a cycle guard. */
@@ -188,13 +192,30 @@ export class IvmSandbox implements Sandbox {
     const { module, version, limits } = request;
     const tag = `${module}@${version}`;
     let loaded: IvmLoadedVersion | undefined;
+    /** The dispatcher's compute entry (env.KV.getOrCompute), once it exists. */
+    let compute: IvmReference | undefined;
     const moduleLog = (text: string) => request.onLog?.("error", text);
     const target = await createModuleIsolate({
       memoryMb: limits.memoryMb,
       onLog: request.onLog,
       timerTimeoutMs: limits.cpuMs,
       maxPendingAsync: request.maxPendingHostOps,
-      asyncHandlers: { call: callHandler(request.callModule, () => loaded?.dispatcher), fetch: fetchHandler(request.fetch) },
+      asyncHandlers: {
+        call: callHandler(request.callModule, () => loaded?.dispatcher),
+        fetch: fetchHandler(request.fetch),
+        kv: kvHandler(request.kv, {
+          runCompute: (id) => {
+            if (!compute) return Promise.reject(new Error("the module is not loaded yet"));
+            return compute.apply(undefined, [id], {
+              arguments: { copy: true },
+              result: { promise: true, copy: true },
+              timeout: limits.cpuMs,
+            }) as Promise<unknown>;
+          },
+          wallMs: limits.wallMs,
+          onFault: (error) => moduleLog(`env.KV failed on the node: ${describeReason(error)}`),
+        }),
+      },
       onActivity: () => loaded?.dispatcher.watch(),
       onTaskDone: () => loaded?.dispatcher.taskDone(),
       onUnhandled: (reason) => {
@@ -210,15 +231,18 @@ export class IvmSandbox implements Sandbox {
       // fresh and idle, and they cost less than the round trips of their async forms.
       const { Callback } = loadIsolatedVm();
       const respond = new Callback((results: unknown[]) => loaded?.dispatcher.deliver(results), { ignored: true });
+      // Checked again here: a name becomes a property of env, and only binding names may.
+      const kvNames = (request.kv?.bindingNames ?? []).filter((name) => KV_BINDING_NAME.test(name) && name !== "KV");
       const entry = context.evalClosureSync(
         DISPATCH_SOURCE,
-        [respond, String(version), JSON.stringify(request.vars), target.wire.derefInto()],
+        [respond, String(version), JSON.stringify(request.vars), target.wire.derefInto(), JSON.stringify(kvNames)],
         { result: { reference: true }, filename: "lively:dispatcher" },
       ) as IvmReference;
       target.wire.release();
       const dispatch = entry.getSync(0, { reference: true }) as IvmReference;
       const collect = entry.getSync(1, { reference: true }) as IvmReference;
       const start = entry.getSync(2, { reference: true }) as IvmReference;
+      compute = entry.getSync(3, { reference: true }) as IvmReference;
       entry.release();
       const namespace = await evaluateModule(target, request.artifact, limits);
       const exports = exportNames(tag, start.applySync(undefined, [namespace.derefInto()], { result: { copy: true } }));

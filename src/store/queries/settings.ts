@@ -1,6 +1,6 @@
 /**
  * Per-module settings: vars (`module_vars`) and config (`module_config`: limit overrides, the
- * fetch allowlist, and who may pin versions or use private channels). A secret var's value is stored like any other, because the node needs
+ * fetch allowlist, KV bindings, and who may pin versions or use private channels). A secret var's value is stored like any other, because the node needs
  * it to run the module; keeping it out of answers is the layers above's job.
  */
 import type { Db } from "../store.ts";
@@ -36,6 +36,8 @@ export interface ConfigRecord {
   publicPins: boolean;
   /** Channels that need a `read` token, like a pin; sorted. */
   privateChannels: string[];
+  /** KV bindings: the name the module sees in its env -> a bucket's name. */
+  kvBindings: Record<string, string>;
   /** The seq of the last change to any of the module's settings, vars included. */
   updatedSeq: number;
 }
@@ -49,11 +51,12 @@ interface ConfigRow {
   fetch_allow: string;
   public_pins: number;
   private_channels: string;
+  kv_bindings: string;
   updated_seq: number;
 }
 
 const VAR_COLUMNS = "module, name, value, secret, updated_seq, updated_at";
-const CONFIG_COLUMNS = "module, cpu_ms, wall_ms, memory_mb, body_mb, fetch_allow, public_pins, private_channels, updated_seq";
+const CONFIG_COLUMNS = "module, cpu_ms, wall_ms, memory_mb, body_mb, fetch_allow, public_pins, private_channels, kv_bindings, updated_seq";
 /** The same, of `module_config c` in a join. */
 const LIVE_CONFIG_COLUMNS = CONFIG_COLUMNS.split(", ")
   .map((column) => `c.${column}`)
@@ -80,6 +83,8 @@ function configFromRow(row: ConfigRow): ConfigRecord {
     fetchAllow: JSON.parse(row.fetch_allow) as string[],
     publicPins: row.public_pins === 1,
     privateChannels: JSON.parse(row.private_channels) as string[],
+    // fromEntries of the parsed pairs: own properties only, whatever a name is.
+    kvBindings: Object.fromEntries(Object.entries(JSON.parse(row.kv_bindings) as Record<string, string>)),
     updatedSeq: row.updated_seq,
   };
 }
@@ -114,9 +119,10 @@ export async function getModuleConfig(db: Db, module: string): Promise<ConfigRec
 /** Write the whole config row; `updatedSeq` is the history row of this change. */
 export async function upsertModuleConfig(tx: Db, config: ConfigRecord): Promise<void> {
   await tx.run(
-    `INSERT INTO module_config (${CONFIG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    `INSERT INTO module_config (${CONFIG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
      ON CONFLICT (module) DO UPDATE SET cpu_ms = excluded.cpu_ms, wall_ms = excluded.wall_ms, memory_mb = excluded.memory_mb,
        body_mb = excluded.body_mb, fetch_allow = excluded.fetch_allow, public_pins = excluded.public_pins, private_channels = excluded.private_channels,
+       kv_bindings = excluded.kv_bindings,
        updated_seq = excluded.updated_seq`,
     [
       config.module,
@@ -127,6 +133,7 @@ export async function upsertModuleConfig(tx: Db, config: ConfigRecord): Promise<
       JSON.stringify(config.fetchAllow),
       config.publicPins ? 1 : 0,
       JSON.stringify(config.privateChannels),
+      JSON.stringify(config.kvBindings),
       config.updatedSeq,
     ],
   );

@@ -1,0 +1,144 @@
+/**
+ * The event feed: a supervised child that reads the cluster's events from the store's logs
+ * (event-log.ts) as they commit and publishes each, in order, to the node's event manager
+ * (events.ts) with `notify`, so the stream's clients and modules' `onEvent` hear of them.
+ * It also keeps the node event log (node-events.ts) on every heartbeat.
+ *
+ * What wakes it: the history feed applying rows, the KV feed reading changes (both passed in
+ * as `wake()` calls by the node), its own node event writes, and a poll (`pollIntervalMs`,
+ * default the store's, at most 1 s so node events from other nodes arrive within a second).
+ * Like the other feeds it reads `seq > applied` for each log, so a missed wake-up delays an
+ * event, never loses it; the database away is retried with backoff, never a crash. It starts
+ * from the logs' current position (what came before is the stream's to replay from the store),
+ * or, restarted by the supervisor, from where the previous one stopped, so nothing committed
+ * in between escapes the streams that stay open.
+ *
+ * Owns: the loop. Must not import api/, cli/, gateway/, runtime/.
+ */
+import { toError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { Store } from "../store/store.ts";
+import type { ChildHandle } from "../supervise/supervisor.ts";
+import { currentCursor, type EventCursor, type LivelyEvent, readEvents } from "./event-log.ts";
+import type { EventManager } from "./events.ts";
+import { recordNodeChanges, recordNodeLeft } from "./node-events.ts";
+
+const PAGE = 1000;
+const BACKOFF_FIRST_MS = 100;
+const BACKOFF_MAX_MS = 5000;
+const MAX_POLL_MS = 1000;
+const PRUNE_EVERY_MS = 60_000;
+
+export interface EventFeedOptions {
+  store: Store;
+  events: EventManager<LivelyEvent>;
+  log: Logger;
+  pollIntervalMs?: number;
+  /** Where to go on from (a restarted feed: the last one's cursor); default the logs' current position. */
+  from?: EventCursor;
+  /** This node, for its own `left` on a clean stop. */
+  node: () => { id: string; address: string } | undefined;
+  /** Whether the node is stopping (a clean stop records `left`; a restart of this child does not). */
+  stopping: () => boolean;
+  /** How often node statuses are compared (default 2 s, the heartbeat). */
+  heartbeatMs?: number;
+  /** A node silent for longer is down (default 10 s). */
+  downAfterMs?: number;
+}
+
+export interface EventFeed extends ChildHandle {
+  /** Read the logs now. */
+  wake(): void;
+  /** The position published so far (undefined until the first read). */
+  readonly cursor: EventCursor | undefined;
+}
+
+export function startEventFeed(options: EventFeedOptions): EventFeed {
+  const { store, events } = options;
+  const log = options.log.child({ layer: "event-feed" });
+  const pollMs = Math.min(options.pollIntervalMs ?? store.capabilities.pollIntervalMs, MAX_POLL_MS);
+  const heartbeatMs = options.heartbeatMs ?? 2000;
+  let cursor: EventCursor | undefined = options.from;
+  let stopped = false;
+  let woken = false;
+  let wakeUp: () => void = () => undefined;
+  let lastCompare = Number.NEGATIVE_INFINITY;
+  let lastPrune = performance.now();
+  let failing = false;
+
+  const wake = () => {
+    woken = true;
+    wakeUp();
+  };
+
+  const rest = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (woken || stopped) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wakeUp = () => undefined;
+        resolve();
+      }
+      wakeUp = done;
+    });
+
+  const pass = async () => {
+    if (performance.now() - lastCompare >= heartbeatMs) {
+      lastCompare = performance.now();
+      const prune = performance.now() - lastPrune >= PRUNE_EVERY_MS;
+      await recordNodeChanges(store, { downAfterMs: options.downAfterMs, prune });
+      if (prune) lastPrune = performance.now();
+    }
+    if (cursor === undefined) {
+      cursor = await store.read((db) => currentCursor(db));
+      return;
+    }
+    for (;;) {
+      const from: EventCursor = cursor;
+      const page = await store.read((db) => readEvents(db, from, PAGE));
+      for (const { event } of page.events) events.notify(event);
+      cursor = page.cursor;
+      if (!page.more || stopped) return;
+    }
+  };
+
+  const loop = async () => {
+    let failures = 0;
+    while (!stopped) {
+      woken = false;
+      try {
+        await pass();
+        if (failing) log.info("the event feed reads again");
+        failing = false;
+        failures = 0;
+        await rest(pollMs);
+      } catch (thrown) {
+        if (!failing) log.warn({ err: toError(thrown) }, "cannot read the event logs; retrying");
+        failing = true;
+        failures++;
+        await rest(Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (failures - 1)));
+      }
+    }
+  };
+
+  const done = loop();
+  return {
+    done,
+    wake,
+    get cursor() {
+      return cursor;
+    },
+    async stop() {
+      stopped = true;
+      wakeUp();
+      await done;
+      const self = options.node();
+      if (options.stopping() && self) {
+        await recordNodeLeft(store, self.id, self.address).catch((error: unknown) =>
+          log.warn({ err: toError(error) }, "could not record this node's left event"),
+        );
+      }
+    },
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * What a Dispatcher (dispatcher.ts) is built with, and its record of one request in flight.
+ * Types only.
+ */
+import type { LivelyError } from "../../errors.ts";
+import type { CallerContext, SandboxLimits } from "../sandbox.ts";
+import type { Watchdog } from "../watchdog.ts";
+import type { WireResult } from "./dispatcher.ts";
+import type { IvmIsolate, IvmReference } from "./isolated-vm.ts";
+
+export interface Pending {
+  resolve(result: WireResult): void;
+  reject(error: LivelyError): void;
+  deadline: number;
+  /** The response went out; only waitUntil work keeps the slot. */
+  answered: boolean;
+  /** Its wall time passed and it was answered 504; the slot waits for the isolate's late answer. */
+  abandoned: boolean;
+  caller: CallerContext;
+  /** Names this occupant of the slot in env.call, so an env kept past its request is recognised. */
+  gen: number;
+}
+
+export interface DispatcherOptions {
+  module: string;
+  version: number;
+  isolate: IvmIsolate;
+  dispatch: IvmReference;
+  collect: IvmReference;
+  limits: SandboxLimits;
+  watchdog: Watchdog;
+  /** Time charged for the isolate's synchronous host calls, in ns (HostBindings.hostTimeNs). */
+  hostTimeNs(): number;
+  /** Host timers and work the isolate has pending: while any is, its background CPU is watched. */
+  backgroundPending(): boolean;
+  /** The isolate was killed (a limit) or died; the cache replaces it. */
+  onKilled(error: LivelyError): void;
+  /** The last request in flight finished (a retired version may be disposed now). */
+  onIdle(): void;
+  /** A line for the module's log: its failures (with an error id), unhandled rejections, kills. */
+  onModuleError(text: string): void;
+}

@@ -1,0 +1,47 @@
+/**
+ * The errors a module's isolate ends with (a limit passed, or it stopped answering), worded
+ * once for the dispatcher and the sandbox, and the error id that ties a public answer to the
+ * module's log line. Must not import anything above runtime/.
+ */
+import { randomBytes } from "node:crypto";
+import { LivelyError } from "../../errors.ts";
+import type { SandboxLimits } from "../sandbox.ts";
+
+export type LimitCode = "exceeded_cpu" | "exceeded_memory" | "exceeded_wall";
+
+export function limitError(code: LimitCode, module: string, version: number, limits: SandboxLimits): LivelyError {
+  const details = { module, version };
+  if (code === "exceeded_wall") {
+    return new LivelyError(
+      "exceeded_wall",
+      `${module}@${version} exceeded its wall time limit (${limits.wallMs} ms) on this request; the module keeps serving`,
+      details,
+    );
+  }
+  const what = code === "exceeded_cpu" ? `CPU time limit (${limits.cpuMs} ms)` : `memory limit (${limits.memoryMb} MB)`;
+  return new LivelyError(
+    code,
+    `${module}@${version} exceeded its ${what}; its isolate was disposed and the next request loads a fresh one`,
+    details,
+  );
+}
+
+/** A short id that ties a public error answer to the module's log line. */
+export function newErrorId(): string {
+  return randomBytes(6).toString("hex");
+}
+
+export function isMemoryFailure(thrown: unknown): boolean {
+  return /memory limit/i.test(describeReason(thrown));
+}
+
+/** A reason copied out of the isolate, as text for a log line: never throws. */
+export function describeReason(reason: unknown): string {
+  try {
+    if (reason instanceof Error) return reason.stack && reason.stack !== "" ? reason.stack : `${reason.name}: ${reason.message}`;
+    if (typeof reason === "string") return reason;
+    return JSON.stringify(reason) ?? String(reason);
+  } catch {
+    return "a value that cannot be described";
+  }
+}
