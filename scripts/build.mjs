@@ -71,3 +71,16 @@ await build({
   sourcemap: true,
   logLevel: "warning",
 });
+
+// The client (`lively/client`, src/client/): one ES module with nothing external and no banner
+// (it runs wherever fetch does). Its declarations come from generate() (client-types.mjs).
+await build({
+  entryPoints: { client: "src/client/index.ts" },
+  outdir: "dist",
+  bundle: true,
+  platform: "neutral",
+  format: "esm",
+  target: "es2022",
+  sourcemap: true,
+  logLevel: "warning",
+});

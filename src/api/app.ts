@@ -15,6 +15,7 @@ import { errorResponse } from "./errors.ts";
 import { healthHandler } from "./health.ts";
 import { API_PREFIX } from "./prefix.ts";
 import { channelRoutes } from "./routes/channels.ts";
+import { defineRoutes } from "./routes/define.ts";
 import { deployRoutes } from "./routes/deploy.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { historyRoutes } from "./routes/history.ts";
@@ -72,6 +73,7 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/", tokenRoutes(deps));
   api.route("/", settingsRoutes(deps));
   api.route("/", runtimeRoutes({ ...deps, diffs }));
+  api.route("/", defineRoutes(deps));
   api.route("/", nodeRoutes(deps));
   api.route("/", logRoutes(deps));
   api.route("/", kvRoutes(deps));

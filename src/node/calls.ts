@@ -32,7 +32,9 @@ export async function callExport(
   }
   const loaded = cache.peek(module, version) ?? (await cache.get(module, version));
   if (!loaded) throw versionNotFound(module, version);
-  if (fn === "default" || !loaded.exports.includes(fn)) {
+  // `default` names the default export when it is a function (define-and-call); the isolate
+  // refuses a default export that is a fetch handler, with its own message.
+  if (!loaded.exports.includes(fn)) {
     throw exportNotFound(
       module,
       version,

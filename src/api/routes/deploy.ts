@@ -31,6 +31,17 @@ const deployBody = z
   })
   .strict();
 
+/** A module source sent as a string (`code`), checked and compiled as a deploy does it. */
+export async function compileCode(deps: Pick<ApiDeps, "limits">, code: string, entry = "index.ts") {
+  if (code.trim() === "") throw new LivelyError("bad_request", "the module source is empty: deploy code that exports something");
+  if (Buffer.byteLength(code) > deps.limits.maxSourceBytes) {
+    throw new LivelyError("too_large", `the module source is over the ${deps.limits.maxSourceBytes}-byte limit`, {
+      limit: deps.limits.maxSourceBytes,
+    });
+  }
+  return compileSource(code, entry);
+}
+
 export function deployRoutes(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
 
@@ -45,13 +56,7 @@ export function deployRoutes(deps: ApiDeps) {
     };
     if (body.code !== undefined) {
       if (body.files || body.artifact) throw new LivelyError("bad_request", "send either code or files+artifact, not both");
-      if (body.code.trim() === "") throw new LivelyError("bad_request", "the module source is empty: deploy code that exports something");
-      if (Buffer.byteLength(body.code) > deps.limits.maxSourceBytes) {
-        throw new LivelyError("too_large", `the module source is over the ${deps.limits.maxSourceBytes}-byte limit`, {
-          limit: deps.limits.maxSourceBytes,
-        });
-      }
-      compiled = await compileSource(body.code, body.entry ?? "index.ts");
+      compiled = await compileCode(deps, body.code, body.entry ?? "index.ts");
     } else {
       if (!body.files || body.artifact === undefined || !body.entry) {
         throw new LivelyError("bad_request", "send code, or entry+files+artifact as the lively CLI does");

@@ -1,4 +1,7 @@
-/** What runs: `POST /call/:module/:fn` (a JSON array of arguments) and `GET /status`. */
+/**
+ * What runs: `POST /call/:module/:fn` (a JSON array of arguments; `fn` "default" calls a default
+ * export that is a function), `POST /call/:module` (the default export) and `GET /status`.
+ */
 import { Hono } from "hono";
 import { z } from "zod";
 import { assertChannelName, assertModuleName } from "../../code/names.ts";
@@ -13,10 +16,10 @@ const FUNCTION_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;
 export function runtimeRoutes(deps: ApiDeps) {
   const app = new Hono<ApiEnv>();
 
-  app.post("/call/:module/:fn", requireScope("deploy"), async (c) => {
+  app.post("/call/:module/:fn?", requireScope("deploy"), async (c) => {
     c.set("unchanged", true); // a call runs code, it changes nothing the node serves
     const module = c.req.param("module");
-    const fn = c.req.param("fn");
+    const fn = c.req.param("fn") ?? "default";
     assertModuleName(module);
     if (!FUNCTION_NAME.test(fn)) throw new LivelyError("bad_request", `invalid function name ${JSON.stringify(fn)}`);
     const channel = c.req.query("channel");

@@ -8,6 +8,13 @@ import diff from "./diff.ts";
 import events from "./events.ts";
 import gc from "./gc.ts";
 import history from "./history.ts";
+import kvBuckets from "./kv-buckets.ts";
+import kvCreate from "./kv-create.ts";
+import kvDel from "./kv-del.ts";
+import kvDrop from "./kv-drop.ts";
+import kvGet from "./kv-get.ts";
+import kvLs from "./kv-ls.ts";
+import kvPut from "./kv-put.ts";
 import logs from "./logs.ts";
 import ls from "./ls.ts";
 import networkAllow from "./network-allow.ts";
@@ -56,6 +63,13 @@ export const commands: CliCommand[] = [
   networkList,
   networkRemove,
   call,
+  kvCreate,
+  kvPut,
+  kvGet,
+  kvDel,
+  kvLs,
+  kvDrop,
+  kvBuckets,
   nodes,
   status,
   logs,

@@ -221,9 +221,13 @@ const runFetch = (item: FetchItem) => {
 const runCall = (item: CallItem) => {
   const slot = item.s;
   const name = item.f;
-  const fn = name === "default" || ns === null ? undefined : ns[name];
+  // `default` is callable when the default export is itself a function (define-and-call);
+  // a Workers-style `{ fetch }` object is not.
+  const fn = ns === null ? undefined : ns[name];
   if (typeof fn !== "function") {
-    settle(slot, threw(new TypeError("no exported function '" + name + "'")));
+    const what =
+      name === "default" ? "the default export is not a function (a fetch handler is not callable)" : "no exported function '" + name + "'";
+    settle(slot, threw(new TypeError(what)));
     return;
   }
   let pending: Promise<unknown>;
