@@ -336,17 +336,17 @@ describeEachBackend("events", (backend) => {
     }
   });
 
-  it("a module exporting onEvent hears events (per node)", async () => {
+  it("a module exporting onEvent(event, env, info) hears events (per node), its env second", async () => {
     await t.deploy(
       "watcher",
       `export default { fetch() { return new Response("ok") } }
-       export function onEvent(event, info) { if (event.bucket === "watched") console.log("heard", event.kind, event.key, info.delivery); }`,
+       export function onEvent(event, env, info) { if (event.bucket === "watched") console.log("heard", event.kind, event.key, info.delivery, env === this, typeof env.KV.get); }`,
     );
     await createBucket("watched");
     await put("watched", "x", 1);
     await eventually("the module logged the event", async () => {
       const logs = await t.api("GET", "/modules/watcher/logs");
-      return (logs.body as { message: string }[]).some((line) => line.message.includes("heard kv.put x per-node"));
+      return (logs.body as { message: string }[]).some((line) => line.message.includes("heard kv.put x per-node true function"));
     });
   });
 

@@ -2,9 +2,10 @@
  * Events into modules: a module that exports `onEvent` on its `production` channel head gets
  * every cluster event, called like any named export (`lively call M onEvent`, node/calls.ts):
  *
- *   export function onEvent(event, info) { … }   // `this` is the module's env, as for every named export
+ *   export function onEvent(event, env, info) { … }   // `this` is the env too, as for every named export
  *
- * `event` is the stream's event (cluster/event-log.ts, without `id`); `info` is
+ * `event` is the stream's event (cluster/event-log.ts, without `id`); `env` the module's env
+ * (the dispatcher puts it second, src/runtime/isolate/dispatch.ts); `info` is
  * `{ node, delivery: "per-node" }`.
  *
  * Delivery is **per node**: every node running calls the handler once for each event its event

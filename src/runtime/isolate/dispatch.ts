@@ -233,7 +233,10 @@ const runCall = (item: CallItem) => {
   let pending: Promise<unknown>;
   try {
     // A named export gets the env as "this": env.vars and env.call without a global.
-    pending = promiseResolve(apply(fn, makeEnv(item), parse(item.a)));
+    // onEvent(event, env, info) has it as its second argument too, as the module contract says.
+    const env = makeEnv(item);
+    const args = parse(item.a);
+    pending = promiseResolve(apply(fn, env, name === "onEvent" ? [args[0], env, args[1]] : args));
   } catch (error) {
     settle(slot, threw(error));
     return;
