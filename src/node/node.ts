@@ -11,6 +11,8 @@
  *   kv-sweep    deletes expired bucket entries and old KV change rows (kv/sweep.ts)
  *   kv-feed     keeps the node's KV read cache true to the store (cluster/kv-feed.ts); until
  *               it has caught up, and whenever it loses the database, the cache is bypassed
+ *   kv-tcp      with `kvPort` only: the KV line protocol (api/kv-tcp/, docs/kv-protocol.md),
+ *               reading through the same read cache; each client is its own supervised handler
  *
  * A node keeps a verified local copy of every channel head and of its channel index in
  * `<data-dir>/cache/` (cluster/local-copy/): loads read it first, so a database outage, or a
@@ -26,6 +28,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { getRequestListener } from "@hono/node-server";
 import { createAdminApi } from "../api/app.ts";
+import { assertKvHostAllowed, type KvTcpServer, startKvTcpServer } from "../api/kv-tcp/server.ts";
 import type { NodeHealth } from "../api/context.ts";
 import { VerifiedTokens } from "../auth/token-cache.ts";
 import { type Feed, startFeed } from "../cluster/feed.ts";
@@ -107,6 +110,12 @@ export interface NodeOptions {
   kvCacheMaxBytes?: number;
   /** How long the database may keep this node waiting (store.ts has the defaults and why). */
   storeTimeouts?: StoreTimeouts;
+  /** Serve the KV line protocol on this port (0: a free one), on `host`; absent: not at all. */
+  kvPort?: number;
+  /** Serve it on a non-loopback `host` although it has no authentication (`--kv-allow-remote`). */
+  kvAllowRemote?: boolean;
+  /** Most KV protocol clients at once (default 1024); one more is refused. */
+  kvMaxConnections?: number;
   log?: Logger;
 }
 
@@ -141,6 +150,8 @@ export interface RunningNode {
   readonly kv: NodeKv;
   /** The KV feed child, once started (after a restart, the new one). */
   readonly kvFeed: KvFeed | undefined;
+  /** The KV protocol's port once bound; undefined without `kvPort`. */
+  readonly kvPort: number | undefined;
   close(): Promise<void>;
 }
 
@@ -161,12 +172,16 @@ interface Parts {
   port?: number;
   membership?: Membership;
   kvFeed?: KvFeed;
+  /** The KV protocol server, and its port once bound, so a restarted one binds the same. */
+  kvTcp?: KvTcpServer;
+  kvPort?: number;
 }
 
 export async function startNode(options: NodeOptions = {}): Promise<RunningNode> {
   const started = performance.now();
   const dataDir = resolve(options.dataDir ?? ".lively");
   const host = options.host ?? "127.0.0.1";
+  if (options.kvPort !== undefined) assertKvHostAllowed(host, options.kvAllowRemote ?? false);
   const log = options.log ?? createLogger();
   const nodeLog = log.child({ layer: "node" });
   const parts: Parts = {};
@@ -382,6 +397,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         feed: parts.feed?.state(),
         kvFeed: parts.kvFeed?.state(),
         kvCache: kvCache.stats(),
+        kvTcp: parts.kvTcp ? { port: parts.kvTcp.port, connections: parts.kvTcp.stats() } : undefined,
         localCopy: localCopy.state(),
         preload: { pending: parts.preloading?.pending ?? 0, done: parts.preloading?.done ?? 0, failed: parts.preloading?.failed ?? 0 },
       }),
@@ -419,6 +435,20 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     return membership;
   };
 
+  // Last: nothing depends on it. The node's NodeKv, so a GET here hits the same read cache.
+  const kvTcpChild = async (): Promise<ChildHandle> => {
+    const server = await startKvTcpServer({
+      port: parts.kvPort ?? options.kvPort ?? 0,
+      host,
+      kv: new NodeKv(need(parts.store, "the store"), kvCache),
+      log,
+      maxConnections: options.kvMaxConnections,
+    });
+    parts.kvTcp = server;
+    parts.kvPort = server.port;
+    return server;
+  };
+
   let supervisor: Supervisor | undefined;
   try {
     supervisor = await startSupervisor({ name: "node", strategy: "rest_for_one", log, intensity: 5, periodMs: 10_000 }, [
@@ -443,6 +473,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
           return kvFeed;
         },
       },
+      ...(options.kvPort === undefined ? [] : [{ id: "kv-tcp", restart: "permanent" as const, start: kvTcpChild, shutdownMs: 3_000 }]),
     ]);
   } catch (error) {
     // The child's own error says what to do (`unavailable`: exit 6); the supervisor's wrapper only says which child.
@@ -485,6 +516,9 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     },
     get kvFeed() {
       return parts.kvFeed;
+    },
+    get kvPort() {
+      return parts.kvPort;
     },
     close: async () => {
       stopping = true;
