@@ -19,13 +19,16 @@
  * compiler. LIVELY_BENCH_ONLY=sqlite|postgres, LIVELY_BENCH_PG as in the other benches;
  * LIVELY_BENCH_SECONDS (default 3) per timed run. See bench/README.md.
  */
+
+import { readFileSync } from "node:fs";
 import { cpus, loadavg, platform, release } from "node:os";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Backend } from "./lib/backends.ts";
 import { tempDir } from "./lib/http-procs.ts";
 import {
   buildLoadGenerator,
+  cacheInUse,
   cLoad,
   command,
   crossNodeVisibility,
@@ -127,6 +130,8 @@ async function benchBackend(backend: Backend, loader: string): Promise<BackendFi
   const a = await startKvNode(ROOT, backend.db, dir, "kv-a");
   const figures: BackendFigures = { label: backend.label, kind: backend.kind, runs: {} };
   try {
+    const token = readFileSync(join(a.dataDir, "admin.token"), "utf8").trim();
+    await cacheInUse(a, token);
     const setup = await command(a.kvPort, `CREATE bench\r\nPUT bench k ${VALUE}\r\nGET bench k\r\n`, 4);
     if (setup !== `OK\r\nOK\r\n${VALUE}\r\nOK\r\n`) throw new Error(`setup answered ${JSON.stringify(setup)}`);
     const plan = (connections: number, request: string, reply: string) => ({
@@ -148,6 +153,7 @@ async function benchBackend(backend: Backend, loader: string): Promise<BackendFi
     if (backend.kind === "postgres") {
       const b = await startKvNode(ROOT, backend.db, dir, "kv-b");
       try {
+        await cacheInUse(b, token);
         await command(b.kvPort, "GET bench vis\r\n", 2);
         figures.visibility = await crossNodeVisibility(a.kvPort, b.kvPort, VISIBILITY_PUTS);
         step(`cross-node visibility: ${JSON.stringify(figures.visibility)}`);

@@ -95,6 +95,8 @@ export function command(port: number, text: string, lines: number): Promise<stri
 export interface KvNode {
   child: Child;
   kvPort: number;
+  url: string;
+  dataDir: string;
 }
 
 /** `lively serve --kv-port 0` on `db`; its data dir is `<dir>/<name>`. */
@@ -111,13 +113,28 @@ export async function startKvNode(root: string, db: string, dir: string, name: s
   );
   const ready = await child.waitForLine((line) => {
     try {
-      const parsed = JSON.parse(line) as { kvPort?: number };
+      const parsed = JSON.parse(line) as { kvPort?: number; url?: string };
       return typeof parsed.kvPort === "number" ? parsed : undefined;
     } catch {
       return undefined;
     }
   }, 30_000);
-  return { child, kvPort: ready.kvPort as number };
+  return { child, kvPort: ready.kvPort as number, url: ready.url as string, dataDir: join(dir, name) };
+}
+
+/**
+ * Wait until the node's KV read cache is in use: it is bypassed until the node's KV feed has
+ * caught up after the start, and GETs measured before that would be reads of the store.
+ */
+export async function cacheInUse(node: KvNode, token: string): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    const response = await fetch(`${node.url}/_lively/api/v1/status`, { headers: { authorization: `Bearer ${token}` } });
+    const status = (await response.json()) as { kvCache?: { bypassed?: boolean } };
+    if (status.kvCache?.bypassed === false) return;
+    if (performance.now() > deadline) throw new Error(`the KV cache of ${node.url} is still bypassed after 30 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 export interface Visibility {
