@@ -25,7 +25,7 @@ import { cpus, loadavg, platform, release } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Backend } from "./lib/backends.ts";
-import { tempDir } from "./lib/http-procs.ts";
+import { cpuSeconds, tempDir } from "./lib/http-procs.ts";
 import {
   buildLoadGenerator,
   cacheInUse,
@@ -33,9 +33,11 @@ import {
   command,
   crossNodeVisibility,
   redisBenchmark,
+  redisCpuSeconds,
   redisReady,
   startKvNode,
   type Visibility,
+  withCpu,
 } from "./lib/kv-bench.ts";
 import { type LoadResult, resp, runLoad } from "./lib/kv-load.ts";
 import { forEachBackend, runBench } from "./lib/run.ts";
@@ -84,14 +86,16 @@ async function benchRedis(loader: string | undefined): Promise<RedisFigures | st
       step(`redis-benchmark ${test.toUpperCase()} -c ${c}: ${opsS(figures.benchmark[`${test}@${c}`] as LoadResult)}`);
     }
     if (!loader) continue;
-    const get = cLoad(loader, {
-      port: 6379,
-      connections: c,
-      warmupS: WARMUP_S,
-      durationS: SECONDS,
-      request: resp("GET", "benchkey").toString(),
-      reply: `$3\r\n${VALUE}\r\n`,
-    });
+    const get = withCpu(redisCpuSeconds, WARMUP_S + SECONDS, () =>
+      cLoad(loader, {
+        port: 6379,
+        connections: c,
+        warmupS: WARMUP_S,
+        durationS: SECONDS,
+        request: resp("GET", "benchkey").toString(),
+        reply: `$3\r\n${VALUE}\r\n`,
+      }),
+    );
     const set = cLoad(loader, {
       port: 6379,
       connections: c,
@@ -143,7 +147,11 @@ async function benchBackend(backend: Backend, loader: string): Promise<BackendFi
       reply,
     });
     for (const c of CONNECTIONS) {
-      figures.runs[`get@${c}`] = cLoad(loader, plan(c, "GET bench k\r\n", `${VALUE}\r\nOK\r\n`));
+      figures.runs[`get@${c}`] = withCpu(
+        () => cpuSeconds(a.child.process.pid),
+        WARMUP_S + SECONDS,
+        () => cLoad(loader, plan(c, "GET bench k\r\n", `${VALUE}\r\nOK\r\n`)),
+      );
       step(`GET -c ${c}: ${opsS(figures.runs[`get@${c}`] as LoadResult)}`);
       figures.runs[`put@${c}`] = cLoad(loader, plan(c, `PUT bench key-{c} ${VALUE}\r\n`, "OK\r\n"));
       step(`PUT -c ${c}: ${opsS(figures.runs[`put@${c}`] as LoadResult)}`);
@@ -195,7 +203,7 @@ function report(redis: RedisFigures | string, backends: BackendFigures[]): void 
     if (b.hotKey) rows.push(row(`Lively ${b.label} PUT one hot key -c 50`, b.hotKey));
   }
   say(`\n== Summary (load average now ${load()})`);
-  say(table(["run", "ops", "p50", "p99", "note"], rows));
+  say(table(["run", "ops", "p50", "p99", "server CPU/op", "note"], rows));
   const targets: string[][] = [];
   for (const b of backends) {
     const get = b.runs["get@50"] as LoadResult;

@@ -47,6 +47,27 @@ export async function redisReady(): Promise<string | undefined> {
   }
 }
 
+/** CPU seconds the Redis server has used (INFO cpu, user + system), or undefined. */
+export function redisCpuSeconds(): number | undefined {
+  const info = spawnSync("redis-cli", ["-h", "127.0.0.1", "-p", "6379", "info", "cpu"], { encoding: "utf8" });
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info.stdout)?.[1]);
+  const total = field("used_cpu_user") + field("used_cpu_sys");
+  return Number.isFinite(total) ? total : undefined;
+}
+
+/**
+ * `run`, and the server's CPU per operation in µs (its CPU seconds over the run, warm-up included,
+ * over the operations the run would make at its measured rate in that time): on a shared machine
+ * this moves less with other processes' load than the throughput does.
+ */
+export function withCpu(cpu: () => number | undefined, totalS: number, run: () => LoadResult): LoadResult & { cpuUsPerOp?: number } {
+  const before = cpu();
+  const result = run();
+  const after = cpu();
+  if (before === undefined || after === undefined || result.opsPerSec === 0) return result;
+  return { ...result, cpuUsPerOp: ((after - before) / (result.opsPerSec * totalS)) * 1e6 };
+}
+
 /** redis-benchmark's own figures for one test (`get` or `set`) at `connections`, from its --csv. */
 export function redisBenchmark(test: "get" | "set", connections: number, requests: number): LoadResult {
   const run = spawnSync(

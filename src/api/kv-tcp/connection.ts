@@ -102,7 +102,8 @@ export function handleConnection(options: ConnectionOptions): ChildHandle {
 
   /** Run every complete line received, in order; returns when it needs more input. */
   const serve = async () => {
-    socket.cork();
+    // Corked only once a second line waits: a lone request's reply goes out by the direct path.
+    let corked = false;
     try {
       for (;;) {
         if (closed || ending || stopRequested) return;
@@ -123,15 +124,18 @@ export function handleConnection(options: ConnectionOptions): ChildHandle {
         if (!socket.write(reply)) {
           waitingForDrain = true;
           updateReading();
-          socket.uncork();
+          if (corked) socket.uncork();
+          corked = false;
           await drained();
-          socket.cork();
           waitingForDrain = false;
           updateReading();
+        } else if (!corked && reader.buffered > 0) {
+          socket.cork();
+          corked = true;
         }
       }
     } finally {
-      socket.uncork();
+      if (corked) socket.uncork();
     }
   };
 
