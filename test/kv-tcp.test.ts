@@ -324,7 +324,30 @@ describe("KV TCP server limits and refusals", { skip: skipUnless("sqlite") }, ()
         return true;
       });
       await assert.rejects(serve(db, tempDir("lively-kv-tcp-"), ["--kv-allow-remote"]), /only means something with --kv-port/);
+      await assert.rejects(serve(db, tempDir("lively-kv-tcp-"), ["--kv-port", "70000"]), /--kv-port must be 0-65535/);
     } finally {
+      await cleanup();
+    }
+  });
+
+  it("on SIGTERM the node answers what clients sent, closes their connections and exits 0", async () => {
+    const { db, cleanup } = await sqlite().createDb();
+    const node = await serve(db, tempDir("lively-kv-tcp-"), ["--kv-port", "0"]);
+    try {
+      const idle = await kvConnect(node.ready.kvPort);
+      const busy = await kvConnect(node.ready.kvPort);
+      await expectReply(busy, "CREATE shopping\r\n", "OK\r\n");
+      busy.socket.write("PUT shopping last 1\r\n");
+      node.child.kill("SIGTERM");
+      await Promise.all([idle.closedByServer(), busy.closedByServer()]);
+      assert.equal(await exited(node.child), 0, node.stderr());
+      const replies = busy.received().toString("latin1");
+      assert.ok(
+        replies === "OK\r\nOK\r\n" || replies === "OK\r\n",
+        `a command is answered or not run, never cut: ${JSON.stringify(replies)}`,
+      );
+    } finally {
+      node.child.kill("SIGKILL");
       await cleanup();
     }
   });
