@@ -57,11 +57,13 @@ const step = (text: string) => process.stdout.write(`  ${text}\n`);
 const mark = (ok: boolean) => (ok ? "PASS" : "MISS");
 const opsS = (r: LoadResult) => `${Math.round(r.opsPerSec).toLocaleString("en-US")}/s`;
 const us = (msValue: number) => (msValue < 1 ? `${(msValue * 1000).toFixed(0)} µs` : `${msValue.toFixed(2)} ms`);
+const cpu = (r: LoadResult & { cpuUsPerOp?: number }) => (r.cpuUsPerOp === undefined ? "" : `${r.cpuUsPerOp.toFixed(1)} µs`);
 const row = (name: string, r: LoadResult, note = "") => [
   name,
   opsS(r),
   us(r.p50Ms),
   us(r.p99Ms),
+  cpu(r),
   r.wrong ? `${r.wrong} WRONG replies` : note,
 ];
 const load = () =>
