@@ -96,7 +96,7 @@ export function parseCommand(line: Buffer): Command {
   const first = words[0];
   // A command name is at most 6 bytes: longer garbage is never decoded.
   if (!first || first.length > 6) return { op: "unknown" };
-  const name = first.toString("latin1");
+  const name = asciiText(first);
   const known = Object.hasOwn(NAMES, name) ? NAMES[name as keyof typeof NAMES] : undefined;
   if (!known || words.length !== known.words) return { op: "unknown" };
   const [, bucket, key, value] = words as [Buffer, Buffer, Buffer, Buffer];
@@ -116,8 +116,20 @@ export function parseCommand(line: Buffer): Command {
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** Short ASCII bytes as a string without a call into C++ (Buffer#toString costs more for a few bytes). */
+function asciiText(bytes: Uint8Array): string {
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+}
+
+function isAscii(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) if ((bytes[i] as number) > 0x7f) return false;
+  return true;
+}
+
 /** `bytes` as text when they are well-formed UTF-8, else undefined. */
 function utf8(bytes: Buffer): string | undefined {
+  // Most words are ASCII: the strict decoder (the slow path) only for the rest.
+  if (bytes.length <= 64 && isAscii(bytes)) return asciiText(bytes);
   try {
     return strictUtf8.decode(bytes);
   } catch {
@@ -157,9 +169,14 @@ export function valueBytes(entry: KvEntry): Buffer {
   return bytes;
 }
 
+const LINE_BREAK = /[\r\n]/;
+
 /** The reply to a GET: the value line, then OK; a missing key is an empty line, then OK. */
 export function getReply(entry: KvEntry | null): Buffer {
   if (!entry) return REPLY.emptyValue;
+  const { value } = entry;
+  // A string (the common case, and what PUT here stores): one buffer, no copy of the value's bytes.
+  if (typeof value === "string" && !LINE_BREAK.test(value)) return Buffer.from(`${value}\r\nOK\r\n`);
   return Buffer.concat([valueBytes(entry), OK_AFTER_VALUE]);
 }
 
