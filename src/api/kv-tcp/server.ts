@@ -16,7 +16,7 @@
  * Must not import: gateway/, runtime/, cli/, node/, or another route of api/.
  */
 import { type AddressInfo, BlockList, createServer, isIP, type Server, type Socket } from "node:net";
-import { LivelyError } from "../../errors.ts";
+import { LivelyError, toError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { type DynamicStats, startDynamicSupervisor } from "../../supervise/dynamic.ts";
 import type { ChildHandle } from "../../supervise/supervisor.ts";
@@ -105,10 +105,14 @@ export async function startKvTcpServer(options: KvTcpServerOptions): Promise<KvT
     try {
       handlers.startChild(`connection-${accepted}`, () => handleConnection({ socket, kv: options.kv, log }));
     } catch (error) {
-      if (!(error instanceof LivelyError)) throw error;
-      log.warn({ code: error.code, remote: socket.remoteAddress }, error.message);
-      if (error.code === "overloaded") refuse(socket);
-      else socket.destroy();
+      // Never thrown on: an exception in this listener would end the process, not one connection.
+      if (error instanceof LivelyError && error.code === "overloaded") {
+        log.warn({ code: error.code, remote: socket.remoteAddress }, error.message);
+        refuse(socket);
+      } else {
+        log.error({ err: toError(error), remote: socket.remoteAddress }, "a KV connection could not start");
+        socket.destroy();
+      }
     }
   });
   await listen(server, options.port, options.host);
@@ -118,9 +122,15 @@ export async function startKvTcpServer(options: KvTcpServerOptions): Promise<KvT
   const done = new Promise<void>((resolve, reject) => {
     end = { resolve, reject };
   });
-  // After listening, a server error is a crash: the node's supervisor restarts the child.
-  server.on("error", (error) => end?.reject(error));
-  server.on("close", () => (stopping ? end?.resolve() : end?.reject(new Error("the KV TCP server closed by itself"))));
+  // After listening, a server error is a crash: its connections end with it (no orphans on a
+  // port the restarted child binds again), and the node's supervisor restarts the child.
+  const crash = (error: Error) => {
+    handlers.kill();
+    server.close();
+    end?.reject(error);
+  };
+  server.on("error", crash);
+  server.on("close", () => (stopping ? end?.resolve() : crash(new Error("the KV TCP server closed by itself"))));
   const port = (server.address() as AddressInfo).port;
   log.info({ host: options.host, port }, "KV protocol listening");
 
