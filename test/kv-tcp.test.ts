@@ -131,6 +131,13 @@ describeEachBackend("KV TCP protocol", (backend) => {
     await expectReply(await client(), "GET shopping after-quit\r\n", "\r\nOK\r\n");
   });
 
+  it("a client that sends its commands and ends its side gets every reply, then the node closes", async () => {
+    const c = await client();
+    c.socket.end("PUT shopping piped 1\r\nGET shopping piped\r\nPING\r\nGET shopping unfinished"); // as `printf … | nc`
+    await c.closedByServer();
+    assert.equal(c.received().toString("latin1"), "OK\r\n1\r\nOK\r\nPONG\r\n");
+  });
+
   it("answers 1,000 pipelined commands sent in one write, in order", async () => {
     const c = await client();
     const puts = Array.from({ length: 500 }, (_, i) => `PUT shopping p${i} v${i}\r\n`).join("");
