@@ -14,6 +14,8 @@
  *   events      reads the cluster's events (history, KV changes, node up/down) as they commit and
  *               publishes them to the node's event manager (cluster/event-feed.ts), which feeds
  *               `GET /events` streams and modules exporting onEvent (module-events.ts)
+ *   kv-tcp      with `kvPort` only: the KV line protocol (api/kv-tcp/, docs/kv-protocol.md),
+ *               reading through the same read cache; each client is its own supervised handler
  *
  * A node keeps a verified local copy of every channel head and of its channel index in
  * `<data-dir>/cache/` (cluster/local-copy/): loads read it first, so a database outage, or a
@@ -30,6 +32,7 @@ import { resolve } from "node:path";
 import { getRequestListener } from "@hono/node-server";
 import { createAdminApi } from "../api/app.ts";
 import type { NodeHealth } from "../api/context.ts";
+import { assertKvHostAllowed, type KvTcpServer, startKvTcpServer } from "../api/kv-tcp/server.ts";
 import { VerifiedTokens } from "../auth/token-cache.ts";
 import { type EventFeed, startEventFeed } from "../cluster/event-feed.ts";
 import { currentCursor, type EventCursor, formatEventId, type LivelyEvent } from "../cluster/event-log.ts";
@@ -119,6 +122,12 @@ export interface NodeOptions {
   eventHeartbeatMs?: number;
   /** Events held for one slow event-stream client before it is dropped (default 1000). */
   eventQueue?: number;
+  /** Serve the KV line protocol on this port (0: a free one), on `host`; absent: not at all. */
+  kvPort?: number;
+  /** Serve it on a non-loopback `host` although it has no authentication (`--kv-allow-remote`). */
+  kvAllowRemote?: boolean;
+  /** Most KV protocol clients at once (default 1024); one more is refused. */
+  kvMaxConnections?: number;
   log?: Logger;
 }
 
@@ -155,6 +164,8 @@ export interface RunningNode {
   readonly kvFeed: KvFeed | undefined;
   /** The node's event manager (cluster/events.ts): the cluster's events as this node reads them. */
   readonly events: EventManager<LivelyEvent>;
+  /** The KV protocol's port once bound; undefined without `kvPort`. */
+  readonly kvPort: number | undefined;
   close(): Promise<void>;
 }
 
@@ -178,12 +189,16 @@ interface Parts {
   eventFeed?: EventFeed;
   /** The logs' position when the node first read the store (event-feed.ts starts there). */
   eventStart?: EventCursor;
+  /** The KV protocol server, and its port once bound, so a restarted one binds the same. */
+  kvTcp?: KvTcpServer;
+  kvPort?: number;
 }
 
 export async function startNode(options: NodeOptions = {}): Promise<RunningNode> {
   const started = performance.now();
   const dataDir = resolve(options.dataDir ?? ".lively");
   const host = options.host ?? "127.0.0.1";
+  if (options.kvPort !== undefined) assertKvHostAllowed(host, options.kvAllowRemote ?? false);
   const log = options.log ?? createLogger();
   const nodeLog = log.child({ layer: "node" });
   const parts: Parts = {};
@@ -416,6 +431,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         kvCache: kvCache.stats(),
         kvCompute: kv.flights.stats(),
         events: { handlers: events.handlerCount, published: parts.eventFeed?.cursor && formatEventId(parts.eventFeed.cursor) },
+        kvTcp: parts.kvTcp ? { port: parts.kvTcp.port, connections: parts.kvTcp.stats() } : undefined,
         localCopy: localCopy.state(),
         preload: { pending: parts.preloading?.pending ?? 0, done: parts.preloading?.done ?? 0, failed: parts.preloading?.failed ?? 0 },
       }),
@@ -454,6 +470,20 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     });
     parts.membership = membership;
     return membership;
+  };
+
+  // Last: nothing depends on it. The node's NodeKv, so a GET here hits the same read cache.
+  const kvTcpChild = async (): Promise<ChildHandle> => {
+    const server = await startKvTcpServer({
+      port: parts.kvPort ?? options.kvPort ?? 0,
+      host,
+      kv: new NodeKv(need(parts.store, "the store"), kvCache),
+      log,
+      maxConnections: options.kvMaxConnections,
+    });
+    parts.kvTcp = server;
+    parts.kvPort = server.port;
+    return server;
   };
 
   let supervisor: Supervisor | undefined;
@@ -501,6 +531,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
           return eventFeed;
         },
       },
+      ...(options.kvPort === undefined ? [] : [{ id: "kv-tcp", restart: "permanent" as const, start: kvTcpChild, shutdownMs: 3_000 }]),
     ]);
   } catch (error) {
     // The child's own error says what to do (`unavailable`: exit 6); the supervisor's wrapper only says which child.
@@ -560,6 +591,9 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       return parts.kvFeed;
     },
     events,
+    get kvPort() {
+      return parts.kvPort;
+    },
     close: async () => {
       stopping = true;
       moduleEvents.stop();

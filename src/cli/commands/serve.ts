@@ -51,6 +51,12 @@ export default defineCommand({
         "--cache-max-mb <n>",
         `most MB of artifacts in the local copy (<data-dir>/cache), channel heads first (default ${DEFAULT_CACHE_MAX_MB})`,
       )
+      .option("--kv-port <port>", "also serve the KV line protocol (docs/kv-protocol.md) on this port, on --host (0 picks a free one)")
+      .option(
+        "--kv-allow-remote",
+        "let --kv-port listen on a non-loopback --host: the protocol has no authentication, anyone who reaches it reads and writes every bucket",
+      )
+      .option("--kv-max-connections <n>", "most KV protocol clients at once; one more is refused (default 1024)")
       .option("--kv-cache-mb <n>", "most MB of bucket values in the node's KV read cache (values over 64 KiB are never cached; default 64)")
       .option("--db-statement-timeout-ms <ms>", "PostgreSQL: the longest one statement may run (statement_timeout; default 30000)")
       .option(
@@ -93,6 +99,12 @@ export default defineCommand({
     const downAfterMs = intOption(options.downAfterMs, "--down-after-ms", 1);
     const cacheMaxMb = intOption(options.cacheMaxMb, "--cache-max-mb", 1);
     const kvCacheMb = intOption(options.kvCacheMb, "--kv-cache-mb", 0);
+    const kvPort = intOption(options.kvPort ?? io.env.LIVELY_KV_PORT, "--kv-port");
+    if (kvPort !== undefined && kvPort > 65535) throw new LivelyError("bad_request", `--kv-port must be 0-65535, got ${kvPort}`);
+    const kvMaxConnections = intOption(options.kvMaxConnections, "--kv-max-connections", 1);
+    if (options.kvAllowRemote && kvPort === undefined) {
+      throw new LivelyError("bad_request", "--kv-allow-remote only means something with --kv-port");
+    }
     if (kvCacheMb !== undefined && kvCacheMb > MAX_CACHE_MB) {
       throw new LivelyError("bad_request", `--kv-cache-mb is at most ${MAX_CACHE_MB} (1 TB), got ${kvCacheMb}`);
     }
@@ -155,7 +167,11 @@ export default defineCommand({
         cacheMaxBytes: cacheMaxMb === undefined ? undefined : cacheMaxMb * 1024 * 1024,
         kvCacheMaxBytes: kvCacheMb === undefined ? undefined : kvCacheMb * 1024 * 1024,
         storeTimeouts,
+        kvPort,
+        kvAllowRemote: options.kvAllowRemote === true,
+        kvMaxConnections,
       });
+      const kvAddress = node.kvPort === undefined ? null : `${node.url.replace(/^http:\/\/|:\d+$/g, "")}:${node.kvPort}`;
       out.result(
         {
           url: node.url,
@@ -163,9 +179,12 @@ export default defineCommand({
           store: node.store.description,
           adminTokenPath: node.adminTokenPath ?? null,
           startup: node.startup,
+          kvPort: node.kvPort ?? null,
+          kv: kvAddress,
         },
         [
           `Lively node ${node.nodeId} ready at ${node.url} (${node.store.description}, ${node.startup.channels} channels, seq ${node.startup.seq}, ${node.startup.ms.toFixed(0)} ms)`,
+          kvAddress ? `KV protocol on ${kvAddress} (no authentication: docs/kv-protocol.md)` : "",
           node.startup.from === "local copy"
             ? `the database cannot be reached: serving from the local copy in ${node.localCopy.dir} until it answers (health: degraded)`
             : "",
