@@ -13,19 +13,20 @@
  * or, restarted by the supervisor, from where the previous one stopped, so nothing committed
  * in between escapes the streams that stay open.
  *
- * Owns: the loop. Must not import api/, cli/, gateway/, runtime/.
+ * The waking and retrying are doorbell.ts's, shared with the history and KV feeds.
+ *
+ * Owns: what the loop reads and publishes. Must not import api/, cli/, gateway/, runtime/.
  */
 import { toError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/store.ts";
 import type { ChildHandle } from "../supervise/supervisor.ts";
+import { startDoorbell } from "./doorbell.ts";
 import { currentCursor, type EventCursor, type LivelyEvent, readEvents } from "./event-log.ts";
 import type { EventManager } from "./events.ts";
 import { recordNodeChanges, recordNodeLeft } from "./node-events.ts";
 
 const PAGE = 1000;
-const BACKOFF_FIRST_MS = 100;
-const BACKOFF_MAX_MS = 5000;
 const MAX_POLL_MS = 1000;
 const PRUNE_EVERY_MS = 60_000;
 
@@ -56,32 +57,10 @@ export interface EventFeed extends ChildHandle {
 export function startEventFeed(options: EventFeedOptions): EventFeed {
   const { store, events } = options;
   const log = options.log.child({ layer: "event-feed" });
-  const pollMs = Math.min(options.pollIntervalMs ?? store.capabilities.pollIntervalMs, MAX_POLL_MS);
   const heartbeatMs = options.heartbeatMs ?? 2000;
   let cursor: EventCursor | undefined = options.from;
-  let stopped = false;
-  let woken = false;
-  let wakeUp: () => void = () => undefined;
   let lastCompare = Number.NEGATIVE_INFINITY;
   let lastPrune = performance.now();
-  let failing = false;
-
-  const wake = () => {
-    woken = true;
-    wakeUp();
-  };
-
-  const rest = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (woken || stopped) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wakeUp = () => undefined;
-        resolve();
-      }
-      wakeUp = done;
-    });
 
   const pass = async () => {
     if (performance.now() - lastCompare >= heartbeatMs) {
@@ -99,40 +78,27 @@ export function startEventFeed(options: EventFeedOptions): EventFeed {
       const page = await store.read((db) => readEvents(db, from, PAGE));
       for (const { event } of page.events) events.notify(event);
       cursor = page.cursor;
-      if (!page.more || stopped) return;
+      if (!page.more || doorbell.stopped) return;
     }
   };
 
-  const loop = async () => {
-    let failures = 0;
-    while (!stopped) {
-      woken = false;
-      try {
-        await pass();
-        if (failing) log.info("the event feed reads again");
-        failing = false;
-        failures = 0;
-        await rest(pollMs);
-      } catch (thrown) {
-        if (!failing) log.warn({ err: toError(thrown) }, "cannot read the event logs; retrying");
-        failing = true;
-        failures++;
-        await rest(Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (failures - 1)));
-      }
-    }
-  };
-
-  const done = loop();
+  // No LISTEN of its own: the other feeds' doorbells wake it (see above).
+  const doorbell = startDoorbell({
+    store,
+    log,
+    pollMs: Math.min(options.pollIntervalMs ?? store.capabilities.pollIntervalMs, MAX_POLL_MS),
+    pass,
+    onRecovered: () => log.info("the event feed reads again"),
+    messages: { failing: "cannot read the event logs; retrying" },
+  });
   return {
-    done,
-    wake,
+    done: doorbell.done,
+    wake: doorbell.wake,
     get cursor() {
       return cursor;
     },
     async stop() {
-      stopped = true;
-      wakeUp();
-      await done;
+      await doorbell.stop();
       const self = options.node();
       if (options.stopping() && self) {
         await recordNodeLeft(store, self.id, self.address).catch((error: unknown) =>

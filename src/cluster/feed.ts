@@ -17,13 +17,15 @@
  *   database answers is `prepare`, retried like a catch-up until it succeeds, and only then
  *   catches up, from the seq of the map the node started with.
  *
- * Owns: the loop and its listener. Must not import api/, cli/, gateway/, runtime/.
+ * The waking, listening and retrying are doorbell.ts's, shared with the KV and event feeds.
+ *
+ * Owns: what the loop reads and reports. Must not import api/, cli/, gateway/, runtime/.
  */
 import type { CatchUp, ChannelIndex } from "../code/channel-index.ts";
-import { toError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Store, StoreListener } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
 import type { ChildHandle } from "../supervise/supervisor.ts";
+import { startDoorbell } from "./doorbell.ts";
 
 /** The NOTIFY channel the history trigger rings (sql/postgres/000005.sql). */
 export const HISTORY_CHANNEL = "lively_history";
@@ -66,106 +68,41 @@ export interface Feed extends ChildHandle {
   wake(): void;
 }
 
-const BACKOFF_FIRST_MS = 100;
-const BACKOFF_MAX_MS = 5000;
-
 export function startFeed(options: FeedOptions): Feed {
   const { store, index } = options;
   const log = options.log.child({ layer: "feed" });
-  const canListen = store.capabilities.canListen && typeof store.listen === "function";
-  const pollMs = options.pollIntervalMs ?? store.capabilities.pollIntervalMs;
-  let listener: StoreListener | undefined;
-  let stopped = false;
-  let woken = false;
-  let wakeUp: () => void = () => undefined;
-  let failure: { reason: string; since: string } | undefined = options.degraded ? { ...options.degraded } : undefined;
   let prepared = options.prepare === undefined;
   let caughtUp = false;
+  let seq = index.appliedSeq;
 
-  const wake = () => {
-    woken = true;
-    wakeUp();
-  };
-
-  /** Until woken, stopped, or `ms` passed. A wake that came during the last catch-up returns at once. */
-  const rest = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (woken || stopped) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wakeUp = () => undefined;
-        resolve();
+  const doorbell = startDoorbell({
+    store,
+    log,
+    channel: HISTORY_CHANNEL,
+    // The doorbell says which seq committed; one this node has applied (its own write) needs no work.
+    rings: (payload) => !(Number(payload) <= index.appliedSeq),
+    pollMs: options.pollIntervalMs ?? store.capabilities.pollIntervalMs,
+    failure: options.degraded,
+    beforeListen: async () => {
+      if (!prepared) {
+        await options.prepare?.();
+        prepared = true;
       }
-      wakeUp = done;
-    });
-
-  const connect = async () => {
-    const opened = await store.listen?.(HISTORY_CHANNEL, (payload) => {
-      // The doorbell says which seq committed; one this node has applied (its own write) needs no work.
-      if (!(Number(payload) <= index.appliedSeq)) wake();
-    });
-    if (!opened) return;
-    listener = opened;
-    opened.ended.then((error) => {
-      if (listener !== opened) return;
-      listener = undefined;
-      if (!stopped) log.warn({ err: error }, "the LISTEN connection ended; reconnecting");
-      wake();
-    });
-  };
-
-  const loop = async () => {
-    let failures = 0;
-    while (!stopped) {
-      woken = false;
-      try {
-        if (!prepared) {
-          await options.prepare?.();
-          prepared = true;
-        }
-        if (canListen && !listener) await connect(); // LISTEN first, then read what came before it
-        const result = await index.catchUp();
-        caughtUp = true;
-        if (result.changed) options.onApplied?.(result);
-        if (failure) log.info({ seq: result.seq, down: failure }, "the database is back; caught up");
-        failure = undefined;
-        failures = 0;
-        await rest(pollMs);
-      } catch (thrown) {
-        const error = toError(thrown);
-        if (!failure) {
-          failure = { reason: error.message, since: new Date().toISOString() };
-          log.warn({ err: error }, "cannot read the history; serving what this node has");
-        } else failure.reason = error.message;
-        failures++;
-        // A listener that outlived a failed read may be half dead: listen afresh once the store answers.
-        const stale = listener;
-        listener = undefined;
-        await stale?.close();
-        await rest(Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (failures - 1)));
-      }
-    }
-  };
-
-  const done = loop();
-  return {
-    done,
-    wake,
-    state: () => ({
-      ok: failure === undefined,
-      mode: canListen ? "listen" : "poll",
-      listening: listener !== undefined,
-      appliedSeq: index.appliedSeq,
-      caughtUp,
-      ...(failure ? { reason: failure.reason, since: failure.since } : {}),
-    }),
-    async stop() {
-      stopped = true;
-      wakeUp();
-      await done;
-      await listener?.close();
-      listener = undefined;
     },
+    pass: async () => {
+      const result = await index.catchUp();
+      caughtUp = true;
+      seq = result.seq;
+      if (result.changed) options.onApplied?.(result);
+    },
+    onRecovered: (down) => log.info({ seq, down }, "the database is back; caught up"),
+    messages: { failing: "cannot read the history; serving what this node has" },
+  });
+
+  return {
+    done: doorbell.done,
+    wake: doorbell.wake,
+    state: () => doorbell.state({ appliedSeq: index.appliedSeq, caughtUp }),
+    stop: () => doorbell.stop(),
   };
 }

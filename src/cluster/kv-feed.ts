@@ -15,22 +15,22 @@
  *   cache makes older changes moot, so a (re)start reads the counter instead of the log, and a
  *   log pruned past it (24 h) cannot matter.
  *
- * Owns: the loop and its listener. Must not import api/, cli/, gateway/, runtime/.
+ * The waking, listening and retrying are doorbell.ts's, shared with the history and event feeds.
+ *
+ * Owns: what the loop reads and how the cache follows it. Must not import api/, cli/, gateway/, runtime/.
  */
-import { toError } from "../errors.ts";
 import type { KvReadCache } from "../kv/cache.ts";
 import type { Logger } from "../log.ts";
 import { currentKvSeq, type KvChange, listKvChanges } from "../store/queries/kv.ts";
-import type { Store, StoreListener } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
 import type { ChildHandle } from "../supervise/supervisor.ts";
+import { startDoorbell } from "./doorbell.ts";
 
 /** The NOTIFY channel KV changes ring (sql/postgres/000009.sql). */
 export const KV_CHANNEL = "lively_kv";
 
 /** Changes read per query while catching up. */
 const PAGE = 1000;
-const BACKOFF_FIRST_MS = 100;
-const BACKOFF_MAX_MS = 5000;
 
 export interface KvFeedOptions {
   store: Store;
@@ -68,22 +68,12 @@ function apply(cache: KvReadCache, change: KvChange): void {
 export function startKvFeed(options: KvFeedOptions): KvFeed {
   const { store, cache } = options;
   const log = options.log.child({ layer: "kv-feed" });
-  const canListen = store.capabilities.canListen && typeof store.listen === "function";
-  const pollMs = options.pollIntervalMs ?? store.capabilities.pollIntervalMs;
-  let listener: StoreListener | undefined;
-  let stopped = false;
-  let woken = false;
-  let wakeUp: () => void = () => undefined;
-  let failure: { reason: string; since: string } | undefined;
   /** Undefined: the cache is bypassed and the next pass starts from the current KV seq. */
   let applied: number | undefined;
   /** Bumped by every loss: a pass that saw it change must not resume the cache. */
   let losses = 0;
-
-  const wake = () => {
-    woken = true;
-    wakeUp();
-  };
+  /** `losses` when the running pass began (before its LISTEN). */
+  let at = 0;
 
   const lose = () => {
     losses++;
@@ -91,41 +81,11 @@ export function startKvFeed(options: KvFeedOptions): KvFeed {
     cache.bypass();
   };
 
-  const rest = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (woken || stopped) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wakeUp = () => undefined;
-        resolve();
-      }
-      wakeUp = done;
-    });
-
-  const connect = async () => {
-    const opened = await store.listen?.(KV_CHANNEL, (payload) => {
-      if (applied === undefined || !(Number(payload) <= applied)) wake();
-    });
-    if (!opened) return;
-    listener = opened;
-    opened.ended.then((error) => {
-      if (listener !== opened) return;
-      listener = undefined;
-      // Changes rung while nobody listens are gone: the cache cannot be vouched for until caught up.
-      lose();
-      if (!stopped) log.warn({ err: error }, "the KV LISTEN connection ended; the cache is bypassed until the feed catches up");
-      wake();
-    });
-  };
-
-  /** One pass: listen if need be, then read the current seq (after a loss) or the changes past `applied`. */
+  /** One pass: read the current seq (after a loss) or the changes past `applied`. */
   const pass = async () => {
-    const at = losses;
-    if (canListen && !listener) await connect(); // LISTEN first, then read what came before it
     if (applied === undefined) {
       const seq = await store.read((db) => currentKvSeq(db));
-      if (at !== losses || stopped) return;
+      if (at !== losses || doorbell.stopped) return;
       applied = seq;
       cache.resume();
       return;
@@ -141,54 +101,31 @@ export function startKvFeed(options: KvFeedOptions): KvFeed {
     }
   };
 
-  const loop = async () => {
-    let failures = 0;
-    while (!stopped) {
-      woken = false;
-      try {
-        await pass();
-        if (failure) log.info({ down: failure }, "the KV feed reads again; the cache is in use");
-        failure = undefined;
-        failures = 0;
-        await rest(pollMs);
-      } catch (thrown) {
-        const error = toError(thrown);
-        lose();
-        if (!failure) {
-          failure = { reason: error.message, since: new Date().toISOString() };
-          log.warn({ err: error }, "cannot read KV changes; the cache is bypassed until the feed catches up");
-        } else failure.reason = error.message;
-        failures++;
-        const stale = listener;
-        listener = undefined;
-        await stale?.close();
-        await rest(Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (failures - 1)));
-      }
-    }
-  };
-
   cache.bypass();
-  const done = loop();
-  return {
-    done,
-    wake,
-    state: () => ({
-      ok: failure === undefined,
-      mode: canListen ? "listen" : "poll",
-      listening: listener !== undefined,
-      appliedSeq: applied ?? null,
-      caughtUp: !cache.isBypassed,
-      ...(failure ? { reason: failure.reason, since: failure.since } : {}),
-    }),
-    async stop() {
-      stopped = true;
-      wakeUp();
-      await done;
-      // Nobody follows the changes any more: the cache must not answer.
-      lose();
-      const open = listener;
-      listener = undefined;
-      await open?.close();
+  const doorbell = startDoorbell({
+    store,
+    log,
+    channel: KV_CHANNEL,
+    rings: (payload) => applied === undefined || !(Number(payload) <= applied),
+    pollMs: options.pollIntervalMs ?? store.capabilities.pollIntervalMs,
+    beforeListen: () => {
+      at = losses;
     },
+    pass,
+    // Changes rung while nobody listens are gone: the cache cannot be vouched for until caught up.
+    onListenEnded: lose,
+    onFailure: lose,
+    onRecovered: (down) => log.info({ down }, "the KV feed reads again; the cache is in use"),
+    messages: {
+      listenEnded: "the KV LISTEN connection ended; the cache is bypassed until the feed catches up",
+      failing: "cannot read KV changes; the cache is bypassed until the feed catches up",
+    },
+  });
+  return {
+    done: doorbell.done,
+    wake: doorbell.wake,
+    state: () => doorbell.state({ appliedSeq: applied ?? null, caughtUp: !cache.isBypassed }),
+    // Nobody follows the changes any more: the cache must not answer.
+    stop: () => doorbell.stop(lose),
   };
 }

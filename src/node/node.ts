@@ -24,6 +24,9 @@
  * Stopping is the reverse order: the node marks itself left, HTTP drains (requests in flight
  * finish), then the isolates are disposed, the feed stops and the store closes.
  *
+ * The option and handle types are in node-options.ts, the KV and events children in
+ * kv-children.ts, health and `lively status` in node-status.ts.
+ *
  * Owns: wiring the layers together for one process. Must not import cli/.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -31,28 +34,24 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { getRequestListener } from "@hono/node-server";
 import { createAdminApi } from "../api/app.ts";
-import type { NodeHealth } from "../api/context.ts";
-import { assertKvHostAllowed, type KvTcpServer, startKvTcpServer } from "../api/kv-tcp/server.ts";
+import { assertKvHostAllowed } from "../api/kv-tcp/server.ts";
 import { VerifiedTokens } from "../auth/token-cache.ts";
-import { type EventFeed, startEventFeed } from "../cluster/event-feed.ts";
-import { currentCursor, type EventCursor, formatEventId, type LivelyEvent } from "../cluster/event-log.ts";
+import { currentCursor, type LivelyEvent } from "../cluster/event-log.ts";
 import { EventManager } from "../cluster/events.ts";
-import { type Feed, startFeed } from "../cluster/feed.ts";
-import { type KvFeed, startKvFeed } from "../cluster/kv-feed.ts";
+import { startFeed } from "../cluster/feed.ts";
 import { followIndex } from "../cluster/local-copy/follow.ts";
 import { LocalCopy } from "../cluster/local-copy/local-copy.ts";
-import { type Membership, startMembership } from "../cluster/membership.ts";
+import { startMembership } from "../cluster/membership.ts";
 import { ChannelIndex } from "../code/channel-index.ts";
 import { fetchAllowed } from "../code/fetch-allow.ts";
-import { type CodeLimits, DEFAULT_CODE_LIMITS } from "../code/limits.ts";
+import { DEFAULT_CODE_LIMITS } from "../code/limits.ts";
 import { DEFAULT_CHANNEL } from "../code/names.ts";
 import { LivelyError } from "../errors.ts";
 import { createGateway } from "../gateway/gateway.ts";
 import { BodyBudget } from "../gateway/request-body.ts";
 import { KV_CACHE_DEFAULT_MAX_BYTES, KvReadCache } from "../kv/cache.ts";
 import { NodeKv } from "../kv/node-kv.ts";
-import { startKvSweeper } from "../kv/sweep.ts";
-import { createLogger, type Logger } from "../log.ts";
+import { createLogger } from "../log.ts";
 import { createHostFetch } from "../runtime/host-fetch.ts";
 import { IvmSandbox } from "../runtime/ivm/ivm-sandbox.ts";
 import { validateArtifact } from "../runtime/ivm/validate-artifact.ts";
@@ -60,11 +59,11 @@ import { DEFAULT_BODY_BYTES, effectiveBodyBytes, effectiveSandboxLimits, type No
 import { LOAD_BUDGET_DEFAULTS, LoadBudget } from "../runtime/load-budget.ts";
 import { ModuleKv } from "../runtime/module-kv.ts";
 import { ModuleLogs, toModuleLogLevel } from "../runtime/module-logs.ts";
-import { type Preloading, startPreloading } from "../runtime/preload.ts";
-import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from "../runtime/sandbox.ts";
+import { startPreloading } from "../runtime/preload.ts";
+import { DEFAULT_SANDBOX_LIMITS } from "../runtime/sandbox.ts";
 import { VersionCache } from "../runtime/version-cache.ts";
 import { openStore } from "../store/open.ts";
-import type { Store, StoreTimeouts } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
 import { type ChildHandle, type Supervisor, startSupervisor } from "../supervise/supervisor.ts";
 import { LIVELY_VERSION } from "../version.ts";
 import { cannotReach, nothingToServe, offlineMap, prepareStore, refusesSchema } from "./boot.ts";
@@ -72,127 +71,13 @@ import { callExport } from "./calls.ts";
 import { advertisedAddress, need, resourceChild } from "./children.ts";
 import { secureDataDir } from "./data-dir.ts";
 import { startHttpChild } from "./http-child.ts";
+import { kvChildren } from "./kv-children.ts";
 import { deliverEventsToModules, EVENT_EXPORT } from "./module-events.ts";
+import type { NodeOptions, RunningNode } from "./node-options.ts";
+import type { Parts } from "./node-parts.ts";
+import { nodeHealth, nodeStatus } from "./node-status.ts";
 
-export interface NodeOptions {
-  /** SQLite path or postgres:// URL; default `<dataDir>/lively.db`. */
-  db?: string;
-  dataDir?: string;
-  port?: number;
-  host?: string;
-  nodeId?: string;
-  limits?: CodeLimits;
-  sandboxLimits?: SandboxLimits;
-  /** Dispose a loaded version after this long without a request (default 1 h). */
-  idleTtlMs?: number;
-  /** The same for a version no channel points at any more (default 60 s). */
-  unreferencedTtlMs?: number;
-  /** At most this many versions loaded at once; least recently used go first. */
-  maxLoaded?: number;
-  /** At most this much isolate heap in all (default 4 GB); least recently used go first. */
-  maxHeapBytes?: number;
-  /** The largest request body (DESIGN.md: 10 MB); a module's config may only lower it. */
-  maxBodyBytes?: number;
-  /** Request bodies this node holds at once, in bytes, before it answers 503 overloaded (default 256 MB). */
-  maxInflightBodyBytes?: number;
-  /** Host operations (env.call, fetch) one isolate may have in flight (default 100). */
-  maxPendingHostOps?: number;
-  /** Cold loads per second of versions no channel points at (only pins reach them); default 10, burst 20. */
-  maxColdLoadsPerSec?: number;
-  coldLoadBurst?: number;
-  /** How long a verified `x-lively-token` is trusted before the store is asked again (default 10 s). */
-  tokenCacheTtlMs?: number;
-  /** How long SIGTERM waits for requests in flight before cutting them (default 10 s). */
-  drainMs?: number;
-  /** How often the feed reads the seq without a notification (default: 5 s PostgreSQL, 100 ms SQLite). */
-  pollIntervalMs?: number;
-  /** Whether `GET /` lists the modules (default true; `lively serve --no-list-modules`). */
-  listModules?: boolean;
-  /** How often this node writes its membership heartbeat (default 2 s). */
-  heartbeatMs?: number;
-  /** A node whose heartbeat is older than this shows as down in `lively nodes` (default 10 s). */
-  downAfterMs?: number;
-  /** Most bytes of artifacts in the local copy, `<dataDir>/cache/` (default 1 GB; channel heads first). */
-  cacheMaxBytes?: number;
-  /** Bound on the node's KV read cache, in bytes (default 64 MiB; values over 64 KiB are never cached). */
-  kvCacheMaxBytes?: number;
-  /** How long the database may keep this node waiting (store.ts has the defaults and why). */
-  storeTimeouts?: StoreTimeouts;
-  /** How often an idle event stream (`GET /events`) sends a heartbeat comment (default 15 s). */
-  eventHeartbeatMs?: number;
-  /** Events held for one slow event-stream client before it is dropped (default 1000). */
-  eventQueue?: number;
-  /** Serve the KV line protocol on this port (0: a free one), on `host`; absent: not at all. */
-  kvPort?: number;
-  /** Serve it on a non-loopback `host` although it has no authentication (`--kv-allow-remote`). */
-  kvAllowRemote?: boolean;
-  /** Most KV protocol clients at once (default 1024); one more is refused. */
-  kvMaxConnections?: number;
-  log?: Logger;
-}
-
-export interface RunningNode {
-  url: string;
-  nodeId: string;
-  store: Store;
-  /** What modules wrote with console.* on this node (`lively logs`). */
-  logs: ModuleLogs;
-  /** Where the bootstrap wrote a new admin token, when this start created one. */
-  adminTokenPath: string | undefined;
-  /**
-   * How long the start took, in ms, how many channels the index holds, at which seq, and where
-   * that map came from: the database, or the local copy (the database could not be reached).
-   */
-  startup: { ms: number; channels: number; seq: number; from: "database" | "local copy" };
-  /** The verified local copy in `<dataDir>/cache/`. */
-  localCopy: LocalCopy;
-  /**
-   * Settles when the node ends: resolves after close(); rejects when its supervisor gave up, or
-   * when the database, seen again after a start without it, has a schema newer than this build.
-   */
-  done: Promise<void>;
-  supervisor: Supervisor;
-  /**
-   * The membership child, once started (after a restart, the new one). The change feed calls
-   * `beatSoon()` on it after applying history, so `lively nodes` sees the new seq at once;
-   * inside startNode that is the `beatSoon` closure. A stopped one ignores `beatSoon()`.
-   */
-  readonly membership: Membership | undefined;
-  /** Buckets through this node's read cache (the admin API's KV routes use it). */
-  readonly kv: NodeKv;
-  /** The KV feed child, once started (after a restart, the new one). */
-  readonly kvFeed: KvFeed | undefined;
-  /** The node's event manager (cluster/events.ts): the cluster's events as this node reads them. */
-  readonly events: EventManager<LivelyEvent>;
-  /** The KV protocol's port once bound; undefined without `kvPort`. */
-  readonly kvPort: number | undefined;
-  close(): Promise<void>;
-}
-
-/** The parts the children make, in start order; a restarted child replaces its part. */
-interface Parts {
-  store?: Store;
-  adminTokenPath?: string;
-  /** Set while the store is not prepared: the node started without the database. */
-  offline?: { reason: string; since: string };
-  /** Where the feed child took its map at its start. */
-  mapFrom?: "database" | "local copy";
-  index?: ChannelIndex;
-  cache?: VersionCache;
-  loadBudget?: LoadBudget;
-  preloading?: Preloading;
-  feed?: Feed;
-  /** The port once bound, so a restarted HTTP child binds the same one. */
-  port?: number;
-  membership?: Membership;
-  kvFeed?: KvFeed;
-  eventFeed?: EventFeed;
-  /** The logs' position when the node first read the store (event-feed.ts starts there). */
-  eventStart?: EventCursor;
-  /** The KV protocol server, and its port once bound, so a restarted one binds the same. */
-  kvTcp?: KvTcpServer;
-  kvPort?: number;
-}
+export type { NodeOptions, RunningNode } from "./node-options.ts";
 
 export async function startNode(options: NodeOptions = {}): Promise<RunningNode> {
   const started = performance.now();
@@ -358,23 +243,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     const index = need(parts.index, "the feed");
     const cache = need(parts.cache, "the loader");
     const tokens = new VerifiedTokens({ store, ttlMs: options.tokenCacheTtlMs });
-    // From what the feed last saw, never a query: a health check must answer while the database hangs.
-    const health = async (): Promise<NodeHealth> => {
-      const feed = need(parts.feed, "the feed").state();
-      // While it marks itself left and before the listener closes: a balancer should stop sending.
-      if (stopping) return { status: "down", seq: feed.appliedSeq, reason: "this node is stopping" };
-      // The heartbeat writes every 2 s: on PostgreSQL it notices a lost database before the 5 s fallback poll.
-      const beat = parts.membership?.state();
-      if (feed.ok && beat?.ok !== false) return { status: "ok", seq: feed.appliedSeq, feed: feed.mode, listening: feed.listening };
-      const reason = feed.ok ? beat?.reason : feed.reason;
-      const from = !feed.caughtUp && parts.mapFrom === "local copy" ? "; started from its local copy" : "";
-      return {
-        status: "degraded",
-        reason: `the database cannot be reached (${reason}); serving the versions and channels this node has, as of seq ${feed.appliedSeq}${from}`,
-        since: feed.ok ? beat?.since : feed.since,
-        seq: feed.appliedSeq,
-      };
-    };
+    const health = nodeHealth(parts, () => stopping);
     const gateway = createGateway({
       index,
       cache,
@@ -417,24 +286,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         ),
       call: (module, fn, args, channel) =>
         callExport(index, cache, module, fn, args, { channel: channel ?? DEFAULT_CHANNEL, depth: 0 }, { fallbackToProduction: false }),
-      status: async () => ({
-        appliedSeq: index.appliedSeq,
-        channels: index.size,
-        loaded: await cache.status(),
-        loads: cache.loads,
-        isolateRestarts: cache.restarts,
-        coldLoads: parts.loadBudget?.state(),
-        children: supervisor?.which() ?? [],
-        membership: parts.membership?.state() ?? { ok: false, reason: "not running" },
-        feed: parts.feed?.state(),
-        kvFeed: parts.kvFeed?.state(),
-        kvCache: kvCache.stats(),
-        kvCompute: kv.flights.stats(),
-        events: { handlers: events.handlerCount, published: parts.eventFeed?.cursor && formatEventId(parts.eventFeed.cursor) },
-        kvTcp: parts.kvTcp ? { port: parts.kvTcp.port, connections: parts.kvTcp.stats() } : undefined,
-        localCopy: localCopy.state(),
-        preload: { pending: parts.preloading?.pending ?? 0, done: parts.preloading?.done ?? 0, failed: parts.preloading?.failed ?? 0 },
-      }),
+      status: nodeStatus({ parts, index, cache, kv, kvCache, events, localCopy, children: () => supervisor?.which() ?? [] }),
     });
     const adminListener = getRequestListener(api.fetch);
     const child = await startHttpChild({
@@ -472,20 +324,6 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     return membership;
   };
 
-  // Last: nothing depends on it. The node's NodeKv, so a GET here hits the same read cache.
-  const kvTcpChild = async (): Promise<ChildHandle> => {
-    const server = await startKvTcpServer({
-      port: parts.kvPort ?? options.kvPort ?? 0,
-      host,
-      kv: new NodeKv(need(parts.store, "the store"), kvCache),
-      log,
-      maxConnections: options.kvMaxConnections,
-    });
-    parts.kvTcp = server;
-    parts.kvPort = server.port;
-    return server;
-  };
-
   let supervisor: Supervisor | undefined;
   try {
     supervisor = await startSupervisor({ name: "node", strategy: "rest_for_one", log, intensity: 5, periodMs: 10_000 }, [
@@ -494,44 +332,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       { id: "loader", restart: "permanent", start: loaderChild, shutdownMs: 2_000 },
       { id: "http", restart: "permanent", start: httpChild, shutdownMs: options.drainMs ?? 10_000 },
       { id: "membership", restart: "permanent", start: membershipChild, shutdownMs: 3_000 },
-      // Last: nothing depends on it, and a failed pass is logged, never a restart.
-      { id: "kv-sweep", restart: "permanent", start: async () => startKvSweeper({ store: need(parts.store, "the store"), log }) },
-      {
-        id: "kv-feed",
-        restart: "permanent",
-        start: async () => {
-          const kvFeed = startKvFeed({
-            store: need(parts.store, "the store"),
-            cache: kvCache,
-            log,
-            pollIntervalMs: options.pollIntervalMs,
-            onChanges: () => parts.eventFeed?.wake(),
-          });
-          parts.kvFeed = kvFeed;
-          return kvFeed;
-        },
-      },
-      {
-        id: "events",
-        restart: "permanent",
-        start: async () => {
-          const eventFeed = startEventFeed({
-            store: need(parts.store, "the store"),
-            // A restarted feed goes on from where the last one published: live streams miss nothing.
-            from: parts.eventFeed?.cursor ?? parts.eventStart,
-            events,
-            log,
-            pollIntervalMs: options.pollIntervalMs,
-            heartbeatMs: options.heartbeatMs,
-            downAfterMs: options.downAfterMs,
-            node: () => (parts.port === undefined ? undefined : { id: nodeId, address: advertisedAddress(host, parts.port) }),
-            stopping: () => stopping,
-          });
-          parts.eventFeed = eventFeed;
-          return eventFeed;
-        },
-      },
-      ...(options.kvPort === undefined ? [] : [{ id: "kv-tcp", restart: "permanent" as const, start: kvTcpChild, shutdownMs: 3_000 }]),
+      ...kvChildren({ options, parts, host, kvCache, events, log, nodeId: () => nodeId, stopping: () => stopping }),
     ]);
   } catch (error) {
     // The child's own error says what to do (`unavailable`: exit 6); the supervisor's wrapper only says which child.
