@@ -147,6 +147,14 @@ export async function findBucket(db: Db, name: string): Promise<BucketRecord | u
   return db.get<BucketRecord>('SELECT name, created_at AS "createdAt" FROM kv_buckets WHERE name = $1', [name]);
 }
 
+/** Which of `names` are buckets now (one round trip, for a batch of writes). */
+export async function findBucketNames(db: Db, names: readonly string[]): Promise<Set<string>> {
+  if (names.length === 0) return new Set();
+  const binds = names.map((_, i) => `$${i + 1}`).join(", ");
+  const rows = await db.all<{ name: string }>(`SELECT name FROM kv_buckets WHERE name IN (${binds})`, names);
+  return new Set(rows.map((row) => row.name));
+}
+
 export async function listBucketRecords(db: Db): Promise<BucketRecord[]> {
   return db.all<BucketRecord>('SELECT name, created_at AS "createdAt" FROM kv_buckets ORDER BY name');
 }
@@ -205,6 +213,31 @@ export function writeEntryIfVersion(tx: Db, entry: NewEntry, version: number, ex
 export async function setEntryVersion(tx: Db, bucket: string, key: string, version: number): Promise<void> {
   const { changes } = await tx.run("UPDATE kv_entries SET version = $3 WHERE bucket = $1 AND key = $2", [bucket, key, version]);
   if (changes !== 1) throw new Error(`the kv entry ${bucket}/${key} vanished inside its own transaction`);
+}
+
+/**
+ * Stamp rows a batch wrote at provisional versions (each write's own negative number, unique in
+ * its transaction) with their versions, in one statement: only a row still at its provisional
+ * number changes (a later write of the batch may have replaced or deleted it). Returns how many.
+ * `VALUES` columns are `column1…` on both engines; the casts type PostgreSQL's binds.
+ */
+export async function stampEntryVersions(
+  tx: Db,
+  stamps: readonly { bucket: string; key: string; provisional: number; version: number }[],
+): Promise<number> {
+  if (stamps.length === 0) return 0;
+  const params: SqlValue[] = [];
+  const rows = stamps.map((stamp, i) => {
+    params.push(stamp.bucket, stamp.key, stamp.provisional, stamp.version);
+    const n = i * 4;
+    return `(CAST($${n + 1} AS TEXT), CAST($${n + 2} AS TEXT), CAST($${n + 3} AS BIGINT), CAST($${n + 4} AS BIGINT))`;
+  });
+  const { changes } = await tx.run(
+    `UPDATE kv_entries SET version = v.column4 FROM (VALUES ${rows.join(", ")}) AS v
+     WHERE kv_entries.bucket = v.column1 AND kv_entries.key = v.column2 AND kv_entries.version = v.column3`,
+    params,
+  );
+  return changes;
 }
 
 /** Delete the key's live value, if it is at `version` when one is given; false when nothing was deleted. */
