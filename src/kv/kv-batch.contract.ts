@@ -90,7 +90,7 @@ export function groupCommit(context: KvContractContext): void {
           }
           const stored = await nodes[1]?.get({ bucket: "race-batched", key: "counter" }, { consistency: "strong" });
           assert.equal(stored?.version, version);
-          assert.equal((stored?.value as { round: number }).round, round);
+          assert.equal((stored?.value as { round: number } | undefined)?.round, round);
           expect = version;
         }
       } finally {

@@ -115,7 +115,7 @@ async function writeBatch(tx: Db, writes: readonly Write[]): Promise<(Answer | L
   const versions = new Map<number, number>();
   if (wrote.length > 0) {
     const first = (await nextKvSeq(tx, wrote.length)) - wrote.length + 1;
-    wrote.forEach((i, rank) => versions.set(i, first + rank));
+    for (const [rank, i] of wrote.entries()) versions.set(i, first + rank);
     const puts = wrote.filter((i) => writes[i]?.op === "put");
     const stamps = puts.map((i) => {
       const write = writes[i] as Write;
@@ -133,26 +133,22 @@ async function writeBatch(tx: Db, writes: readonly Write[]): Promise<(Answer | L
       wrote.map((i) => ({ bucket: bucketOf(writes[i] as Write), key: keyOf(writes[i] as Write), op: (steps[i] as { op: KvChangeOp }).op })),
     );
   }
-  return steps.map((step, i) => {
-    const write = writes[i] as Write;
-    const bucket = bucketOf(write);
-    const key = keyOf(write);
-    switch (step.state) {
-      case "wrote": {
-        const version = versions.get(i) as number;
-        return write.op === "put" ? { bucket, key, version, expiresAt: step.expiresAt } : { bucket, key, deleted: true, version };
-      }
-      case "unchanged":
-        return { bucket, key, deleted: false, version: null };
-      case "missing-bucket":
-        return bucketNotFound(bucket);
-      case "conflict": {
-        // A provisional number is an earlier write of this batch, live now: its version is known.
-        const current = step.current < 0 ? (versions.get(-step.current - 1) ?? 0) : step.current;
-        return versionMismatch(bucket, key, step.expected, current);
-      }
-    }
-  });
+  return steps.map((step, i) => answerOf(writes[i] as Write, step, versions.get(i), versions));
+}
+
+/** What a write of a batch answers, once the batch has its numbers (`version`: this write's). */
+function answerOf(write: Write, step: Step, version: number | undefined, versions: ReadonlyMap<number, number>): Answer | LivelyError {
+  const bucket = bucketOf(write);
+  const key = keyOf(write);
+  if (step.state === "missing-bucket") return bucketNotFound(bucket);
+  if (step.state === "unchanged") return { bucket, key, deleted: false, version: null };
+  if (step.state === "conflict") {
+    // A provisional number is an earlier write of this batch, live now: its version is known.
+    const current = step.current < 0 ? (versions.get(-step.current - 1) ?? 0) : step.current;
+    return versionMismatch(bucket, key, step.expected, current);
+  }
+  if (version === undefined) throw new Error("a KV write of a batch wrote but was given no number");
+  return write.op === "put" ? { bucket, key, version, expiresAt: step.expiresAt } : { bucket, key, deleted: true, version };
 }
 
 /** One write on its own transaction, as without batching. */
