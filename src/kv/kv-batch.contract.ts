@@ -68,6 +68,29 @@ export function groupCommit(context: KvContractContext): void {
       }
     });
 
+    it("puts of many keys in one batch, some with a TTL: each answers its own expiry, the last put of each key is stored with its version", async () => {
+      await createBucket(store, { bucket: "spread" });
+      const kv = new NodeKv(store);
+      const start = await store.read((db) => currentKvSeq(db));
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => kv.put({ bucket: "spread", key: `k${i % 7}`, value: i, ...(i % 3 === 0 ? { ttl: 60 } : {}) })),
+      );
+      assert.deepEqual(
+        results.map((r) => r.version),
+        results.map((_, i) => start + 1 + i),
+        "numbers in arrival order",
+      );
+      for (const [i, r] of results.entries()) assert.equal(r.expiresAt === null, i % 3 !== 0, `write ${i}'s expiry`);
+      for (let k = 0; k < 7; k++) {
+        const lastWrite = 39 - ((39 - k) % 7);
+        const stored = await kv.get({ bucket: "spread", key: `k${k}` });
+        assert.deepEqual(
+          [stored?.value, stored?.version, stored?.expiresAt],
+          [lastWrite, results[lastWrite]?.version, results[lastWrite]?.expiresAt],
+        );
+      }
+    });
+
     it("compare-and-set under 20 concurrent writers on two nodes: exactly one wins per round, the others are told its version", async () => {
       await createBucket(store, { bucket: "race-batched" });
       const sibling = target.openSibling();

@@ -38,7 +38,9 @@ import {
   liveVersion,
   nextKvSeq,
   stampEntryVersions,
+  writeEntries,
 } from "../store/queries/kv.ts";
+import { databaseNowMs } from "../store/queries/seq.ts";
 import type { Db, Store } from "../store/store.ts";
 import { delPrepared, type PreparedDelete, type PreparedPut, putPrepared, writeByExpectation } from "./entries.ts";
 import { bucketNotFound, versionMismatch } from "./errors.ts";
@@ -103,30 +105,72 @@ async function stepOf(tx: Db, write: Write, version: number): Promise<Step> {
   return { state: "conflict", expected: write.expect, current: await liveVersion(tx, bucket, key) };
 }
 
+const idOf = (write: Write) => `${bucketOf(write)}\u0000${keyOf(write)}`;
+/** A put whatever the key holds: it cannot miss, so a run of them can share one statement. */
+const unconditional = (write: Write | undefined): write is { op: "put" } & PreparedPut => write?.op === "put" && write.expect === undefined;
+
+/**
+ * Each write's entry, in lock order: runs of unconditional puts in one multi-row upsert (their
+ * keys are distinct: see `superseded`), every other write on its own. An unconditional put
+ * followed by another of the same key is `superseded`: the later one overwrites everything it
+ * would write, so it writes no row, yet takes its number and its change like any write.
+ */
+async function writeEntriesOf(tx: Db, writes: readonly Write[], present: ReadonlySet<string>): Promise<Step[]> {
+  const steps: Step[] = new Array(writes.length);
+  const order = lockOrder(writes).filter((i) => {
+    if (present.has(bucketOf(writes[i] as Write))) return true;
+    steps[i] = { state: "missing-bucket" };
+    return false;
+  });
+  const superseded: number[] = [];
+  let run: number[] = [];
+  const writeRun = async () => {
+    if (run.length === 0) return;
+    const rows = run.map((i) => ({ entry: (writes[i] as PreparedPut).entry, version: provisional(i) }));
+    const expiries = await writeEntries(tx, rows);
+    for (const i of run) steps[i] = { state: "wrote", op: "put", expiresAt: expiries.get(idOf(writes[i] as Write)) ?? null };
+    run = [];
+  };
+  for (const [at, i] of order.entries()) {
+    const write = writes[i] as Write;
+    const next = writes[order[at + 1] ?? -1];
+    if (unconditional(write) && unconditional(next) && idOf(next) === idOf(write)) superseded.push(i);
+    else if (unconditional(write)) run.push(i);
+    else {
+      await writeRun();
+      steps[i] = await stepOf(tx, write, provisional(i));
+    }
+  }
+  await writeRun();
+  const withTtl = superseded.some((i) => (writes[i] as PreparedPut).entry.ttlMs !== null);
+  const now = withTtl ? await databaseNowMs(tx) : 0;
+  for (const i of superseded) {
+    const { ttlMs } = (writes[i] as PreparedPut).entry;
+    steps[i] = { state: "wrote", op: "put", expiresAt: ttlMs === null ? null : now + ttlMs };
+  }
+  return steps;
+}
+
 /** The batch's transaction: each write's answer (a LivelyError for one that failed alone). Safe to run again. */
 async function writeBatch(tx: Db, writes: readonly Write[]): Promise<(Answer | LivelyError)[]> {
   const present = await findBucketNames(tx, [...new Set(writes.map(bucketOf))]);
-  const steps: Step[] = new Array(writes.length);
-  for (const i of lockOrder(writes)) {
-    const write = writes[i] as Write;
-    steps[i] = present.has(bucketOf(write)) ? await stepOf(tx, write, provisional(i)) : { state: "missing-bucket" };
-  }
+  const steps = await writeEntriesOf(tx, writes, present);
   const wrote = steps.flatMap((step, i) => (step.state === "wrote" ? [i] : []));
   const versions = new Map<number, number>();
   if (wrote.length > 0) {
     const first = (await nextKvSeq(tx, wrote.length)) - wrote.length + 1;
     for (const [rank, i] of wrote.entries()) versions.set(i, first + rank);
-    const puts = wrote.filter((i) => writes[i]?.op === "put");
-    const stamps = puts.map((i) => {
-      const write = writes[i] as Write;
-      return { bucket: bucketOf(write), key: keyOf(write), provisional: provisional(i), version: versions.get(i) as number };
-    });
-    // Only the last write of each key that wrote can still be at its provisional number.
-    const survivors = new Map<string, number>();
-    for (const i of wrote) survivors.set(`${bucketOf(writes[i] as Write)}\u0000${keyOf(writes[i] as Write)}`, i);
-    const expected = [...survivors.values()].filter((i) => writes[i]?.op === "put").length;
+    // The last write of each key that wrote holds its row, at its provisional number if a put.
+    const last = new Map<string, number>();
+    for (const i of wrote) last.set(idOf(writes[i] as Write), i);
+    const stamps = [...last.values()]
+      .filter((i) => writes[i]?.op === "put")
+      .map((i) => {
+        const write = writes[i] as Write;
+        return { bucket: bucketOf(write), key: keyOf(write), provisional: provisional(i), version: versions.get(i) as number };
+      });
     const stamped = await stampEntryVersions(tx, stamps);
-    if (stamped !== expected) throw new Error(`a KV batch stamped ${stamped} entries, expected ${expected}`);
+    if (stamped !== stamps.length) throw new Error(`a KV batch stamped ${stamped} entries, expected ${stamps.length}`);
     await insertKvChanges(
       tx,
       first,

@@ -166,11 +166,22 @@ export async function deleteBucket(tx: Db, name: string): Promise<boolean> {
 
 // ---- entries: writes -----------------------------------------------------------------------
 
-const INSERT_ENTRY = `INSERT INTO kv_entries (bucket, key, kind, value_json, value_bytes, metadata, version, expires_at, updated_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $8, now_ms() + $7, now_ms())
+/** The upsert of entries, around their rows of `entryRow`. */
+const upsertEntries = (
+  rows: string,
+) => `INSERT INTO kv_entries (bucket, key, kind, value_json, value_bytes, metadata, version, expires_at, updated_at)
+  VALUES ${rows}
   ON CONFLICT (bucket, key) DO UPDATE SET kind = excluded.kind, value_json = excluded.value_json,
     value_bytes = excluded.value_bytes, metadata = excluded.metadata, version = excluded.version,
     expires_at = excluded.expires_at, updated_at = excluded.updated_at, stale_until = NULL`;
+
+/** One row of the upsert, its eight binds (`entryBinds`) from $`offset + 1`. */
+function entryRow(offset: number): string {
+  const $ = (n: number) => `$${offset + n}`;
+  return `(${$(1)}, ${$(2)}, ${$(3)}, ${$(4)}, ${$(5)}, ${$(6)}, ${$(8)}, now_ms() + ${$(7)}, now_ms())`;
+}
+
+const INSERT_ENTRY = upsertEntries(entryRow(0));
 
 /** Binds $1-$8 of the writes below; `version` is the new one, or VERSION_PENDING. */
 function entryBinds(entry: NewEntry, version: number): SqlValue[] {
@@ -188,6 +199,20 @@ async function written(row: Promise<{ expires_at: number | null } | undefined>):
 /** Write the key whatever it holds, at `version` (or VERSION_PENDING, then `setEntryVersion`). */
 export function writeEntry(tx: Db, entry: NewEntry, version: number): Promise<Written> {
   return written(tx.get(`${INSERT_ENTRY} RETURNING expires_at`, entryBinds(entry, version)));
+}
+
+/**
+ * Write several keys whatever they hold, in one statement, in the order given (the order their
+ * rows are locked in); the keys must be distinct. Returns each key's expiry, by `bucket\u0000key`.
+ */
+export async function writeEntries(tx: Db, writes: readonly { entry: NewEntry; version: number }[]): Promise<Map<string, number | null>> {
+  const params = writes.flatMap(({ entry, version }) => entryBinds(entry, version));
+  const sql = upsertEntries(writes.map((_, i) => entryRow(i * 8)).join(", "));
+  const found = await tx.all<{ bucket: string; key: string; expires_at: number | null }>(
+    `${sql} RETURNING bucket, key, expires_at`,
+    params,
+  );
+  return new Map(found.map((row) => [`${row.bucket}\u0000${row.key}`, row.expires_at]));
 }
 
 /** Write the key only if it holds no live value (absent, or expired). */
