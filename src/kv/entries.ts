@@ -2,6 +2,8 @@
  * Put, get and delete one key. A write is one unordered transaction: the entry first (its row
  * lock, and the compare-and-set, which the database evaluates against the newest committed
  * row), then a number of the KV sequence, which becomes the key's version, and its change row.
+ * A node's writes go through write-batch.ts, which writes concurrent ones together in one
+ * transaction (group commit) and falls back to these for a lone write or a failed batch.
  */
 import { LivelyError } from "../errors.ts";
 import {
