@@ -13,7 +13,7 @@ import { KvReadCache } from "./cache.ts";
 import type { DeleteResult, PutResult } from "./kv.ts";
 import type { KvContractContext } from "./kv-later.contract.ts";
 import { NodeKv } from "./node-kv.ts";
-import { writeBatcherFor } from "./write-batch.ts";
+import { MAX_BATCH_BYTES, MAX_BATCH_WRITES, writeBatcherFor } from "./write-batch.ts";
 
 const rejection = (outcome: PromiseSettledResult<unknown>) =>
   outcome.status === "rejected" ? (outcome.reason as LivelyError) : assert.fail("expected a rejection");
@@ -89,6 +89,32 @@ export function groupCommit(context: KvContractContext): void {
           [lastWrite, results[lastWrite]?.version, results[lastWrite]?.expiresAt],
         );
       }
+    });
+
+    it("a batch holds at most MAX_BATCH_WRITES writes, and a value over MAX_BATCH_BYTES goes alone", async () => {
+      await createBucket(store, { bucket: "bounded" });
+      const kv = new NodeKv(store);
+      const batcher = writeBatcherFor(store);
+      const before = batcher.stats();
+      const many = await Promise.all(
+        Array.from({ length: MAX_BATCH_WRITES + 10 }, (_, i) => kv.put({ bucket: "bounded", key: `k${i}`, value: i })),
+      );
+      const after = batcher.stats();
+      assert.equal(after.batches, before.batches + 2, "one full batch, then the rest");
+      assert.equal(after.batchedWrites, before.batchedWrites + MAX_BATCH_WRITES + 10);
+      assert.ok(after.largest <= MAX_BATCH_WRITES);
+      assert.equal(new Set(many.map((r) => r.version)).size, MAX_BATCH_WRITES + 10);
+      const big = Buffer.alloc(MAX_BATCH_BYTES + 1, 7);
+      const around = await Promise.all([
+        kv.put({ bucket: "bounded", key: "small-1", value: 1 }),
+        kv.put({ bucket: "bounded", key: "big", value: big }),
+        kv.put({ bucket: "bounded", key: "small-2", value: 2 }),
+      ]);
+      assert.equal(batcher.stats().batches, after.batches, "each of the three went on its own");
+      assert.ok(
+        (around[0]?.version as number) < (around[1]?.version as number) && (around[1]?.version as number) < (around[2]?.version as number),
+      );
+      assert.equal((await kv.get({ bucket: "bounded", key: "big" }))?.version, around[1]?.version);
     });
 
     it("compare-and-set under 20 concurrent writers on two nodes: exactly one wins per round, the others are told its version", async () => {

@@ -234,7 +234,13 @@ export class KvWriteBatcher {
 
   private async drain(): Promise<void> {
     try {
-      while (this.queue.length > 0) await this.flush(this.take());
+      while (this.queue.length > 0) {
+        const batch = this.take();
+        // flush settles every write; should it throw regardless, no caller is left waiting (settling twice is a no-op).
+        await this.flush(batch).catch((thrown: unknown) => {
+          for (const queued of batch) queued.reject(thrown);
+        });
+      }
     } finally {
       this.draining = false;
     }
