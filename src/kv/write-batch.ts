@@ -12,10 +12,11 @@
  *
  * One batch, in one `writeUnordered` transaction:
  * 1. which of its buckets exist (a write to a missing one fails alone, `not_found`);
- * 2. each write's entry, one statement per write, each at a provisional version of its own
- *    (negative, unique in the batch): compare-and-set is evaluated per write, a miss fails only
- *    that write. Entry rows are locked in (bucket, key) order, the same on every node, so two
- *    batches never deadlock; writes of one key keep their arrival order;
+ * 2. each write's entry, each at a provisional version of its own (negative, unique in the
+ *    batch): compare-and-set is evaluated per write, a miss fails only that write. Entry rows
+ *    are locked in (bucket, key) order, the same on every node, so two batches never deadlock;
+ *    writes of one key keep their arrival order. Plain puts share multi-row upserts, and one
+ *    followed by another of its key writes no row (`writeEntriesOf`);
  * 3. ONE counter update taking as many numbers as writes that wrote, given out in arrival
  *    order, so several writes of one key get increasing versions and the last one's is the row's;
  * 4. the provisional versions replaced in one statement, the change rows in one insert; COMMIT.
@@ -128,7 +129,11 @@ async function writeEntriesOf(tx: Db, writes: readonly Write[], present: Readonl
     if (run.length === 0) return;
     const rows = run.map((i) => ({ entry: (writes[i] as PreparedPut).entry, version: provisional(i) }));
     const expiries = await writeEntries(tx, rows);
-    for (const i of run) steps[i] = { state: "wrote", op: "put", expiresAt: expiries.get(idOf(writes[i] as Write)) ?? null };
+    for (const i of run) {
+      const expiresAt = expiries.get(idOf(writes[i] as Write));
+      if (expiresAt === undefined) throw new Error("a KV batch's upsert did not return one of its rows");
+      steps[i] = { state: "wrote", op: "put", expiresAt };
+    }
     run = [];
   };
   for (const [at, i] of order.entries()) {
