@@ -13,6 +13,8 @@ import { createBucket } from "../src/kv/buckets.ts";
 import { del, get, put } from "../src/kv/entries.ts";
 import { kvContract } from "../src/kv/kv.contract.ts";
 import { list } from "../src/kv/list.ts";
+import { NodeKv } from "../src/kv/node-kv.ts";
+import { writeBatcherFor } from "../src/kv/write-batch.ts";
 import { openStore } from "../src/store/open.ts";
 import { appendHistory, type NewHistoryEntry } from "../src/store/queries/history.ts";
 import { currentKvSeq } from "../src/store/queries/kv.ts";
@@ -98,6 +100,51 @@ describe("KV writes and history writes never wait for each other's sequence (Pos
       assert.ok((await kvWrite).version > 0, "and the KV write completes once the lock is free");
     } finally {
       await held.release().catch(() => undefined);
+      await close();
+    }
+  });
+});
+
+describe("a batch of writes whose transaction fails (PostgreSQL)", { skip: !postgres }, () => {
+  it("a bucket dropped while the batch writes into it fails its foreign key: each write is tried alone, the others succeed", async () => {
+    if (!postgres) return;
+    const { store, db, close } = await openTestStore(postgres);
+    await createBucket(store, { bucket: "kept" });
+    await createBucket(store, { bucket: "doomed" });
+    // A session of the test's own drops the bucket and holds its COMMIT: the batch still sees the bucket.
+    const dropper = new pg.Client({ connectionString: db });
+    await dropper.connect();
+    try {
+      await dropper.query("BEGIN");
+      await dropper.query("DELETE FROM kv_buckets WHERE name = 'doomed'");
+      const kv = new NodeKv(store);
+      const before = writeBatcherFor(store).stats().batches;
+      const writes = Promise.allSettled([
+        kv.put({ bucket: "kept", key: "a", value: 1 }),
+        kv.put({ bucket: "doomed", key: "a", value: 1 }),
+        kv.put({ bucket: "kept", key: "b", value: 2 }),
+      ]);
+      await eventually("the batch waits on the dropped bucket's row", async () => {
+        const { rows } = await dropper.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        );
+        return (rows[0]?.n ?? 0) > 0;
+      });
+      await dropper.query("COMMIT");
+      const outcomes = await writes;
+      assert.equal(writeBatcherFor(store).stats().batches, before + 1, "the three went in one transaction");
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ["fulfilled", "rejected", "fulfilled"],
+      );
+      const refusal = outcomes[1] as PromiseRejectedResult;
+      assert.equal((refusal.reason as { code?: string }).code, "not_found", String(refusal.reason));
+      const versions = outcomes.flatMap((o) => (o.status === "fulfilled" ? [(o.value as { version: number }).version] : []));
+      assert.equal(versions[1], await store.read((d) => currentKvSeq(d)), "written alone, in arrival order, no number lost");
+      assert.equal((await get(store, { bucket: "kept", key: "b" }))?.value, 2);
+    } finally {
+      await dropper.query("ROLLBACK").catch(() => undefined);
+      await dropper.end();
       await close();
     }
   });

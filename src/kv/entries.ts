@@ -2,6 +2,8 @@
  * Put, get and delete one key. A write is one unordered transaction: the entry first (its row
  * lock, and the compare-and-set, which the database evaluates against the newest committed
  * row), then a number of the KV sequence, which becomes the key's version, and its change row.
+ * A node's writes go through write-batch.ts, which writes concurrent ones together in one
+ * transaction (group commit) and falls back to these for a lone write or a failed batch.
  */
 import { LivelyError } from "../errors.ts";
 import {
@@ -25,7 +27,7 @@ import { bucketNotFound, versionMismatch } from "./errors.ts";
 import type { DeleteInput, DeleteResult, JsonValue, KvEntry, PutInput, PutResult } from "./kv.ts";
 import { assertBucketName, assertKey, deleteExpectation, putExpectation, toStoredMetadata, toStoredValue, ttlMs } from "./limits.ts";
 
-function writeByExpectation(tx: Db, entry: NewEntry, version: number, expect: number | undefined): Promise<Written> {
+export function writeByExpectation(tx: Db, entry: NewEntry, version: number, expect: number | undefined): Promise<Written> {
   if (expect === undefined) return writeEntry(tx, entry, version);
   if (expect === 0) return writeEntryIfAbsent(tx, entry, version);
   return writeEntryIfVersion(tx, entry, version, expect);
@@ -43,8 +45,13 @@ export async function bucketGoneOr(store: Store, bucket: string, thrown: unknown
   throw thrown;
 }
 
-/** Write a value; returns the key's new version. See kv.ts for `expect` and `ttl`. */
-export async function put(store: Store, input: PutInput): Promise<PutResult> {
+/** A put checked and converted, ready to write: every bad input is refused here, before any transaction. */
+export interface PreparedPut {
+  entry: NewEntry;
+  expect: number | undefined;
+}
+
+export function preparePut(input: PutInput): PreparedPut {
   const { bucket, key } = input;
   assertBucketName(bucket);
   assertKey(key);
@@ -56,6 +63,32 @@ export async function put(store: Store, input: PutInput): Promise<PutResult> {
     metadata: toStoredMetadata(input.metadata),
     ttlMs: ttlMs(input.ttl),
   };
+  return { entry, expect };
+}
+
+/** A delete checked, ready to write. */
+export interface PreparedDelete {
+  bucket: string;
+  key: string;
+  expect: number | undefined;
+}
+
+export function prepareDelete(input: DeleteInput): PreparedDelete {
+  const { bucket, key } = input;
+  assertBucketName(bucket);
+  assertKey(key);
+  return { bucket, key, expect: deleteExpectation(input.expect) };
+}
+
+/** Write a value; returns the key's new version. See kv.ts for `expect` and `ttl`. */
+export async function put(store: Store, input: PutInput): Promise<PutResult> {
+  return putPrepared(store, preparePut(input));
+}
+
+/** `put` of a prepared write: one transaction of its own (write-batch.ts falls back to it). */
+export async function putPrepared(store: Store, prepared: PreparedPut): Promise<PutResult> {
+  const { entry, expect } = prepared;
+  const { bucket } = entry;
   try {
     return await store.writeUnordered(async (tx) => {
       if (!(await findBucket(tx, bucket))) throw bucketNotFound(bucket);
@@ -120,10 +153,12 @@ export async function readEntry(store: Store, bucket: string, key: string): Prom
  * and nothing is written; with `expect`, anything but that live version is `conflict`.
  */
 export async function del(store: Store, input: DeleteInput): Promise<DeleteResult> {
-  const { bucket, key } = input;
-  assertBucketName(bucket);
-  assertKey(key);
-  const expect = deleteExpectation(input.expect);
+  return delPrepared(store, prepareDelete(input));
+}
+
+/** `del` of a prepared delete: one transaction of its own (write-batch.ts falls back to it). */
+export async function delPrepared(store: Store, prepared: PreparedDelete): Promise<DeleteResult> {
+  const { bucket, key, expect } = prepared;
   return store.writeUnordered(async (tx) => {
     if (!(await findBucket(tx, bucket))) throw bucketNotFound(bucket);
     if (!(await deleteEntry(tx, bucket, key, expect))) {

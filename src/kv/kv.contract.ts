@@ -11,6 +11,7 @@ import { currentSeq } from "../store/queries/seq.ts";
 import type { Store } from "../store/store.ts";
 import { createBucket, dropBucket, getBucket, listBuckets, lookupBucket } from "./buckets.ts";
 import { del, get, put } from "./entries.ts";
+import { groupCommit } from "./kv-batch.contract.ts";
 import { listingTimeAndConcurrency } from "./kv-later.contract.ts";
 import { KV_LIMITS } from "./limits.ts";
 import { encodeCursor, list } from "./list.ts";
@@ -298,5 +299,6 @@ export function kvContract(target: KvContractTarget): void {
     });
 
     listingTimeAndConcurrency({ target, store: () => store, expireIn });
+    groupCommit({ target, store: () => store, expireIn });
   });
 }

@@ -38,10 +38,11 @@ import {
   resolveComputeOptions,
 } from "./compute.ts";
 import { type ComputeFlights, type FlightOutcome, flightsFor } from "./compute-flights.ts";
-import { del, put, readEntry, toEntry } from "./entries.ts";
+import { prepareDelete, preparePut, readEntry, toEntry } from "./entries.ts";
 import { computeFailed } from "./errors.ts";
 import type { BucketCreated, BucketDropped, DeleteInput, DeleteResult, KvEntry, PutInput, PutResult } from "./kv.ts";
 import { assertBucketName, assertKey } from "./limits.ts";
+import { writeBatcherFor } from "./write-batch.ts";
 
 export type Consistency = "cached" | "strong";
 
@@ -118,9 +119,13 @@ export class NodeKv {
     }
   }
 
+  /**
+   * Puts and deletes through a node are group-committed: those arriving while one is in flight
+   * share the next transaction (write-batch.ts says why), each with its own answer and version.
+   */
   async put(input: PutInput): Promise<PutResult> {
     try {
-      return await put(this.store, input);
+      return await writeBatcherFor(this.store).put(preparePut(input));
     } finally {
       this.cache?.invalidate(input.bucket, input.key);
     }
@@ -128,7 +133,7 @@ export class NodeKv {
 
   async del(input: DeleteInput): Promise<DeleteResult> {
     try {
-      return await del(this.store, input);
+      return await writeBatcherFor(this.store).del(prepareDelete(input));
     } finally {
       this.cache?.invalidate(input.bucket, input.key);
     }

@@ -147,6 +147,14 @@ export async function findBucket(db: Db, name: string): Promise<BucketRecord | u
   return db.get<BucketRecord>('SELECT name, created_at AS "createdAt" FROM kv_buckets WHERE name = $1', [name]);
 }
 
+/** Which of `names` are buckets now (one round trip, for a batch of writes). */
+export async function findBucketNames(db: Db, names: readonly string[]): Promise<Set<string>> {
+  if (names.length === 0) return new Set();
+  const binds = names.map((_, i) => `$${i + 1}`).join(", ");
+  const rows = await db.all<{ name: string }>(`SELECT name FROM kv_buckets WHERE name IN (${binds})`, names);
+  return new Set(rows.map((row) => row.name));
+}
+
 export async function listBucketRecords(db: Db): Promise<BucketRecord[]> {
   return db.all<BucketRecord>('SELECT name, created_at AS "createdAt" FROM kv_buckets ORDER BY name');
 }
@@ -158,11 +166,22 @@ export async function deleteBucket(tx: Db, name: string): Promise<boolean> {
 
 // ---- entries: writes -----------------------------------------------------------------------
 
-const INSERT_ENTRY = `INSERT INTO kv_entries (bucket, key, kind, value_json, value_bytes, metadata, version, expires_at, updated_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $8, now_ms() + $7, now_ms())
+/** The upsert of entries, around their rows of `entryRow`. */
+const upsertEntries = (
+  rows: string,
+) => `INSERT INTO kv_entries (bucket, key, kind, value_json, value_bytes, metadata, version, expires_at, updated_at)
+  VALUES ${rows}
   ON CONFLICT (bucket, key) DO UPDATE SET kind = excluded.kind, value_json = excluded.value_json,
     value_bytes = excluded.value_bytes, metadata = excluded.metadata, version = excluded.version,
     expires_at = excluded.expires_at, updated_at = excluded.updated_at, stale_until = NULL`;
+
+/** One row of the upsert, its eight binds (`entryBinds`) from $`offset + 1`. */
+function entryRow(offset: number): string {
+  const $ = (n: number) => `$${offset + n}`;
+  return `(${$(1)}, ${$(2)}, ${$(3)}, ${$(4)}, ${$(5)}, ${$(6)}, ${$(8)}, now_ms() + ${$(7)}, now_ms())`;
+}
+
+const INSERT_ENTRY = upsertEntries(entryRow(0));
 
 /** Binds $1-$8 of the writes below; `version` is the new one, or VERSION_PENDING. */
 function entryBinds(entry: NewEntry, version: number): SqlValue[] {
@@ -180,6 +199,20 @@ async function written(row: Promise<{ expires_at: number | null } | undefined>):
 /** Write the key whatever it holds, at `version` (or VERSION_PENDING, then `setEntryVersion`). */
 export function writeEntry(tx: Db, entry: NewEntry, version: number): Promise<Written> {
   return written(tx.get(`${INSERT_ENTRY} RETURNING expires_at`, entryBinds(entry, version)));
+}
+
+/**
+ * Write several keys whatever they hold, in one statement, in the order given (the order their
+ * rows are locked in); the keys must be distinct. Returns each key's expiry, by `bucket\u0000key`.
+ */
+export async function writeEntries(tx: Db, writes: readonly { entry: NewEntry; version: number }[]): Promise<Map<string, number | null>> {
+  const params = writes.flatMap(({ entry, version }) => entryBinds(entry, version));
+  const sql = upsertEntries(writes.map((_, i) => entryRow(i * 8)).join(", "));
+  const found = await tx.all<{ bucket: string; key: string; expires_at: number | null }>(
+    `${sql} RETURNING bucket, key, expires_at`,
+    params,
+  );
+  return new Map(found.map((row) => [`${row.bucket}\u0000${row.key}`, row.expires_at]));
 }
 
 /** Write the key only if it holds no live value (absent, or expired). */
@@ -205,6 +238,31 @@ export function writeEntryIfVersion(tx: Db, entry: NewEntry, version: number, ex
 export async function setEntryVersion(tx: Db, bucket: string, key: string, version: number): Promise<void> {
   const { changes } = await tx.run("UPDATE kv_entries SET version = $3 WHERE bucket = $1 AND key = $2", [bucket, key, version]);
   if (changes !== 1) throw new Error(`the kv entry ${bucket}/${key} vanished inside its own transaction`);
+}
+
+/**
+ * Stamp rows a batch wrote at provisional versions (each write's own negative number, unique in
+ * its transaction) with their versions, in one statement: only a row still at its provisional
+ * number changes (a later write of the batch may have replaced or deleted it). Returns how many.
+ * `VALUES` columns are `column1…` on both engines; the casts type PostgreSQL's binds.
+ */
+export async function stampEntryVersions(
+  tx: Db,
+  stamps: readonly { bucket: string; key: string; provisional: number; version: number }[],
+): Promise<number> {
+  if (stamps.length === 0) return 0;
+  const params: SqlValue[] = [];
+  const rows = stamps.map((stamp, i) => {
+    params.push(stamp.bucket, stamp.key, stamp.provisional, stamp.version);
+    const n = i * 4;
+    return `(CAST($${n + 1} AS TEXT), CAST($${n + 2} AS TEXT), CAST($${n + 3} AS BIGINT), CAST($${n + 4} AS BIGINT))`;
+  });
+  const { changes } = await tx.run(
+    `UPDATE kv_entries SET version = v.column4 FROM (VALUES ${rows.join(", ")}) AS v
+     WHERE kv_entries.bucket = v.column1 AND kv_entries.key = v.column2 AND kv_entries.version = v.column3`,
+    params,
+  );
+  return changes;
 }
 
 /** Delete the key's live value, if it is at `version` when one is given; false when nothing was deleted. */
