@@ -16,13 +16,20 @@
  *   `finishFill` installs only a read that nothing marked.
  * - While the feed cannot vouch for the cache (its connection is lost, or it has not caught up
  *   since it started), the cache is `bypassed`: emptied, no hit, no fill, until `resume()`.
+ * - Hits are synchronous and allocate nothing: `lookup` answers the entry itself (as a
+ *   CachedView), and a reader may keep what it derived from the record in its `rendered` slot
+ *   (the KV protocol keeps its GET reply there), which goes when the entry goes.
+ * - Recency is approximate, to keep a hit cheap: a hit moves its entry to the newest end only
+ *   once at least half as many entries as the cache holds were installed or moved since it
+ *   was, so a hot entry is not moved on every hit, and a hit entry still outlives the older
+ *   half of the cache.
  *
  * ```ts
  * const cache = new KvReadCache({ maxBytes: 64 * 1024 * 1024 });
  * const fill = cache.beginFill("shopping", "eggs");
  * const read = await readFromStore();                        // { record, dbNow } at monotonic `fill.startedAt`
  * cache.finishFill(fill, read.record, read.dbNow);           // installed unless invalidated meanwhile
- * cache.lookup("shopping", "eggs");                          // { record } | undefined (a miss)
+ * cache.lookup("shopping", "eggs");                          // { record, rendered } | undefined (a miss)
  * cache.invalidate("shopping", "eggs");                      // a put, delete or expiry, here or elsewhere
  * ```
  */
@@ -51,14 +58,26 @@ export interface Fill {
   stale: boolean;
 }
 
-interface Cached {
-  bucket: string;
-  key: string;
+/** A fresh cached entry as `lookup` answers it: the entry itself, not a copy (a hit allocates nothing). */
+export interface CachedView {
   /** Undefined: the key holds no live value. */
-  record: EntryRecord | undefined;
+  readonly record: EntryRecord | undefined;
+  /**
+   * What a reader derived from `record` and keeps with the entry, so the next hit need not
+   * derive it again (the KV protocol's GET reply); goes when the entry goes. The bytes are the
+   * reader's own: nobody else writes into them.
+   */
+  rendered: Buffer | undefined;
+}
+
+interface Cached extends CachedView {
+  readonly bucket: string;
+  readonly key: string;
   /** Monotonic ms after which this entry must not be returned; Infinity: never expires. */
-  deadline: number;
-  bytes: number;
+  readonly deadline: number;
+  readonly bytes: number;
+  /** `installs` when the entry was installed or last moved to the newest end (see `lookup`). */
+  touched: number;
 }
 
 export interface KvCacheStats {
@@ -90,6 +109,8 @@ export class KvReadCache {
   private readonly fills = new Map<string, Set<Fill>>();
   private readonly watchers = new Set<(bucket: string, key: string | null) => void>();
   private bytes = 0;
+  /** Entries installed or moved to the newest end so far: the clock of approximate recency. */
+  private installs = 0;
   private bypassed = true;
   private counts = { hits: 0, misses: 0, fills: 0, staleFills: 0, bypasses: 0 };
 
@@ -100,23 +121,32 @@ export class KvReadCache {
     this.now = options.now ?? (() => performance.now());
   }
 
-  /** What is cached for the key: `{record}` (undefined record: known absent), or undefined on a miss. */
-  lookup(bucket: string, key: string): { record: EntryRecord | undefined } | undefined {
+  /**
+   * What is cached for the key (an undefined record: known absent), or undefined on a miss: not
+   * cached, past its deadline, or the cache is bypassed. Synchronous, and a hit allocates nothing;
+   * the KV protocol and env.KV answer a cached GET from here without a promise (`countMiss: false`
+   * there: the read that follows a miss counts it).
+   */
+  lookup(bucket: string, key: string, countMiss = true): CachedView | undefined {
+    if (this.bypassed) {
+      if (countMiss) this.counts.misses++;
+      return undefined;
+    }
     const slot = id(bucket, key);
     const found = this.entries.get(slot);
-    if (!found || this.bypassed) {
-      this.counts.misses++;
+    if (found === undefined || (found.deadline !== Number.POSITIVE_INFINITY && this.now() >= found.deadline)) {
+      if (found) this.remove(slot, found);
+      if (countMiss) this.counts.misses++;
       return undefined;
     }
-    if (this.now() >= found.deadline) {
-      this.remove(slot, found);
-      this.counts.misses++;
-      return undefined;
+    // Move it to the newest end only once it is in the older half (see the header).
+    if (this.installs - found.touched >= this.entries.size >> 1) {
+      this.entries.delete(slot);
+      this.entries.set(slot, found);
+      found.touched = ++this.installs;
     }
-    this.entries.delete(slot);
-    this.entries.set(slot, found);
     this.counts.hits++;
-    return { record: found.record };
+    return found;
   }
 
   /** Register a read of the key before it asks the store; pass it to `finishFill` (or `abandonFill`). */
@@ -156,7 +186,7 @@ export class KvReadCache {
     const slot = id(fill.bucket, fill.key);
     const previous = this.entries.get(slot);
     if (previous) this.remove(slot, previous);
-    this.entries.set(slot, { bucket: fill.bucket, key: fill.key, record, deadline, bytes });
+    this.entries.set(slot, { bucket: fill.bucket, key: fill.key, record, rendered: undefined, deadline, bytes, touched: ++this.installs });
     this.bytes += bytes;
     this.counts.fills++;
     for (const [oldest, entry] of this.entries) {

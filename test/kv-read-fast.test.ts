@@ -1,0 +1,132 @@
+/**
+ * The synchronous cached-read paths (NodeKv.peek; the KV protocol's cached GET, which keeps its
+ * reply bytes with the cache entry) keep every guarantee of the slow path: on a real store, a
+ * real KV TCP server in this process and real sockets, with the cache's monotonic clock in the
+ * test's hand. A value changed behind the cache's back shows which path answered: the cached one
+ * answers the old value, a read of the store the new one. No timing is asserted.
+ */
+import assert from "node:assert/strict";
+import { after, before, it } from "node:test";
+import { type KvTcpServer, startKvTcpServer } from "../src/api/kv-tcp/server.ts";
+import { createBucket } from "../src/kv/buckets.ts";
+import { KvReadCache } from "../src/kv/cache.ts";
+import { NodeKv } from "../src/kv/node-kv.ts";
+import { silentLogger } from "../src/log.ts";
+import { describeEachBackend, openTestStore } from "./helpers/backends.ts";
+import { type KvTestClient, kvConnect } from "./helpers/kv-tcp-client.ts";
+
+describeEachBackend("KV cached reads without a promise", (backend) => {
+  let opened: Awaited<ReturnType<typeof openTestStore>>;
+  let now = 1_000;
+  let cache: KvReadCache;
+  /** The node's buckets, with the cache in front of get; the TCP server serves these. */
+  let kv: NodeKv;
+  /** Writes that bypass this cache (no feed follows them here): a change behind its back. */
+  let behind: NodeKv;
+  let server: KvTcpServer;
+  let c: KvTestClient;
+  const B = "fast";
+
+  const expectReply = async (text: string | Buffer, reply: string) =>
+    assert.equal(await c.exchange(text, Buffer.byteLength(reply, "latin1")), reply);
+
+  before(async () => {
+    opened = await openTestStore(backend);
+    await createBucket(opened.store, { bucket: B });
+    cache = new KvReadCache({ now: () => now });
+    cache.resume();
+    kv = new NodeKv(opened.store, cache);
+    behind = new NodeKv(opened.store);
+    server = await startKvTcpServer({ port: 0, host: "127.0.0.1", kv, log: silentLogger });
+    c = await kvConnect(server.port);
+  });
+  after(async () => {
+    c.close();
+    await server.stop();
+    await opened.close();
+  });
+
+  it("peek answers a fresh entry synchronously; never past its deadline, after a write, or while bypassed", async () => {
+    await kv.put({ bucket: B, key: "peek", value: "v1", ttl: 60 });
+    assert.equal(kv.peek(B, "peek"), undefined, "not read yet");
+    await kv.get({ bucket: B, key: "peek" });
+    const hit = kv.peek(B, "peek");
+    assert.equal(hit?.record?.value.kind === "json" ? hit.record.value.json : undefined, '"v1"');
+    assert.ok(hit);
+    hit.rendered = Buffer.from("memo");
+    assert.equal(kv.peek(B, "peek")?.rendered?.toString(), "memo", "the reader's slot stays with the entry");
+    now += 60_000; // the TTL, by the cache's clock
+    assert.equal(kv.peek(B, "peek"), undefined, "past its deadline");
+    now -= 60_000;
+    await kv.get({ bucket: B, key: "peek" });
+    assert.equal(kv.peek(B, "peek")?.rendered, undefined, "a new entry: nothing rendered from the old one");
+    await kv.put({ bucket: B, key: "peek", value: "v2" });
+    assert.equal(kv.peek(B, "peek"), undefined, "a write through this node drops it at once");
+    await kv.get({ bucket: B, key: "peek" });
+    assert.ok(kv.peek(B, "peek"));
+    cache.bypass();
+    assert.equal(kv.peek(B, "peek"), undefined, "bypassed");
+    cache.resume();
+    assert.equal(kv.peek(B, "peek"), undefined, "emptied by the bypass");
+    assert.equal(await kv.get({ bucket: B, key: "peek-absent" }), null);
+    const absent = kv.peek(B, "peek-absent");
+    assert.ok(absent, "an absent key is cached as absent");
+    assert.equal(absent.record, undefined);
+  });
+
+  it("a cached GET is answered from the cache, and never past the entry's deadline", async () => {
+    await kv.put({ bucket: B, key: "ttl", value: "old", ttl: 60 });
+    await expectReply("GET fast ttl\r\n", "old\r\nOK\r\n"); // fills
+    await behind.put({ bucket: B, key: "ttl", value: "new", ttl: 600 });
+    const hits = cache.stats().hits;
+    await expectReply("GET fast ttl\r\n", "old\r\nOK\r\n");
+    await expectReply("GET fast ttl\r\n", "old\r\nOK\r\n");
+    assert.equal(cache.stats().hits, hits + 2, "answered from the cache (the store holds 'new')");
+    now += 60_000;
+    await expectReply("GET fast ttl\r\n", "new\r\nOK\r\n");
+  });
+
+  it("a write on any connection replaces the cached reply at once", async () => {
+    const other = await kvConnect(server.port);
+    try {
+      await expectReply("PUT fast w one\r\nGET fast w\r\nGET fast w\r\n", "OK\r\none\r\nOK\r\none\r\nOK\r\n");
+      assert.equal(await other.exchange("PUT fast w two\r\n", 4), "OK\r\n");
+      await expectReply("GET fast w\r\n", "two\r\nOK\r\n");
+      assert.equal(await other.exchange("DELETE fast w\r\n", 4), "OK\r\n");
+      await expectReply("GET fast w\r\nGET fast w\r\n", "\r\nOK\r\n\r\nOK\r\n");
+    } finally {
+      other.close();
+    }
+  });
+
+  it("while the cache is bypassed, GET reads the store", async () => {
+    await expectReply("PUT fast by a\r\nGET fast by\r\nGET fast by\r\n", "OK\r\na\r\nOK\r\na\r\nOK\r\n");
+    await behind.put({ bucket: B, key: "by", value: "b" });
+    await expectReply("GET fast by\r\n", "a\r\nOK\r\n");
+    cache.bypass();
+    try {
+      await expectReply("GET fast by\r\n", "b\r\nOK\r\n");
+      await behind.put({ bucket: B, key: "by", value: "c" });
+      await expectReply("GET fast by\r\n", "c\r\nOK\r\n");
+    } finally {
+      cache.resume();
+    }
+  });
+
+  it("pipelined cached GETs, writes and other commands are answered in order", async () => {
+    await expectReply("PUT fast p 1\r\nGET fast p\r\n", "OK\r\n1\r\nOK\r\n");
+    const gets = "GET fast p\r\n".repeat(50);
+    const text = `${gets}PUT fast p 2\r\n${gets}PING\r\nGET fast nope\r\nGET  fast p\r\nBOGUS\r\n`;
+    const reply = `${"1\r\nOK\r\n".repeat(50)}OK\r\n${"2\r\nOK\r\n".repeat(50)}PONG\r\n\r\nOK\r\n2\r\nOK\r\nUNKNOWN COMMAND\r\n`;
+    await expectReply(text, reply);
+  });
+
+  it("a cached value that cannot be one line is still ERROR bad_request; other words take the general path", async () => {
+    await kv.put({ bucket: B, key: "lines", value: "a\nb" });
+    await expectReply("GET fast lines\r\nGET fast lines\r\n", "ERROR bad_request\r\nERROR bad_request\r\n");
+    await kv.put({ bucket: B, key: "é", value: { n: 1 } });
+    const get = Buffer.from("GET fast é\r\n"); // UTF-8 bytes: not a plain ASCII word
+    await expectReply(Buffer.concat([get, get]), '{"n":1}\r\nOK\r\n{"n":1}\r\nOK\r\n');
+    await expectReply("GET nobucket k\r\nGET nobucket k\r\n", "NOT FOUND\r\nNOT FOUND\r\n");
+  });
+});
