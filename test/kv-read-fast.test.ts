@@ -1,9 +1,13 @@
 /**
- * The synchronous cached-read paths (NodeKv.peek; the KV protocol's cached GET, which keeps its
- * reply bytes with the cache entry) keep every guarantee of the slow path: on a real store, a
- * real KV TCP server in this process and real sockets, with the cache's monotonic clock in the
- * test's hand. A value changed behind the cache's back shows which path answered: the cached one
- * answers the old value, a read of the store the new one. No timing is asserted.
+ * The cached-read paths that skip work keep every guarantee of the slow path:
+ * - NodeKv.peek and the KV protocol's cached GET (its reply bytes kept with the cache entry), on
+ *   a real store, a real KV TCP server in this process and real sockets, with the cache's
+ *   monotonic clock in the test's hand. A value changed behind the cache's back shows which path
+ *   answered: the cached one answers the old value, a read of the store the new one.
+ * - env.KV.get answered from the isolate's memory (runtime/isolate/kv.ts, kv/cache.ts mirrors),
+ *   on a real node with real isolates: the node's cache counts every read that reached it, so
+ *   a read that did not count was answered in the isolate.
+ * No timing is asserted.
  */
 import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
@@ -13,7 +17,9 @@ import { KvReadCache } from "../src/kv/cache.ts";
 import { NodeKv } from "../src/kv/node-kv.ts";
 import { silentLogger } from "../src/log.ts";
 import { describeEachBackend, openTestStore } from "./helpers/backends.ts";
+import { eventually } from "./helpers/eventually.ts";
 import { type KvTestClient, kvConnect } from "./helpers/kv-tcp-client.ts";
+import { startTestNode, type TestNode } from "./helpers/node.ts";
 
 describeEachBackend("KV cached reads without a promise", (backend) => {
   let opened: Awaited<ReturnType<typeof openTestStore>>;
@@ -128,5 +134,96 @@ describeEachBackend("KV cached reads without a promise", (backend) => {
     const get = Buffer.from("GET fast é\r\n"); // UTF-8 bytes: not a plain ASCII word
     await expectReply(Buffer.concat([get, get]), '{"n":1}\r\nOK\r\n{"n":1}\r\nOK\r\n');
     await expectReply("GET nobucket k\r\nGET nobucket k\r\n", "NOT FOUND\r\nNOT FOUND\r\n");
+  });
+});
+
+const READER = `
+export async function read(key, n, options) {
+  const out = [];
+  for (let i = 0; i < n; i++) out.push(await this.KV.get(key, options));
+  return out;
+}
+export async function put(key, value, ttl) {
+  await this.KV.put(key, value, ttl ? { ttl } : undefined);
+  return "ok";
+}
+export async function meta(key) {
+  const { value, version, expiresAt } = await this.KV.getWithMetadata(key);
+  return { value, version, expiresAt };
+}
+`;
+
+describeEachBackend("env.KV reads remembered in the isolate", (backend) => {
+  let t: TestNode;
+  const call = async (fn: string, ...args: unknown[]): Promise<any> => {
+    const response = await t.api("POST", `/call/reader/${fn}`, { body: args });
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    return response.body;
+  };
+  /** Reads that reached the node's cache (each counts a hit or a miss). */
+  const lookups = () => {
+    const stats = t.node.kv.cache?.stats();
+    return (stats?.hits ?? 0) + (stats?.misses ?? 0);
+  };
+  /** Until reading `key` again reaches the node no more: the isolate remembers it (the feed may void it once). */
+  const remembered = (key: string, value: unknown) =>
+    eventually(`the isolate remembers ${key}`, async () => {
+      const before = lookups();
+      assert.deepEqual(await call("read", key, 3), [value, value, value]);
+      return lookups() === before;
+    });
+
+  before(async () => {
+    t = await startTestNode(backend);
+    await t.deploy("reader", READER, ["production"]);
+    await eventually("the node's KV cache is in use", () => t.node.kv.cache?.isBypassed === false);
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  it("remembers a cached read, and forgets it at once after a write from the module or the admin API", async () => {
+    assert.deepEqual(await call("read", "absent", 1), [null]);
+    await remembered("absent", null);
+    assert.equal(await call("put", "absent", "now"), "ok");
+    assert.deepEqual(await call("read", "absent", 1), ["now"], "the module's own write");
+    await call("put", "a", { v: 1 });
+    await remembered("a", { v: 1 });
+    const put = await t.api("PUT", "/kv/reader/keys/a", { body: { value: { v: 2 } } });
+    assert.equal(put.status, 200);
+    assert.deepEqual(await call("read", "a", 1), [{ v: 2 }], "the admin API's write on this node");
+    assert.deepEqual(await call("meta", "a"), { value: { v: 2 }, version: put.body.version, expiresAt: null });
+    await call("put", "a", { v: 3 });
+    assert.deepEqual(await call("read", "a", 2), [{ v: 3 }, { v: 3 }]);
+  });
+
+  it("never remembers a value with a TTL: every read of it reaches the node", async () => {
+    await call("put", "ttl", "short", 60);
+    await call("read", "ttl", 2);
+    const before = lookups();
+    assert.deepEqual(await call("read", "ttl", 5), ["short", "short", "short", "short", "short"]);
+    assert.ok(lookups() >= before + 5, "each read asked the node's cache");
+  });
+
+  it("forgets everything when the node's cache is bypassed, and remembers nothing while it is", async () => {
+    await call("put", "by", "one");
+    await remembered("by", "one");
+    const cache = t.node.kv.cache;
+    assert.ok(cache);
+    cache.bypass();
+    try {
+      const before = lookups();
+      assert.deepEqual(await call("read", "by", 3), ["one", "one", "one"]);
+      assert.ok(lookups() >= before + 3, "read through the node while bypassed");
+    } finally {
+      cache.resume();
+    }
+  });
+
+  it("strong reads always reach the store", async () => {
+    await call("put", "strong", 1);
+    await remembered("strong", 1);
+    await new NodeKv(t.node.kv.store).put({ bucket: "reader", key: "strong", value: 2 }); // past this node's cache
+    assert.deepEqual(await call("read", "strong", 1, { consistency: "strong" }), [2]);
   });
 });

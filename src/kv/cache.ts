@@ -24,6 +24,14 @@
  *   was, so a hot entry is not moved on every hit, and a hit entry still outlives the older
  *   half of the cache.
  *
+ * - Mirrors: an isolate may remember answers it got from this cache (env.KV, runtime/isolate/
+ *   kv.ts) for as long as a mirror says nothing changed. A mirror is an Int32Array on a
+ *   SharedArrayBuffer, one per isolate, of MIRROR_SLOTS change counters: every invalidation
+ *   adds 1 to its key's slot (`mirrorSlot`), a bucket's invalidation and a bypass add 1 to
+ *   slot 0. A reader takes the counters before it reads (the fill race, again) and the isolate
+ *   uses what it read only while both are unchanged. The cache keeps mirrors weakly: one goes
+ *   with its isolate.
+ *
  * ```ts
  * const cache = new KvReadCache({ maxBytes: 64 * 1024 * 1024 });
  * const fill = cache.beginFill("shopping", "eggs");
@@ -97,6 +105,18 @@ export interface KvCacheStats {
 
 const id = (bucket: string, key: string) => `${bucket}\u0000${key}`;
 
+/** A mirror's change counters: slot 0 for every bucket-wide change and bypass, the rest by key. */
+export const MIRROR_SLOTS = 64;
+
+/** The mirror slot (1 to MIRROR_SLOTS - 1) of a key: FNV-1a over both names' UTF-16 units. */
+export function mirrorSlot(bucket: string, key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < bucket.length; i++) hash = Math.imul(hash ^ bucket.charCodeAt(i), 0x01000193);
+  hash = Math.imul(hash ^ 0, 0x01000193);
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return 1 + ((hash >>> 0) % (MIRROR_SLOTS - 1));
+}
+
 function valueBytes(record: EntryRecord): number {
   return record.value.kind === "bytes" ? record.value.bytes.byteLength : Buffer.byteLength(record.value.json);
 }
@@ -108,6 +128,7 @@ export class KvReadCache {
   private readonly entries = new Map<string, Cached>();
   private readonly fills = new Map<string, Set<Fill>>();
   private readonly watchers = new Set<(bucket: string, key: string | null) => void>();
+  private readonly mirrors = new Set<WeakRef<Int32Array>>();
   private bytes = 0;
   /** Entries installed or moved to the newest end so far: the clock of approximate recency. */
   private installs = 0;
@@ -209,6 +230,7 @@ export class KvReadCache {
     for (const fill of this.fills.get(slot) ?? []) fill.stale = true;
     const found = this.entries.get(slot);
     if (found) this.remove(slot, found);
+    if (this.mirrors.size > 0) this.tellMirrors(mirrorSlot(bucket, key));
     for (const watcher of this.watchers) watcher(bucket, key);
   }
 
@@ -216,7 +238,37 @@ export class KvReadCache {
   invalidateBucket(bucket: string): void {
     for (const pending of this.fills.values()) for (const fill of pending) if (fill.bucket === bucket) fill.stale = true;
     for (const [slot, entry] of this.entries) if (entry.bucket === bucket) this.remove(slot, entry);
+    this.tellMirrors(0);
     for (const watcher of this.watchers) watcher(bucket, null);
+  }
+
+  /**
+   * Counters on a SharedArrayBuffer that this cache moves on every change from now on (see the
+   * header); the isolate that holds them reads them. Kept weakly: they go with their isolate.
+   */
+  openMirror(): Int32Array {
+    const cells = new Int32Array(new SharedArrayBuffer(MIRROR_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+    this.mirrors.add(new WeakRef(cells));
+    return cells;
+  }
+
+  /**
+   * The counters a read of the key starts from, taken before it asks the cache or the store:
+   * [slot, its count, slot 0's count]. Undefined while the cache is bypassed (nothing read then
+   * may be remembered).
+   */
+  mirrorMark(cells: Int32Array, bucket: string, key: string): [slot: number, count: number, all: number] | undefined {
+    if (this.bypassed) return undefined;
+    const slot = mirrorSlot(bucket, key);
+    return [slot, Atomics.load(cells, slot), Atomics.load(cells, 0)];
+  }
+
+  private tellMirrors(slot: number): void {
+    for (const ref of this.mirrors) {
+      const cells = ref.deref();
+      if (cells === undefined) this.mirrors.delete(ref);
+      else Atomics.add(cells, slot, 1);
+    }
   }
 
   /**
@@ -233,6 +285,7 @@ export class KvReadCache {
   bypass(): void {
     if (!this.bypassed) this.counts.bypasses++;
     this.bypassed = true;
+    this.tellMirrors(0);
     for (const pending of this.fills.values()) for (const fill of pending) fill.stale = true;
     this.entries.clear();
     this.bytes = 0;
