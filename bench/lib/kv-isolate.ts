@@ -44,10 +44,16 @@ export interface IsolateNode {
 }
 
 async function api(node: IsolateNode, method: string, path: string, body: unknown): Promise<unknown> {
-  const response = await fetch(`${node.url}/_lively/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${node.token}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
+  const send = () =>
+    fetch(`${node.url}/_lively/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${node.token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  // Once more on a connection error: a kept-alive connection the node closed while the TCP runs went on.
+  const response = await send().catch((error: unknown) => {
+    process.stdout.write(`  (${method} ${path}: ${String((error as Error).cause ?? error)}; sent again)\n`);
+    return send();
   });
   const parsed = (await response.json()) as unknown;
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(parsed)}`);
