@@ -16,6 +16,8 @@ import { createBucket } from "../src/kv/buckets.ts";
 import { KvReadCache } from "../src/kv/cache.ts";
 import { NodeKv } from "../src/kv/node-kv.ts";
 import { silentLogger } from "../src/log.ts";
+import { kvHandler } from "../src/runtime/ivm/kv-handler.ts";
+import { ModuleKv } from "../src/runtime/module-kv.ts";
 import { describeEachBackend, openTestStore } from "./helpers/backends.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { type KvTestClient, kvConnect } from "./helpers/kv-tcp-client.ts";
@@ -78,6 +80,43 @@ describeEachBackend("KV cached reads without a promise", (backend) => {
     const absent = kv.peek(B, "peek-absent");
     assert.ok(absent, "an absent key is cached as absent");
     assert.equal(absent.record, undefined);
+  });
+
+  it("env.KV's mark is taken before the read: a change during the read voids what it answers (the fill race)", async () => {
+    await kv.put({ bucket: B, key: "race", value: "v1" });
+    let arrived: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const gated = new NodeKv(opened.store, cache, {
+      beforeFill: async () => {
+        arrived();
+        await gate;
+      },
+    });
+    const mirror = cache.openMirror();
+    const handler = kvHandler(new ModuleKv({ kv: gated, module: "m", bindings: { SHOP: B } }), {
+      mirror,
+      runCompute: () => Promise.reject(new Error("no compute here")),
+      wallMs: 1000,
+      onFault: (error) => assert.fail(String(error)),
+    });
+    const answering = handler({ o: "get", b: "SHOP", k: "race", t: "value", md: 0, st: 0 });
+    await reached; // it has read v1 from the store
+    await kv.put({ bucket: B, key: "race", value: "v2" });
+    open();
+    const answer = (await answering) as { j?: string; mc?: [number, number, number] };
+    assert.equal(answer.j, '"v1"', "the read answers what it read");
+    assert.ok(answer.mc, "marked: no TTL, short text");
+    const [slot, count, all] = answer.mc;
+    assert.ok(Atomics.load(mirror, slot) !== count || Atomics.load(mirror, 0) !== all, "but the mirror has moved past its mark");
+    const again = (await handler({ o: "get", b: "SHOP", k: "race", t: "value", md: 0, st: 0 })) as { j?: string; mc?: number[] };
+    assert.equal(again.j, '"v2"');
+    assert.equal(again.mc?.[1], Atomics.load(mirror, again.mc?.[0] ?? 0), "a fresh read's mark holds");
   });
 
   it("a cached GET is answered from the cache, and never past the entry's deadline", async () => {

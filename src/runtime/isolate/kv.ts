@@ -55,8 +55,9 @@ const mapSize = getter(Map.prototype, "size");
 const isArray = Array.isArray;
 const atomicsLoad = Atomics.load;
 
-/** Remembered reads per namespace; past this many, memory starts afresh. */
+/** Remembered reads per namespace, and their text in UTF-16 units (the module's memory); past either, memory starts afresh. */
 const MAX_REMEMBERED = 1024;
+const MAX_REMEMBERED_CHARS = 1024 * 1024;
 
 /** A remembered answer and the mark it holds while the mirror's counters do. */
 interface Remembered {
@@ -208,10 +209,21 @@ export function runCompute(id: number): Promise<KvComputed> {
 export function makeKvNamespace(binding: string, hostAsync: HostAsyncKv, mirror: Int32Array | null = null): object {
   /** By read type, metadata flag and key: see the header. */
   const remembered = new Map<string, Remembered>();
+  let rememberedChars = 0;
   const remember = (memoKey: string, answer: KvAnswer) => {
     const mark = hasOwn(answer as object, "mc") ? (answer as { mc?: KvMark }).mc : undefined;
     if (!isArray(mark) || hasOwn(answer as object, "y")) return;
-    if ((apply(mapSize, remembered, []) as number) >= MAX_REMEMBERED) apply(mapClear, remembered, []);
+    const { j, s, md } = answer as { j?: unknown; s?: unknown; md?: unknown };
+    const chars =
+      memoKey.length +
+      (typeof j === "string" ? j.length : 0) +
+      (typeof s === "string" ? s.length : 0) +
+      (typeof md === "string" ? md.length : 0);
+    if ((apply(mapSize, remembered, []) as number) >= MAX_REMEMBERED || rememberedChars + chars > MAX_REMEMBERED_CHARS) {
+      apply(mapClear, remembered, []);
+      rememberedChars = 0;
+    }
+    rememberedChars += chars;
     apply(mapSet, remembered, [memoKey, { answer, slot: mark[0], count: mark[1], all: mark[2] }]);
   };
   const recall = (memoKey: string): KvAnswer | undefined => {
