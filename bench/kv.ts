@@ -12,8 +12,12 @@
  *   GET of one cached key and PUT (a key per connection) at 1 and 50 connections; 50
  *   connections writing one hot key. On PostgreSQL a second node on the same database, and the
  *   time from a PUT's OK on node A to the first GET on node B that answers the new value.
+ * - Per backend, a module deployed to that node awaits a cached `env.KV.get` in a loop and
+ *   times it inside its isolate (bench/lib/kv-isolate.ts), next to a Redis GET round trip from
+ *   Node (one connection, the Node client of kv-load.ts).
  * - Ratios: Lively's cached GET throughput over redis-benchmark's GET at 50 connections (target
- *   ≥ 0.8), and over the same C client's.
+ *   ≥ 0.8), and over the same C client's; the Redis round trip over the in-isolate get (target
+ *   ≥ 2).
  *
  * Needs redis-tools and a Redis on 127.0.0.1:6379 (skipped with a note otherwise) and a C
  * compiler. LIVELY_BENCH_ONLY=sqlite|postgres, LIVELY_BENCH_PG as in the other benches;
@@ -39,6 +43,7 @@ import {
   type Visibility,
   withCpu,
 } from "./lib/kv-bench.ts";
+import { benchIsolateGets, type IsolateGets } from "./lib/kv-isolate.ts";
 import { type LoadResult, resp, runLoad } from "./lib/kv-load.ts";
 import { forEachBackend, runBench } from "./lib/run.ts";
 import { ensureBuild } from "./lib/serve.ts";
@@ -49,14 +54,15 @@ const SECONDS = Number(process.env.LIVELY_BENCH_SECONDS ?? 3) || 3;
 const WARMUP_S = 0.5;
 const CONNECTIONS = [1, 50] as const;
 const VISIBILITY_PUTS = 200;
-const TARGET = { getVsRedis: 0.8, visibilityP99Ms: 50, hotKeyWritesPerSec: 1000 };
+const TARGET = { getVsRedis: 0.8, visibilityP99Ms: 50, hotKeyWritesPerSec: 1000, isolateGetVsRedis: 2 };
 const VALUE = "xxx"; // redis-benchmark's default 3-byte value
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const step = (text: string) => process.stdout.write(`  ${text}\n`);
 const mark = (ok: boolean) => (ok ? "PASS" : "MISS");
 const opsS = (r: LoadResult) => `${Math.round(r.opsPerSec).toLocaleString("en-US")}/s`;
-const us = (msValue: number) => (msValue < 1 ? `${(msValue * 1000).toFixed(0)} µs` : `${msValue.toFixed(2)} ms`);
+const us = (msValue: number) =>
+  msValue < 0.01 ? `${(msValue * 1000).toFixed(2)} µs` : msValue < 1 ? `${(msValue * 1000).toFixed(0)} µs` : `${msValue.toFixed(2)} ms`;
 const cpu = (r: LoadResult & { cpuUsPerOp?: number }) => (r.cpuUsPerOp === undefined ? "" : `${r.cpuUsPerOp.toFixed(1)} µs`);
 const row = (name: string, r: LoadResult, note = "") => [
   name,
@@ -127,6 +133,7 @@ interface BackendFigures {
   kind: Backend["kind"];
   runs: Record<string, LoadResult>;
   hotKey?: LoadResult;
+  isolate?: IsolateGets;
   visibility?: Visibility | string;
 }
 
@@ -160,6 +167,8 @@ async function benchBackend(backend: Backend, loader: string): Promise<BackendFi
     }
     figures.hotKey = cLoad(loader, plan(50, `PUT bench hot ${VALUE}\r\n`, "OK\r\n"));
     step(`PUT to one hot key -c 50: ${opsS(figures.hotKey)}`);
+    figures.isolate = await benchIsolateGets({ url: a.url, token, cpu: () => cpuSeconds(a.child.process.pid) }, "kvloop", SECONDS);
+    step(`env.KV.get in the isolate: ${JSON.stringify(figures.isolate)}`);
     if (backend.kind === "postgres") {
       const b = await startKvNode(ROOT, backend.db, dir, "kv-b");
       try {
@@ -203,7 +212,18 @@ function report(redis: RedisFigures | string, backends: BackendFigures[]): void 
       rows.push(row(`Lively ${b.label} PUT -c ${c}`, b.runs[`put@${c}`] as LoadResult, "a key per connection"));
     }
     if (b.hotKey) rows.push(row(`Lively ${b.label} PUT one hot key -c 50`, b.hotKey));
+    const gets = b.isolate;
+    if (gets) {
+      const perGet = { ops: gets.gets, opsPerSec: 1e6 / gets.p50Us, p50Ms: gets.p50Us / 1000, p99Ms: Number.NaN, wrong: gets.wrong };
+      rows.push([
+        ...row(`Lively ${b.label} env.KV.get (cached) in the isolate`, perGet).slice(0, 3),
+        "",
+        cpu({ ...perGet, cpuUsPerOp: gets.cpuUsPerOp }),
+        "one isolate, a loop of awaits; p50 is per get",
+      ]);
+    }
   }
+  if (typeof redis !== "string" && redis.nodeRoundTrip) rows.push(row("Redis GET from Node -c 1 (round trip)", redis.nodeRoundTrip));
   say(`\n== Summary (load average now ${load()})`);
   say(table(["run", "ops", "p50", "p99", "server CPU/op", "note"], rows));
   const targets: string[][] = [];
@@ -236,16 +256,22 @@ function report(redis: RedisFigures | string, backends: BackendFigures[]): void 
       ]);
     }
   }
-  // ---- RESERVED: in-isolate cached env.KV.get vs a Redis GET round trip from Node -------------
-  // env.KV (issue 10 part 4) is being built on another branch; when it lands, measure a cached
-  // env.KV.get inside a module's isolate here (target: at least 2 × faster than the round trip).
+  // In-isolate cached env.KV.get (per get, timed in the isolate) against a Redis GET round trip from Node (p50).
   const roundTrip = typeof redis === "string" ? undefined : redis.nodeRoundTrip;
-  targets.push([
-    "in-isolate cached env.KV.get vs Redis GET from Node",
-    `not measured (env.KV not built yet); Redis GET from Node p50 ${roundTrip ? us(roundTrip.p50Ms) : "n/a"}`,
-    "≥ 2 × faster",
-    "—",
-  ]);
+  for (const b of backends) {
+    const gets = b.isolate;
+    if (!gets) continue;
+    const perGet = `${gets.p50Us < 10 ? gets.p50Us.toFixed(2) : gets.p50Us.toFixed(0)} µs`;
+    const faster = roundTrip ? (roundTrip.p50Ms * 1000) / gets.p50Us : undefined;
+    targets.push([
+      `${b.label}: cached env.KV.get in the isolate vs Redis GET from Node`,
+      faster === undefined
+        ? `${perGet} per get; no Redis round trip to compare`
+        : `${perGet} per get vs ${us(roundTrip?.p50Ms ?? 0)}: ${faster.toFixed(faster < 10 ? 1 : 0)} × faster`,
+      `≥ ${TARGET.isolateGetVsRedis} × faster`,
+      faster === undefined ? "—" : mark(gets.wrong === 0 && faster >= TARGET.isolateGetVsRedis),
+    ]);
+  }
   say("");
   say(table(["target", "value", "target", "result"], targets));
   if (typeof redis === "string") say(`\nRedis: ${redis}`);

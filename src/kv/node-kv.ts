@@ -26,7 +26,7 @@ import { LivelyError } from "../errors.ts";
 import type { EntryRecord } from "../store/queries/kv.ts";
 import type { Store } from "../store/store.ts";
 import { createBucket, dropBucket } from "./buckets.ts";
-import { KV_CACHE_MAX_VALUE_BYTES, type KvReadCache } from "./cache.ts";
+import { type CachedView, KV_CACHE_MAX_VALUE_BYTES, type KvReadCache } from "./cache.ts";
 import {
   type CompleteInput,
   type ComputeOptions,
@@ -94,6 +94,16 @@ export class NodeKv {
     private readonly options: NodeKvOptions = {},
   ) {
     this.flights = options.flights ?? flightsFor(store, cache);
+  }
+
+  /**
+   * The key's entry when the node's cache holds it fresh, synchronously; undefined otherwise (not
+   * cached, expired, the cache bypassed or absent), and then `get` reads it. What a hit answers
+   * is the cache's own entry: read it, never write into its record (`rendered` is the reader's
+   * slot). The KV protocol's and env.KV's cached reads start here: a hit needs no promise.
+   */
+  peek(bucket: string, key: string): CachedView | undefined {
+    return this.cache?.lookup(bucket, key, false);
   }
 
   /** The key's live value, or null; never an expired one. See GetOptions. */

@@ -71,6 +71,26 @@ export class ModuleKv {
     return { bucket, own: false };
   }
 
+  /**
+   * The node cache's change counters for this module's isolate to read (kv/cache.ts, mirrors),
+   * or undefined when the node has no read cache: then the isolate remembers nothing.
+   */
+  openMirror(): Int32Array | undefined {
+    return this.kv.cache?.openMirror();
+  }
+
+  /**
+   * The counters a cached read of `key` through `binding` starts from (take them before the
+   * read): what the isolate may remember its answer by. Undefined when nothing may be
+   * remembered: no cache, the cache bypassed, an unknown binding or a key that is not a string.
+   */
+  mirrorMark(cells: Int32Array, binding: unknown, key: unknown): [number, number, number] | undefined {
+    const cache = this.kv.cache;
+    if (!cache || typeof key !== "string") return undefined;
+    const bucket = binding === OWN_BUCKET_BINDING ? this.module : typeof binding === "string" ? this.bindings.get(binding) : undefined;
+    return bucket === undefined ? undefined : cache.mirrorMark(cells, bucket, key);
+  }
+
   /** The key's live entry, or null; the own bucket before its first write holds nothing. */
   async get(binding: unknown, key: unknown, options: GetOptions = {}): Promise<KvEntry | null> {
     const { bucket, own } = this.target(binding);

@@ -21,7 +21,7 @@ import type { Socket } from "node:net";
 import { toError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import type { ChildHandle } from "../../supervise/supervisor.ts";
-import { type KvVerbs, runStoreCommand } from "./commands.ts";
+import { cachedGetReply, type KvVerbs, runStoreCommand } from "./commands.ts";
 import { LineReader, MAX_LINE_BYTES, parseCommand, REPLY, TOO_LONG } from "./protocol.ts";
 
 /** Received bytes not yet run before the socket stops reading: a few full lines. */
@@ -100,10 +100,19 @@ export function handleConnection(options: ConnectionOptions): ChildHandle {
       socket.on("close", go);
     });
 
-  /** Run every complete line received, in order; returns when it needs more input. */
+  /**
+   * Run every complete line received, in order; returns when it needs more input. A cached GET
+   * is answered synchronously (cachedGetReply, the hand-written hot path); only a command that
+   * goes to the store awaits. Replies to a pipelined batch are corked and leave in one write
+   * when the batch is done or a command must wait; a lone request's reply goes out at once.
+   */
   const serve = async () => {
-    // Corked only once a second line waits: a lone request's reply goes out by the direct path.
     let corked = false;
+    const uncork = () => {
+      if (!corked) return;
+      corked = false;
+      socket.uncork();
+    };
     try {
       for (;;) {
         if (closed || ending || stopRequested) return;
@@ -114,28 +123,33 @@ export function handleConnection(options: ConnectionOptions): ChildHandle {
           return;
         }
         if (line === TOO_LONG) return closeAfter(REPLY.lineTooLong);
-        const command = parseCommand(line);
-        if (command.op === "quit") return closeAfter(REPLY.ok);
-        let reply: Buffer;
-        if (command.op === "ping") reply = REPLY.pong;
-        else if (command.op === "unknown") reply = REPLY.unknownCommand;
-        else reply = await runStoreCommand(kv, command, log);
-        if (closed) return;
-        if (!socket.write(reply)) {
-          waitingForDrain = true;
-          updateReading();
-          if (corked) socket.uncork();
-          corked = false;
-          await drained();
-          waitingForDrain = false;
-          updateReading();
-        } else if (!corked && reader.buffered > 0) {
+        let reply = cachedGetReply(kv, line);
+        if (reply === undefined) {
+          const command = parseCommand(line);
+          if (command.op === "quit") return closeAfter(REPLY.ok);
+          if (command.op === "ping") reply = REPLY.pong;
+          else if (command.op === "unknown") reply = REPLY.unknownCommand;
+          else {
+            uncork(); // the replies before this one leave while the store works
+            reply = await runStoreCommand(kv, command, log);
+            if (closed) return;
+          }
+        }
+        if (!corked && reader.buffered > 0) {
           socket.cork();
           corked = true;
         }
+        if (!socket.write(reply)) {
+          waitingForDrain = true;
+          updateReading();
+          uncork();
+          await drained();
+          waitingForDrain = false;
+          updateReading();
+        }
       }
     } finally {
-      if (corked) socket.uncork();
+      uncork();
     }
   };
 

@@ -2,7 +2,17 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { KvEntry } from "../../kv/kv.ts";
-import { getReply, LineReader, MAX_LINE_BYTES, parseCommand, splitWords, storedValue, TOO_LONG, wordText } from "./protocol.ts";
+import {
+  getReply,
+  LineReader,
+  MAX_LINE_BYTES,
+  parseCommand,
+  plainGetWords,
+  splitWords,
+  storedValue,
+  TOO_LONG,
+  wordText,
+} from "./protocol.ts";
 import { assertKvHostAllowed, isLoopback } from "./server.ts";
 
 const b = (text: string) => Buffer.from(text, "latin1");
@@ -35,6 +45,37 @@ describe("KV protocol: words and commands", () => {
     assert.deepEqual(parseCommand(b("QUIT")), { op: "quit" });
     for (const line of ["", "CREATE", "PUT s k", "GET s", "GET s k x", "DELETE s", "PING x", "get s k", "toString", "__proto__ a"]) {
       assert.deepEqual(parseCommand(b(line)), { op: "unknown" }, line);
+    }
+  });
+
+  it("reads a plain GET (single spaces, ASCII words) as parseCommand does, and leaves every other line to it", () => {
+    const long = "k".repeat(100);
+    for (const [line, words] of [
+      ["GET s k", ["s", "k"]],
+      ["GET shopping eggs~\x7f", ["shopping", "eggs~\x7f"]],
+      [`GET b ${long}`, ["b", long]],
+    ] as const) {
+      assert.deepEqual(plainGetWords(b(line)), words, line);
+      const parsed = parseCommand(b(line));
+      assert.ok(parsed.op === "get");
+      assert.deepEqual([wordText(parsed.bucket, "bucket"), wordText(parsed.key, "key")], words);
+    }
+    for (const line of [
+      "GET s",
+      "GET s k x",
+      "GET  s k",
+      "GET s  k",
+      "GET s k ",
+      "GET\ts k",
+      "GET s\tk",
+      "get s k",
+      "GETs k",
+      "GET s é",
+      "GET é k",
+      "GET  k",
+      "PUT s k",
+    ]) {
+      assert.equal(plainGetWords(b(line)), undefined, line);
     }
   });
 });

@@ -3,9 +3,10 @@
  * ../ivm/dispatcher.ts; the messages are in protocol.ts). scripts/isolate-code.mjs bundles this
  * entry into DISPATCH_SOURCE, a closure body that ../ivm/ivm-sandbox.ts evaluates once per
  * loaded version, right after the prelude and BEFORE the module's top-level code, as
- * `createDispatcher($0, $1, $2, $3, $4)`: $0 the `respond` callback (ignored mode: never waited
+ * `createDispatcher($0, $1, $2, $3, $4, $5)`: $0 the `respond` callback (ignored mode: never waited
  * for), $1 the version string, $2 the module's vars as JSON, $3 the prelude's wire object, $4
- * the names of the module's KV bindings as JSON (env.KV, its own bucket, is always there; kv.ts).
+ * the names of the module's KV bindings as JSON (env.KV, its own bucket, is always there; kv.ts),
+ * $5 the KV mirror (a SharedArrayBuffer the host moves, or null; kv.ts).
  *
  * This file's top level runs at that moment, so it captures the builtins it relies on
  * (Reflect.apply, Promise's then/resolve/all, JSON, Object.keys/freeze) before module code can
@@ -31,7 +32,7 @@
  */
 import { makeKvNamespace, runCompute } from "./kv.ts";
 import type { PreludeWire } from "./prelude.ts";
-import type { CallItem, DispatchItem, FailureResult, FetchItem, ResultBatch, SlotResult } from "./protocol.ts";
+import type { CallItem, DispatchItem, FailureResult, FetchItem, KvMirror, ResultBatch, SlotResult } from "./protocol.ts";
 
 const apply = Reflect.apply;
 const freeze = Object.freeze;
@@ -79,6 +80,7 @@ export default function createDispatcher(
   varsJson: string,
   wire: PreludeWire,
   kvNamesJson: string,
+  kvMirror: KvMirror,
 ): DispatcherEntry {
   respond = respondWith;
   version = versionName;
@@ -88,10 +90,16 @@ export default function createDispatcher(
   report = wire.reportError;
   vars = freeze(parse(varsJson));
   const names = parse(kvNamesJson) as string[];
+  const mirror = kvMirror === null ? null : new Int32Array(kvMirror);
   kvEnv = {};
   // Defined, not assigned: a name can never reach a prototype (the host checked them anyway).
   const define = (name: string) =>
-    defineProperty(kvEnv, name, { value: makeKvNamespace(name, hostAsync), enumerable: true, writable: false, configurable: false });
+    defineProperty(kvEnv, name, {
+      value: makeKvNamespace(name, hostAsync, mirror),
+      enumerable: true,
+      writable: false,
+      configurable: false,
+    });
   define("KV");
   for (let i = 0; i < names.length; i++) define(names[i]);
   freeze(kvEnv);

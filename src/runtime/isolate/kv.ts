@@ -8,8 +8,16 @@
  *
  * Errors reach module code as Error objects with a `code` (LivelyError's codes: "conflict" for
  * a compare-and-set that did not match, "bad_request", "too_large", "not_found"…).
+ *
+ * Cached reads without a round trip: a round trip to the host is two hops between threads
+ * (~100 µs on a busy machine), far more than a Redis GET. So a get the host answered with a
+ * mark (KvAnswer's `mc`) is remembered here, and the same read is answered from memory while
+ * the mirror (shared memory the host moves on every change the node's cache sees: kv/cache.ts,
+ * mirrors) still holds the mark's counts. The host marks only reads that cannot expire on their
+ * own, so memory here never outlives a value. Module code that writes into its mirror fools
+ * only its own reads, of buckets it may read anyway.
  */
-import type { KvAnswer, KvComputed, KvPayload, KvReadType } from "./protocol.ts";
+import type { KvAnswer, KvComputed, KvMark, KvPayload, KvReadType } from "./protocol.ts";
 
 type HostAsyncKv = (kind: "kv", payload: KvPayload) => Promise<KvAnswer>;
 
@@ -42,6 +50,22 @@ const promiseResolve = Promise.resolve.bind(Promise);
 const mapGet = Map.prototype.get;
 const mapSet = Map.prototype.set;
 const mapDelete = Map.prototype.delete;
+const mapClear = Map.prototype.clear;
+const mapSize = getter(Map.prototype, "size");
+const isArray = Array.isArray;
+const atomicsLoad = Atomics.load;
+
+/** Remembered reads per namespace, and their text in UTF-16 units (the module's memory); past either, memory starts afresh. */
+const MAX_REMEMBERED = 1024;
+const MAX_REMEMBERED_CHARS = 1024 * 1024;
+
+/** A remembered answer and the mark it holds while the mirror's counters do. */
+interface Remembered {
+  answer: KvAnswer;
+  slot: number;
+  count: number;
+  all: number;
+}
 
 /** The functions of getOrCompute calls in flight, by id: the host asks for one to run (runCompute). */
 const computeFns = new Map<number, () => unknown>();
@@ -182,7 +206,31 @@ export function runCompute(id: number): Promise<KvComputed> {
 }
 
 /** A KV namespace as module code sees it: env.KV, or env.NAME for a bound bucket (frozen; what it answers is the module's own to change). */
-export function makeKvNamespace(binding: string, hostAsync: HostAsyncKv): object {
+export function makeKvNamespace(binding: string, hostAsync: HostAsyncKv, mirror: Int32Array | null = null): object {
+  /** By read type, metadata flag and key: see the header. */
+  const remembered = new Map<string, Remembered>();
+  let rememberedChars = 0;
+  const remember = (memoKey: string, answer: KvAnswer) => {
+    const mark = hasOwn(answer as object, "mc") ? (answer as { mc?: KvMark }).mc : undefined;
+    if (!isArray(mark) || hasOwn(answer as object, "y")) return;
+    const { j, s, md } = answer as { j?: unknown; s?: unknown; md?: unknown };
+    const chars =
+      memoKey.length +
+      (typeof j === "string" ? j.length : 0) +
+      (typeof s === "string" ? s.length : 0) +
+      (typeof md === "string" ? md.length : 0);
+    if ((apply(mapSize, remembered, []) as number) >= MAX_REMEMBERED || rememberedChars + chars > MAX_REMEMBERED_CHARS) {
+      apply(mapClear, remembered, []);
+      rememberedChars = 0;
+    }
+    rememberedChars += chars;
+    apply(mapSet, remembered, [memoKey, { answer, slot: mark[0], count: mark[1], all: mark[2] }]);
+  };
+  const recall = (memoKey: string): KvAnswer | undefined => {
+    const found = apply(mapGet, remembered, [memoKey]) as Remembered | undefined;
+    if (found === undefined || mirror === null) return undefined;
+    return atomicsLoad(mirror, found.slot) === found.count && atomicsLoad(mirror, 0) === found.all ? found.answer : undefined;
+  };
   const call = (payload: KvPayload, then: (answer: KvAnswer) => unknown): Promise<unknown> =>
     apply(promiseThen, hostAsync("kv", payload), [(answer: KvAnswer) => then(answerOf(answer)), refused]) as Promise<unknown>;
   // Each method checks its input synchronously and answers a rejected promise for bad input, like Workers.
@@ -197,13 +245,22 @@ export function makeKvNamespace(binding: string, hostAsync: HostAsyncKv): object
     };
   const read = (key: unknown, options: unknown, withMetadata: boolean) => {
     const { type, strong } = readOptions(options);
-    const payload: KvPayload = { o: "get", b: binding, k: keyArg(key), t: type, md: withMetadata ? 1 : 0, st: strong ? 1 : 0 };
-    return call(payload, (answer) => {
-      const found = answer as Extract<KvAnswer, { f: 0 | 1 }>;
-      if (found.f !== 1) return withMetadata ? { value: null, metadata: null, version: null, expiresAt: null } : null;
-      const value = readValue(found, type);
+    const k = keyArg(key);
+    const found = (answer: KvAnswer) => {
+      const got = answer as Extract<KvAnswer, { f: 0 | 1 }>;
+      if (got.f !== 1) return withMetadata ? { value: null, metadata: null, version: null, expiresAt: null } : null;
+      const value = readValue(got, type);
       if (!withMetadata) return value;
-      return { value, metadata: found.md === null ? null : parse(found.md), version: found.ver, expiresAt: found.exp };
+      return { value, metadata: got.md === null ? null : parse(got.md), version: got.ver, expiresAt: got.exp };
+    };
+    const payload: KvPayload = { o: "get", b: binding, k, t: type, md: withMetadata ? 1 : 0, st: strong ? 1 : 0 };
+    if (mirror === null || strong) return call(payload, found);
+    const memoKey = `${type}${withMetadata ? "+" : "-"}${k}`;
+    const known = recall(memoKey);
+    if (known !== undefined) return promiseResolve(found(known));
+    return call(payload, (answer) => {
+      remember(memoKey, answer);
+      return found(answer);
     });
   };
   const namespace = {

@@ -105,6 +105,16 @@ export type KvPayload =
    */
   | { o: "compute"; b: string; k: string; c: number; ttl?: number; swr?: number; md?: string };
 
+/** A get answer's mark: [mirror slot, its count, slot 0's count] when the host read it. */
+export type KvMark = [slot: number, count: number, all: number];
+
+/**
+ * The node cache's change counters, one set per isolate, on a SharedArrayBuffer the host moves
+ * (kv/cache.ts, mirrors): given to the dispatcher at load, read with Atomics.load. Null when
+ * the node has no read cache.
+ */
+export type KvMirror = SharedArrayBuffer | null;
+
 /** What the dispatcher's compute(c) entry answers: the function's value as JSON text or bytes. */
 export type KvComputed = { j: string } | { y: Uint8Array };
 
@@ -119,9 +129,13 @@ export interface KvListedKey {
 /** What the host answers a KV operation; a failure is an answer too (`e` its LivelyError code), so its code reaches the module. */
 export type KvAnswer =
   | { e: string; m: string }
-  /** get: `f` 0 when the key holds no value; else the value as JSON text `j`, a string `s` or bytes `y`. */
-  | { f: 0 }
-  | { f: 1; j?: string; s?: string; y?: Uint8Array; md: string | null; ver: number; exp: number | null }
+  /**
+   * get: `f` 0 when the key holds no value; else the value as JSON text `j`, a string `s` or
+   * bytes `y`. `mc` [slot, count, slot 0's count]: the isolate may answer the same read again
+   * from memory while its mirror's counters (KvMirror) still hold these (kv/cache.ts, mirrors).
+   */
+  | { f: 0; mc?: KvMark }
+  | { f: 1; j?: string; s?: string; y?: Uint8Array; md: string | null; ver: number; exp: number | null; mc?: KvMark }
   | { ver: number; exp: number | null }
   | { d: boolean; ver: number | null }
   | { keys: KvListedKey[]; cu: string | null };

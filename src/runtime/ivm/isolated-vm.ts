@@ -75,6 +75,10 @@ export interface Ivm {
     fn: (...args: never[]) => unknown,
     options?: { ignored?: true; async?: true },
   ) => object;
+  /** A value copied out of an isolate; a SharedArrayBuffer's memory is shared, not copied. */
+  ExternalCopy: new (
+    value: unknown,
+  ) => { copyInto(options?: { release?: boolean }): unknown };
 }
 
 let loaded: Ivm | undefined;

@@ -195,6 +195,8 @@ export class IvmSandbox implements Sandbox {
     /** The dispatcher's compute entry (env.KV.getOrCompute), once it exists. */
     let compute: IvmReference | undefined;
     const moduleLog = (text: string) => request.onLog?.("error", text);
+    /** The node cache's change counters this isolate reads, shared memory (env.KV remembers cached reads by them). */
+    const kvMirror = request.kv?.openMirror();
     const target = await createModuleIsolate({
       memoryMb: limits.memoryMb,
       onLog: request.onLog,
@@ -204,6 +206,7 @@ export class IvmSandbox implements Sandbox {
         call: callHandler(request.callModule, () => loaded?.dispatcher),
         fetch: fetchHandler(request.fetch),
         kv: kvHandler(request.kv, {
+          mirror: kvMirror,
           runCompute: (id) => {
             if (!compute) return Promise.reject(new Error("the module is not loaded yet"));
             return compute.apply(undefined, [id], {
@@ -229,13 +232,21 @@ export class IvmSandbox implements Sandbox {
       // The dispatcher first: it captures the builtins it relies on before the module's
       // top-level code can replace them. Three synchronous calls on this thread: the isolate is
       // fresh and idle, and they cost less than the round trips of their async forms.
-      const { Callback } = loadIsolatedVm();
+      const { Callback, ExternalCopy } = loadIsolatedVm();
       const respond = new Callback((results: unknown[]) => loaded?.dispatcher.deliver(results), { ignored: true });
       // Checked again here: a name becomes a property of env, and only binding names may.
       const kvNames = (request.kv?.bindingNames ?? []).filter((name) => KV_BINDING_NAME.test(name) && name !== "KV");
       const entry = context.evalClosureSync(
         DISPATCH_SOURCE,
-        [respond, String(version), JSON.stringify(request.vars), target.wire.derefInto(), JSON.stringify(kvNames)],
+        // The mirror's SharedArrayBuffer is shared, not copied: the isolate sees the host's changes.
+        [
+          respond,
+          String(version),
+          JSON.stringify(request.vars),
+          target.wire.derefInto(),
+          JSON.stringify(kvNames),
+          kvMirror ? new ExternalCopy(kvMirror.buffer).copyInto({ release: true }) : null,
+        ],
         { result: { reference: true }, filename: "lively:dispatcher" },
       ) as IvmReference;
       target.wire.release();

@@ -14,11 +14,18 @@
  * bytes as bytes; "json" parses bytes as UTF-8 JSON; "text" gives a JSON string as itself,
  * other JSON as its text, and bytes decoded as UTF-8; "arrayBuffer" gives bytes, and JSON as
  * the UTF-8 of its "text" form. docs/kv.md shows the table.
+ *
+ * A cached read's answer may carry a mark (`mc`, taken from the isolate's mirror before the
+ * read: kv/cache.ts, mirrors): the isolate then answers the same read again from memory, with
+ * no round trip to this thread, until the node's cache sees a change of that key, its bucket,
+ * or is bypassed. Only answers that cannot expire on their own are marked (no TTL: a mirror
+ * counts changes, not time), and only JSON or text up to 64 KiB (bytes would need a copy per
+ * read, and the isolate's memory is the module's).
  */
 import { LivelyError } from "../../errors.ts";
 import type { KvEntry } from "../../kv/kv.ts";
 import { KV_LIMITS } from "../../kv/limits.ts";
-import type { KvAnswer, KvComputed, KvPayload, KvReadType, Untrusted } from "../isolate/protocol.ts";
+import type { KvAnswer, KvComputed, KvMark, KvPayload, KvReadType, Untrusted } from "../isolate/protocol.ts";
 import type { ModuleKv } from "../module-kv.ts";
 
 const READ_TYPES: ReadonlySet<string> = new Set<KvReadType>(["value", "json", "text", "arrayBuffer"]);
@@ -82,7 +89,22 @@ function readAnswer(entry: KvEntry, type: KvReadType, withMetadata: boolean): Kv
   return { f: 1, j: JSON.stringify(value), ...about };
 }
 
+/** The longest JSON or text answer the isolate may remember (in UTF-16 units). */
+const MAX_REMEMBERED_CHARS = 64 * 1024;
+
+/** The answer with its mark when the isolate may remember it (see the header). */
+function marked(answer: KvAnswer, entry: KvEntry | null, mark: KvMark | undefined): KvAnswer {
+  if (mark === undefined || (entry !== null && entry.expiresAt !== null)) return answer;
+  const read = answer as { j?: string; s?: string; y?: Uint8Array; mc?: KvMark };
+  const text = read.j ?? read.s;
+  if (entry !== null && (read.y !== undefined || text === undefined || text.length > MAX_REMEMBERED_CHARS)) return answer;
+  read.mc = mark;
+  return answer;
+}
+
 export interface KvHandlerOptions {
+  /** The isolate's mirror of the node cache's changes (ModuleKv.openMirror); absent: it remembers nothing. */
+  mirror?: Int32Array;
   /** Runs the module's function of getOrCompute call `id` in the isolate; resolves to its KvComputed (unchecked). */
   runCompute(id: number): Promise<unknown>;
   /** A computation that takes longer than this fails: the module's wall time per request. */
@@ -122,8 +144,11 @@ async function run(kv: ModuleKv, p: Untrusted<KvPayload>, options: KvHandlerOpti
   switch (p.o) {
     case "get": {
       if (typeof p.t !== "string" || !READ_TYPES.has(p.t)) throw badRequest('get: type must be "json", "text" or "arrayBuffer"');
-      const entry = await kv.get(binding, p.k, { consistency: p.st === 1 ? "strong" : "cached" });
-      return entry ? readAnswer(entry, p.t as KvReadType, p.md === 1) : { f: 0 };
+      const strong = p.st === 1;
+      // Taken before the read: a change while it reads must void what it answers (the fill race).
+      const mark = strong || !options.mirror ? undefined : kv.mirrorMark(options.mirror, binding, p.k);
+      const entry = await kv.get(binding, p.k, { consistency: strong ? "strong" : "cached" });
+      return marked(entry ? readAnswer(entry, p.t as KvReadType, p.md === 1) : { f: 0 }, entry, mark);
     }
     case "put": {
       let value: unknown;
