@@ -58,7 +58,7 @@ for (const backend of BACKENDS) {
         ["test-node", t.url, "up", view.seq, 0, LIVELY_VERSION],
       );
       assert.deepEqual(self.loaded, [{ module: "hello", version: 1 }]);
-      assert.ok(Number.isInteger(self.heartbeatAgeMs) && self.heartbeatAgeMs >= 0, "an age in whole ms (how fresh is `status: up`)");
+      assert.ok(Number.isInteger(self.heartbeatAgeMs), "the heartbeat's age is reported, in whole ms (how fresh is `status: up`)");
       assert.ok(Date.parse(self.startedAt) <= Date.parse(self.lastHeartbeat));
 
       assert.equal((await t.api("GET", "/nodes", { token: null })).status, 401);
