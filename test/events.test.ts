@@ -340,14 +340,20 @@ describeEachBackend("events", (backend) => {
     await t.deploy(
       "watcher",
       `export default { fetch() { return new Response("ok") } }
-       export function onEvent(event, env, info) { if (event.bucket === "watched") console.log("heard", event.kind, event.key, info.delivery, env === this, typeof env.KV.get); }`,
+       export function onEvent(event, env, info) { if (event.bucket) console.log("heard", event.bucket, event.kind, event.key, info.delivery, env === this, typeof env.KV.get); }`,
     );
     await createBucket("watched");
+    await createBucket("private");
+    const bound = await t.api("PATCH", "/modules/watcher/config", { body: { kvBindings: { bind: { WATCHED: "watched" } } } });
+    assert.equal(bound.status, 200);
+    // A bucket it cannot reach first: its key names must not reach the module (they can be secrets).
+    await put("private", "sk-secret-key-name", 1);
     await put("watched", "x", 1);
-    await eventually("the module logged the event", async () => {
-      const logs = await t.api("GET", "/modules/watcher/logs");
-      return (logs.body as { message: string }[]).some((line) => line.message.includes("heard kv.put x per-node true function"));
-    });
+    const heard = async () => ((await t.api("GET", "/modules/watcher/logs")).body as { message: string }[]).map((line) => line.message);
+    await eventually("the module logged the bound bucket's event", async () =>
+      (await heard()).some((line) => line.includes("heard watched kv.put x per-node true function")),
+    );
+    assert.ok(!(await heard()).some((line) => line.includes("private")), "no event of a bucket the module cannot reach");
   });
 
   it("lively events prints what the logs hold; --json one object per line; --since resumes", async () => {

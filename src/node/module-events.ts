@@ -8,6 +8,10 @@
  * (the dispatcher puts it second, src/runtime/isolate/dispatch.ts); `info` is
  * `{ node, delivery: "per-node" }`.
  *
+ * A module hears the events of the buckets it can reach (its own, named after it, and those its
+ * config binds) and no other bucket's: key names can be secrets too. Module and node events reach
+ * every subscriber.
+ *
  * Delivery is **per node**: every node running calls the handler once for each event its event
  * feed reads while it runs (so a cluster of three calls it three times, once on each node), in
  * each log's order, one call at a time per module. It is at most once per node: a call that
@@ -26,6 +30,7 @@ import type { EventManager } from "../cluster/events.ts";
 import { toError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { modulesExporting } from "../store/queries/events.ts";
+import { getModuleConfig } from "../store/queries/settings.ts";
 import type { Store } from "../store/store.ts";
 
 export const EVENT_EXPORT = "onEvent";
@@ -56,6 +61,8 @@ export function deliverEventsToModules(options: ModuleEventsOptions): { stop(): 
   const maxQueue = options.maxQueue ?? 1000;
   const queues = new Map<string, ModuleQueue>();
   let subscribers: string[] = [];
+  /** The buckets each subscriber may see: its own (named after it) and those its config binds. */
+  let visibleBuckets = new Map<string, Set<string>>();
   let readAtSeq = Number.NaN;
   let stopped = false;
 
@@ -63,7 +70,17 @@ export function deliverEventsToModules(options: ModuleEventsOptions): { stop(): 
     const seq = options.appliedSeq();
     const store = options.store();
     if (seq === readAtSeq || !store) return;
-    subscribers = (await store.read((db) => modulesExporting(db, CHANNEL, EVENT_EXPORT))).map((row) => row.module);
+    const read = await store.read(async (db) => {
+      const modules = (await modulesExporting(db, CHANNEL, EVENT_EXPORT)).map((row) => row.module);
+      const buckets = new Map<string, Set<string>>();
+      for (const module of modules) {
+        const config = await getModuleConfig(db, module);
+        buckets.set(module, new Set([module, ...Object.values(config?.kvBindings ?? {})]));
+      }
+      return { modules, buckets };
+    });
+    subscribers = read.modules;
+    visibleBuckets = read.buckets;
     readAtSeq = seq;
   };
 
@@ -97,6 +114,8 @@ export function deliverEventsToModules(options: ModuleEventsOptions): { stop(): 
         log.warn({ err: toError(thrown) }, "cannot read which modules export onEvent; using the last list");
       }
       for (const module of subscribers) {
+        // A module hears bucket events of the buckets it can reach, no other: keys can be secrets too.
+        if (event.bucket !== undefined && !visibleBuckets.get(module)?.has(event.bucket)) continue;
         let queue = queues.get(module);
         if (!queue) {
           queue = { events: [], running: false, droppedSince: 0 };
