@@ -267,7 +267,7 @@ export function kvContract(target: KvContractTarget): void {
           await refused(put(store, bad({ bucket })), "bad_request", /bucket name/);
           await refused(dropBucket(store, bucket), "bad_request");
         }
-        for (const key of ["", 5, null, undefined, ["k"], "a\0b", "\ud800"]) {
+        for (const key of ["", 5, null, undefined, ["k"], "a\0b", "\ud800", ".", ".."]) {
           await refused(put(store, bad({ key })), "bad_request", /key/);
           await refused(get(store, bad({ key })), "bad_request");
           await refused(del(store, bad({ key })), "bad_request");
@@ -295,6 +295,9 @@ export function kvContract(target: KvContractTarget): void {
         ];
         for (const cursor of invalidCursors) await refused(list(store, bad({ cursor })), "bad_request", /invalid cursor/);
         assert.deepEqual(await footprint(), before);
+        // Only the two path segments are refused: other keys of dots are keys.
+        await put(store, { bucket: "input", key: "...", value: 3 });
+        assert.equal((await get(store, { bucket: "input", key: "..." }))?.value, 3);
       });
     });
 

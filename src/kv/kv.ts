@@ -10,7 +10,7 @@
  *
  * - A bucket is a named set of keys (names follow the module-name rule, so a module's own
  *   bucket can carry the module's name). Dropping it drops every key in it.
- * - A key is a string of 1 to 512 bytes of UTF-8 (no NUL); keys sort bytewise.
+ * - A key is a string of 1 to 512 bytes of UTF-8 (no NUL; not "." or ".."); keys sort bytewise.
  * - A value is JSON (anything `JSON.stringify` turns into text) or bytes (a Uint8Array), up to
  *   25 MiB (of JSON text, or of bytes); metadata is JSON up to 1 KiB of text.
  * - A TTL is whole seconds, 1 s to 10 years (3650 days), counted from the database's clock at

@@ -57,6 +57,15 @@ export function assertKey(key: unknown, field = "key"): asserts key is string {
   if (UNSTORABLE.test(key)) {
     throw new LivelyError("bad_request", `invalid ${field}: it contains a NUL character or broken UTF-16; use text`, { field });
   }
+  // A URL path cannot carry them (`/keys/..` is the parent, escaped or not), so the admin API,
+  // the CLI and the client could never read such a key back; Workers KV refuses them too.
+  if (key === "." || key === "..") {
+    throw new LivelyError(
+      "bad_request",
+      `invalid ${field} ${quote(key)}: "." and ".." are not keys (a URL cannot name them); use another`,
+      { field },
+    );
+  }
 }
 
 /** `prefix` of a listing: like a key, but may be empty. */
