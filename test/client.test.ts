@@ -151,6 +151,13 @@ describeEachBackend("lively/client", (backend) => {
     assert.equal(noDefault.code, "invalid_code");
     assert.equal((await t.api("GET", "/modules/broken/versions")).status, 404);
     assert.equal((await t.api("GET", "/modules/named-only/versions")).status, 404);
+    // A fetch handler passes a deploy's check but could never be called: define refuses it, writing nothing.
+    const handlerDefined = await refusal(lively.call("handler-def", [], () => "export default { fetch() { return new Response('x') } }"));
+    assert.equal(handlerDefined.code, "invalid_code");
+    assert.match(handlerDefined.message, /default export that is a function/);
+    assert.equal((await t.api("GET", "/modules/handler-def/versions")).status, 404);
+    const number = await refusal(lively.call("number-def", [], () => "export default 5"));
+    assert.match(number.message, /or a function, to be called/);
     await t.deploy("web", "export default { fetch() { return new Response('x') } }");
     const handler = await refusal(lively.call("web", [], () => "export default () => 1"));
     assert.equal(handler.code, "module_error");

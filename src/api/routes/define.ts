@@ -75,7 +75,7 @@ export function defineRoutes(deps: ApiDeps) {
         },
         async (artifact, sourceMap, name) => {
           const shape = await deps.validate(artifact, sourceMap, name);
-          if (!shape.exports.includes("default")) {
+          if (shape.defaultKind !== "function") {
             throw new LivelyError(
               "invalid_code",
               "a defined module needs a default export that is a function: export default (a, b) => a + b",

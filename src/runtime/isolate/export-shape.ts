@@ -16,18 +16,22 @@ export default function readExportShape(ns: Record<string, unknown>): string {
   const problems: string[] = [];
   let e = 0;
   let p = 0;
+  let defaultKind: ExportShape["defaultKind"];
   const names = keys(ns);
   for (let i = 0; i < names.length; i++) {
     const name = names[i];
     const value = ns[name];
     const type = value === null ? "null" : typeof value;
     if (name === "default") {
-      if ((type === "object" && typeof (value as { fetch?: unknown }).fetch === "function") || type === "function")
-        exports[e++] = "default";
-      else problems[p++] = "the default export must be an object with a fetch(request, env, ctx) method, got " + type;
+      if (type === "object" && typeof (value as { fetch?: unknown }).fetch === "function") defaultKind = "handler";
+      else if (type === "function") defaultKind = "function";
+      else
+        problems[p++] =
+          "the default export must be an object with a fetch(request, env, ctx) method (or a function, to be called), got " + type;
+      if (defaultKind !== undefined) exports[e++] = "default";
     } else if (type === "function") exports[e++] = name;
     else problems[p++] = "export '" + name + "' must be a function, got " + type;
   }
-  const shape: ExportShape = { exports, problems };
+  const shape: ExportShape = defaultKind === undefined ? { exports, problems } : { exports, problems, defaultKind };
   return stringify(shape);
 }

@@ -256,6 +256,8 @@ export type ResultBatch = (number | SlotResult)[];
 export interface ExportShape {
   exports: string[];
   problems: string[];
+  /** What the default export is: a Workers handler (`{ fetch }`), a function (define-and-call), or absent. */
+  defaultKind?: "handler" | "function";
 }
 
 // ---- On the host ----

@@ -14,8 +14,10 @@ import type { IvmReference } from "./isolated-vm.ts";
 import { createModuleIsolate, evaluateModule, ModuleLoadFailure } from "./module-isolate.ts";
 
 export interface ArtifactShape {
-  /** Names of the exported functions; `default` when the default export has `fetch`. */
+  /** Names of the exported functions; `default` when the default export has `fetch` or is a function. */
   exports: string[];
+  /** Which of the two the default export is (absent: no default export). */
+  defaultKind?: "handler" | "function";
 }
 
 export interface ValidateOptions {
@@ -36,10 +38,11 @@ function parseShape(raw: unknown): ExportShape {
   } catch {
     throw bad;
   }
-  const { exports, problems } = (parsed ?? {}) as Untrusted<ExportShape>;
+  const { exports, problems, defaultKind } = (parsed ?? {}) as Untrusted<ExportShape>;
   const strings = (v: unknown): v is string[] => Array.isArray(v) && v.length <= 10_000 && v.every((x) => typeof x === "string");
   if (!strings(exports) || !strings(problems)) throw bad;
-  return { exports, problems };
+  if (defaultKind !== undefined && defaultKind !== "handler" && defaultKind !== "function") throw bad;
+  return defaultKind === undefined ? { exports, problems } : { exports, problems, defaultKind };
 }
 
 /** Where in the artifact an error happened, as the V8 stack says ("module.js:2:7"). */
@@ -106,7 +109,9 @@ export async function validateArtifact(artifact: string, options: ValidateOption
         "the module exports nothing: export default { fetch(request, env, ctx) { … } } or named functions",
       );
     }
-    return { exports: shape.exports.sort() };
+    return shape.defaultKind === undefined
+      ? { exports: shape.exports.sort() }
+      : { exports: shape.exports.sort(), defaultKind: shape.defaultKind };
   } finally {
     target.dispose();
   }
