@@ -26,7 +26,12 @@ function isMissingBucket(error: LivelyError): boolean {
 }
 
 export function failureReply(thrown: unknown, log: Logger): Buffer {
-  if (thrown instanceof LivelyError) return isMissingBucket(thrown) ? REPLY.notFound : errorReply(thrown.code);
+  if (thrown instanceof LivelyError) {
+    // The reply carries the code only (scripts match the line): the message goes to the log.
+    if (thrown.code === "unavailable") log.warn({ code: thrown.code }, thrown.message);
+    else log.debug({ code: thrown.code }, thrown.message);
+    return isMissingBucket(thrown) ? REPLY.notFound : errorReply(thrown.code);
+  }
   log.error({ err: toError(thrown) }, "a KV command failed unexpectedly");
   return errorReply("internal");
 }
