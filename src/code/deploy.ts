@@ -21,7 +21,11 @@ export type DeployMode = "redefine" | "create-only" | "update-only";
 
 /** Checks an artifact by loading it; returns its export names. Injected by the node (runtime/). */
 /** Loads the artifact in a throwaway isolate under `module`'s limits and reads its exports. */
-export type ArtifactValidator = (artifact: string, sourceMap: string | undefined, module: string) => Promise<{ exports: string[]; defaultKind?: "handler" | "function" }>;
+export type ArtifactValidator = (
+  artifact: string,
+  sourceMap: string | undefined,
+  module: string,
+) => Promise<{ exports: string[]; defaultKind?: "handler" | "function" }>;
 
 export interface DeployInput {
   module: string;
