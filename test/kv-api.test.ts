@@ -152,5 +152,26 @@ for (const backend of BACKENDS) {
       }
       assert.deepEqual(await t.api("GET", "/kv/shopping/keys/raw"), before);
     });
+
+    it("a malformed percent-escape in a key and an unknown query parameter are 400, never taken literally or ignored", async () => {
+      const malformed = await t.api("PUT", "/kv/shopping/keys/a%ZZb", { body: { value: 1 } });
+      assert.deepEqual([malformed.status, malformed.body.error.code], [400, "bad_request"]);
+      assert.match(malformed.body.error.message, /malformed percent-escape.*%25/);
+      assert.equal((await t.api("GET", "/kv/shopping/keys/a%ZZb")).status, 400);
+      assert.equal((await t.api("DELETE", "/kv/shopping/keys/a%E0%A4b")).status, 400);
+      const literal = await t.api("PUT", "/kv/shopping/keys/a%25ZZb", { body: { value: "percent" } });
+      assert.deepEqual([literal.status, literal.body.key], [200, "a%ZZb"], "an encoded '%' is a key's own");
+      assert.equal((await t.api("GET", "/kv/shopping/keys/a%25ZZb")).body.value, "percent");
+      for (const [method, path] of [
+        ["GET", "/kv/shopping/keys/raw?consistancy=strong"],
+        ["GET", "/kv/shopping/keys?prefx=a"],
+        ["DELETE", "/kv/shopping/keys/raw?expct=3"],
+      ] as const) {
+        const typo = await t.api(method, path);
+        assert.deepEqual([typo.status, typo.body.error.code], [400, "bad_request"], `${method} ${path}`);
+        assert.match(typo.body.error.message, /unknown query parameter/);
+      }
+      assert.equal((await t.api("GET", "/kv/shopping/keys/raw")).status, 200, "the typo'd DELETE removed nothing");
+    });
   });
 }

@@ -28,6 +28,32 @@ export async function jsonBody<T>(c: Context, schema: z.ZodType<T>, options: { q
   return parsed.data;
 }
 
+/** Refuses a query parameter the endpoint does not take: a typo such as `?consistancy=strong` must not be ignored. */
+export function onlyQuery(c: Context, allowed: readonly string[]): void {
+  for (const name of Object.keys(c.req.queries())) {
+    if (!allowed.includes(name)) {
+      const takes = allowed.length === 0 ? "takes no query parameters" : `takes ${allowed.map((a) => `'${a}'`).join(", ")}`;
+      throw new LivelyError("bad_request", `unknown query parameter '${name}': this endpoint ${takes}`, { field: name });
+    }
+  }
+}
+
+/**
+ * The last path segment(s) after `marker`, percent-decoded strictly: a malformed escape such as
+ * `%ZZ` is refused rather than kept literally (the router's lenient decoding would store a key
+ * the caller never meant).
+ */
+export function strictPathTail(c: Context, marker: string, field: string): string {
+  const path = new URL(c.req.url).pathname;
+  const at = path.indexOf(marker);
+  const raw = at < 0 ? "" : path.slice(at + marker.length);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new LivelyError("bad_request", `the ${field} in the path has a malformed percent-escape: encode '%' as %25`, { field });
+  }
+}
+
 export function queryInt(c: Context, name: string): number | undefined {
   const value = c.req.query(name);
   if (value === undefined || value === "") return undefined;

@@ -6,7 +6,7 @@
  * A value travels inside a JSON envelope: `{"value": <JSON>}`, or `{"kind": "bytes", "value":
  * "<base64>"}` for bytes, which a GET answers the same way.
  */
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { LivelyError } from "../../errors.ts";
 import { getBucket, listBuckets } from "../../kv/buckets.ts";
@@ -17,7 +17,7 @@ import { list } from "../../kv/list.ts";
 import { NodeKv } from "../../kv/node-kv.ts";
 import { requireScope } from "../auth.ts";
 import type { ApiDeps, ApiEnv } from "../context.ts";
-import { jsonBody, queryInt } from "../input.ts";
+import { jsonBody, onlyQuery, queryInt, strictPathTail } from "../input.ts";
 
 export const KV_PATH = "/kv";
 
@@ -87,6 +87,7 @@ export function kvRoutes(deps: ApiDeps) {
   app.delete(`${KV_PATH}/:bucket`, write, unchanged, async (c) => c.json(await kv.dropBucket(c.req.param("bucket"))));
 
   app.get(`${KV_PATH}/:bucket/keys`, read, async (c) => {
+    onlyQuery(c, ["prefix", "limit", "cursor"]);
     const page = await list(deps.store, {
       bucket: c.req.param("bucket"),
       prefix: c.req.query("prefix"),
@@ -96,10 +97,13 @@ export function kvRoutes(deps: ApiDeps) {
     return c.json({ keys: page.keys.map(timesBody), cursor: page.cursor });
   });
 
-  // `{key{.+}}`: a key may hold '/', sent percent-encoded or not.
+  // `{key{.+}}`: a key may hold '/', sent percent-encoded or not. Bucket names hold no '/'.
+  const keyOf = (c: Context<ApiEnv>) => strictPathTail(c, `${KV_PATH}/${c.req.param("bucket")}/keys/`, "key");
+
   app.get(`${KV_PATH}/:bucket/keys/:key{.+}`, read, async (c) => {
+    onlyQuery(c, ["consistency"]);
     const bucket = c.req.param("bucket");
-    const key = c.req.param("key");
+    const key = keyOf(c);
     const consistency = c.req.query("consistency");
     if (consistency !== undefined && consistency !== "strong" && consistency !== "cached") {
       throw new LivelyError("bad_request", 'consistency is "cached" (the default) or "strong"', { field: "consistency" });
@@ -110,17 +114,19 @@ export function kvRoutes(deps: ApiDeps) {
   });
 
   app.put(`${KV_PATH}/:bucket/keys/:key{.+}`, write, unchanged, async (c) => {
+    onlyQuery(c, []);
     const body = await jsonBody(c, putBody);
     const value = body.kind === "bytes" ? fromBase64(body.value) : body.value;
-    const input = { bucket: c.req.param("bucket"), key: c.req.param("key"), value, metadata: body.metadata };
+    const input = { bucket: c.req.param("bucket"), key: keyOf(c), value, metadata: body.metadata };
     // The casts only name the types put() checks itself, with its own words for each refusal.
     const written = await kv.put({ ...input, ttl: body.ttl as number, expect: body.expect as number | null | undefined });
     return c.json({ ...written, expiresAt: isoOrNull(written.expiresAt) });
   });
 
-  app.delete(`${KV_PATH}/:bucket/keys/:key{.+}`, write, unchanged, async (c) =>
-    c.json(await kv.del({ bucket: c.req.param("bucket"), key: c.req.param("key"), expect: queryInt(c, "expect") })),
-  );
+  app.delete(`${KV_PATH}/:bucket/keys/:key{.+}`, write, unchanged, async (c) => {
+    onlyQuery(c, ["expect"]);
+    return c.json(await kv.del({ bucket: c.req.param("bucket"), key: keyOf(c), expect: queryInt(c, "expect") }));
+  });
 
   return app;
 }
