@@ -34,5 +34,8 @@ describeEachBackend("lively call of a default export", (backend) => {
     assert.match(handler.stderr, /the default export is not a function/);
     const missing = await lively(["call", "nothing"]);
     assert.equal(missing.code, 4);
+    assert.match(missing.stderr, /module 'nothing' does not exist.*lively ls/s, "a missing module is named as missing, with what to run");
+    const noBeta = await lively(["call", "web", "--channel", "beta"]);
+    assert.match(noBeta.stderr, /module 'web' has no channel 'beta'/);
   });
 });

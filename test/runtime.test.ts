@@ -62,7 +62,7 @@ describeEachBackend("runtime", (backend) => {
       assert.match(cycle.body.error.message, /nested more than 8 deep/);
       const missing = await t.api("POST", "/call/front/missing", { body: [] });
       assert.equal(missing.status, 500);
-      assert.match(missing.body.error.message, /module 'nobody' has no channel 'production'/);
+      assert.match(missing.body.error.message, /module 'nobody' does not exist/);
     });
   });
 

@@ -6,7 +6,7 @@
  * `production`, so a beta caller can reach modules that were never put in beta.
  */
 import type { ChannelIndex } from "../code/channel-index.ts";
-import { channelNotFound, exportNotFound, versionNotFound } from "../code/errors.ts";
+import { channelNotFound, exportNotFound, moduleNotFound, versionNotFound } from "../code/errors.ts";
 import { DEFAULT_CHANNEL } from "../code/names.ts";
 import type { CallerContext } from "../runtime/sandbox.ts";
 import type { VersionCache } from "../runtime/version-cache.ts";
@@ -28,7 +28,8 @@ export async function callExport(
   let version = index.version(module, caller.channel);
   if (version === undefined && options.fallbackToProduction) version = index.version(module, DEFAULT_CHANNEL);
   if (version === undefined) {
-    throw channelNotFound(module, caller.channel);
+    // The index knows every module with a channel; one it does not know is named as missing.
+    throw index.has(module) ? channelNotFound(module, caller.channel) : moduleNotFound(module);
   }
   const loaded = cache.peek(module, version) ?? (await cache.get(module, version));
   if (!loaded) throw versionNotFound(module, version);
