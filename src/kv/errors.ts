@@ -20,11 +20,14 @@ export function bucketExists(bucket: string): LivelyError {
 
 /** A compare-and-set that did not match: `current` is the key's live version, 0 for none. */
 export function versionMismatch(bucket: string, key: string, expected: number, current: number): LivelyError {
-  const found = current === 0 ? "holds no value" : `is at version ${current}`;
-  const wanted = expected === 0 ? "no value" : `version ${expected}`;
+  const which = `key ${JSON.stringify(key)} in bucket '${bucket}'`;
+  const said =
+    expected === 0
+      ? `${which} already holds a value (version ${current}), and expect 0 writes only a key that holds none`
+      : `${which} ${current === 0 ? "holds no value" : `is at version ${current}`}, not version ${expected} as expected`;
   return new LivelyError(
     "conflict",
-    `key ${JSON.stringify(key)} in bucket '${bucket}' ${found}, not ${wanted} as expected; nothing was written`,
+    `${said}; nothing was written`,
     {
       bucket,
       key,

@@ -162,7 +162,7 @@ export function kvContract(target: KvContractTarget): void {
         const exists = await refused(
           put(store, { bucket: "ops", key: "cas", value: 2, expect: null }),
           "conflict",
-          /version \d+, not no value/,
+          /already holds a value \(version \d+\), and expect 0 writes only a key that holds none; nothing was written/,
         );
         assert.deepEqual(
           { expected: exists.details?.expected, current: exists.details?.current, next: exists.details?.next },
