@@ -177,6 +177,16 @@ describeEachBackend("lively kv", (backend) => {
     assert.equal((await lively(["kv", "ls", "many", "--limit", "0"])).code, 2);
   });
 
+  it("lively status shows the feeds and the KV read cache, as docs/kv.md says", async () => {
+    await lively(["kv", "get", "shopping", "eggs"]);
+    const shown = await lively(["status"]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(
+      shown.stdout,
+      /\nfeeds: code (listening|poll), kv (listening|poll); kv cache: \d+ entries, [\d.]+ MB of 64\.0 MB, \d+ hits, \d+ misses, \d+ stale fills refused\n/,
+    );
+  });
+
   it("kv drop needs --yes; then the bucket and its keys are gone", async () => {
     const refused = await lively(["kv", "drop", "many"]);
     assert.equal(refused.code, 2);

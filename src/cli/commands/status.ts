@@ -17,9 +17,48 @@ interface Status {
   membership?: MembershipState;
   /** Absent from nodes older than the local copy. */
   localCopy?: LocalCopyState;
+  /** Absent from nodes older than buckets. */
+  kvCache?: KvCacheState;
+  feed?: FeedState;
+  kvFeed?: FeedState;
+}
+
+interface FeedState {
+  ok: boolean;
+  mode: string;
+  listening: boolean;
+  appliedSeq: number;
+}
+
+interface KvCacheState {
+  entries: number;
+  bytes: number;
+  maxBytes: number;
+  bypassed: boolean;
+  hits: number;
+  misses: number;
+  staleFills: number;
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+/** How a feed hears of changes: LISTEN, a poll, or failing. */
+function feedWord(feed: FeedState | undefined): string {
+  if (!feed) return "";
+  if (!feed.ok) return "failing";
+  return feed.listening ? "listening" : feed.mode;
+}
+
+/** One line on the change feeds and the KV read cache (docs/kv.md#consistency). */
+function feedsLine(status: Status): string {
+  const cache = status.kvCache;
+  const feeds = `feeds: code ${feedWord(status.feed)}, kv ${feedWord(status.kvFeed)}`;
+  if (!cache) return feeds;
+  const state = cache.bypassed
+    ? "bypassed until the kv feed catches up"
+    : `${cache.entries} entries, ${mb(cache.bytes)} of ${mb(cache.maxBytes)}`;
+  return `${feeds}; kv cache: ${state}, ${cache.hits} hits, ${cache.misses} misses, ${cache.staleFills} stale fills refused`;
+}
 
 /** One line on the local copy; what it lacks, said plainly. */
 function localCopyLine(copy: LocalCopyState): string {
@@ -47,6 +86,7 @@ export default defineCommand({
         status.membership && !status.membership.ok
           ? `membership: heartbeat failing${status.membership.since ? ` since ${shortTime(status.membership.since)}` : ""}: ${status.membership.reason ?? "unknown"}`
           : "",
+        status.feed ? feedsLine(status) : "",
         status.localCopy ? localCopyLine(status.localCopy) : "",
         status.loaded.length === 0
           ? ""
