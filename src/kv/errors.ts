@@ -25,17 +25,13 @@ export function versionMismatch(bucket: string, key: string, expected: number, c
     expected === 0
       ? `${which} already holds a value (version ${current}), and expect 0 writes only a key that holds none`
       : `${which} ${current === 0 ? "holds no value" : `is at version ${current}`}, not version ${expected} as expected`;
-  return new LivelyError(
-    "conflict",
-    `${said}; nothing was written`,
-    {
-      bucket,
-      key,
-      expected,
-      current,
-      next: "read-then-retry" satisfies KvNextStep,
-    },
-  );
+  return new LivelyError("conflict", `${said}; nothing was written`, {
+    bucket,
+    key,
+    expected,
+    current,
+    next: "read-then-retry" satisfies KvNextStep,
+  });
 }
 
 export function keyNotFound(bucket: string, key: string): LivelyError {
