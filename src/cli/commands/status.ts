@@ -1,4 +1,5 @@
 /** `lively status`: this node's applied seq, its supervision tree, and its loaded versions. */
+import type { FeedState } from "../../cluster/feed.ts";
 import type { LocalCopyState } from "../../cluster/local-copy/local-copy.ts";
 import type { MembershipState } from "../../cluster/membership.ts";
 import type { LoadedInfo } from "../../runtime/version-cache.ts";
@@ -17,6 +18,8 @@ interface Status {
   membership?: MembershipState;
   /** Absent from nodes older than the local copy. */
   localCopy?: LocalCopyState;
+  /** The history feed: how it hears of changes. */
+  feed?: FeedState;
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
@@ -33,6 +36,15 @@ function localCopyLine(copy: LocalCopyState): string {
   );
 }
 
+/** How the history feed hears of changes: a doorbell, or only its poll (SQLite, or a pooler without --listen-db). */
+function feedLine(feed: FeedState): string {
+  const how =
+    feed.mode === "listen"
+      ? `LISTEN/NOTIFY (${feed.listening ? "listening" : "not listening right now"}), fallback poll every ${feed.pollMs} ms`
+      : `polling every ${feed.pollMs} ms (no LISTEN)`;
+  return `feed: ${how}${feed.ok ? "" : `; failing: ${feed.reason ?? "unknown"}`}`;
+}
+
 export default defineCommand({
   name: "status",
   summary: "show this node's applied seq and the versions it has loaded",
@@ -47,6 +59,7 @@ export default defineCommand({
         status.membership && !status.membership.ok
           ? `membership: heartbeat failing${status.membership.since ? ` since ${shortTime(status.membership.since)}` : ""}: ${status.membership.reason ?? "unknown"}`
           : "",
+        status.feed ? feedLine(status.feed) : "",
         status.localCopy ? localCopyLine(status.localCopy) : "",
         status.loaded.length === 0
           ? ""
