@@ -13,6 +13,7 @@
  * - The flags' refusals, in-process (these need neither PgBouncer nor PostgreSQL).
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import pg from "pg";
 import { openStore } from "../src/store/open.ts";
@@ -24,7 +25,7 @@ import { type Cluster, startCluster } from "./helpers/cluster.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { type PgBouncer, pgbouncerSkip, startPgBouncer } from "./helpers/pgbouncer.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/postgres.ts";
-import { serve } from "./helpers/serve-process.ts";
+import { exited, serve } from "./helpers/serve-process.ts";
 import { removeTempDir, tempDir } from "./helpers/temp-dir.ts";
 
 const skip = skipUnless("postgres") || pgbouncerSkip();
@@ -187,6 +188,8 @@ describe("three nodes through PgBouncer in transaction mode", { skip }, () => {
         assert.equal(status.feed.listening, false);
         assert.equal(status.feed.pollMs, 250);
         assert.equal(status.kvFeed.mode, "poll");
+        const shown = await runCli({ url: cluster.nodes[1]?.url ?? "", token: cluster.token }, ["status"]);
+        assert.match(shown.stdout, /^feed: polling every 250 ms \(no LISTEN\)$/m);
         const health = await (await fetch(`${cluster.nodes[2]?.url}/_lively/health`)).json();
         assert.equal((health as { status: string }).status, "ok");
       },
@@ -202,6 +205,8 @@ describe("three nodes through PgBouncer in transaction mode", { skip }, () => {
           for (let i = 0; i < cluster.nodes.length; i++) if (!(await cluster.api(i, "GET", "/status")).body.feed.listening) return false;
           return true;
         });
+        const shown = await runCli({ url: cluster.nodes[0]?.url ?? "", token: cluster.token }, ["status"]);
+        assert.match(shown.stdout, /^feed: LISTEN\/NOTIFY \(listening\), fallback poll every 5000 ms$/m);
         await deployThroughEach(cluster);
         await kvAcross(cluster);
       },
@@ -225,7 +230,7 @@ describe("three nodes through PgBouncer in transaction mode", { skip }, () => {
   });
 });
 
-describe("the pooler flags refuse bad values before starting", () => {
+describe("the pooler and poll flags", () => {
   for (const [flags, message] of [
     [["--db-pooler", "session"], /--db-pooler takes none or transaction \(PgBouncer's pool_mode = transaction\), got "session"/],
     [["--db-pooler", "transaction"], /--db-pooler only applies to PostgreSQL/],
@@ -252,6 +257,22 @@ describe("the pooler flags refuse bad values before starting", () => {
       }
     });
   }
+
+  it("--poll-ms sets how often every feed reads, as the ready line and status say", async () => {
+    const dataDir = tempDir("lively-poll-ms-");
+    const node = await serve(join(dataDir, "lively.db"), dataDir, ["--poll-ms", "40"]);
+    try {
+      assert.deepEqual(node.ready.feed, { mode: "poll", pollMs: 40 });
+      const response = await fetch(`${node.url}/_lively/api/v1/status`, { headers: { authorization: `Bearer ${node.token}` } });
+      const status = (await response.json()) as { feed: { pollMs: number }; kvFeed: { pollMs: number } };
+      assert.equal(status.feed.pollMs, 40);
+      assert.equal(status.kvFeed.pollMs, 40);
+    } finally {
+      node.child.kill("SIGTERM");
+      await exited(node.child);
+      removeTempDir(dataDir);
+    }
+  });
 
   it("openStore refuses the same combinations", () => {
     const refused = (options: StoreOptions, message: RegExp) =>
