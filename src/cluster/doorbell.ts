@@ -64,6 +64,8 @@ export interface DoorbellState {
   mode: "listen" | "poll";
   /** With mode "listen": whether the LISTEN connection is up right now. */
   listening: boolean;
+  /** Between passes without a wake-up, in ms (with mode "poll", how stale the node may be). */
+  pollMs: number;
   /** Why passes fail, and since when (ISO). */
   reason?: string;
   since?: string;
@@ -163,6 +165,7 @@ export function startDoorbell(options: DoorbellOptions): Doorbell {
       ok: failure === undefined,
       mode: listenOn !== undefined ? "listen" : "poll",
       listening: listener !== undefined,
+      pollMs: options.pollMs,
       ...fields,
       ...(failure ? { reason: failure.reason, since: failure.since } : {}),
     }),

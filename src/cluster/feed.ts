@@ -54,6 +54,8 @@ export interface FeedState {
   mode: "listen" | "poll";
   /** With mode "listen": whether the LISTEN connection is up right now. */
   listening: boolean;
+  /** Between catch-ups without a notification, in ms. */
+  pollMs: number;
   appliedSeq: number;
   /** Whether a catch-up has succeeded since the feed started (false: the map is the one the node started with). */
   caughtUp: boolean;

@@ -13,6 +13,7 @@ import { bootstrapAdminToken } from "../auth/tokens.ts";
 import type { IndexState } from "../code/channel-index.ts";
 import { LivelyError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { POOLER_REFUSED } from "../store/retry.ts";
 import type { Store } from "../store/store.ts";
 
 /** The database refused this build: its schema is newer (store/migrations.ts `refuseNewerSchema`). Retrying cannot help. */
@@ -22,7 +23,12 @@ export function refusesSchema(error: unknown): error is LivelyError {
 
 /** The database could not be reached (or answered that it cannot serve now): worth waiting for. */
 export function cannotReach(error: unknown): error is LivelyError {
-  return error instanceof LivelyError && error.code === "unavailable" && !refusesSchema(error);
+  return error instanceof LivelyError && error.code === "unavailable" && !refusesSchema(error) && !misconfigured(error);
+}
+
+/** A pooler refused how this node connects (--db-pooler is missing): waiting cannot help, a flag can. */
+function misconfigured(error: LivelyError): boolean {
+  return error.details?.reason === POOLER_REFUSED;
 }
 
 /** Migrate (refusing a newer schema) and make sure an admin token exists. Returns where a new token was written. */

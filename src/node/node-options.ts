@@ -15,6 +15,7 @@ import type { NodeKv } from "../kv/node-kv.ts";
 import type { Logger } from "../log.ts";
 import type { ModuleLogs } from "../runtime/module-logs.ts";
 import type { SandboxLimits } from "../runtime/sandbox.ts";
+import type { PoolerMode } from "../store/pooler.ts";
 import type { Store, StoreTimeouts } from "../store/store.ts";
 import type { Supervisor } from "../supervise/supervisor.ts";
 
@@ -48,7 +49,7 @@ export interface NodeOptions {
   tokenCacheTtlMs?: number;
   /** How long SIGTERM waits for requests in flight before cutting them (default 10 s). */
   drainMs?: number;
-  /** How often the feed reads the seq without a notification (default: 5 s PostgreSQL, 100 ms SQLite). */
+  /** How often the feeds read the database without a notification (default: 5 s PostgreSQL, 100 ms SQLite, 250 ms behind a pooler without `listenDb`). */
   pollIntervalMs?: number;
   /** Whether `GET /` lists the modules (default true; `lively serve --no-list-modules`). */
   listModules?: boolean;
@@ -62,6 +63,10 @@ export interface NodeOptions {
   kvCacheMaxBytes?: number;
   /** How long the database may keep this node waiting (store.ts has the defaults and why). */
   storeTimeouts?: StoreTimeouts;
+  /** `db` is a pooler in transaction mode (store/pooler.ts); default "none". */
+  pooler?: PoolerMode;
+  /** With `pooler`: a direct PostgreSQL URL for LISTEN only; without it the feeds poll. */
+  listenDb?: string;
   /** How often an idle event stream (`GET /events`) sends a heartbeat comment (default 15 s). */
   eventHeartbeatMs?: number;
   /** Events held for one slow event-stream client before it is dropped (default 1000). */

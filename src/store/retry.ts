@@ -109,6 +109,20 @@ export const POSTGRES_CLIENT_ERRORS: readonly { match: RegExp; rule: ErrorRule }
   { match: /not queryable/i, rule: lost("connection_not_queryable", "cannot reach PostgreSQL at {db}: the connection had failed") },
 ];
 
+/**
+ * A pooler that refuses what a node sends as it connects: PgBouncer answers the timeouts in the
+ * startup packet with "unsupported startup parameter" (SQLSTATE 08P01, which would otherwise read
+ * as a lost connection and be retried). A setting to change, never worth waiting for.
+ */
+export const POOLER_REFUSED = "pooler_refused_startup_parameters";
+const POOLER_REFUSAL: { match: RegExp; rule: ErrorRule } = {
+  match: /unsupported startup parameter/i,
+  rule: refused(
+    POOLER_REFUSED,
+    "{db} refused the settings Lively sends as it connects (statement_timeout, lock_timeout, idle_in_transaction_session_timeout): it is a connection pooler such as PgBouncer; start the node with --db-pooler transaction",
+  ),
+};
+
 /** SQLite result codes. The write lock's wait is not here: the backend bounds it itself (lock_timeout). */
 export const SQLITE_RESULT_CODES: Readonly<Record<string, ErrorRule>> = {
   SQLITE_BUSY: { name: "busy", outcome: "retry", says: "the SQLite database {db} is locked by another connection" },
@@ -138,13 +152,14 @@ export function errorCodeOf(error: unknown): string | undefined {
 /** The rule for a PostgreSQL driver error, if any. A LivelyError is already classified. */
 export function postgresRule(error: unknown): ErrorRule | undefined {
   if (error instanceof LivelyError) return undefined;
+  const message = error instanceof Error ? error.message : "";
+  if (POOLER_REFUSAL.match.test(message)) return POOLER_REFUSAL.rule;
   const code = errorCodeOf(error);
   if (code) {
     const rule =
       POSTGRES_SQLSTATES[code] ?? SOCKET_ERRORS[code] ?? (code.length === 5 ? POSTGRES_SQLSTATE_CLASSES[code.slice(0, 2)] : undefined);
     if (rule) return rule;
   }
-  const message = error instanceof Error ? error.message : "";
   return POSTGRES_CLIENT_ERRORS.find((entry) => entry.match.test(message))?.rule;
 }
 

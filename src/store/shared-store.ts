@@ -44,7 +44,8 @@ export class SharedStore implements Store {
     this.capabilities = backend.capabilities;
     this.description = backend.description;
     this.log = log?.child({ layer: "store" });
-    const listen = backend.listen?.bind(backend);
+    // Only where the backend says it can: behind a transaction pooler without a direct URL it cannot.
+    const listen = backend.capabilities.canListen ? backend.listen?.bind(backend) : undefined;
     if (listen) {
       this.listen = async (channel, onNotify) => {
         this.assertOpen();

@@ -26,6 +26,7 @@
  *   await store.writeUnordered((tx) => heartbeatNode(tx, beat));  // never waits behind deploys
  */
 import type { Logger } from "../log.ts";
+import type { PoolerMode } from "./pooler.ts";
 
 /** What a backend can do; the layers above branch on these, never on the engine's name. */
 export interface StoreCapabilities {
@@ -120,7 +121,8 @@ export interface Store {
 
 /**
  * How long the database may keep us waiting. PostgreSQL gets all three per connection (in the
- * startup packet); SQLite uses `lockTimeoutMs` for its file's write lock and ignores the rest.
+ * startup packet; behind a transaction pooler, with `SET LOCAL` at each BEGIN); SQLite uses
+ * `lockTimeoutMs` for its file's write lock and ignores the rest.
  */
 export interface StoreTimeouts {
   /**
@@ -160,6 +162,14 @@ export interface StoreOptions extends StoreTimeouts {
   db: string;
   /** Connections for PostgreSQL (default 10), besides one for LISTEN. */
   poolSize?: number;
+  /**
+   * PostgreSQL only: `"transaction"` when `db` is a pooler in transaction mode (PgBouncer's
+   * `pool_mode = transaction`): no session state is relied upon, and without `listenDb` the
+   * store cannot listen, so the feeds poll (pooler.ts). Default `"none"`: `db` is PostgreSQL itself.
+   */
+  pooler?: PoolerMode;
+  /** With `pooler`: a direct PostgreSQL URL (the same database, not through the pooler), used only for LISTEN. */
+  listenDb?: string;
   /** Query timings go here at debug level (never bind values); default: nowhere. */
   log?: Logger;
 }

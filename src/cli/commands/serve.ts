@@ -11,12 +11,16 @@ import { DEFAULT_CACHE_MAX_MB } from "../../cluster/local-copy/bounds.ts";
 import { requireDurationMs } from "../../code/moments.ts";
 import { LivelyError } from "../../errors.ts";
 import { DEFAULT_SANDBOX_LIMITS } from "../../runtime/sandbox.ts";
+import { checkPoolerOptions, POOLER_POLL_MS, poolerMode } from "../../store/pooler.ts";
 import { DEFAULT_STORE_TIMEOUTS, type StoreTimeouts } from "../../store/store.ts";
 import { defineCommand } from "../core/define.ts";
 import { intOption } from "../core/parse.ts";
 
 const MB = 1024 * 1024;
 const MAX_CACHE_MB = 1024 * 1024;
+/** --poll-ms: below this a feed is a busy loop on the database; above it a lost doorbell waits too long. */
+const MIN_POLL_MS = 10;
+const MAX_POLL_MS = 60_000;
 
 export default defineCommand({
   name: "serve",
@@ -66,6 +70,18 @@ export default defineCommand({
       .option(
         "--db-idle-in-transaction-timeout-ms <ms>",
         "PostgreSQL: end a session idle inside a transaction this long (idle_in_transaction_session_timeout; default 15000)",
+      )
+      .option(
+        "--db-pooler <mode>",
+        "none, or transaction when --db is a pooler in transaction mode (PgBouncer): no session state, and the feeds poll (default: LIVELY_DB_POOLER or none)",
+      )
+      .option(
+        "--listen-db <url>",
+        "with --db-pooler transaction: a postgres:// URL straight to the database, used only for LISTEN (default: LIVELY_LISTEN_DB; without it the feeds poll)",
+      )
+      .option(
+        "--poll-ms <ms>",
+        `how often the feeds read the database without a notification (default: 100 SQLite, 5000 PostgreSQL, ${POOLER_POLL_MS} behind a pooler without --listen-db)`,
       ),
   examples: ["lively serve", "lively serve --db postgres://postgres@127.0.0.1/lively --port 8081"],
   async run(_args, options, { io, out }) {
@@ -119,6 +135,14 @@ export default defineCommand({
       );
     }
     const storeTimeouts = storeTimeoutOptions(options);
+    const db = options.db ?? io.env.LIVELY_DB;
+    const pooler = poolerMode(options.dbPooler ?? io.env.LIVELY_DB_POOLER);
+    const listenDb = options.listenDb ?? io.env.LIVELY_LISTEN_DB;
+    checkPoolerOptions({ db: db ?? "", pooler, listenDb });
+    const pollIntervalMs = intOption(options.pollMs, "--poll-ms", MIN_POLL_MS);
+    if (pollIntervalMs !== undefined && pollIntervalMs > MAX_POLL_MS) {
+      throw new LivelyError("bad_request", `--poll-ms takes at most ${MAX_POLL_MS} ms, got ${pollIntervalMs}`);
+    }
     // Handlers go in before anything starts: a supervisor may send SIGTERM as soon as it sees
     // the ready line, and a signal without a handler would kill the node without closing it.
     let stopping: string | undefined;
@@ -144,7 +168,10 @@ export default defineCommand({
     try {
       const node = await startNode({
         log,
-        db: options.db ?? io.env.LIVELY_DB,
+        db,
+        pooler,
+        listenDb,
+        pollIntervalMs,
         dataDir,
         port,
         host: options.host ?? io.env.LIVELY_HOST,
@@ -171,6 +198,10 @@ export default defineCommand({
         kvAllowRemote: options.kvAllowRemote === true,
         kvMaxConnections,
       });
+      const feed = {
+        mode: node.store.capabilities.canListen ? "listen" : "poll",
+        pollMs: pollIntervalMs ?? node.store.capabilities.pollIntervalMs,
+      };
       const kvAddress = node.kvPort === undefined ? null : `${node.url.replace(/^http:\/\/|:\d+$/g, "")}:${node.kvPort}`;
       out.result(
         {
@@ -181,9 +212,13 @@ export default defineCommand({
           startup: node.startup,
           kvPort: node.kvPort ?? null,
           kv: kvAddress,
+          feed,
         },
         [
           `Lively node ${node.nodeId} ready at ${node.url} (${node.store.description}, ${node.startup.channels} channels, seq ${node.startup.seq}, ${node.startup.ms.toFixed(0)} ms)`,
+          pooler === "transaction"
+            ? `behind a transaction pooler: ${feed.mode === "listen" ? "the feeds LISTEN on --listen-db" : `no LISTEN (no --listen-db): the feeds poll every ${feed.pollMs} ms`}`
+            : "",
           kvAddress ? `KV protocol on ${kvAddress} (no authentication: docs/kv-protocol.md)` : "",
           node.startup.from === "local copy"
             ? `the database cannot be reached: serving from the local copy in ${node.localCopy.dir} until it answers (health: degraded)`

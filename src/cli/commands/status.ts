@@ -1,4 +1,5 @@
 /** `lively status`: this node's applied seq, its supervision tree, and its loaded versions. */
+import type { FeedState } from "../../cluster/feed.ts";
 import type { LocalCopyState } from "../../cluster/local-copy/local-copy.ts";
 import type { MembershipState } from "../../cluster/membership.ts";
 import type { LoadedInfo } from "../../runtime/version-cache.ts";
@@ -17,17 +18,11 @@ interface Status {
   membership?: MembershipState;
   /** Absent from nodes older than the local copy. */
   localCopy?: LocalCopyState;
-  /** Absent from nodes older than buckets. */
-  kvCache?: KvCacheState;
+  /** The history feed: how it hears of changes. */
   feed?: FeedState;
+  /** Absent from nodes older than buckets. */
   kvFeed?: FeedState;
-}
-
-interface FeedState {
-  ok: boolean;
-  mode: string;
-  listening: boolean;
-  appliedSeq: number;
+  kvCache?: KvCacheState;
 }
 
 interface KvCacheState {
@@ -42,24 +37,6 @@ interface KvCacheState {
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
-/** How a feed hears of changes: LISTEN, a poll, or failing. */
-function feedWord(feed: FeedState | undefined): string {
-  if (!feed) return "";
-  if (!feed.ok) return "failing";
-  return feed.listening ? "listening" : feed.mode;
-}
-
-/** One line on the change feeds and the KV read cache (docs/kv.md#consistency). */
-function feedsLine(status: Status): string {
-  const cache = status.kvCache;
-  const feeds = `feeds: code ${feedWord(status.feed)}, kv ${feedWord(status.kvFeed)}`;
-  if (!cache) return feeds;
-  const state = cache.bypassed
-    ? "bypassed until the kv feed catches up"
-    : `${cache.entries} entries, ${mb(cache.bytes)} of ${mb(cache.maxBytes)}`;
-  return `${feeds}; kv cache: ${state}, ${cache.hits} hits, ${cache.misses} misses, ${cache.staleFills} stale fills refused`;
-}
-
 /** One line on the local copy; what it lacks, said plainly. */
 function localCopyLine(copy: LocalCopyState): string {
   const gaps = [
@@ -70,6 +47,24 @@ function localCopyLine(copy: LocalCopyState): string {
     `local copy: seq ${copy.seq}, ${copy.headsKept} of ${copy.heads} channel heads, ${mb(copy.bytes)} of ${mb(copy.maxBytes)}` +
     (gaps.length > 0 ? `; ${gaps.join(", ")}` : "")
   );
+}
+
+/** How the history feed hears of changes: a doorbell, or only its poll (SQLite, or a pooler without --listen-db). */
+function feedLine(feed: FeedState): string {
+  const how =
+    feed.mode === "listen"
+      ? `LISTEN/NOTIFY (${feed.listening ? "listening" : "not listening right now"}), fallback poll every ${feed.pollMs} ms`
+      : `polling every ${feed.pollMs} ms (no LISTEN)`;
+  return `feed: ${how}${feed.ok ? "" : `; failing: ${feed.reason ?? "unknown"}`}`;
+}
+
+/** The KV read cache and its feed (docs/kv.md#consistency). */
+function kvLine(cache: KvCacheState, feed: FeedState | undefined): string {
+  const state = cache.bypassed
+    ? "bypassed until the kv feed catches up"
+    : `${cache.entries} entries, ${mb(cache.bytes)} of ${mb(cache.maxBytes)}`;
+  const heard = !feed ? "" : !feed.ok ? "; kv feed failing" : feed.listening ? "; kv feed listening" : "; kv feed polling";
+  return `kv cache: ${state}, ${cache.hits} hits, ${cache.misses} misses, ${cache.staleFills} stale fills refused${heard}`;
 }
 
 export default defineCommand({
@@ -86,7 +81,8 @@ export default defineCommand({
         status.membership && !status.membership.ok
           ? `membership: heartbeat failing${status.membership.since ? ` since ${shortTime(status.membership.since)}` : ""}: ${status.membership.reason ?? "unknown"}`
           : "",
-        status.feed ? feedsLine(status) : "",
+        status.feed ? feedLine(status.feed) : "",
+        status.kvCache ? kvLine(status.kvCache, status.kvFeed) : "",
         status.localCopy ? localCopyLine(status.localCopy) : "",
         status.loaded.length === 0
           ? ""

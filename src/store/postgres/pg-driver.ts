@@ -6,6 +6,9 @@
  * Every connection, pooled or LISTEN, is made with the same settings: the three server-side
  * timeouts in its startup packet (so no statement can forget them), TCP keep-alive, and a
  * client-side read timeout a little past statement_timeout for a server that went silent.
+ * Behind a transaction pooler the startup packet carries only application_name (PgBouncer
+ * refuses the rest, and a session setting would not follow the transactions anyway): the
+ * sessions set the timeouts with SET LOCAL at each BEGIN (pg-session.ts).
  */
 import pg from "pg";
 
@@ -46,6 +49,8 @@ export interface PgConnectionSettings {
   lockTimeoutMs: number;
   idleInTransactionTimeoutMs: number;
   connectTimeoutMs: number;
+  /** False behind a transaction pooler: the timeouts are then set per transaction, not per connection. */
+  timeoutsAtStartup: boolean;
 }
 
 /** How much longer than statement_timeout the client waits for an answer before it presumes the connection dead. */
@@ -55,13 +60,18 @@ const KEEPALIVE_AFTER_MS = 5_000;
 const INT8_OID = 20;
 
 function clientConfig(settings: PgConnectionSettings, applicationName: string) {
+  const timeouts = settings.timeoutsAtStartup
+    ? {
+        statement_timeout: settings.statementTimeoutMs,
+        lock_timeout: settings.lockTimeoutMs,
+        idle_in_transaction_session_timeout: settings.idleInTransactionTimeoutMs,
+      }
+    : {};
   return {
     connectionString: settings.connectionString,
     connectionTimeoutMillis: settings.connectTimeoutMs,
     application_name: applicationName,
-    statement_timeout: settings.statementTimeoutMs,
-    lock_timeout: settings.lockTimeoutMs,
-    idle_in_transaction_session_timeout: settings.idleInTransactionTimeoutMs,
+    ...timeouts,
     query_timeout: settings.statementTimeoutMs + READ_TIMEOUT_MARGIN_MS,
     // A dead peer must be noticed; without keep-alive a silent network loss goes unseen.
     keepAlive: true,

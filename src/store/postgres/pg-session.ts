@@ -8,11 +8,15 @@
  * session fails with it, and the session is released as broken, so the pool closes the
  * client instead of handing it out again.
  *
+ * Behind a transaction pooler the connection carries no timeouts (pg-driver.ts): each BEGIN sets
+ * all three with SET LOCAL in its own round trip, so every transaction has them, on whichever
+ * server connection the pooler gives it, and none outlives it.
+ *
  * Owns: the session. Imports pg only through pg-driver.ts.
  */
 import type { BackendSession, SessionRole } from "../backend.ts";
 import type { Db, SqlValue } from "../store.ts";
-import type { PgClient, PgQueryResult } from "./pg-driver.ts";
+import type { PgClient, PgConnectionSettings, PgQueryResult } from "./pg-driver.ts";
 
 /** A migration statement may run long (statement_timeout is off for it); past this the connection is presumed dead. */
 const MIGRATION_READ_TIMEOUT_MS = 3_600_000;
@@ -38,6 +42,12 @@ class PostgresDb implements Db {
   }
 }
 
+/** The timeouts a session's BEGIN needs: all three where the connection does not carry them. */
+export type SessionTimeouts = Pick<
+  PgConnectionSettings,
+  "statementTimeoutMs" | "lockTimeoutMs" | "idleInTransactionTimeoutMs" | "timeoutsAtStartup"
+>;
+
 export class PgSession implements BackendSession {
   readonly db: Db = new PostgresDb(this);
   private failure: Error | undefined;
@@ -50,7 +60,7 @@ export class PgSession implements BackendSession {
   constructor(
     private readonly client: PgClient,
     private readonly role: SessionRole,
-    private readonly lockTimeoutMs: number,
+    private readonly timeouts: SessionTimeouts,
   ) {
     client.on("error", this.onError);
     // It may have failed between the pool's checkout and this constructor (same network read).
@@ -72,13 +82,19 @@ export class PgSession implements BackendSession {
       return;
     }
     // REPEATABLE READ: one snapshot for a whole read, like the SQLite reader.
-    let sql = this.role === "read" ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN";
-    const wait = options?.lockWaitMs;
-    if (wait !== undefined && wait < this.lockTimeoutMs - LOCK_WAIT_SLACK_MS) {
-      // Same round trip; the wait already spent in this node's queue counts against lock_timeout.
-      sql += `; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(wait))}`;
+    const sql = [this.role === "read" ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN"];
+    const { timeoutsAtStartup, lockTimeoutMs } = this.timeouts;
+    if (!timeoutsAtStartup) {
+      sql.push(`SET LOCAL statement_timeout = ${this.timeouts.statementTimeoutMs}`);
+      sql.push(`SET LOCAL idle_in_transaction_session_timeout = ${this.timeouts.idleInTransactionTimeoutMs}`);
     }
-    await this.query(sql);
+    const wait = options?.lockWaitMs;
+    if (wait !== undefined && wait < lockTimeoutMs - LOCK_WAIT_SLACK_MS) {
+      // The wait already spent in this node's queue counts against lock_timeout.
+      sql.push(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(wait))}`);
+    } else if (!timeoutsAtStartup) sql.push(`SET LOCAL lock_timeout = ${lockTimeoutMs}`);
+    // One round trip, whatever it sets.
+    await this.query(sql.join("; "));
   }
 
   async commit(): Promise<void> {
