@@ -183,7 +183,7 @@ describeEachBackend("lively kv", (backend) => {
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(
       shown.stdout,
-      /\nfeeds: code (listening|poll), kv (listening|poll); kv cache: \d+ entries, [\d.]+ MB of 64\.0 MB, \d+ hits, \d+ misses, \d+ stale fills refused\n/,
+      /\nkv cache: \d+ entries, [\d.]+ MB of 64\.0 MB, \d+ hits, \d+ misses, \d+ stale fills refused; kv feed (listening|polling)\n/,
     );
   });
 
