@@ -62,6 +62,8 @@ export interface NodeOptions {
   kvCacheMaxBytes?: number;
   /** How long the database may keep this node waiting (store.ts has the defaults and why). */
   storeTimeouts?: StoreTimeouts;
+  /** PostgreSQL connections for queries (default 2), besides the one LISTEN connection (`--db-pool`). */
+  dbPool?: number;
   /** How often an idle event stream (`GET /events`) sends a heartbeat comment (default 15 s). */
   eventHeartbeatMs?: number;
   /** Events held for one slow event-stream client before it is dropped (default 1000). */
