@@ -51,8 +51,8 @@ async function connectionsOf(admin: pg.Client, role: string): Promise<number> {
 }
 
 /** `count` nodes on `url`, logging at info (their warnings are what some tests read). */
-async function startNodes(url: string, count: number) {
-  const cluster = await startCluster(url, count, [], { LIVELY_LOG_LEVEL: "info" });
+async function startNodes(url: string, count: number, args: string[] = []) {
+  const cluster = await startCluster(url, count, args, { LIVELY_LOG_LEVEL: "info" });
   return {
     ...cluster,
     /** Every node answers `path` with `text`. */
@@ -83,7 +83,7 @@ function sampleMax(sample: () => Promise<number>): { stop(): Promise<number> } {
 }
 
 const WARNING =
-  /refuses this node a connection: .*too many connections for role .*SQLSTATE 53300.*--db-pool 2 for queries, plus 1 for LISTEN.*max_connections.*nodes × \(db-pool \+ 1\)/;
+  /refuses this node a connection: .*too many connections for role .*SQLSTATE 53300.*--db-pool 1 for queries, plus 1 for LISTEN.*max_connections.*nodes × \(db-pool \+ 1\)/;
 const count = (text: string, pattern: RegExp) => text.split("\n").filter((line) => pattern.test(line)).length;
 
 describe("a connection budget per node, and one LISTEN connection per store", { skip: skipUnless("postgres") }, () => {
@@ -170,7 +170,7 @@ describe("a connection budget per node, and one LISTEN connection per store", { 
   it("a limit below what the nodes want: they serve their channel heads, stay up, warn once per refusal, and recover when it is lifted", async () => {
     const NODES = 3;
     const setup = await databaseWithRole(admin);
-    const cluster = await startNodes(setup.url, NODES);
+    const cluster = await startNodes(setup.url, NODES, ["--db-pool", "1"]);
     try {
       assert.equal((await cluster.api(0, "POST", "/modules/hello/versions", { code: code("one") })).status, 201);
       await eventually("every node serves hello", () => cluster.converged("/hello/", "one"), 30_000);
@@ -181,7 +181,10 @@ describe("a connection budget per node, and one LISTEN connection per store", { 
       await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", [setup.role]);
       await eventually("every node says it is refused", () => cluster.nodes.every((node) => WARNING.test(node.stderr())), 30_000);
       const before = await Promise.all(cluster.nodes.map(async (_, i) => (await cluster.api(i, "GET", "/status")).body));
-      for (const status of before) assert.ok(status.connections, JSON.stringify(status));
+      for (const status of before) {
+        assert.equal(status.connections?.budget, 2, `--db-pool 1 + 1 LISTEN: ${JSON.stringify(status)}`);
+        assert.equal(status.connections.queries.max, 1);
+      }
       await new Promise((done) => setTimeout(done, 3_000)); // a while under the limit: no spinning, no flood
       for (let i = 0; i < NODES; i++) {
         const got = await cluster.get(i, "/hello/");
