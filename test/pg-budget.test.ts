@@ -18,6 +18,7 @@ import pg from "pg";
 import { openStore } from "../src/store/open.ts";
 import type { StoreListener } from "../src/store/store.ts";
 import { skipUnless } from "./helpers/backends.ts";
+import { runCli } from "./helpers/cli.ts";
 import { startCluster } from "./helpers/cluster.ts";
 import { eventually, settlesWithin } from "./helpers/eventually.ts";
 import { createTestDatabase, pgServerUrl, type TestDatabase } from "./helpers/postgres.ts";
@@ -153,6 +154,9 @@ describe("a connection budget per node, and one LISTEN connection per store", { 
       assert.equal(status.connections.queries.max, 2);
       assert.equal(status.connections.listen.open, true);
       assert.equal(status.connections.refused, undefined);
+      const human = await runCli({ url: cluster.nodes[0]?.url ?? "", token: cluster.token }, ["status"]);
+      assert.equal(human.code, 0, human.stderr);
+      assert.match(human.stdout, /^database connections: [0-2] of 2 for queries, LISTEN open; at most 3$/m);
       for (const [i, node] of cluster.nodes.entries()) {
         assert.equal(node.child.exitCode, null, `node ${i} is up: ${node.stderr()}`);
         assert.equal(count(node.stderr(), /refuses this node a connection/), 0, `node ${i} was never refused`);
@@ -307,7 +311,7 @@ describe("a connection budget per node, and one LISTEN connection per store", { 
         store.listen("lively_one", () => undefined),
         (error: Error & { code?: string; details?: unknown }) => {
           assert.equal(error.code, "unavailable");
-          assert.match(error.message, new RegExp(`${setup.database.name}.*refuses more connections`));
+          assert.match(error.message, new RegExp(`${setup.database.name}.*refuses more connections.*--db-pool 2 plus 1 for LISTEN`));
           assert.deepEqual(error.details, { reason: "too_many_connections", code: "53300" });
           return true;
         },
