@@ -78,6 +78,9 @@ describeEachBackend("serve flags", (backend) => {
     [["--db-statement-timeout-ms", "ten"], /--db-statement-timeout-ms takes a whole number from 1/],
     [["--db-idle-in-transaction-timeout-ms", "99999999999"], /--db-idle-in-transaction-timeout-ms takes at most 2147483647 ms/],
     [["--db-statement-timeout-ms", "5000"], /--db-statement-timeout-ms \(5000\) must be longer than the lock timeout \(10000 ms\)/],
+    [["--db-pool", "0"], /--db-pool takes a whole number from 1 to 100, got "0"/],
+    [["--db-pool", "101"], /--db-pool takes a whole number from 1 to 100, got "101"/],
+    [["--db-pool", "two"], /--db-pool takes a whole number from 1 to 100, got "two"/],
   ] as const) {
     it(`refuses ${flags.join(" ")} before starting`, () => {
       const dataDir = tempDir("lively-flags-");

@@ -177,9 +177,9 @@ class MembershipLoop implements Membership {
       }
     } catch (thrown) {
       const error = toError(thrown);
-      if (this.current.ok || this.current.reason !== error.message) {
-        this.log.warn({ err: error }, "membership heartbeat failed; retrying at the next beat");
-      }
+      // One warning per outage; a new reason during it (refused, then timed out…) is a debug line, not a flood.
+      if (this.current.ok || !this.current.since) this.log.warn({ err: error }, "membership heartbeat failed; retrying at the next beat");
+      else if (this.current.reason !== error.message) this.log.debug({ err: error }, "membership heartbeat still failing");
       // `since` is when it stopped being ok; a different reason later does not move it.
       const since = this.current.ok || !this.current.since ? new Date().toISOString() : this.current.since;
       this.current = { ok: false, reason: error.message, since };

@@ -67,6 +67,8 @@ export interface NodeOptions {
   pooler?: PoolerMode;
   /** With `pooler`: a direct PostgreSQL URL for LISTEN only; without it the feeds poll. */
   listenDb?: string;
+  /** PostgreSQL connections for queries (default 2), besides the one LISTEN connection (`--db-pool`). */
+  dbPool?: number;
   /** How often an idle event stream (`GET /events`) sends a heartbeat comment (default 15 s). */
   eventHeartbeatMs?: number;
   /** Events held for one slow event-stream client before it is dropped (default 1000). */

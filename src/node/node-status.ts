@@ -67,6 +67,8 @@ export function nodeStatus(deps: NodeStatusDeps): () => Promise<Record<string, u
     events: { handlers: events.handlerCount, published: parts.eventFeed?.cursor && formatEventId(parts.eventFeed.cursor) },
     kvTcp: parts.kvTcp ? { port: parts.kvTcp.port, connections: parts.kvTcp.stats() } : undefined,
     localCopy: localCopy.state(),
+    // PostgreSQL only: the node's connections against its budget (--db-pool + 1 for LISTEN).
+    connections: parts.store?.connections?.(),
     preload: { pending: parts.preloading?.pending ?? 0, done: parts.preloading?.done ?? 0, failed: parts.preloading?.failed ?? 0 },
   });
 }

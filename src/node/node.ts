@@ -113,7 +113,14 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   let stopForRefusal: () => void = () => undefined;
 
   const storeChild = async (): Promise<ChildHandle> => {
-    const store = openStore({ ...options.storeTimeouts, db, pooler: options.pooler, listenDb: options.listenDb, log });
+    const store = openStore({
+      ...options.storeTimeouts,
+      poolSize: options.dbPool,
+      db,
+      pooler: options.pooler,
+      listenDb: options.listenDb,
+      log,
+    });
     try {
       parts.adminTokenPath = await prepareStore(store, dataDir, log);
       parts.offline = undefined;

@@ -8,7 +8,7 @@
  * Owns: the interfaces. Must not import anything above `store/`.
  */
 import type { ErrorRule } from "./retry.ts";
-import type { Db, StoreCapabilities, StoreListener } from "./store.ts";
+import type { Db, StoreCapabilities, StoreConnections, StoreListener } from "./store.ts";
 
 /** Why a connection is checked out: reads see committed data only; writes lock as they need. */
 export type SessionRole = "read" | "write";
@@ -56,5 +56,7 @@ export interface StoreBackend {
    */
   lockForMigrations(session: BackendSession): Promise<() => Promise<void>>;
   listen?(channel: string, onNotify: (payload: string) => void): Promise<StoreListener>;
+  /** The connections held, against the budget (engines with a server only). */
+  connections?(): StoreConnections;
   close(): Promise<void>;
 }

@@ -59,7 +59,10 @@ export const POSTGRES_SQLSTATES: Readonly<Record<string, ErrorRule>> = {
   "57P02": lost("crash_shutdown", "cannot reach PostgreSQL at {db}: it ended our connection after a crash of another backend"),
   "57P03": refused("cannot_connect_now", "cannot reach PostgreSQL at {db}: it is starting up or shutting down"),
   "57P04": refused("database_dropped", "cannot reach PostgreSQL at {db}: the database was dropped"),
-  "53300": refused("too_many_connections", "PostgreSQL at {db} refuses more connections (max_connections or a connection limit)"),
+  "53300": refused(
+    "too_many_connections",
+    "PostgreSQL at {db} refuses more connections (max_connections or a connection limit; this node holds at most --db-pool {poolSize} plus 1 for LISTEN)",
+  ),
   "3D000": refused("invalid_catalog_name", "cannot reach PostgreSQL at {db}: no such database"),
   "28000": refused("invalid_authorization_specification", "PostgreSQL at {db} refuses this user (pg_hba.conf)"),
   "28P01": refused("invalid_password", "PostgreSQL at {db} refuses the password"),

@@ -16,7 +16,7 @@ import { loadMigrations, runMigrations } from "./migrations.ts";
 import { Mutex, type Unlock } from "./mutex.ts";
 import { lockHistoryOrder } from "./queries/seq.ts";
 import { type ErrorRule, RETRY_POLICY, unavailableError } from "./retry.ts";
-import type { Db, MigrationResult, OrderedTx, Store, StoreCapabilities, StoreListener } from "./store.ts";
+import type { Db, MigrationResult, OrderedTx, Store, StoreCapabilities, StoreConnections, StoreListener } from "./store.ts";
 import { timedDb } from "./timed-db.ts";
 
 type Kind = "read" | "ordered" | "unordered";
@@ -28,6 +28,7 @@ export class SharedStore implements Store {
   readonly capabilities: StoreCapabilities;
   readonly description: string;
   readonly listen?: (channel: string, onNotify: (payload: string) => void) => Promise<StoreListener>;
+  readonly connections?: () => StoreConnections;
   private closed = false;
   /**
    * History writes of this node, one at a time, where the engine has concurrent writers: they
@@ -52,6 +53,7 @@ export class SharedStore implements Store {
         return listen(channel, onNotify);
       };
     }
+    this.connections = backend.connections?.bind(backend);
   }
 
   private assertOpen(): void {

@@ -66,6 +66,21 @@ export interface StoreListener {
 }
 
 /**
+ * The database connections a store holds, against its budget (PostgreSQL only: `lively serve
+ * --db-pool` for queries, plus one LISTEN connection shared by every channel).
+ */
+export interface StoreConnections {
+  /** The most the store holds at once: `queries.max` plus one for LISTEN. */
+  budget: number;
+  /** The pool: its size, connections open now, idle among them, and checkouts waiting for one. */
+  queries: { max: number; open: number; idle: number; waiting: number };
+  /** The one LISTEN connection: open or not, the channels it listens on, and its listeners in all. */
+  listen: { open: boolean; channels: number; listeners: number };
+  /** While the server refuses new connections ("too many clients"): its words, since when, how many refused. */
+  refused?: { reason: string; since: string; times: number };
+}
+
+/**
  * The transaction of an ordered (history) write: the only kind that may take a history `seq`
  * (`appendHistory`, `nextSeq` ask for this type, so a history row written from an unordered
  * write does not compile). Type-level only: at run time it is a `Db`.
@@ -111,10 +126,13 @@ export interface Store {
   writeUnordered<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
   /**
    * Only where `capabilities.canListen`: call `onNotify` with the payload of every notification
-   * on `channel`, on a connection of its own. Resolves once listening. A notification is a
-   * wake-up, not data: what it announces must be read back from the store.
+   * on `channel`. Every listener of the store shares one connection of its own (not a pooled
+   * one); when it ends, every listener's `ended` settles. Resolves once listening. A
+   * notification is a wake-up, not data: what it announces must be read back from the store.
    */
   listen?(channel: string, onNotify: (payload: string) => void): Promise<StoreListener>;
+  /** Only where the store holds connections to a server (PostgreSQL): what it holds, against its budget. */
+  connections?(): StoreConnections;
   /** Release connections. Further use throws. */
   close(): Promise<void>;
 }
@@ -157,10 +175,22 @@ export const DEFAULT_STORE_TIMEOUTS: Required<StoreTimeouts> = {
   connectTimeoutMs: 5_000,
 };
 
+/**
+ * PostgreSQL connections for queries (`StoreOptions.poolSize`, `lively serve --db-pool`). Two by
+ * default: one for a write or a feed's read while another runs, and small enough that a hundred
+ * nodes fit a server's default max_connections with room to spare once it is raised a little
+ * (README: sizing max_connections). One is enough to work; past 100 a node is no longer a small
+ * share of any server.
+ */
+export const POOL_SIZE = { min: 1, max: 100, default: 2 } as const;
+
 export interface StoreOptions extends StoreTimeouts {
   /** A file path for SQLite, or a `postgres://` / `postgresql://` URL. */
   db: string;
-  /** Connections for PostgreSQL (default 10), besides one for LISTEN. */
+  /**
+   * PostgreSQL connections for queries (default 2, at most 100), besides the one LISTEN
+   * connection every listener shares: a node holds at most `poolSize + 1`.
+   */
   poolSize?: number;
   /**
    * PostgreSQL only: `"transaction"` when `db` is a pooler in transaction mode (PgBouncer's
@@ -170,7 +200,10 @@ export interface StoreOptions extends StoreTimeouts {
   pooler?: PoolerMode;
   /** With `pooler`: a direct PostgreSQL URL (the same database, not through the pooler), used only for LISTEN. */
   listenDb?: string;
-  /** Query timings go here at debug level (never bind values); default: nowhere. */
+  /**
+   * Query timings go here at debug level (never bind values), and the PostgreSQL server refusing
+   * a connection for too many clients at warning level; default: nowhere.
+   */
   log?: Logger;
 }
 

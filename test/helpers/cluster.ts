@@ -23,7 +23,8 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export async function startCluster(db: string, count: number, args: string[] = []): Promise<Cluster> {
+/** `env` is added to each node's environment (LIVELY_LOG_LEVEL: "info" to read its warnings in `stderr()`). */
+export async function startCluster(db: string, count: number, args: string[] = [], env: Record<string, string> = {}): Promise<Cluster> {
   const dirs: string[] = [];
   const nodes: ServeProcess[] = [];
   const dataDir = () => {
@@ -32,8 +33,8 @@ export async function startCluster(db: string, count: number, args: string[] = [
     return dir;
   };
   try {
-    nodes.push(await serve(db, dataDir(), args)); // the first one migrates and writes the token
-    nodes.push(...(await Promise.all(Array.from({ length: count - 1 }, () => serve(db, dataDir(), args)))));
+    nodes.push(await serve(db, dataDir(), args, env)); // the first one migrates and writes the token
+    nodes.push(...(await Promise.all(Array.from({ length: count - 1 }, () => serve(db, dataDir(), args, env)))));
   } catch (error) {
     for (const node of nodes) node.child.kill("SIGKILL");
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });

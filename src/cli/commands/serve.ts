@@ -12,7 +12,7 @@ import { requireDurationMs } from "../../code/moments.ts";
 import { LivelyError } from "../../errors.ts";
 import { DEFAULT_SANDBOX_LIMITS } from "../../runtime/sandbox.ts";
 import { checkPoolerOptions, POOLER_POLL_MS, poolerMode } from "../../store/pooler.ts";
-import { DEFAULT_STORE_TIMEOUTS, type StoreTimeouts } from "../../store/store.ts";
+import { DEFAULT_STORE_TIMEOUTS, POOL_SIZE, type StoreTimeouts } from "../../store/store.ts";
 import { defineCommand } from "../core/define.ts";
 import { intOption } from "../core/parse.ts";
 
@@ -62,6 +62,10 @@ export default defineCommand({
       )
       .option("--kv-max-connections <n>", "most KV protocol clients at once; one more is refused (default 1024)")
       .option("--kv-cache-mb <n>", "most MB of bucket values in the node's KV read cache (values over 64 KiB are never cached; default 64)")
+      .option(
+        "--db-pool <n>",
+        `PostgreSQL: connections for queries, 1-${POOL_SIZE.max}; the node holds at most this plus one for LISTEN (default ${POOL_SIZE.default})`,
+      )
       .option("--db-statement-timeout-ms <ms>", "PostgreSQL: the longest one statement may run (statement_timeout; default 30000)")
       .option(
         "--db-lock-timeout-ms <ms>",
@@ -143,6 +147,7 @@ export default defineCommand({
     if (pollIntervalMs !== undefined && pollIntervalMs > MAX_POLL_MS) {
       throw new LivelyError("bad_request", `--poll-ms takes at most ${MAX_POLL_MS} ms, got ${pollIntervalMs}`);
     }
+    const dbPool = dbPoolOption(options.dbPool);
     // Handlers go in before anything starts: a supervisor may send SIGTERM as soon as it sees
     // the ready line, and a signal without a handler would kill the node without closing it.
     let stopping: string | undefined;
@@ -194,6 +199,7 @@ export default defineCommand({
         cacheMaxBytes: cacheMaxMb === undefined ? undefined : cacheMaxMb * 1024 * 1024,
         kvCacheMaxBytes: kvCacheMb === undefined ? undefined : kvCacheMb * 1024 * 1024,
         storeTimeouts,
+        dbPool,
         kvPort,
         kvAllowRemote: options.kvAllowRemote === true,
         kvMaxConnections,
@@ -252,6 +258,19 @@ export default defineCommand({
     }
   },
 });
+
+/** --db-pool: a node's PostgreSQL connections for queries (store.ts POOL_SIZE says why 1 to 100). */
+function dbPoolOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const size = Number(value);
+  if (!/^\d+$/.test(value) || size < POOL_SIZE.min || size > POOL_SIZE.max) {
+    throw new LivelyError(
+      "bad_request",
+      `--db-pool takes a whole number from ${POOL_SIZE.min} to ${POOL_SIZE.max}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return size;
+}
 
 /** PostgreSQL keeps these settings in a 32-bit integer of milliseconds. */
 const MAX_DB_TIMEOUT_MS = 2_147_483_647;

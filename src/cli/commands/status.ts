@@ -3,6 +3,7 @@ import type { FeedState } from "../../cluster/feed.ts";
 import type { LocalCopyState } from "../../cluster/local-copy/local-copy.ts";
 import type { MembershipState } from "../../cluster/membership.ts";
 import type { LoadedInfo } from "../../runtime/version-cache.ts";
+import type { StoreConnections } from "../../store/store.ts";
 import { defineCommand } from "../core/define.ts";
 import { shortTime, table } from "../core/parse.ts";
 
@@ -23,6 +24,8 @@ interface Status {
   /** Absent from nodes older than buckets. */
   kvFeed?: FeedState;
   kvCache?: KvCacheState;
+  /** PostgreSQL only (and absent from nodes older than the connection budget). */
+  connections?: StoreConnections;
 }
 
 interface KvCacheState {
@@ -36,6 +39,15 @@ interface KvCacheState {
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+/** One line on the node's database connections against its budget, and a refusal if there is one. */
+function connectionsLine(c: StoreConnections): string {
+  const line =
+    `database connections: ${c.queries.open} of ${c.queries.max} for queries` +
+    `${c.queries.waiting > 0 ? ` (${c.queries.waiting} waiting)` : ""}, LISTEN ${c.listen.open ? "open" : "closed"}; at most ${c.budget}`;
+  if (!c.refused) return line;
+  return `${line}\ndatabase refuses new connections since ${shortTime(c.refused.since)} (${c.refused.times} refused): ${c.refused.reason}`;
+}
 
 /** One line on the local copy; what it lacks, said plainly. */
 function localCopyLine(copy: LocalCopyState): string {
@@ -84,6 +96,7 @@ export default defineCommand({
         status.feed ? feedLine(status.feed) : "",
         status.kvCache ? kvLine(status.kvCache, status.kvFeed) : "",
         status.localCopy ? localCopyLine(status.localCopy) : "",
+        status.connections ? connectionsLine(status.connections) : "",
         status.loaded.length === 0
           ? ""
           : table([

@@ -26,6 +26,10 @@ export interface PgClient {
 }
 
 export interface PgPool {
+  /** Clients open (connected or connecting), idle among them, and checkouts waiting for one. */
+  readonly totalCount: number;
+  readonly idleCount: number;
+  readonly waitingCount: number;
   connect(): Promise<PgClient>;
   end(): Promise<void>;
   on(event: "error", listener: (error: Error) => void): unknown;

@@ -1,8 +1,9 @@
 /**
- * PostgreSQL, for a platform that has outgrown one machine: a pool of connections with the
- * timeouts and keep-alive of pg-driver.ts, sessions that survive their backend being
+ * PostgreSQL, for a platform that has outgrown one machine: a small pool of connections with
+ * the timeouts and keep-alive of pg-driver.ts, sessions that survive their backend being
  * terminated (pg-session.ts), an advisory lock for migrations (nodes starting together against
- * a fresh database are safe), and LISTEN on a connection of its own. The shared store
+ * a fresh database are safe), and LISTEN on one connection of its own shared by every channel
+ * (pg-listen.ts): at most poolSize + 1 connections per node (pg-budget.ts). The shared store
  * (shared-store.ts) does the rest, including taking the history lock for ordered writes.
  * Behind a transaction pooler (pooler.ts) no session state is relied upon: timeouts per
  * transaction, migrations in one transaction under a transaction-scoped advisory lock, and
@@ -14,13 +15,24 @@ import { LivelyError } from "../../errors.ts";
 import type { BackendSession, SessionRole, StoreBackend } from "../backend.ts";
 import { POOLER_POLL_MS, type PoolerMode } from "../pooler.ts";
 import { type ErrorRule, postgresRule, unavailableError } from "../retry.ts";
-import { DEFAULT_STORE_TIMEOUTS, type StoreCapabilities, type StoreListener, type StoreOptions } from "../store.ts";
-import { createListenClient, createPool, type PgConnectionSettings, type PgPool } from "./pg-driver.ts";
+import {
+  DEFAULT_STORE_TIMEOUTS,
+  POOL_SIZE,
+  type StoreCapabilities,
+  type StoreConnections,
+  type StoreListener,
+  type StoreOptions,
+} from "../store.ts";
+import { ConnectionBudget } from "./pg-budget.ts";
+import { createListenClient, createPool, type PgClient, type PgConnectionSettings, type PgPool } from "./pg-driver.ts";
+import { SharedListen } from "./pg-listen.ts";
 import { failedClients, PgSession } from "./pg-session.ts";
 
 /** Any fixed 64-bit number: the key of the migration advisory lock. */
 const MIGRATION_LOCK_KEY = 7_406_203_011;
-const DEFAULT_POOL_SIZE = 10;
+/** Waits between checkouts refused for too many clients while the pool holds connections of its own. */
+const REFUSED_BACKOFF_FIRST_MS = 25;
+const REFUSED_BACKOFF_MAX_MS = 1_000;
 
 export function redactUrl(url: string): string {
   try {
@@ -46,15 +58,22 @@ export class PostgresBackend implements StoreBackend {
   private readonly connection: PgConnectionSettings;
   /** Where LISTEN connects: `db` itself, or behind a pooler the direct `listenDb`. */
   private readonly listenConnection: PgConnectionSettings;
+  /** The LISTEN database as errors name it: `listenDb` when given, else `db` (passwords removed). */
+  private readonly listenDescription: string;
   private readonly pooler: PoolerMode;
   private readonly pool: PgPool;
+  private readonly budget: ConnectionBudget;
+  private readonly sharedListen: SharedListen;
 
   constructor(options: StoreOptions) {
     this.description = redactUrl(options.db);
     this.pooler = options.pooler ?? "none";
     const canListen = this.pooler === "none" || options.listenDb !== undefined;
     this.capabilities = { canListen, concurrentWriters: true, pollIntervalMs: canListen ? 5000 : POOLER_POLL_MS };
-    const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
+    const poolSize = options.poolSize ?? POOL_SIZE.default;
+    if (!Number.isInteger(poolSize) || poolSize < POOL_SIZE.min || poolSize > POOL_SIZE.max) {
+      throw new LivelyError("internal", `poolSize must be a whole number from ${POOL_SIZE.min} to ${POOL_SIZE.max}, got ${poolSize}`);
+    }
     this.connection = {
       connectionString: options.db,
       statementTimeoutMs: options.statementTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.statementTimeoutMs,
@@ -69,8 +88,17 @@ export class PostgresBackend implements StoreBackend {
     this.lockTimeoutMs = this.connection.lockTimeoutMs;
     const { connectionString: _secret, timeoutsAtStartup: _same, ...timeouts } = this.connection;
     const listenDb: Record<string, string> = options.listenDb ? { listenDb: redactUrl(options.listenDb) } : {};
+    this.listenDescription = options.listenDb ? redactUrl(options.listenDb) : this.description;
     this.settings = { db: this.description, poolSize, pooler: this.pooler, ...listenDb, ...timeouts };
+    this.budget = new ConnectionBudget(poolSize, this.description, options.log?.child({ layer: "store" }));
     this.pool = createPool(this.connection, poolSize);
+    this.sharedListen = new SharedListen({
+      open: () => createListenClient(this.listenConnection),
+      classify: (error) => this.classify(error, { ...this.settings, db: this.listenDescription }),
+      endedUnexpectedly: () => new LivelyError("unavailable", `the listening connection to ${this.listenDescription} ended`),
+      onConnected: () => this.budget.connected(),
+      onConnectFailed: (error) => this.budget.connectFailed(error),
+    });
     // An idle client losing its connection must not crash the node; the pool drops it, and the
     // next checkout connects anew. Checked-out clients have a listener of their own (pg-session.ts).
     this.pool.on("error", () => undefined);
@@ -79,6 +107,7 @@ export class PostgresBackend implements StoreBackend {
     // terminated right after ReadyForQuery) would land in between with no listener at all.
     this.pool.on("connect", (client) => {
       client.on("error", (error) => failedClients.set(client, error));
+      this.budget.connected();
     });
   }
 
@@ -86,9 +115,27 @@ export class PostgresBackend implements StoreBackend {
     return postgresRule(error);
   }
 
-  async acquire(role: SessionRole): Promise<BackendSession> {
+  async acquire(role: SessionRole, waitMs: number): Promise<BackendSession> {
     // The wait for a free pooled connection is bounded by connectTimeoutMs (pg-pool's own timer).
-    return new PgSession(await this.pool.connect(), role, this.connection);
+    return new PgSession(await this.checkout(waitMs), role, this.connection);
+  }
+
+  /**
+   * A pooled client. Refused a new connection for too many clients while the pool holds some of
+   * its own, it waits for one of those (with backoff, at most connectTimeoutMs): a node squeezed
+   * by the server's limit keeps working on the connections it has instead of failing every
+   * checkout that finds them busy. With none of its own the refusal is the caller's at once.
+   */
+  private async checkout(waitMs: number): Promise<PgClient> {
+    const deadline = performance.now() + Math.min(waitMs, this.connection.connectTimeoutMs);
+    for (let wait = REFUSED_BACKOFF_FIRST_MS; ; wait = Math.min(REFUSED_BACKOFF_MAX_MS, wait * 2)) {
+      try {
+        return await this.pool.connect();
+      } catch (error) {
+        if (!this.budget.connectFailed(error) || this.pool.totalCount === 0 || performance.now() + wait > deadline) throw error;
+        await new Promise((done) => setTimeout(done, wait));
+      }
+    }
   }
 
   async lockForMigrations(session: BackendSession): Promise<() => Promise<void>> {
@@ -112,43 +159,27 @@ export class PostgresBackend implements StoreBackend {
   }
 
   async listen(channel: string, onNotify: (payload: string) => void): Promise<StoreListener> {
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new LivelyError("internal", `not a channel name: ${channel}`);
-    const client = createListenClient(this.listenConnection);
-    let end: (error: Error) => void = () => undefined;
-    const ended = new Promise<Error>((resolve) => {
-      end = resolve;
-    });
-    let closing = false;
-    client.on("notification", (message) => {
-      if (message.channel === channel) onNotify(message.payload ?? "");
-    });
-    // Listening from before connect() to the end: a terminated LISTEN backend is an `ended`, never a crash.
-    client.on("error", (error) => end(this.classify(error)));
-    client.on("end", () => end(new LivelyError("unavailable", `the listening connection to ${this.description} ended`)));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${channel}`);
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      throw this.classify(error);
-    }
-    return {
-      ended,
-      close: async () => {
-        if (closing) return;
-        closing = true;
-        await client.end().catch(() => undefined);
-      },
-    };
+    if (!this.capabilities.canListen) throw new LivelyError("internal", "behind a pooler without --listen-db the store cannot LISTEN");
+    return this.sharedListen.listen(channel, onNotify);
+  }
+
+  connections(): StoreConnections {
+    const { totalCount, idleCount, waitingCount } = this.pool;
+    return this.budget.state(
+      { max: this.budget.poolSize, open: totalCount, idle: idleCount, waiting: waitingCount },
+      this.sharedListen.state(),
+    );
   }
 
   async close(): Promise<void> {
+    this.budget.stop();
+    await this.sharedListen.close();
     await this.pool.end();
   }
 
-  private classify(error: unknown): Error {
+  private classify(error: unknown, settings: Readonly<Record<string, string | number>> = this.settings): Error {
     const rule = postgresRule(error);
-    if (rule) return unavailableError(rule, error, this.settings);
+    if (rule) return unavailableError(rule, error, settings);
     return error instanceof Error ? error : new Error(String(error));
   }
 }
