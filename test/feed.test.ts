@@ -11,6 +11,7 @@ import { type Feed, startFeed } from "../src/cluster/feed.ts";
 import { ChannelIndex } from "../src/code/channel-index.ts";
 import { tag } from "../src/code/channels.ts";
 import { deploy } from "../src/code/deploy.ts";
+import { LivelyError } from "../src/errors.ts";
 import { silentLogger } from "../src/log.ts";
 import { openStore } from "../src/store/open.ts";
 import type { Store } from "../src/store/store.ts";
@@ -109,6 +110,28 @@ for (const backend of BACKENDS) {
           await client.query("ALTER TABLE history ENABLE TRIGGER history_notify").catch(() => undefined);
           await client.end();
           await listener.end();
+        }
+      });
+
+      it("when LISTEN cannot be opened but reads work (the server refuses one more connection), the feed reads on its own", async () => {
+        const store = openStore({ db: writer.db });
+        // The real store, but every LISTEN refused the way a full server refuses it.
+        const refusing: Store = Object.assign(Object.create(store) as Store, {
+          listen: async () => {
+            throw new LivelyError("unavailable", "PostgreSQL refuses more connections (test)", { reason: "too_many_connections" });
+          },
+        });
+        const lonely = new ChannelIndex(store);
+        await lonely.catchUp();
+        const polling = startFeed({ store: refusing, index: lonely, log: silentLogger, pollIntervalMs: 60_000 });
+        try {
+          const change = await publish(writer.store, "alpha", "while-refused", ["production"]);
+          await eventually("applied without LISTEN", () => lonely.version("alpha", "production") === change.version);
+          const state = polling.state();
+          assert.deepEqual([state.ok, state.mode, state.listening], [true, "listen", false], JSON.stringify(state));
+        } finally {
+          await polling.stop();
+          await store.close();
         }
       });
 

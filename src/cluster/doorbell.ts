@@ -9,7 +9,10 @@
  *   nothing committed between the two is missed. A notification only wakes the loop; what is
  *   applied is always read back by the pass, so a lost notification delays a change, never
  *   loses it. The fallback poll (`pollMs`) covers a listener that died silently.
- * - A LISTEN connection that ends on its own wakes the loop, which listens again.
+ * - A LISTEN connection that ends on its own wakes the loop, which listens again. When LISTEN
+ *   cannot be opened but reads work (the server refuses one more connection), the loop reads
+ *   every second and tries LISTEN before each pass, unless the feed needs LISTEN to be right
+ *   (`listenRequired`: the KV cache), for which it is a failed pass.
  * - A failed pass is retried with backoff (100 ms doubling to 5 s), never a crash; the first
  *   failure is logged, and the listener that outlived it, maybe half dead, is closed so the
  *   next pass listens afresh.
@@ -24,6 +27,8 @@ import type { Store, StoreListener } from "../store/store.ts";
 
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_MAX_MS = 5000;
+/** Between passes while LISTEN cannot be opened but reads work (a node squeezed by the server's connection limit). */
+const LISTEN_RETRY_MS = 1000;
 
 /** Why the loop's passes fail, and since when (ISO). */
 export interface DoorbellFailure {
@@ -41,6 +46,12 @@ export interface DoorbellOptions {
   rings?: (payload: string) => boolean;
   /** Between passes without a wake-up. */
   pollMs: number;
+  /**
+   * A pass is only good while LISTEN is up (the KV read cache: changes rung while nobody listens
+   * are gone). Default false: when LISTEN cannot be opened the loop reads on its own, every
+   * LISTEN_RETRY_MS at most, and tries LISTEN again before each pass.
+   */
+  listenRequired?: boolean;
   /** Runs before each pass's LISTEN (a feed's one-time preparation; noting where a pass began). */
   beforeListen?: () => Promise<void> | void;
   /** One catch-up: read past what was applied, and apply it. */
@@ -125,6 +136,23 @@ export function startDoorbell(options: DoorbellOptions): Doorbell {
     });
   };
 
+  /**
+   * LISTEN if not listening. Where LISTEN is required its failure is the pass's; else the error
+   * is returned, and said once only if the pass then reads (in an outage the pass says it).
+   */
+  let listenFailing = false;
+  const listenIfNeeded = async (name: string): Promise<Error | undefined> => {
+    try {
+      await connect(name);
+      if (listenFailing) log.info("LISTEN works again; changes ring the doorbell");
+      listenFailing = false;
+      return undefined;
+    } catch (error) {
+      if (options.listenRequired) throw error;
+      return toError(error);
+    }
+  };
+
   const loop = async () => {
     let failures = 0;
     while (!stopped) {
@@ -132,12 +160,15 @@ export function startDoorbell(options: DoorbellOptions): Doorbell {
       try {
         // Awaited even when it is absent or synchronous: the first pass runs after startDoorbell returned.
         await options.beforeListen?.();
-        if (listenOn !== undefined && !listener) await connect(listenOn); // LISTEN first, then read what came before it
+        // LISTEN first, then read what came before it.
+        const listenError = listenOn !== undefined && !listener ? await listenIfNeeded(listenOn) : undefined;
         await options.pass();
+        if (listenError && !listenFailing) log.warn({ err: listenError }, "cannot LISTEN for changes; reading every second until it can");
+        listenFailing = listenError !== undefined;
         if (failure) options.onRecovered?.(failure);
         failure = undefined;
         failures = 0;
-        await rest(options.pollMs);
+        await rest(listenOn !== undefined && !listener ? Math.min(options.pollMs, LISTEN_RETRY_MS) : options.pollMs);
       } catch (thrown) {
         const error = toError(thrown);
         options.onFailure?.();

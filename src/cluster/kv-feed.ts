@@ -114,6 +114,7 @@ export function startKvFeed(options: KvFeedOptions): KvFeed {
     pass,
     // Changes rung while nobody listens are gone: the cache cannot be vouched for until caught up.
     onListenEnded: lose,
+    listenRequired: true,
     onFailure: lose,
     onRecovered: (down) => log.info({ down }, "the KV feed reads again; the cache is in use"),
     messages: {
