@@ -15,19 +15,11 @@ import { readLastLines } from "../src/appliances/logs/reader.ts";
 import { findPreviousLife, identify, isAlive, listTagged } from "../src/appliances/proc.ts";
 import { shellRunner } from "../src/appliances/shell/shell-runner.ts";
 import { voidRunner } from "../src/appliances/void/void-runner.ts";
-import { killAllAppliances, PATH_ENV, shellAppliance } from "./helpers/appliances.ts";
+import { freePort, killAllAppliances, PATH_ENV, shellAppliance } from "./helpers/appliances.ts";
 import { eventually, settlesWithin } from "./helpers/eventually.ts";
 import { tempDir } from "./helpers/temp-dir.ts";
 
 const tagOf = (name: string, runId: string | null) => `${name}:${runId}`;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function canBind(port: number): Promise<boolean> {
   const server = createServer();

@@ -128,6 +128,9 @@ class ManagedAppliance<Spec> implements Appliance {
   private live: LiveRun | undefined;
   private loop: Promise<void> | undefined;
   private wanted = false;
+  /** The stop under way and its grace period, for a run that starts while it is. */
+  private stopping: Promise<StopReport> | undefined;
+  private stopGraceMs = 0;
   private removed = false;
   private wake = new AbortController();
   private queue: Promise<unknown> = Promise.resolve();
@@ -249,11 +252,20 @@ class ManagedAppliance<Spec> implements Appliance {
   private async stopLoop(graceMs: number): Promise<StopReport> {
     if (!this.loop) return NOTHING_STOPPED;
     this.wanted = false;
+    this.stopGraceMs = graceMs;
     this.wake.abort();
-    const report = this.live ? await this.live.stop(graceMs) : NOTHING_STOPPED;
+    this.stopping = this.live?.stop(graceMs);
     await this.loop;
+    const report = (await this.stopping) ?? NOTHING_STOPPED;
+    this.stopping = undefined;
     this.setState("stopped");
     return report;
+  }
+
+  /** A run has started, or is over (undefined); one that started while a stop was under way is stopped at once. */
+  private onLive(run: LiveRun | undefined): void {
+    this.live = run;
+    if (run && !this.wanted) this.stopping = run.stop(this.stopGraceMs);
   }
 
   private async runLoop(firstRun: () => void): Promise<void> {
@@ -270,7 +282,7 @@ class ManagedAppliance<Spec> implements Appliance {
           emit: (event, payload) => this.emit(event, payload),
         },
         (run) => {
-          this.live = run;
+          this.onLive(run);
           if (run) firstRun();
         },
       );

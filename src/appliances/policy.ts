@@ -13,7 +13,8 @@
  *   intensity/period, so a loop that begins an hour after creation is caught as well as one at
  *   boot) marks the appliance crash-looping: reported once, then retried every loopRetryMs, never
  *   given up for good. A stable run clears the mark.
- * - Manual starts and restarts are not counted, and clear the backoff and the mark.
+ * - Manual starts and restarts are not counted, and clear the backoff, the window and the mark,
+ *   as a stable run does.
  */
 import { RestartWindow } from "../supervise/intensity.ts";
 import type { ApplianceSettings } from "./settings.ts";
@@ -32,11 +33,13 @@ export class RestartPolicy {
   private looping = false;
   private window: RestartWindow;
 
+  /** `now` is a monotonic clock in ms (tests pass their own); `random` drives the jitter. */
   constructor(
     private readonly settings: ApplianceSettings,
     private readonly random: () => number = Math.random,
+    private readonly now: () => number = () => performance.now(),
   ) {
-    this.window = new RestartWindow(settings.loopRestarts, settings.loopWindowMs);
+    this.window = new RestartWindow(settings.loopRestarts, settings.loopWindowMs, now);
   }
 
   get crashLooping(): boolean {
@@ -45,10 +48,8 @@ export class RestartPolicy {
 
   /** A run that lasted `uptimeMs` ended and will be restarted automatically: how, and when. */
   next(uptimeMs: number): RestartDecision {
-    if (uptimeMs >= this.settings.stableMs) {
-      this.consecutive = 0;
-      this.looping = false;
-    }
+    // A stable run proves the loop, if any, is over: start counting afresh.
+    if (uptimeMs >= this.settings.stableMs) this.reset();
     this.consecutive += 1;
     const withinLimit = this.window.add();
     const enteredLoop = !withinLimit && !this.looping;
@@ -61,7 +62,7 @@ export class RestartPolicy {
   reset(): void {
     this.consecutive = 0;
     this.looping = false;
-    this.window = new RestartWindow(this.settings.loopRestarts, this.settings.loopWindowMs);
+    this.window = new RestartWindow(this.settings.loopRestarts, this.settings.loopWindowMs, this.now);
   }
 
   private backoff(consecutive: number): number {

@@ -3,6 +3,7 @@
  * settings, and a journal of its events in the order they happened.
  */
 
+import { createServer } from "node:net";
 import type { ApplianceEvents } from "../../src/appliances/events.ts";
 import { type Appliance, type ApplianceDefinition, createAppliance } from "../../src/appliances/instance.ts";
 import { shellRunner } from "../../src/appliances/shell/shell-runner.ts";
@@ -68,4 +69,13 @@ export class Journal {
   names(): string[] {
     return this.entries.filter((entry) => entry.event !== "appliance:state").map((entry) => entry.event.slice("appliance:".length));
   }
+}
+
+/** A loopback port free right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
