@@ -14,7 +14,7 @@ import { spawn } from "node:child_process";
 import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LivelyError } from "../errors.ts";
-import { DEFAULT_PATH } from "./shell/spec.ts";
+import { DEFAULT_PATH } from "./runner.ts";
 
 export type ReadinessCheck =
   | { kind: "tcp"; port: number; host?: string }

@@ -37,6 +37,9 @@ import type { Readable, Writable } from "node:stream";
 /** The environment variable every process of a run inherits: `<appliance>:<run id>`. */
 export const RUN_TAG_VARIABLE = "LIVELY_APPLIANCE_RUN";
 
+/** PATH for a process whose spec sets none: systemd's default for services. */
+export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /** Which run of which appliance: the identity a run's processes are found by. */
 export interface RunContext {
   /** The appliance's name (path-safe; see `instance.ts`). */

@@ -13,8 +13,17 @@ import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LivelyError } from "../../errors.ts";
 import { listTagged, signalGroup, signalIdentity, sweepTag, type TaggedProcess } from "../proc.ts";
-import { RUN_TAG_VARIABLE, type RunContext, type RunExit, type RunHandle, type Runner, runTag, type StopReport } from "../runner.ts";
-import { DEFAULT_PATH, type ShellSpec, validateShellSpec } from "./spec.ts";
+import {
+  DEFAULT_PATH,
+  RUN_TAG_VARIABLE,
+  type RunContext,
+  type RunExit,
+  type RunHandle,
+  type Runner,
+  runTag,
+  type StopReport,
+} from "../runner.ts";
+import { type ShellSpec, validateShellSpec } from "./spec.ts";
 
 /** How often a stop looks whether the run has ended within its grace period. */
 const GRACE_POLL_MS = 25;

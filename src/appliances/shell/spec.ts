@@ -15,14 +15,12 @@ export interface ShellSpec {
   /**
    * The whole environment of the run, rebuilt from the spec at every start: nothing is inherited
    * from the node, so a variable removed from the spec is gone at the next restart. When PATH is
-   * missing it is set to systemd's default (`DEFAULT_PATH`), as systemd does for its services.
+   * missing it is set to systemd's default (`DEFAULT_PATH` in runner.ts), as systemd does for its services.
    */
   env?: Readonly<Record<string, string>>;
   /** Working directory, absolute. Default: the node's working directory. */
   cwd?: string;
 }
-
-export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export function validateShellSpec(spec: ShellSpec): void {
   const bad = (field: string, what: string) => new LivelyError("bad_request", `shell runner: ${field} ${what}`, { field });
