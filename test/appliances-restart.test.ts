@@ -159,6 +159,17 @@ describe("appliances: restart policy", () => {
     assert.equal(policy.next(settings.stableMs).crashLooping, false, "a stable run clears the mark");
   });
 
+  it("moves each backoff delay by at most the jitter", () => {
+    const settings = resolveSettings({ backoffBaseMs: 1000, backoffMaxMs: 60_000, backoffJitter: 0.2, loopRestarts: 100 });
+    const delays = (random: number) => {
+      const policy = new RestartPolicy(settings, () => random);
+      return Array.from({ length: 9 }, () => policy.next(0).delayMs);
+    };
+    assert.deepEqual(delays(0.5), [0, 1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000]);
+    assert.deepEqual(delays(0), [0, 800, 1600, 3200, 6400, 12_800, 25_600, 48_000, 48_000]);
+    assert.deepEqual(delays(1), [0, 1200, 2400, 4800, 9600, 19_200, 38_400, 72_000, 72_000]);
+  });
+
   it("a manual restart counts for nothing", async () => {
     const { app, journal } = shellAppliance("manual", { command: "sleep 1000" }, { settings: { ...FAST, loopRestarts: 1 } });
     await app.start();

@@ -194,6 +194,27 @@ console.log("serving"); setInterval(() => {}, 1e6);`,
     assert.deepEqual(findPreviousLife("old"), { recorded: [], others: [] });
   });
 
+  it("records what a restarted node needs to find a run again, and removes an appliance for good", async () => {
+    const { app, journal } = shellAppliance("recorded", { command: "sleep 1000" });
+    await app.start();
+    const [start] = journal.of("appliance:start");
+    assert.equal(start.tag, `recorded:${start.runId}`);
+    assert.equal(start.processes.length, 1);
+    const found = findPreviousLife(
+      "recorded",
+      start.processes.map((identity) => ({ ...identity, tag: start.tag })),
+    );
+    assert.deepEqual(
+      found.recorded.map((proc) => proc.pid),
+      [start.pids[0]],
+    );
+    await app.remove();
+    await settlesWithin("done", app.done);
+    assert.deepEqual(journal.names().slice(-2), ["stop", "remove"]);
+    assert.deepEqual(findPreviousLife("recorded"), { recorded: [], others: [] });
+    await assert.rejects(app.start(), /was removed/);
+  });
+
   it("refuses a bad spec or option with the field's name", () => {
     const logDir = tempDir("lively-app-");
     assert.throws(() => createAppliance({ name: "a:b", runner: voidRunner, spec: {} }, { logDir }), /name "a:b" is not valid/);

@@ -4,6 +4,7 @@
  * subscribe to exactly these; each carries the appliance's name and the epoch time.
  */
 import type { LogLine } from "./logs/lines.ts";
+import type { ProcessIdentity } from "./proc.ts";
 
 export type ApplianceState = "starting" | "running" | "ready" | "backoff" | "crash-looping" | "stopped" | "failed";
 
@@ -43,7 +44,11 @@ interface Base {
 export interface ApplianceEvents {
   "appliance:create": Base;
   "appliance:state": Base & { from: ApplianceState; to: ApplianceState };
-  "appliance:start": Base & { runId: string; pids: readonly number[]; restarts: number };
+  /**
+   * `processes` (pid and start time of the main process) and `tag` are what a node records to
+   * find this run again after it restarts itself (`findPreviousLife` in proc.ts).
+   */
+  "appliance:start": Base & { runId: string; tag: string; pids: readonly number[]; processes: ProcessIdentity[]; restarts: number };
   "appliance:ready": Base & { runId: string };
   /** A run ended without failing: asked to stop, or exited with 0. */
   "appliance:stop": Base & { exit: ExitRecord };

@@ -13,8 +13,9 @@ import type { Logger } from "../log.ts";
 import type { ApplianceEvents, ApplianceState, ExitRecord, ExitWhy } from "./events.ts";
 import { RunOutput } from "./logs/capture.ts";
 import type { RotatingLog } from "./logs/writer.ts";
+import { identify } from "./proc.ts";
 import { type ReadinessCheck, waitReady } from "./readiness.ts";
-import type { RunContext, RunExit, RunHandle, Runner, StopReport } from "./runner.ts";
+import { type RunContext, type RunExit, type RunHandle, type Runner, runTag, type StopReport } from "./runner.ts";
 import type { ApplianceSettings } from "./settings.ts";
 
 /** How long the last output may take to arrive once every process of the run is gone. */
@@ -76,7 +77,14 @@ export async function runOnce<Spec>(setting: RunSetting<Spec>, live: (run: LiveR
   };
   live(run);
   setting.logger.info({ runId: context.runId, pids: handle.pids }, "appliance started");
-  setting.emit("appliance:start", { runId: context.runId, pids: handle.pids, restarts: setting.restarts() });
+  const processes = handle.pids.map(identify).filter((identity) => identity !== undefined);
+  setting.emit("appliance:start", {
+    runId: context.runId,
+    tag: runTag(context),
+    pids: handle.pids,
+    processes,
+    restarts: setting.restarts(),
+  });
 
   const readiness = new AbortController();
   let startTimer: NodeJS.Timeout | undefined;

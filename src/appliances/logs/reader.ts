@@ -85,7 +85,13 @@ export async function* followLog(path: string, options: FollowOptions = {}): Asy
       }
       // At the end of this file: if the path now names a new file, the old one was rotated away.
       const current = await stat(path).catch(() => undefined);
-      if (current && current.ino !== (await handle.stat()).ino) {
+      const ours = (await handle.stat()).ino;
+      if (current && current.ino !== ours) {
+        // Files rotated in after ours and before the current one (a fast writer): read them whole.
+        for (const between of await rotatedSince(path, ours)) {
+          const data = await readIfExists(between);
+          if (data) for (const line of splitLines(data)) yield parseRecord(line);
+        }
         await handle.close();
         handle = await open(path, "r");
         position = 0;
@@ -96,5 +102,16 @@ export async function* followLog(path: string, options: FollowOptions = {}): Asy
     }
   } finally {
     await handle?.close();
+  }
+}
+
+/** `<path>.k-1` … `<path>.1` (oldest first) when the file we read is now `<path>.k`; none if it is gone. */
+async function rotatedSince(path: string, inode: number): Promise<string[]> {
+  const newer: string[] = [];
+  for (let index = 1; ; index++) {
+    const rotated = await stat(`${path}.${index}`).catch(() => undefined);
+    if (!rotated) return [];
+    if (rotated.ino === inode) return newer;
+    newer.unshift(`${path}.${index}`);
   }
 }
