@@ -103,7 +103,13 @@ wait
   });
 
   it("sweeps what a crashed run left behind before restarting it", async () => {
-    const { app, journal } = shellAppliance("leaky", { command: "setsid sleep 1000 & echo bye; exit 3" }, { restart: "temporary" });
+    // The escapee writes its file only once it has left the group; the run crashes after that.
+    const dir = tempDir("lively-app-leak-");
+    const { app, journal } = shellAppliance(
+      "leaky",
+      { command: "setsid sh -c 'touch escaped; exec sleep 1000' & until [ -f escaped ]; do sleep 0.01; done; echo bye; exit 3", cwd: dir },
+      { restart: "temporary" },
+    );
     await app.start();
     await eventually("failed", () => app.status().state === "failed");
     const [crash] = journal.of("appliance:crash");

@@ -232,7 +232,9 @@ class ManagedAppliance<Spec> implements Appliance {
   /** A manual start: resolves once the first run has started (or failed to). */
   private async startLoop(): Promise<void> {
     if (this.removed) throw new LivelyError("not_found", `appliance ${this.name} was removed`, { appliance: this.name });
-    if (this.loop) return;
+    if (this.loop && this.wanted) return;
+    // A loop that ended by itself (no restart due) may still be closing its log: let it finish.
+    await this.loop;
     this.policy.reset();
     this.wanted = true;
     this.wake = new AbortController();
