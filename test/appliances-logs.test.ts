@@ -9,9 +9,12 @@ import assert from "node:assert/strict";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { LineSplitter, MAX_LINE_BYTES } from "../src/appliances/logs/lines.ts";
 import { followLog, readLastLines } from "../src/appliances/logs/reader.ts";
+import { RotatingLog } from "../src/appliances/logs/writer.ts";
 import { killAllAppliances, shellAppliance } from "./helpers/appliances.ts";
 import { eventually } from "./helpers/eventually.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
 
 function logBytes(dir: string): { files: number; total: number; largest: number } {
   const sizes = readdirSync(dir).map((name) => statSync(join(dir, name)).size);
@@ -108,6 +111,27 @@ describe("appliances: logs", () => {
       followed.map((_, index) => followed[0] + index),
       "no gap, no repeat, through several rotations",
     );
+  });
+
+  it("cuts an endless line into 64 KiB pieces and keeps empty lines", () => {
+    const lines: number[] = [];
+    const splitter = new LineSplitter((line) => lines.push(line.length));
+    splitter.push(Buffer.from("\n\n"));
+    splitter.push(Buffer.alloc(150 * 1024, 0x61));
+    splitter.push(Buffer.from("bc"));
+    splitter.end();
+    assert.deepEqual(lines, [0, 0, MAX_LINE_BYTES, MAX_LINE_BYTES, 150 * 1024 + 2 - 2 * MAX_LINE_BYTES]);
+  });
+
+  it("with one file, rotation starts the file afresh and never lets it pass maxBytes", async () => {
+    const path = join(tempDir("lively-app-log-"), "one.log");
+    const log = new RotatingLog({ path, maxBytes: 4096, maxFiles: 1, bufferBytes: 1 << 20 });
+    for (let i = 0; i < 1000; i++) log.append(Date.now(), "out", `line ${i}`);
+    await log.close();
+    assert.deepEqual(readdirSync(join(path, "..")), ["one.log"]);
+    assert.ok(statSync(path).size <= 4096);
+    const last = await readLastLines(path, 1);
+    assert.equal(last[0].text, "line 999");
   });
 
   it("appends to the same log across runs", async () => {

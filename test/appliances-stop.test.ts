@@ -60,6 +60,25 @@ describe("appliances: stop", () => {
     assert.deepEqual(journal.names(), ["create", "start", "ready", "stop"]);
   });
 
+  it("a stop with kill skips the grace period and SIGTERM", async () => {
+    const { app, logDir } = shellAppliance(
+      "killed",
+      {
+        command: "node",
+        args: ["-e", "process.on('SIGTERM', () => console.log('got TERM')); console.log('up'); setInterval(() => {}, 1e6)"],
+      },
+      { readiness: { kind: "log", pattern: "^up$" }, settings: { graceMs: 600_000 } },
+    );
+    await app.start();
+    await eventually("ready", () => app.status().state === "ready");
+    assert.deepEqual(await settlesWithin("kill", app.stop({ kill: true })), { forced: true, killed: 1, escaped: 0 });
+    assert.deepEqual(
+      (await readLastLines(join(logDir, "killed.log"), 10)).map((line) => line.text),
+      ["up"],
+    );
+    await assert.rejects(app.stop({ graceMs: -1 }), /graceMs must be a number >= 0/);
+  });
+
   it("leaves no process behind from 50 grandchildren (setsid, double forks) and frees their port", async () => {
     const port = await freePort();
     const dir = tempDir("lively-app-script-");

@@ -281,7 +281,11 @@ class ManagedAppliance<Spec> implements Appliance {
           logger: this.logger,
           restarts: () => this.restarts,
           setState: (state) => this.setState(state),
-          emit: (event, payload) => this.emit(event, payload),
+          emit: (event, payload) => {
+            // Listeners of stop and crash see the new record in status() too.
+            if (event === "appliance:stop" || event === "appliance:crash") this.lastExit = (payload as unknown as { exit: ExitRecord }).exit;
+            this.emit(event, payload);
+          },
         },
         (run) => {
           this.onLive(run);
