@@ -283,7 +283,8 @@ class ManagedAppliance<Spec> implements Appliance {
           setState: (state) => this.setState(state),
           emit: (event, payload) => {
             // Listeners of stop and crash see the new record in status() too.
-            if (event === "appliance:stop" || event === "appliance:crash") this.lastExit = (payload as unknown as { exit: ExitRecord }).exit;
+            if (event === "appliance:stop" || event === "appliance:crash")
+              this.lastExit = (payload as unknown as { exit: ExitRecord }).exit;
             this.emit(event, payload);
           },
         },
