@@ -9,11 +9,13 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { after, describe, it } from "node:test";
+import { parseApplianceConfig } from "../src/appliances/config.ts";
 import { dockerRunner, toRunExit } from "../src/appliances/docker/docker-runner.ts";
 import { connectEngine, engineAddress } from "../src/appliances/docker/engine.ts";
 import { adoptDockerRun, endDockerPreviousLife, findDockerPreviousLife } from "../src/appliances/docker/previous-life.ts";
-import { containerOptions, type DockerSpec, validateDockerSpec } from "../src/appliances/docker/spec.ts";
+import { containerOptions, type DockerSpec, dockerSpecOf, validateDockerSpec } from "../src/appliances/docker/spec.ts";
 import { type Appliance, createAppliance } from "../src/appliances/instance.ts";
 import { readLastLines } from "../src/appliances/logs/reader.ts";
 import type { RunHandle } from "../src/appliances/runner.ts";
@@ -72,7 +74,7 @@ describe("appliances: docker runner", { skip: problem }, () => {
   after(async () => {
     await Promise.all([...apps].map((app) => app.stop({ kill: true }).catch(() => undefined)));
     await Promise.all([...handles].map((handle) => handle.kill()));
-    for (const base of ["web", "env", "crash", "stubborn", "polite", "ghost"]) {
+    for (const base of ["web", "env", "crash", "stubborn", "polite", "taken", "ghost"]) {
       await endDockerPreviousLife(await containersOf(named(base)));
     }
   });
@@ -194,6 +196,26 @@ describe("appliances: docker runner", { skip: problem }, () => {
     );
   });
 
+  it("fails a start the engine refuses with the engine's reason, and leaves no container", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const { port } = taken.address() as AddressInfo;
+    const appliance = named("taken");
+    try {
+      await assert.rejects(
+        dockerRunner.start({ image: IMAGE, command: "sleep 1000", ports: [`127.0.0.1:${port}:80`] }, { appliance, runId: "r1" }),
+        new RegExp(`^LivelyError: appliance ${appliance}: cannot start a container of "${IMAGE}": .*${port}`),
+      );
+    } finally {
+      taken.close();
+    }
+    await assert.rejects(
+      dockerRunner.start({ image: IMAGE, args: ["/no/such/program"] }, { appliance, runId: "r2" }),
+      /cannot start a container of .*no\/such\/program/,
+    );
+    assert.deepEqual(await containersOf(appliance), []);
+  });
+
   it("finds a labelled container of a previous life, adopts it, and ends the others", async () => {
     const name = named("ghost");
     const spec = { image: IMAGE, command: "echo alive; sleep 1000", stdin: false };
@@ -264,6 +286,33 @@ describe("appliances: docker spec and engine address", () => {
     assert.equal(containerOptions({ image: IMAGE }, context).Cmd, undefined, "the image's own CMD");
     assert.deepEqual(toRunExit(137), { code: null, signal: "SIGKILL" });
     assert.deepEqual(toRunExit(3), { code: 3, signal: null });
+  });
+
+  it("turns an appliance config into a spec, with the runner's spec options", () => {
+    const config = parseApplianceConfig({
+      name: "web",
+      runner: "docker",
+      image: "nginx:1.27",
+      cmd: "nginx -g 'daemon off;'",
+      env: { A: "1" },
+      ports: ["8080:80"],
+      specOptions: { prefix: "edge", stdin: "false" },
+    });
+    assert.deepEqual(dockerSpecOf(config), {
+      image: "nginx:1.27",
+      command: "nginx -g 'daemon off;'",
+      env: { A: "1" },
+      ports: ["8080:80"],
+      namePrefix: "edge",
+      stdin: false,
+    });
+    const withOption = (specOptions: Record<string, string>) =>
+      parseApplianceConfig({ name: "web", runner: "docker", image: "x", specOptions });
+    assert.throws(
+      () => dockerSpecOf(withOption({ vsn: "~>2.0" })),
+      /specOptions.vsn is not an option of the docker runner \(it takes prefix, stdin\)/,
+    );
+    assert.throws(() => dockerSpecOf(withOption({ stdin: "maybe" })), /specOptions.stdin must be true or false/);
   });
 
   it("reads DOCKER_HOST, and says plainly when no engine answers", async () => {

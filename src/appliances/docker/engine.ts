@@ -191,12 +191,13 @@ function makeEngine(address: EngineAddress): Engine {
     }
     return new LivelyError(
       "internal",
-      `docker engine at ${address.url}: ${what}: ${cause.message.trim()}`,
+      // dockerode's "(HTTP code 409) unexpected - " prefix says nothing the engine's words do not.
+      `docker engine at ${address.url}: ${what}: ${cause.message.replace(/^\(HTTP code \d+\) [^-]*- /, "").trim()}`,
       { engine: address.url },
       { cause },
     );
   };
-  /** Run an engine call; the status codes in `benign` resolve to `fallback` instead of failing. */
+  /** Run an engine call; a status code in `benign` resolves to the value it maps to instead of failing. */
   const call = async <T>(what: string, run: () => Promise<T>, benign: Record<number, T> = {}): Promise<T> => {
     try {
       return await run();
@@ -242,12 +243,12 @@ function makeEngine(address: EngineAddress): Engine {
     },
     attach: (id, stdin) =>
       attachRaw(address, client, id, stdin).catch((error: unknown) =>
-        Promise.reject(error instanceof LivelyError ? error : fail(`attach ${id}`, error)),
+        Promise.reject(error instanceof LivelyError ? error : fail("attach", error)),
       ),
     start: async (id) => {
-      await call(`start ${id}`, () => client.getContainer(id).start());
+      await call("start", () => client.getContainer(id).start());
     },
-    wait: async (id) => (await call(`wait ${id}`, () => client.getContainer(id).wait())).StatusCode,
+    wait: async (id) => (await call("wait", () => client.getContainer(id).wait())).StatusCode,
     // 304: not running; 404: gone. Either way there was nothing to stop.
     stop: (id, seconds) =>
       call(
@@ -270,7 +271,7 @@ function makeEngine(address: EngineAddress): Engine {
         { 404: false, 409: false },
       ),
     remove: async (id) => {
-      await call(`remove ${id}`, () => client.getContainer(id).remove({ force: true, v: true }), { 404: undefined });
+      await call("remove", () => client.getContainer(id).remove({ force: true, v: true }), { 404: undefined });
     },
     list: async (label) =>
       (await call(`list ${label}`, () => client.listContainers({ all: true, filters: { label: [label] } }))).map((summary) => ({
@@ -280,6 +281,17 @@ function makeEngine(address: EngineAddress): Engine {
         state: summary.State ?? "unknown",
       })),
   };
+}
+
+/** The `message` of an engine's JSON error body, else the body itself. */
+function engineMessage(body: string, status: number | undefined): string {
+  try {
+    const parsed = JSON.parse(body) as { message?: unknown };
+    if (typeof parsed.message === "string") return parsed.message;
+  } catch {
+    // Not JSON: the text is the message.
+  }
+  return body.trim() || `HTTP ${status}`;
 }
 
 function pullError(line: string): string | undefined {
@@ -315,7 +327,7 @@ async function attachRaw(
       let body = "";
       response.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
       response.on("end", () =>
-        reject(Object.assign(new Error(body.trim() || `HTTP ${response.statusCode}`), { statusCode: response.statusCode })),
+        reject(Object.assign(new Error(engineMessage(body, response.statusCode)), { statusCode: response.statusCode })),
       );
     });
     request.once("error", reject);

@@ -13,6 +13,7 @@
  * ```
  */
 import { LivelyError } from "../../errors.ts";
+import type { ApplianceConfig } from "../config.ts";
 import { type RunContext, runTag } from "../runner.ts";
 import { checkArgs, checkEnv } from "../spec-fields.ts";
 import type { CreateOptions } from "./engine.ts";
@@ -140,4 +141,34 @@ export function containerOptions(spec: DockerSpec, context: RunContext): CreateO
     ExposedPorts: exposed,
     HostConfig: { PortBindings: bindings },
   };
+}
+
+/** The spec options (`name#key:value`) the docker runner takes, and what they set. */
+const SPEC_OPTIONS: Record<string, (spec: DockerSpec, value: string) => void> = {
+  prefix: (spec, value) => {
+    spec.namePrefix = value;
+  },
+  stdin: (spec, value) => {
+    if (value !== "true" && value !== "false") throw bad("specOptions.stdin", `must be true or false, not ${JSON.stringify(value)}`);
+    spec.stdin = value === "true";
+  },
+};
+
+/**
+ * A checked appliance config (config.ts) as this runner's spec: `cmd` is `command`, and the spec
+ * suffix may set `#prefix:NAME` (the containers' name prefix) and `#stdin:false`.
+ */
+export function dockerSpecOf(config: ApplianceConfig): DockerSpec {
+  const spec: DockerSpec = { image: config.image ?? "" };
+  if (config.cmd !== undefined) spec.command = config.cmd;
+  if (config.args !== undefined) spec.args = config.args;
+  if (config.env !== undefined) spec.env = config.env;
+  if (config.ports !== undefined) spec.ports = config.ports;
+  for (const [key, value] of Object.entries(config.specOptions ?? {})) {
+    const apply = SPEC_OPTIONS[key];
+    if (!apply) throw bad(`specOptions.${key}`, `is not an option of the docker runner (it takes ${Object.keys(SPEC_OPTIONS).join(", ")})`);
+    apply(spec, value);
+  }
+  validateDockerSpec(spec);
+  return spec;
 }
