@@ -7,12 +7,15 @@
  * elsewhere it skips the engine tests and says why.
  */
 import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { parseApplianceConfig } from "../src/appliances/config.ts";
-import { dockerRunner, toRunExit } from "../src/appliances/docker/docker-runner.ts";
+import { dockerRunner, dockerRunnerOn, toRunExit } from "../src/appliances/docker/docker-runner.ts";
 import { connectEngine, engineAddress } from "../src/appliances/docker/engine.ts";
 import { adoptDockerRun, endDockerPreviousLife, findDockerPreviousLife } from "../src/appliances/docker/previous-life.ts";
 import { containerOptions, type DockerSpec, dockerSpecOf, validateDockerSpec } from "../src/appliances/docker/spec.ts";
@@ -68,13 +71,30 @@ function lines(stream: NodeJS.ReadableStream | null): string[] {
   return seen;
 }
 
+/** A private Podman API service on `socket` (the containers it starts outlive it, as with Docker's live-restore). */
+async function startPodmanService(socket: string, engine: ReturnType<typeof connectEngine>): Promise<ChildProcess> {
+  const service = spawn("podman", ["system", "service", "--time=0", `unix://${socket}`], { stdio: "ignore" });
+  await eventually(
+    "the engine answers",
+    () =>
+      engine.ping().then(
+        () => true,
+        () => false,
+      ),
+    30_000,
+  );
+  return service;
+}
+
+const podmanProblem = spawnSync("podman", ["--version"]).status === 0 ? false : "no podman binary to run a private engine with";
+
 const containersOf = async (name: string) => findDockerPreviousLife(name);
 
 describe("appliances: docker runner", { skip: problem }, () => {
   after(async () => {
     await Promise.all([...apps].map((app) => app.stop({ kill: true }).catch(() => undefined)));
     await Promise.all([...handles].map((handle) => handle.kill()));
-    for (const base of ["web", "env", "crash", "stubborn", "polite", "taken", "ghost"]) {
+    for (const base of ["web", "env", "crash", "stubborn", "polite", "taken", "survivor", "ghost"]) {
       await endDockerPreviousLife(await containersOf(named(base)));
     }
   });
@@ -214,6 +234,34 @@ describe("appliances: docker runner", { skip: problem }, () => {
       /cannot start a container of .*no\/such\/program/,
     );
     assert.deepEqual(await containersOf(appliance), []);
+  });
+
+  it("keeps a run through an engine restart: its container lives on, so no second copy starts", { skip: podmanProblem }, async () => {
+    const socket = join(tempDir("lively-engine-"), "engine.sock");
+    const engine = connectEngine(engineAddress(`unix://${socket}`));
+    let service = await startPodmanService(socket, engine);
+    try {
+      const { app, journal } = dockerAppliance(
+        named("survivor"),
+        { command: "echo up; exec sleep 1000", stdin: false },
+        { runner: dockerRunnerOn(() => engine), readiness: { kind: "log", pattern: "^up$" }, settings: { graceMs: 1000 } },
+      );
+      await app.start();
+      await eventually("ready", () => app.status().state === "ready", 30_000);
+      const runId = app.status().runId;
+      service.kill("SIGKILL");
+      await once(service, "exit");
+      await assert.rejects(engine.ping(), /no Docker engine at/);
+      service = await startPodmanService(socket, engine);
+      const [container] = await findDockerPreviousLife(app.name, engine);
+      assert.equal(container?.running, true, "the container outlived its engine");
+      assert.equal(app.status().runId, runId, "the run was never given up");
+      assert.equal(journal.of("appliance:start").length, 1);
+      assert.deepEqual(await settlesWithin("stop", app.stop()), { forced: true, killed: 1, escaped: 0 });
+      assert.deepEqual(await findDockerPreviousLife(app.name, engine), []);
+    } finally {
+      service.kill("SIGKILL");
+    }
   });
 
   it("finds a labelled container of a previous life, adopts it, and ends the others", async () => {

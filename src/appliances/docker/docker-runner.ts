@@ -31,17 +31,21 @@ import { containerOptions, type DockerSpec, validateDockerSpec } from "./spec.ts
 const OUTPUT_END_WAIT_MS = 2_000;
 /** Exit code of a process ended by SIGKILL, as the engine reports it. */
 const KILLED_CODE = 128 + constants.signals.SIGKILL;
+/** How long a run's wait and removal keep trying an engine that does not answer (it may be restarting). */
+const ENGINE_RETRY_MS = 30_000;
+const ENGINE_RETRY_INTERVAL_MS = 1_000;
 const NOTHING: StopReport = { forced: false, killed: 0, escaped: 0 };
 
-export const dockerRunner: Runner<DockerSpec> = {
-  kind: "docker",
-  validate: validateDockerSpec,
-  start: startDocker,
-};
+/** Runs containers on the engine DOCKER_HOST names when each run starts. */
+export const dockerRunner: Runner<DockerSpec> = dockerRunnerOn(() => connectEngine(engineAddress()));
 
-async function startDocker(spec: DockerSpec, context: RunContext): Promise<RunHandle> {
+/** A docker runner on another engine than DOCKER_HOST's. */
+export function dockerRunnerOn(engine: () => Engine): Runner<DockerSpec> {
+  return { kind: "docker", validate: validateDockerSpec, start: (spec, context) => startDocker(engine(), spec, context) };
+}
+
+async function startDocker(engine: Engine, spec: DockerSpec, context: RunContext): Promise<RunHandle> {
   validateDockerSpec(spec);
-  const engine = connectEngine(engineAddress());
   const options = containerOptions(spec, context);
   const id = await createPulling(engine, options, context);
   try {
@@ -93,8 +97,10 @@ export function toRunExit(code: number): RunExit {
 /** The handle of a started (or adopted) container whose output is attached. */
 export function attachedRun(engine: Engine, id: string, context: RunContext, streams: Awaited<ReturnType<Engine["attach"]>>): RunHandle {
   let exitCode: number | null = null;
-  // An engine that stops answering ends the wait too: the run is lost to us, not still running.
-  const done: Promise<RunExit> = engine.wait(id).then(
+  // The wait is asked again while the engine does not answer (a restarted engine's containers
+  // live on: giving up at once would start a second copy beside this one). An engine gone for
+  // longer, or a container removed behind our back, ends the run with neither code nor signal.
+  const done: Promise<RunExit> = whileUnavailable(() => engine.wait(id)).then(
     (code) => {
       exitCode = code;
       return toRunExit(code);
@@ -112,7 +118,7 @@ export function attachedRun(engine: Engine, id: string, context: RunContext, str
   const remove = (): Promise<void> => {
     removal ??= (async () => {
       await Promise.race([outputEnded, sleep(OUTPUT_END_WAIT_MS)]);
-      await engine.remove(id).catch(() => undefined);
+      await whileUnavailable(() => engine.remove(id)).catch(() => undefined);
       streams.connection.destroy();
     })();
     return removal;
@@ -150,6 +156,19 @@ export function attachedRun(engine: Engine, id: string, context: RunContext, str
       return NOTHING;
     },
   };
+}
+
+/** `call`, tried again every second while it fails with "unavailable", for up to ENGINE_RETRY_MS. */
+async function whileUnavailable<T>(call: () => Promise<T>): Promise<T> {
+  const deadline = performance.now() + ENGINE_RETRY_MS;
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof LivelyError) || error.code !== "unavailable" || performance.now() > deadline) throw error;
+      await sleep(ENGINE_RETRY_INTERVAL_MS);
+    }
+  }
 }
 
 function endOf(stream: Duplex): Promise<void> {

@@ -6,10 +6,12 @@
  * (STYLE pattern 4), so swapping the client touches this file alone. Must not import api/, cli/,
  * gateway/ or other runners.
  *
- * One call is not dockerode's: attaching stdin. dockerode sends its options as a JSON body (or
- * an empty chunked body) on the hijacked connection, and the engine hands those bytes to the
- * container's stdin (Podman does; a program reading stdin would see `{"stream":true,…}` or
- * `0\r\n`). `attach` therefore sends its own upgrade request with `Content-Length: 0`.
+ * Two calls are not dockerode's. Attach: dockerode sends its options as a JSON body (or an empty
+ * chunked body) on the hijacked connection, and the engine hands those bytes to the container's
+ * stdin (Podman does; a program reading stdin would see `{"stream":true,…}` or `0\r\n`), so
+ * `attach` sends its own upgrade request with `Content-Length: 0`. Wait: dockerode's never
+ * settles when the engine dies mid-wait (it listens for no error on the response), which would
+ * leave a run "running" for ever.
  *
  * ```ts
  * const engine = connectEngine(engineAddress(process.env.DOCKER_HOST));
@@ -151,7 +153,6 @@ interface DockerClient {
   }): Promise<{ Id: string; Names?: string[]; Labels?: Record<string, string>; State?: string }[]>;
   getContainer(id: string): {
     start(): Promise<unknown>;
-    wait(): Promise<{ StatusCode: number }>;
     stop(options: { t: number }): Promise<unknown>;
     kill(options: { signal: "SIGKILL" }): Promise<unknown>;
     remove(options: { force: true; v: true }): Promise<unknown>;
@@ -248,7 +249,15 @@ function makeEngine(address: EngineAddress): Engine {
     start: async (id) => {
       await call("start", () => client.getContainer(id).start());
     },
-    wait: async (id) => (await call("wait", () => client.getContainer(id).wait())).StatusCode,
+    // Not dockerode's: its wait never settles when the engine dies while it waits.
+    wait: (id) =>
+      call("wait", async () => {
+        const body = bodyOf(await engineRequest(address, "POST", `/containers/${encodeURIComponent(id)}/wait`));
+        const code = (JSON.parse(body) as { StatusCode?: unknown }).StatusCode;
+        if (typeof code !== "number")
+          throw Object.assign(new Error(`wait answered without an exit code: ${body.trim()}`), { statusCode: 500 });
+        return code;
+      }),
     // 304: not running; 404: gone. Either way there was nothing to stop.
     stop: (id, seconds) =>
       call(
@@ -304,6 +313,52 @@ function pullError(line: string): string | undefined {
   }
 }
 
+/** What the engine answered: an upgraded connection, or a status and a body. */
+type Answer = { socket: Duplex } | { status: number; body: string };
+
+/**
+ * One request to the engine with an empty body, never left hanging: a connection lost before the
+ * answer is complete (the engine died) rejects, where dockerode would wait for ever. Errors
+ * carry `statusCode` when the engine answered, none when the connection failed.
+ */
+function engineRequest(address: EngineAddress, method: "GET" | "POST", path: string, upgrade = false): Promise<Answer> {
+  const request = (address.protocol === "https" ? https : http).request({
+    method,
+    path,
+    headers: upgrade ? { Connection: "Upgrade", Upgrade: "tcp", "Content-Length": "0" } : { "Content-Length": "0" },
+    ...(address.socketPath ? { socketPath: address.socketPath } : { host: address.host, port: address.port, ...address.tls }),
+  });
+  return new Promise<Answer>((resolve, reject) => {
+    request.once("upgrade", (_response, socket, head) => {
+      if (head.length > 0) socket.unshift(head);
+      resolve({ socket });
+    });
+    request.once("response", (response) => {
+      let body = "";
+      response.on("data", (chunk: Buffer) => {
+        body += chunk.toString("utf8");
+      });
+      response.once("end", () => resolve({ status: response.statusCode ?? 0, body }));
+      response.once("error", reject);
+      response.once("close", () => {
+        if (!response.complete) reject(new Error("the engine closed the connection before answering"));
+      });
+    });
+    request.once("error", reject);
+    request.end();
+  });
+}
+
+/** The body of a 2xx answer; anything else rejects with the engine's message and status. */
+function bodyOf(answer: Answer): string {
+  if ("socket" in answer) {
+    answer.socket.destroy();
+    throw Object.assign(new Error("the engine upgraded a connection that asked for no upgrade"), { statusCode: 500 });
+  }
+  if (answer.status >= 200 && answer.status < 300) return answer.body;
+  throw Object.assign(new Error(engineMessage(answer.body, answer.status)), { statusCode: answer.status });
+}
+
 /** `POST /containers/{id}/attach` upgraded to a raw stream, with an empty body (see the header). */
 async function attachRaw(
   address: EngineAddress,
@@ -312,27 +367,9 @@ async function attachRaw(
   stdin: boolean,
 ): Promise<{ stdout: Readable; stderr: Readable; stdin: Writable | null; connection: Duplex }> {
   const query = `stream=1&stdout=1&stderr=1&stdin=${stdin ? 1 : 0}`;
-  const request = (address.protocol === "https" ? https : http).request({
-    method: "POST",
-    path: `/containers/${encodeURIComponent(id)}/attach?${query}`,
-    headers: { Connection: "Upgrade", Upgrade: "tcp", "Content-Length": "0" },
-    ...(address.socketPath ? { socketPath: address.socketPath } : { host: address.host, port: address.port, ...address.tls }),
-  });
-  const connection = await new Promise<Duplex>((resolve, reject) => {
-    request.once("upgrade", (_response, socket, head) => {
-      if (head.length > 0) socket.unshift(head);
-      resolve(socket);
-    });
-    request.once("response", (response) => {
-      let body = "";
-      response.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
-      response.on("end", () =>
-        reject(Object.assign(new Error(engineMessage(body, response.statusCode)), { statusCode: response.statusCode })),
-      );
-    });
-    request.once("error", reject);
-    request.end();
-  });
+  const answer = await engineRequest(address, "POST", `/containers/${encodeURIComponent(id)}/attach?${query}`, true);
+  if (!("socket" in answer)) bodyOf(answer);
+  const connection = (answer as { socket: Duplex }).socket;
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   client.modem.demuxStream(connection, stdout, stderr);
