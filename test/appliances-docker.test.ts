@@ -3,8 +3,9 @@
  * `shared/tools/container-engine` (CI runs it and exports DOCKER_HOST). A container serving HTTP
  * on a published port, the environment and stdin reaching it and its output coming back split
  * into stdout and stderr, the restart policy, a stop forced at the grace period, a missing image,
- * and the containers of a previous life found by label. In CI a missing engine fails this file;
- * elsewhere it skips the engine tests and says why.
+ * a start the engine refuses, a run kept through an engine restart (a private Podman service,
+ * killed and started again), and the containers of a previous life found by label. In CI a
+ * missing engine fails this file; elsewhere it skips the engine tests and says why.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
