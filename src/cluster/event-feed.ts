@@ -52,6 +52,8 @@ export interface EventFeed extends ChildHandle {
   wake(): void;
   /** The position published so far (undefined until the first read). */
   readonly cursor: EventCursor | undefined;
+  /** Nodes up at the last comparison of node statuses (0 until the first). */
+  readonly liveNodes: number;
 }
 
 export function startEventFeed(options: EventFeedOptions): EventFeed {
@@ -61,12 +63,13 @@ export function startEventFeed(options: EventFeedOptions): EventFeed {
   let cursor: EventCursor | undefined = options.from;
   let lastCompare = Number.NEGATIVE_INFINITY;
   let lastPrune = performance.now();
+  let liveNodes = 0;
 
   const pass = async () => {
     if (performance.now() - lastCompare >= heartbeatMs) {
       lastCompare = performance.now();
       const prune = performance.now() - lastPrune >= PRUNE_EVERY_MS;
-      await recordNodeChanges(store, { downAfterMs: options.downAfterMs, prune });
+      liveNodes = (await recordNodeChanges(store, { downAfterMs: options.downAfterMs, prune })).up;
       if (prune) lastPrune = performance.now();
     }
     if (cursor === undefined) {
@@ -96,6 +99,9 @@ export function startEventFeed(options: EventFeedOptions): EventFeed {
     wake: doorbell.wake,
     get cursor() {
       return cursor;
+    },
+    get liveNodes() {
+      return liveNodes;
     },
     async stop() {
       await doorbell.stop();

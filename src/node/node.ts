@@ -38,6 +38,7 @@ import { assertKvHostAllowed } from "../api/kv-tcp/server.ts";
 import { VerifiedTokens } from "../auth/token-cache.ts";
 import { currentCursor, type LivelyEvent } from "../cluster/event-log.ts";
 import { EventManager } from "../cluster/events.ts";
+import { fanOutDelayMs } from "../cluster/fan-out.ts";
 import { startFeed } from "../cluster/feed.ts";
 import { followIndex } from "../cluster/local-copy/follow.ts";
 import { LocalCopy } from "../cluster/local-copy/local-copy.ts";
@@ -146,6 +147,9 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     nodeLog.info("the database answers again: schema checked; catching up");
   };
 
+  // Background fetches after an apply wait a random delay that grows with the cluster (fan-out.ts).
+  const fanOutDelay = () => fanOutDelayMs(parts.eventFeed?.liveNodes ?? 1);
+
   const feedChild = async (): Promise<ChildHandle> => {
     const store = need(parts.store, "the store");
     const previous = parts.index?.exportState();
@@ -169,7 +173,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     // Every apply (the feed's, or an admin write's on this node) has new history for the event feed.
     index.onApplied(() => parts.eventFeed?.wake());
     parts.mapFrom = degraded ? "local copy" : "database";
-    const following = followIndex(localCopy, index, store);
+    const following = followIndex(localCopy, index, store, { delayMs: fanOutDelay });
     // After each apply, heartbeat soon: `lively nodes` sees this node converge within milliseconds.
     const feed = startFeed({
       store,
@@ -230,7 +234,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       },
     });
     parts.cache = cache;
-    const preloading = startPreloading({ index, cache, log });
+    const preloading = startPreloading({ index, cache, log, delayMs: fanOutDelay });
     parts.preloading = preloading;
     return resourceChild(async () => {
       await preloading.stop();
