@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { compareEveryMs } from "../src/cluster/event-feed.ts";
 import { FAN_OUT_MAX_MS, fanOutDelayMs, fanOutWindowMs, makePause } from "../src/cluster/fan-out.ts";
 import { LocalCopy } from "../src/cluster/local-copy/local-copy.ts";
 import { ChannelIndex } from "../src/code/channel-index.ts";
@@ -60,6 +61,38 @@ describe("the fan-out delay", () => {
     const waiting = pause.wait(3_600_000);
     pause.cut();
     await settlesWithin("the cut pause", waiting);
+  });
+});
+
+describe("comparing node statuses in a large cluster", () => {
+  it("is every heartbeat up to 20 nodes, then shared: about 10 comparisons a second in all", () => {
+    assert.equal(
+      compareEveryMs(2_000, 1, () => 0.5),
+      2_000,
+    );
+    assert.equal(
+      compareEveryMs(2_000, 20, () => 0.5),
+      2_000,
+    );
+    assert.equal(
+      compareEveryMs(2_000, 200, () => 0.5),
+      20_000,
+    );
+    assert.equal(
+      compareEveryMs(2_000, 200, () => 0),
+      15_000,
+      "spread -25 %",
+    );
+    assert.equal(
+      compareEveryMs(2_000, 200, () => 1),
+      25_000,
+      "spread +25 %",
+    );
+    assert.equal(
+      compareEveryMs(5_000, 30, () => 0.5),
+      5_000,
+      "never more often than the heartbeat",
+    );
   });
 });
 

@@ -20,6 +20,7 @@
 import { startEventFeed } from "../../src/cluster/event-feed.ts";
 import type { LivelyEvent } from "../../src/cluster/event-log.ts";
 import { EventManager } from "../../src/cluster/events.ts";
+import { fanOutWindowMs } from "../../src/cluster/fan-out.ts";
 import { startFeed } from "../../src/cluster/feed.ts";
 import { startKvFeed } from "../../src/cluster/kv-feed.ts";
 import { startMembership } from "../../src/cluster/membership.ts";
@@ -64,6 +65,15 @@ async function startSimNode(db: string, id: string, loops: Set<SimLoop>, poolSiz
   let stopping = false;
   let lastSeq = index.appliedSeq;
   const address = `http://sim/${id}`;
+  const eventFeed = loops.has("events")
+    ? startEventFeed({
+        store,
+        events: new EventManager<LivelyEvent>({ log }),
+        log,
+        node: () => ({ id, address }),
+        stopping: () => stopping,
+      })
+    : undefined;
   const membership = loops.has("membership")
     ? await startMembership({
         store,
@@ -72,16 +82,8 @@ async function startSimNode(db: string, id: string, loops: Set<SimLoop>, poolSiz
         livelyVersion: LIVELY_VERSION,
         appliedSeq: () => index.appliedSeq,
         loaded: () => [],
+        soonGapMs: () => fanOutWindowMs(eventFeed?.liveNodes ?? 1),
         log,
-      })
-    : undefined;
-  const eventFeed = loops.has("events")
-    ? startEventFeed({
-        store,
-        events: new EventManager<LivelyEvent>({ log }),
-        log,
-        node: () => ({ id, address }),
-        stopping: () => stopping,
       })
     : undefined;
   const kvFeed = loops.has("kv") ? startKvFeed({ store, cache: new KvReadCache(), log, onChanges: () => eventFeed?.wake() }) : undefined;

@@ -39,6 +39,14 @@ export interface MembershipOptions {
   loaded: () => { module: string; version: number }[];
   /** Default 2000 (DESIGN.md). */
   heartbeatMs?: number;
+  /**
+   * The least time between a beat and the next one `beatSoon()` asks for (read at each ask;
+   * never below MIN_BEAT_GAP_MS). The node passes its fan-out window (fan-out.ts: 5 ms per live
+   * node, at most 1 s): during a burst of deploys each node then beats about once a window, so
+   * the cluster writes at most ~200 such beats a second at any size, instead of one per node
+   * per deploy; a lone deploy after a quiet second is still reported at once.
+   */
+  soonGapMs?: () => number;
   /** Rows silent for longer than this are deleted by whichever node prunes next. Default 1 h. */
   pruneAfterMs?: number;
   log: Logger;
@@ -109,7 +117,11 @@ class MembershipLoop implements Membership {
       this.soonWanted = true;
       return;
     }
-    this.arm(Math.max(performance.now(), this.lastStart + MIN_BEAT_GAP_MS));
+    this.arm(Math.max(performance.now(), this.lastStart + this.soonGap()));
+  }
+
+  private soonGap(): number {
+    return Math.max(MIN_BEAT_GAP_MS, this.options.soonGapMs?.() ?? 0);
   }
 
   /** One heartbeat now, then the next one armed. Never two at once; never throws. */
@@ -121,7 +133,7 @@ class MembershipLoop implements Membership {
       this.inFlight = undefined;
     });
     await this.inFlight;
-    this.arm(this.soonWanted ? Math.max(performance.now(), this.lastStart + MIN_BEAT_GAP_MS) : this.lastStart + this.heartbeatMs);
+    this.arm(this.soonWanted ? Math.max(performance.now(), this.lastStart + this.soonGap()) : this.lastStart + this.heartbeatMs);
   }
 
   /** Make the single timer fire at `at` (performance.now() time), unless it fires earlier already. */

@@ -14,7 +14,7 @@
  * Owns: deciding and recording status changes. Must not import api/, cli/, gateway/, runtime/.
  */
 import { insertNodeEvent, lastNodeStatuses, lockNodeEvents, type NodeEventStatus, pruneNodeEvents } from "../store/queries/events.ts";
-import { listNodes, type NodeRecord } from "../store/queries/nodes.ts";
+import { listNodeStatuses, type NodeStatusRecord } from "../store/queries/nodes.ts";
 import type { Db, Store } from "../store/store.ts";
 import { DEFAULT_DOWN_AFTER_MS } from "./nodes-view.ts";
 
@@ -27,14 +27,14 @@ interface Change {
   status: NodeEventStatus;
 }
 
-function statusOf(node: NodeRecord, nowMs: number, downAfterMs: number): NodeEventStatus {
+function statusOf(node: NodeStatusRecord, nowMs: number, downAfterMs: number): NodeEventStatus {
   if (node.state === "left") return "left";
   return nowMs - node.heartbeatAt > downAfterMs ? "down" : "up";
 }
 
 /** The changes the rows show against what is recorded, and how many nodes are up. */
 async function pendingChanges(db: Db, downAfterMs: number): Promise<{ changes: Change[]; up: number }> {
-  const { nowMs, nodes } = await listNodes(db);
+  const { nowMs, nodes } = await listNodeStatuses(db);
   const recorded = await lastNodeStatuses(db);
   const changes: Change[] = [];
   let up = 0;

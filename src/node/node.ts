@@ -38,7 +38,7 @@ import { assertKvHostAllowed } from "../api/kv-tcp/server.ts";
 import { VerifiedTokens } from "../auth/token-cache.ts";
 import { currentCursor, type LivelyEvent } from "../cluster/event-log.ts";
 import { EventManager } from "../cluster/events.ts";
-import { fanOutDelayMs } from "../cluster/fan-out.ts";
+import { fanOutDelayMs, fanOutWindowMs } from "../cluster/fan-out.ts";
 import { startFeed } from "../cluster/feed.ts";
 import { followIndex } from "../cluster/local-copy/follow.ts";
 import { LocalCopy } from "../cluster/local-copy/local-copy.ts";
@@ -147,7 +147,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     nodeLog.info("the database answers again: schema checked; catching up");
   };
 
-  // Background fetches after an apply wait a random delay that grows with the cluster (fan-out.ts).
+  // Background fetches after an apply wait a random delay that grows with the cluster (cluster/fan-out.ts).
   const fanOutDelay = () => fanOutDelayMs(parts.eventFeed?.liveNodes ?? 1);
 
   const feedChild = async (): Promise<ChildHandle> => {
@@ -322,6 +322,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       appliedSeq: () => index.appliedSeq,
       loaded: () => cache.loadedVersions(),
       heartbeatMs: options.heartbeatMs,
+      // In a burst of applies, about one beat per fan-out window: the heartbeat writes stay bounded at any size.
+      soonGapMs: () => fanOutWindowMs(parts.eventFeed?.liveNodes ?? 1),
       log,
     });
     parts.membership = membership;

@@ -68,6 +68,30 @@ export async function pruneNodes(tx: Db, olderThanMs: number): Promise<number> {
   return (await tx.run("DELETE FROM nodes WHERE heartbeat_at < now_ms() - $1", [olderThanMs])).changes;
 }
 
+/** What deciding a node's status needs: no loaded versions, no seq. */
+export type NodeStatusRecord = Pick<NodeRecord, "id" | "address" | "startedAt" | "heartbeatAt" | "state">;
+
+/**
+ * Every node's status inputs and the database's clock: the node event log's comparison, which
+ * runs on many nodes, reads this and not `listNodes` (whose `loaded` lists grow with the cluster).
+ */
+export async function listNodeStatuses(db: Db): Promise<{ nowMs: number; nodes: NodeStatusRecord[] }> {
+  const rows = await db.all<Pick<NodeRow, "id" | "address" | "started_at" | "heartbeat_at" | "state">>(
+    "SELECT id, address, started_at, heartbeat_at, state FROM nodes ORDER BY id",
+  );
+  const now = await db.get<{ now: number }>("SELECT now_ms() AS now");
+  return {
+    nowMs: now?.now ?? 0,
+    nodes: rows.map((row) => ({
+      id: row.id,
+      address: row.address,
+      startedAt: row.started_at,
+      heartbeatAt: row.heartbeat_at,
+      state: row.state,
+    })),
+  };
+}
+
 export async function listNodes(db: Db): Promise<{ nowMs: number; nodes: NodeRecord[] }> {
   const rows = await db.all<NodeRow>(
     "SELECT id, address, lively_version, started_at, heartbeat_at, applied_seq, state, loaded FROM nodes ORDER BY id",
