@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { compareEveryMs } from "../src/cluster/event-feed.ts";
+import { compareEveryMs, readEveryMs } from "../src/cluster/event-feed.ts";
 import { FAN_OUT_MAX_MS, fanOutDelayMs, fanOutWindowMs, makePause } from "../src/cluster/fan-out.ts";
 import { LocalCopy } from "../src/cluster/local-copy/local-copy.ts";
 import { ChannelIndex } from "../src/code/channel-index.ts";
@@ -93,6 +93,13 @@ describe("comparing node statuses in a large cluster", () => {
       5_000,
       "never more often than the heartbeat",
     );
+  });
+
+  it("the event feed's polls read the logs every N × 10 ms, between its poll and the store's", () => {
+    assert.equal(readEveryMs(1_000, 5_000, 3), 1_000);
+    assert.equal(readEveryMs(1_000, 5_000, 200), 2_000);
+    assert.equal(readEveryMs(1_000, 5_000, 2_000), 5_000);
+    assert.equal(readEveryMs(100, 100, 200), 100, "SQLite: every 100 ms");
   });
 });
 

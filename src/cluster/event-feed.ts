@@ -21,6 +21,7 @@
  */
 import { toError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { type LogPositions, logPositions } from "../store/queries/events.ts";
 import type { Store } from "../store/store.ts";
 import type { ChildHandle } from "../supervise/supervisor.ts";
 import { startDoorbell } from "./doorbell.ts";
@@ -76,6 +77,19 @@ export interface EventFeed extends ChildHandle {
   readonly liveNodes: number;
 }
 
+/**
+ * How often a poll (no wake-up) reads the logs. History and KV changes wake this feed at once
+ * (their own feeds listen), so a poll only brings node events, which have no doorbell, and covers
+ * a wake-up that never came. Node events are rare and a `down` is only decided after 10 s, so in a
+ * cluster of N nodes a poll reads every N × 10 ms (between the 1 s poll and the store's fallback
+ * poll, 5 s on PostgreSQL): 200 nodes poll 100 times a second in all, not 200.
+ */
+export function readEveryMs(pollMs: number, slowestPollMs: number, liveNodes: number): number {
+  return Math.max(pollMs, Math.min(slowestPollMs, liveNodes * 10));
+}
+
+const samePosition = (a: LogPositions, b: EventCursor) => a.history === b.history && a.kv === b.kv && a.nodes === b.nodes;
+
 export function startEventFeed(options: EventFeedOptions): EventFeed {
   const { store, events } = options;
   const log = options.log.child({ layer: "event-feed" });
@@ -86,12 +100,19 @@ export function startEventFeed(options: EventFeedOptions): EventFeed {
   let liveNodes = 0;
 
   let nextCompareMs = heartbeatMs;
+  const pollMs = Math.min(options.pollIntervalMs ?? store.capabilities.pollIntervalMs, MAX_POLL_MS);
+  const slowestPollMs = Math.max(pollMs, options.pollIntervalMs ?? store.capabilities.pollIntervalMs);
+  /** Something on this node says the logs moved (an apply, KV changes, its own node event): read at once. */
+  let woken = true;
+  let lastRead = Number.NEGATIVE_INFINITY;
 
   const pass = async () => {
     if (performance.now() - lastCompare >= nextCompareMs) {
       lastCompare = performance.now();
       const prune = performance.now() - lastPrune >= PRUNE_EVERY_MS;
-      liveNodes = (await recordNodeChanges(store, { downAfterMs: options.downAfterMs, prune })).up;
+      const compared = await recordNodeChanges(store, { downAfterMs: options.downAfterMs, prune });
+      liveNodes = compared.up;
+      if (compared.recorded > 0) woken = true;
       nextCompareMs = compareEveryMs(heartbeatMs, liveNodes);
       if (prune) lastPrune = performance.now();
     }
@@ -99,9 +120,18 @@ export function startEventFeed(options: EventFeedOptions): EventFeed {
       cursor = await store.read((db) => currentCursor(db));
       return;
     }
+    if (!woken && performance.now() - lastRead < readEveryMs(pollMs, slowestPollMs, liveNodes)) return;
+    // A poll first asks where the logs stand (one read of the counters) and reads them only if they moved.
+    let check = !woken;
+    woken = false;
+    lastRead = performance.now();
     for (;;) {
       const from: EventCursor = cursor;
-      const page = await store.read((db) => readEvents(db, from, PAGE));
+      const page = await store.read(async (db) =>
+        check && samePosition(await logPositions(db), from) ? undefined : readEvents(db, from, PAGE),
+      );
+      if (!page) return;
+      check = false;
       for (const { event } of page.events) events.notify(event);
       cursor = page.cursor;
       if (!page.more || doorbell.stopped) return;
@@ -112,14 +142,17 @@ export function startEventFeed(options: EventFeedOptions): EventFeed {
   const doorbell = startDoorbell({
     store,
     log,
-    pollMs: Math.min(options.pollIntervalMs ?? store.capabilities.pollIntervalMs, MAX_POLL_MS),
+    pollMs,
     pass,
     onRecovered: () => log.info("the event feed reads again"),
     messages: { failing: "cannot read the event logs; retrying" },
   });
   return {
     done: doorbell.done,
-    wake: doorbell.wake,
+    wake() {
+      woken = true;
+      doorbell.wake();
+    },
     get cursor() {
       return cursor;
     },

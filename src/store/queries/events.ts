@@ -76,9 +76,11 @@ async function counter(db: Db, name: string): Promise<number> {
   return Number(row?.value ?? 0);
 }
 
-/** Each log's newest committed seq. */
+/** Each log's newest committed seq (one statement: every node's event feed asks this on its polls). */
 export async function logPositions(db: Db): Promise<LogPositions> {
-  return { history: await counter(db, "seq"), kv: await counter(db, "kv"), nodes: await counter(db, "nodes") };
+  const rows = await db.all<{ name: string; value: number }>("SELECT name, value FROM counters WHERE name IN ('seq', 'kv', 'nodes')");
+  const of = (name: string) => Number(rows.find((row) => row.name === name)?.value ?? 0);
+  return { history: of("seq"), kv: of("kv"), nodes: of("nodes") };
 }
 
 /** The highest seq each pruned log has forgotten (the history is never pruned). */
