@@ -4,10 +4,11 @@
  * server's CPU from /proc, then for each N in --nodes (default 10, 50, 100, 200) runs N nodes on
  * it: a few REAL `lively serve` processes (--real, default 2) and N − real SIMULATED nodes (the
  * loops a node runs against the database and nothing else, many per worker process, each node
- * with its own Store: bench/lib/scale-sim.ts). Per N it prints the server's CPU at idle and
- * during 10 deploys/s (ordered history writes that move a channel, through the store API),
- * the connections held, the heartbeat write rate, and commit → applied by every simulated node
- * (p50/p99 over the deploys; the feed alone, no loading). Then the memory a loaded version costs
+ * with its own Store: bench/lib/scale-sim.ts). Per N it prints the server's CPU at idle, during
+ * 1 deploy/s and during 10 deploys/s (ordered history writes that move a channel, through the
+ * store API), the connections held, the heartbeat write rate, commit → applied by every
+ * simulated node (p50/p99 over the deploys; the feed alone, no loading) and the statements a
+ * deploy adds per node. Then the memory a loaded version costs
  * a real node. Targets (PASS/MISS) are judged at 200 nodes. A benchmark, not a test: exits 0
  * unless something broke.
  *
@@ -18,30 +19,26 @@
  *
  * See bench/README.md ("Scale benchmark") and docs/scaling.md.
  */
-import { cpus, loadavg, platform, release, totalmem } from "node:os";
+import { cpus, platform, release, totalmem } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { tag } from "../src/code/channels.ts";
 import { compileSource } from "../src/code/compile.ts";
 import { deploy } from "../src/code/deploy.ts";
 import { openStore } from "../src/store/open.ts";
 import type { Store } from "../src/store/store.ts";
-import { calibrateWallClock, wallNow } from "./lib/clock.ts";
+import { calibrateWallClock } from "./lib/clock.ts";
 import type { Cluster } from "./lib/cluster.ts";
 import { tempDir } from "./lib/http-procs.ts";
 import { runBench } from "./lib/run.ts";
 import { parseScaleArgs, type ScaleArgs, scaleUsage } from "./lib/scale-args.ts";
-import { type Fleet, startFleet } from "./lib/scale-fleet.ts";
+import { startFleet } from "./lib/scale-fleet.ts";
 import { type PrivatePostgres, startPrivatePostgres } from "./lib/scale-pg.ts";
 import { memoryPerVersion, startRealNodes } from "./lib/scale-real.ts";
 import { printScaleReport, type ScaleRow } from "./lib/scale-report.ts";
+import { type DeployFigures, deployWindow, measure, SCALE_MODULE } from "./lib/scale-window.ts";
 import { ensureBuild } from "./lib/serve.ts";
-import { summarize } from "./lib/stats.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const MODULE = "scaleprobe";
-/** How long after the last deploy a seq may still reach every node before it counts as missed. */
-const SETTLE_MS = 5_000;
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const step = (text: string) => process.stdout.write(`  ${text}\n`);
@@ -52,50 +49,20 @@ async function seed(store: Store): Promise<void> {
   const noValidate = async () => ({ exports: ["default"] });
   for (const n of [1, 2]) {
     const compiled = await compileSource(`export default { fetch() { return new Response("v${n}") } }`);
-    await deploy(store, { module: MODULE, ...compiled, message: `scale ${n}`, actor: "bench" }, noValidate);
+    await deploy(store, { module: SCALE_MODULE, ...compiled, message: `scale ${n}`, actor: "bench" }, noValidate);
   }
 }
 
-/** CPU shares of one core over `ms` (the server's, the simulated nodes'), the load average, and what the counters moved by. */
-async function window(pgServer: PrivatePostgres, fleet: Fleet, ms: number, during?: Promise<void>) {
-  const c0 = await pgServer.counters();
-  const cpu0 = pgServer.cpuSeconds();
-  const sim0 = fleet.cpuSeconds();
-  const t0 = performance.now();
-  await (during ?? sleep(ms));
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu1 = pgServer.cpuSeconds();
-  const sim1 = fleet.cpuSeconds();
-  const c1 = await pgServer.counters();
-  return {
-    cpuPct: ((cpu1 - cpu0) / seconds) * 100,
-    simCpuPct: ((sim1 - sim0) / seconds) * 100,
-    load: loadavg()[0] ?? Number.NaN,
-    heartbeatsPerS: (c1.heartbeats - c0.heartbeats) / seconds,
-    statementsPerS: (c1.calls - c0.calls) / seconds,
-    seconds,
-  };
-}
+const top = async (pgServer: PrivatePostgres, what: string) => {
+  for (const s of await pgServer.topStatements(3))
+    step(`  top ${what} statement: ${s.calls} calls, ${s.ms.toFixed(0)} ms: ${s.query.slice(0, 110)}`);
+  await pgServer.resetStatements();
+};
 
-/** Where the next move sends production: the seed leaves it at 1, and each move flips it. */
-let nextVersion = 2;
-
-/** `perSecond` channel moves for `ms`; returns [seq, commit wall time] per move. */
-async function deployLoad(store: Store, perSecond: number, ms: number): Promise<[number, number][]> {
-  const commits: [number, number][] = [];
-  const gap = 1000 / perSecond;
-  const start = performance.now();
-  for (let i = 0; performance.now() - start < ms; i++) {
-    const due = start + i * gap;
-    if (due > performance.now()) await sleep(due - performance.now());
-    const moved = await tag(store, { module: MODULE, version: nextVersion, channel: "production", actor: "bench" });
-    // The time the deployer saw its COMMIT succeed: a node may apply a little before it (its NOTIFY went out at the commit).
-    const at = wallNow();
-    nextVersion = moved.to === 1 ? 2 : 1;
-    if (moved.moved) commits.push([moved.seq, at]);
-  }
-  return commits;
-}
+const deployLine = (d: DeployFigures, sims: number) =>
+  `${d.deploys} deploys in ${d.seconds.toFixed(0)} s (${(d.deploys / d.seconds).toFixed(1)}/s): PostgreSQL ${d.cpuPct.toFixed(1)} % of a core, ` +
+  `${d.statementsPerS.toFixed(0)} statements/s; commit → applied by all ${sims} p50 ${d.lag.p50.toFixed(1)} ms, ` +
+  `p99 ${d.lag.p99.toFixed(1)} ms, max ${d.lag.max.toFixed(1)} ms, ${d.missed} missed; simulated nodes ${d.simCpuPct.toFixed(0)} % of a core, load ${d.load.toFixed(1)}`;
 
 async function runN(args: ScaleArgs, pgServer: PrivatePostgres, real: Cluster | undefined, realConnections: number, n: number) {
   const sims = n - (real?.nodes.length ?? 0);
@@ -114,57 +81,35 @@ async function runN(args: ScaleArgs, pgServer: PrivatePostgres, real: Cluster | 
   try {
     await pgServer.resetStatements();
     const connections = await pgServer.connections();
-    const idle = await window(pgServer, fleet, args.idleS * 1000);
-    const idleTop = await pgServer.topStatements(3);
+    const idle = await measure(pgServer, fleet, args.idleS * 1000);
     step(
       `idle ${idle.seconds.toFixed(0)} s: PostgreSQL ${idle.cpuPct.toFixed(1)} % of a core, ${idle.statementsPerS.toFixed(0)} statements/s, ` +
         `${idle.heartbeatsPerS.toFixed(0)} heartbeats/s; ${connections} connections; simulated nodes ${idle.simCpuPct.toFixed(0)} % of a core, load ${idle.load.toFixed(1)}`,
     );
-    for (const s of idleTop) step(`  top idle statement: ${s.calls} calls, ${s.ms.toFixed(0)} ms: ${s.query.slice(0, 110)}`);
-    await pgServer.resetStatements();
-    const deployer = openStore({ db: pgServer.url, poolSize: 1 });
-    let commits: [number, number][] = [];
-    const busy = await window(
-      pgServer,
-      fleet,
-      0,
-      deployLoad(deployer, 10, args.deployS * 1000).then((c) => {
-        commits = c;
-      }),
-    );
-    await deployer.close();
-    const busyTop = await pgServer.topStatements(3);
-    const deadline = performance.now() + SETTLE_MS;
-    const reachedAll = () => commits.every(([seq]) => (fleet.applied.get(seq)?.[1] ?? 0) >= sims);
-    while (!reachedAll() && performance.now() < deadline) await sleep(50);
-    const lags: number[] = [];
-    let missed = 0;
-    for (const [seq, at] of commits) {
-      const seen = fleet.applied.get(seq);
-      if (!seen || seen[1] < sims) missed++;
-      else lags.push(seen[0] - at);
-    }
-    const lag = summarize(lags);
-    step(
-      `${commits.length} deploys in ${busy.seconds.toFixed(0)} s (${(commits.length / busy.seconds).toFixed(1)}/s): PostgreSQL ` +
-        `${busy.cpuPct.toFixed(1)} % of a core, ${busy.statementsPerS.toFixed(0)} statements/s; commit → applied by all ${sims} ` +
-        `p50 ${lag.p50.toFixed(1)} ms, p99 ${lag.p99.toFixed(1)} ms, max ${lag.max.toFixed(1)} ms, ${missed} missed; ` +
-        `simulated nodes ${busy.simCpuPct.toFixed(0)} % of a core, load ${busy.load.toFixed(1)}`,
-    );
-    for (const s of busyTop) step(`  top busy statement: ${s.calls} calls, ${s.ms.toFixed(0)} ms: ${s.query.slice(0, 110)}`);
+    await top(pgServer, "idle");
+    const slow = await deployWindow(pgServer, fleet, 1, args.deployS);
+    step(deployLine(slow, sims));
+    await top(pgServer, "1 deploy/s");
+    const busy = await deployWindow(pgServer, fleet, 10, args.deployS);
+    step(deployLine(busy, sims));
+    await top(pgServer, "10 deploys/s");
+    const extra = (busy.statementsPerS - idle.statementsPerS) / Math.max(1e-9, busy.deploys / busy.seconds) / n;
+    step(`statements per deploy per node at 10 deploys/s: ${extra.toFixed(1)} (the server's work a deploy adds, over the idle rate)`);
     const row: ScaleRow = {
       nodes: n,
       real: real?.nodes.length ?? 0,
       sims,
       idleCpuPct: idle.cpuPct,
       busyCpuPct: busy.cpuPct,
-      deploysPerS: commits.length / busy.seconds,
+      deploysPerS: busy.deploys / busy.seconds,
       connections,
       perSimNode: (connections - realConnections) / Math.max(1, sims),
       heartbeatsPerS: idle.heartbeatsPerS,
       simCpuPct: busy.simCpuPct,
-      lag,
-      missed,
+      lag: busy.lag,
+      missed: busy.missed,
+      slowLag: slow.lag,
+      statementsPerDeployPerNode: extra,
     };
     return row;
   } finally {

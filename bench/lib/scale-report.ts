@@ -19,6 +19,10 @@ export interface ScaleRow {
   /** Commit → applied by every simulated node, per deploy (ms). */
   lag: Summary;
   missed: number;
+  /** The same at 1 deploy/s: the feed's latency when the machine is not saturated. */
+  slowLag: Summary;
+  /** Statements a deploy adds per node (busy minus idle statements/s, per deploy/s, per node). */
+  statementsPerDeployPerNode: number;
 }
 
 const TARGET_NODES = 200;
@@ -59,6 +63,8 @@ export function printScaleReport(
         `${msText(row.lag.p50)} / ${msText(row.lag.p99)}`,
         String(row.missed),
         pct(row.simCpuPct),
+        `${msText(row.slowLag.p50)} / ${msText(row.slowLag.p99)}`,
+        row.statementsPerDeployPerNode.toFixed(1),
       ]),
     ),
   );

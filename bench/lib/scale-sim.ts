@@ -5,8 +5,10 @@
  *   feed        its own ChannelIndex kept current by cluster/feed.ts (LISTEN lively_history,
  *               the 5 s fallback poll), exactly as node.ts builds it
  *   membership  cluster/membership.ts: the 2 s heartbeat, and a beat soon after each apply
- *   events      cluster/event-feed.ts: the node event log's status comparison on every
- *               heartbeat, and the event logs read on every apply and at least every second
+ *   events      cluster/event-feed.ts: the node event log's status comparison, and the event
+ *               logs read on every apply and on its polls; and node/module-events.ts, which
+ *               every real node runs: on each new history seq it reads which modules export
+ *               onEvent (none here, so nothing is called)
  *   kv          cluster/kv-feed.ts with an empty read cache (LISTEN on the KV channel, the poll)
  *
  * Each node opens its own Store (`openStore({ db, poolSize })`: its own pool and LISTEN
@@ -27,6 +29,7 @@ import { startMembership } from "../../src/cluster/membership.ts";
 import { ChannelIndex } from "../../src/code/channel-index.ts";
 import { KvReadCache } from "../../src/kv/cache.ts";
 import { silentLogger } from "../../src/log.ts";
+import { deliverEventsToModules } from "../../src/node/module-events.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
 import { LIVELY_VERSION } from "../../src/version.ts";
@@ -65,13 +68,19 @@ async function startSimNode(db: string, id: string, loops: Set<SimLoop>, poolSiz
   let stopping = false;
   let lastSeq = index.appliedSeq;
   const address = `http://sim/${id}`;
+  const events = new EventManager<LivelyEvent>({ log });
   const eventFeed = loops.has("events")
-    ? startEventFeed({
-        store,
-        events: new EventManager<LivelyEvent>({ log }),
+    ? startEventFeed({ store, events, log, node: () => ({ id, address }), stopping: () => stopping })
+    : undefined;
+  const moduleEvents = loops.has("events")
+    ? deliverEventsToModules({
+        events,
+        store: () => store,
+        appliedSeq: () => index.appliedSeq,
+        call: async () => undefined,
+        moduleLog: () => undefined,
+        nodeId: () => id,
         log,
-        node: () => ({ id, address }),
-        stopping: () => stopping,
       })
     : undefined;
   const membership = loops.has("membership")
@@ -105,6 +114,7 @@ async function startSimNode(db: string, id: string, loops: Set<SimLoop>, poolSiz
   return {
     async stop() {
       stopping = true;
+      moduleEvents?.stop();
       await feed?.stop();
       await kvFeed?.stop();
       await eventFeed?.stop();
