@@ -121,17 +121,16 @@ export function startEventFeed(options: EventFeedOptions): EventFeed {
       return;
     }
     if (!woken && performance.now() - lastRead < readEveryMs(pollMs, slowestPollMs, liveNodes)) return;
-    // A poll first asks where the logs stand (one read of the counters) and reads them only if they moved.
-    let check = !woken;
+    // Where the logs stand first (one read of the counters): only the logs that moved are read.
     woken = false;
     lastRead = performance.now();
     for (;;) {
       const from: EventCursor = cursor;
-      const page = await store.read(async (db) =>
-        check && samePosition(await logPositions(db), from) ? undefined : readEvents(db, from, PAGE),
-      );
+      const page = await store.read(async (db) => {
+        const newest = await logPositions(db);
+        return samePosition(newest, from) ? undefined : readEvents(db, from, PAGE, newest);
+      });
       if (!page) return;
-      check = false;
       for (const { event } of page.events) events.notify(event);
       cursor = page.cursor;
       if (!page.more || doorbell.stopped) return;
