@@ -15,7 +15,7 @@
  *   npm run bench:scale                               10, 50, 100, 200 nodes (~8 min on 2 cores)
  *   npm run bench:scale -- --nodes 10,50 --quick      shorter windows, fewer versions
  *   flags: --nodes LIST  --quick  --real N  --workers K  --pool N  --loops feed,membership,events,kv
- *          --idle-s S  --deploy-s S  --versions N  --max-connections N
+ *          --idle-s S  --deploy-s S  --versions N  --max-connections N  --pool-idle-ms MS  --pg-setting NAME=VALUE
  *
  * See bench/README.md ("Scale benchmark") and docs/scaling.md.
  */
@@ -61,7 +61,7 @@ const top = async (pgServer: PrivatePostgres, what: string) => {
 
 const deployLine = (d: DeployFigures, sims: number) =>
   `${d.deploys} deploys in ${d.seconds.toFixed(0)} s (${(d.deploys / d.seconds).toFixed(1)}/s): PostgreSQL ${d.cpuPct.toFixed(1)} % of a core, ` +
-  `${d.statementsPerS.toFixed(0)} statements/s; commit → applied by all ${sims} p50 ${d.lag.p50.toFixed(1)} ms, ` +
+  `${d.statementsPerS.toFixed(0)} statements/s, ${d.connectsPerS.toFixed(1)} connections opened/s; commit → applied by all ${sims} p50 ${d.lag.p50.toFixed(1)} ms, ` +
   `p99 ${d.lag.p99.toFixed(1)} ms, max ${d.lag.max.toFixed(1)} ms, ${d.missed} missed; simulated nodes ${d.simCpuPct.toFixed(0)} % of a core, load ${d.load.toFixed(1)}`;
 
 async function runN(args: ScaleArgs, pgServer: PrivatePostgres, real: Cluster | undefined, realConnections: number, n: number) {
@@ -74,6 +74,7 @@ async function runN(args: ScaleArgs, pgServer: PrivatePostgres, real: Cluster | 
     workers: args.workers,
     loops: args.loops,
     poolSize: args.pool,
+    poolIdleMs: args.poolIdleMs,
     prefix: `sim${n}`,
   });
   step(`simulated nodes ready in ${((performance.now() - started) / 1000).toFixed(1)} s; settling 3 s`);
@@ -84,7 +85,7 @@ async function runN(args: ScaleArgs, pgServer: PrivatePostgres, real: Cluster | 
     const idle = await measure(pgServer, fleet, args.idleS * 1000);
     step(
       `idle ${idle.seconds.toFixed(0)} s: PostgreSQL ${idle.cpuPct.toFixed(1)} % of a core, ${idle.statementsPerS.toFixed(0)} statements/s, ` +
-        `${idle.heartbeatsPerS.toFixed(0)} heartbeats/s; ${connections} connections; simulated nodes ${idle.simCpuPct.toFixed(0)} % of a core, load ${idle.load.toFixed(1)}`,
+        `${idle.heartbeatsPerS.toFixed(0)} heartbeats/s; ${connections} connections, ${idle.connectsPerS.toFixed(1)} opened/s; simulated nodes ${idle.simCpuPct.toFixed(0)} % of a core, load ${idle.load.toFixed(1)}`,
     );
     await top(pgServer, "idle");
     const slow = await deployWindow(pgServer, fleet, 1, args.deployS);
@@ -100,6 +101,7 @@ async function runN(args: ScaleArgs, pgServer: PrivatePostgres, real: Cluster | 
       real: real?.nodes.length ?? 0,
       sims,
       idleCpuPct: idle.cpuPct,
+      slowCpuPct: slow.cpuPct,
       busyCpuPct: busy.cpuPct,
       deploysPerS: busy.deploys / busy.seconds,
       connections,
@@ -130,10 +132,13 @@ async function main(): Promise<number> {
   say(
     `node ${process.version}, ${platform()} ${release()}, ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? "?"}), ${(totalmem() / 1024 ** 3).toFixed(1)} GB RAM`,
   );
-  say(`nodes ${args.nodes.join(", ")}; ${args.real} real; simulated loops: ${args.loops.join(", ")}; pool ${args.pool} per simulated node`);
+  say(
+    `nodes ${args.nodes.join(", ")}; ${args.real} real; simulated loops: ${args.loops.join(", ")}; pool ${args.pool} per simulated node` +
+      (args.poolIdleMs === undefined ? "" : `, idle timeout overridden to ${args.poolIdleMs} ms`),
+  );
   say(`windows: idle ${args.idleS} s, 10 deploys/s for ${args.deployS} s; memory: ${args.versions} versions`);
   if (args.real > 0) say(ensureBuild(ROOT).note);
-  const pgServer = await startPrivatePostgres({ maxConnections: args.maxConnections, sharedBuffers: "256MB" });
+  const pgServer = await startPrivatePostgres({ maxConnections: args.maxConnections, sharedBuffers: "256MB", settings: args.pgSettings });
   let real: Cluster | undefined;
   try {
     say(`PostgreSQL ${pgServer.version}: ${pgServer.label}; ${pgServer.settings}`);

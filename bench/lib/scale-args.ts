@@ -16,11 +16,15 @@ export interface ScaleArgs {
   /** Versions loaded on a real node for the memory figure. */
   versions: number;
   maxConnections: number;
+  /** Overrides the simulated nodes' pool idle timeout (scale-sim.ts); undefined: the store's own. */
+  poolIdleMs?: number;
+  /** More `-c name=value` settings for the private server (`--pg-setting`, repeatable). */
+  pgSettings: string[];
 }
 
 export const scaleUsage =
   "usage: npm run bench:scale -- [--nodes 10,50,100,200] [--quick] [--real N] [--workers K] [--pool N] " +
-  "[--loops feed,membership,events,kv] [--idle-s S] [--deploy-s S] [--versions N] [--max-connections N]";
+  "[--loops feed,membership,events,kv] [--idle-s S] [--deploy-s S] [--versions N] [--max-connections N] [--pool-idle-ms MS] [--pg-setting NAME=VALUE]…";
 
 const DEFAULTS: ScaleArgs = {
   nodes: [10, 50, 100, 200],
@@ -33,6 +37,7 @@ const DEFAULTS: ScaleArgs = {
   deployS: 10,
   versions: 100,
   maxConnections: 1200,
+  pgSettings: [],
 };
 
 const QUICK: Partial<ScaleArgs> = { idleS: 4, deployS: 4, versions: 20 };
@@ -51,7 +56,11 @@ export function parseScaleArgs(argv: readonly string[]): ScaleArgs | string {
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] as string;
     const next = () => argv[++i];
-    const number = (key: "real" | "workers" | "pool" | "idleS" | "deployS" | "versions" | "maxConnections", min: number, max: number) => {
+    const number = (
+      key: "real" | "workers" | "pool" | "idleS" | "deployS" | "versions" | "maxConnections" | "poolIdleMs",
+      min: number,
+      max: number,
+    ) => {
       const value = whole(flag, next(), min, max);
       if (typeof value === "string") return value;
       set[key] = value;
@@ -76,7 +85,12 @@ export function parseScaleArgs(argv: readonly string[]): ScaleArgs | string {
     else if (flag === "--deploy-s") problem = number("deployS", 1, 600);
     else if (flag === "--versions") problem = number("versions", 1, 1000);
     else if (flag === "--max-connections") problem = number("maxConnections", 20, 10_000);
-    else problem = `unknown flag ${flag}`;
+    else if (flag === "--pool-idle-ms") problem = number("poolIdleMs", 0, 3_600_000);
+    else if (flag === "--pg-setting") {
+      const setting = next() ?? "";
+      if (!/^[a-z_.]+=[^\s]+$/.test(setting)) problem = `--pg-setting wants NAME=VALUE (a PostgreSQL setting), got ${setting || "nothing"}`;
+      else args.pgSettings = [...args.pgSettings, setting];
+    } else problem = `unknown flag ${flag}`;
     if (problem) return problem;
   }
   const parsed: ScaleArgs = { ...args, ...(args.quick ? QUICK : {}), ...set };

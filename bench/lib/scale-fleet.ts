@@ -47,6 +47,7 @@ export async function startFleet(options: {
   workers: number;
   loops: SimLoop[];
   poolSize: number;
+  poolIdleMs?: number;
   prefix: string;
 }): Promise<Fleet> {
   const applied = new Map<number, [number, number]>();
@@ -82,7 +83,15 @@ export async function startFleet(options: {
         }
       });
       ready.push(onMessage(child, (m) => m.type === "ready", READY_TIMEOUT_MS, "ready"));
-      child.send({ type: "start", db: options.db, ids, loops: options.loops, poolSize: options.poolSize } satisfies ToWorker);
+      const start: ToWorker = {
+        type: "start",
+        db: options.db,
+        ids,
+        loops: options.loops,
+        poolSize: options.poolSize,
+        poolIdleMs: options.poolIdleMs,
+      };
+      child.send(start);
     }
     await Promise.all(ready);
   } catch (error) {

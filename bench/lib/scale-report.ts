@@ -8,6 +8,8 @@ export interface ScaleRow {
   real: number;
   sims: number;
   idleCpuPct: number;
+  /** During 1 deploy/s and 10 deploys/s. */
+  slowCpuPct: number;
   busyCpuPct: number;
   deploysPerS: number;
   /** Client connections on the lively database, and per simulated node (real nodes' taken out). */
@@ -43,28 +45,29 @@ export function printScaleReport(
         "nodes",
         "real+sim",
         "PG CPU idle",
-        "PG CPU 10 deploys/s",
-        "deploys/s",
-        "connections",
-        "per sim node",
+        "at 1 deploy/s",
+        "at 10 deploys/s",
+        "connections (per sim node)",
         "heartbeats/s",
-        "applied by all p50 / p99",
+        "applied by all, 1/s p50 / p99",
+        "10/s p50 / p99",
         "missed",
+        "stmts/deploy/node",
+        "sim CPU at 10/s",
       ],
       rows.map((row) => [
         String(row.nodes),
         `${row.real}+${row.sims}`,
         pct(row.idleCpuPct),
+        pct(row.slowCpuPct),
         pct(row.busyCpuPct),
-        row.deploysPerS.toFixed(1),
-        String(row.connections),
-        row.perSimNode.toFixed(2),
+        `${row.connections} (${row.perSimNode.toFixed(2)})`,
         row.heartbeatsPerS.toFixed(1),
+        `${msText(row.slowLag.p50)} / ${msText(row.slowLag.p99)}`,
         `${msText(row.lag.p50)} / ${msText(row.lag.p99)}`,
         String(row.missed),
-        pct(row.simCpuPct),
-        `${msText(row.slowLag.p50)} / ${msText(row.slowLag.p99)}`,
         row.statementsPerDeployPerNode.toFixed(1),
+        pct(row.simCpuPct),
       ]),
     ),
   );

@@ -19,6 +19,7 @@
  * Messages: parent → worker {start}, {stop}; worker → parent {ready}, {applied}, {stopped}, {failed}.
  */
 
+import pg from "pg";
 import { startEventFeed } from "../../src/cluster/event-feed.ts";
 import type { LivelyEvent } from "../../src/cluster/event-log.ts";
 import { EventManager } from "../../src/cluster/events.ts";
@@ -35,10 +36,27 @@ import type { Store } from "../../src/store/store.ts";
 import { LIVELY_VERSION } from "../../src/version.ts";
 import { calibrateWallClock, wallNow } from "./clock.ts";
 
+/**
+ * `--pool-idle-ms`, an experiment: the store's pools (src/store/postgres/pg-driver.ts) keep pg's
+ * default idleTimeoutMillis (10 s), so a node's pool closes a connection idle that long and opens
+ * it again when two queries overlap, e.g. when the next deploy lands. This makes every pool the
+ * simulated nodes open use `ms` instead (0: never close an idle connection).
+ */
+function overridePoolIdle(ms: number): void {
+  const Base = pg.Pool;
+  (pg as { Pool: typeof pg.Pool }).Pool = class extends Base {
+    constructor(config?: pg.PoolConfig) {
+      super({ ...config, idleTimeoutMillis: ms });
+    }
+  };
+}
+
 export type SimLoop = "feed" | "membership" | "events" | "kv";
 export const SIM_LOOPS: readonly SimLoop[] = ["feed", "membership", "events", "kv"];
 
-export type ToWorker = { type: "start"; db: string; ids: string[]; loops: SimLoop[]; poolSize: number } | { type: "stop" };
+export type ToWorker =
+  | { type: "start"; db: string; ids: string[]; loops: SimLoop[]; poolSize: number; poolIdleMs?: number }
+  | { type: "stop" };
 export type FromWorker =
   | { type: "ready" }
   | { type: "applied"; items: [seq: number, latestAt: number, nodes: number][] }
@@ -141,6 +159,7 @@ function flush(): void {
 process.on("message", (message: ToWorker) => {
   if (message.type === "start") {
     calibrateWallClock();
+    if (message.poolIdleMs !== undefined) overridePoolIdle(message.poolIdleMs);
     const loops = new Set(message.loops);
     // A few at a time: hundreds of connection attempts at once would measure the start, not the cluster.
     (async () => {

@@ -29,6 +29,8 @@ export interface WindowFigures {
   load: number;
   heartbeatsPerS: number;
   statementsPerS: number;
+  /** Connections opened per second (pg_stat_database.sessions): a pool closing idle connections and opening them again. */
+  connectsPerS: number;
 }
 
 /** Measure while `during` runs, or for `ms` when nothing is given. */
@@ -49,6 +51,7 @@ export async function measure(pgServer: PrivatePostgres, fleet: Fleet, ms: numbe
     load: loadavg()[0] ?? Number.NaN,
     heartbeatsPerS: (c1.heartbeats - c0.heartbeats) / seconds,
     statementsPerS: (c1.calls - c0.calls) / seconds,
+    connectsPerS: (c1.sessions - c0.sessions) / seconds,
   };
 }
 
