@@ -7,8 +7,9 @@
  *   membership  cluster/membership.ts: the 2 s heartbeat, and a beat soon after each apply
  *   events      cluster/event-feed.ts: the node event log's status comparison, and the event
  *               logs read on every apply and on its polls; and node/module-events.ts, which
- *               every real node runs: on each new history seq it reads which modules export
- *               onEvent (none here, so nothing is called)
+ *               every real node runs: on each new history seq it works out which modules export
+ *               onEvent, asking the store about new production heads (none export it here, so
+ *               nothing is called)
  *   kv          cluster/kv-feed.ts with an empty read cache (LISTEN on the KV channel, the poll)
  *
  * Each node opens its own Store (`openStore({ db, poolSize })`: its own pool and LISTEN
@@ -30,7 +31,7 @@ import { startMembership } from "../../src/cluster/membership.ts";
 import { ChannelIndex } from "../../src/code/channel-index.ts";
 import { KvReadCache } from "../../src/kv/cache.ts";
 import { silentLogger } from "../../src/log.ts";
-import { deliverEventsToModules } from "../../src/node/module-events.ts";
+import { deliverEventsToModules, productionHeads } from "../../src/node/module-events.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
 import { LIVELY_VERSION } from "../../src/version.ts";
@@ -95,6 +96,8 @@ async function startSimNode(db: string, id: string, loops: Set<SimLoop>, poolSiz
         events,
         store: () => store,
         appliedSeq: () => index.appliedSeq,
+        heads: () => productionHeads(index),
+        bindings: (module) => index.settings(module)?.kvBindings ?? {},
         call: async () => undefined,
         moduleLog: () => undefined,
         nodeId: () => id,

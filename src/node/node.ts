@@ -73,7 +73,7 @@ import { advertisedAddress, need, resourceChild } from "./children.ts";
 import { secureDataDir } from "./data-dir.ts";
 import { startHttpChild } from "./http-child.ts";
 import { kvChildren } from "./kv-children.ts";
-import { deliverEventsToModules, EVENT_EXPORT } from "./module-events.ts";
+import { deliverEventsToModules, EVENT_EXPORT, productionHeads } from "./module-events.ts";
 import type { NodeOptions, RunningNode } from "./node-options.ts";
 import type { Parts } from "./node-parts.ts";
 import { nodeHealth, nodeStatus } from "./node-status.ts";
@@ -357,6 +357,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     events,
     store: () => parts.store,
     appliedSeq: () => parts.index?.appliedSeq ?? -1,
+    heads: () => productionHeads(parts.index),
+    bindings: (module) => parts.index?.settings(module)?.kvBindings ?? {},
     call: async (module, args) => {
       const caller = { channel: DEFAULT_CHANNEL, depth: 0 };
       const index = need(parts.index, "the feed");
