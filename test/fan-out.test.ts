@@ -12,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { compareEveryMs, readEveryMs } from "../src/cluster/event-feed.ts";
 import { FAN_OUT_MAX_MS, fanOutDelayMs, fanOutWindowMs, makePause } from "../src/cluster/fan-out.ts";
 import { LocalCopy } from "../src/cluster/local-copy/local-copy.ts";
+import { pruneEveryMs } from "../src/cluster/membership.ts";
 import { ChannelIndex } from "../src/code/channel-index.ts";
 import { tag } from "../src/code/channels.ts";
 import { deploy } from "../src/code/deploy.ts";
@@ -93,6 +94,13 @@ describe("comparing node statuses in a large cluster", () => {
       5_000,
       "never more often than the heartbeat",
     );
+  });
+
+  it("a node prunes silent membership rows every 30 s, every N s in a cluster of N > 30", () => {
+    assert.equal(pruneEveryMs(1), 30_000);
+    assert.equal(pruneEveryMs(30), 30_000);
+    assert.equal(pruneEveryMs(200), 200_000);
+    assert.equal(pruneEveryMs(Number.NaN), 30_000);
   });
 
   it("the event feed's polls read the logs every N × 10 ms, between its poll and the store's", () => {

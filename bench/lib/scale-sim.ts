@@ -24,7 +24,6 @@ import pg from "pg";
 import { startEventFeed } from "../../src/cluster/event-feed.ts";
 import type { LivelyEvent } from "../../src/cluster/event-log.ts";
 import { EventManager } from "../../src/cluster/events.ts";
-import { fanOutWindowMs } from "../../src/cluster/fan-out.ts";
 import { startFeed } from "../../src/cluster/feed.ts";
 import { startKvFeed } from "../../src/cluster/kv-feed.ts";
 import { startMembership } from "../../src/cluster/membership.ts";
@@ -112,7 +111,7 @@ async function startSimNode(db: string, id: string, loops: Set<SimLoop>, poolSiz
         livelyVersion: LIVELY_VERSION,
         appliedSeq: () => index.appliedSeq,
         loaded: () => [],
-        soonGapMs: () => fanOutWindowMs(eventFeed?.liveNodes ?? 1),
+        liveNodes: () => eventFeed?.liveNodes ?? 1,
         log,
       })
     : undefined;

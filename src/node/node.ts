@@ -38,7 +38,7 @@ import { assertKvHostAllowed } from "../api/kv-tcp/server.ts";
 import { VerifiedTokens } from "../auth/token-cache.ts";
 import { currentCursor, type LivelyEvent } from "../cluster/event-log.ts";
 import { EventManager } from "../cluster/events.ts";
-import { fanOutDelayMs, fanOutWindowMs } from "../cluster/fan-out.ts";
+import { fanOutDelayMs } from "../cluster/fan-out.ts";
 import { startFeed } from "../cluster/feed.ts";
 import { followIndex } from "../cluster/local-copy/follow.ts";
 import { LocalCopy } from "../cluster/local-copy/local-copy.ts";
@@ -322,8 +322,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       appliedSeq: () => index.appliedSeq,
       loaded: () => cache.loadedVersions(),
       heartbeatMs: options.heartbeatMs,
-      // In a burst of applies, about one beat per fan-out window: the heartbeat writes stay bounded at any size.
-      soonGapMs: () => fanOutWindowMs(parts.eventFeed?.liveNodes ?? 1),
+      // The post-apply beats and the pruning scale with the cluster (membership.ts): bounded writes at any size.
+      liveNodes: () => parts.eventFeed?.liveNodes ?? 1,
       log,
     });
     parts.membership = membership;
