@@ -29,6 +29,8 @@ export interface ScaleRow {
 
 const TARGET_NODES = 200;
 const TARGETS = { idleCpuPct: 20, busyCpuPct: 50, lagP99Ms: 250 };
+/** Below this rate the 10 deploys/s window did not happen as planned: its CPU target is not judged. */
+const MIN_DEPLOYS_PER_S = 9.5;
 
 const pct = (value: number) => `${value.toFixed(1)} %`;
 const msText = (value: number) => (Number.isFinite(value) ? `${value.toFixed(1)} ms` : "n/a");
@@ -101,9 +103,12 @@ export function printScaleReport(
             line("PostgreSQL CPU, 200 nodes idle", pct(at.idleCpuPct), `< ${TARGETS.idleCpuPct} %`, at.idleCpuPct < TARGETS.idleCpuPct),
             line(
               "PostgreSQL CPU, 200 nodes, 10 deploys/s",
-              pct(at.busyCpuPct),
+              // A deployer starved of CPU writes fewer deploys, and a lower CPU then says nothing.
+              at.deploysPerS >= MIN_DEPLOYS_PER_S
+                ? pct(at.busyCpuPct)
+                : `${pct(at.busyCpuPct)} at only ${at.deploysPerS.toFixed(1)} deploys/s`,
               `< ${TARGETS.busyCpuPct} %`,
-              at.busyCpuPct < TARGETS.busyCpuPct,
+              at.deploysPerS >= MIN_DEPLOYS_PER_S ? at.busyCpuPct < TARGETS.busyCpuPct : undefined,
             ),
             line(
               `commit → applied by all ${at.sims} simulated nodes, p99`,
