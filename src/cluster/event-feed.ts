@@ -124,16 +124,21 @@ export function startEventFeed(options: EventFeedOptions): EventFeed {
     // Where the logs stand first (one read of the counters): only the logs that moved are read.
     woken = false;
     lastRead = performance.now();
-    for (;;) {
-      const from: EventCursor = cursor;
-      const page = await store.read(async (db) => {
-        const newest = await logPositions(db);
-        return samePosition(newest, from) ? undefined : readEvents(db, from, PAGE, newest);
-      });
-      if (!page) return;
-      for (const { event } of page.events) events.notify(event);
-      cursor = page.cursor;
-      if (!page.more || doorbell.stopped) return;
+    try {
+      for (;;) {
+        const from: EventCursor = cursor;
+        const page = await store.read(async (db) => {
+          const newest = await logPositions(db);
+          return samePosition(newest, from) ? undefined : readEvents(db, from, PAGE, newest);
+        });
+        if (!page) return;
+        for (const { event } of page.events) events.notify(event);
+        cursor = page.cursor;
+        if (!page.more || doorbell.stopped) return;
+      }
+    } catch (error) {
+      woken = true; // the doorbell's retry reads at once, not at the next poll
+      throw error;
     }
   };
 
