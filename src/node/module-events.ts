@@ -110,7 +110,7 @@ export function deliverEventsToModules(options: ModuleEventsOptions): { stop(): 
       .map((head) => head.module)
       .sort();
     visibleBuckets = new Map(subscribers.map((module) => [module, new Set([module, ...Object.values(options.bindings(module))])]));
-    readAtSeq = seq;
+    if (known.size === heads.length) readAtSeq = seq; // else the next event asks about the rest again
   };
 
   const run = async (module: string, queue: ModuleQueue) => {
