@@ -37,10 +37,10 @@ import { LIVELY_VERSION } from "../../src/version.ts";
 import { calibrateWallClock, wallNow } from "./clock.ts";
 
 /**
- * `--pool-idle-ms`, an experiment: the store's pools (src/store/postgres/pg-driver.ts) keep pg's
- * default idleTimeoutMillis (10 s), so a node's pool closes a connection idle that long and opens
- * it again when two queries overlap, e.g. when the next deploy lands. This makes every pool the
- * simulated nodes open use `ms` instead (0: never close an idle connection).
+ * `--pool-idle-ms`, an experiment: the store's pools (src/store/postgres/pg-driver.ts) keep idle
+ * connections (idleTimeoutMillis 0; pg's default of 10 s made every node reconnect when a deploy
+ * landed after a lull). This makes every pool the simulated nodes open close an idle connection
+ * after `ms` instead, to measure what that costs.
  */
 function overridePoolIdle(ms: number): void {
   const Base = pg.Pool;
