@@ -3,7 +3,7 @@
  * temp files, read back through loadApplianceFile; every refusal with its file and line.
  */
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { type ApplianceFile, loadApplianceFile } from "../src/appliances/config-file/config-file.ts";
@@ -297,6 +297,29 @@ cmd = "top"
       assert.match(error.message, /1 MiB/);
       return true;
     });
+  });
+});
+
+describe("the config file examples of docs/appliances.md", () => {
+  it("give the same appliances in TOML and YAML, with env merged as the page says", async () => {
+    const page = readFileSync(new URL("../docs/appliances.md", import.meta.url), "utf8");
+    const section = page.slice(page.indexOf("## Config files"), page.indexOf("## Hooks"));
+    const block = (lang: string) =>
+      section.match(new RegExp("```" + lang + "\\n([\\s\\S]*?)```"))?.[1] ?? assert.fail(`no ${lang} example`);
+    const toml = await load("doc.toml", block("toml"));
+    const yaml = await load("doc.yaml", block("yaml"));
+    assert.deepEqual(
+      toml.appliances.map((app) => app.config),
+      yaml.appliances.map((app) => app.config),
+    );
+    assert.deepEqual(
+      toml.appliances.map((app) => app.config.name),
+      ["web", "db", "worker"],
+    );
+    const worker = toml.appliances[2].config;
+    assert.deepEqual(worker.env, { LOG_LEVEL: "info", NODE_ENV: "production", PORT: "8080" });
+    assert.deepEqual(worker.specOptions, { vsn: "~>2.0" });
+    assert.deepEqual(worker.hooks, { crash: [{ http: "https://alerts.example.com/hook" }] });
   });
 });
 
