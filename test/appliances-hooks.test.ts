@@ -225,6 +225,20 @@ describe("appliance hooks", () => {
     assert.match(outcomes[2].error ?? "", /the hook module failed/);
     assert.equal(log.warnings.filter((w) => w.message === "appliance hook failed").length, 4);
     assert.deepEqual(runner.stats("web"), { inFlight: 0, dropped: 0 });
+    const throwing: HookLog = {
+      warn() {
+        throw new Error("the log is broken");
+      },
+      debug() {},
+    };
+    const [broken] = await new HookRunner({ log: throwing, maxInFlight: 1 }).fire(
+      [{ shell: "exit 1" }, { shell: "exit 1" }],
+      crashOf("web"),
+      {
+        env: PATH_ENV,
+      },
+    );
+    assert.equal(broken.ok, false, "a logger that throws changes nothing for the caller");
   });
 
   it("runs at most hookMaxInFlight hooks per appliance, drops and counts the rest; drain ends them for shutdown", async () => {

@@ -174,7 +174,7 @@ export class HookRunner {
     try {
       return check(name, given);
     } catch (error) {
-      this.options.log.warn({ appliance, setting: name, value: given }, `appliance hooks: ${(error as Error).message}; using ${fallback}`);
+      this.log("warn", { appliance, setting: name, value: given }, `appliance hooks: ${(error as Error).message}; using ${fallback}`);
       return fallback;
     }
   }
@@ -183,7 +183,8 @@ export class HookRunner {
     this.droppedBy.set(payload.appliance, (this.droppedBy.get(payload.appliance) ?? 0) + 1);
     const { kind, target } = describeHook(hook);
     const why = this.draining ? "the node is shutting down" : `${running} hooks of this appliance are still running`;
-    this.options.log.warn(
+    this.log(
+      "warn",
       { appliance: payload.appliance, event: payload.event, hook: target, kind, dropped: this.droppedBy.get(payload.appliance) },
       `appliance hook dropped: ${why}`,
     );
@@ -198,8 +199,16 @@ export class HookRunner {
 
   private report(outcome: HookOutcome, payload: HookPayload): void {
     const details = { appliance: payload.appliance, event: payload.event, ...outcome };
-    if (outcome.ok) this.options.log.debug(details, "appliance hook ran");
-    else this.options.log.warn(details, outcome.timedOut ? "appliance hook ended at its timeout" : "appliance hook failed");
+    if (outcome.ok) this.log("debug", details, "appliance hook ran");
+    else this.log("warn", details, outcome.timedOut ? "appliance hook ended at its timeout" : "appliance hook failed");
+  }
+
+  private log(level: keyof HookLog, details: Record<string, unknown>, message: string): void {
+    try {
+      this.options.log[level](details, message);
+    } catch {
+      // A logger that throws must neither throw at the manager nor become a rejection nobody awaits.
+    }
   }
 }
 
