@@ -18,6 +18,8 @@ import pg from "pg";
 import { openStore } from "../src/store/open.ts";
 
 const DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres";
+/** A test that runs longer is failed, not waited on: one hang must not hold CI until its limit. */
+const TEST_TIMEOUT_MS = 300_000;
 
 function findTests(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
@@ -101,14 +103,18 @@ async function main(): Promise<number> {
       await store.close();
     }
     const code = await new Promise<number>((done) => {
-      const child = spawn(process.execPath, ["--no-node-snapshot", "--import", "tsx", "--test", "--test-concurrency=2", ...files], {
-        stdio: "inherit",
-        env: {
-          ...process.env,
-          ...(server ? { LIVELY_TEST_PG_URL: server.url, LIVELY_TEST_PG_TEMPLATE: template } : {}),
-          LIVELY_LOG_LEVEL: process.env.LIVELY_LOG_LEVEL ?? "silent",
+      const child = spawn(
+        process.execPath,
+        ["--no-node-snapshot", "--import", "tsx", "--test", "--test-concurrency=2", `--test-timeout=${TEST_TIMEOUT_MS}`, ...files],
+        {
+          stdio: "inherit",
+          env: {
+            ...process.env,
+            ...(server ? { LIVELY_TEST_PG_URL: server.url, LIVELY_TEST_PG_TEMPLATE: template } : {}),
+            LIVELY_LOG_LEVEL: process.env.LIVELY_LOG_LEVEL ?? "silent",
+          },
         },
-      });
+      );
       child.on("exit", (status, signal) => done(status ?? (signal ? 1 : 0)));
     });
     return code;

@@ -17,6 +17,8 @@
  * | logMaxBytes / logMaxFiles | 10 MiB / 10 | rotation: the log never exceeds their product |
  * | logBufferBytes | 8 MiB | lines waiting for the disk beyond this are dropped (and counted) |
  * | tailLines | 200 | last lines kept with each failed run's exit record |
+ * | hookTimeoutMs | 30 000 | a hook still running then is ended (and logged) |
+ * | hookMaxInFlight | 8 | hooks of one appliance running at once; more are dropped (and counted) |
  */
 import { LivelyError } from "../errors.ts";
 
@@ -35,6 +37,8 @@ export interface ApplianceSettings {
   logMaxFiles: number;
   logBufferBytes: number;
   tailLines: number;
+  hookTimeoutMs: number;
+  hookMaxInFlight: number;
 }
 
 export const APPLIANCE_DEFAULTS: Readonly<ApplianceSettings> = Object.freeze({
@@ -52,6 +56,8 @@ export const APPLIANCE_DEFAULTS: Readonly<ApplianceSettings> = Object.freeze({
   logMaxFiles: 10,
   logBufferBytes: 8 * 1024 * 1024,
   tailLines: 200,
+  hookTimeoutMs: 30_000,
+  hookMaxInFlight: 8,
 });
 
 /** Smallest sensible values; below them a setting is a mistake, not a tuning. */
@@ -67,9 +73,18 @@ const MINIMUM: Partial<Record<keyof ApplianceSettings, number>> = {
   logMaxBytes: 1024,
   logMaxFiles: 1,
   logBufferBytes: 1024,
+  hookTimeoutMs: 1,
+  hookMaxInFlight: 1,
 };
 
-const INTEGERS = new Set<keyof ApplianceSettings>(["loopRestarts", "logMaxFiles", "tailLines", "logMaxBytes", "logBufferBytes"]);
+const INTEGERS = new Set<keyof ApplianceSettings>([
+  "loopRestarts",
+  "logMaxFiles",
+  "tailLines",
+  "logMaxBytes",
+  "logBufferBytes",
+  "hookMaxInFlight",
+]);
 
 /** Defaults filled in; an unknown key or a bad value is refused with the setting's name. */
 export function resolveSettings(given: Partial<ApplianceSettings> = {}): ApplianceSettings {

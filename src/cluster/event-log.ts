@@ -227,10 +227,12 @@ export function hasPassed(cursor: EventCursor, event: LivelyEvent): boolean {
 const LOG_ORDER: Record<EventLog, number> = { history: 0, kv: 1, nodes: 2 };
 
 /** Up to `limit` events of each log after `cursor`, interleaved by time. */
-export async function readEvents(db: Db, cursor: EventCursor, limit: number): Promise<EventPage> {
-  const history = await historyEventsAfter(db, cursor.history, limit);
-  const kv = await kvEventsAfter(db, cursor.kv, limit);
-  const nodes = await nodeEventsAfter(db, cursor.nodes, limit);
+export async function readEvents(db: Db, cursor: EventCursor, limit: number, newest?: LogPositions): Promise<EventPage> {
+  // With the logs' positions read in the same snapshot, a log that has not moved is not read.
+  const moved = (log: EventLog) => newest === undefined || newest[log] > cursor[log];
+  const history = moved("history") ? await historyEventsAfter(db, cursor.history, limit) : [];
+  const kv = moved("kv") ? await kvEventsAfter(db, cursor.kv, limit) : [];
+  const nodes = moved("nodes") ? await nodeEventsAfter(db, cursor.nodes, limit) : [];
   const merged = [...history.map(historyEvent), ...kv.map(kvEvent), ...nodes.map(nodeEvent)].sort(
     (a, b) => a.at.localeCompare(b.at) || LOG_ORDER[a.log] - LOG_ORDER[b.log] || a.seq - b.seq,
   );

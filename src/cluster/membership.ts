@@ -26,6 +26,7 @@ import type { Logger } from "../log.ts";
 import { heartbeatNode, markNodeLeft, type NodeHeartbeat, pruneNodes, registerNode } from "../store/queries/nodes.ts";
 import type { Store } from "../store/store.ts";
 import type { ChildHandle } from "../supervise/supervisor.ts";
+import { fanOutWindowMs } from "./fan-out.ts";
 
 export interface MembershipOptions {
   store: Store;
@@ -39,6 +40,19 @@ export interface MembershipOptions {
   loaded: () => { module: string; version: number }[];
   /** Default 2000 (DESIGN.md). */
   heartbeatMs?: number;
+  /**
+   * How many nodes are up, as this node last saw (read at each use; default 1). Two things scale
+   * with it so that the database's work stays flat as the cluster grows:
+   * - the least time between a beat and the next one `beatSoon()` asks for: the fan-out window
+   *   (fan-out.ts: 5 ms per live node, at most 1 s; never below MIN_BEAT_GAP_MS). During a burst
+   *   of deploys each node then beats about once a window, so the cluster writes at most ~200
+   *   such beats a second at any size instead of one per node per deploy; a lone deploy after a
+   *   quiet second is still reported at once;
+   * - how often this node prunes silent rows: every max(30 s, 1 s per live node), so the
+   *   cluster prunes about once a second at most (rows are pruned an hour after they fall
+   *   silent: nothing is in a hurry).
+   */
+  liveNodes?: () => number;
   /** Rows silent for longer than this are deleted by whichever node prunes next. Default 1 h. */
   pruneAfterMs?: number;
   log: Logger;
@@ -64,6 +78,11 @@ export const DEFAULT_PRUNE_AFTER_MS = 3_600_000;
 /** No two beats start closer than this: a burst of applied changes costs one write. */
 export const MIN_BEAT_GAP_MS = 20;
 const PRUNE_EVERY_MS = 30_000;
+
+/** How often one node prunes silent membership rows in a cluster of `liveNodes` (see MembershipOptions.liveNodes). */
+export function pruneEveryMs(liveNodes: number): number {
+  return Math.max(PRUNE_EVERY_MS, 1_000 * (Number.isFinite(liveNodes) ? liveNodes : 1));
+}
 /** How long stop() waits for a beat in flight and for the `left` write. */
 const STOP_WRITE_MS = 1_000;
 
@@ -109,7 +128,11 @@ class MembershipLoop implements Membership {
       this.soonWanted = true;
       return;
     }
-    this.arm(Math.max(performance.now(), this.lastStart + MIN_BEAT_GAP_MS));
+    this.arm(Math.max(performance.now(), this.lastStart + this.soonGap()));
+  }
+
+  private soonGap(): number {
+    return Math.max(MIN_BEAT_GAP_MS, fanOutWindowMs(this.options.liveNodes?.() ?? 1));
   }
 
   /** One heartbeat now, then the next one armed. Never two at once; never throws. */
@@ -121,7 +144,7 @@ class MembershipLoop implements Membership {
       this.inFlight = undefined;
     });
     await this.inFlight;
-    this.arm(this.soonWanted ? Math.max(performance.now(), this.lastStart + MIN_BEAT_GAP_MS) : this.lastStart + this.heartbeatMs);
+    this.arm(this.soonWanted ? Math.max(performance.now(), this.lastStart + this.soonGap()) : this.lastStart + this.heartbeatMs);
   }
 
   /** Make the single timer fire at `at` (performance.now() time), unless it fires earlier already. */
@@ -152,7 +175,7 @@ class MembershipLoop implements Membership {
   }
 
   private async write(): Promise<void> {
-    const prune = performance.now() - this.lastPrune >= PRUNE_EVERY_MS;
+    const prune = performance.now() - this.lastPrune >= pruneEveryMs(this.options.liveNodes?.() ?? 1);
     let reregistered = false;
     try {
       const beat = this.heartbeat();

@@ -14,7 +14,7 @@
  * Owns: deciding and recording status changes. Must not import api/, cli/, gateway/, runtime/.
  */
 import { insertNodeEvent, lastNodeStatuses, lockNodeEvents, type NodeEventStatus, pruneNodeEvents } from "../store/queries/events.ts";
-import { listNodes, type NodeRecord } from "../store/queries/nodes.ts";
+import { listNodeStatuses, type NodeStatusRecord } from "../store/queries/nodes.ts";
 import type { Db, Store } from "../store/store.ts";
 import { DEFAULT_DOWN_AFTER_MS } from "./nodes-view.ts";
 
@@ -27,41 +27,47 @@ interface Change {
   status: NodeEventStatus;
 }
 
-function statusOf(node: NodeRecord, nowMs: number, downAfterMs: number): NodeEventStatus {
+function statusOf(node: NodeStatusRecord, nowMs: number, downAfterMs: number): NodeEventStatus {
   if (node.state === "left") return "left";
   return nowMs - node.heartbeatAt > downAfterMs ? "down" : "up";
 }
 
-/** The changes the rows show against what is recorded. */
-async function pendingChanges(db: Db, downAfterMs: number): Promise<Change[]> {
-  const { nowMs, nodes } = await listNodes(db);
+/** The changes the rows show against what is recorded, and how many nodes are up. */
+async function pendingChanges(db: Db, downAfterMs: number): Promise<{ changes: Change[]; up: number }> {
+  const { nowMs, nodes } = await listNodeStatuses(db);
   const recorded = await lastNodeStatuses(db);
   const changes: Change[] = [];
+  let up = 0;
   for (const node of nodes) {
     const status = statusOf(node, nowMs, downAfterMs);
+    if (status === "up") up++;
     const last = recorded.get(node.id);
     const restarted = status === "up" && last !== undefined && node.startedAt > last.at;
     // A node records its own `left` just before its row says so: in between it is stopping, not back up.
     const stopping = status === "up" && last?.status === "left" && !restarted;
     if ((last?.status !== status && !stopping) || restarted) changes.push({ node: node.id, address: node.address, status });
   }
-  return changes;
+  return { changes, up };
 }
 
 /**
- * Record what changed; returns how many events were written. A read first, and the write (with
- * the lock, checking again) only when something changed: most heartbeats write nothing.
+ * Record what changed; returns how many events were written, and how many nodes the rows show
+ * up (what the fan-out delay scales with: cluster/fan-out.ts). A read first, and the write
+ * (with the lock, checking again) only when something changed: most heartbeats write nothing.
  */
-export async function recordNodeChanges(store: Store, options: { downAfterMs?: number; prune?: boolean } = {}): Promise<number> {
+export async function recordNodeChanges(
+  store: Store,
+  options: { downAfterMs?: number; prune?: boolean } = {},
+): Promise<{ recorded: number; up: number }> {
   const downAfterMs = options.downAfterMs ?? DEFAULT_DOWN_AFTER_MS;
   const seen = await store.read((db) => pendingChanges(db, downAfterMs));
-  if (seen.length === 0 && !options.prune) return 0;
+  if (seen.changes.length === 0 && !options.prune) return { recorded: 0, up: seen.up };
   return store.writeUnordered(async (tx) => {
     await lockNodeEvents(tx);
-    const changes = await pendingChanges(tx, downAfterMs);
+    const { changes, up } = await pendingChanges(tx, downAfterMs);
     for (const change of changes) await insertNodeEvent(tx, change);
     if (options.prune) await pruneNodeEvents(tx, NODE_EVENTS_RETENTION_MS);
-    return changes.length;
+    return { recorded: changes.length, up };
   });
 }
 

@@ -27,10 +27,10 @@
  */
 import type { LivelyEvent } from "../cluster/event-log.ts";
 import type { EventManager } from "../cluster/events.ts";
+import type { ChannelIndex } from "../code/channel-index.ts";
 import { toError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { modulesExporting } from "../store/queries/events.ts";
-import { getModuleConfig } from "../store/queries/settings.ts";
+import { exportsOfVersions } from "../store/queries/events.ts";
 import type { Store } from "../store/store.ts";
 
 export const EVENT_EXPORT = "onEvent";
@@ -39,8 +39,12 @@ const CHANNEL = "production";
 export interface ModuleEventsOptions {
   events: EventManager<LivelyEvent>;
   store: () => Store | undefined;
-  /** The history seq the node has applied: the subscriber list is read again when it moves. */
+  /** The history seq the node has applied: the subscriber list is worked out again when it moves. */
   appliedSeq: () => number;
+  /** Every live module's production head, as the node's channel index has it. */
+  heads: () => { module: string; version: number }[];
+  /** The buckets a module's config binds (env.NAME → bucket), from the same index. */
+  bindings: (module: string) => Readonly<Record<string, string>>;
   /** Call `onEvent` of `module`'s production head with these arguments. */
   call: (module: string, args: unknown[]) => Promise<unknown>;
   /** A line in the module's logs (`lively logs M`). */
@@ -56,6 +60,16 @@ interface ModuleQueue {
   droppedSince: number;
 }
 
+/** Every live module's production head in `index` (none before the node has one). */
+export function productionHeads(index: Pick<ChannelIndex, "moduleNames" | "version"> | undefined): { module: string; version: number }[] {
+  const heads: { module: string; version: number }[] = [];
+  for (const module of index?.moduleNames() ?? []) {
+    const version = index?.version(module, CHANNEL);
+    if (version !== undefined) heads.push({ module, version });
+  }
+  return heads;
+}
+
 export function deliverEventsToModules(options: ModuleEventsOptions): { stop(): void } {
   const log = options.log.child({ layer: "module-events" });
   const maxQueue = options.maxQueue ?? 1000;
@@ -66,22 +80,37 @@ export function deliverEventsToModules(options: ModuleEventsOptions): { stop(): 
   let readAtSeq = Number.NaN;
   let stopped = false;
 
+  /**
+   * module@version → whether that version exports onEvent. A version never changes, so each is
+   * asked of the store once (only the heads that are new since the last look: after a deploy,
+   * one row), instead of every production head of the platform on every new seq on every node.
+   */
+  let exportsOnEvent = new Map<string, boolean>();
+
   const refresh = async () => {
     const seq = options.appliedSeq();
     const store = options.store();
     if (seq === readAtSeq || !store) return;
-    const read = await store.read(async (db) => {
-      const modules = (await modulesExporting(db, CHANNEL, EVENT_EXPORT)).map((row) => row.module);
-      const buckets = new Map<string, Set<string>>();
-      for (const module of modules) {
-        const config = await getModuleConfig(db, module);
-        buckets.set(module, new Set([module, ...Object.values(config?.kvBindings ?? {})]));
-      }
-      return { modules, buckets };
-    });
-    subscribers = read.modules;
-    visibleBuckets = read.buckets;
-    readAtSeq = seq;
+    const heads = options.heads();
+    const keyOf = (head: { module: string; version: number }) => `${head.module}@${head.version}`;
+    const unknown = heads.filter((head) => !exportsOnEvent.has(keyOf(head)));
+    const found = unknown.length === 0 ? new Map<string, string[]>() : await store.read((db) => exportsOfVersions(db, unknown, CHANNEL));
+    const known = new Map<string, boolean>();
+    for (const head of heads) {
+      const key = keyOf(head);
+      const exports = found.get(key);
+      const cached = exportsOnEvent.get(key);
+      // A version the store did not answer for is asked again next time, never remembered as "no".
+      if (cached !== undefined) known.set(key, cached);
+      else if (exports) known.set(key, exports.includes(EVENT_EXPORT));
+    }
+    exportsOnEvent = known; // only the current heads: a version no longer production is forgotten
+    subscribers = heads
+      .filter((head) => known.get(keyOf(head)) === true)
+      .map((head) => head.module)
+      .sort();
+    visibleBuckets = new Map(subscribers.map((module) => [module, new Set([module, ...Object.values(options.bindings(module))])]));
+    if (known.size === heads.length) readAtSeq = seq; // else the next event asks about the rest again
   };
 
   const run = async (module: string, queue: ModuleQueue) => {

@@ -38,6 +38,7 @@ import { assertKvHostAllowed } from "../api/kv-tcp/server.ts";
 import { VerifiedTokens } from "../auth/token-cache.ts";
 import { currentCursor, type LivelyEvent } from "../cluster/event-log.ts";
 import { EventManager } from "../cluster/events.ts";
+import { fanOutDelayMs } from "../cluster/fan-out.ts";
 import { startFeed } from "../cluster/feed.ts";
 import { followIndex } from "../cluster/local-copy/follow.ts";
 import { LocalCopy } from "../cluster/local-copy/local-copy.ts";
@@ -72,7 +73,7 @@ import { advertisedAddress, need, resourceChild } from "./children.ts";
 import { secureDataDir } from "./data-dir.ts";
 import { startHttpChild } from "./http-child.ts";
 import { kvChildren } from "./kv-children.ts";
-import { deliverEventsToModules, EVENT_EXPORT } from "./module-events.ts";
+import { deliverEventsToModules, EVENT_EXPORT, productionHeads } from "./module-events.ts";
 import type { NodeOptions, RunningNode } from "./node-options.ts";
 import type { Parts } from "./node-parts.ts";
 import { nodeHealth, nodeStatus } from "./node-status.ts";
@@ -153,6 +154,9 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     nodeLog.info("the database answers again: schema checked; catching up");
   };
 
+  // Background fetches after an apply wait a random delay that grows with the cluster (cluster/fan-out.ts).
+  const fanOutDelay = () => fanOutDelayMs(parts.eventFeed?.liveNodes ?? 1);
+
   const feedChild = async (): Promise<ChildHandle> => {
     const store = need(parts.store, "the store");
     const previous = parts.index?.exportState();
@@ -176,7 +180,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     // Every apply (the feed's, or an admin write's on this node) has new history for the event feed.
     index.onApplied(() => parts.eventFeed?.wake());
     parts.mapFrom = degraded ? "local copy" : "database";
-    const following = followIndex(localCopy, index, store);
+    const following = followIndex(localCopy, index, store, { delayMs: fanOutDelay });
     // After each apply, heartbeat soon: `lively nodes` sees this node converge within milliseconds.
     const feed = startFeed({
       store,
@@ -237,7 +241,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       },
     });
     parts.cache = cache;
-    const preloading = startPreloading({ index, cache, log });
+    const preloading = startPreloading({ index, cache, log, delayMs: fanOutDelay });
     parts.preloading = preloading;
     return resourceChild(async () => {
       await preloading.stop();
@@ -325,6 +329,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       appliedSeq: () => index.appliedSeq,
       loaded: () => cache.loadedVersions(),
       heartbeatMs: options.heartbeatMs,
+      // The post-apply beats and the pruning scale with the cluster (membership.ts): bounded writes at any size.
+      liveNodes: () => parts.eventFeed?.liveNodes ?? 1,
       log,
     });
     parts.membership = membership;
@@ -358,6 +364,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     events,
     store: () => parts.store,
     appliedSeq: () => parts.index?.appliedSeq ?? -1,
+    heads: () => productionHeads(parts.index),
+    bindings: (module) => parts.index?.settings(module)?.kvBindings ?? {},
     call: async (module, args) => {
       const caller = { channel: DEFAULT_CHANNEL, depth: 0 };
       const index = need(parts.index, "the feed");

@@ -9,8 +9,14 @@
  * replace nothing: a queued version is loaded once), and a failed preload is logged and
  * forgotten: the next request loads it, or reports why not. Nothing here can fail an apply.
  *
+ * Jittered (cluster/fan-out.ts): after an apply the preloader first waits a random delay that
+ * grows with the cluster, so hundreds of nodes do not fetch the same new artifact from the
+ * database at once. Only this background load waits: a request arriving meanwhile loads the
+ * version at once (the cache's own single flight), and the preload then finds it loaded.
+ *
  * Owns: deciding what to preload and the queue. Must not import api/, cli/, gateway/.
  */
+import { makePause } from "../cluster/fan-out.ts";
 import type { CatchUp, ChannelIndex } from "../code/channel-index.ts";
 import { toError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -29,9 +35,18 @@ export interface Preloading {
   stop(): Promise<void>;
 }
 
-export function startPreloading(options: { index: ChannelIndex; cache: VersionCache; log: Logger }): Preloading {
+export interface PreloadingOptions {
+  index: ChannelIndex;
+  cache: VersionCache;
+  log: Logger;
+  /** Drawn before each round of preloads that follows an apply (cluster/fan-out.ts's fanOutDelayMs); default: none. */
+  delayMs?: () => number;
+}
+
+export function startPreloading(options: PreloadingOptions): Preloading {
   const { index, cache } = options;
   const log = options.log.child({ layer: "runtime", part: "preload" });
+  const pause = makePause();
   const queue = new Map<string, { module: string; version: number }>();
   let stopped = false;
   let working: Promise<void> | undefined;
@@ -39,6 +54,7 @@ export function startPreloading(options: { index: ChannelIndex; cache: VersionCa
   let failed = 0;
 
   const work = async () => {
+    await pause.wait(options.delayMs?.() ?? 0);
     for (let next = first(); next && !stopped; next = first()) {
       try {
         if (await cache.preload(next.module, next.version)) done++;
@@ -91,6 +107,7 @@ export function startPreloading(options: { index: ChannelIndex; cache: VersionCa
       stopped = true;
       unsubscribe();
       queue.clear();
+      pause.cut();
       await working;
     },
   };

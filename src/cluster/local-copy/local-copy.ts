@@ -15,7 +15,8 @@
  *   <data-dir>/cache/artifacts/<sha256>  one artifact, named by the sha256 of its bytes
  *
  * Every artifact is verified against its sha256 before use; one that fails is deleted, fetched
- * again from the store when it can be, and never served. The artifacts are bounded by
+ * again from the store when it can be, and never served. What the store sends is asked for by
+ * sha256 first and shared by concurrent askers (store-fetch.ts). The artifacts are bounded by
  * `maxBytes` (`lively serve --cache-max-mb`): heads come first (production, then other
  * channels, then split sides), then versions fetched for pins, least recently used leaving
  * first. Heads past the bound are not kept; during an outage those answer 503 unless loaded,
@@ -31,12 +32,12 @@ import { join } from "node:path";
 import type { ChannelIndex } from "../../code/channel-index.ts";
 import { LivelyError, toError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import { getVersionArtifact } from "../../store/queries/versions.ts";
 import type { Store } from "../../store/store.ts";
 import { ArtifactFiles, type ArtifactRead, sha256Hex } from "./artifact-files.ts";
 import { DEFAULT_CACHE_MAX_MB } from "./bounds.ts";
 import { privateDir, readIfPresent, writePrivateFile } from "./private-files.ts";
 import { decodeSnapshot, encodeSnapshot, SNAPSHOT_FILE, type Snapshot } from "./snapshot.ts";
+import { StoreFetches } from "./store-fetch.ts";
 
 export interface LocalCopyOptions {
   /** The cache folder: `<data-dir>/cache`. */
@@ -62,6 +63,9 @@ export interface LocalCopyState {
   headsOverBound: number;
   /** Heads whose artifact could not be fetched (the database was away); retried. */
   headsMissing: number;
+  /** Artifacts the store sent since start, and versions it answered with a sha256 a file here already had (store-fetch.ts). */
+  fetched: number;
+  servedBySha: number;
   lastError?: string;
 }
 
@@ -84,6 +88,7 @@ export class LocalCopy {
   /** One change to the folder at a time: syncs and keeps never interleave. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly log: Logger;
+  private readonly fetches: StoreFetches;
   readonly maxBytes: number;
 
   private constructor(
@@ -94,6 +99,7 @@ export class LocalCopy {
   ) {
     this.log = options.log.child({ layer: "cluster", part: "local-copy" });
     this.maxBytes = options.maxBytes ?? DEFAULT_CACHE_MAX_MB * 1024 * 1024;
+    this.fetches = new StoreFetches(files);
     this.written = snapshot;
     for (const [ref, sha] of Object.entries(snapshot?.artifacts ?? {})) this.refs.set(ref, sha);
   }
@@ -137,6 +143,8 @@ export class LocalCopy {
       bytes: this.files.bytes,
       maxBytes: this.maxBytes,
       ...this.counts,
+      fetched: this.fetches.fetched,
+      servedBySha: this.fetches.servedBySha,
       ...(this.lastError ? { lastError: this.lastError } : {}),
     };
   }
@@ -168,7 +176,7 @@ export class LocalCopy {
     }
     let stored: { sha256: string; artifact: string } | undefined;
     try {
-      stored = await store.read((db) => getVersionArtifact(db, module, version));
+      stored = await this.fetches.fetch(store, module, version);
     } catch (error) {
       if (error instanceof LivelyError && error.code === "unavailable") {
         throw new LivelyError(
@@ -267,7 +275,7 @@ export class LocalCopy {
           continue;
         }
         try {
-          const stored = await store.read((db) => getVersionArtifact(db, head.module, head.version));
+          const stored = await this.fetches.fetch(store, head.module, head.version);
           if (!stored) continue; // a channel at a version the store lacks: not the copy's to repair
           if (sha256Hex(stored.artifact) !== stored.sha256) {
             this.log.error({ module: head.module, version: head.version }, "the stored artifact does not match its sha256; not kept");

@@ -76,9 +76,11 @@ async function counter(db: Db, name: string): Promise<number> {
   return Number(row?.value ?? 0);
 }
 
-/** Each log's newest committed seq. */
+/** Each log's newest committed seq (one statement: every node's event feed asks this on its polls). */
 export async function logPositions(db: Db): Promise<LogPositions> {
-  return { history: await counter(db, "seq"), kv: await counter(db, "kv"), nodes: await counter(db, "nodes") };
+  const rows = await db.all<{ name: string; value: number }>("SELECT name, value FROM counters WHERE name IN ('seq', 'kv', 'nodes')");
+  const of = (name: string) => Number(rows.find((row) => row.name === name)?.value ?? 0);
+  return { history: of("seq"), kv: of("kv"), nodes: of("nodes") };
 }
 
 /** The highest seq each pruned log has forgotten (the history is never pruned). */
@@ -126,16 +128,32 @@ export async function pruneNodeEvents(tx: Db, olderThanMs: number): Promise<numb
   return result.changes;
 }
 
-/** Modules whose production head exports `fn`: who gets events delivered (`onEvent`). */
-export async function modulesExporting(db: Db, channel: string, fn: string): Promise<{ module: string; version: number }[]> {
-  const rows = await db.all<{ module: string; version: number; exports: string }>(
-    `SELECT c.module, c.version, v.exports FROM channels c
-     JOIN versions v ON v.module = c.module AND v.version = c.version
-     JOIN modules m ON m.name = c.module
-     WHERE c.channel = $1 AND m.deleted = 0 ORDER BY c.module`,
-    [channel],
-  );
-  return rows
-    .filter((row) => (JSON.parse(row.exports) as string[]).includes(fn))
-    .map((row) => ({ module: row.module, version: Number(row.version) }));
+/**
+ * The exports of some versions, keyed `module@version` (versions the store lacks are absent).
+ * Few at a time is the common case (a deploy's new head: one statement each); many (a node's
+ * first look) are read in one statement over the heads of `channel`.
+ */
+export async function exportsOfVersions(
+  db: Db,
+  versions: readonly { module: string; version: number }[],
+  channel: string,
+): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (versions.length > 20) {
+    const rows = await db.all<{ module: string; version: number; exports: string }>(
+      "SELECT c.module, c.version, v.exports FROM channels c JOIN versions v ON v.module = c.module AND v.version = c.version WHERE c.channel = $1",
+      [channel],
+    );
+    const wanted = new Set(versions.map(({ module, version }) => `${module}@${version}`));
+    for (const row of rows) {
+      const key = `${row.module}@${Number(row.version)}`;
+      if (wanted.has(key)) out.set(key, JSON.parse(row.exports) as string[]);
+    }
+    return out;
+  }
+  for (const { module, version } of versions) {
+    const row = await db.get<{ exports: string }>("SELECT exports FROM versions WHERE module = $1 AND version = $2", [module, version]);
+    if (row) out.set(`${module}@${version}`, JSON.parse(row.exports) as string[]);
+  }
+  return out;
 }

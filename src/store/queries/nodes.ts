@@ -68,21 +68,46 @@ export async function pruneNodes(tx: Db, olderThanMs: number): Promise<number> {
   return (await tx.run("DELETE FROM nodes WHERE heartbeat_at < now_ms() - $1", [olderThanMs])).changes;
 }
 
-export async function listNodes(db: Db): Promise<{ nowMs: number; nodes: NodeRecord[] }> {
-  const rows = await db.all<NodeRow>(
-    "SELECT id, address, lively_version, started_at, heartbeat_at, applied_seq, state, loaded FROM nodes ORDER BY id",
-  );
+/** What deciding a node's status needs: no loaded versions, no seq. */
+export type NodeStatusRecord = Pick<NodeRecord, "id" | "address" | "startedAt" | "heartbeatAt" | "state">;
+
+type StatusRow = Pick<NodeRow, "id" | "address" | "started_at" | "heartbeat_at" | "state">;
+
+/** The rows (`columns` of them, in id order) and the database's clock, read together. */
+async function readNodeRows<Row>(db: Db, columns: string): Promise<{ nowMs: number; rows: Row[] }> {
+  const rows = await db.all<Row>(`SELECT ${columns} FROM nodes ORDER BY id`);
   const now = await db.get<{ now: number }>("SELECT now_ms() AS now");
+  return { nowMs: now?.now ?? 0, rows };
+}
+
+const statusOf = (row: StatusRow): NodeStatusRecord => ({
+  id: row.id,
+  address: row.address,
+  startedAt: row.started_at,
+  heartbeatAt: row.heartbeat_at,
+  state: row.state,
+});
+
+/**
+ * Every node's status inputs and the database's clock: the node event log's comparison, which
+ * runs on many nodes, reads this and not `listNodes` (whose `loaded` lists grow with the cluster).
+ */
+export async function listNodeStatuses(db: Db): Promise<{ nowMs: number; nodes: NodeStatusRecord[] }> {
+  const { nowMs, rows } = await readNodeRows<StatusRow>(db, "id, address, started_at, heartbeat_at, state");
+  return { nowMs, nodes: rows.map(statusOf) };
+}
+
+export async function listNodes(db: Db): Promise<{ nowMs: number; nodes: NodeRecord[] }> {
+  const { nowMs, rows } = await readNodeRows<NodeRow>(
+    db,
+    "id, address, lively_version, started_at, heartbeat_at, applied_seq, state, loaded",
+  );
   return {
-    nowMs: now?.now ?? 0,
+    nowMs,
     nodes: rows.map((row) => ({
-      id: row.id,
-      address: row.address,
+      ...statusOf(row),
       livelyVersion: row.lively_version,
-      startedAt: row.started_at,
-      heartbeatAt: row.heartbeat_at,
       appliedSeq: row.applied_seq,
-      state: row.state,
       loaded: JSON.parse(row.loaded) as { module: string; version: number }[],
     })),
   };

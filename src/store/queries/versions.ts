@@ -103,6 +103,12 @@ export async function getVersionArtifact(
   ]);
 }
 
+/** Only the sha256 of a version's artifact: a node that holds a file by that name needs nothing more. */
+export async function getVersionSha256(db: Db, module: string, version: number): Promise<string | undefined> {
+  const row = await db.get<{ sha256: string }>("SELECT sha256 FROM versions WHERE module = $1 AND version = $2", [module, version]);
+  return row?.sha256;
+}
+
 export async function getVersionMeta(db: Db, module: string, version: number): Promise<VersionMeta | undefined> {
   const row = await db.get<VersionRow>(`SELECT ${META} FROM versions WHERE module = $1 AND version = $2`, [module, version]);
   return row ? metaFromRow(row) : undefined;
