@@ -10,12 +10,13 @@
  *   group, with an environment built only from the spec. Its stop is the full contract below.
  * - `void/`: runs nothing; a node of the dependency graph that carries hooks, "running" until
  *   stopped.
- * - `docker/` (a later slice): `start` creates and starts a container through the Engine API
- *   (dockerode); `pids` is empty (the container's processes live in another pid namespace), the
- *   streams come from the attach/logs API, `stop(graceMs)` is the Engine's stop with `t =
- *   graceMs / 1000` (SIGTERM, then SIGKILL), `kill()` its kill, and the sweep is removing the
- *   container (the kernel's cgroup holds every descendant, so nothing escapes it). The run tag
- *   becomes a container label, which is how a restarted node finds containers of its previous life.
+ * - `docker/`: `start` creates and starts a container through the Engine API (dockerode, or
+ *   Podman's compatible API); `pids` is empty (the container's processes live in another pid
+ *   namespace), the streams come from the attach API, `stop(graceMs)` is the Engine's stop with
+ *   `t = ceil(graceMs / 1000)` (SIGTERM, then SIGKILL), `kill()` its kill, and the sweep is
+ *   removing the container (the kernel's cgroup holds every descendant, so nothing escapes it).
+ *   The run tag becomes a container label, which is how a restarted node finds containers of its
+ *   previous life (`docker/previous-life.ts`).
  * - `module/` (a later slice): calls a stored module's long-running `run(ctx)` export inside its
  *   isolate; `pids` is empty, stdout/stderr carry the module's console, `stop(graceMs)` aborts
  *   `ctx.signal` and waits, `kill()` disposes the isolate, and the sweep has nothing to find.
@@ -99,7 +100,7 @@ export interface RunHandle {
 }
 
 export interface Runner<Spec> {
-  /** The runner's name as configuration spells it: "shell", "void", later "docker", "module". */
+  /** The runner's name as configuration spells it: "shell", "void", "docker", later "module". */
   readonly kind: string;
   /** Check a spec before anything runs; throws LivelyError "bad_request" naming the field. */
   validate(spec: Spec): void;
