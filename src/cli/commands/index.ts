@@ -29,6 +29,7 @@ import routeAdd from "./route-add.ts";
 import routeList from "./route-ls.ts";
 import routeRemove from "./route-rm.ts";
 import serve from "./serve.ts";
+import serviceInstall from "./service-install.ts";
 import status from "./status.ts";
 import tag from "./tag.ts";
 import { tokenCreate, tokenList, tokenRevoke } from "./token.ts";
@@ -39,6 +40,7 @@ import versions from "./versions.ts";
 
 export const commands: CliCommand[] = [
   serve,
+  serviceInstall,
   deploy,
   ls,
   versions,
