@@ -190,6 +190,36 @@ describeEachBackend("appliances through the node", (backend) => {
     assert.equal((await t.api("GET", "/history?limit=1")).body.at(-1)?.seq ?? 0, seq, "nothing written");
   });
 
+  it("follows an appliance's log as a stream, and runs nothing pinned to another node", async () => {
+    assert.equal((await cli("app", "create", "ticker", "--cmd", "while true; do echo tick; sleep 0.1; done")).code, 0);
+    const abort = new AbortController();
+    const response = await fetch(`${t.url}/_lively/api/v1/apps/ticker/logs?lines=0&follow=1`, {
+      headers: { authorization: `Bearer ${t.adminToken}` },
+      signal: abort.signal,
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("content-type"), "application/x-ndjson");
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while (!text.includes("\n")) text += new TextDecoder().decode((await reader.read()).value);
+    assert.equal(JSON.parse(text.slice(0, text.indexOf("\n"))).text, "tick");
+    abort.abort();
+    assert.equal((await cli("app", "rm", "ticker")).code, 0);
+
+    const pinned = await cli("app", "create", "elsewhere", "--cmd", "exec sleep 300", "--on", "another-node", "--json");
+    assert.equal(pinned.code, 0, pinned.stderr);
+    const view = await status("elsewhere");
+    assert.equal(view.state, "stopped");
+    assert.equal(view.node, "another-node");
+    assert.equal(view.pid, null);
+    const history = (await cli("history", "--json")).json() as { action: string; appliance?: string }[];
+    assert.ok(
+      history.some((row) => row.action === "app-create" && row.appliance === "elsewhere"),
+      "app rows are in the history",
+    );
+    assert.equal((await cli("app", "rm", "elsewhere")).code, 0);
+  });
+
   it("keeps a --transient appliance in memory only", async () => {
     const run = await cli("app", "create", "temp", "--cmd", "exec sleep 300", "--transient", "--json");
     assert.equal(run.code, 0, run.stderr);
