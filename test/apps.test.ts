@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, it } from "node:test";
+import type { LivelyEvent } from "../src/cluster/event-log.ts";
 import { describeEachBackend } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { eventually } from "./helpers/eventually.ts";
@@ -206,6 +207,9 @@ describeEachBackend("appliances through the node", (backend) => {
     abort.abort();
     assert.equal((await cli("app", "rm", "ticker")).code, 0);
 
+    const heard: LivelyEvent[] = [];
+    const listening = t.node.events.addHandler((event) => void heard.push(event), { name: "apps test" });
+    after(() => listening.remove());
     const pinned = await cli("app", "create", "elsewhere", "--cmd", "exec sleep 300", "--on", "another-node", "--json");
     assert.equal(pinned.code, 0, pinned.stderr);
     const view = await status("elsewhere");
