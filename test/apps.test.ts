@@ -158,11 +158,39 @@ describeEachBackend("appliances through the node", (backend) => {
       return web.pid !== webPid && web.state === "ready";
     });
 
+    // A crash of the dependency: it restarts by its policy, and web restarts after it.
+    const db = await status("db");
+    const webBefore = (await status("web")).pid;
+    process.kill(db.pid, "SIGKILL");
+    await eventually("db back after its crash, web restarted after it", async () => {
+      const [dbNow, webNow] = [await status("db"), await status("web")];
+      return dbNow.restarts === 1 && dbNow.state === "ready" && webNow.pid !== webBefore && webNow.state === "ready";
+    });
+
     const stopAll = await cli("app", "stop", "--all");
     assert.equal(stopAll.code, 0, stopAll.stderr);
     assert.equal((await status("db")).state, "stopped");
     assert.equal((await cli("app", "rm", "web")).code, 0);
     assert.equal((await cli("app", "rm", "db")).code, 0);
+  });
+
+  it("takes a whole config with PUT: creates, adds a version when it differs, writes nothing when it is the same", async () => {
+    const config = { name: "whole", cmd: "exec sleep 300", env: { A: "1" } };
+    let put = await t.api("PUT", "/apps/whole", { body: { config } });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    assert.equal(put.body.version, 1);
+    put = await t.api("PUT", "/apps/whole", { body: { config } });
+    assert.equal(put.status, 200);
+    assert.equal(put.body.unchanged, true);
+    put = await t.api("PUT", "/apps/whole", { body: { config: { ...config, env: { B: "2" } } } });
+    assert.equal(put.body.version, 2);
+    await eventually("whole runs v2", async () => (await status("whole")).state === "ready");
+    assert.deepEqual(envOf((await status("whole")).pid).B, "2");
+    assert.equal(envOf((await status("whole")).pid).A, undefined);
+    const wrongName = await t.api("PUT", "/apps/whole", { body: { config: { ...config, name: "other" } } });
+    assert.equal(wrongName.status, 400);
+    assert.equal(wrongName.body.error.details.field, "config.name");
+    assert.equal((await cli("app", "rm", "whole")).code, 0);
   });
 
   it("refuses bad input with the field named and writes nothing", async () => {

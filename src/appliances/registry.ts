@@ -156,6 +156,49 @@ export async function upgradeAppliance(
   });
 }
 
+/**
+ * A whole config as the current version (what `lively app apply FILE` and `PUT /apps/:name`
+ * give): creates the appliance, or adds a version when the config differs from the current one.
+ */
+export async function putApplianceConfig(
+  store: Store,
+  input: { config: unknown; actor: string; message?: string },
+): Promise<ApplianceChange & { created: boolean }> {
+  const config = checkConfig(input.config);
+  const existing = await store.read((db) => getAppliance(db, config.name));
+  if (!existing || existing.removed) return { ...(await createStoredAppliance(store, input)), created: true };
+  return store.write(async (tx) => {
+    const record = await live(tx, config.name);
+    const current = await configOf(tx, record.name, record.version);
+    if (JSON.stringify(config) === JSON.stringify(current)) {
+      return { name: record.name, version: record.version, desired: record.desired, seq: 0, unchanged: true, created: false };
+    }
+    return { ...(await writeVersion(tx, record, current, config, input)), created: false };
+  });
+}
+
+/** The new version of an upgrade or a put: its dependencies checked, one `app-upgrade` row naming the keys that changed. */
+async function writeVersion(
+  tx: OrderedTx,
+  record: ApplianceRecord,
+  current: ApplianceConfig,
+  config: ApplianceConfig,
+  input: { actor: string; message?: string },
+): Promise<ApplianceChange> {
+  await checkDependencies(tx, config);
+  const changed = diffConfigs(current, config).map((d) => d.key);
+  const history = await row(tx, "app-upgrade", record.name, input.actor, record.version, record.latestVersion + 1, { changed });
+  const version = await insertApplianceVersion(tx, {
+    appliance: record.name,
+    config: JSON.stringify(config),
+    actor: input.actor,
+    message: input.message ?? `set ${changed.join(", ")}`,
+    seq: history.seq,
+    node: config.on ?? null,
+  });
+  return { name: record.name, version, desired: record.desired, seq: history.seq, unchanged: false };
+}
+
 /** Back to where the pointer was before its last move, or to version `to`. */
 export async function rollbackAppliance(store: Store, input: { name: string; to?: number; actor: string }): Promise<ApplianceChange> {
   return store.write(async (tx) => {

@@ -13,6 +13,7 @@ import {
   applianceVersions,
   createStoredAppliance,
   diffApplianceVersions,
+  putApplianceConfig,
   removeStoredAppliance,
   rollbackAppliance,
   setDesiredState,
@@ -127,6 +128,20 @@ export function appRoutes(deps: ApiDeps) {
     if (manager.isTransient(name)) return c.json({ ...(manager.viewOf(name) as ApplianceView), config: null });
     const stored = await storedAppliance(deps.store, name);
     return c.json({ ...(await viewOne(name)), config: stored.config, latestVersion: stored.latestVersion });
+  });
+
+  /** A whole config as the current version: creates it, or adds a version when it differs (`lively app apply`). */
+  app.put("/apps/:name", deploy, async (c) => {
+    const name = c.req.param("name");
+    const body = await jsonBody(c, createBody.omit({ transient: true }));
+    if (body.config.name !== name) {
+      throw new LivelyError("bad_request", `config.name must be the name in the path (${name})`, { field: "config.name" });
+    }
+    noTransient(name, "stored config");
+    const change = await putApplianceConfig(deps.store, { config: body.config, actor: actor(c), message: body.message });
+    if (change.unchanged) c.set("unchanged", true);
+    await managerOf(deps).reconcile();
+    return c.json({ ...change, status: await viewOne(name) }, change.created ? 201 : 200);
   });
 
   app.patch("/apps/:name", deploy, async (c) => {
