@@ -138,21 +138,7 @@ export async function upgradeAppliance(
     const record = await live(tx, input.name);
     const current = await configOf(tx, record.name, record.version);
     const config = checkConfig(applyPatch(current, input.set ?? {}, input.unset ?? []));
-    if (JSON.stringify(config) === JSON.stringify(current)) {
-      return { name: record.name, version: record.version, desired: record.desired, seq: 0, unchanged: true };
-    }
-    await checkDependencies(tx, config);
-    const changed = diffConfigs(current, config).map((d) => d.key);
-    const history = await row(tx, "app-upgrade", record.name, input.actor, record.version, record.latestVersion + 1, { changed });
-    const version = await insertApplianceVersion(tx, {
-      appliance: record.name,
-      config: JSON.stringify(config),
-      actor: input.actor,
-      message: input.message ?? `set ${changed.join(", ")}`,
-      seq: history.seq,
-      node: config.on ?? null,
-    });
-    return { name: record.name, version, desired: record.desired, seq: history.seq, unchanged: false };
+    return versionIfChanged(tx, record, current, config, input);
   });
 }
 
@@ -170,21 +156,24 @@ export async function putApplianceConfig(
   return store.write(async (tx) => {
     const record = await live(tx, config.name);
     const current = await configOf(tx, record.name, record.version);
-    if (JSON.stringify(config) === JSON.stringify(current)) {
-      return { name: record.name, version: record.version, desired: record.desired, seq: 0, unchanged: true, created: false };
-    }
-    return { ...(await writeVersion(tx, record, current, config, input)), created: false };
+    return { ...(await versionIfChanged(tx, record, current, config, input)), created: false };
   });
 }
 
-/** The new version of an upgrade or a put: its dependencies checked, one `app-upgrade` row naming the keys that changed. */
-async function writeVersion(
+/**
+ * The new version of an upgrade or a put, unless `config` is the current one (nothing written):
+ * its dependencies checked, one `app-upgrade` row naming the keys that changed.
+ */
+async function versionIfChanged(
   tx: OrderedTx,
   record: ApplianceRecord,
   current: ApplianceConfig,
   config: ApplianceConfig,
   input: { actor: string; message?: string },
 ): Promise<ApplianceChange> {
+  if (JSON.stringify(config) === JSON.stringify(current)) {
+    return { name: record.name, version: record.version, desired: record.desired, seq: 0, unchanged: true };
+  }
   await checkDependencies(tx, config);
   const changed = diffConfigs(current, config).map((d) => d.key);
   const history = await row(tx, "app-upgrade", record.name, input.actor, record.version, record.latestVersion + 1, { changed });
