@@ -9,7 +9,10 @@ export function appVerbCommand(verb: "start" | "stop" | "restart", summary: stri
     name: `app ${verb}`,
     args: "[names...]",
     summary,
-    options: (command) => command.option("--all", "every appliance").option("-k, --kill", "stop only: no grace period, SIGKILL at once"),
+    options: (command) =>
+      command
+        .option("--all", "every appliance")
+        .option("-k, --kill", verb === "stop" ? "no grace period: SIGKILL at once" : "(app stop only)"),
     examples: [`lively app ${verb} web`, `lively app ${verb} --all`, ...(verb === "stop" ? ["lively app stop -k web"] : [])],
     async run([names], options, { out, client }) {
       if (options.kill && verb !== "stop")
