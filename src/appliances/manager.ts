@@ -26,17 +26,17 @@ import { definitionOf } from "./definition.ts";
 import { APPLIANCE_EVENT_NAMES, type ApplianceEvents } from "./events.ts";
 import { checkGraph, dependentsOf, levels } from "./graph.ts";
 import { type Appliance, createAppliance } from "./instance.ts";
+import { type ApplianceEventName, RecentEvents, type RecordedEvent } from "./recent-events.ts";
 import { checkConfig, storedAppliances } from "./registry.ts";
 import { endPreviousLife, RunRecord } from "./run-record.ts";
 import type { StopReport } from "./runner.ts";
 import { type ApplianceSettings, resolveSettings } from "./settings.ts";
 import { type ApplianceView, viewOf } from "./view.ts";
 
-export type ApplianceEventName = keyof ApplianceEvents;
-export type RecordedEvent = { event: ApplianceEventName } & ApplianceEvents[ApplianceEventName];
+export type { ApplianceEventName, RecordedEvent } from "./recent-events.ts";
 
-/** Recent events kept per appliance for `lively app events`. */
-const RECENT_EVENTS = 200;
+/** How soon a reconcile that could not read the store is tried again. */
+const RETRY_MS = 5_000;
 
 export interface ManagerOptions {
   store: Store;
@@ -63,7 +63,7 @@ export class ApplianceManager {
   readonly logDir: string;
   private readonly entries = new Map<string, Entry>();
   private readonly transients = new Set<string>();
-  private readonly recent = new Map<string, RecordedEvent[]>();
+  private readonly recent = new RecentEvents();
   private readonly events: Events<ApplianceEvents>;
   private readonly runs: RunRecord;
   private readonly log: Logger;
@@ -97,7 +97,9 @@ export class ApplianceManager {
       try {
         stored = await storedAppliances(this.options.store);
       } catch (error) {
-        this.log.warn({ err: toError(error) }, "appliances not reconciled: the store cannot be read; next change retries");
+        // A node that booted without its database gets no history change when it comes back: retry on a timer too.
+        this.log.warn({ err: toError(error) }, "appliances not reconciled: the store cannot be read; retrying");
+        setTimeout(() => void this.reconcile(), RETRY_MS).unref();
         return;
       }
       const here = stored.filter((a) => a.node === null || a.node === this.options.nodeId());
@@ -194,8 +196,7 @@ export class ApplianceManager {
 
   /** Recent lifecycle events, oldest first: of one appliance, or of all. */
   recentEvents(name?: string): RecordedEvent[] {
-    if (name !== undefined) return [...(this.recent.get(name) ?? [])];
-    return [...this.recent.values()].flat().sort((a, b) => a.at - b.at);
+    return this.recent.list(name);
   }
 
   /** Call `listener` when the manager closes (a log follower ends then); returns the unsubscribe. */
@@ -261,7 +262,7 @@ export class ApplianceManager {
     let entry = existing;
     if (!entry) {
       try {
-        entry = this.instantiate(name, config, text, version, desired, false);
+        entry = this.instantiate(name, config, text, version, desired, undefined);
       } catch (error) {
         this.log.error({ err: toError(error), appliance: name }, "appliance cannot run on this node");
         return;
@@ -290,8 +291,10 @@ export class ApplianceManager {
     text: string,
     version: number | null,
     desired: DesiredState,
-    readyOnce: boolean,
+    replacing: Entry | undefined,
   ): Entry {
+    // A replaced instance that had been ready: the new one's first ready restarts its dependents (rest_for_one).
+    const readyOnce = replacing?.readyOnce ?? false;
     const definition = definitionOf(config);
     const app = createAppliance(
       { ...definition, settings: { ...this.options.defaults, ...definition.settings } },
@@ -301,7 +304,7 @@ export class ApplianceManager {
     const detach = APPLIANCE_EVENT_NAMES.map((event) =>
       app.on(event, (payload) => {
         // An upgrade replaces the instance: the appliance itself was neither created nor removed.
-        if ((event === "appliance:create" && readyOnce) || (event === "appliance:remove" && entry.replaced)) return;
+        if ((event === "appliance:create" && replacing) || (event === "appliance:remove" && entry.replaced)) return;
         this.record(event, payload);
       }),
     );
@@ -324,13 +327,12 @@ export class ApplianceManager {
     version: number | null,
     desired: DesiredState,
   ): Promise<Entry | undefined> {
-    const wasRunning = old.app.status().state !== "stopped" && old.app.status().state !== "failed";
     old.replaced = true;
     await old.app.remove();
     old.detach();
     this.entries.delete(name);
     try {
-      const entry = this.instantiate(name, config, text, version, desired, old.readyOnce || wasRunning);
+      const entry = this.instantiate(name, config, text, version, desired, old);
       if (desired === "started") await this.startAfterDependencies(name, entry);
       return entry;
     } catch (error) {
@@ -387,10 +389,7 @@ export class ApplianceManager {
   }
 
   private record(event: ApplianceEventName, payload: ApplianceEvents[ApplianceEventName]): void {
-    const list = this.recent.get(payload.appliance) ?? [];
-    list.push({ event, ...payload } as RecordedEvent);
-    if (list.length > RECENT_EVENTS) list.splice(0, list.length - RECENT_EVENTS);
-    this.recent.set(payload.appliance, list);
+    this.recent.add(event, payload);
     if (event !== "appliance:state")
       this.log.info({ appliance: payload.appliance, event }, `appliance ${event.slice("appliance:".length)}`);
     this.events.emit(event, payload as never);
