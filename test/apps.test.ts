@@ -252,6 +252,15 @@ describeEachBackend("appliances through the node", (backend) => {
     assert.equal((await cli("app", "rm", "elsewhere")).code, 0);
   });
 
+  it("runs a void appliance (nothing to run, ready at once) that others can depend on", async () => {
+    assert.equal((await cli("app", "create", "group", "--runner", "void")).code, 0);
+    assert.equal((await cli("app", "create", "member", "--cmd", "exec sleep 300", "--depends", "group")).code, 0);
+    await eventually("both ready", async () => (await status("group")).state === "ready" && (await status("member")).state === "ready");
+    assert.equal((await status("group")).pid, null);
+    assert.equal((await cli("app", "rm", "member")).code, 0);
+    assert.equal((await cli("app", "rm", "group")).code, 0);
+  });
+
   it("keeps a --transient appliance in memory only", async () => {
     const run = await cli("app", "create", "temp", "--cmd", "exec sleep 300", "--transient", "--json");
     assert.equal(run.code, 0, run.stderr);
