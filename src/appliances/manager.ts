@@ -70,6 +70,7 @@ export class ApplianceManager {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly closing = new Set<() => void>();
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ManagerOptions) {
     this.log = options.log.child({ layer: "appliances" });
@@ -99,7 +100,10 @@ export class ApplianceManager {
       } catch (error) {
         // A node that booted without its database gets no history change when it comes back: retry on a timer too.
         this.log.warn({ err: toError(error) }, "appliances not reconciled: the store cannot be read; retrying");
-        setTimeout(() => void this.reconcile(), RETRY_MS).unref();
+        this.retry ??= setTimeout(() => {
+          this.retry = undefined;
+          void this.reconcile();
+        }, RETRY_MS).unref();
         return;
       }
       const here = stored.filter((a) => a.node === null || a.node === this.options.nodeId());
@@ -213,6 +217,7 @@ export class ApplianceManager {
   close(): Promise<void> {
     if (!this.closed) for (const listener of this.closing) listener();
     this.closing.clear();
+    clearTimeout(this.retry);
     return this.serial(async () => {
       this.closed = true;
       const byLevel = levels([...this.entries.values()].map((e) => e.config)).reverse();
