@@ -67,7 +67,13 @@ describeEachBackend("appliances through the node", (backend) => {
     const stopped = await cli("app", "stop", "sleeper", "--json");
     assert.equal(stopped.code, 0, stopped.stderr);
     assert.equal((await status("sleeper")).state, "stopped");
+    assert.equal((await status("sleeper")).lastExit.signal, "SIGTERM");
     assert.equal(alive(firstPid), false);
+
+    assert.equal((await cli("app", "start", "sleeper")).code, 0);
+    const killed = await cli("app", "stop", "-k", "sleeper", "--json");
+    assert.equal(killed.code, 0, killed.stderr);
+    assert.equal((await status("sleeper")).lastExit.signal, "SIGKILL", "-k skips the grace period");
 
     assert.equal((await cli("app", "start", "sleeper")).code, 0);
     await eventually("sleeper ready again", async () => (await status("sleeper")).state === "ready");
