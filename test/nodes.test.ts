@@ -76,7 +76,7 @@ for (const backend of BACKENDS) {
       const status = (await t.api("GET", "/status")).body;
       assert.deepEqual(
         status.children.map((c: { id: string }) => c.id),
-        ["store", "feed", "loader", "http", "membership", "kv-sweep", "kv-feed", "events"],
+        ["store", "feed", "loader", "http", "membership", "kv-sweep", "kv-feed", "events", "appliances"],
       );
       assert.equal(status.membership.ok, true);
     });

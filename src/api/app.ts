@@ -14,6 +14,8 @@ import type { ApiDeps, ApiEnv } from "./context.ts";
 import { errorResponse } from "./errors.ts";
 import { healthHandler } from "./health.ts";
 import { API_PREFIX } from "./prefix.ts";
+import { appLogRoutes } from "./routes/app-logs.ts";
+import { appRoutes } from "./routes/apps.ts";
 import { channelRoutes } from "./routes/channels.ts";
 import { defineRoutes } from "./routes/define.ts";
 import { deployRoutes } from "./routes/deploy.ts";
@@ -79,6 +81,8 @@ export function createAdminApi(deps: ApiDeps): Hono<ApiEnv> {
   api.route("/", kvRoutes(deps));
   api.route("/", kvComputeRoutes(deps));
   api.route("/", eventRoutes(deps));
+  api.route("/", appRoutes(deps));
+  api.route("/", appLogRoutes(deps));
   app.route(API_PREFIX, api);
   return app;
 }

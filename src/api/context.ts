@@ -1,5 +1,6 @@
 /** What every admin API route can use, and the token of the request once authenticated. */
 
+import type { ApplianceManager } from "../appliances/manager.ts";
 import type { TokenVerifier } from "../auth/token-cache.ts";
 import type { ArtifactValidator } from "../code/deploy.ts";
 import type { DiffRunner } from "../code/diff.ts";
@@ -40,6 +41,8 @@ export interface ApiDeps extends EventRouteDeps {
   downAfterMs?: number;
   /** Diffs of versions, bounded per node (`GET /modules/:m/diff`); createAdminApi makes one when absent. */
   diffs?: DiffRunner;
+  /** This node's appliance manager (absent while its child is not running): the `/apps` routes. */
+  appliances?: () => ApplianceManager | undefined;
   /** What /_lively/health reports; the node fills it in (health.ts decides who sees which part). */
   health: () => Promise<NodeHealth>;
 }

@@ -60,3 +60,16 @@ export interface ApplianceEvents {
   "appliance:crash-looping": Base & { restarts: number; windowMs: number; retryMs: number; exit: ExitRecord };
   "appliance:remove": Base;
 }
+
+/** Every event name, in lifecycle order: for code that follows them all (the manager, tests). */
+export const APPLIANCE_EVENT_NAMES: readonly (keyof ApplianceEvents)[] = [
+  "appliance:create",
+  "appliance:state",
+  "appliance:start",
+  "appliance:ready",
+  "appliance:stop",
+  "appliance:crash",
+  "appliance:restart",
+  "appliance:crash-looping",
+  "appliance:remove",
+];

@@ -56,6 +56,7 @@ export const EVENT_KINDS = [
   "channel.move",
   "route.change",
   "network.change",
+  "app.change",
   "node.up",
   "node.down",
   "node.left",
@@ -81,6 +82,8 @@ export interface LivelyEvent {
   actor?: string;
   node?: string;
   address?: string;
+  /** An `app.change`'s appliance (its action: app-create, app-upgrade, app-rollback, app-start, app-stop, app-remove). */
+  appliance?: string;
 }
 
 /** A position in all three logs; an event id is one written as text. */
@@ -120,7 +123,11 @@ const HISTORY_KINDS: Record<string, EventKind> = {
 };
 
 function historyEvent(row: HistoryEventRow): LivelyEvent {
-  const kind = MOVES.has(row.action) ? "channel.move" : (HISTORY_KINDS[row.action] ?? "module.config");
+  const kind = MOVES.has(row.action)
+    ? "channel.move"
+    : row.action.startsWith("app-")
+      ? "app.change"
+      : (HISTORY_KINDS[row.action] ?? "module.config");
   return {
     kind,
     log: "history",
@@ -128,6 +135,7 @@ function historyEvent(row: HistoryEventRow): LivelyEvent {
     at: new Date(Number(row.at)).toISOString(),
     ...(row.module !== null ? { module: row.module } : {}),
     ...(row.channel !== null ? { channel: row.channel } : {}),
+    ...(row.appliance ? { appliance: row.appliance } : {}),
     action: row.action,
     from: row.from === null ? null : Number(row.from),
     to: row.to === null ? null : Number(row.to),

@@ -16,7 +16,7 @@
  */
 import type { Logger } from "../log.ts";
 import { listAllChannels, listLiveModuleChannels } from "../store/queries/channels.ts";
-import { type HistoryAction, listHistoryTouches } from "../store/queries/history.ts";
+import { type HistoryAction, isApplianceAction, listHistoryTouches } from "../store/queries/history.ts";
 import { listRoutes, type RouteRecord } from "../store/queries/routes.ts";
 import { currentSeq } from "../store/queries/seq.ts";
 import type { Db, Store } from "../store/store.ts";
@@ -154,7 +154,9 @@ export class ChannelIndex {
   private async apply(db: Db): Promise<CatchUp> {
     const seq = await currentSeq(db);
     if (seq === this.appliedSeq) return { seq, changed: false, touched: [] };
-    const touches = this.appliedSeq < 0 ? undefined : await listHistoryTouches(db, this.appliedSeq, MAX_INCREMENTAL_ROWS + 1);
+    const all = this.appliedSeq < 0 ? undefined : await listHistoryTouches(db, this.appliedSeq, MAX_INCREMENTAL_ROWS + 1);
+    // An appliance's rows change nothing this map holds (the appliance manager reads them).
+    const touches = all && all.length <= MAX_INCREMENTAL_ROWS ? all.filter((t) => !isApplianceAction(t.action)) : all;
     if (!touches || touches.length > MAX_INCREMENTAL_ROWS || touches.some((t) => t.module === null) || seq < this.appliedSeq) {
       const channels = byModule(await listAllChannels(db));
       const settings = await loadModuleSettings(db); // same snapshot, so channels, settings and routes agree on seq

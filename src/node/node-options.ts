@@ -5,6 +5,8 @@
  * Owns: the node's options and handle types. Must not import cli/.
  */
 
+import type { ApplianceManager } from "../appliances/manager.ts";
+import type { ApplianceSettings } from "../appliances/settings.ts";
 import type { LivelyEvent } from "../cluster/event-log.ts";
 import type { EventManager } from "../cluster/events.ts";
 import type { KvFeed } from "../cluster/kv-feed.ts";
@@ -61,6 +63,8 @@ export interface NodeOptions {
   cacheMaxBytes?: number;
   /** Bound on the node's KV read cache, in bytes (default 64 MiB; values over 64 KiB are never cached). */
   kvCacheMaxBytes?: number;
+  /** Appliance settings under every appliance's own (settings.ts; tests make them small). */
+  applianceDefaults?: Partial<ApplianceSettings>;
   /** How long the database may keep this node waiting (store.ts has the defaults and why). */
   storeTimeouts?: StoreTimeouts;
   /** `db` is a pooler in transaction mode (store/pooler.ts); default "none". */
@@ -88,6 +92,8 @@ export interface RunningNode {
   store: Store;
   /** What modules wrote with console.* on this node (`lively logs`). */
   logs: ModuleLogs;
+  /** The appliances this node runs (undefined until its appliances child has started). */
+  readonly appliances: ApplianceManager | undefined;
   /** Where the bootstrap wrote a new admin token, when this start created one. */
   adminTokenPath: string | undefined;
   /**

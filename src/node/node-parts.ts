@@ -4,7 +4,9 @@
  *
  * Owns: the type only; the values live in one startNode call. Must not import cli/.
  */
+
 import type { KvTcpServer } from "../api/kv-tcp/server.ts";
+import type { ApplianceManager } from "../appliances/manager.ts";
 import type { EventFeed } from "../cluster/event-feed.ts";
 import type { EventCursor } from "../cluster/event-log.ts";
 import type { Feed } from "../cluster/feed.ts";
@@ -39,4 +41,6 @@ export interface Parts {
   /** The KV protocol server, and its port once bound, so a restarted one binds the same. */
   kvTcp?: KvTcpServer;
   kvPort?: number;
+  /** The appliance manager (appliance-child.ts). */
+  appliances?: ApplianceManager;
 }

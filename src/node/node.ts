@@ -67,6 +67,7 @@ import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import { type ChildHandle, type Supervisor, startSupervisor } from "../supervise/supervisor.ts";
 import { LIVELY_VERSION } from "../version.ts";
+import { applianceChild } from "./appliance-child.ts";
 import { cannotReach, nothingToServe, offlineMap, prepareStore, refusesSchema } from "./boot.ts";
 import { callExport } from "./calls.ts";
 import { advertisedAddress, need, resourceChild } from "./children.ts";
@@ -286,6 +287,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       nodeId: () => nodeId,
       logs,
       events,
+      appliances: () => parts.appliances,
       eventHeartbeatMs: options.eventHeartbeatMs,
       eventQueue: options.eventQueue,
       downAfterMs: options.downAfterMs,
@@ -346,6 +348,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       { id: "http", restart: "permanent", start: httpChild, shutdownMs: options.drainMs ?? 10_000 },
       { id: "membership", restart: "permanent", start: membershipChild, shutdownMs: 3_000 },
       ...kvChildren({ options, parts, host, kvCache, events, log, nodeId: () => nodeId, stopping: () => stopping }),
+      applianceChild({ parts, dataDir, log, nodeId: () => nodeId, defaults: options.applianceDefaults }),
     ]);
   } catch (error) {
     // The child's own error says what to do (`unavailable`: exit 6); the supervisor's wrapper only says which child.
@@ -409,6 +412,9 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     events,
     get kvPort() {
       return parts.kvPort;
+    },
+    get appliances() {
+      return parts.appliances;
     },
     close: async () => {
       stopping = true;

@@ -4,7 +4,7 @@
  */
 
 import { createServer } from "node:net";
-import type { ApplianceEvents } from "../../src/appliances/events.ts";
+import { APPLIANCE_EVENT_NAMES, type ApplianceEvents } from "../../src/appliances/events.ts";
 import { type Appliance, type ApplianceDefinition, createAppliance } from "../../src/appliances/instance.ts";
 import { shellRunner } from "../../src/appliances/shell/shell-runner.ts";
 import type { ShellSpec } from "../../src/appliances/shell/spec.ts";
@@ -42,18 +42,7 @@ export class Journal {
   readonly entries: Entry[] = [];
 
   constructor(app: Appliance) {
-    const names: (keyof ApplianceEvents)[] = [
-      "appliance:create",
-      "appliance:state",
-      "appliance:start",
-      "appliance:ready",
-      "appliance:stop",
-      "appliance:crash",
-      "appliance:restart",
-      "appliance:crash-looping",
-      "appliance:remove",
-    ];
-    for (const event of names) app.on(event, (payload) => this.entries.push({ event, payload } as Entry));
+    for (const event of APPLIANCE_EVENT_NAMES) app.on(event, (payload) => this.entries.push({ event, payload } as Entry));
   }
 
   of<E extends keyof ApplianceEvents>(event: E): ApplianceEvents[E][] {

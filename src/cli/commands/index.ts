@@ -1,5 +1,16 @@
 /** Every command, in the order `lively --help` lists them. */
 import type { CliCommand } from "../core/define.ts";
+import appCreate from "./app-create.ts";
+import appEvents from "./app-events.ts";
+import appHistory from "./app-history.ts";
+import appLogs from "./app-logs.ts";
+import appRestart from "./app-restart.ts";
+import appRm from "./app-rm.ts";
+import appRollback from "./app-rollback.ts";
+import appStart from "./app-start.ts";
+import appStatus from "./app-status.ts";
+import appStop from "./app-stop.ts";
+import appUpgrade from "./app-upgrade.ts";
 import call from "./call.ts";
 import cat from "./cat.ts";
 import config from "./config.ts";
@@ -76,6 +87,17 @@ export const commands: CliCommand[] = [
   status,
   logs,
   events,
+  appCreate,
+  appStart,
+  appStop,
+  appRestart,
+  appRm,
+  appUpgrade,
+  appRollback,
+  appHistory,
+  appStatus,
+  appLogs,
+  appEvents,
   tokenCreate,
   tokenList,
   tokenRevoke,

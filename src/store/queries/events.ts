@@ -31,6 +31,8 @@ export interface HistoryEventRow {
   channel: string | null;
   from: number | null;
   to: number | null;
+  /** Set on an appliance's rows (`app-*` actions). */
+  appliance: string | null;
 }
 
 export interface KvEventRow {
@@ -48,7 +50,7 @@ export interface LogPositions {
   nodes: number;
 }
 
-const HISTORY_COLUMNS = 'seq, at, actor, module, action, channel, from_version AS "from", to_version AS "to"';
+const HISTORY_COLUMNS = 'seq, at, actor, module, action, channel, from_version AS "from", to_version AS "to", appliance';
 
 export async function historyEventsAfter(db: Db, after: number, limit: number): Promise<HistoryEventRow[]> {
   return db.all<HistoryEventRow>(`SELECT ${HISTORY_COLUMNS} FROM history WHERE seq > $1 ORDER BY seq LIMIT $2`, [after, limit]);

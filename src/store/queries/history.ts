@@ -16,7 +16,16 @@ export type HistoryAction =
   | "vars" // a module's vars set or removed; details name them, never a value
   | "config" // a module's limits or fetch allowlist changed
   | "route" // a route added, moved or removed: details {route, op: add|move|remove, fromModule?}
-  | "network"; // an address range opened to (or closed from) modules' fetch; module null: details {cidr, op: allow|remove, note?}
+  | "network" // an address range opened to (or closed from) modules' fetch; module null: details {cidr, op: allow|remove, note?}
+  | ApplianceAction;
+
+/**
+ * An appliance's changes (module null, `appliance` set): `to` is the version current after the
+ * row, `from` the one before; start/stop rows carry details {desired}.
+ */
+export type ApplianceAction = "app-create" | "app-upgrade" | "app-rollback" | "app-start" | "app-stop" | "app-remove";
+
+export const isApplianceAction = (action: string): action is ApplianceAction => action.startsWith("app-");
 
 export interface HistoryEntry {
   seq: number;
@@ -28,6 +37,8 @@ export interface HistoryEntry {
   from: number | null;
   to: number | null;
   details: Record<string, unknown> | null;
+  /** The appliance an `app-*` row is about (null for every other row). */
+  appliance?: string | null;
 }
 
 export type NewHistoryEntry = Omit<HistoryEntry, "seq" | "at">;
@@ -42,9 +53,10 @@ interface HistoryRow {
   from_version: number | null;
   to_version: number | null;
   details: string | null;
+  appliance: string | null;
 }
 
-const COLUMNS = "seq, at, actor, module, action, channel, from_version, to_version, details";
+const COLUMNS = "seq, at, actor, module, action, channel, from_version, to_version, details, appliance";
 
 function fromRow(row: HistoryRow): HistoryEntry {
   return {
@@ -57,14 +69,15 @@ function fromRow(row: HistoryRow): HistoryEntry {
     from: row.from_version,
     to: row.to_version,
     details: row.details ? (JSON.parse(row.details) as Record<string, unknown>) : null,
+    ...(row.appliance === null ? {} : { appliance: row.appliance }),
   };
 }
 
 export async function appendHistory(tx: OrderedTx, entry: NewHistoryEntry): Promise<HistoryEntry> {
   const seq = await nextSeq(tx);
   const row = await tx.get<HistoryRow>(
-    `INSERT INTO history (seq, at, actor, module, action, channel, from_version, to_version, details)
-     VALUES ($1, now_ms(), $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
+    `INSERT INTO history (seq, at, actor, module, action, channel, from_version, to_version, details, appliance)
+     VALUES ($1, now_ms(), $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
     [
       seq,
       entry.actor,
@@ -74,6 +87,7 @@ export async function appendHistory(tx: OrderedTx, entry: NewHistoryEntry): Prom
       entry.from,
       entry.to,
       entry.details ? JSON.stringify(entry.details) : null,
+      entry.appliance ?? null,
     ],
   );
   if (!row) throw new Error("history insert returned nothing");
@@ -82,6 +96,8 @@ export async function appendHistory(tx: OrderedTx, entry: NewHistoryEntry): Prom
 
 export interface HistoryQuery {
   module?: string;
+  /** Only the rows of this appliance. */
+  appliance?: string;
   /** Only rows with seq greater than this; the oldest first, up to `limit`. */
   since?: number;
   /** Without `since`: the newest `limit` rows. */
@@ -95,6 +111,10 @@ export async function listHistory(db: Db, query: HistoryQuery): Promise<HistoryE
   if (query.module !== undefined) {
     params.push(query.module);
     where.push(`module = $${params.length}`);
+  }
+  if (query.appliance !== undefined) {
+    params.push(query.appliance);
+    where.push(`appliance = $${params.length}`);
   }
   if (query.since !== undefined) {
     params.push(query.since);

@@ -1,0 +1,52 @@
+/**
+ * The node's `appliances` child (last in node.ts's tree, so it stops first: every appliance is
+ * stopped, gracefully and with the sweep, before the HTTP server, the feed and the store go).
+ * It ends what the node's previous life left running, reconciles with the store, and again
+ * after every history change this node applies (the channel index's onApplied).
+ *
+ * Owns: building that child. Must not import cli/.
+ */
+import { ApplianceManager } from "../appliances/manager.ts";
+import type { ApplianceSettings } from "../appliances/settings.ts";
+import type { Logger } from "../log.ts";
+import type { ChildHandle, ChildSpec } from "../supervise/supervisor.ts";
+import { need, resourceChild } from "./children.ts";
+import type { Parts } from "./node-parts.ts";
+
+export interface ApplianceChildDeps {
+  parts: Parts;
+  dataDir: string;
+  log: Logger;
+  nodeId: () => string;
+  /** Settings under every appliance's own (tests make them small). */
+  defaults?: Partial<ApplianceSettings>;
+}
+
+/** Long enough for every appliance's grace period and sweep; past it the supervisor kills them. */
+const SHUTDOWN_MS = 120_000;
+
+export function applianceChild(deps: ApplianceChildDeps): ChildSpec {
+  return {
+    id: "appliances",
+    restart: "permanent",
+    shutdownMs: SHUTDOWN_MS,
+    start: async (): Promise<ChildHandle> => {
+      const store = need(deps.parts.store, "the store");
+      const index = need(deps.parts.index, "the feed");
+      const manager = new ApplianceManager({ store, dataDir: deps.dataDir, nodeId: deps.nodeId, log: deps.log, defaults: deps.defaults });
+      await manager.endPreviousLife();
+      deps.parts.appliances = manager;
+      const reconcile = () => {
+        void manager.reconcile();
+      };
+      const off = index.onApplied(reconcile);
+      reconcile();
+      const child = resourceChild(async () => {
+        off();
+        await manager.close();
+      });
+      // Past the shutdown time: end every run now (SIGKILL and the sweep), then let the tree go on.
+      return { ...child, kill: () => void manager.killAll() };
+    },
+  };
+}
