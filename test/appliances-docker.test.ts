@@ -24,7 +24,10 @@ import { type Appliance, createAppliance } from "../src/appliances/instance.ts";
 import { readLastLines } from "../src/appliances/logs/reader.ts";
 import type { RunHandle } from "../src/appliances/runner.ts";
 import { freePort, Journal } from "./helpers/appliances.ts";
+import { BACKENDS, type TestBackend } from "./helpers/backends.ts";
+import { runCli } from "./helpers/cli.ts";
 import { eventually, settlesWithin } from "./helpers/eventually.ts";
+import { startTestNode } from "./helpers/node.ts";
 import { tempDir } from "./helpers/temp-dir.ts";
 
 // The socket container-engine starts, when this shell did not export DOCKER_HOST itself.
@@ -288,6 +291,46 @@ describe("appliances: docker runner", { skip: problem }, () => {
     assert.deepEqual(await adopted.done, { code: null, signal: "SIGKILL" });
     assert.deepEqual(await findDockerPreviousLife(name), []);
     await assert.rejects(adoptDockerRun({ ...keep, running: false, state: "exited" }), /not a running run to adopt/);
+  });
+
+  it("lively app create --runner docker runs a container on a node; app rm leaves none", async () => {
+    const node = await startTestNode(BACKENDS[0] as TestBackend);
+    const cli = (...argv: string[]) => runCli({ url: node.url, token: node.adminToken }, argv);
+    const name = named("cli");
+    try {
+      const created = await cli(
+        "app",
+        "create",
+        name,
+        "--runner",
+        "docker",
+        "--image",
+        IMAGE,
+        "--cmd",
+        "echo hello-from-the-container; sleep 1000",
+        "--grace",
+        "1",
+      );
+      assert.equal(created.code, 0, created.stderr);
+      await eventually(
+        "the container runs",
+        async () => {
+          const status = (await cli("app", "status", name, "--json")).json() as { state: string }[];
+          return status[0]?.state === "ready";
+        },
+        60_000,
+      );
+      await eventually(
+        "its output is in the appliance's log",
+        async () => (await cli("app", "logs", name, "-n", "20")).stdout.includes("hello-from-the-container"),
+        30_000,
+      );
+      assert.equal((await findDockerPreviousLife(name)).length, 1, "one container");
+      assert.equal((await cli("app", "rm", name)).code, 0);
+      await eventually("no container is left", async () => (await findDockerPreviousLife(name)).length === 0, 30_000);
+    } finally {
+      await node.close();
+    }
   });
 });
 

@@ -208,8 +208,8 @@ describeEachBackend("appliances through the node", (backend) => {
       [["app", "create", "x1", "--cmd", "true", "--env", "NOEQUALS"], /--env/],
       [["app", "create", "x1"], /cmd/],
       [
-        ["app", "create", "x1", "--runner", "docker", "--image", "busybox"],
-        /docker runner is not in this build yet; supported: shell, void/,
+        ["app", "create", "x1", "--runner", "module", "--module", "worker"],
+        /module runner is not in this build yet; supported: shell, void, docker/,
       ],
       [["app", "create", "bad name", "--cmd", "true"], /name/],
       [["app", "upgrade", "nosuch", "--set", "cmd=true"], /no appliance nosuch/],

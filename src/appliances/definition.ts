@@ -8,6 +8,8 @@
  */
 import { LivelyError } from "../errors.ts";
 import type { ApplianceConfig, RunnerKind } from "./config.ts";
+import { dockerRunner } from "./docker/docker-runner.ts";
+import { dockerSpecOf } from "./docker/spec.ts";
 import type { ApplianceDefinition } from "./instance.ts";
 import type { Runner } from "./runner.ts";
 import { shellRunner } from "./shell/shell-runner.ts";
@@ -15,7 +17,7 @@ import type { ShellSpec } from "./shell/spec.ts";
 import { voidRunner } from "./void/void-runner.ts";
 
 /** The runner kinds this build can run; the others are refused at create. */
-export const SUPPORTED_RUNNERS: readonly RunnerKind[] = ["shell", "void"];
+export const SUPPORTED_RUNNERS: readonly RunnerKind[] = ["shell", "void", "docker"];
 
 /** Refuse a kind this build cannot run, naming the ones it can. */
 export function assertRunnerSupported(config: ApplianceConfig): void {
@@ -35,6 +37,7 @@ export function definitionOf(config: ApplianceConfig): ApplianceDefinition<unkno
   const settings = { ...config.settings, ...(config.grace === undefined ? {} : { graceMs: config.grace * 1000 }) };
   const common = { name: config.name, restart: config.restart ?? "permanent", readiness: config.readiness, settings };
   if ((config.runner ?? "shell") === "void") return { ...common, runner: voidRunner as Runner<unknown>, spec: {} };
+  if (config.runner === "docker") return { ...common, runner: dockerRunner as Runner<unknown>, spec: dockerSpecOf(config) };
   const spec: ShellSpec = {
     command: config.cmd as string,
     ...(config.args ? { args: config.args } : {}),
