@@ -7,13 +7,13 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, it } from "node:test";
 import type { LivelyEvent } from "../src/cluster/event-log.ts";
+import { FAST_APPLIANCES } from "./helpers/appliances.ts";
 import { describeEachBackend } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 
 /** Small numbers so stops and restarts do not keep the suite waiting. */
-export const FAST_APPLIANCES = { graceMs: 2_000, backoffBaseMs: 20, backoffMaxMs: 200, readinessIntervalMs: 20 };
 
 /** The environment variable a run has, read from /proc (what the process really got). */
 function envOf(pid: number): Record<string, string> {

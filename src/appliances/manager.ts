@@ -86,6 +86,11 @@ export class ApplianceManager {
     return ended;
   }
 
+  /** The config an appliance on this node runs now (its hooks, env and settings); undefined when none. */
+  configOf(name: string): ApplianceConfig | undefined {
+    return this.entries.get(name)?.config;
+  }
+
   on<E extends ApplianceEventName>(event: E, listener: (payload: ApplianceEvents[E]) => void): () => void {
     return this.events.on(event, listener);
   }

@@ -6,7 +6,11 @@
  *
  * Owns: building that child. Must not import cli/.
  */
+
+import type { CallModule } from "../appliances/hooks/module-hook.ts";
+import { HookRunner } from "../appliances/hooks.ts";
 import { ApplianceManager } from "../appliances/manager.ts";
+import { attachHooks } from "../appliances/manager-hooks.ts";
 import type { ApplianceSettings } from "../appliances/settings.ts";
 import type { Logger } from "../log.ts";
 import type { ChildHandle, ChildSpec } from "../supervise/supervisor.ts";
@@ -20,6 +24,8 @@ export interface ApplianceChildDeps {
   nodeId: () => string;
   /** Settings under every appliance's own (tests make them small). */
   defaults?: Partial<ApplianceSettings>;
+  /** How a `{module, fn}` hook calls a stored module's export (production). */
+  callModule: CallModule;
 }
 
 /** Long enough for every appliance's grace period and sweep; past it the supervisor kills them. */
@@ -35,6 +41,8 @@ export function applianceChild(deps: ApplianceChildDeps): ChildSpec {
       const index = need(deps.parts.index, "the feed");
       const manager = new ApplianceManager({ store, dataDir: deps.dataDir, nodeId: deps.nodeId, log: deps.log, defaults: deps.defaults });
       await manager.endPreviousLife();
+      const hooks = new HookRunner({ log: deps.log.child({ layer: "appliances", part: "hooks" }), callModule: deps.callModule });
+      const detachHooks = attachHooks(manager, hooks, deps.nodeId);
       deps.parts.appliances = manager;
       const reconcile = () => {
         void manager.reconcile();
@@ -44,6 +52,9 @@ export function applianceChild(deps: ApplianceChildDeps): ChildSpec {
       const child = resourceChild(async () => {
         off();
         await manager.close();
+        // After the stops, so their hooks run too; a hook past its timeout is ended by the drain.
+        detachHooks();
+        await hooks.drain();
       });
       // Past the shutdown time: end every run now (SIGKILL and the sweep), then let the tree go on.
       return { ...child, kill: () => void manager.killAll() };

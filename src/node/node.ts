@@ -348,7 +348,19 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       { id: "http", restart: "permanent", start: httpChild, shutdownMs: options.drainMs ?? 10_000 },
       { id: "membership", restart: "permanent", start: membershipChild, shutdownMs: 3_000 },
       ...kvChildren({ options, parts, host, kvCache, events, log, nodeId: () => nodeId, stopping: () => stopping }),
-      applianceChild({ parts, dataDir, log, nodeId: () => nodeId, defaults: options.applianceDefaults }),
+      applianceChild({
+        parts,
+        dataDir,
+        log,
+        nodeId: () => nodeId,
+        defaults: options.applianceDefaults,
+        callModule: async (module, fn, args) => {
+          const caller = { channel: DEFAULT_CHANNEL, depth: 0 };
+          const found = need(parts.index, "the feed");
+          return (await callExport(found, need(parts.cache, "the loader"), module, fn, args, caller, { fallbackToProduction: false }))
+            .result;
+        },
+      }),
     ]);
   } catch (error) {
     // The child's own error says what to do (`unavailable`: exit 6); the supervisor's wrapper only says which child.

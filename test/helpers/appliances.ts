@@ -68,3 +68,6 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** Small settings for appliances on test nodes: no test waits out production's seconds. */
+export const FAST_APPLIANCES = { graceMs: 2_000, backoffBaseMs: 20, backoffMaxMs: 200, readinessIntervalMs: 20 };
