@@ -73,11 +73,10 @@ export function printScaleReport(
       ]),
     ),
   );
-  const listens = args.loops.filter((loop) => loop === "feed" || loop === "kv").length;
+  const listens = args.loops.some((loop) => loop === "feed" || loop === "kv") ? 1 : 0;
   say(
-    `A simulated node opens a pool of ${args.pool} (openStore poolSize) and ${listens} LISTEN connection(s) (one per listening feed; ` +
-      "one in all once PostgresBackend shares a LISTEN connection): at most " +
-      `${args.pool + listens}. A pool connection idle for 10 s is closed and opened again when needed, so fewer may be held at idle.`,
+    `A simulated node opens a pool of ${args.pool} (openStore poolSize) and ${listens} LISTEN connection (shared by its listening ` +
+      `feeds), as a real node does: at most ${args.pool + listens}; the pool keeps its connections once opened.`,
   );
   if (memory) {
     say(
