@@ -1,5 +1,6 @@
 /** Every command, in the order `lively --help` lists them. */
 import type { CliCommand } from "../core/define.ts";
+import appApply from "./app-apply.ts";
 import appCreate from "./app-create.ts";
 import appEvents from "./app-events.ts";
 import appHistory from "./app-history.ts";
@@ -88,6 +89,7 @@ export const commands: CliCommand[] = [
   logs,
   events,
   appCreate,
+  appApply,
   appStart,
   appStop,
   appRestart,
