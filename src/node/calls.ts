@@ -45,3 +45,18 @@ export async function callExport(
   }
   return { version, result: await loaded.call(fn, args, caller) };
 }
+
+/**
+ * A call from the node itself (module events' `onEvent`, appliance hooks): the export of the
+ * module's production version, at depth 0, without falling back. The index and the version cache
+ * are looked up at each call, since the children that own them restart.
+ */
+export function productionCaller(
+  parts: () => { index: ChannelIndex; cache: VersionCache },
+): (module: string, fn: string, args: unknown[]) => Promise<unknown> {
+  return async (module, fn, args) => {
+    const { index, cache } = parts();
+    const caller = { channel: DEFAULT_CHANNEL, depth: 0 };
+    return (await callExport(index, cache, module, fn, args, caller, { fallbackToProduction: false })).result;
+  };
+}

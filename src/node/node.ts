@@ -69,7 +69,7 @@ import { type ChildHandle, type Supervisor, startSupervisor } from "../supervise
 import { LIVELY_VERSION } from "../version.ts";
 import { applianceChild } from "./appliance-child.ts";
 import { cannotReach, nothingToServe, offlineMap, prepareStore, refusesSchema } from "./boot.ts";
-import { callExport } from "./calls.ts";
+import { callExport, productionCaller } from "./calls.ts";
 import { advertisedAddress, need, resourceChild } from "./children.ts";
 import { secureDataDir } from "./data-dir.ts";
 import { startHttpChild } from "./http-child.ts";
@@ -78,6 +78,7 @@ import { deliverEventsToModules, EVENT_EXPORT, productionHeads } from "./module-
 import type { NodeOptions, RunningNode } from "./node-options.ts";
 import type { Parts } from "./node-parts.ts";
 import { nodeHealth, nodeStatus } from "./node-status.ts";
+import { runningNode } from "./running-node.ts";
 
 export type { NodeOptions, RunningNode } from "./node-options.ts";
 
@@ -114,6 +115,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   let refused: LivelyError | undefined;
   let stopForRefusal: () => void = () => undefined;
 
+  const callProduction = productionCaller(() => ({ index: need(parts.index, "the feed"), cache: need(parts.cache, "the loader") }));
   const storeChild = async (): Promise<ChildHandle> => {
     const store = openStore({
       ...options.storeTimeouts,
@@ -354,12 +356,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         log,
         nodeId: () => nodeId,
         defaults: options.applianceDefaults,
-        callModule: async (module, fn, args) => {
-          const caller = { channel: DEFAULT_CHANNEL, depth: 0 };
-          const found = need(parts.index, "the feed");
-          return (await callExport(found, need(parts.cache, "the loader"), module, fn, args, caller, { fallbackToProduction: false }))
-            .result;
-        },
+        callModule: callProduction,
       }),
     ]);
   } catch (error) {
@@ -381,12 +378,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     appliedSeq: () => parts.index?.appliedSeq ?? -1,
     heads: () => productionHeads(parts.index),
     bindings: (module) => parts.index?.settings(module)?.kvBindings ?? {},
-    call: async (module, args) => {
-      const caller = { channel: DEFAULT_CHANNEL, depth: 0 };
-      const index = need(parts.index, "the feed");
-      return (await callExport(index, need(parts.cache, "the loader"), module, EVENT_EXPORT, args, caller, { fallbackToProduction: false }))
-        .result;
-    },
+    call: (module, args) => callProduction(module, EVENT_EXPORT, args),
     moduleLog: (module, text) => logs.append(module, parts.index?.version(module, DEFAULT_CHANNEL) ?? 0, "error", text),
     nodeId: () => nodeId,
     log,
@@ -402,32 +394,11 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     from: parts.mapFrom ?? "database",
   };
   log.info({ url, node: nodeId, store: store.description, ...startup }, "node ready");
-  return {
-    url,
-    nodeId,
-    store,
-    adminTokenPath: parts.adminTokenPath,
-    startup,
-    localCopy,
-    done,
-    supervisor: tree,
-    logs,
-    get membership() {
-      return parts.membership;
-    },
-    get kv() {
-      return new NodeKv(need(parts.store, "the store"), kvCache);
-    },
-    get kvFeed() {
-      return parts.kvFeed;
-    },
+  const fixed = { url, nodeId, store, adminTokenPath: parts.adminTokenPath, startup, localCopy, done, supervisor: tree, logs };
+  return runningNode(fixed, {
+    parts,
+    kvCache,
     events,
-    get kvPort() {
-      return parts.kvPort;
-    },
-    get appliances() {
-      return parts.appliances;
-    },
     close: async () => {
       stopping = true;
       moduleEvents.stop();
@@ -435,5 +406,5 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       events.close();
       logs.close();
     },
-  };
+  });
 }
