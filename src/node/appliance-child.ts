@@ -41,7 +41,13 @@ export function applianceChild(deps: ApplianceChildDeps): ChildSpec {
       const index = need(deps.parts.index, "the feed");
       const manager = new ApplianceManager({ store, dataDir: deps.dataDir, nodeId: deps.nodeId, log: deps.log, defaults: deps.defaults });
       await manager.endPreviousLife();
-      const hooks = new HookRunner({ log: deps.log.child({ layer: "appliances", part: "hooks" }), callModule: deps.callModule });
+      const hooks = new HookRunner({
+        log: deps.log.child({ layer: "appliances", part: "hooks" }),
+        callModule: deps.callModule,
+        // The node's defaults; an appliance's own settings override them per fire (manager-hooks.ts).
+        timeoutMs: deps.defaults?.hookTimeoutMs,
+        maxInFlight: deps.defaults?.hookMaxInFlight,
+      });
       const detachHooks = attachHooks(manager, hooks, deps.nodeId);
       deps.parts.appliances = manager;
       const reconcile = () => {
