@@ -164,6 +164,7 @@ function buildDeb(app: string, stage: string, version: string, nodeMajor: number
     user: "lively",
     envFile: ENV_FILE,
     stopTimeoutS: 90,
+    writtenBy: "the lively Debian package (npm run release); dpkg replaces it on upgrade",
   });
   write("lib/systemd/system/lively.service", unit, 0o644);
   write(ENV_FILE.slice(1), ENV_TEMPLATE, 0o600);
