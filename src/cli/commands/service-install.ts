@@ -28,6 +28,8 @@ export interface UnitSettings {
   user?: string;
   envFile: string;
   stopTimeoutS: number;
+  /** What wrote the unit, for its first line (default `lively service install`; the .deb says so itself). */
+  writtenBy?: string;
 }
 
 /** The bin this build runs from: `bin/lively.js` beside `dist/`. */
@@ -58,7 +60,7 @@ export function unitText(s: UnitSettings): string {
     ...(s.port === undefined ? [] : ["--port", String(s.port)]),
   ];
   return [
-    "# Written by `lively service install`. Secrets live in the EnvironmentFile (mode 0600), never here.",
+    `# Written by ${s.writtenBy ?? "`lively service install`"}. Secrets live in the EnvironmentFile (mode 0600), never here.`,
     "[Unit]",
     `Description=Lively node (${s.name})`,
     "Wants=network-online.target",
