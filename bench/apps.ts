@@ -16,6 +16,8 @@
  *
  * Linux only (/proc). See bench/README.md.
  */
+import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -102,6 +104,21 @@ async function crashToRunning(sup: Supervisor, programs: Programs, dir: string, 
   return summarize(samples);
 }
 
+/** The floor under both: the bench itself spawning the crash program, to its first line of JS. */
+async function spawnFloor(programs: Programs, dir: string, runs: number): Promise<Summary> {
+  const file = join(dir, "floor.pid");
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i += 1) {
+    rmSync(file, { force: true });
+    const begin = wallMs();
+    const child = spawn(process.execPath, [programs.crash, file], { stdio: "ignore", env: baseEnv(`floor-${process.pid}`) });
+    const stamp = await nextStamp(file, undefined, 30_000);
+    samples.push(stamp.atMs - begin);
+    child.kill("SIGKILL");
+  }
+  return summarize(samples);
+}
+
 async function stopWithGrandchildren(sup: Supervisor, programs: Programs, dir: string) {
   const started = join(dir, `${sup.label}.tree`);
   const marker = `${sup.label}-tree-${process.pid}`;
@@ -149,6 +166,8 @@ async function main(): Promise<number> {
   step(ensureBuild(ROOT).note);
   const dir = tempDir("lively-bench-apps-");
   const programs = writePrograms(dir);
+  const floor = await spawnFloor(programs, dir, Math.min(options.crashes, 20));
+  step(`floor: the bench spawning the same program: p50 ${ms(floor.p50)}, p99 ${ms(floor.p99)}`);
   const results: Figures[] = [];
   for (const start of [() => startLively(ROOT), async () => startPm2(ROOT)]) {
     const sup = await start();
@@ -172,6 +191,7 @@ async function main(): Promise<number> {
           (lively.crash.p50 / pm2.crash.p50).toFixed(2),
           `≤ PM2: ${mark(lively.crash.p50 <= pm2.crash.p50)}`,
         ],
+        ["  floor: spawn → running p50", ms(floor.p50), ms(floor.p50), "", "the bench's own spawn"],
         ["crash → running p99", ms(lively.crash.p99), ms(pm2.crash.p99), (lively.crash.p99 / pm2.crash.p99).toFixed(2), ""],
         ["stop 20 grandchildren", ms(lively.stopMs), ms(pm2.stopMs), "", "grace 2 s"],
         ["  of which a no-op command", ms(lively.noopMs), ms(pm2.noopMs), "", ""],
