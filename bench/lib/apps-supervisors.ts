@@ -39,13 +39,21 @@ export const GRACE_MS = 2000;
 /** A run this long resets restart backoff: Lively's stableMs and PM2's --min-uptime, both set to it. */
 export const STABLE_MS = 500;
 
+/**
+ * Both supervisors run with a bare environment. PM2 hands its CLI's (and its daemon's) to every
+ * app, where Lively gives an app only its config's `env`; inherited variables can cost a Node
+ * start dearly (NODE_EXTRA_CA_CERTS, set on the machine this was written on, adds about 70 ms to
+ * each) and would be charged to PM2 alone. The node gets the same, so its RSS carries no more.
+ */
+const BARE_ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" };
+
 export async function startLively(root: string): Promise<Supervisor> {
   const dir = tempDir("lively-bench-apps-node-");
   const child = spawnChild(
     "lively serve",
     process.execPath,
     ["--no-node-snapshot", "bin/lively.js", "serve", "--db", join(dir, "store.db"), "--port", "0", "--data-dir", dir, "--json"],
-    { cwd: root, env: { ...process.env, LIVELY_LOG_LEVEL: "warn" } },
+    { cwd: root, env: { ...BARE_ENV, LIVELY_LOG_LEVEL: "warn" } },
   );
   const ready = await child.waitForLine((line) => {
     try {
@@ -105,7 +113,7 @@ export function startPm2(root: string): Supervisor {
   const home = tempDir("lively-bench-apps-pm2-");
   const bin = join(root, "node_modules", ".bin", "pm2");
   const pm2 = (args: string[], env: Record<string, string> = {}) => {
-    const run = spawnSync(bin, args, { cwd: home, encoding: "utf8", env: { ...process.env, PM2_HOME: home, ...env } });
+    const run = spawnSync(bin, args, { cwd: home, encoding: "utf8", env: { ...BARE_ENV, PM2_HOME: home, ...env } });
     if (run.status !== 0) throw new Error(`pm2 ${args.join(" ")}: ${run.status} ${run.stderr || run.stdout}`);
     return run.stdout;
   };
@@ -164,7 +172,7 @@ export function startPm2(root: string): Supervisor {
       pm2(["ping"]);
     },
     async close() {
-      spawnSync(bin, ["kill"], { cwd: home, encoding: "utf8", env: { ...process.env, PM2_HOME: home } });
+      spawnSync(bin, ["kill"], { cwd: home, encoding: "utf8", env: { ...BARE_ENV, PM2_HOME: home } });
     },
   };
 }
