@@ -3,7 +3,7 @@
  * machine, in one run. A benchmark, not a test: it prints figures, ratios and PASS/MISS, and
  * exits 0 whatever they are.
  *
- *   npm run bench:apps [-- --quick]
+ *   npm run bench:apps [-- --quick | --crashes=N]
  *
  * - crash → running: a Node program that writes its pid and start time, killed with SIGKILL by
  *   the bench N times (50; 15 with --quick); from the kill to the new run's first line of JS.
