@@ -26,6 +26,7 @@ import { definitionOf } from "./definition.ts";
 import { APPLIANCE_EVENT_NAMES, type ApplianceEvents } from "./events.ts";
 import { checkGraph, dependentsOf, levels } from "./graph.ts";
 import { type Appliance, createAppliance } from "./instance.ts";
+import type { CallRun } from "./module/module-runner.ts";
 import { type ApplianceEventName, RecentEvents, type RecordedEvent } from "./recent-events.ts";
 import { checkConfig, storedAppliances } from "./registry.ts";
 import { endPreviousLife, RunRecord } from "./run-record.ts";
@@ -45,6 +46,8 @@ export interface ManagerOptions {
   log: Logger;
   /** Settings under every appliance's own (tests make them small). */
   defaults?: Partial<ApplianceSettings>;
+  /** How a module appliance calls its module's `run` export (the node's call path). */
+  callRun?: CallRun;
 }
 
 interface Entry {
@@ -305,7 +308,7 @@ export class ApplianceManager {
   ): Entry {
     // A replaced instance that had been ready: the new one's first ready restarts its dependents (rest_for_one).
     const readyOnce = replacing?.readyOnce ?? false;
-    const definition = definitionOf(config);
+    const definition = definitionOf(config, this.options.callRun);
     const app = createAppliance(
       { ...definition, settings: { ...this.options.defaults, ...definition.settings } },
       { logDir: this.logDir, log: this.options.log },

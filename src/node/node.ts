@@ -339,6 +339,13 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     return membership;
   };
 
+  // Hooks and module appliances call stored modules on a channel of their own, never falling back.
+  const callOnChannel = async (module: string, channel: string, fn: string, args: unknown[]) => {
+    const caller = { channel, depth: 0 };
+    const found = need(parts.index, "the feed");
+    return (await callExport(found, need(parts.cache, "the loader"), module, fn, args, caller, { fallbackToProduction: false })).result;
+  };
+
   let supervisor: Supervisor | undefined;
   try {
     supervisor = await startSupervisor({ name: "node", strategy: "rest_for_one", log, intensity: 5, periodMs: 10_000 }, [
@@ -354,12 +361,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         log,
         nodeId: () => nodeId,
         defaults: options.applianceDefaults,
-        callModule: async (module, fn, args) => {
-          const caller = { channel: DEFAULT_CHANNEL, depth: 0 };
-          const found = need(parts.index, "the feed");
-          return (await callExport(found, need(parts.cache, "the loader"), module, fn, args, caller, { fallbackToProduction: false }))
-            .result;
-        },
+        callModule: (module, fn, args) => callOnChannel(module, DEFAULT_CHANNEL, fn, args),
+        callRun: callOnChannel,
       }),
     ]);
   } catch (error) {
