@@ -202,6 +202,13 @@ export class ApplianceManager {
   }
 
   /** The log file of an appliance (also when it does not run: the file outlives its runs and the node). */
+  /** Input for the current run of one appliance on this node (`lively app attach`). */
+  writeStdin(name: string, input: string): void {
+    const entry = this.entries.get(name);
+    if (!entry) throw new LivelyError("not_found", `no appliance ${name} on this node`, { appliance: name });
+    entry.app.writeStdin(input);
+  }
+
   logPath(name: string): string {
     return this.entries.get(name)?.app.logPath ?? join(this.logDir, `${name}.log`);
   }
