@@ -9,9 +9,9 @@ import { after, before, it } from "node:test";
 import type { LivelyEvent } from "../src/cluster/event-log.ts";
 import { FAST_APPLIANCES } from "./helpers/appliances.ts";
 import { describeEachBackend } from "./helpers/backends.ts";
-import { runCli } from "./helpers/cli.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
+import { appCli } from "./helpers/node-apps.ts";
 
 /** Small numbers so stops and restarts do not keep the suite waiting. */
 
@@ -37,12 +37,7 @@ function alive(pid: number): boolean {
 
 describeEachBackend("appliances through the node", (backend) => {
   let t: TestNode;
-  const cli = (...argv: string[]) => runCli({ url: t.url, token: t.adminToken }, argv);
-  const status = async (name: string) => {
-    const run = await cli("app", "status", name, "--json");
-    assert.equal(run.code, 0, run.stderr);
-    return run.json()[0];
-  };
+  const { cli, status } = appCli(() => t);
 
   before(async () => {
     t = await startTestNode(backend, { node: { applianceDefaults: FAST_APPLIANCES } });
@@ -207,10 +202,8 @@ describeEachBackend("appliances through the node", (backend) => {
       [["app", "create", "x1", "--cmd", "true", "--grace", "soon"], /--grace/],
       [["app", "create", "x1", "--cmd", "true", "--env", "NOEQUALS"], /--env/],
       [["app", "create", "x1"], /cmd/],
-      [
-        ["app", "create", "x1", "--runner", "module", "--module", "worker"],
-        /module runner is not in this build yet; supported: shell, void, docker/,
-      ],
+      [["app", "create", "x1", "--runner", "module"], /module/],
+      [["app", "create", "x1", "--cmd", "true", "--channel", "staging"], /channel/],
       [["app", "create", "bad name", "--cmd", "true"], /name/],
       [["app", "upgrade", "nosuch", "--set", "cmd=true"], /no appliance nosuch/],
     ];

@@ -11,13 +11,14 @@ import type { ApplianceConfig, RunnerKind } from "./config.ts";
 import { dockerRunner } from "./docker/docker-runner.ts";
 import { dockerSpecOf } from "./docker/spec.ts";
 import type { ApplianceDefinition } from "./instance.ts";
+import { type CallRun, moduleRunner } from "./module/module-runner.ts";
 import type { Runner } from "./runner.ts";
 import { shellRunner } from "./shell/shell-runner.ts";
 import type { ShellSpec } from "./shell/spec.ts";
 import { voidRunner } from "./void/void-runner.ts";
 
 /** The runner kinds this build can run; the others are refused at create. */
-export const SUPPORTED_RUNNERS: readonly RunnerKind[] = ["shell", "void", "docker"];
+export const SUPPORTED_RUNNERS: readonly RunnerKind[] = ["shell", "void", "docker", "module"];
 
 /** Refuse a kind this build cannot run, naming the ones it can. */
 export function assertRunnerSupported(config: ApplianceConfig): void {
@@ -31,12 +32,19 @@ export function assertRunnerSupported(config: ApplianceConfig): void {
   }
 }
 
-/** The definition of one version of an appliance. Grace comes in seconds in the config, in ms in the settings. */
-export function definitionOf(config: ApplianceConfig): ApplianceDefinition<unknown> {
+/**
+ * The definition of one version of an appliance. Grace comes in seconds in the config, in ms in the
+ * settings. `callRun` is the node's call path for module appliances (absent: their start is refused).
+ */
+export function definitionOf(config: ApplianceConfig, callRun?: CallRun): ApplianceDefinition<unknown> {
   assertRunnerSupported(config);
   const settings = { ...config.settings, ...(config.grace === undefined ? {} : { graceMs: config.grace * 1000 }) };
   const common = { name: config.name, restart: config.restart ?? "permanent", readiness: config.readiness, settings };
   if ((config.runner ?? "shell") === "void") return { ...common, runner: voidRunner as Runner<unknown>, spec: {} };
+  if (config.runner === "module") {
+    const spec = { module: config.module as string, ...(config.channel ? { channel: config.channel } : {}) };
+    return { ...common, runner: moduleRunner(callRun) as Runner<unknown>, spec };
+  }
   if (config.runner === "docker") return { ...common, runner: dockerRunner as Runner<unknown>, spec: dockerSpecOf(config) };
   const spec: ShellSpec = {
     command: config.cmd as string,

@@ -91,6 +91,8 @@ export interface Appliance {
   remove(): Promise<StopReport>;
   /** What a parent supervisor calls past its shutdown time. */
   kill(): void;
+  /** Write to the current run's stdin (`lively app attach`); refused when no run or no stdin. */
+  writeStdin(input: string): void;
   on<E extends keyof ApplianceEvents>(event: E, listener: (payload: ApplianceEvents[E]) => void): () => void;
 }
 
@@ -166,6 +168,17 @@ class ManagedAppliance<Spec> implements Appliance {
 
   on<E extends keyof ApplianceEvents>(event: E, listener: (payload: ApplianceEvents[E]) => void): () => void {
     return this.events.on(event, listener);
+  }
+
+  writeStdin(input: string): void {
+    const stdin = this.live?.handle.stdin;
+    if (!this.live) throw new LivelyError("conflict", `appliance ${this.name} is not running`, { appliance: this.name });
+    if (!stdin || stdin.destroyed || stdin.writableEnded) {
+      throw new LivelyError("bad_request", `appliance ${this.name}: its ${this.definition.runner.kind} run has no open stdin`, {
+        appliance: this.name,
+      });
+    }
+    stdin.write(input);
   }
 
   status(): ApplianceStatus {

@@ -26,6 +26,7 @@ import { definitionOf } from "./definition.ts";
 import { APPLIANCE_EVENT_NAMES, type ApplianceEvents } from "./events.ts";
 import { checkGraph, dependentsOf, levels } from "./graph.ts";
 import { type Appliance, createAppliance } from "./instance.ts";
+import type { CallRun } from "./module/module-runner.ts";
 import { type ApplianceEventName, RecentEvents, type RecordedEvent } from "./recent-events.ts";
 import { checkConfig, storedAppliances } from "./registry.ts";
 import { endPreviousLife, RunRecord } from "./run-record.ts";
@@ -45,6 +46,8 @@ export interface ManagerOptions {
   log: Logger;
   /** Settings under every appliance's own (tests make them small). */
   defaults?: Partial<ApplianceSettings>;
+  /** How a module appliance calls its module's `run` export (the node's call path). */
+  callRun?: CallRun;
 }
 
 interface Entry {
@@ -199,6 +202,13 @@ export class ApplianceManager {
   }
 
   /** The log file of an appliance (also when it does not run: the file outlives its runs and the node). */
+  /** Input for the current run of one appliance on this node (`lively app attach`). */
+  writeStdin(name: string, input: string): void {
+    const entry = this.entries.get(name);
+    if (!entry) throw new LivelyError("not_found", `no appliance ${name} on this node`, { appliance: name });
+    entry.app.writeStdin(input);
+  }
+
   logPath(name: string): string {
     return this.entries.get(name)?.app.logPath ?? join(this.logDir, `${name}.log`);
   }
@@ -305,7 +315,7 @@ export class ApplianceManager {
   ): Entry {
     // A replaced instance that had been ready: the new one's first ready restarts its dependents (rest_for_one).
     const readyOnce = replacing?.readyOnce ?? false;
-    const definition = definitionOf(config);
+    const definition = definitionOf(config, this.options.callRun);
     const app = createAppliance(
       { ...definition, settings: { ...this.options.defaults, ...definition.settings } },
       { logDir: this.logDir, log: this.options.log },

@@ -17,9 +17,10 @@
  *   removing the container (the kernel's cgroup holds every descendant, so nothing escapes it).
  *   The run tag becomes a container label, which is how a restarted node finds containers of its
  *   previous life (`docker/previous-life.ts`).
- * - `module/` (a later slice): calls a stored module's long-running `run(ctx)` export inside its
- *   isolate; `pids` is empty, stdout/stderr carry the module's console, `stop(graceMs)` aborts
- *   `ctx.signal` and waits, `kill()` disposes the isolate, and the sweep has nothing to find.
+ * - `module/`: calls a stored module's `run(ctx)` export through the node's call path (first
+ *   version: bounded by the module's wall limit, no `ctx.signal` yet, so `stop` ends the run at
+ *   once as far as the manager knows and leaves the call to its limit; stderr carries a throw's
+ *   message, the module's console stays in its module logs); `pids` is empty, the sweep finds nothing.
  * The manager (`instance.ts`) sees only this interface, so restart policy, readiness, logs and
  * events work the same for every runner.
  *
@@ -100,7 +101,7 @@ export interface RunHandle {
 }
 
 export interface Runner<Spec> {
-  /** The runner's name as configuration spells it: "shell", "void", "docker", later "module". */
+  /** The runner's name as configuration spells it: "shell", "void", "docker", "module". */
   readonly kind: string;
   /** Check a spec before anything runs; throws LivelyError "bad_request" naming the field. */
   validate(spec: Spec): void;

@@ -11,6 +11,7 @@ import type { CallModule } from "../appliances/hooks/module-hook.ts";
 import { HookRunner } from "../appliances/hooks.ts";
 import { ApplianceManager } from "../appliances/manager.ts";
 import { attachHooks } from "../appliances/manager-hooks.ts";
+import type { CallRun } from "../appliances/module/module-runner.ts";
 import type { ApplianceSettings } from "../appliances/settings.ts";
 import type { Logger } from "../log.ts";
 import type { ChildHandle, ChildSpec } from "../supervise/supervisor.ts";
@@ -26,6 +27,8 @@ export interface ApplianceChildDeps {
   defaults?: Partial<ApplianceSettings>;
   /** How a `{module, fn}` hook calls a stored module's export (production). */
   callModule: CallModule;
+  /** How a module appliance calls its module's `run(ctx)` export on its channel. */
+  callRun: CallRun;
 }
 
 /** Long enough for every appliance's grace period and sweep; past it the supervisor kills them. */
@@ -39,7 +42,14 @@ export function applianceChild(deps: ApplianceChildDeps): ChildSpec {
     start: async (): Promise<ChildHandle> => {
       const store = need(deps.parts.store, "the store");
       const index = need(deps.parts.index, "the feed");
-      const manager = new ApplianceManager({ store, dataDir: deps.dataDir, nodeId: deps.nodeId, log: deps.log, defaults: deps.defaults });
+      const manager = new ApplianceManager({
+        store,
+        dataDir: deps.dataDir,
+        nodeId: deps.nodeId,
+        log: deps.log,
+        defaults: deps.defaults,
+        callRun: deps.callRun,
+      });
       await manager.endPreviousLife();
       const hooks = new HookRunner({
         log: deps.log.child({ layer: "appliances", part: "hooks" }),

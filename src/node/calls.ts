@@ -47,16 +47,15 @@ export async function callExport(
 }
 
 /**
- * A call from the node itself (module events' `onEvent`, appliance hooks): the export of the
- * module's production version, at depth 0, without falling back. The index and the version cache
- * are looked up at each call, since the children that own them restart.
+ * A call from the node itself (module events' `onEvent`, appliance hooks, module appliances'
+ * `run`): the export of the module's version on `channel`, at depth 0, never falling back. The
+ * index and the version cache are looked up at each call, since the children that own them restart.
  */
-export function productionCaller(
+export function nodeCaller(
   parts: () => { index: ChannelIndex; cache: VersionCache },
-): (module: string, fn: string, args: unknown[]) => Promise<unknown> {
-  return async (module, fn, args) => {
+): (module: string, channel: string, fn: string, args: unknown[]) => Promise<unknown> {
+  return async (module, channel, fn, args) => {
     const { index, cache } = parts();
-    const caller = { channel: DEFAULT_CHANNEL, depth: 0 };
-    return (await callExport(index, cache, module, fn, args, caller, { fallbackToProduction: false })).result;
+    return (await callExport(index, cache, module, fn, args, { channel, depth: 0 }, { fallbackToProduction: false })).result;
   };
 }

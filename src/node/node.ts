@@ -69,7 +69,7 @@ import { type ChildHandle, type Supervisor, startSupervisor } from "../supervise
 import { LIVELY_VERSION } from "../version.ts";
 import { applianceChild } from "./appliance-child.ts";
 import { cannotReach, nothingToServe, offlineMap, prepareStore, refusesSchema } from "./boot.ts";
-import { callExport, productionCaller } from "./calls.ts";
+import { callExport, nodeCaller } from "./calls.ts";
 import { advertisedAddress, need, resourceChild } from "./children.ts";
 import { secureDataDir } from "./data-dir.ts";
 import { startHttpChild } from "./http-child.ts";
@@ -115,7 +115,9 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   let refused: LivelyError | undefined;
   let stopForRefusal: () => void = () => undefined;
 
-  const callProduction = productionCaller(() => ({ index: need(parts.index, "the feed"), cache: need(parts.cache, "the loader") }));
+  // Hooks, module appliances and onEvent call stored modules on a channel of their own, never falling back.
+  const callOnChannel = nodeCaller(() => ({ index: need(parts.index, "the feed"), cache: need(parts.cache, "the loader") }));
+  const callProduction = (module: string, fn: string, args: unknown[]) => callOnChannel(module, DEFAULT_CHANNEL, fn, args);
   const storeChild = async (): Promise<ChildHandle> => {
     const store = openStore({
       ...options.storeTimeouts,
@@ -357,6 +359,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         nodeId: () => nodeId,
         defaults: options.applianceDefaults,
         callModule: callProduction,
+        callRun: callOnChannel,
       }),
     ]);
   } catch (error) {

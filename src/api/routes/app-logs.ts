@@ -2,19 +2,24 @@
  * What appliances wrote and what happened to them on this node: `GET /apps/:name/logs?lines=N`
  * (the last N lines of its log files, read from disk, so they survive node restarts), with
  * `follow=1` an NDJSON stream of lines as they are written (like `lively logs -f`), and
- * `GET /app-events[?name=N]` (recent lifecycle events, oldest first). `read` scope.
+ * `GET /app-events[?name=N]` (recent lifecycle events, oldest first). `read` scope. And
+ * `POST /apps/:name/stdin` `{ "input": "…" }` writes to the current run's stdin (`deploy` scope):
+ * with the follow stream, what `lively app attach` is made of.
  */
 import { existsSync } from "node:fs";
 import { Hono } from "hono";
+import { z } from "zod";
 import { APPLIANCE_NAME } from "../../appliances/config.ts";
 import { followLog, readLastLines } from "../../appliances/logs/reader.ts";
 import { LivelyError } from "../../errors.ts";
 import { requireScope } from "../auth.ts";
 import type { ApiDeps, ApiEnv } from "../context.ts";
-import { onlyQuery, queryInt } from "../input.ts";
+import { jsonBody, onlyQuery, queryInt } from "../input.ts";
 import { managerOf } from "./apps.ts";
 
 const MAX_LINES = 100_000;
+const MAX_INPUT = 1024 * 1024;
+const stdinBody = z.object({ input: z.string().max(MAX_INPUT) }).strict();
 const encoder = new TextEncoder();
 
 function assertName(name: string): void {
@@ -68,6 +73,15 @@ export function appLogRoutes(deps: ApiDeps) {
       "x-accel-buffering": "no",
       connection: "close",
     });
+  });
+
+  app.post("/apps/:name/stdin", requireScope("deploy"), async (c) => {
+    const name = c.req.param("name");
+    assertName(name);
+    onlyQuery(c, []);
+    const { input } = await jsonBody(c, stdinBody);
+    managerOf(deps).writeStdin(name, input);
+    return c.json({ written: Buffer.byteLength(input) });
   });
 
   app.get("/app-events", read, async (c) => {

@@ -1,6 +1,6 @@
 /**
  * `lively app create NAME [--runner shell|docker|module|void] [--cmd 'COMMAND LINE'] [--image IMG]
- * [--module M] [--env K=V]… [--depends A,B] [--restart permanent|transient|temporary] [--grace S]
+ * [--module M [--channel C]] [--env K=V]… [--depends A,B] [--restart permanent|transient|temporary] [--grace S]
  * [--on NODE] [--transient]`: store an appliance's first version and start it. The shell runner
  * is the default; `--cmd` runs through `/bin/sh -c`.
  */
@@ -21,6 +21,7 @@ export default defineCommand({
       .option("--cmd <command>", "shell: the command line, run through /bin/sh -c")
       .option("--image <image>", "docker: the image")
       .option("--module <module>", "module: the stored module whose run(ctx) runs")
+      .option("--channel <channel>", "module: the channel whose version runs (default production)")
       .option("--env <K=V>", "an environment variable of every run (repeatable)", repeatable)
       .option("--depends <a,b>", "start after these are ready; restart after they restart")
       .option("--restart <policy>", "permanent (default), transient or temporary")
@@ -31,6 +32,7 @@ export default defineCommand({
     "lively app create web --cmd 'node server.js' --env PORT=8080",
     "lively app create worker --cmd './worker' --depends web --restart transient --grace 30",
     "lively app create group --runner void",
+    "lively app create w --runner module --module worker",
   ],
   async run([name], options, { out, client }) {
     if (options.runner !== undefined && !RUNNERS.includes(options.runner)) {
@@ -62,6 +64,7 @@ export default defineCommand({
       ...(options.cmd !== undefined ? { cmd: options.cmd } : {}),
       ...(options.image !== undefined ? { image: options.image } : {}),
       ...(options.module !== undefined ? { module: options.module } : {}),
+      ...(options.channel !== undefined ? { channel: options.channel } : {}),
       ...(Object.keys(env).length > 0 ? { env } : {}),
       ...(depends ? { depends } : {}),
       ...(options.restart ? { restart: options.restart } : {}),

@@ -1,6 +1,7 @@
 /** Every command, in the order `lively --help` lists them. */
 import type { CliCommand } from "../core/define.ts";
 import appApply from "./app-apply.ts";
+import appAttach from "./app-attach.ts";
 import appCreate from "./app-create.ts";
 import appEvents from "./app-events.ts";
 import appHistory from "./app-history.ts";
@@ -99,6 +100,7 @@ export const commands: CliCommand[] = [
   appHistory,
   appStatus,
   appLogs,
+  appAttach,
   appEvents,
   tokenCreate,
   tokenList,
