@@ -10,7 +10,6 @@
  * apply, and what was applied before it stays (the output says which).
  */
 import type { ApplianceConfig } from "../../appliances/config.ts";
-import { loadApplianceFile } from "../../appliances/config-file/config-file.ts";
 import { checkGraph, levels } from "../../appliances/graph.ts";
 import { LivelyError, toError } from "../../errors.ts";
 import { appPath } from "../core/apps.ts";
@@ -41,6 +40,8 @@ export default defineCommand({
   options: (command) => command.option("--dry-run", "check the file and show what it holds; send nothing"),
   examples: ["lively app apply apps.toml", "lively app apply apps.yaml --dry-run"],
   async run([file], options, { out, client, io }) {
+    // Loaded here, not at the top: every other command's start must not pay for the TOML and YAML parsers.
+    const { loadApplianceFile } = await import("../../appliances/config-file/config-file.ts");
     const { appliances } = await loadApplianceFile(file.startsWith("/") ? file : `${io.cwd}/${file}`);
     if (appliances.length === 0) throw new LivelyError("bad_request", `${file} lists no appliances (only templates or defaults)`);
     const sourceOf = new Map(appliances.map((a) => [a.config.name, `${file}:${a.source.line}`]));
