@@ -19,48 +19,25 @@ import { join } from "node:path";
 import { LivelyError, toError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { DesiredState } from "../store/queries/appliances.ts";
-import type { Store } from "../store/store.ts";
 import { Events } from "../supervise/events.ts";
 import type { ApplianceConfig } from "./config.ts";
 import { definitionOf } from "./definition.ts";
 import { APPLIANCE_EVENT_NAMES, type ApplianceEvents } from "./events.ts";
 import { checkGraph, dependentsOf, levels } from "./graph.ts";
-import { type Appliance, createAppliance } from "./instance.ts";
-import type { CallRun } from "./module/module-runner.ts";
+import { createAppliance } from "./instance.ts";
+import { type Entry, type ManagerOptions, whenReady } from "./manager-entry.ts";
 import { type ApplianceEventName, RecentEvents, type RecordedEvent } from "./recent-events.ts";
 import { checkConfig, storedAppliances } from "./registry.ts";
 import { endPreviousLife, RunRecord } from "./run-record.ts";
 import type { StopReport } from "./runner.ts";
-import { type ApplianceSettings, resolveSettings } from "./settings.ts";
+import { resolveSettings } from "./settings.ts";
 import { type ApplianceView, viewOf } from "./view.ts";
 
+export type { ManagerOptions } from "./manager-entry.ts";
 export type { ApplianceEventName, RecordedEvent } from "./recent-events.ts";
 
 /** How soon a reconcile that could not read the store is tried again. */
 const RETRY_MS = 5_000;
-
-export interface ManagerOptions {
-  store: Store;
-  dataDir: string;
-  nodeId: () => string;
-  log: Logger;
-  /** Settings under every appliance's own (tests make them small). */
-  defaults?: Partial<ApplianceSettings>;
-  /** How a module appliance calls its module's `run` export (the node's call path). */
-  callRun?: CallRun;
-}
-
-interface Entry {
-  config: ApplianceConfig;
-  text: string;
-  version: number | null;
-  desired: DesiredState;
-  app: Appliance;
-  readyOnce: boolean;
-  /** Set while an upgrade replaces this instance: its remove is not the appliance's. */
-  replaced: boolean;
-  detach: () => void;
-}
 
 export class ApplianceManager {
   readonly logDir: string;
@@ -380,15 +357,7 @@ export class ApplianceManager {
     const dependency = this.entries.get(name);
     if (dependency?.desired !== "started" || dependency.app.status().state === "ready") return;
     const timeoutMs = resolveSettings({ ...this.options.defaults, ...definitionOf(dependency.config).settings }).startTimeoutMs;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      const off = dependency.app.on("appliance:ready", done);
-      function done() {
-        clearTimeout(timer);
-        off();
-        resolve();
-      }
-    });
+    await whenReady(dependency.app, timeoutMs);
   }
 
   /** rest_for_one: a dependency ready again after a restart restarts its running dependents after it. */

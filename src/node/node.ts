@@ -42,7 +42,6 @@ import { fanOutDelayMs } from "../cluster/fan-out.ts";
 import { startFeed } from "../cluster/feed.ts";
 import { followIndex } from "../cluster/local-copy/follow.ts";
 import { LocalCopy } from "../cluster/local-copy/local-copy.ts";
-import { startMembership } from "../cluster/membership.ts";
 import { ChannelIndex } from "../code/channel-index.ts";
 import { fetchAllowed } from "../code/fetch-allow.ts";
 import { DEFAULT_CODE_LIMITS } from "../code/limits.ts";
@@ -66,14 +65,14 @@ import { VersionCache } from "../runtime/version-cache.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import { type ChildHandle, type Supervisor, startSupervisor } from "../supervise/supervisor.ts";
-import { LIVELY_VERSION } from "../version.ts";
 import { applianceChild } from "./appliance-child.ts";
 import { cannotReach, nothingToServe, offlineMap, prepareStore, refusesSchema } from "./boot.ts";
 import { callExport, nodeCaller } from "./calls.ts";
-import { advertisedAddress, need, resourceChild } from "./children.ts";
+import { need, resourceChild } from "./children.ts";
 import { secureDataDir } from "./data-dir.ts";
 import { startHttpChild } from "./http-child.ts";
 import { kvChildren } from "./kv-children.ts";
+import { membershipChild } from "./membership-child.ts";
 import { deliverEventsToModules, EVENT_EXPORT, productionHeads } from "./module-events.ts";
 import type { NodeOptions, RunningNode } from "./node-options.ts";
 import type { Parts } from "./node-parts.ts";
@@ -323,26 +322,6 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
     return child;
   };
 
-  // After http: the row carries the bound address. A failed write does not stop the node.
-  const membershipChild = async (): Promise<ChildHandle> => {
-    const index = need(parts.index, "the feed");
-    const cache = need(parts.cache, "the loader");
-    const membership = await startMembership({
-      store: need(parts.store, "the store"),
-      nodeId,
-      address: advertisedAddress(host, need(parts.port, "http")),
-      livelyVersion: LIVELY_VERSION,
-      appliedSeq: () => index.appliedSeq,
-      loaded: () => cache.loadedVersions(),
-      heartbeatMs: options.heartbeatMs,
-      // The post-apply beats and the pruning scale with the cluster (membership.ts): bounded writes at any size.
-      liveNodes: () => parts.eventFeed?.liveNodes ?? 1,
-      log,
-    });
-    parts.membership = membership;
-    return membership;
-  };
-
   let supervisor: Supervisor | undefined;
   try {
     supervisor = await startSupervisor({ name: "node", strategy: "rest_for_one", log, intensity: 5, periodMs: 10_000 }, [
@@ -350,7 +329,12 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       { id: "feed", restart: "permanent", start: feedChild },
       { id: "loader", restart: "permanent", start: loaderChild, shutdownMs: 2_000 },
       { id: "http", restart: "permanent", start: httpChild, shutdownMs: options.drainMs ?? 10_000 },
-      { id: "membership", restart: "permanent", start: membershipChild, shutdownMs: 3_000 },
+      {
+        id: "membership",
+        restart: "permanent",
+        start: membershipChild({ parts, host, nodeId: () => nodeId, heartbeatMs: options.heartbeatMs, log }),
+        shutdownMs: 3_000,
+      },
       ...kvChildren({ options, parts, host, kvCache, events, log, nodeId: () => nodeId, stopping: () => stopping }),
       applianceChild({
         parts,
