@@ -53,6 +53,9 @@ await build({
   format: "cjs",
   target: "node20",
   external,
+  // service-install.ts reads import.meta.url only where __filename is missing (the ES module
+  // build); in this CommonJS file __filename is always there, so the empty import.meta is fine.
+  logOverride: { "empty-import-meta": "silent" },
   plugins: [
     {
       name: "serve-only-stub",
