@@ -41,7 +41,7 @@ import { createInterface } from "node:readline";
 
 const ROOT = join(import.meta.dirname, "..");
 // docs/concepts.md and docs/tokens.md assume the README tour's state and do not run yet as written.
-const DEFAULT_FILES = ["README.md", "docs/cli.md"];
+const DEFAULT_FILES = ["README.md", "docs/cli.md", "docs/cluster.md"];
 const DOC_PORTS = [8080, 8081] as const;
 const DOC_FOLDER = "/home/me/lively";
 const COMMAND_TIMEOUT_MS = 120_000;
