@@ -59,6 +59,8 @@ export function applianceChild(deps: ApplianceChildDeps): ChildSpec {
         // The node's defaults; an appliance's own settings override them per fire (manager-hooks.ts).
         timeoutMs: deps.defaults?.hookTimeoutMs,
         maxInFlight: deps.defaults?.hookMaxInFlight,
+        // Webhooks reach what modules' fetch reaches: public addresses and `lively network allow` ranges.
+        addresses: () => index.network(),
       });
       const detachHooks = attachHooks(manager, hooks, deps.nodeId);
       // Lifecycle events into the cluster's event stream (app.start, app.crash…: docs/events.md).
