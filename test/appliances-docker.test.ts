@@ -66,6 +66,17 @@ function dockerAppliance(name: string, spec: Omit<DockerSpec, "image">, rest: Pa
   return { app, journal: new Journal(app), logPath: app.logPath };
 }
 
+/** `lively app create NAME --runner docker` of the test image running `cmd` (1 s grace), then until it is ready. */
+async function createReadyDockerApp(cli: (...argv: string[]) => ReturnType<typeof runCli>, name: string, cmd: string): Promise<void> {
+  const created = await cli("app", "create", name, "--runner", "docker", "--image", IMAGE, "--cmd", cmd, "--grace", "1");
+  assert.equal(created.code, 0, created.stderr);
+  await eventually(
+    `${name} runs`,
+    async () => ((await cli("app", "status", name, "--json")).json() as { state: string }[])[0]?.state === "ready",
+    60_000,
+  );
+}
+
 /** Lines of a stream, as they come. */
 function lines(stream: NodeJS.ReadableStream | null): string[] {
   const seen: string[] = [];
@@ -301,28 +312,7 @@ describe("appliances: docker runner", { skip: problem }, () => {
     const cli = (...argv: string[]) => runCli({ url: node.url, token: node.adminToken }, argv);
     const name = named("cli");
     try {
-      const created = await cli(
-        "app",
-        "create",
-        name,
-        "--runner",
-        "docker",
-        "--image",
-        IMAGE,
-        "--cmd",
-        "echo hello-from-the-container; sleep 1000",
-        "--grace",
-        "1",
-      );
-      assert.equal(created.code, 0, created.stderr);
-      await eventually(
-        "the container runs",
-        async () => {
-          const status = (await cli("app", "status", name, "--json")).json() as { state: string }[];
-          return status[0]?.state === "ready";
-        },
-        60_000,
-      );
+      await createReadyDockerApp(cli, name, "echo hello-from-the-container; sleep 1000");
       await eventually(
         "its output is in the appliance's log",
         async () => (await cli("app", "logs", name, "-n", "20")).stdout.includes("hello-from-the-container"),
@@ -348,21 +338,7 @@ describe("appliances: docker runner", { skip: problem }, () => {
       const first = await start();
       const token = first.token;
       let cli = (...argv: string[]) => runCli({ url: first.url, token }, argv);
-      const created = await cli(
-        "app",
-        "create",
-        name,
-        "--runner",
-        "docker",
-        "--image",
-        IMAGE,
-        "--cmd",
-        "echo up; sleep 1000",
-        "--grace",
-        "1",
-      );
-      assert.equal(created.code, 0, created.stderr);
-      await eventually("it runs", async () => (await cli("app", "status", name, "--json")).json()[0]?.state === "ready", 60_000);
+      await createReadyDockerApp(cli, name, "echo up; sleep 1000");
       const [old] = await findDockerPreviousLife(name);
       assert.ok(old?.running);
       // Another node on the same engine runs an appliance of the same name under another tag: never touched.
