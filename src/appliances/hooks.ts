@@ -180,6 +180,7 @@ export class HookRunner {
     this.draining = true;
     if (options.cancel) this.cancel.abort();
     while (this.running.size > 0) await Promise.all([...this.running]);
+    await this.webhooks.close();
   }
 
   /** A bad per-fire value must not make `fire` throw at the manager: it is logged and the runner's own is used. */

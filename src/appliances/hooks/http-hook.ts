@@ -35,6 +35,13 @@ export class WebhookAddressGuard {
     this.agent = { policy, dispatcher: createGuardedAgent({ refusal: (address) => policy.refusal(address), lookup: this.lookup }) };
     return this.agent;
   }
+
+  /** Close the pool's idle connections (shutdown); a later hook opens a new pool. */
+  async close(): Promise<void> {
+    const agent = this.agent;
+    this.agent = undefined;
+    await agent?.dispatcher.close().catch(() => undefined);
+  }
 }
 
 const STRICT_GUARD = new WebhookAddressGuard();
