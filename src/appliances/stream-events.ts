@@ -164,6 +164,10 @@ export class ApplianceEventStream {
     await this.flush();
     this.closed = true;
     clearTimeout(this.timer);
+    if (this.pending.length > 0) {
+      this.options.log.warn({ lost: this.pending.length }, "appliance events left out of the event stream: the store is away at shutdown");
+      this.pending.length = 0;
+    }
   }
 
   private bucketOf(appliance: string): Bucket {
