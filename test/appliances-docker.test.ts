@@ -4,8 +4,10 @@
  * on a published port, the environment and stdin reaching it and its output coming back split
  * into stdout and stderr, the restart policy, a stop forced at the grace period, a missing image,
  * a start the engine refuses, a run kept through an engine restart (a private Podman service,
- * killed and started again), and the containers of a previous life found by label. In CI a
- * missing engine fails this file; elsewhere it skips the engine tests and says why.
+ * killed and started again), the containers of a previous life found by label, and a real
+ * `lively serve` killed with SIGKILL and started again: its docker appliance's old container is
+ * replaced, exactly one runs. In CI a missing engine fails this file; elsewhere it skips the
+ * engine tests and says why.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -28,6 +30,7 @@ import { BACKENDS, type TestBackend } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { eventually, settlesWithin } from "./helpers/eventually.ts";
 import { startTestNode } from "./helpers/node.ts";
+import { exited, type ServeProcess, serve } from "./helpers/serve-process.ts";
 import { tempDir } from "./helpers/temp-dir.ts";
 
 // The socket container-engine starts, when this shell did not export DOCKER_HOST itself.
@@ -61,6 +64,17 @@ function dockerAppliance(name: string, spec: Omit<DockerSpec, "image">, rest: Pa
   const app = createAppliance({ name, runner: dockerRunner, spec: { image: IMAGE, ...spec }, ...rest }, { logDir });
   apps.add(app);
   return { app, journal: new Journal(app), logPath: app.logPath };
+}
+
+/** `lively app create NAME --runner docker` of the test image running `cmd` (1 s grace), then until it is ready. */
+async function createReadyDockerApp(cli: (...argv: string[]) => ReturnType<typeof runCli>, name: string, cmd: string): Promise<void> {
+  const created = await cli("app", "create", name, "--runner", "docker", "--image", IMAGE, "--cmd", cmd, "--grace", "1");
+  assert.equal(created.code, 0, created.stderr);
+  await eventually(
+    `${name} runs`,
+    async () => ((await cli("app", "status", name, "--json")).json() as { state: string }[])[0]?.state === "ready",
+    60_000,
+  );
 }
 
 /** Lines of a stream, as they come. */
@@ -98,7 +112,7 @@ describe("appliances: docker runner", { skip: problem }, () => {
   after(async () => {
     await Promise.all([...apps].map((app) => app.stop({ kill: true }).catch(() => undefined)));
     await Promise.all([...handles].map((handle) => handle.kill()));
-    for (const base of ["web", "env", "crash", "stubborn", "polite", "taken", "survivor", "ghost"]) {
+    for (const base of ["web", "env", "crash", "stubborn", "polite", "taken", "survivor", "ghost", "reborn"]) {
       await endDockerPreviousLife(await containersOf(named(base)));
     }
   });
@@ -298,28 +312,7 @@ describe("appliances: docker runner", { skip: problem }, () => {
     const cli = (...argv: string[]) => runCli({ url: node.url, token: node.adminToken }, argv);
     const name = named("cli");
     try {
-      const created = await cli(
-        "app",
-        "create",
-        name,
-        "--runner",
-        "docker",
-        "--image",
-        IMAGE,
-        "--cmd",
-        "echo hello-from-the-container; sleep 1000",
-        "--grace",
-        "1",
-      );
-      assert.equal(created.code, 0, created.stderr);
-      await eventually(
-        "the container runs",
-        async () => {
-          const status = (await cli("app", "status", name, "--json")).json() as { state: string }[];
-          return status[0]?.state === "ready";
-        },
-        60_000,
-      );
+      await createReadyDockerApp(cli, name, "echo hello-from-the-container; sleep 1000");
       await eventually(
         "its output is in the appliance's log",
         async () => (await cli("app", "logs", name, "-n", "20")).stdout.includes("hello-from-the-container"),
@@ -330,6 +323,64 @@ describe("appliances: docker runner", { skip: problem }, () => {
       await eventually("no container is left", async () => (await findDockerPreviousLife(name)).length === 0, 30_000);
     } finally {
       await node.close();
+    }
+  });
+  it("a node killed with SIGKILL and started again replaces its docker appliance's container: exactly one runs", async () => {
+    const dataDir = tempDir("lively-docker-kill-");
+    const name = named("reborn");
+    const nodes: ServeProcess[] = [];
+    const start = async () => {
+      const node = await serve(join(dataDir, "lively.db"), dataDir);
+      nodes.push(node);
+      return node;
+    };
+    try {
+      const first = await start();
+      const token = first.token;
+      let cli = (...argv: string[]) => runCli({ url: first.url, token }, argv);
+      await createReadyDockerApp(cli, name, "echo up; sleep 1000");
+      const [old] = await findDockerPreviousLife(name);
+      assert.ok(old?.running);
+      // Another node on the same engine runs an appliance of the same name under another tag: never touched.
+      const stranger = await dockerRunner.start(
+        { image: IMAGE, command: "sleep 1000", stdin: false },
+        { appliance: name, runId: "another-node-1" },
+      );
+      handles.add(stranger);
+
+      first.child.kill("SIGKILL");
+      await exited(first.child);
+      const left = await findDockerPreviousLife(name);
+      assert.deepEqual(
+        left.map((run) => [run.runId === "another-node-1" || run.id === old.id, run.running]),
+        [
+          [true, true],
+          [true, true],
+        ],
+        "the node's container outlives it, beside the other node's",
+      );
+
+      const second = await start();
+      cli = (...argv: string[]) => runCli({ url: second.url, token }, argv);
+      await eventually("a new run is ready", async () => (await cli("app", "status", name, "--json")).json()[0]?.state === "ready", 60_000);
+      const mine = (await findDockerPreviousLife(name)).filter((run) => run.runId !== "another-node-1");
+      assert.equal(mine.length, 1, "exactly one container of the appliance");
+      assert.notEqual(mine[0]?.id, old.id, "the old one was replaced");
+      assert.equal(mine[0]?.running, true);
+      assert.ok(
+        (await findDockerPreviousLife(name)).some((run) => run.runId === "another-node-1" && run.running),
+        "the other node's container runs on",
+      );
+
+      second.child.kill("SIGTERM");
+      assert.equal(await exited(second.child), 0);
+      assert.deepEqual(
+        (await findDockerPreviousLife(name)).map((run) => run.runId),
+        ["another-node-1"],
+        "a clean stop removes its container",
+      );
+    } finally {
+      for (const node of nodes) if (node.child.exitCode === null && node.child.signalCode === null) node.child.kill("SIGKILL");
     }
   });
 });

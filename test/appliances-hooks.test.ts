@@ -1,7 +1,9 @@
 /**
  * Appliance hooks (src/appliances/hooks.ts): a real shell command, a real HTTP server on loopback,
  * a real module call into a real test node; hanging hooks ended at a small timeout and logged;
- * failures never thrown at the caller; the in-flight limit and drain.
+ * failures never thrown at the caller; the in-flight limit and drain. An HTTP hook goes through
+ * the fetch address guard: loopback is refused (and logged) unless its range is allowed, which is
+ * how every webhook test here reaches its loopback server.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -10,8 +12,10 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ExitRecord } from "../src/appliances/events.ts";
+import { WebhookAddressGuard } from "../src/appliances/hooks/http-hook.ts";
 import { type HookLog, type HookPayload, HookRunner, hookPayload, runHook } from "../src/appliances/hooks.ts";
 import { listTagged } from "../src/appliances/proc.ts";
+import { AddressPolicy, parseRange } from "../src/code/address-ranges.ts";
 import { silentLogger } from "../src/log.ts";
 import { PATH_ENV } from "./helpers/appliances.ts";
 import { BACKENDS } from "./helpers/backends.ts";
@@ -29,6 +33,10 @@ class LogSink implements HookLog {
   }
   debug(): void {}
 }
+
+/** What an operator's `lively network allow 127.0.0.1/32` gives: the test servers' address. */
+const LOOPBACK_ALLOWED = new AddressPolicy([parseRange("127.0.0.1/32")]);
+const webhooks = new WebhookAddressGuard(() => LOOPBACK_ALLOWED);
 
 const exit: ExitRecord = {
   runId: "r1",
@@ -143,18 +151,52 @@ describe("appliance hooks", () => {
     const failing = await server((_, response) => response.writeHead(500).end("no"));
     try {
       const payload = crashOf("web");
-      const outcome = await runHook({ http: ok.url }, payload);
+      const outcome = await runHook({ http: ok.url }, payload, { webhooks });
       assert.equal(outcome.ok, true, outcome.error);
       assert.equal(ok.received.length, 1);
       assert.equal(ok.received[0].method, "POST");
       assert.equal(ok.received[0].type, "application/json");
       assert.deepEqual(JSON.parse(ok.received[0].body), payload);
-      const refused = await runHook({ http: failing.url }, payload);
+      const refused = await runHook({ http: failing.url }, payload, { webhooks });
       assert.deepEqual([refused.ok, refused.timedOut], [false, false]);
       assert.match(refused.error ?? "", /answered 500/);
     } finally {
       await ok.close();
       await failing.close();
+    }
+  });
+
+  it("refuses an HTTP hook to loopback unless the operator allowed its range, and logs why", async () => {
+    const target = await server((_, response) => response.writeHead(204).end());
+    try {
+      const log = new LogSink();
+      const strict = new HookRunner({ log });
+      const [refused] = await strict.fire([{ http: target.url }], crashOf("web"));
+      assert.deepEqual([refused.ok, refused.timedOut], [false, false]);
+      assert.match(
+        refused.error ?? "",
+        /^POST http:\/\/127\.0\.0\.1:\d+\/hook refused: 127\.0\.0\.1 is a loopback address \(127\.0\.0\.0\/8\); an operator can allow an address range with `lively network allow RANGE`$/,
+      );
+      assert.equal(target.received.length, 0, "nothing reached the server");
+      assert.deepEqual(
+        log.warnings.map((w) => [w.message, w.details.appliance, w.details.error]),
+        [["appliance hook failed", "web", refused.error]],
+      );
+      // A name that resolves to loopback is refused after DNS, at connect time, the same way.
+      const named = await runHook({ http: target.url.replace("127.0.0.1", "localhost") }, crashOf("web"));
+      assert.match(named.error ?? "", /refused: localhost resolves only to addresses fetch may not reach: .*loopback/);
+      assert.equal(target.received.length, 0);
+
+      // The operator's ranges are read per hook: allowed now, delivered.
+      let policy = AddressPolicy.STRICT;
+      const runner = new HookRunner({ log, addresses: () => policy });
+      assert.equal((await runner.fire([{ http: target.url }], crashOf("web")))[0].ok, false);
+      policy = LOOPBACK_ALLOWED;
+      const [delivered] = await runner.fire([{ http: target.url }], crashOf("web"));
+      assert.equal(delivered.ok, true, delivered.error);
+      assert.equal(target.received.length, 1);
+    } finally {
+      await target.close();
     }
   });
 
@@ -188,7 +230,7 @@ describe("appliance hooks", () => {
     const silent = await server(() => undefined);
     try {
       const log = new LogSink();
-      const runner = new HookRunner({ log, timeoutMs: 300 });
+      const runner = new HookRunner({ log, timeoutMs: 300, addresses: () => LOOPBACK_ALLOWED });
       const [outcome] = await settlesWithin("the hanging webhook", runner.fire([{ http: silent.url }], crashOf("web")));
       assert.deepEqual([outcome.ok, outcome.timedOut], [false, true]);
       assert.equal(silent.received.length, 1, "the request reached the server");

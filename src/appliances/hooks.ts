@@ -8,6 +8,8 @@
  *   nothing inherited from the node); a non-zero exit is a failure; at the timeout the group is
  *   SIGKILLed and its escapees swept; what it leaves running when it exits is swept too.
  * - `{ http: "URL" }`: a POST with the event as the JSON body; any answer but 2xx is a failure.
+ *   Only to addresses modules' fetch may reach: public ones and the ranges the operator allowed
+ *   (`addresses`, the node's `lively network` rules); anything else is refused at connect time.
  * - `{ module: "M", fn: "F" }`: calls a stored module's export `F(event)` through `callModule`.
  *
  * `runHook` runs one and resolves with its outcome: it never rejects. A hook still running after
@@ -25,9 +27,11 @@
  *
  * Owns running hooks; must not import api/, cli/, gateway/, store/.
  */
+
+import type { AddressPolicy } from "../code/address-ranges.ts";
 import { LivelyError } from "../errors.ts";
 import type { Hook } from "./config.ts";
-import { runHttpHook } from "./hooks/http-hook.ts";
+import { runHttpHook, WebhookAddressGuard } from "./hooks/http-hook.ts";
 import { type CallModule, runModuleHook } from "./hooks/module-hook.ts";
 import type { HookPayload } from "./hooks/payload.ts";
 import { runShellHook } from "./hooks/shell-hook.ts";
@@ -53,6 +57,8 @@ export interface HookOptions {
   callModule?: CallModule;
   /** Ends the hook early, as its timeout would (HookRunner's `drain({ cancel: true })`). */
   signal?: AbortSignal;
+  /** Where an HTTP hook may connect (default: public addresses only). */
+  webhooks?: WebhookAddressGuard;
 }
 
 export interface HookOutcome {
@@ -86,7 +92,7 @@ export async function runHook(hook: Hook, payload: HookPayload, options: HookOpt
   });
   try {
     if ("shell" in hook) await runShellHook(hook.shell, payload, { signal, env: options.env, cwd: options.cwd });
-    else if ("http" in hook) await runHttpHook(hook.http, payload, { signal });
+    else if ("http" in hook) await runHttpHook(hook.http, payload, { signal, guard: options.webhooks });
     else await runModuleHook(hook.module, hook.fn, payload, { signal, callModule: options.callModule });
     return outcome();
   } catch (error) {
@@ -100,6 +106,11 @@ export interface HookRunnerOptions {
   /** Defaults for every fire; an appliance's own settings override them per fire. */
   timeoutMs?: number;
   maxInFlight?: number;
+  /**
+   * The addresses HTTP hooks may reach beyond public ones, read per hook (the node's `lively
+   * network` rules, as for modules' fetch); default none.
+   */
+  addresses?: () => AddressPolicy;
 }
 
 export interface FireOptions {
@@ -118,8 +129,10 @@ export class HookRunner {
   private draining = false;
   private readonly timeoutMs: number;
   private readonly maxInFlight: number;
+  private readonly webhooks: WebhookAddressGuard;
 
   constructor(private readonly options: HookRunnerOptions) {
+    this.webhooks = new WebhookAddressGuard(options.addresses);
     this.timeoutMs = checkPositive("hookTimeoutMs", options.timeoutMs ?? APPLIANCE_DEFAULTS.hookTimeoutMs);
     this.maxInFlight = checkCount("hookMaxInFlight", options.maxInFlight ?? APPLIANCE_DEFAULTS.hookMaxInFlight);
   }
@@ -142,6 +155,7 @@ export class HookRunner {
         cwd: options.cwd,
         callModule: this.options.callModule,
         signal: this.cancel.signal,
+        webhooks: this.webhooks,
       }).then((outcome) => {
         this.settle(appliance);
         this.report(outcome, payload);
@@ -166,6 +180,7 @@ export class HookRunner {
     this.draining = true;
     if (options.cancel) this.cancel.abort();
     while (this.running.size > 0) await Promise.all([...this.running]);
+    await this.webhooks.close();
   }
 
   /** A bad per-fire value must not make `fire` throw at the manager: it is logged and the runner's own is used. */

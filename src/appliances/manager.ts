@@ -306,7 +306,7 @@ export class ApplianceManager {
       }),
     );
     detach.push(
-      app.on("appliance:start", ({ tag, processes }) => this.runs.set(name, { tag, processes })),
+      app.on("appliance:start", ({ tag, processes }) => this.runs.set(name, { tag, processes, runner: config.runner })),
       app.on("appliance:ready", () => this.onReady(name, entry)),
     );
     entry.detach = () => {

@@ -3,7 +3,8 @@
  *
  *   history       deploys, channel moves, rollbacks, removals, config… (the global `seq`)
  *   kv_changes    bucket create/drop, put, delete, expire (the KV sequence, pruned after 24 h)
- *   node_events   node up/down/left (the node event sequence, pruned after 24 h)
+ *   node_events   node up/down/left, and appliances' lifecycle events (app.start, app.crash…):
+ *                 the node event sequence, pruned after 24 h
  *
  * An event's **id** is a cursor over all three, the position of the reader just after it:
  * `h<history seq>-k<kv seq>-n<node seq>`, e.g. `h12-k40-n3`. Reading "after" an id reads each
@@ -60,6 +61,14 @@ export const EVENT_KINDS = [
   "node.up",
   "node.down",
   "node.left",
+  "app.create",
+  "app.start",
+  "app.ready",
+  "app.stop",
+  "app.crash",
+  "app.restart",
+  "app.crash-looping",
+  "app.remove",
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
@@ -82,8 +91,30 @@ export interface LivelyEvent {
   actor?: string;
   node?: string;
   address?: string;
-  /** An `app.change`'s appliance (its action: app-create, app-upgrade, app-rollback, app-start, app-stop, app-remove). */
+  /**
+   * An `app.change`'s appliance (its action: app-create, app-upgrade, app-rollback, app-start,
+   * app-stop, app-remove), or the appliance of a lifecycle event (`app.start`, `app.crash`…,
+   * with `node`, where it ran).
+   */
   appliance?: string;
+  /** A lifecycle event's payload (appliance-stream.ts): how a run ended, a restart's delay… */
+  why?: string;
+  code?: number | null;
+  signal?: string | null;
+  uptimeMs?: number;
+  forced?: boolean;
+  killed?: number;
+  message?: string;
+  runId?: string;
+  restarts?: number;
+  manual?: boolean;
+  delayMs?: number;
+  attempt?: number;
+  crashLooping?: boolean;
+  windowMs?: number;
+  retryMs?: number;
+  /** Lifecycle events of this appliance on this node left out just before this one (the rate bound). */
+  dropped?: number;
 }
 
 /** A position in all three logs; an event id is one written as text. */
@@ -154,9 +185,50 @@ function kvEvent(row: KvEventRow): LivelyEvent {
   };
 }
 
-function nodeEvent(row: NodeEventRecord): LivelyEvent {
+/** The payload fields a lifecycle event may carry (a row's detail holds no others). */
+const APPLIANCE_FIELDS = new Set([
+  "why",
+  "code",
+  "signal",
+  "uptimeMs",
+  "forced",
+  "killed",
+  "message",
+  "runId",
+  "restarts",
+  "manual",
+  "delayMs",
+  "attempt",
+  "crashLooping",
+  "windowMs",
+  "retryMs",
+  "dropped",
+]);
+
+function applianceEvent(row: NodeEventRecord, appliance: string): LivelyEvent {
+  let detail: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(row.detail ?? "{}") as unknown;
+    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) detail = parsed as Record<string, unknown>;
+  } catch {
+    // a damaged detail loses the payload, never the event
+  }
+  const payload = Object.fromEntries(Object.entries(detail).filter(([key]) => APPLIANCE_FIELDS.has(key)));
   return {
-    kind: `node.${row.status}`,
+    kind: `app.${row.status}` as EventKind,
+    log: "nodes",
+    seq: Number(row.seq),
+    at: new Date(Number(row.at)).toISOString(),
+    appliance,
+    node: row.node,
+    ...payload,
+  };
+}
+
+function nodeEvent(row: NodeEventRecord): LivelyEvent {
+  if (row.appliance) return applianceEvent(row, row.appliance);
+  return {
+    kind: `node.${row.status}` as EventKind,
     log: "nodes",
     seq: Number(row.seq),
     at: new Date(Number(row.at)).toISOString(),
@@ -175,6 +247,8 @@ export interface EventFilter {
   prefix?: string;
   /** Only events of this module. */
   module?: string;
+  /** Only events of this appliance (its lifecycle events and its `app.change` rows). */
+  appliance?: string;
 }
 
 /** Check the kinds a filter names: an unknown one is a mistake, not an empty stream. */
@@ -205,6 +279,7 @@ export function matchesFilter(event: LivelyEvent, filter: EventFilter): boolean 
   if (filter.bucket !== undefined && event.bucket !== filter.bucket) return false;
   if (filter.prefix !== undefined && (event.key === undefined || !event.key.startsWith(filter.prefix))) return false;
   if (filter.module !== undefined && event.module !== filter.module) return false;
+  if (filter.appliance !== undefined && event.appliance !== filter.appliance) return false;
   return true;
 }
 

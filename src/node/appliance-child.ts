@@ -2,7 +2,8 @@
  * The node's `appliances` child (last in node.ts's tree, so it stops first: every appliance is
  * stopped, gracefully and with the sweep, before the HTTP server, the feed and the store go).
  * It ends what the node's previous life left running, reconciles with the store, and again
- * after every history change this node applies (the channel index's onApplied).
+ * after every history change this node applies (the channel index's onApplied). The lifecycle
+ * events fire hooks (manager-hooks.ts) and go to the event stream (stream-events.ts).
  *
  * Owns: building that child. Must not import cli/.
  */
@@ -13,6 +14,7 @@ import { ApplianceManager } from "../appliances/manager.ts";
 import { attachHooks } from "../appliances/manager-hooks.ts";
 import type { CallRun } from "../appliances/module/module-runner.ts";
 import type { ApplianceSettings } from "../appliances/settings.ts";
+import { ApplianceEventStream } from "../appliances/stream-events.ts";
 import type { Logger } from "../log.ts";
 import type { ChildHandle, ChildSpec } from "../supervise/supervisor.ts";
 import { need, resourceChild } from "./children.ts";
@@ -57,8 +59,18 @@ export function applianceChild(deps: ApplianceChildDeps): ChildSpec {
         // The node's defaults; an appliance's own settings override them per fire (manager-hooks.ts).
         timeoutMs: deps.defaults?.hookTimeoutMs,
         maxInFlight: deps.defaults?.hookMaxInFlight,
+        // Webhooks reach what modules' fetch reaches: public addresses and `lively network allow` ranges.
+        addresses: () => index.network(),
       });
       const detachHooks = attachHooks(manager, hooks, deps.nodeId);
+      // Lifecycle events into the cluster's event stream (app.start, app.crash…: docs/events.md).
+      const stream = new ApplianceEventStream({
+        store,
+        nodeId: deps.nodeId,
+        log: deps.log.child({ layer: "appliances", part: "events" }),
+        onWritten: () => deps.parts.eventFeed?.wake(),
+      });
+      const detachStream = stream.attach(manager);
       deps.parts.appliances = manager;
       const reconcile = () => {
         void manager.reconcile();
@@ -70,7 +82,8 @@ export function applianceChild(deps: ApplianceChildDeps): ChildSpec {
         await manager.close();
         // After the stops, so their hooks run too; a hook past its timeout is ended by the drain.
         detachHooks();
-        await hooks.drain();
+        detachStream();
+        await Promise.all([hooks.drain(), stream.close()]);
       });
       // Past the shutdown time: end every run now (SIGKILL and the sweep), then let the tree go on.
       return { ...child, kill: () => void manager.killAll() };

@@ -37,7 +37,7 @@ import { isIP } from "node:net";
 import { type Agent, fetch } from "undici";
 import { AddressPolicy } from "../code/address-ranges.ts";
 import { FetchRefused, HostFetchError, shownUrl } from "./host-fetch/errors.ts";
-import { AddressRefused, createGuardedAgent, type LookupAll, systemLookup } from "./host-fetch/guarded-agent.ts";
+import { ADDRESS_HINT, AddressRefused, createGuardedAgent, type LookupAll, systemLookup } from "./host-fetch/guarded-agent.ts";
 import { followRedirect, type Hop, isRedirect } from "./host-fetch/redirects.ts";
 import { decodedByUndici, outboundHeaders, readLimitedBody, responseHeaders } from "./host-fetch/wire.ts";
 import type { FetchedResponse, FetchPayload } from "./isolate/protocol.ts";
@@ -81,9 +81,6 @@ export interface HostFetchOptions {
   /** Resolves host names; default the system's (dns.lookup). Tests point it at a DNS server of their own. */
   lookup?: LookupAll;
 }
-
-/** Appended to an address refusal: the only way past it. */
-const ADDRESS_HINT = "an operator can allow an address range with `lively network allow RANGE`";
 
 export const HOST_FETCH_DEFAULTS = {
   timeoutMs: 30_000,

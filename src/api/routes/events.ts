@@ -6,7 +6,7 @@
  *                    else from now. An id older than the pruned logs hold is `not_found` (404,
  *                    details.oldest); one ahead of them, or malformed, is `bad_request`.
  *   filters          `kind` (comma-separated kinds or families: `kv`, `kv.put,node.down`),
- *                    `bucket`, `prefix` (of the key), `module`
+ *                    `bucket`, `prefix` (of the key), `module`, `appliance`
  *   follow           `?follow=0` ends the stream once it has sent what the logs hold (a listing);
  *                    default 1, stay open
  *
@@ -15,6 +15,7 @@
  * in a filter must not silently stream everything.
  */
 import { Hono } from "hono";
+import { APPLIANCE_NAME } from "../../appliances/config.ts";
 import {
   checkCursor,
   currentCursor,
@@ -38,7 +39,7 @@ import { queryInt } from "../input.ts";
 export const MAX_LAST = 1000;
 /** Live streams one node serves at once; past it `overloaded` (503, retry-after), not unbounded memory. */
 export const MAX_STREAMS = 1000;
-const PARAMS = new Set(["after", "last", "follow", "kind", "bucket", "prefix", "module"]);
+const PARAMS = new Set(["after", "last", "follow", "kind", "bucket", "prefix", "module", "appliance"]);
 
 export interface EventRouteDeps {
   /** The node's event manager; absent: the node publishes no live events (only `follow=0` works). */
@@ -63,6 +64,14 @@ function filterOf(query: Record<string, string>): EventFilter {
   if (query.module !== undefined) {
     assertModuleName(query.module);
     filter.module = query.module;
+  }
+  if (query.appliance !== undefined) {
+    if (!APPLIANCE_NAME.test(query.appliance)) {
+      throw new LivelyError("bad_request", `appliance ${JSON.stringify(query.appliance.slice(0, 80))} is not an appliance name`, {
+        field: "appliance",
+      });
+    }
+    filter.appliance = query.appliance;
   }
   return filter;
 }

@@ -1,10 +1,13 @@
 /**
  * Containers of a previous life: after a node restart, the containers it had started are still
  * on the engine (a container does not die with the node that started it), found by their
- * `lively.appliance` label. The manager adopts one (its handle, as if just started) and ends
- * the rest, so there are never two copies. The docker counterpart of `findPreviousLife` in
- * proc.ts; container ids are never reused, so no start time is needed. Must not import api/,
- * cli/, gateway/ or other runners.
+ * `lively.appliance` label. A restarted node replaces them (`replaceDockerPreviousLife`, called
+ * by run-record.ts's `endPreviousLife` for the runs it recorded): each is stopped with the grace
+ * period and removed before the manager starts one new run, so there are never two copies (why
+ * replace rather than adopt: docs/appliances.md, "The node killed"). `adoptDockerRun` takes a
+ * running one back as a run instead, for a caller that wants that. The docker counterpart of
+ * `listTagged` in proc.ts; container ids are never reused, so no start time is needed. Must not
+ * import api/, cli/, gateway/ or other runners.
  *
  * ```ts
  * const found = await findDockerPreviousLife("web");
@@ -63,6 +66,26 @@ export async function adoptDockerRun(run: DockerPreviousRun, engine: Engine = co
   }
   const streams = await engine.attach(run.id, false);
   return attachedRun(engine, run.id, { appliance: run.appliance, runId: run.runId }, streams);
+}
+
+/**
+ * The containers of these runs (by their `lively.run` label, running or ended), each stopped
+ * (SIGTERM, SIGKILL after `graceMs`) and removed; how many there were. Only containers of the
+ * tags given are touched: another node on the same engine runs its appliances under other tags.
+ */
+export async function replaceDockerPreviousLife(
+  tags: readonly string[],
+  graceMs: number,
+  engine: Engine = connectEngine(),
+): Promise<number> {
+  const found = (await Promise.all(tags.map((tag) => engine.list(`${RUN_LABEL}=${tag}`)))).flat();
+  await Promise.all(
+    found.map(async (container) => {
+      if (container.state === "running") await engine.stop(container.id, Math.ceil(graceMs / 1000)).catch(() => false);
+      await engine.remove(container.id);
+    }),
+  );
+  return found.length;
 }
 
 /** Remove these containers, running or not (SIGKILL, as `docker rm -f`); how many there were. */

@@ -1,6 +1,7 @@
 /**
- * `lively events [-f] [--kind K] [--bucket B] [--prefix P] [--module M] [--since ID] [--last N]`:
- * the cluster's events (bucket changes, deploys and channel moves, node up/down) from the node's
+ * `lively events [-f] [--kind K] [--bucket B] [--prefix P] [--module M] [--appliance A] [--since ID] [--last N]`:
+ * the cluster's events (bucket changes, deploys and channel moves, node up/down, appliances'
+ * lifecycles) from the node's
  * `GET /events` stream. Without `-f` it prints the newest events the logs hold (100, or all after
  * `--since`) and exits; with `-f` it follows until Ctrl-C, reconnecting from the last event's id
  * if the node dropped it for reading too slowly. `--json`: one JSON object per line, with `id`.
@@ -14,11 +15,25 @@ import { intOption } from "../core/parse.ts";
 
 type StreamedEvent = LivelyEvent & { id: string };
 
+/** An appliance event's payload, for people: ` (crash, code 3)`, ` (in 1000 ms)`. */
+function applianceDetail(event: LivelyEvent): string {
+  const parts: string[] = [];
+  if (event.why !== undefined) parts.push(event.why);
+  if (event.code !== undefined && event.code !== null) parts.push(`code ${event.code}`);
+  if (event.signal) parts.push(event.signal);
+  if (event.kind === "app.restart") parts.push(event.manual ? "manual" : `in ${event.delayMs ?? 0} ms`);
+  if (event.kind === "app.crash-looping") parts.push(`${event.restarts} restarts`);
+  if (event.dropped) parts.push(`${event.dropped} events dropped before`);
+  return parts.length === 0 ? "" : ` (${parts.join(", ")})`;
+}
+
 /** What an event is about, for people. */
 function subject(event: LivelyEvent): string {
   if (event.log === "kv") return event.key === undefined ? (event.bucket ?? "") : `${event.bucket}/${event.key}`;
+  if (event.log === "nodes" && event.appliance !== undefined) return `${event.appliance} on ${event.node}${applianceDetail(event)}`;
   if (event.log === "nodes") return `${event.node} ${event.address}`;
   const by = `(${event.action} by ${event.actor})`;
+  if (event.kind === "app.change") return `${event.appliance ?? ""} ${by}`.trim();
   if (event.kind === "module.deploy") return `${event.module}@${event.to} ${by}`;
   if (event.kind === "channel.move") return `${event.module} ${event.channel} ${event.from ?? "-"} -> ${event.to ?? "-"} ${by}`;
   return `${event.module ?? ""} ${by}`.trim();
@@ -52,7 +67,7 @@ async function* blocks(client: ApiClient, path: string, signal: AbortSignal): As
 
 export default defineCommand({
   name: "events",
-  summary: "show the cluster's events: bucket changes, deploys, channel moves, nodes (-f: follow live)",
+  summary: "show the cluster's events: bucket changes, deploys, channel moves, nodes, appliances (-f: follow live)",
   options: (command) =>
     command
       .option("-f, --follow", "keep streaming new events until Ctrl-C")
@@ -60,18 +75,20 @@ export default defineCommand({
       .option("--bucket <bucket>", "only events of this bucket")
       .option("--prefix <prefix>", "only bucket events whose key starts with this")
       .option("--module <module>", "only events of this module")
+      .option("--appliance <name>", "only events of this appliance (its lifecycle: app.start, app.crash…, and its changes)")
       .option("--since <id>", "only events after this event id (each event's id is shown; resumes without loss)")
       .option("--last <n>", "start with the newest n events the logs hold (default 100; with -f, 10)"),
   examples: [
     "lively events",
     "lively events -f --kind kv --bucket shop",
     "lively events --kind module.deploy,channel.move --json",
+    "lively events -f --kind app --appliance web",
     "lively events -f --since h12-k40-n3",
   ],
   async run(_args, options, { out, client }) {
     const query = new URLSearchParams();
     const follow = options.follow === true;
-    for (const name of ["kind", "bucket", "prefix", "module"] as const) {
+    for (const name of ["kind", "bucket", "prefix", "module", "appliance"] as const) {
       const value = options[name];
       if (value !== undefined) query.set(name, value);
     }

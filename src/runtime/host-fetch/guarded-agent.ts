@@ -32,6 +32,9 @@ export const systemLookup: LookupAll = (hostname) =>
     dnsLookup(hostname, { all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses)));
   });
 
+/** Appended to an address refusal: the only way past it. */
+export const ADDRESS_HINT = "an operator can allow an address range with `lively network allow RANGE`";
+
 /** Why the host must not connect to an address; undefined when it may. */
 export type AddressRefusal = (address: string) => string | undefined;
 

@@ -1,6 +1,7 @@
 /**
  * The event stream's reads over the three logs it merges (history, kv_changes, node_events),
- * and the node event log's writes (sql/…/000011.sql). One named function per operation.
+ * and the node event log's writes (sql/…/000011.sql; appliance rows: 000015.sql). One named
+ * function per operation.
  *
  * Node events are written in `Store.writeUnordered` under the 'nodes' counter row's lock,
  * taken first: every writer that decides whether a node's status changed queues there, so
@@ -13,13 +14,27 @@ import type { HistoryAction } from "./history.ts";
 import type { KvChangeOp } from "./kv.ts";
 
 export type NodeEventStatus = "up" | "down" | "left";
+/** An appliance's lifecycle event, as a node event row's status (its `appliance` column set). */
+export type ApplianceEventStatus = "create" | "start" | "ready" | "stop" | "crash" | "restart" | "crash-looping" | "remove";
 
 export interface NodeEventRecord {
   seq: number;
   at: number;
   node: string;
   address: string;
-  status: NodeEventStatus;
+  status: NodeEventStatus | ApplianceEventStatus;
+  /** Set on an appliance's rows, NULL on the node's own. */
+  appliance: string | null;
+  /** An appliance row's payload, JSON text. */
+  detail: string | null;
+}
+
+/** An appliance's lifecycle event to record (the node it ran on, its payload). */
+export interface ApplianceEventRow {
+  node: string;
+  appliance: string;
+  status: ApplianceEventStatus;
+  detail: Record<string, unknown>;
 }
 
 export interface HistoryEventRow {
@@ -61,10 +76,10 @@ export async function kvEventsAfter(db: Db, after: number, limit: number): Promi
 }
 
 export async function nodeEventsAfter(db: Db, after: number, limit: number): Promise<NodeEventRecord[]> {
-  return db.all<NodeEventRecord>("SELECT seq, at, node, address, status FROM node_events WHERE seq > $1 ORDER BY seq LIMIT $2", [
-    after,
-    limit,
-  ]);
+  return db.all<NodeEventRecord>(
+    "SELECT seq, at, node, address, status, appliance, detail FROM node_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+    [after, limit],
+  );
 }
 
 /** The seq and time of the newest `limit` rows of each log, newest first: where a "recent events" listing starts. */
@@ -95,11 +110,12 @@ export async function lockNodeEvents(tx: Db): Promise<void> {
   await tx.run("UPDATE counters SET value = value WHERE name = 'nodes'");
 }
 
-/** Each node's last recorded status, and when it was recorded. */
+/** Each node's last recorded status, and when it was recorded (its appliances' rows are not statuses). */
 export async function lastNodeStatuses(db: Db): Promise<Map<string, { status: NodeEventStatus; at: number }>> {
   const rows = await db.all<{ node: string; status: NodeEventStatus; at: number }>(
     `SELECT e.node, e.status, e.at FROM node_events e
-     JOIN (SELECT node, max(seq) AS seq FROM node_events GROUP BY node) last ON last.node = e.node AND last.seq = e.seq`,
+     JOIN (SELECT node, max(seq) AS seq FROM node_events WHERE appliance IS NULL GROUP BY node) last
+       ON last.node = e.node AND last.seq = e.seq`,
   );
   return new Map(rows.map((row) => [row.node, { status: row.status, at: Number(row.at) }]));
 }
@@ -118,13 +134,34 @@ export async function insertNodeEvent(tx: Db, event: { node: string; address: st
 }
 
 /**
+ * Record appliances' lifecycle events (after `lockNodeEvents`), in order, in one transaction:
+ * the counter moves once for the whole batch. Returns the last seq.
+ */
+export async function insertApplianceEvents(tx: Db, rows: readonly ApplianceEventRow[]): Promise<number> {
+  const row = await tx.get<{ value: number }>("UPDATE counters SET value = value + $1 WHERE name = 'nodes' RETURNING value", [rows.length]);
+  if (!row) throw new Error("the nodes counter row is missing: the schema is damaged");
+  let seq = Number(row.value) - rows.length;
+  for (const event of rows) {
+    seq++;
+    await tx.run("INSERT INTO node_events (seq, at, node, address, status, appliance, detail) VALUES ($1, now_ms(), $2, '', $3, $4, $5)", [
+      seq,
+      event.node,
+      event.status,
+      event.appliance,
+      JSON.stringify(event.detail),
+    ]);
+  }
+  return seq;
+}
+
+/**
  * Forget node events older than `olderThanMs` by the database's clock, but never a node's last
- * one (it is what the next status is compared with).
+ * status (it is what the next status is compared with); appliance rows go by age alone.
  */
 export async function pruneNodeEvents(tx: Db, olderThanMs: number): Promise<number> {
   const result = await tx.run(
     `DELETE FROM node_events WHERE at < now_ms() - $1
-       AND seq NOT IN (SELECT max(seq) FROM node_events GROUP BY node)`,
+       AND seq NOT IN (SELECT max(seq) FROM node_events WHERE appliance IS NULL GROUP BY node)`,
     [olderThanMs],
   );
   return result.changes;
