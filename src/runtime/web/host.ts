@@ -27,6 +27,7 @@ import type {
   UrlFields,
 } from "../isolate/protocol.ts";
 import type { Ivm, IvmContext } from "../ivm/isolated-vm.ts";
+import { createSubtleHost } from "./crypto-host.ts";
 import { asWebContext, asWebIvm, type HostFunction, type WebReference } from "./ivm-types.ts";
 
 export type { LogLevel, UrlFields };
@@ -177,7 +178,8 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
   const runOptions = options.timerTimeoutMs === undefined ? undefined : { timeout: options.timerTimeoutMs };
   const onLog = options.onLog;
   const timers = new Map<number, NodeJS.Timeout>();
-  const asyncHandlers = options.asyncHandlers ?? {};
+  // crypto.subtle is host work every isolate has (crypto-host.ts); its keys' seal dies with this context.
+  const asyncHandlers: AsyncHandlers = { ...options.asyncHandlers, subtle: createSubtleHost() };
   /** Host work in flight, by id, so the isolate can cancel it (an aborted fetch) and dispose can stop it. */
   const pending = new Map<number, AbortController>();
   let syncCalls = 0;
