@@ -51,6 +51,29 @@ interface LooseSubtle {
 }
 const subtle = webcrypto.subtle as unknown as LooseSubtle;
 
+/**
+ * Node's webcrypto runs its jobs on libuv's threadpool (4 threads by default), which the node's
+ * file and DNS work share: all isolates' subtle calls together hold at most this many, the rest
+ * wait their turn in order. And a single job is bounded (MAX_PBKDF2_ITERATIONS,
+ * MAX_RSA_GENERATE_BITS), since host work is not charged to the module's CPU limit.
+ */
+export const MAX_PARALLEL = 2;
+export const MAX_PBKDF2_ITERATIONS = 1_000_000;
+export const MAX_RSA_GENERATE_BITS = 4096;
+let running = 0;
+const waiting: (() => void)[] = [];
+async function inTurn<T>(work: () => Promise<T>): Promise<T> {
+  if (running < MAX_PARALLEL) running++;
+  else await new Promise<void>((turn) => waiting.push(turn));
+  try {
+    return await work();
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
 /** Node CryptoKeys kept per isolate (by seal nonce) so a key in use is not re-imported per call. */
 export const CACHE_SIZE = 64;
 const NONCE = 12;
@@ -167,8 +190,8 @@ export function createSubtleHost(): (payload: unknown) => Promise<SubtleAnswer> 
     return entry;
   }
 
-  /** An algorithm as the isolate converted it: only WebCrypto's members, each of its type. */
-  async function algorithm(v: unknown, what: string): Promise<string | Dict> {
+  /** An algorithm as the isolate converted it: only WebCrypto's members, each of its type; a hash has no hash. */
+  async function algorithm(v: unknown, what: string, nested = false): Promise<string | Dict> {
     if (typeof v === "string") return v;
     if (!isDict(v)) return bad(`${what} must be a string or a dictionary`);
     const out: Dict = {};
@@ -176,10 +199,16 @@ export function createSubtleHost(): (payload: unknown) => Promise<SubtleAnswer> 
       if (STRING_MEMBERS.has(member)) out[member] = str(value, `${what}.${member}`);
       else if (NUMBER_MEMBERS.has(member)) out[member] = typeof value === "number" ? value : bad(`${what}.${member} must be a number`);
       else if (BYTES_MEMBERS.has(member)) out[member] = bytes(value, `${what}.${member}`);
-      else if (member === "hash") out.hash = await algorithm(value, `${what}.hash`);
+      else if (member === "hash" && !nested) out.hash = await algorithm(value, `${what}.hash`, true);
       else if (member === "public") out.public = (await unseal(value, `${what}.public`)).key;
       else bad(`${what} has an unknown member ${member}`);
     }
+    const name = String(out.name).toUpperCase();
+    if (name === "PBKDF2" && typeof out.iterations === "number" && out.iterations > MAX_PBKDF2_ITERATIONS)
+      throw new DOMException(
+        `PBKDF2 above ${MAX_PBKDF2_ITERATIONS} iterations is not supported here (requested ${out.iterations})`,
+        "NotSupportedError",
+      );
     return out;
   }
 
@@ -224,7 +253,14 @@ export function createSubtleHost(): (payload: unknown) => Promise<SubtleAnswer> 
         };
       case "generateKey": {
         const extractable = bool(a[1], "extractable");
-        return keyResult(await subtle.generateKey(await algorithm(a[0], "algorithm"), true, usages(a[2])), extractable);
+        const alg = await algorithm(a[0], "algorithm");
+        const bits = typeof alg === "string" ? undefined : alg.modulusLength;
+        if (typeof bits === "number" && bits > MAX_RSA_GENERATE_BITS)
+          throw new DOMException(
+            `generating RSA keys above ${MAX_RSA_GENERATE_BITS} bits is not supported here (requested ${bits})`,
+            "OperationError",
+          );
+        return keyResult(await subtle.generateKey(alg, true, usages(a[2])), extractable);
       }
       case "deriveKey": {
         const extractable = bool(a[3], "extractable");
@@ -282,7 +318,8 @@ export function createSubtleHost(): (payload: unknown) => Promise<SubtleAnswer> 
   return async (payload: unknown): Promise<SubtleAnswer> => {
     try {
       if (!isDict(payload) || !OPS.has(payload.o as SubtleOp) || !Array.isArray(payload.a)) return bad("malformed call");
-      return await perform(payload.o as SubtleOp, payload.a as SubtleValue[]);
+      const { o, a } = payload;
+      return await inTurn(() => perform(o as SubtleOp, a as SubtleValue[]));
     } catch (error) {
       return failure(error);
     }
