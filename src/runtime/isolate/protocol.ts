@@ -39,7 +39,7 @@ export interface UrlFields {
 /** The URL fields a setter may change (every field but href and origin). */
 export type UrlSetter = Exclude<keyof UrlFields, "href" | "origin">;
 
-/** The hashes crypto.subtle and HMAC support. */
+/** The hashes crypto.subtle.digest computes with one synchronous host call. */
 export type HashName = "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512";
 
 /** How fetch() follows redirects. */
@@ -215,7 +215,6 @@ export interface HostFunctions {
   randomBytes(n: number): Uint8Array;
   randomUUID(): string;
   digest(hash: HashName, data: Uint8Array): ArrayBuffer;
-  hmac(hash: HashName, key: Uint8Array, data: Uint8Array): ArrayBuffer;
   setTimer(id: number, ms: number): void;
   clearTimer(id: number): void;
   startAsync<K extends HostAsyncKind>(id: number, kind: K, payload: HostAsync[K]["payload"]): void;

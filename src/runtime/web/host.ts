@@ -15,7 +15,7 @@
  *
  * The functions' types are the isolate's (../isolate/protocol.ts, HostFunctions and HostObject).
  */
-import { createHash, createHmac, randomUUID, webcrypto } from "node:crypto";
+import { createHash, randomUUID, webcrypto } from "node:crypto";
 import type {
   FireArgs,
   HostAsync,
@@ -284,8 +284,6 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     },
     randomUUID: () => randomUUID(),
     digest: (name: string, data: Uint8Array) => exactBuffer(createHash(hashArg(name)).update(bytesArg(data, "data")).digest()),
-    hmac: (name: string, key: Uint8Array, data: Uint8Array) =>
-      exactBuffer(createHmac(hashArg(name), bytesArg(key, "key")).update(bytesArg(data, "data")).digest()),
     setTimer,
     clearTimer,
     startAsync,
