@@ -10,7 +10,7 @@ import type { HashName } from "./protocol.ts";
 import { CryptoKey, subtleMethods } from "./subtle.ts";
 import { run, tagOf } from "./util.ts";
 
-const HASHES: readonly string[] = ["SHA-1", "SHA-256", "SHA-384", "SHA-512"];
+const HASHES: readonly string[] = ["MD5", "SHA-1", "SHA-256", "SHA-384", "SHA-512"];
 type Algorithm = string | { name?: unknown } | undefined;
 const hashName = (alg: Algorithm): HashName => {
   const name = String(typeof alg === "object" && alg !== null ? alg.name : alg).toUpperCase();

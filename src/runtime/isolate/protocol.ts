@@ -39,8 +39,8 @@ export interface UrlFields {
 /** The URL fields a setter may change (every field but href and origin). */
 export type UrlSetter = Exclude<keyof UrlFields, "href" | "origin">;
 
-/** The hashes crypto.subtle.digest computes with one synchronous host call. */
-export type HashName = "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512";
+/** The hashes crypto.subtle.digest computes with one synchronous host call (MD5 as workerd has it, for digest only). */
+export type HashName = "MD5" | "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512";
 
 /** How fetch() follows redirects. */
 export type RedirectMode = "follow" | "manual" | "error";

@@ -81,6 +81,12 @@ const makeKey = (wire: WireCryptoKey): CryptoKey => {
   return key;
 };
 
+/** A new CryptoKey for the same sealed key when `value` is one (structuredClone), else undefined. */
+export const cloneKey = (value: object): CryptoKey | undefined => {
+  const state = keyState.get(value);
+  return state && makeKey(state.wire);
+};
+
 /** A CryptoKey argument as it crosses: its sealed bytes. */
 const keyArg = (key: unknown, what: string): Uint8Array => {
   const state = typeof key === "object" && key !== null ? keyState.get(key) : undefined;

@@ -102,6 +102,16 @@ describe("crypto.subtle in an isolate", () => {
     );
   });
 
+  it("structuredClone of a key is another CryptoKey for the same sealed key", async () => {
+    const cloned = await s.runAsync(`
+      const key = await crypto.subtle.importKey("raw", new Uint8Array(32), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+      key.algorithm.name = "changed by the module";
+      const copy = structuredClone(key);
+      const mac = async (k) => new Uint8Array(await crypto.subtle.sign("HMAC", k, new Uint8Array([1]))).join();
+      return [copy !== key, copy instanceof CryptoKey, copy.algorithm.name, copy.extractable, (await mac(copy)) === (await mac(key))];`);
+    assert.deepEqual(cloned, [true, true, "HMAC", false, true]);
+  });
+
   it(`keys beyond the host's cache of ${CACHE_SIZE} are imported again from their seal and give the same results`, async () => {
     const same = await s.runAsync(`
       const enc = new TextEncoder();

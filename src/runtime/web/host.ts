@@ -89,7 +89,7 @@ export interface HostBindings {
 
 const LOG_LEVELS = new Set<string>(["log", "info", "warn", "error", "debug"]);
 const URL_SETTERS = new Set(["protocol", "username", "password", "host", "hostname", "port", "pathname", "search", "hash"]);
-const HASHES: Record<string, string> = { "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
+const HASHES: Record<string, string> = { MD5: "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
 const MAX_TIMER_MS = 2_147_483_647;
 
 function urlFields(u: URL): UrlFields {
