@@ -215,6 +215,8 @@ export interface HostFunctions {
   randomBytes(n: number): Uint8Array;
   randomUUID(): string;
   digest(hash: HashName, data: Uint8Array): ArrayBuffer;
+  /** HMAC sign (`signature` null) or verify with a sealed key; null: not an HMAC key for that use (ask the async way). */
+  subtleHmac(sealed: Uint8Array, data: Uint8Array, signature: Uint8Array | null): ArrayBuffer | boolean | null;
   setTimer(id: number, ms: number): void;
   clearTimer(id: number): void;
   startAsync<K extends HostAsyncKind>(id: number, kind: K, payload: HostAsync[K]["payload"]): void;

@@ -11,6 +11,7 @@
  * the host (protocol.ts, WireCryptoKey), so not even the prelude can read a non-extractable key.
  * Imports nothing from the host side.
  */
+import { host } from "./bindings.ts";
 import { DOMException } from "./events.ts";
 import { hostAsync } from "./host-async.ts";
 import type { SubtleAnswer, SubtleOp, SubtleValue, WireCryptoKey } from "./protocol.ts";
@@ -162,21 +163,42 @@ const call = (op: SubtleOp, n: number, count: number, convert: () => SubtleValue
     return hostAsync("subtle", { o: op, a: convert() }).then(answerOf);
   });
 
+/**
+ * HMAC sign and verify, the common case (a JWT's HS256 on every request), as one synchronous
+ * host call (~50 µs) rather than host work (~0.4 ms); undefined when the key is not an HMAC key
+ * for that use, and the host's null sends it the async way too, which answers with the spec's errors.
+ */
+function hmacNow(a: unknown[], verify: boolean): Promise<unknown> | undefined {
+  const alg = a[0] as { name?: unknown } | string | null | undefined;
+  const name = typeof alg === "string" ? alg : typeof alg === "object" && alg !== null ? alg.name : undefined;
+  const state = typeof a[1] === "object" && a[1] !== null ? keyState.get(a[1]) : undefined;
+  if (a.length < (verify ? 4 : 3) || String(name).toUpperCase() !== "HMAC" || !state || state.wire.a.name !== "HMAC") return undefined;
+  if (!state.wire.u.includes(verify ? "verify" : "sign")) return undefined;
+  return run(() => {
+    const signature = verify ? bytesArg(a[2], "signature") : null;
+    const answer = host.subtleHmac(state.wire.s, bytesArg(a[verify ? 3 : 2], "data"), signature);
+    if (answer !== null) return answer;
+    return verify ? verifyAsync(a) : signAsync(a);
+  });
+}
+const signAsync = (a: unknown[]) =>
+  call("sign", a.length, 3, () => [algorithmArg(a[0], "algorithm"), keyArg(a[1], "key"), bytesArg(a[2], "data")]);
+const verifyAsync = (a: unknown[]) =>
+  call("verify", a.length, 4, () => [
+    algorithmArg(a[0], "algorithm"),
+    keyArg(a[1], "key"),
+    bytesArg(a[2], "signature"),
+    bytesArg(a[3], "data"),
+  ]);
+
 /** crypto.subtle: digest is crypto.ts's (a synchronous host call); the rest go to the host here. */
 export const subtleMethods = {
   encrypt: (...a: unknown[]) =>
     call("encrypt", a.length, 3, () => [algorithmArg(a[0], "algorithm"), keyArg(a[1], "key"), bytesArg(a[2], "data")]),
   decrypt: (...a: unknown[]) =>
     call("decrypt", a.length, 3, () => [algorithmArg(a[0], "algorithm"), keyArg(a[1], "key"), bytesArg(a[2], "data")]),
-  sign: (...a: unknown[]) =>
-    call("sign", a.length, 3, () => [algorithmArg(a[0], "algorithm"), keyArg(a[1], "key"), bytesArg(a[2], "data")]),
-  verify: (...a: unknown[]) =>
-    call("verify", a.length, 4, () => [
-      algorithmArg(a[0], "algorithm"),
-      keyArg(a[1], "key"),
-      bytesArg(a[2], "signature"),
-      bytesArg(a[3], "data"),
-    ]),
+  sign: (...a: unknown[]) => hmacNow(a, false) ?? signAsync(a),
+  verify: (...a: unknown[]) => hmacNow(a, true) ?? verifyAsync(a),
   generateKey: (...a: unknown[]) => call("generateKey", a.length, 3, () => [algorithmArg(a[0], "algorithm"), !!a[1], usagesArg(a[2])]),
   deriveKey: (...a: unknown[]) =>
     call("deriveKey", a.length, 5, () => [

@@ -16,8 +16,9 @@
  * costs 0.5 ms (Ed25519) to 4 ms (P-521) per use, so the last CACHE_SIZE keys used stay here
  * as Node CryptoKeys, by their seal's nonce: a bounded cache, not the keys' home.
  */
-import { createCipheriv, createDecipheriv, randomBytes, webcrypto } from "node:crypto";
+import { createHmac, timingSafeEqual, webcrypto } from "node:crypto";
 import type { SubtleAnswer, SubtleOp, SubtleValue, WireCryptoKey } from "../isolate/protocol.ts";
+import { createSealer, type SealHeader } from "./crypto-seal.ts";
 
 type NodeKey = webcrypto.CryptoKey;
 type KeyPair = webcrypto.CryptoKeyPair;
@@ -76,8 +77,6 @@ async function inTurn<T>(work: () => Promise<T>): Promise<T> {
 
 /** Node CryptoKeys kept per isolate (by seal nonce) so a key in use is not re-imported per call. */
 export const CACHE_SIZE = 64;
-const NONCE = 12;
-const TAG = 16;
 /** Key derivation keys: Node refuses to make them extractable, so their raw bytes are sealed as imported. */
 const KDF = new Set(["pbkdf2", "hkdf"]);
 const OPS = new Set<SubtleOp>([
@@ -98,13 +97,6 @@ const NUMBER_MEMBERS = new Set(["length", "modulusLength", "saltLength", "tagLen
 const BYTES_MEMBERS = new Set(["publicExponent", "label", "iv", "counter", "additionalData", "salt", "info"]);
 const JWK_STRINGS = new Set(["kty", "use", "alg", "crv", "x", "y", "d", "n", "e", "p", "q", "dp", "dq", "qi", "k"]);
 
-/** What the seal holds besides the material: how to import it again, and the key's own flags. */
-interface SealHeader {
-  f: "raw" | "pkcs8" | "spki";
-  x: boolean;
-  a: { name: string; hash?: string; namedCurve?: string; length?: number };
-  u: Usages;
-}
 interface Cached {
   key: NodeKey;
   extractable: boolean;
@@ -123,8 +115,22 @@ const algorithmName = (alg: unknown): string =>
   typeof alg === "string" ? alg : isDict(alg) && typeof alg.name === "string" ? alg.name : "";
 
 /** One isolate's crypto.subtle: its sealing secret and key cache live and die with it. */
-export function createSubtleHost(): (payload: unknown) => Promise<SubtleAnswer> {
-  const secret = randomBytes(32);
+export interface SubtleHost {
+  /** One crypto.subtle call (host work of kind "subtle"); never rejects: a failure is an answer. */
+  run(payload: unknown): Promise<SubtleAnswer>;
+  /**
+   * HMAC sign (`signature` null) or verify, synchronously: the common case (a JWT's HS256 on
+   * every request) in one ~50 µs host call instead of a ~0.4 ms round trip of host work. Null
+   * when the key is not an HMAC key allowing that use: the isolate then takes the async path,
+   * which answers with the spec's error.
+   */
+  hmac(sealed: unknown, data: unknown, signature: unknown): ArrayBuffer | boolean | null;
+}
+
+const NODE_HASHES: Record<string, string> = { "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
+
+export function createSubtleHost(): SubtleHost {
+  const sealer = createSealer();
   const cache = new Map<string, Cached>();
   const remember = (nonce: string, entry: Cached): void => {
     cache.delete(nonce);
@@ -138,53 +144,30 @@ export function createSubtleHost(): (payload: unknown) => Promise<SubtleAnswer> 
     const material = kdfRaw ?? new Uint8Array((await subtle.exportKey(format, key)) as ArrayBuffer);
     const algorithm = key.algorithm as unknown as Dict;
     const hash = isDict(algorithm.hash) ? String(algorithm.hash.name) : undefined;
-    const header: SealHeader = { f: format, x: extractable, a: { name: key.algorithm.name }, u: key.usages };
+    const header: SealHeader = { f: format, x: extractable, a: { name: key.algorithm.name }, u: [...key.usages] };
     if (hash) header.a.hash = hash;
     if (typeof algorithm.namedCurve === "string") header.a.namedCurve = algorithm.namedCurve;
     if (key.algorithm.name === "HMAC") header.a.length = algorithm.length as number;
-    const head = Buffer.from(JSON.stringify(header));
-    const nonce = randomBytes(NONCE);
-    const cipher = createCipheriv("aes-256-gcm", secret, nonce);
-    const length = Buffer.alloc(2);
-    length.writeUInt16BE(head.length);
-    const sealed = Buffer.concat([
-      nonce,
-      cipher.update(length),
-      cipher.update(head),
-      cipher.update(material),
-      cipher.final(),
-      cipher.getAuthTag(),
-    ]);
-    remember(nonce.toString("hex"), { key, extractable });
+    const { sealed, nonce } = sealer.seal(header, material);
+    remember(nonce, { key, extractable });
     const shown: WireCryptoKey["a"] = {};
     for (const [name, value] of Object.entries(algorithm))
       shown[name] = isDict(value) ? { name: String(value.name) } : (value as string | number);
-    return { t: key.type, x: extractable, a: shown, u: [...key.usages], s: new Uint8Array(sealed) };
+    return { t: key.type, x: extractable, a: shown, u: [...key.usages], s: sealed };
   }
 
   /** The Node key a sealed key from the isolate stands for. */
   async function unseal(value: unknown, what: string): Promise<Cached> {
     const sealed = bytes(value, what);
-    if (sealed.length < NONCE + 2 + TAG) bad(`${what} is not a CryptoKey`);
-    const nonce = Buffer.from(sealed.buffer, sealed.byteOffset, NONCE).toString("hex");
+    const nonce = sealer.nonceOf(sealed) ?? bad(`${what} is not a CryptoKey`);
     const hit = cache.get(nonce);
     if (hit) {
       remember(nonce, hit);
       return hit;
     }
-    let plain: Buffer;
-    try {
-      const decipher = createDecipheriv("aes-256-gcm", secret, sealed.subarray(0, NONCE));
-      decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
-      plain = Buffer.concat([decipher.update(sealed.subarray(NONCE, sealed.length - TAG)), decipher.final()]);
-    } catch {
-      return bad(`${what} is not a CryptoKey`);
-    }
-    const headLength = plain.readUInt16BE(0);
-    const header = JSON.parse(plain.subarray(2, 2 + headLength).toString()) as SealHeader;
-    const material = plain.subarray(2 + headLength);
+    const { header, material } = sealer.open(sealed) ?? bad(`${what} is not a CryptoKey`);
     const kdf = KDF.has(header.a.name.toLowerCase());
-    const key = await subtle.importKey(header.f, material, header.a, !kdf, header.u);
+    const key = await subtle.importKey(header.f, material, header.a, !kdf, header.u as Usages);
     const entry = { key, extractable: header.x };
     remember(nonce, entry);
     return entry;
@@ -315,7 +298,21 @@ export function createSubtleHost(): (payload: unknown) => Promise<SubtleAnswer> 
     }
   }
 
-  return async (payload: unknown): Promise<SubtleAnswer> => {
+  function hmac(sealed: unknown, data: unknown, signature: unknown): ArrayBuffer | boolean | null {
+    if (!(sealed instanceof Uint8Array) || !(data instanceof Uint8Array) || !(signature === null || signature instanceof Uint8Array))
+      return null;
+    const opened = sealer.open(sealed);
+    if (!opened) return null;
+    const { header, material } = opened;
+    const hash = NODE_HASHES[header.a.hash ?? ""];
+    const usage = signature === null ? "sign" : "verify";
+    if (header.a.name !== "HMAC" || !hash || !header.u.includes(usage) || header.a.length !== material.length * 8) return null;
+    const mac = createHmac(hash, material).update(data).digest();
+    if (signature === null) return mac.buffer.slice(mac.byteOffset, mac.byteOffset + mac.length) as ArrayBuffer;
+    return signature.length === mac.length && timingSafeEqual(mac, signature);
+  }
+
+  const run = async (payload: unknown): Promise<SubtleAnswer> => {
     try {
       if (!isDict(payload) || !OPS.has(payload.o as SubtleOp) || !Array.isArray(payload.a)) return bad("malformed call");
       const { o, a } = payload;
@@ -324,6 +321,7 @@ export function createSubtleHost(): (payload: unknown) => Promise<SubtleAnswer> 
       return failure(error);
     }
   };
+  return { run, hmac };
 }
 
 /** A host error as the isolate rethrows it: a DOMException keeps its name, a TypeError stays one, anything else is an OperationError. */

@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { SubtleAnswer, WireCryptoKey } from "../isolate/protocol.ts";
-import { CACHE_SIZE, createSubtleHost, MAX_PBKDF2_ITERATIONS, MAX_RSA_GENERATE_BITS } from "./crypto-host.ts";
+import { CACHE_SIZE, createSubtleHost, MAX_PBKDF2_ITERATIONS, MAX_RSA_GENERATE_BITS, type SubtleHost } from "./crypto-host.ts";
 import { createWebSandbox, type WebSandbox } from "./test-support.ts";
 
-const hmacKey = async (host: ReturnType<typeof createSubtleHost>, extractable = false): Promise<WireCryptoKey> => {
+const hmacKey = async (host: SubtleHost["run"], extractable = false): Promise<WireCryptoKey> => {
   const answer = await host({
     o: "importKey",
     a: ["raw", new Uint8Array(32).fill(7), { name: "HMAC", hash: "SHA-256" }, extractable, ["sign"]],
@@ -22,7 +22,7 @@ const failure = (answer: SubtleAnswer) => ("e" in answer ? [answer.e, answer.m] 
 
 describe("crypto.subtle's host side", () => {
   it("a sealed key works only unchanged and only in the isolate it was made for", async () => {
-    const host = createSubtleHost();
+    const host = createSubtleHost().run;
     const key = await hmacKey(host);
     const signed = await host({ o: "sign", a: ["HMAC", key.s, new Uint8Array([1])] });
     assert.ok("v" in signed && signed.v instanceof ArrayBuffer);
@@ -30,7 +30,7 @@ describe("crypto.subtle's host side", () => {
     const tampered = key.s.slice();
     tampered[tampered.length - 20] ^= 1;
     // A fresh host has no cache entry for this nonce, so the seal itself is checked.
-    const other = createSubtleHost();
+    const other = createSubtleHost().run;
     assert.deepEqual(failure(await other({ o: "sign", a: ["HMAC", key.s, new Uint8Array([1])] })), [
       "TypeError",
       "crypto.subtle: key is not a CryptoKey",
@@ -38,8 +38,28 @@ describe("crypto.subtle's host side", () => {
     assert.deepEqual(failure(await other({ o: "sign", a: ["HMAC", tampered, new Uint8Array([1])] }))[0], "TypeError");
   });
 
+  it("HMAC's synchronous path gives the async path's MAC, and null (ask the async way) for any other key or use", async () => {
+    const subtle = createSubtleHost();
+    const key = await hmacKey(subtle.run);
+    const data = new Uint8Array([1, 2, 3]);
+    const mac = subtle.hmac(key.s, data, null);
+    const slow = await subtle.run({ o: "sign", a: ["HMAC", key.s, data] });
+    assert.ok(mac instanceof ArrayBuffer && "v" in slow);
+    assert.deepEqual(new Uint8Array(mac), new Uint8Array(slow.v as ArrayBuffer));
+    assert.equal(subtle.hmac(key.s, data, new Uint8Array(mac)), null, "the key was made for sign only");
+    const verifier = await subtle.run({
+      o: "importKey",
+      a: ["raw", new Uint8Array(32).fill(7), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]],
+    });
+    assert.ok("k" in verifier);
+    assert.equal(subtle.hmac(verifier.k.s, data, new Uint8Array(mac)), true);
+    assert.equal(subtle.hmac(verifier.k.s, new Uint8Array([9]), new Uint8Array(mac)), false);
+    assert.equal(createSubtleHost().hmac(key.s, data, null), null, "another isolate's seal");
+    assert.equal(subtle.hmac("key", data, null), null);
+  });
+
   it("a non-extractable key is refused by exportKey and wrapKey on the host, whatever the isolate claims", async () => {
-    const host = createSubtleHost();
+    const host = createSubtleHost().run;
     const key = await hmacKey(host, false);
     assert.equal(key.x, false);
     assert.deepEqual(failure(await host({ o: "exportKey", a: ["raw", key.s] })), ["InvalidAccessError", "key is not extractable"]);
@@ -49,7 +69,7 @@ describe("crypto.subtle's host side", () => {
   });
 
   it("checks what crosses: the operation, each member's type, no unknown members, one level of hash", async () => {
-    const host = createSubtleHost();
+    const host = createSubtleHost().run;
     const key = await hmacKey(host);
     const data = new Uint8Array([1]);
     assert.deepEqual(failure(await host({ o: "eval", a: [] })), ["TypeError", "crypto.subtle: malformed call"]);
@@ -72,7 +92,7 @@ describe("crypto.subtle's host side", () => {
   });
 
   it("bounds one job: PBKDF2 iterations and RSA key generation", async () => {
-    const host = createSubtleHost();
+    const host = createSubtleHost().run;
     const base = await host({ o: "importKey", a: ["raw", new Uint8Array(8), "PBKDF2", false, ["deriveBits"]] });
     assert.ok("k" in base);
     const params = { name: "PBKDF2", hash: "SHA-256", salt: new Uint8Array(8), iterations: MAX_PBKDF2_ITERATIONS + 1 };

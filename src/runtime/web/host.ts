@@ -179,7 +179,8 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
   const onLog = options.onLog;
   const timers = new Map<number, NodeJS.Timeout>();
   // crypto.subtle is host work every isolate has (crypto-host.ts); its keys' seal dies with this context.
-  const asyncHandlers: AsyncHandlers = { ...options.asyncHandlers, subtle: createSubtleHost() };
+  const subtle = createSubtleHost();
+  const asyncHandlers: AsyncHandlers = { ...options.asyncHandlers, subtle: subtle.run };
   /** Host work in flight, by id, so the isolate can cancel it (an aborted fetch) and dispose can stop it. */
   const pending = new Map<number, AbortController>();
   let syncCalls = 0;
@@ -284,6 +285,7 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     },
     randomUUID: () => randomUUID(),
     digest: (name: string, data: Uint8Array) => exactBuffer(createHash(hashArg(name)).update(bytesArg(data, "data")).digest()),
+    subtleHmac: subtle.hmac,
     setTimer,
     clearTimer,
     startAsync,
