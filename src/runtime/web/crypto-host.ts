@@ -3,8 +3,10 @@
  * calls arrives as host work of kind "subtle" (protocol.ts, SubtlePayload), is checked here
  * member by member (the isolate's side may have been rewritten by module code), and is carried
  * out by Node's own webcrypto, whose algorithm, usage and format checks and DOMException names
- * are the spec's. Owns: the payload checks, key sealing, the per-isolate key cache. Must not
- * import the runtime (ivm/, gateway); host.ts installs it on every isolate.
+ * are the spec's; HMAC sign and verify also have a synchronous path (SubtleHost.hmac). Owns:
+ * the payload checks, what a seal holds (crypto-seal.ts makes them), the per-isolate key cache,
+ * the bounds on host work. Must not import the runtime (ivm/, gateway); host.ts installs it on
+ * every isolate.
  *
  * Where keys live. A key's material crosses into the isolate sealed: AES-256-GCM under a secret
  * made for this isolate that never leaves this file (WireCryptoKey.s). The other choice, ids
