@@ -1,7 +1,7 @@
 /**
  * Inside the isolate (see bindings.ts): crypto.subtle (SubtleCrypto) and CryptoKey. Every method
- * but digest (crypto.ts, a synchronous host call) is one piece of host work (host-async.ts, kind
- * "subtle"): this file does Web IDL's side of the call here, where module getters and valueOf
+ * but digest (crypto.ts) and HMAC sign/verify (hmacNow below), synchronous host calls, is one
+ * piece of host work (host-async.ts, kind "subtle"): this file does Web IDL's side of the call here, where module getters and valueOf
  * may run (reading the dictionary members WebCrypto defines, copying every BufferSource at call
  * time), and the host does the rest with Node's own webcrypto, which checks algorithms, usages and
  * formats as the spec says and answers with the spec's DOMException names (../web/crypto-host.ts).
@@ -102,23 +102,32 @@ const bytesArg = (x: unknown, what: string): Uint8Array => {
   throw new TypeError("The " + what + " must be an ArrayBuffer or an ArrayBufferView");
 };
 
+type Dictionary = { [member: string]: SubtleValue };
+/** Reads member `m` once (a getter runs once, as in Web IDL's dictionary conversion) and converts it when present. */
+const member = (dict: Record<string, unknown>, out: Dictionary, m: string, convert: (v: unknown) => SubtleValue): void => {
+  const v = dict[m];
+  if (v !== undefined) out[m] = convert(v);
+};
+
 const STRING_MEMBERS = ["name", "namedCurve"];
 const NUMBER_MEMBERS = ["length", "modulusLength", "saltLength", "tagLength", "iterations"];
 const BYTES_MEMBERS = ["publicExponent", "label", "iv", "counter", "additionalData", "salt", "info"];
 
 /** An AlgorithmIdentifier: a name, or a dictionary of WebCrypto's members (each read once, as IDL does). */
-function algorithmArg(alg: unknown, what: string): SubtleValue {
+function algorithmArg(alg: unknown, what: string, nested = false): SubtleValue {
   if (typeof alg !== "object" || alg === null) {
     if (typeof alg === "function") throw new TypeError("The " + what + " must be a string or an object");
     return String(alg);
   }
   const dict = alg as Record<string, unknown>;
-  const out: { [member: string]: SubtleValue } = {};
-  for (const m of STRING_MEMBERS) if (dict[m] !== undefined) out[m] = String(dict[m]);
-  for (const m of NUMBER_MEMBERS) if (dict[m] !== undefined) out[m] = Number(dict[m]);
-  for (const m of BYTES_MEMBERS) if (dict[m] !== undefined) out[m] = bytesArg(dict[m], what + "." + m);
-  if (dict.hash !== undefined) out.hash = algorithmArg(dict.hash, what + ".hash");
-  if (dict.public !== undefined) out.public = keyArg(dict.public, what + ".public");
+  const out: Dictionary = {};
+  const read = (m: string, convert: (v: unknown) => SubtleValue) => member(dict, out, m, convert);
+  for (const m of STRING_MEMBERS) read(m, String);
+  for (const m of NUMBER_MEMBERS) read(m, Number);
+  for (const m of BYTES_MEMBERS) read(m, (v) => bytesArg(v, what + "." + m));
+  if (nested) return out; // a hash algorithm has a name only
+  read("hash", (v) => algorithmArg(v, what + ".hash", true));
+  read("public", (v) => keyArg(v, what + ".public"));
   return out;
 }
 
@@ -127,12 +136,13 @@ function jwkArg(jwk: unknown): SubtleValue {
   if (typeof jwk !== "object" || jwk === null || isView(jwk) || jwk instanceof ArrayBuffer)
     throw new TypeError("The key data must be a JsonWebKey object for format 'jwk'");
   const dict = jwk as Record<string, unknown>;
-  const out: { [member: string]: SubtleValue } = {};
-  for (const m of JWK_STRINGS) if (dict[m] !== undefined) out[m] = String(dict[m]);
-  if (dict.ext !== undefined) out.ext = !!dict.ext;
-  if (dict.key_ops !== undefined) out.key_ops = usagesArg(dict.key_ops);
-  if (dict.oth !== undefined)
-    out.oth = arrayFrom(dict.oth as Iterable<Record<string, unknown>>, (o) => ({ r: String(o?.r), d: String(o?.d), t: String(o?.t) }));
+  const out: Dictionary = {};
+  for (const m of JWK_STRINGS) member(dict, out, m, String);
+  member(dict, out, "ext", (v) => !!v);
+  member(dict, out, "key_ops", usagesArg);
+  member(dict, out, "oth", (v) =>
+    arrayFrom(v as Iterable<Record<string, unknown>>, (o) => ({ r: String(o?.r), d: String(o?.d), t: String(o?.t) })),
+  );
   return out;
 }
 
