@@ -375,3 +375,68 @@ add("results are ArrayBuffers, key pairs plain objects", async () => {
   equal(pair.privateKey.usages.join(), "sign", "private key usages");
   equal(pair.publicKey.usages.join(), "verify", "public key usages");
 });
+add("exportKey of a private key as spki is InvalidAccessError", async () => {
+  const { privateKey } = await subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
+  await rejects(subtle.exportKey("spki", privateKey), "InvalidAccessError");
+});
+add("an EC key imported as RSA is DataError", async () => {
+  const { privateKey } = await subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
+  const pkcs8 = await subtle.exportKey("pkcs8", privateKey);
+  await rejects(subtle.importKey("pkcs8", pkcs8, { name: "RSA-PSS", hash: "SHA-256" }, true, ["sign"]), "DataError");
+});
+add("a public key with a private usage is SyntaxError", () =>
+  rejects(subtle.importKey("raw", ED_PUBLIC, "Ed25519", true, ["sign"]), "SyntaxError"),
+);
+add("a jwk whose key_ops leave out a requested usage is DataError", () =>
+  rejects(
+    subtle.importKey("jwk", { kty: "oct", k: "AAAAAAAAAAAAAAAAAAAAAA", key_ops: ["encrypt"] }, "AES-GCM", true, ["decrypt"]),
+    "DataError",
+  ),
+);
+add("signing with a public key is InvalidAccessError", async () => {
+  const key = await subtle.importKey("raw", ED_PUBLIC, "Ed25519", true, ["verify"]);
+  await rejects(subtle.sign("Ed25519", key, utf8("x")), "InvalidAccessError");
+});
+add("ECDH with a private key as `public` is InvalidAccessError", async () => {
+  const a = await subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
+  await rejects(subtle.deriveBits({ name: "ECDH", public: a.privateKey }, a.privateKey, 256), "InvalidAccessError");
+});
+add("AES-KW unwrap with another key is OperationError", async () => {
+  const kek = await aes("AES-KW", 128, ["wrapKey"]);
+  const other = await aes("AES-KW", 128, ["unwrapKey"]);
+  const wrapped = await subtle.wrapKey("raw", await aes("AES-GCM"), kek, "AES-KW");
+  await rejects(subtle.unwrapKey("raw", wrapped, other, "AES-KW", "AES-GCM", true, ["encrypt"]), "OperationError");
+});
+add("AES-GCM decrypt of fewer bytes than the tag is OperationError", async () =>
+  rejects(subtle.decrypt({ name: "AES-GCM", iv: new Uint8Array(12) }, await aes("AES-GCM"), new Uint8Array(8)), "OperationError"),
+);
+add("digest of nothing (SHA-256)", async () =>
+  equal(
+    hex(await subtle.digest("SHA-256", new Uint8Array(0))),
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "digest",
+  ),
+);
+add("getRandomValues: fills integer arrays, refuses floats and more than 65536 bytes", () => {
+  const filled = crypto.getRandomValues(new Uint32Array(4));
+  ok(
+    filled.some((x) => x !== 0),
+    "some bits set",
+  );
+  let name = "";
+  try {
+    crypto.getRandomValues(new Float32Array(4));
+  } catch (e) {
+    name = e.name;
+  }
+  equal(name, "TypeMismatchError", "a Float32Array");
+  try {
+    crypto.getRandomValues(new Uint8Array(65537));
+  } catch (e) {
+    name = e.name;
+  }
+  equal(name, "QuotaExceededError", "65537 bytes");
+});
+add("randomUUID is a version 4 UUID", () =>
+  ok(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(crypto.randomUUID()), "a v4 UUID"),
+);
