@@ -9,14 +9,16 @@
  * every isolate.
  *
  * Where keys live. A key's material crosses into the isolate sealed: AES-256-GCM under a secret
- * made for this isolate that never leaves this file (WireCryptoKey.s). The other choice, ids
+ * made for this isolate that never leaves the host (crypto-seal.ts; WireCryptoKey.s). The other choice, ids
  * into a table of Node CryptoKeys here, would hold every key a module ever made until the
  * isolate dies (the isolate cannot tell the host when a key is garbage), outside the isolate's
  * memory limit. Sealed, a key costs the isolate's own memory and goes with its garbage, while a
  * non-extractable key still cannot be read back: not by module code, not even by a broken
  * prelude, and the seal's tag stops a forged key or a flipped `extractable`. Re-importing
  * costs 0.5 ms (Ed25519) to 4 ms (P-521) per use, so the last CACHE_SIZE keys used stay here
- * as Node CryptoKeys, by their seal's nonce: a bounded cache, not the keys' home.
+ * as Node CryptoKeys, by their seal's nonce: a bounded cache, not the keys' home. (A cache hit
+ * skips the seal's tag: a changed seal with a cached nonce still names only a key this isolate
+ * was given.)
  */
 import { createHmac, timingSafeEqual, webcrypto } from "node:crypto";
 import type { SubtleAnswer, SubtleOp, SubtleValue, WireCryptoKey } from "../isolate/protocol.ts";
