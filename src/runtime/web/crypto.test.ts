@@ -157,4 +157,21 @@ describe("crypto.subtle in an isolate", () => {
       return [...new Uint8Array(out)].map((b) => b.toString(16).padStart(2, "0")).join("");`);
     assert.equal(bits, "0c60c80f961f0e71f3a9b524af6012062fe037a6");
   });
+
+  it("keeps working after the module rewrites the builtins it reads answers with", async () => {
+    const polluted = await createWebSandbox();
+    try {
+      const answer = await polluted.runAsync(`
+        Object.prototype.e = "OperationError";
+        Object.prototype.k = 1;
+        Object.hasOwn = () => true;
+        Array.from = () => [];
+        const key = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+        const sig = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key.privateKey, new Uint8Array(1));
+        return [sig.byteLength, await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key.publicKey, sig, new Uint8Array(1)), key.privateKey.usages.length];`);
+      assert.deepEqual(answer, [64, true, 1]);
+    } finally {
+      polluted.close();
+    }
+  });
 });
