@@ -3,20 +3,24 @@
  * the bundle Lively stored, served by workerd (test/conformance.test.ts). GET /?area=NAME runs
  * that area's cases one after another and answers [{ area, name, ok, error? }] as JSON. To add
  * an area, write cases/NAME.js (exporting `area` and `cases`, as cases/webcrypto.js does) and
- * list it in AREAS.
+ * list it in FILES; several files may make up one area.
  */
 import * as webcrypto from "./cases/webcrypto.js";
+import * as webcryptoChecks from "./cases/webcrypto-checks.js";
 
-const AREAS = [webcrypto];
+/** Case files; several may share an area. */
+const FILES = [webcrypto, webcryptoChecks];
 
-export async function runArea(module) {
+export async function runArea(area) {
   const results = [];
-  for (const [name, run] of Object.entries(module.cases)) {
-    try {
-      await run();
-      results.push({ area: module.area, name, ok: true });
-    } catch (error) {
-      results.push({ area: module.area, name, ok: false, error: `${error?.name}: ${error?.message}` });
+  for (const file of FILES.filter((f) => f.area === area)) {
+    for (const [name, run] of Object.entries(file.cases)) {
+      try {
+        await run();
+        results.push({ area, name, ok: true });
+      } catch (error) {
+        results.push({ area, name, ok: false, error: `${error?.name}: ${error?.message}` });
+      }
     }
   }
   return results;
@@ -25,9 +29,9 @@ export async function runArea(module) {
 export default {
   async fetch(request) {
     const wanted = new URL(request.url).searchParams.get("area");
-    if (!wanted) return Response.json(AREAS.map((module) => module.area));
-    const module = AREAS.find((m) => m.area === wanted);
-    if (!module) return Response.json({ error: `no area ${wanted}` }, { status: 404 });
-    return Response.json(await runArea(module));
+    const areas = [...new Set(FILES.map((f) => f.area))];
+    if (!wanted) return Response.json(areas);
+    if (!areas.includes(wanted)) return Response.json({ error: `no area ${wanted}` }, { status: 404 });
+    return Response.json(await runArea(wanted));
   },
 };
