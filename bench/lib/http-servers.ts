@@ -147,10 +147,11 @@ const hello :Workerd.Worker = (
 `;
 }
 
-export async function startWorkerd(binary: WorkerdBinary): Promise<PlainServer> {
+/** workerd serving `code` (an ES module worker; the hello handler by default) on a free loopback port. */
+export async function startWorkerd(binary: WorkerdBinary, code = HELLO_CODE): Promise<PlainServer> {
   const dir = tempDir("lively-bench-workerd-");
   const port = await freePort();
-  writeFileSync(join(dir, "worker.js"), `${HELLO_CODE}\n`);
+  writeFileSync(join(dir, "worker.js"), `${code}\n`);
   writeFileSync(join(dir, "config.capnp"), workerdConfig(port, binary.compatibilityDate));
   const child = spawnChild("workerd", binary.path, ["serve", "config.capnp"], { cwd: dir });
   const url = `http://127.0.0.1:${port}/`;

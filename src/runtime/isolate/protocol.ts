@@ -39,8 +39,8 @@ export interface UrlFields {
 /** The URL fields a setter may change (every field but href and origin). */
 export type UrlSetter = Exclude<keyof UrlFields, "href" | "origin">;
 
-/** The hashes crypto.subtle and HMAC support. */
-export type HashName = "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512";
+/** The hashes crypto.subtle.digest computes with one synchronous host call (MD5 as workerd has it, for digest only). */
+export type HashName = "MD5" | "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512";
 
 /** How fetch() follows redirects. */
 export type RedirectMode = "follow" | "manual" | "error";
@@ -140,9 +140,58 @@ export type KvAnswer =
   | { d: boolean; ver: number | null }
   | { keys: KvListedKey[]; cu: string | null };
 
+/** A crypto.subtle method the host carries out with Node's webcrypto (web/crypto-host.ts). */
+export type SubtleOp =
+  | "encrypt"
+  | "decrypt"
+  | "sign"
+  | "verify"
+  | "generateKey"
+  | "deriveKey"
+  | "deriveBits"
+  | "importKey"
+  | "exportKey"
+  | "wrapKey"
+  | "unwrapKey";
+
+/**
+ * A value as the isolate converted an argument of crypto.subtle (Web IDL's conversions done in
+ * the isolate, so module getters run there): a string, number, boolean, null, bytes (a copy of
+ * a BufferSource), a list, or a dictionary of the members WebCrypto defines. A CryptoKey
+ * crosses as its sealed bytes, only where the method takes a key (and as an algorithm's `public`).
+ */
+export type SubtleValue = string | number | boolean | null | Uint8Array | SubtleValue[] | { [member: string]: SubtleValue };
+
+/** crypto.subtle[o](...a): the method's arguments in order, converted (SubtleValue). */
+export interface SubtlePayload {
+  o: SubtleOp;
+  a: SubtleValue[];
+}
+
+/**
+ * A CryptoKey as the host hands it to the isolate: its public fields, and `s`, the key's material
+ * sealed by the host (AES-GCM under a secret that never enters the isolate; web/crypto-host.ts
+ * says why), which the isolate can neither read nor forge.
+ */
+export interface WireCryptoKey {
+  t: "secret" | "private" | "public";
+  x: boolean;
+  a: { [member: string]: string | number | Uint8Array | { name: string } };
+  u: string[];
+  s: Uint8Array;
+}
+
+/** What the host answers: a failure (`e` the DOMException name, or TypeError), a key, a key pair, or a value. */
+export type SubtleAnswer =
+  | { e: string; m: string }
+  | { k: WireCryptoKey }
+  | { p: [publicKey: WireCryptoKey, privateKey: WireCryptoKey] }
+  | { v: ArrayBuffer | boolean | { [member: string]: unknown } };
+
 /** Each kind of host work: what the isolate sends, and what the host answers (a call's result is JSON text). */
 export interface HostAsync {
   call: { payload: CallPayload; answer: string };
+  subtle: { payload: SubtlePayload; answer: SubtleAnswer };
   fetch: { payload: FetchPayload; answer: FetchedResponse };
   kv: { payload: KvPayload; answer: KvAnswer };
 }
@@ -166,7 +215,8 @@ export interface HostFunctions {
   randomBytes(n: number): Uint8Array;
   randomUUID(): string;
   digest(hash: HashName, data: Uint8Array): ArrayBuffer;
-  hmac(hash: HashName, key: Uint8Array, data: Uint8Array): ArrayBuffer;
+  /** HMAC sign (`signature` null) or verify with a sealed key; null: not an HMAC key for that use (ask the async way). */
+  subtleHmac(sealed: Uint8Array, data: Uint8Array, signature: Uint8Array | null): ArrayBuffer | boolean | null;
   setTimer(id: number, ms: number): void;
   clearTimer(id: number): void;
   startAsync<K extends HostAsyncKind>(id: number, kind: K, payload: HostAsync[K]["payload"]): void;

@@ -1,11 +1,13 @@
 /**
  * Inside the isolate (see bindings.ts): structuredClone for plain data, arrays, Map, Set, Date,
- * RegExp, ArrayBuffer, typed arrays, DataView, errors and boxed primitives, cycles kept.
+ * RegExp, ArrayBuffer, typed arrays, DataView, errors, boxed primitives and CryptoKey (a key
+ * is serializable in WebCrypto: the clone shares the original's sealed material), cycles kept.
  * Functions, symbols, promises and weak collections throw DataCloneError; other objects clone
  * as plain objects (own enumerable keys).
  */
 import { def } from "./bindings.ts";
 import { DOMException } from "./events.ts";
+import { cloneKey } from "./subtle.ts";
 import { need, tagOf } from "./util.ts";
 
 const ERRORS: Record<string, ErrorConstructor> = { Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError };
@@ -43,6 +45,7 @@ function structuredClone(value: unknown, _options: unknown = undefined): unknown
       out = error;
     } else if (tag === "Boolean" || tag === "Number" || tag === "String" || tag === "BigInt")
       out = Object((v as { valueOf(): unknown }).valueOf());
+    else if (tag === "CryptoKey" && cloneKey(v)) out = cloneKey(v);
     else if (v instanceof Promise || v instanceof WeakMap || v instanceof WeakSet || tag === "WeakRef") fail(tag);
     else {
       out = {};

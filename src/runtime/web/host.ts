@@ -15,7 +15,7 @@
  *
  * The functions' types are the isolate's (../isolate/protocol.ts, HostFunctions and HostObject).
  */
-import { createHash, createHmac, randomUUID, webcrypto } from "node:crypto";
+import { createHash, randomUUID, webcrypto } from "node:crypto";
 import type {
   FireArgs,
   HostAsync,
@@ -27,6 +27,7 @@ import type {
   UrlFields,
 } from "../isolate/protocol.ts";
 import type { Ivm, IvmContext } from "../ivm/isolated-vm.ts";
+import { createSubtleHost } from "./crypto-host.ts";
 import { asWebContext, asWebIvm, type HostFunction, type WebReference } from "./ivm-types.ts";
 
 export type { LogLevel, UrlFields };
@@ -88,7 +89,7 @@ export interface HostBindings {
 
 const LOG_LEVELS = new Set<string>(["log", "info", "warn", "error", "debug"]);
 const URL_SETTERS = new Set(["protocol", "username", "password", "host", "hostname", "port", "pathname", "search", "hash"]);
-const HASHES: Record<string, string> = { "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
+const HASHES: Record<string, string> = { MD5: "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
 const MAX_TIMER_MS = 2_147_483_647;
 
 function urlFields(u: URL): UrlFields {
@@ -177,7 +178,9 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
   const runOptions = options.timerTimeoutMs === undefined ? undefined : { timeout: options.timerTimeoutMs };
   const onLog = options.onLog;
   const timers = new Map<number, NodeJS.Timeout>();
-  const asyncHandlers = options.asyncHandlers ?? {};
+  // crypto.subtle is host work every isolate has (crypto-host.ts); its keys' seal dies with this context.
+  const subtle = createSubtleHost();
+  const asyncHandlers: AsyncHandlers = { ...options.asyncHandlers, subtle: subtle.run };
   /** Host work in flight, by id, so the isolate can cancel it (an aborted fetch) and dispose can stop it. */
   const pending = new Map<number, AbortController>();
   let syncCalls = 0;
@@ -282,8 +285,7 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     },
     randomUUID: () => randomUUID(),
     digest: (name: string, data: Uint8Array) => exactBuffer(createHash(hashArg(name)).update(bytesArg(data, "data")).digest()),
-    hmac: (name: string, key: Uint8Array, data: Uint8Array) =>
-      exactBuffer(createHmac(hashArg(name), bytesArg(key, "key")).update(bytesArg(data, "data")).digest()),
+    subtleHmac: subtle.hmac,
     setTimer,
     clearTimer,
     startAsync,

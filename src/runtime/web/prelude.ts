@@ -6,8 +6,8 @@
  * `__livelyHost` on its global. The prelude takes that object off the global, and defines:
  *
  *   Headers, Request, Response, URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa,
- *   crypto (getRandomValues, randomUUID, subtle: digest SHA-1/256/384/512, HMAC importKey/
- *   exportKey/sign/verify, timingSafeEqual), CryptoKey, console, setTimeout/clearTimeout,
+ *   crypto (getRandomValues, randomUUID, subtle: digest, and the rest of WebCrypto as host work
+ *   done by ./crypto-host.ts), CryptoKey, SubtleCrypto, console, setTimeout/clearTimeout,
  *   setInterval/clearInterval, queueMicrotask, reportError, structuredClone, DOMException,
  *   Event, EventTarget, AbortController, AbortSignal, performance, navigator, self;
  *

@@ -1,0 +1,37 @@
+/**
+ * The conformance module: the same file is deployed to a Lively node (`lively deploy`) and, as
+ * the bundle Lively stored, served by workerd (test/conformance.test.ts). GET /?area=NAME runs
+ * that area's cases one after another and answers [{ area, name, ok, error? }] as JSON. To add
+ * an area, write cases/NAME.js (exporting `area` and `cases`, as cases/webcrypto.js does) and
+ * list it in FILES; several files may make up one area.
+ */
+import * as webcrypto from "./cases/webcrypto.js";
+import * as webcryptoChecks from "./cases/webcrypto-checks.js";
+
+/** Case files; several may share an area. */
+const FILES = [webcrypto, webcryptoChecks];
+
+export async function runArea(area) {
+  const results = [];
+  for (const file of FILES.filter((f) => f.area === area)) {
+    for (const [name, run] of Object.entries(file.cases)) {
+      try {
+        await run();
+        results.push({ area, name, ok: true });
+      } catch (error) {
+        results.push({ area, name, ok: false, error: `${error?.name}: ${error?.message}` });
+      }
+    }
+  }
+  return results;
+}
+
+export default {
+  async fetch(request) {
+    const wanted = new URL(request.url).searchParams.get("area");
+    const areas = [...new Set(FILES.map((f) => f.area))];
+    if (!wanted) return Response.json(areas);
+    if (!areas.includes(wanted)) return Response.json({ error: `no area ${wanted}` }, { status: 404 });
+    return Response.json(await runArea(wanted));
+  },
+};
