@@ -1,8 +1,10 @@
 /**
  * Module appliances on a node (docs/appliances.md, the module runner): a stored module's
- * `run(ctx)` export runs as an appliance; stop ends it, a throw is a crash the restart policy
- * answers with its message in the appliance's log, and a missing module or a module without
- * `run` is a clear error there.
+ * `run(ctx)` export runs as an appliance in an isolate of its own, past the module's wall limit;
+ * stop aborts `ctx.signal` (the run resolving is exit code 0) and disposes a run that ignores it
+ * at the grace period; a throw, a rejection or a CPU limit is a crash the restart policy answers
+ * with its message in the appliance's log; console lines and `ctx.env` are the appliance's; a
+ * missing module or a module without `run` is a clear error in the log.
  */
 import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
@@ -11,6 +13,20 @@ import { describeEachBackend } from "./helpers/backends.ts";
 import { eventually } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 import { appCli } from "./helpers/node-apps.ts";
+
+const LIMITS = { memoryMb: 128, cpuMs: 300, wallMs: 200 };
+
+/** A run that says how long it has been running, until it is asked to stop. */
+const PATIENT = `export default { fetch() { return new Response('patient') } };
+export async function run(ctx) {
+  const started = Date.now();
+  ctx.signal.addEventListener('abort', () => console.log('abort heard'));
+  while (!ctx.signal.aborted) {
+    console.log('alive ' + (Date.now() - started));
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  console.error('stopping cleanly');
+}`;
 
 describeEachBackend("module appliances", (backend) => {
   let t: TestNode;
@@ -21,8 +37,13 @@ describeEachBackend("module appliances", (backend) => {
     assert.equal(deployed.status, 201, JSON.stringify(deployed.body));
   };
 
+  const logLines = async (name: string): Promise<{ stream: string; text: string }[]> =>
+    (await t.api("GET", `/apps/${name}/logs?lines=500`)).body;
+
   before(async () => {
-    t = await startTestNode(backend, { node: { applianceDefaults: FAST_APPLIANCES } });
+    // A short wall limit, so a run is seen to outlive it many times over; a short CPU limit, so a
+    // busy run is ended without a long wait.
+    t = await startTestNode(backend, { sandboxLimits: LIMITS, node: { applianceDefaults: FAST_APPLIANCES } });
   });
   after(async () => {
     await t.close();
@@ -69,5 +90,117 @@ describeEachBackend("module appliances", (backend) => {
       assert.match(await logText(name), message);
       assert.equal((await cli("app", "rm", name)).code, 0);
     }
+  });
+
+  it("runs far past the module's wall limit and stops cleanly on ctx.signal with exit code 0", async () => {
+    await deploy("patient", PATIENT);
+    const created = await cli("app", "create", "p", "--runner", "module", "--module", "patient", "--json");
+    assert.equal(created.code, 0, created.stderr);
+    // The run reports its own age: gate on it having lived ten wall limits, not on a clock here.
+    await eventually("p lived past ten wall limits", async () =>
+      (await logLines("p")).some((line) => /^alive (\d+)$/.test(line.text) && Number(line.text.slice(6)) > 10 * LIMITS.wallMs),
+    );
+    assert.equal((await status("p")).restarts, 0);
+    // The module still serves while its run goes on: the run has its own isolate.
+    assert.equal(await (await fetch(`${t.url}/patient/`)).text(), "patient");
+    const stopped = await cli("app", "stop", "p", "--json");
+    assert.equal(stopped.code, 0, stopped.stderr);
+    const after = await status("p");
+    assert.equal(after.state, "stopped");
+    assert.equal(after.lastExit.code, 0);
+    assert.equal(after.lastExit.signal, null);
+    const lines = await logLines("p");
+    assert.ok(lines.some((line) => line.stream === "out" && line.text === "abort heard"));
+    assert.ok(lines.some((line) => line.stream === "err" && line.text === "stopping cleanly"));
+    assert.equal((await cli("app", "rm", "p")).code, 0);
+  });
+
+  it("disposes a run that ignores ctx.signal at the grace period", async () => {
+    await deploy(
+      "stubborn",
+      "export default { fetch() { return new Response('s') } };" +
+        "export async function run(ctx) { for (;;) { console.log('still here ' + ctx.signal.aborted); await new Promise((r) => setTimeout(r, 20)) } }",
+    );
+    const created = await cli("app", "create", "s", "--runner", "module", "--module", "stubborn", "--grace", "0.3", "--json");
+    assert.equal(created.code, 0, created.stderr);
+    await eventually("s running", async () => /still here false/.test(await logText("s")));
+    const stopped = await cli("app", "stop", "s", "--json");
+    assert.equal(stopped.code, 0, stopped.stderr);
+    const after = await status("s");
+    assert.equal(after.state, "stopped");
+    assert.equal(after.lastExit.signal, "SIGKILL");
+    // It saw the signal, ignored it, and was ended: no line comes after the stop.
+    assert.match(await logText("s"), /still here true/);
+    const count = (await logLines("s")).length;
+    await eventually("the log is quiet", async () => (await logLines("s")).length === count);
+    assert.equal((await cli("app", "rm", "s")).code, 0);
+  });
+
+  it("restarts a run whose promise rejects, by its restart policy", async () => {
+    await deploy(
+      "rejecter",
+      "export default { fetch() { return new Response('r') } };" +
+        "export async function run(ctx) { console.log('run ' + ctx.runId); await new Promise((r) => setTimeout(r, 10)); throw new Error('async-boom') }",
+    );
+    const created = await cli("app", "create", "r", "--runner", "module", "--module", "rejecter", "--restart", "transient", "--json");
+    assert.equal(created.code, 0, created.stderr);
+    await eventually("r restarted twice", async () => (await status("r")).restarts >= 2);
+    assert.equal((await status("r")).lastExit.code, 1);
+    const lines = await logLines("r");
+    assert.ok(lines.some((line) => line.stream === "err" && /async-boom/.test(line.text)));
+    assert.ok(new Set(lines.filter((line) => line.text.startsWith("run ")).map((line) => line.text)).size >= 2, "one line per run");
+    assert.equal((await cli("app", "rm", "r")).code, 0);
+  });
+
+  it("ends a run that passes the CPU limit, restarts it, and the module keeps serving", async () => {
+    await deploy(
+      "spinner",
+      "export default { fetch() { return new Response('still serving') } };" +
+        "export async function run() { console.log('spinning'); await new Promise((r) => setTimeout(r, 5)); for (;;) {} }",
+    );
+    const created = await t.api("POST", "/apps", { body: { config: { name: "cpu", runner: "module", module: "spinner" } } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    await eventually("cpu restarted", async () => (await status("cpu")).restarts >= 1);
+    assert.equal((await status("cpu")).lastExit.code, 1);
+    // Whichever CPU rule saw it first: the task's own limit, or the budget for work outside requests.
+    assert.match(await logText("cpu"), /CPU (time limit \(300 ms\)|budget)[^"]*its isolate was disposed and its run\(ctx\) ended/);
+    assert.equal(await (await fetch(`${t.url}/spinner/`)).text(), "still serving");
+    assert.equal((await cli("app", "stop", "cpu", "--kill")).code, 0);
+    assert.equal((await cli("app", "rm", "cpu")).code, 0);
+  });
+
+  it("ends a run that passes the memory limit, and restarts it", async () => {
+    await deploy(
+      "hog",
+      "export default { fetch() { return new Response('h') } };" +
+        "export async function run() { const keep = []; await new Promise((r) => setTimeout(r, 5)); for (;;) keep.push(new Array(1e5).fill(keep.length + 0.5)) }",
+    );
+    const created = await t.api("POST", "/apps", { body: { config: { name: "mem", runner: "module", module: "hog" } } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    await eventually("mem restarted", async () => (await status("mem")).restarts >= 1);
+    assert.equal((await status("mem")).lastExit.code, 1);
+    assert.match(await logText("mem"), /exceeded its memory limit \(128 MB\); its isolate was disposed and its run\(ctx\) ended/);
+    assert.equal((await cli("app", "stop", "mem", "--kill")).code, 0);
+    assert.equal((await cli("app", "rm", "mem")).code, 0);
+  });
+
+  it("gives ctx the appliance's name and environment; a variable removed by an upgrade is gone", async () => {
+    await deploy(
+      "envy",
+      "export default { fetch() { return new Response('e') } };" +
+        "export async function run(ctx) { console.log('env ' + ctx.runId + ' ' + ctx.name + ' ' + JSON.stringify(Object.fromEntries(Object.entries(ctx.env).sort()))); ctx.log('via ctx.log');" +
+        " while (!ctx.signal.aborted) await new Promise((r) => setTimeout(r, 20)) }",
+    );
+    const created = await cli("app", "create", "ev", "--runner", "module", "--module", "envy", "--env", "GREETING=hi", "--env", "DEBUG=1");
+    assert.equal(created.code, 0, created.stderr);
+    const logged = async (env: string) => (await logLines("ev")).some((line) => line.text.endsWith(` ev ${env}`));
+    await eventually("ev logged its env", () => logged('{"DEBUG":"1","GREETING":"hi"}'));
+    assert.ok((await logLines("ev")).some((line) => line.stream === "out" && line.text === "via ctx.log"));
+    const upgraded = await cli("app", "upgrade", "ev", "--unset", "env.DEBUG", "--set", "env.GREETING=hello");
+    assert.equal(upgraded.code, 0, upgraded.stderr);
+    await eventually("ev restarted onto the new env", () => logged('{"GREETING":"hello"}'));
+    // The run before the upgrade was stopped through its signal, not killed.
+    assert.equal((await status("ev")).restarts, 0);
+    assert.equal((await cli("app", "rm", "ev")).code, 0);
   });
 });
