@@ -14,7 +14,7 @@ import { eventually } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 import { appCli } from "./helpers/node-apps.ts";
 
-const LIMITS = { memoryMb: 128, cpuMs: 300, wallMs: 200 };
+const LIMITS = { memoryMb: 32, cpuMs: 1000, wallMs: 200 };
 
 /** A run that says how long it has been running, until it is asked to stop. */
 const PATIENT = `export default { fetch() { return new Response('patient') } };
@@ -41,8 +41,8 @@ describeEachBackend("module appliances", (backend) => {
     (await t.api("GET", `/apps/${name}/logs?lines=500`)).body;
 
   before(async () => {
-    // A short wall limit, so a run is seen to outlive it many times over; a short CPU limit, so a
-    // busy run is ended without a long wait.
+    // A short wall limit, so a run is seen to outlive it many times over; a small heap, so a run
+    // that hoards memory passes it in a few allocations (before the CPU budget could end it first).
     t = await startTestNode(backend, { sandboxLimits: LIMITS, node: { applianceDefaults: FAST_APPLIANCES } });
   });
   after(async () => {
@@ -152,37 +152,37 @@ describeEachBackend("module appliances", (backend) => {
     assert.equal((await cli("app", "rm", "r")).code, 0);
   });
 
-  it("ends a run that passes the CPU limit, restarts it, and the module keeps serving", async () => {
-    await deploy(
-      "spinner",
-      "export default { fetch() { return new Response('still serving') } };" +
-        "export async function run() { console.log('spinning'); await new Promise((r) => setTimeout(r, 5)); for (;;) {} }",
-    );
-    const created = await t.api("POST", "/apps", { body: { config: { name: "cpu", runner: "module", module: "spinner" } } });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    await eventually("cpu restarted", async () => (await status("cpu")).restarts >= 1);
-    assert.equal((await status("cpu")).lastExit.code, 1);
-    // Whichever CPU rule saw it first: the task's own limit, or the budget for work outside requests.
-    assert.match(await logText("cpu"), /CPU (time limit \(300 ms\)|budget)[^"]*its isolate was disposed and its run\(ctx\) ended/);
-    assert.equal(await (await fetch(`${t.url}/spinner/`)).text(), "still serving");
-    assert.equal((await cli("app", "stop", "cpu", "--kill")).code, 0);
-    assert.equal((await cli("app", "rm", "cpu")).code, 0);
-  });
-
-  it("ends a run that passes the memory limit, and restarts it", async () => {
-    await deploy(
-      "hog",
-      "export default { fetch() { return new Response('h') } };" +
-        "export async function run() { const keep = []; await new Promise((r) => setTimeout(r, 5)); for (;;) keep.push(new Array(1e5).fill(keep.length + 0.5)) }",
-    );
-    const created = await t.api("POST", "/apps", { body: { config: { name: "mem", runner: "module", module: "hog" } } });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    await eventually("mem restarted", async () => (await status("mem")).restarts >= 1);
-    assert.equal((await status("mem")).lastExit.code, 1);
-    assert.match(await logText("mem"), /exceeded its memory limit \(128 MB\); its isolate was disposed and its run\(ctx\) ended/);
-    assert.equal((await cli("app", "stop", "mem", "--kill")).code, 0);
-    assert.equal((await cli("app", "rm", "mem")).code, 0);
-  });
+  const RUNAWAYS = [
+    {
+      limit: "CPU",
+      loop: "for (;;) {}",
+      // Whichever CPU rule saw it first: the task's own limit, or the budget for work outside requests.
+      message: new RegExp(`CPU (time limit \\(${LIMITS.cpuMs} ms\\)|budget)[^"]*its isolate was disposed and its run\\(ctx\\) ended`),
+    },
+    {
+      limit: "memory",
+      loop: "const keep = []; for (;;) keep.push(new Array(2e6).fill(keep.length + 0.5))",
+      message: new RegExp(`exceeded its memory limit \\(${LIMITS.memoryMb} MB\\); its isolate was disposed and its run\\(ctx\\) ended`),
+    },
+  ];
+  for (const { limit, loop, message } of RUNAWAYS) {
+    it(`ends a run that passes the ${limit} limit, restarts it, and the module keeps serving`, async () => {
+      const name = `runaway-${limit.toLowerCase()}`;
+      await deploy(
+        name,
+        "export default { fetch() { return new Response('still serving') } };" +
+          `export async function run() { await new Promise((r) => setTimeout(r, 5)); ${loop} }`,
+      );
+      const created = await t.api("POST", "/apps", { body: { config: { name, runner: "module", module: name } } });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      await eventually(`${name} restarted`, async () => (await status(name)).restarts >= 1);
+      assert.equal((await status(name)).lastExit.code, 1);
+      assert.match(await logText(name), message);
+      assert.equal(await (await fetch(`${t.url}/${name}/`)).text(), "still serving");
+      assert.equal((await cli("app", "stop", name, "--kill")).code, 0);
+      assert.equal((await cli("app", "rm", name)).code, 0);
+    });
+  }
 
   it("gives ctx the appliance's name and environment; a variable removed by an upgrade is gone", async () => {
     await deploy(
