@@ -203,4 +203,20 @@ describeEachBackend("module appliances", (backend) => {
     assert.equal((await status("ev")).restarts, 0);
     assert.equal((await cli("app", "rm", "ev")).code, 0);
   });
+
+  it("starts each run on the version its channel points at then", async () => {
+    const code = (n: number) =>
+      `export default { fetch() { return new Response('v${n}') } };` +
+      "export async function run(ctx) { console.log('on version ' + this.version); while (!ctx.signal.aborted) await new Promise((r) => setTimeout(r, 20)) }";
+    await deploy("versioned", code(1));
+    const created = await cli("app", "create", "vs", "--runner", "module", "--module", "versioned");
+    assert.equal(created.code, 0, created.stderr);
+    await eventually("vs runs version 1", async () => /on version 1/.test(await logText("vs")));
+    await t.deploy("versioned", code(2), ["production"]);
+    const restarted = await cli("app", "restart", "vs");
+    assert.equal(restarted.code, 0, restarted.stderr);
+    await eventually("vs runs version 2", async () => /on version 2/.test(await logText("vs")));
+    assert.equal((await status("vs")).lastExit.code, 0, "the version 1 run ended on its signal");
+    assert.equal((await cli("app", "rm", "vs")).code, 0);
+  });
 });
