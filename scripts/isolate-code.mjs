@@ -33,7 +33,7 @@ const ENTRIES = [
   {
     name: "DISPATCH_SOURCE",
     entry: "dispatch.ts",
-    doc: "Closure body over ($0 respond, $1 version, $2 vars JSON, $3 wire, $4 KV binding names JSON, $5 KV mirror): returns [dispatch, collect, start, compute].",
+    doc: "Closure body over ($0 respond, $1 version, $2 vars JSON, $3 wire, $4 KV binding names JSON, $5 KV mirror): returns [dispatch, collect, start, compute, run].",
     wrap: (body, value) => `"use strict";\n${body}return ${value}($0, $1, $2, $3, $4, $5);\n`,
     check: (code) => new Function("$0", "$1", "$2", "$3", "$4", "$5", code),
   },

@@ -68,7 +68,7 @@ export const applianceConfigSchema = z
       .array(z.string().max(64 * 1024))
       .max(1000)
       .optional(),
-    /** shell and docker: the whole environment of a run, rebuilt from this version at every start. */
+    /** shell, docker and module (`ctx.env`): the whole environment of a run, rebuilt from this version at every start. */
     env: z.record(envName, z.string().max(64 * 1024)).optional(),
     /** shell: an absolute working directory. */
     cwd: z.string().startsWith("/").optional(),
@@ -101,7 +101,7 @@ export type ApplianceConfig = z.infer<typeof applianceConfigSchema> & { settings
 const RUNNER_FIELDS: Record<RunnerKind, { needs: readonly string[]; takes: readonly string[] }> = {
   shell: { needs: ["cmd"], takes: ["cmd", "args", "env", "cwd"] },
   docker: { needs: ["image"], takes: ["image", "ports", "env", "cmd", "args"] },
-  module: { needs: ["module"], takes: ["module", "channel"] },
+  module: { needs: ["module"], takes: ["module", "channel", "env"] },
   void: { needs: [], takes: [] },
 };
 const RUNNER_SPECIFIC = ["cmd", "args", "env", "cwd", "image", "ports", "module", "channel"] as const;

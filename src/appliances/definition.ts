@@ -11,7 +11,7 @@ import type { ApplianceConfig, RunnerKind } from "./config.ts";
 import { dockerRunner } from "./docker/docker-runner.ts";
 import { dockerSpecOf } from "./docker/spec.ts";
 import type { ApplianceDefinition } from "./instance.ts";
-import { type CallRun, moduleRunner } from "./module/module-runner.ts";
+import { moduleRunner, type StartRun } from "./module/module-runner.ts";
 import type { Runner } from "./runner.ts";
 import { shellRunner } from "./shell/shell-runner.ts";
 import type { ShellSpec } from "./shell/spec.ts";
@@ -34,16 +34,20 @@ export function assertRunnerSupported(config: ApplianceConfig): void {
 
 /**
  * The definition of one version of an appliance. Grace comes in seconds in the config, in ms in the
- * settings. `callRun` is the node's call path for module appliances (absent: their start is refused).
+ * settings. `startRun` is how the node starts a module appliance's run (absent: their start is refused).
  */
-export function definitionOf(config: ApplianceConfig, callRun?: CallRun): ApplianceDefinition<unknown> {
+export function definitionOf(config: ApplianceConfig, startRun?: StartRun): ApplianceDefinition<unknown> {
   assertRunnerSupported(config);
   const settings = { ...config.settings, ...(config.grace === undefined ? {} : { graceMs: config.grace * 1000 }) };
   const common = { name: config.name, restart: config.restart ?? "permanent", readiness: config.readiness, settings };
   if ((config.runner ?? "shell") === "void") return { ...common, runner: voidRunner as Runner<unknown>, spec: {} };
   if (config.runner === "module") {
-    const spec = { module: config.module as string, ...(config.channel ? { channel: config.channel } : {}) };
-    return { ...common, runner: moduleRunner(callRun) as Runner<unknown>, spec };
+    const spec = {
+      module: config.module as string,
+      ...(config.channel ? { channel: config.channel } : {}),
+      ...(config.env ? { env: config.env } : {}),
+    };
+    return { ...common, runner: moduleRunner(startRun) as Runner<unknown>, spec };
   }
   if (config.runner === "docker") return { ...common, runner: dockerRunner as Runner<unknown>, spec: dockerSpecOf(config) };
   const spec: ShellSpec = {

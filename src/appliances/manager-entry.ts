@@ -8,7 +8,7 @@ import type { DesiredState } from "../store/queries/appliances.ts";
 import type { Store } from "../store/store.ts";
 import type { ApplianceConfig } from "./config.ts";
 import type { Appliance } from "./instance.ts";
-import type { CallRun } from "./module/module-runner.ts";
+import type { StartRun } from "./module/module-runner.ts";
 import type { ApplianceSettings } from "./settings.ts";
 
 export interface ManagerOptions {
@@ -18,8 +18,8 @@ export interface ManagerOptions {
   log: Logger;
   /** Settings under every appliance's own (tests make them small). */
   defaults?: Partial<ApplianceSettings>;
-  /** How a module appliance calls its module's `run` export (the node's call path). */
-  callRun?: CallRun;
+  /** How a module appliance starts its module's `run(ctx)` export in an isolate of its own (node/calls.ts). */
+  startRun?: StartRun;
 }
 
 /** One appliance on this node: the version it runs, what it should be doing, and its instance. */

@@ -292,7 +292,7 @@ export class ApplianceManager {
   ): Entry {
     // A replaced instance that had been ready: the new one's first ready restarts its dependents (rest_for_one).
     const readyOnce = replacing?.readyOnce ?? false;
-    const definition = definitionOf(config, this.options.callRun);
+    const definition = definitionOf(config, this.options.startRun);
     const app = createAppliance(
       { ...definition, settings: { ...this.options.defaults, ...definition.settings } },
       { logDir: this.logDir, log: this.options.log },

@@ -17,10 +17,10 @@
  *   removing the container (the kernel's cgroup holds every descendant, so nothing escapes it).
  *   The run tag becomes a container label, which is how a restarted node finds containers of its
  *   previous life (`docker/previous-life.ts`).
- * - `module/`: calls a stored module's `run(ctx)` export through the node's call path (first
- *   version: bounded by the module's wall limit, no `ctx.signal` yet, so `stop` ends the run at
- *   once as far as the manager knows and leaves the call to its limit; stderr carries a throw's
- *   message, the module's console stays in its module logs); `pids` is empty, the sweep finds nothing.
+ * - `module/`: a stored module's long-running `run(ctx)` export in an isolate of the run's own
+ *   (no wall limit; the module's CPU and memory limits). `stop(graceMs)` aborts `ctx.signal` and
+ *   waits for the run to settle (resolved: code 0), disposing the isolate at the grace period;
+ *   the run's console is its stdout/stderr; `pids` is empty, the sweep finds nothing.
  * The manager (`instance.ts`) sees only this interface, so restart policy, readiness, logs and
  * events work the same for every runner.
  *

@@ -12,7 +12,7 @@ import type { CallModule } from "../appliances/hooks/module-hook.ts";
 import { HookRunner } from "../appliances/hooks.ts";
 import { ApplianceManager } from "../appliances/manager.ts";
 import { attachHooks } from "../appliances/manager-hooks.ts";
-import type { CallRun } from "../appliances/module/module-runner.ts";
+import type { StartRun } from "../appliances/module/module-runner.ts";
 import type { ApplianceSettings } from "../appliances/settings.ts";
 import { ApplianceEventStream } from "../appliances/stream-events.ts";
 import type { Logger } from "../log.ts";
@@ -29,8 +29,8 @@ export interface ApplianceChildDeps {
   defaults?: Partial<ApplianceSettings>;
   /** How a `{module, fn}` hook calls a stored module's export (production). */
   callModule: CallModule;
-  /** How a module appliance calls its module's `run(ctx)` export on its channel. */
-  callRun: CallRun;
+  /** How a module appliance starts its module's `run(ctx)` export on its channel, in an isolate of its own. */
+  startRun: StartRun;
 }
 
 /** Long enough for every appliance's grace period and sweep; past it the supervisor kills them. */
@@ -50,7 +50,7 @@ export function applianceChild(deps: ApplianceChildDeps): ChildSpec {
         nodeId: deps.nodeId,
         log: deps.log,
         defaults: deps.defaults,
-        callRun: deps.callRun,
+        startRun: deps.startRun,
       });
       await manager.endPreviousLife();
       const hooks = new HookRunner({

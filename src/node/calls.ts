@@ -1,6 +1,7 @@
 /**
  * Calling a module's named export, for `POST /call/<module>/<fn>` and for `env.call` from
- * inside another module: which version answers, and the checks before it runs.
+ * inside another module: which version answers, and the checks before it runs; and starting a
+ * module appliance's run, which finds its version the same way.
  *
  * env.call goes out on the caller's channel; a module without that channel answers on
  * `production`, so a beta caller can reach modules that were never put in beta.
@@ -8,7 +9,7 @@
 import type { ChannelIndex } from "../code/channel-index.ts";
 import { channelNotFound, exportNotFound, moduleNotFound, versionNotFound } from "../code/errors.ts";
 import { DEFAULT_CHANNEL } from "../code/names.ts";
-import type { CallerContext } from "../runtime/sandbox.ts";
+import type { CallerContext, ModuleRun, RunInput } from "../runtime/sandbox.ts";
 import type { VersionCache } from "../runtime/version-cache.ts";
 
 export interface CallResult {
@@ -57,5 +58,33 @@ export function nodeCaller(
   return async (module, channel, fn, args) => {
     const { index, cache } = parts();
     return (await callExport(index, cache, module, fn, args, { channel, depth: 0 }, { fallbackToProduction: false })).result;
+  };
+}
+
+/**
+ * How a module appliance starts its run (appliances/module/module-runner.ts): the module's
+ * version on `channel` (never falling back), loaded into an isolate of the run's own, outside the
+ * cache (ivm/module-run.ts says why), with its console going to `onLog`. A missing module,
+ * channel, version or `run` export rejects with the same errors a call gets.
+ */
+export function nodeRunStarter(
+  parts: () => { index: ChannelIndex; cache: VersionCache },
+): (module: string, channel: string, input: Omit<RunInput, "channel">, onLog: (level: string, text: string) => void) => Promise<ModuleRun> {
+  return async (module, channel, input, onLog) => {
+    const { index, cache } = parts();
+    const version = index.version(module, channel);
+    if (version === undefined) throw index.has(module) ? channelNotFound(module, channel) : moduleNotFound(module);
+    const loaded = await cache.loadForRun(module, version, onLog);
+    if (!loaded) throw versionNotFound(module, version);
+    if (!loaded.exports.includes("run")) {
+      loaded.dispose();
+      throw exportNotFound(
+        module,
+        version,
+        "run",
+        loaded.exports.filter((name) => name !== "default"),
+      );
+    }
+    return loaded.startRun({ ...input, channel });
   };
 }

@@ -67,7 +67,7 @@ import type { Store } from "../store/store.ts";
 import { type ChildHandle, type Supervisor, startSupervisor } from "../supervise/supervisor.ts";
 import { applianceChild } from "./appliance-child.ts";
 import { cannotReach, nothingToServe, offlineMap, prepareStore, refusesSchema } from "./boot.ts";
-import { callExport, nodeCaller } from "./calls.ts";
+import { callExport, nodeCaller, nodeRunStarter } from "./calls.ts";
 import { need, resourceChild } from "./children.ts";
 import { secureDataDir } from "./data-dir.ts";
 import { startHttpChild } from "./http-child.ts";
@@ -114,9 +114,10 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   let refused: LivelyError | undefined;
   let stopForRefusal: () => void = () => undefined;
 
-  // Hooks, module appliances and onEvent call stored modules on a channel of their own, never falling back.
+  // Hooks, module appliances and onEvent reach stored modules on a channel of their own, never falling back.
   const callOnChannel = nodeCaller(() => ({ index: need(parts.index, "the feed"), cache: need(parts.cache, "the loader") }));
   const callProduction = (module: string, fn: string, args: unknown[]) => callOnChannel(module, DEFAULT_CHANNEL, fn, args);
+  const startRun = nodeRunStarter(() => ({ index: need(parts.index, "the feed"), cache: need(parts.cache, "the loader") }));
   const storeChild = async (): Promise<ChildHandle> => {
     const store = openStore({
       ...options.storeTimeouts,
@@ -343,7 +344,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         nodeId: () => nodeId,
         defaults: options.applianceDefaults,
         callModule: callProduction,
-        callRun: callOnChannel,
+        startRun,
       }),
     ]);
   } catch (error) {

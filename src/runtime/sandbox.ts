@@ -83,6 +83,39 @@ export interface LoadedVersion {
   retire(): void;
   /** Dispose now; whatever is in flight fails. */
   dispose(): void;
+  /**
+   * Start the module's `run(ctx)` export (a module appliance), once per version loaded with
+   * `forRun`; throws on any other. The run belongs to this isolate: ending the run disposes it.
+   */
+  startRun(input: RunInput): ModuleRun;
+}
+
+/** Who a run is: what its `ctx` says (isolate/run.ts). */
+export interface RunInput {
+  /** The appliance's name. */
+  name: string;
+  runId: string;
+  /** The channel the run's env.call goes out on. */
+  channel: string;
+  /** The appliance's environment, as `ctx.env`. */
+  env: Record<string, string>;
+}
+
+/** How a run ended. `logged`: the message is already in the isolate's log (a limit said so there). */
+export type RunOutcome = { ok: true } | { ok: false; message: string; stack: string; logged?: boolean };
+
+/**
+ * A module appliance's run in its own isolate. No wall limit applies to it (it is a process, not
+ * a request); the CPU limit applies to each task and as the background budget (ivm/dispatcher.ts),
+ * the memory limit to its heap; a limit ends the run with the limit's message.
+ */
+export interface ModuleRun {
+  /** Settles (never rejects) once: run(ctx) settled, a limit ended its isolate, or dispose(). */
+  readonly ended: Promise<RunOutcome>;
+  /** Abort `ctx.signal` inside the isolate: the run is asked to end. */
+  abort(): void;
+  /** End the run now: its isolate is disposed, whatever it was doing. */
+  dispose(): void;
 }
 
 export interface LoadRequest {
@@ -104,6 +137,8 @@ export interface LoadRequest {
   onKilled?: (error: Error) => void;
   /** Most host operations (env.call, fetch, env.KV) the isolate may have in flight at once (default 100). */
   maxPendingHostOps?: number;
+  /** An isolate of its own for a module appliance's run (`startRun`), never serving requests. */
+  forRun?: boolean;
 }
 
 export interface Sandbox {

@@ -12,7 +12,7 @@
 import type { LimitOverrides } from "../code/config.ts";
 import { effectiveSandboxLimits } from "./limits.ts";
 import type { ModuleKv } from "./module-kv.ts";
-import type { CallModule, LoadedVersion, ModuleFetch, Sandbox, SandboxLimits } from "./sandbox.ts";
+import type { CallModule, LoadedVersion, LoadRequest, ModuleFetch, Sandbox, SandboxLimits } from "./sandbox.ts";
 
 export interface VersionSource {
   /**
@@ -172,6 +172,32 @@ export class VersionCache {
     const onLog = this.options.onLog;
     this.loads++;
     const loaded = await this.options.sandbox.load({
+      ...this.loadRequest(module, version, artifact, settings),
+      onLog: onLog ? (level, text) => onLog(module, version, level, text) : undefined,
+      onKilled: () => {
+        this.restarts++;
+        if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+      },
+    });
+    entry.heapBytes = await loaded.heapBytes();
+    return loaded;
+  }
+
+  /**
+   * A fresh isolate of a version, with the module's current settings, outside the cache: for a
+   * module appliance's run (`startRun`), whose owner disposes it. Its console goes to `onLog` (the
+   * appliance's log), not the module's logs; its limit kills are the run's end, not a restart
+   * counted here. Undefined when the store has no such version.
+   */
+  async loadForRun(module: string, version: number, onLog: (level: string, text: string) => void): Promise<LoadedVersion | undefined> {
+    const artifact = await this.options.source.artifact(module, version);
+    if (artifact === undefined) return undefined;
+    return this.options.sandbox.load({ ...this.loadRequest(module, version, artifact, this.settingsOf(module)), onLog, forRun: true });
+  }
+
+  /** What a load of `module@version` is given, whoever loads it. */
+  private loadRequest(module: string, version: number, artifact: string, settings: LoadSettings): LoadRequest {
+    return {
       module,
       version,
       artifact,
@@ -181,14 +207,7 @@ export class VersionCache {
       callModule: this.options.callModule,
       fetch: this.options.makeFetch?.(module, settings.fetchAllow),
       kv: this.options.makeKv?.(module, settings.kvBindings ?? {}),
-      onLog: onLog ? (level, text) => onLog(module, version, level, text) : undefined,
-      onKilled: () => {
-        this.restarts++;
-        if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
-      },
-    });
-    entry.heapBytes = await loaded.heapBytes();
-    return loaded;
+    };
   }
 
   private evictOverCap(): void {

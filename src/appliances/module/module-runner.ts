@@ -1,18 +1,26 @@
 /**
- * The module runner (first version): one run is one call of a stored module's `run(ctx)` export
- * on the spec's channel, through the node's own call path (`callRun`, which the node integration
- * supplies, the way it supplies `callModule` to hooks). `ctx` is `{ appliance, runId }`, plain
- * data: the call crosses into the module's isolate like any `env.call`, and inside it `run` has
- * its module's own `env` (KV, vars, env.call) as every call does.
+ * The module runner: one run is a stored module's long-running `run(ctx)` export, on the spec's
+ * channel, in an isolate of the run's own (the node integration supplies `startRun`, which loads
+ * it: node/calls.ts; runtime/ivm/module-run.ts says why a run gets its own isolate). Inside,
+ * `run` has its module's `env` as `this` (KV, vars, env.call), and
  *
- * Limits, said exactly: the call is an ordinary call, so the module's wall and CPU limits apply
- * (wall 30 s by default; raise it with the module's limit settings). A run that returns ends with
- * code 0, one that throws (or hits a limit) with code 1 and the message on stderr; the restart
- * policy then decides. There is no `ctx.signal` yet: a call cannot be cancelled from the host, so
- * `stop` ends the run at once as far as the manager knows (`forced` when it was still running)
- * and the call is left to its wall limit. The module's console lands in its module logs
- * (`lively logs MODULE`), not the appliance's stdout. `pids` is empty and the sweep finds nothing.
- * Must not import api/, cli/, gateway/, store/.
+ *   ctx = { name, appliance, runId, env, signal, log }
+ *
+ * `name` (and `appliance`, the same) the appliance's name, `env` its environment from the current
+ * version of its config (a frozen object of strings; a variable removed by an upgrade is gone at
+ * the next start), `signal` an AbortSignal aborted when the appliance is stopped, `log(...)` like
+ * console.log. The run's console goes to the appliance's log line by line: log, info and debug as
+ * stdout, warn and error as stderr.
+ *
+ * Exits, in the shape the manager expects of any runner: the run's promise resolving is code 0,
+ * rejecting (or throwing) code 1 with the error's stack on stderr, a limit ending its isolate
+ * code 1 with the limit's message on stderr; the restart policy then decides, as for a shell
+ * process. Stop aborts `ctx.signal` and waits up to the grace period for the run to settle
+ * (resolved: code 0); past it, the run's isolate is disposed (`forced`, signal SIGKILL). Limits:
+ * no wall limit; the module's CPU limit per task and as a budget per minute, and its memory limit
+ * (module-run.ts has the exact rules). `pids` is empty and the sweep finds nothing: a run has no
+ * host processes. Must not import api/, cli/, gateway/, store/, runtime/ (the types it needs of
+ * the run are declared here, by the few members it uses).
  */
 import { PassThrough } from "node:stream";
 import { LivelyError } from "../../errors.ts";
@@ -22,15 +30,33 @@ export interface ModuleSpec {
   module: string;
   /** Default production. */
   channel?: string;
+  /** The appliance's environment, as `ctx.env`. */
+  env?: Record<string, string>;
 }
 
-/** How the node calls a stored module's export on a channel. */
-export type CallRun = (module: string, channel: string, fn: string, args: unknown[]) => Promise<unknown>;
+/** How a run ended, as runtime/sandbox.ts's RunOutcome: `logged` when its message is already in the log. */
+export type ModuleRunOutcome = { ok: true } | { ok: false; message: string; stack: string; logged?: boolean };
+
+/** A started run (runtime/sandbox.ts's ModuleRun, by the members used here). */
+export interface ModuleRunHandle {
+  readonly ended: Promise<ModuleRunOutcome>;
+  abort(): void;
+  dispose(): void;
+}
+
+/** How the node starts a stored module's `run(ctx)` on a channel; rejects like a call (missing module, export…). */
+export type StartRun = (
+  module: string,
+  channel: string,
+  input: { name: string; runId: string; env: Record<string, string> },
+  onLog: (level: string, text: string) => void,
+) => Promise<ModuleRunHandle>;
 
 const NOTHING_KILLED: StopReport = { forced: false, killed: 0, escaped: 0 };
+const STDERR_LEVELS = new Set(["warn", "error"]);
 
-/** The module runner over the node's call path; without one, a start is refused with a clear error. */
-export function moduleRunner(callRun: CallRun | undefined): Runner<ModuleSpec> {
+/** The module runner over the node's run starter; without one, a start is refused with a clear error. */
+export function moduleRunner(startRun: StartRun | undefined): Runner<ModuleSpec> {
   return {
     kind: "module",
     validate(spec) {
@@ -41,38 +67,89 @@ export function moduleRunner(callRun: CallRun | undefined): Runner<ModuleSpec> {
       }
     },
     async start(spec, context: RunContext): Promise<RunHandle> {
-      if (!callRun) throw new LivelyError("bad_request", "module runner: this node does not run modules", { field: "runner" });
-      const stdout = new PassThrough();
-      const stderr = new PassThrough();
-      let settled = false;
-      let end: (exit: RunExit) => void = () => undefined;
-      const done = new Promise<RunExit>((resolve) => {
-        end = (exit) => {
-          if (settled) return;
-          settled = true;
-          stdout.end();
-          stderr.end();
-          resolve(exit);
-        };
-      });
-      const ctx = { appliance: context.appliance, runId: context.runId };
-      callRun(spec.module, spec.channel ?? "production", "run", [ctx]).then(
-        () => end({ code: 0, signal: null }),
-        (error: unknown) => {
-          if (!settled) stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-          end({ code: 1, signal: null });
-        },
-      );
-      let stopping: Promise<StopReport> | undefined;
-      const stop = (_graceMs: number) => {
-        stopping ??= Promise.resolve().then(() => {
-          const forced = !settled;
-          end({ code: null, signal: "SIGKILL" });
-          return forced ? { ...NOTHING_KILLED, forced } : NOTHING_KILLED;
-        });
-        return stopping;
-      };
-      return { context, pids: [], done, stdout, stderr, stdin: null, stop, kill: () => stop(0), sweep: async () => NOTHING_KILLED };
+      if (!startRun) throw new LivelyError("bad_request", "module runner: this node does not run modules", { field: "runner" });
+      return startModuleRun(startRun, spec, context);
     },
   };
+}
+
+function startModuleRun(startRun: StartRun, spec: ModuleSpec, context: RunContext): RunHandle {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let settled = false;
+  let resolveDone: (exit: RunExit) => void = () => undefined;
+  const done = new Promise<RunExit>((resolve) => {
+    resolveDone = resolve;
+  });
+  /** The run is over: its last words on stderr, both streams end, `done` resolves. Once. */
+  const end = (exit: RunExit, message?: string) => {
+    if (settled) return;
+    if (message) stderr.write(message.endsWith("\n") ? message : `${message}\n`);
+    settled = true;
+    stdout.end();
+    stderr.end();
+    resolveDone(exit);
+  };
+  const onLog = (level: string, text: string) => {
+    if (!settled) (STDERR_LEVELS.has(level) ? stderr : stdout).write(`${text}\n`);
+  };
+  const input = { name: context.appliance, runId: context.runId, env: { ...spec.env } };
+  // A start that fails (no such module, no run export, a failed load) is the run failing, with the
+  // message in its log, as a command that exits at once would be: the restart policy decides.
+  const started = startRun(spec.module, spec.channel ?? "production", input, onLog).then(
+    (run) => {
+      void run.ended.then((outcome) =>
+        outcome.ok
+          ? end({ code: 0, signal: null })
+          : end({ code: 1, signal: null }, outcome.logged ? undefined : outcome.stack || outcome.message),
+      );
+      return run;
+    },
+    (error: unknown) => {
+      end({ code: 1, signal: null }, error instanceof Error ? error.message : String(error));
+      return undefined;
+    },
+  );
+
+  let stopping: Promise<StopReport> | undefined;
+  const stop = (graceMs: number): Promise<StopReport> => {
+    stopping ??= (async () => {
+      const run = await started;
+      if (!run || settled) return NOTHING_KILLED;
+      if (graceMs > 0) {
+        run.abort();
+        await settledWithin(done, graceMs);
+        if (settled) return NOTHING_KILLED;
+      }
+      // It ignored ctx.signal for the whole grace period (or there was none): its isolate goes.
+      end({ code: null, signal: "SIGKILL" });
+      run.dispose();
+      return { ...NOTHING_KILLED, forced: true };
+    })();
+    return stopping;
+  };
+
+  return {
+    context,
+    pids: [],
+    done,
+    stdout,
+    stderr,
+    stdin: null,
+    stop,
+    kill: () => stop(0),
+    sweep: async () => {
+      await done;
+      // Ended on its own: its isolate is already gone with it; this only makes sure.
+      (await started)?.dispose();
+      return NOTHING_KILLED;
+    },
+  };
+}
+
+/** Wait for `promise` at most `ms`, leaving no timer behind. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

@@ -14,7 +14,7 @@
  * response-check.ts): the capture keeps ordinary modules that patch globals working, it is not
  * the security boundary.
  *
- * createDispatcher returns three entry points the host keeps references to:
+ * createDispatcher returns the entry points the host keeps references to:
  *
  *   dispatch(items)  starts every item of a batch (FetchItem or CallItem); returns nothing.
  *   collect()        returns [slot, result, …] for everything that settled since the last
@@ -24,6 +24,7 @@
  *   start(namespace) called once after the module evaluated; returns its export names as JSON.
  *   compute(id)      runs the function of env.KV.getOrCompute call `id` (kv.ts), when the host's
  *                    flight for that key chose this caller; answers its value as JSON text or bytes.
+ *   run(op, …)       a module appliance's `run(ctx)` in its own isolate (run.ts); unused when serving.
  *
  * What settles later (after a host fetch, a timer, env.call) is sent with `respond([...])`,
  * one call per microtask turn. env is made per request and names it (slot and generation) in
@@ -33,6 +34,7 @@
 import { makeKvNamespace, runCompute } from "./kv.ts";
 import type { PreludeWire } from "./prelude.ts";
 import type { CallItem, DispatchItem, FailureResult, FetchItem, KvMirror, ResultBatch, SlotResult } from "./protocol.ts";
+import { createRunEntry } from "./run.ts";
 
 const apply = Reflect.apply;
 const freeze = Object.freeze;
@@ -61,6 +63,7 @@ export type DispatcherEntry = [
   collect: () => ResultBatch,
   start: (namespace: Namespace) => string,
   compute: typeof runCompute,
+  run: ReturnType<typeof createRunEntry>,
 ];
 
 let respond: (results: ResultBatch) => void;
@@ -103,7 +106,7 @@ export default function createDispatcher(
   define("KV");
   for (let i = 0; i < names.length; i++) define(names[i]);
   freeze(kvEnv);
-  return [dispatch, collect, start, runCompute];
+  return [dispatch, collect, start, runCompute, runEntry];
 }
 
 const makeEnv = (item: DispatchItem) => {
@@ -164,6 +167,13 @@ function describe(error: unknown): { message: string; stack: string } {
     return { message: "a thrown value that cannot be described (its getters or toString throw)", stack: "" };
   }
 }
+// A run has no request: its env's slot is -1, which the host never has, so env.call from it
+// is charged as a call of its own at depth 0 on the run's channel (dispatcher.ts, callerOf).
+const runEntry = createRunEntry({
+  namespace: () => ns,
+  envFor: (channel) => makeEnv({ s: -1, g: 0, c: channel } as DispatchItem),
+  describe,
+});
 const failed =
   (kind: FailureResult["k"]) =>
   (error: unknown): FailureResult => {

@@ -37,6 +37,8 @@ export interface DispatcherOptions {
   onKilled(error: LivelyError): void;
   /** The last request in flight finished (a retired version may be disposed now). */
   onIdle(): void;
+  /** The isolate runs a module appliance's run(ctx), not requests: limit messages say so. */
+  forRun?: boolean;
   /** A line for the module's log: its failures (with an error id), unhandled rejections, kills. */
   onModuleError(text: string): void;
 }

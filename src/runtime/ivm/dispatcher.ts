@@ -262,7 +262,7 @@ export class Dispatcher implements Watched {
     const { isolate, limits, module, version } = this.options;
     // Disposed and not by close(): V8 hit the heap limit.
     if (isolate.isDisposed) {
-      this.kill(limitError("exceeded_memory", module, version, limits));
+      this.kill(limitError("exceeded_memory", module, version, limits, this.options.forRun));
       return false;
     }
     if (this.inFlight > 0) return this.checkRequests(now);
@@ -283,7 +283,7 @@ export class Dispatcher implements Watched {
     // of the requests sharing it (a few waiting requests are not one request's CPU).
     const shared = this.cpuLimitNs * Math.min(this.inFlight, MAX_SHARED_BUDGETS);
     if (cpu - this.taskMark > this.cpuLimitNs || cpu - this.cpuMark > shared) {
-      this.kill(limitError("exceeded_cpu", module, version, limits));
+      this.kill(limitError("exceeded_cpu", module, version, limits, this.options.forRun));
       return false;
     }
     for (let slot = 0; slot < this.slots.length; slot++) {
@@ -313,7 +313,7 @@ export class Dispatcher implements Watched {
     if (this.backgroundBudgetNs < 0) {
       const error = new LivelyError(
         "exceeded_cpu",
-        `${module}@${version} used more than its CPU budget for work outside requests (timers, top-level code: ${limits.cpuMs} ms a minute); its isolate was disposed`,
+        `${module}@${version} used more than its CPU budget for work outside requests (timers, top-level code: ${limits.cpuMs} ms a minute); its isolate was disposed${this.options.forRun ? " and its run(ctx) ended" : ""}`,
         { module, version },
       );
       this.kill(error);
@@ -355,7 +355,7 @@ export class Dispatcher implements Watched {
     const { isolate, limits, module, version } = this.options;
     const error =
       isolate.isDisposed || isMemoryFailure(thrown)
-        ? limitError("exceeded_memory", module, version, limits)
+        ? limitError("exceeded_memory", module, version, limits, this.options.forRun)
         : new LivelyError("module_error", `${module}@${version} stopped answering: ${describeReason(thrown)}`, { module, version });
     this.kill(error);
   };

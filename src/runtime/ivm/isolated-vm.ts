@@ -5,6 +5,8 @@
  * Node 20 needs `--no-node-snapshot` for either; the `lively` bin and test runner pass it.
  */
 import { createRequire } from "node:module";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { LivelyError } from "../../errors.ts";
 
 export interface IvmRunOptions {
@@ -90,6 +92,7 @@ export function loadIsolatedVm(): Ivm {
   for (const name of ["isolated-vm-node22", "isolated-vm-node20", "isolated-vm"]) {
     try {
       loaded = require(name) as Ivm;
+      collectBeforeTeardown();
       return loaded;
     } catch (error) {
       failures.push(`${name}: ${(error as Error).message.split("\n")[0]}`);
@@ -99,4 +102,19 @@ export function loadIsolatedVm(): Ivm {
     "unavailable",
     `isolated-vm is not installed for Node ${process.versions.node}; run npm install (it builds from source). Tried: ${failures.join("; ")}`,
   );
+}
+
+/**
+ * isolated-vm (5.0.4 on Node 20, seen here) aborts a process that ends on its own with
+ * `Assertion 'environment != nullptr' failed` when the main heap is in the middle of incremental
+ * marking: Node's teardown finishes the marking and runs the weak callbacks of isolated-vm's
+ * handles after isolated-vm's own state for the main isolate is gone (gdb: ClassHandle::WeakCallback
+ * under Heap::DetachCppHeap in ~IsolateData). A full collection in the 'exit' event, while
+ * everything is still in place, leaves no marking to finish. `gc` comes from a new context
+ * (the flag exposes it there only), so the node's own global never gets one.
+ */
+function collectBeforeTeardown(): void {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  process.once("exit", () => gc());
 }

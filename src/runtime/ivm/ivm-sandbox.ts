@@ -18,8 +18,10 @@ import type {
   LoadedVersion,
   LoadRequest,
   ModuleFetch,
+  ModuleRun,
   PlainRequest,
   PlainResponse,
+  RunInput,
   Sandbox,
 } from "../sandbox.ts";
 import { Watchdog } from "../watchdog.ts";
@@ -29,6 +31,7 @@ import { type IvmIsolate, type IvmReference, loadIsolatedVm } from "./isolated-v
 import { kvHandler } from "./kv-handler.ts";
 import { describeReason, newErrorId } from "./limit-errors.ts";
 import { createModuleIsolate, evaluateModule } from "./module-isolate.ts";
+import { IvmModuleRun } from "./module-run.ts";
 
 /** How deep env.call may nest (A calls B calls C…) before it is refused: a cycle guard. */
 export const MAX_CALL_DEPTH = 8;
@@ -38,6 +41,9 @@ export const MAX_CALLS_IN_FLIGHT = 64;
 class IvmLoadedVersion implements LoadedVersion {
   private retiring = false;
   dispatcher!: Dispatcher;
+  /** Loaded `forRun`: the isolate's run entry, and the run once started. */
+  runControl: IvmReference | undefined;
+  run: IvmModuleRun | undefined;
 
   constructor(
     readonly module: string,
@@ -46,6 +52,7 @@ class IvmLoadedVersion implements LoadedVersion {
     private readonly isolate: IvmIsolate,
     private readonly bindings: HostBindings,
     private readonly moduleLog: (text: string) => void,
+    private readonly limits: LoadRequest["limits"],
   ) {}
 
   get disposed(): boolean {
@@ -96,6 +103,25 @@ class IvmLoadedVersion implements LoadedVersion {
     }
   }
 
+  startRun(input: RunInput): ModuleRun {
+    if (!this.runControl || this.run) {
+      throw new LivelyError("internal", `${this.tag}: run(ctx) starts once, in an isolate loaded for it`, { module: this.module });
+    }
+    this.run = new IvmModuleRun(
+      {
+        module: this.module,
+        version: this.version,
+        limits: this.limits,
+        isolate: this.isolate,
+        control: this.runControl,
+        dispatcher: this.dispatcher,
+        disposeIsolate: () => this.dispose(),
+      },
+      input,
+    );
+    return this.run;
+  }
+
   retire(): void {
     this.retiring = true;
     if (this.dispatcher.inFlight === 0) this.dispose();
@@ -111,6 +137,8 @@ class IvmLoadedVersion implements LoadedVersion {
     // Host timers first: a guest's long setTimeout must not keep the node's event loop alive.
     this.bindings.dispose();
     if (!this.isolate.isDisposed) this.isolate.dispose();
+    // A run in this isolate ends with it (its own dispose comes back here, and finds it done).
+    this.run?.dispose();
   }
 }
 
@@ -222,6 +250,7 @@ export class IvmSandbox implements Sandbox {
       onActivity: () => loaded?.dispatcher.watch(),
       onTaskDone: () => loaded?.dispatcher.taskDone(),
       onUnhandled: (reason) => {
+        if (loaded?.run?.unhandled(reason)) return;
         // A call that failed because the isolate is gone is the watchdog's to report (as a limit), not the module's.
         if (loaded?.disposed || target.isolate.isDisposed || /^Error: Isolate (was|is) disposed/.test(describeReason(reason))) return;
         moduleLog(`Unhandled rejection: ${describeReason(reason)}`);
@@ -254,12 +283,15 @@ export class IvmSandbox implements Sandbox {
       const collect = entry.getSync(1, { reference: true }) as IvmReference;
       const start = entry.getSync(2, { reference: true }) as IvmReference;
       compute = entry.getSync(3, { reference: true }) as IvmReference;
+      // Only an isolate of a run keeps the run entry: serving loads do no more than before.
+      const runControl = request.forRun ? (entry.getSync(4, { reference: true }) as IvmReference) : undefined;
       entry.release();
       const namespace = await evaluateModule(target, request.artifact, limits);
       const exports = exportNames(tag, start.applySync(undefined, [namespace.derefInto()], { result: { copy: true } }));
       start.release();
       namespace.release();
-      loaded = new IvmLoadedVersion(module, version, exports, isolate, bindings, moduleLog);
+      loaded = new IvmLoadedVersion(module, version, exports, isolate, bindings, moduleLog, limits);
+      loaded.runControl = runControl;
       const self = loaded;
       loaded.dispatcher = new Dispatcher({
         module,
@@ -273,8 +305,10 @@ export class IvmSandbox implements Sandbox {
         backgroundPending: () => bindings.pendingTimers > 0 || bindings.pendingAsync > 0,
         onKilled: (error) => {
           bindings.dispose();
+          self.run?.killed(error);
           request.onKilled?.(error);
         },
+        forRun: request.forRun,
         onIdle: () => self.idle(),
         onModuleError: moduleLog,
       });

@@ -9,7 +9,8 @@ import type { SandboxLimits } from "../sandbox.ts";
 
 export type LimitCode = "exceeded_cpu" | "exceeded_memory" | "exceeded_wall";
 
-export function limitError(code: LimitCode, module: string, version: number, limits: SandboxLimits): LivelyError {
+/** `forRun`: the isolate ran a module appliance's run (module-run.ts), which the limit ends. */
+export function limitError(code: LimitCode, module: string, version: number, limits: SandboxLimits, forRun = false): LivelyError {
   const details = { module, version };
   if (code === "exceeded_wall") {
     return new LivelyError(
@@ -21,7 +22,7 @@ export function limitError(code: LimitCode, module: string, version: number, lim
   const what = code === "exceeded_cpu" ? `CPU time limit (${limits.cpuMs} ms)` : `memory limit (${limits.memoryMb} MB)`;
   return new LivelyError(
     code,
-    `${module}@${version} exceeded its ${what}; its isolate was disposed and the next request loads a fresh one`,
+    `${module}@${version} exceeded its ${what}; its isolate was disposed and ${forRun ? "its run(ctx) ended" : "the next request loads a fresh one"}`,
     details,
   );
 }
