@@ -55,7 +55,10 @@ describe("module runs in their own isolate", () => {
     const run = (await load("export async function run() { await null; throw new Error('nope') }")).startRun(INPUT);
     const outcome = await run.ended;
     assert.equal(outcome.ok, false);
-    assert.ok(!outcome.ok && outcome.message === "nope" && /Error: nope\n\s+at Object.run \(module.js:/.test(outcome.stack), JSON.stringify(outcome));
+    assert.ok(
+      !outcome.ok && outcome.message === "nope" && /Error: nope\n\s+at Object.run \(module.js:/.test(outcome.stack),
+      JSON.stringify(outcome),
+    );
   });
 
   it("ends a run whose start never yields at the CPU limit, logged", async () => {
