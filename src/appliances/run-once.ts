@@ -42,8 +42,15 @@ export interface LiveRun {
   stop(graceMs: number): Promise<StopReport>;
 }
 
+/**
+ * This process's life: random, in every run id it makes (`<life>-<time>-<random>`), so every
+ * process a run of this node started carries `:<life>-` in its tag. The fence keeper
+ * (placement/fence-keeper.ts) kills by it, also the runs it was never told about.
+ */
+export const RUN_LIFE = randomBytes(4).toString("hex");
+
 export function newRunId(): string {
-  return `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+  return `${RUN_LIFE}-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
 }
 
 /** Run once; `live` hears of the run when it has started and again (undefined) when it is over. */

@@ -2,7 +2,9 @@
  * The node's `appliances` child (last in node.ts's tree, so it stops first: every appliance is
  * stopped, gracefully and with the sweep, before the HTTP server, the feed and the store go).
  * It ends what the node's previous life left running, reconciles with the store, and again
- * after every history change this node applies (the channel index's onApplied).
+ * after every history change this node applies (the channel index's onApplied); between them,
+ * placement (appliances/placement/) renews this node's leases and takes free copies. Its fence
+ * keeper, a helper process, kills this node's runs if the node goes silent (paused, dead).
  *
  * Owns: building that child. Must not import cli/.
  */
@@ -12,6 +14,8 @@ import { HookRunner } from "../appliances/hooks.ts";
 import { ApplianceManager } from "../appliances/manager.ts";
 import { attachHooks } from "../appliances/manager-hooks.ts";
 import type { CallRun } from "../appliances/module/module-runner.ts";
+import { FenceKeeper } from "../appliances/placement/fence-keeper.ts";
+import { RUN_LIFE } from "../appliances/run-once.ts";
 import type { ApplianceSettings } from "../appliances/settings.ts";
 import type { Logger } from "../log.ts";
 import type { ChildHandle, ChildSpec } from "../supervise/supervisor.ts";
@@ -29,6 +33,10 @@ export interface ApplianceChildDeps {
   callModule: CallModule;
   /** How a module appliance calls its module's `run(ctx)` export on its channel. */
   callRun: CallRun;
+  /** Each copy's lease (`lively serve --app-lease-ms`; default 10 s). */
+  leaseMs?: number;
+  /** A member silent this long gets no copies (`--down-after-ms`). */
+  downAfterMs?: number;
 }
 
 /** Long enough for every appliance's grace period and sweep; past it the supervisor kills them. */
@@ -49,6 +57,9 @@ export function applianceChild(deps: ApplianceChildDeps): ChildSpec {
         log: deps.log,
         defaults: deps.defaults,
         callRun: deps.callRun,
+        leaseMs: deps.leaseMs,
+        downAfterMs: deps.downAfterMs,
+        keeper: new FenceKeeper(RUN_LIFE, deps.log.child({ layer: "appliances", part: "fence-keeper" })),
       });
       await manager.endPreviousLife();
       const hooks = new HookRunner({
