@@ -1,7 +1,7 @@
 /**
  * Appliances and the node's own life, with real `lively serve` processes: SIGTERM stops every
- * appliance before the node exits (nothing left behind); a node killed with SIGKILL and started
- * again ends its previous life's processes and runs exactly one copy of each appliance; logs
+ * appliance before the node exits (nothing left behind); a node killed with SIGKILL has its runs
+ * ended by its fence keeper, and started again runs exactly one copy of each appliance; logs
  * written before a restart are still there after it. SQLite only: the behaviour is the node's,
  * not the backend's.
  */
@@ -57,7 +57,9 @@ describe("appliances and the node's life", () => {
 
     first.child.kill("SIGKILL");
     await exited(first.child);
-    assert.equal(processesOf(name).length, 1, "the run outlives its node (its own session)");
+    // The run has its own session, so the node's death alone would leave it running; the node's
+    // fence keeper sees its pipe close and ends it (placement/fence-keeper.ts).
+    await eventually("the fence keeper ends the run of the dead node", () => processesOf(name).length === 0);
 
     const second = await start(dataDir);
     cli = (...argv: string[]) => runCli({ url: second.url, token: second.token || first.token }, argv);

@@ -5,10 +5,12 @@
  * leases run out; without help, the copy it runs would still run when another node takes the
  * lease over, and two copies would run at once (Nomad's duplicate-after-partition problem).
  *
- * The node tells the keeper, over a pipe, after every lease renewal: "arm <ms>": if you hear
- * nothing new within <ms>, kill my runs. <ms> reaches up to the earliest lease expiry minus a
- * margin, measured from when the renewal was SENT, so the keeper, on its own clock, kills before
- * the lease can expire in the database and another node can take it. "disarm": this node holds
+ * The node tells the keeper, over a pipe, after every lease renewal: "arm <at>": if you hear
+ * nothing new by <at>, kill my runs. <at> is the earliest lease expiry minus a margin, measured
+ * from when the renewal was SENT, on the machine's monotonic clock (`process.hrtime`, the same
+ * CLOCK_MONOTONIC in both processes, so a message read late is not a deadline moved late); the
+ * keeper, on its own timer, kills before the lease can expire in the database and another node
+ * can take it. "disarm": this node holds
  * no lease now. "exit": a clean stop (the node has stopped its appliances itself). End of file
  * on the pipe (the node died) kills at once.
  *
@@ -103,7 +105,10 @@ process.stdin.on("data", (chunk) => {
     buffered = buffered.slice(at + 1);
     if (line === "exit") process.exit(0);
     clearTimeout(timer);
-    if (line.startsWith("arm ")) timer = setTimeout(fire, Math.max(0, Number(line.slice(4)) || 0));
+    if (line.startsWith("arm ")) {
+      const at = Number(line.slice(4)) || 0;
+      timer = setTimeout(fire, Math.max(0, at - Number(process.hrtime.bigint() / 1000000n)));
+    }
   }
 });
 process.stdin.on("end", () => { fire().then(() => process.exit(0)); });
@@ -122,9 +127,15 @@ export class FenceKeeper {
     private readonly log: Logger,
   ) {}
 
+  /** Start the keeper now (not at the first arm): a paused node cannot start it later. */
+  start(): void {
+    if (!this.child && !this.closed) this.spawn();
+  }
+
   /** Kill this node's runs unless told otherwise within `ms` (0: now). */
   arm(ms: number): void {
-    this.send(`arm ${Math.max(0, Math.floor(ms))}`);
+    const at = Number(process.hrtime.bigint() / 1_000_000n) + Math.max(0, Math.floor(ms));
+    this.send(`arm ${at}`);
   }
 
   /** This node holds no lease: nothing to kill on a timer (EOF still kills). */

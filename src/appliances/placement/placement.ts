@@ -75,6 +75,8 @@ export class Placement {
   private timer: NodeJS.Timeout | undefined;
   private fenceTimer: NodeJS.Timeout | undefined;
   private soon: NodeJS.Timeout | undefined;
+  /** Copies `holds` gave up, for the next selfFence to report. */
+  private readonly fencedNow: string[] = [];
   private closed = false;
   /** Live members of the last round, for crash-loop moves. */
   private liveNodes: string[] = [];
@@ -83,6 +85,7 @@ export class Placement {
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     // A fifth of the lease: room for the kill itself and for a late timer on a busy machine.
     this.margin = Math.max(100, Math.floor(this.leaseMs / 5));
+    options.keeper?.start();
   }
 
   /**
@@ -127,10 +130,20 @@ export class Placement {
     this.timer.unref();
   }
 
-  /** True while this node holds the copy's lease with time to spare: it may run. */
+  /**
+   * True while this node holds the copy's lease with time to spare: it may run. Past its fence
+   * moment the copy is given up here and now (a node resumed after a pause may hear of its run's
+   * death before its fence timer fires: it must not restart it, and a renewal that succeeds
+   * later must not bring it back to an instance that no longer runs).
+   */
   holds(instance: string): boolean {
     const copy = this.held.get(instance);
-    return copy !== undefined && performance.now() < copy.fenceAt;
+    if (copy === undefined) return false;
+    if (performance.now() < copy.fenceAt) return true;
+    queueMicrotask(() => this.selfFence());
+    this.held.delete(instance);
+    this.fencedNow.push(instance);
+    return false;
   }
 
   heldCopies(): HeldCopy[] {
@@ -300,7 +313,7 @@ export class Placement {
 
   private selfFence(): void {
     const now = performance.now();
-    const lost = [...this.held.values()].filter((copy) => copy.fenceAt <= now).map((copy) => copy.instance);
+    const lost = [...this.fencedNow.splice(0), ...[...this.held.values()].filter((copy) => copy.fenceAt <= now).map((copy) => copy.instance)];
     for (const instance of lost) this.held.delete(instance);
     if (lost.length > 0) {
       this.options.log.error({ appliances: lost }, "appliance leases not renewed in time: stopping those copies (self fence)");
