@@ -99,7 +99,8 @@ describe("appliance placement in a three-node PostgreSQL cluster", { skip: skipU
   };
   const create = async (config: Record<string, unknown>) => {
     sampler.watch(config.name as string, (config.copies as number | undefined) ?? 1);
-    const answer = await cluster.api(0, "POST", "/apps", { config: { cmd: "exec sleep 300", ...config } });
+    const through = [0, 1, 2].find((i) => alive(i)) as number;
+    const answer = await cluster.api(through, "POST", "/apps", { config: { cmd: "exec sleep 300", ...config } });
     assert.equal(answer.status, 201, JSON.stringify(answer.body));
   };
   /** Where each copy of `name` runs, as node `i` shows it, once every copy is ready with one process each. */

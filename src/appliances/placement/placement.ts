@@ -313,7 +313,10 @@ export class Placement {
 
   private selfFence(): void {
     const now = performance.now();
-    const lost = [...this.fencedNow.splice(0), ...[...this.held.values()].filter((copy) => copy.fenceAt <= now).map((copy) => copy.instance)];
+    const lost = [
+      ...this.fencedNow.splice(0),
+      ...[...this.held.values()].filter((copy) => copy.fenceAt <= now).map((copy) => copy.instance),
+    ];
     for (const instance of lost) this.held.delete(instance);
     if (lost.length > 0) {
       this.options.log.error({ appliances: lost }, "appliance leases not renewed in time: stopping those copies (self fence)");
