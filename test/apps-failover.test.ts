@@ -142,6 +142,28 @@ describe("appliance placement in a three-node PostgreSQL cluster", { skip: skipU
     assert.deepEqual(sampler.violations(), []);
   });
 
+  it("moves a crash-looping appliance to a node it has not failed on, and keeps retrying on the last one", async () => {
+    const name = `${prefix}-looping`;
+    // Crash-looping at its second quick restart (settings per appliance), retried every 5 minutes after.
+    await create({ name, cmd: "exit 3", settings: { loopRestarts: 1, backoffBaseMs: 10, backoffMaxMs: 10, loopRetryMs: 300_000 } });
+    let lease: { holder: string | null; failed_on: string } | undefined;
+    await eventually(
+      "it failed on two nodes and loops on the third",
+      async () => {
+        lease = await store.read((db) =>
+          db.get<{ holder: string | null; failed_on: string }>("SELECT holder, failed_on FROM appliance_leases WHERE appliance = $1", [name]),
+        );
+        const view = (await views(0)).find((v) => v.name === name);
+        return JSON.parse(lease?.failed_on ?? "[]").length === 2 && view?.state === "crash-looping" && view.node === lease?.holder;
+      },
+      FAILOVER_WAIT_MS,
+    );
+    const failedOn = JSON.parse(lease?.failed_on ?? "[]") as string[];
+    assert.deepEqual([...failedOn, lease?.holder].sort(), [nodeId(0), nodeId(1), nodeId(2)].sort(), "each node tried once");
+    assert.equal((await cluster.api(0, "DELETE", `/apps/${name}`)).status, 200);
+    assert.deepEqual(sampler.violations(), []);
+  });
+
   it("starts the appliance of a node killed with SIGKILL on another node", async () => {
     const name = `${prefix}-killed`;
     await create({ name });
