@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { listTagged } from "../src/appliances/proc.ts";
 import { openStore } from "../src/store/open.ts";
+import { type ApplianceLeaseRecord, leasesOfAppliance } from "../src/store/queries/appliance-leases.ts";
 import type { Store } from "../src/store/store.ts";
 import { BACKENDS, skipUnless } from "./helpers/backends.ts";
 import { type Cluster, startCluster } from "./helpers/cluster.ts";
@@ -146,20 +147,17 @@ describe("appliance placement in a three-node PostgreSQL cluster", { skip: skipU
     const name = `${prefix}-looping`;
     // Crash-looping at its second quick restart (settings per appliance), retried every 5 minutes after.
     await create({ name, cmd: "exit 3", settings: { loopRestarts: 1, backoffBaseMs: 10, backoffMaxMs: 10, loopRetryMs: 300_000 } });
-    let lease: { holder: string | null; failed_on: string } | undefined;
+    let lease: ApplianceLeaseRecord | undefined;
     await eventually(
       "it failed on two nodes and loops on the third",
       async () => {
-        lease = await store.read((db) =>
-          db.get<{ holder: string | null; failed_on: string }>("SELECT holder, failed_on FROM appliance_leases WHERE appliance = $1", [name]),
-        );
+        [lease] = await store.read((db) => leasesOfAppliance(db, name));
         const view = (await views(0)).find((v) => v.name === name);
-        return JSON.parse(lease?.failed_on ?? "[]").length === 2 && view?.state === "crash-looping" && view.node === lease?.holder;
+        return lease?.failedOn.length === 2 && view?.state === "crash-looping" && view.node === lease.holder;
       },
       FAILOVER_WAIT_MS,
     );
-    const failedOn = JSON.parse(lease?.failed_on ?? "[]") as string[];
-    assert.deepEqual([...failedOn, lease?.holder].sort(), [nodeId(0), nodeId(1), nodeId(2)].sort(), "each node tried once");
+    assert.deepEqual([...(lease?.failedOn ?? []), lease?.holder].sort(), [nodeId(0), nodeId(1), nodeId(2)].sort(), "each node tried once");
     assert.equal((await cluster.api(0, "DELETE", `/apps/${name}`)).status, 200);
     assert.deepEqual(sampler.violations(), []);
   });
@@ -211,14 +209,7 @@ describe("appliance placement in a three-node PostgreSQL cluster", { skip: skipU
     // The resumed node answers again, and the new holder renews its lease twice after that: the
     // resumed node's timers (its fence, its renewal, its placement round) have all run meanwhile.
     await eventually("the resumed node answers", async () => (await views(paused)).some((v) => v.name === name), FAILOVER_WAIT_MS);
-    const expiry = async () =>
-      Number(
-        (
-          await store.read((db) =>
-            db.get<{ expires_at: number }>("SELECT expires_at FROM appliance_leases WHERE appliance = $1 AND copy = 0", [name]),
-          )
-        )?.expires_at,
-      );
+    const expiry = async () => (await store.read((db) => leasesOfAppliance(db, name)))[0]?.expiresAt ?? 0;
     for (let renewals = 0; renewals < 2; renewals++) {
       const before = await expiry();
       await eventually("the new holder renews its lease", async () => (await expiry()) > before, FAILOVER_WAIT_MS);
