@@ -2,7 +2,8 @@
  * Cluster placement of appliances (issue 11, part 10) with three real `lively serve` processes on
  * one PostgreSQL database and short leases (`--app-lease-ms`): appliances created without `--on`
  * spread across the nodes, one copy each; `--copies 2` runs two copies on two nodes; `--on` is
- * honoured; every node shows where each copy runs. A node killed with SIGKILL has its appliance
+ * honoured; every node shows where each copy runs, and forwards a copy's logs and restart to
+ * the node that runs it. A node killed with SIGKILL has its appliance
  * started on another node; a node paused with SIGSTOP past its lease has its copy killed by its
  * fence keeper and started elsewhere, and once resumed (SIGCONT) finds its lease gone and does
  * not start it again. All along, a sampler scanning /proc every ~50 ms for each appliance's
@@ -140,6 +141,15 @@ describe("appliance placement in a three-node PostgreSQL cluster", { skip: skipU
       assert.equal(pinned?.node, nodeId(2), `node ${i} shows where it runs`);
       assert.equal(pinned?.pid, processesOf(`${prefix}-pinned`)[0]?.pid, `node ${i} shows its pid`);
     }
+    // Its log and its restart, asked of a node that does not run it, are forwarded to the one that does.
+    const logs = await cluster.api(0, "GET", `/apps/${prefix}-pinned/logs?lines=10`);
+    assert.equal(logs.status, 200, JSON.stringify(logs.body));
+    assert.ok(Array.isArray(logs.body));
+    const before = processesOf(`${prefix}-pinned`)[0]?.pid;
+    const restarted = await cluster.api(0, "POST", `/apps/${prefix}-pinned/restart`);
+    assert.equal(restarted.status, 200, JSON.stringify(restarted.body));
+    assert.equal(restarted.body.status.node, nodeId(2));
+    assert.notEqual(restarted.body.status.pid, before, "a new run on its node");
     assert.deepEqual(sampler.violations(), []);
   });
 
