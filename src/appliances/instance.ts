@@ -61,6 +61,8 @@ export interface ApplianceOptions {
    * past its renewal, placement/placement.ts) must not start again, even for a moment.
    */
   mayRun?: () => boolean;
+  /** False: no lease covers it (a transient appliance), and its fence keeper leaves it alone while the node lives. */
+  leased?: boolean;
 }
 
 export interface ApplianceStatus {
@@ -148,6 +150,7 @@ class ManagedAppliance<Spec> implements Appliance {
   private readonly logger: Logger;
   private settleDone: () => void = () => undefined;
   private readonly mayRun: () => boolean;
+  private readonly leased: boolean | undefined;
 
   constructor(
     private readonly definition: ApplianceDefinition<Spec> & { restart: RestartType },
@@ -159,6 +162,7 @@ class ManagedAppliance<Spec> implements Appliance {
     this.events = new Events((event, error) => this.logger.error({ err: toError(error), event }, "appliance event listener threw"));
     this.policy = new RestartPolicy(settings);
     this.mayRun = options.mayRun ?? (() => true);
+    this.leased = options.leased;
     mkdirSync(options.logDir, { recursive: true });
     this.logPath = join(options.logDir, `${this.name}.log`);
     this.writer = new RotatingLog({
@@ -304,6 +308,7 @@ class ManagedAppliance<Spec> implements Appliance {
           ...this.definition,
           readiness: this.definition.readiness,
           settings: this.settings,
+          leased: this.leased,
           log: this.writer,
           logger: this.logger,
           restarts: () => this.restarts,

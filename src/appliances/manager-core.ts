@@ -129,7 +129,7 @@ export abstract class ManagerCore {
     const placed = !this.transients.has(name);
     const app = createAppliance(
       { ...definition, name, settings: { ...this.options.defaults, ...definition.settings } },
-      { logDir: this.logDir, log: this.options.log, mayRun: placed ? () => this.placement.holds(name) : undefined },
+      { logDir: this.logDir, log: this.options.log, mayRun: placed ? () => this.placement.holds(name) : undefined, leased: placed },
     );
     const entry: Entry = { ...target, app, readyOnce, replaced: false, detach: () => undefined };
     const detach = APPLIANCE_EVENT_NAMES.map((event) =>

@@ -15,8 +15,8 @@
  * on the pipe (the node died) kills at once.
  *
  * What "my runs" are: every process whose run tag carries this node process's life
- * (`:<life>-`, run-once.ts's RUN_LIFE), found through /proc as proc.ts does, so also a run the
- * node had no time to mention; the process group of each run's main process (catching a child
+ * (`:<life>-`, run-once.ts's RUN_LIFE; at EOF also the transient appliances' `:<life>t-`), found
+ * through /proc as proc.ts does, so also a run the node had no time to mention; the process group of each run's main process (catching a child
  * that cleared its environment); and Docker containers whose `lively.run` label carries it.
  *
  * The keeper is a plain Node script run with `node -e` (nothing to build, starts in ~40 ms), in
@@ -33,7 +33,8 @@ const KEEPER_SCRIPT = String.raw`
 "use strict";
 const fs = require("node:fs");
 const http = require("node:http");
-const marker = ":" + process.argv[1] + "-";
+const leased = ":" + process.argv[1] + "-";
+const everyRun = ":" + process.argv[1];
 const needle = "${RUN_TAG_VARIABLE}=";
 let timer;
 let buffered = "";
@@ -45,18 +46,18 @@ function stat(pid) {
     return { state: f[0], group: Number(f[2]) };
   } catch { return undefined; }
 }
-function tagged(pid) {
+function tagged(pid, marker) {
   try {
     const env = fs.readFileSync("/proc/" + pid + "/environ", "latin1").split("\0");
     const line = env.find((v) => v.startsWith(needle));
     return line !== undefined && line.includes(marker);
   } catch { return false; }
 }
-function sweepOnce() {
+function sweepOnce(marker) {
   let found = 0;
   for (const name of fs.readdirSync("/proc")) {
     const pid = Number(name);
-    if (!(pid > 1) || pid === process.pid || !tagged(pid)) continue;
+    if (!(pid > 1) || pid === process.pid || !tagged(pid, marker)) continue;
     const s = stat(pid);
     if (!s || s.state === "Z" || s.state === "X") continue;
     found++;
@@ -81,7 +82,7 @@ function docker(method, path) {
     req.end();
   });
 }
-async function killContainers() {
+async function killContainers(marker) {
   if (!fs.existsSync((process.env.DOCKER_HOST || "unix:///var/run/docker.sock").replace("unix://", ""))) return;
   const list = await docker("GET", "/containers/json?filters=" + encodeURIComponent(JSON.stringify({ label: ["lively.run"] })));
   for (const c of Array.isArray(list) ? list : []) {
@@ -89,12 +90,12 @@ async function killContainers() {
     if (typeof tag === "string" && tag.includes(marker)) await docker("POST", "/containers/" + c.Id + "/kill");
   }
 }
-async function fire() {
+async function fire(marker) {
   clearTimeout(timer);
   const until = Date.now() + 2000;
   // Again and again: a process forked between two scans is found by the next.
-  while (sweepOnce() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
-  await killContainers();
+  while (sweepOnce(marker) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+  await killContainers(marker);
 }
 process.stdin.setEncoding("utf8");
 process.stdin.on("data", (chunk) => {
@@ -106,12 +107,12 @@ process.stdin.on("data", (chunk) => {
     if (line === "exit") process.exit(0);
     clearTimeout(timer);
     if (line.startsWith("arm ")) {
-      const at = Number(line.slice(4)) || 0;
-      timer = setTimeout(fire, Math.max(0, at - Number(process.hrtime.bigint() / 1000000n)));
+      const deadline = Number(line.slice(4)) || 0;
+      timer = setTimeout(fire, Math.max(0, deadline - Number(process.hrtime.bigint() / 1000000n)), leased);
     }
   }
 });
-process.stdin.on("end", () => { fire().then(() => process.exit(0)); });
+process.stdin.on("end", () => { fire(everyRun).then(() => process.exit(0)); });
 process.on("SIGTERM", () => undefined);
 process.on("SIGINT", () => undefined);
 process.on("SIGHUP", () => undefined);
