@@ -2,8 +2,8 @@
  * Cluster placement of appliances on this node: which copies it runs, held by leases in the store
  * (queries/appliance-leases.ts), so that each copy runs on exactly one node at every moment.
  *
- * A round (every third of the lease, after every history change the manager applies, and at boot
- * at once): renew the leases this node holds (a conditional write on its token, carrying each
+ * A round (every third of the lease, after every history change the manager applies, at boot at
+ * once, and just after another node's lease would expire if not renewed): renew the leases this node holds (a conditional write on its token, carrying each
  * copy's status for the other nodes to show); read the stored appliances, every lease and the
  * live members; take the free copies the plan (plan.ts) gives to this node (token + 1); forget
  * the free rows of removed appliances. The manager (manager.ts) then runs exactly the copies
@@ -40,6 +40,9 @@ import { copiesOf, instanceName } from "../instance-name.ts";
 import type { FenceKeeper } from "./fence-keeper.ts";
 import { DEFAULT_LEASE_MS, planPlacement, type WantedAppliance } from "./plan.ts";
 
+/** How long after a lease's expiry (database clock) to look again: past it, not before. */
+const EXPIRY_SLACK_MS = 20;
+
 export interface PlacementOptions {
   store: Store;
   nodeId: () => string;
@@ -75,6 +78,7 @@ export class Placement {
   private timer: NodeJS.Timeout | undefined;
   private fenceTimer: NodeJS.Timeout | undefined;
   private soon: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
   /** Copies `holds` gave up, for the next selfFence to report. */
   private readonly fencedNow: string[] = [];
   private closed = false;
@@ -191,6 +195,7 @@ export class Placement {
     clearInterval(this.timer);
     clearTimeout(this.fenceTimer);
     clearTimeout(this.soon);
+    clearTimeout(this.expiryTimer);
     await this.rounds;
     for (const instance of [...this.held.keys()]) await this.release(instance);
     this.options.keeper?.close();
@@ -224,6 +229,7 @@ export class Placement {
       let taken = 0;
       for (const { appliance, copy } of mine) if (await this.take(appliance, copy, snapshot.leases.leases)) taken++;
       await this.forgetFreeRows(snapshot.leases.leases, copiesByName);
+      this.wakeAtNextExpiry(snapshot.leases.leases, snapshot.leases.nowMs, me);
       this.armKeeper();
       if (lost.length > 0) this.options.onLost(lost);
       if (taken > 0 || lost.length > 0) this.options.onChange();
@@ -274,6 +280,20 @@ export class Placement {
     this.held.set(instance, { instance, appliance, copy, token, fenceAt: sentAt + this.leaseMs - this.margin, failedOn });
     this.options.log.info({ appliance: instance, token }, "appliance lease taken");
     return true;
+  }
+
+  /**
+   * A round just after the soonest expiry of a lease another node holds: a healthy holder renews
+   * first (every round pushes this back), so it fires only when a holder went silent, and its copy
+   * is taken within the lease rather than the lease plus a round period.
+   */
+  private wakeAtNextExpiry(leases: readonly ApplianceLeaseRecord[], nowMs: number, me: string): void {
+    clearTimeout(this.expiryTimer);
+    const others = leases.filter((lease) => lease.live && lease.holder !== me);
+    if (others.length === 0 || this.closed) return;
+    const inMs = Math.min(...others.map((lease) => lease.expiresAt - nowMs)) + EXPIRY_SLACK_MS;
+    this.expiryTimer = setTimeout(() => void this.round().catch(() => undefined), Math.max(0, inMs));
+    this.expiryTimer.unref();
   }
 
   private noteFailedOn(leases: readonly ApplianceLeaseRecord[]): void {
