@@ -3,18 +3,18 @@
  * the database's clock: a take succeeds only on a free or expired lease and raises the fencing
  * token; a renewal or a release with an old token changes nothing; an expired lease cannot be
  * renewed; many takers at once (two stores: two "nodes") get one lease; the holder's status and
- * the failed-on list are kept; a node starting again releases its previous life's leases.
+ * the failed-on list are kept; a node starting again ends its previous life's leases.
  */
 import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
 import { openStore } from "../src/store/open.ts";
 import {
   deleteFreeApplianceLease,
+  endLeasesOfHolder,
   findLeaseHolder,
   leasesOfAppliance,
   listApplianceLeases,
   releaseApplianceLease,
-  releaseLeasesOfHolder,
   renewApplianceLease,
   takeApplianceLease,
 } from "../src/store/queries/appliance-leases.ts";
@@ -89,19 +89,19 @@ describeEachBackend("appliance leases", (backend) => {
     }
   });
 
-  it("releases every lease of a holder (its next life), and forgets free rows only", async () => {
+  it("ends every lease of a holder (its next life), naming it still, and forgets free rows only", async () => {
     await take(store, "many", "gone", 0);
     await take(store, "many", "gone", 1);
     await take(store, "many", "stays", 2);
-    assert.equal(await store.writeUnordered((tx) => releaseLeasesOfHolder(tx, "gone")), 2);
+    assert.equal(await store.writeUnordered((tx) => endLeasesOfHolder(tx, "gone")), 2);
     const { leases, nowMs } = await store.read((d) => listApplianceLeases(d));
     assert.ok(nowMs > 0);
     const many = leases.filter((l) => l.appliance === "many");
     assert.deepEqual(
       many.map((l) => [l.copy, l.holder, l.live]),
       [
-        [0, null, false],
-        [1, null, false],
+        [0, "gone", false],
+        [1, "gone", false],
         [2, "stays", true],
       ],
     );

@@ -54,6 +54,13 @@ describe("appliances and the node's life", () => {
     });
     const [old] = processesOf(name);
     assert.ok(old);
+    const lines = async () => {
+      const logs = await cli("app", "logs", name, "-n", "50", "--json");
+      assert.equal(logs.code, 0, logs.stderr);
+      return logs.json().filter((line: { text: string }) => line.text === "line-before-the-kill").length;
+    };
+    // On disk before the kill (the node writes its appliances' output a moment after it comes).
+    await eventually("the line is in the log", async () => (await lines()) === 1);
 
     first.child.kill("SIGKILL");
     await exited(first.child);
@@ -71,10 +78,8 @@ describe("appliances and the node's life", () => {
     assert.equal(status.state, "ready");
     assert.equal(processesOf(name)[0]?.pid, status.pid);
 
-    const logs = await cli("app", "logs", name, "-n", "50", "--json");
-    assert.equal(logs.code, 0, logs.stderr);
-    const texts = logs.json().map((line: { text: string }) => line.text);
-    assert.equal(texts.filter((t: string) => t === "line-before-the-kill").length, 2, "the line of each life");
+    // "ready" comes at the spawn (no readiness check), before the new run's first line is written.
+    await eventually("the line of each life", async () => (await lines()) === 2);
 
     second.child.kill("SIGTERM");
     assert.equal(await exited(second.child), 0);

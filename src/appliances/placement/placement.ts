@@ -25,10 +25,10 @@ import type { Logger } from "../../log.ts";
 import {
   type ApplianceLeaseRecord,
   deleteFreeApplianceLease,
+  endLeasesOfHolder,
   type LeaseStatus,
   listApplianceLeases,
   releaseApplianceLease,
-  releaseLeasesOfHolder,
   renewApplianceLease,
   takeApplianceLease,
 } from "../../store/queries/appliance-leases.ts";
@@ -94,9 +94,9 @@ export class Placement {
 
   /**
    * The previous life of this data folder (`dir`) held leases under the node id it recorded
-   * there; its processes are ended now (run-record.ts), so give those leases up: its copies need
-   * not wait for them to expire. Then record this life's id. A store that does not answer leaves
-   * them to expire.
+   * there; its processes are ended now (run-record.ts), so end those leases: its copies need not
+   * wait for them to expire (the old id stays named in them, so placement does not give them
+   * back to it). Then record this life's id. A store that does not answer leaves them to expire.
    */
   async releasePreviousLife(dir: string): Promise<void> {
     const file = join(dir, "lease-holder");
@@ -110,8 +110,8 @@ export class Placement {
     if (!previous) return;
     const holder = previous;
     try {
-      const released = await this.options.store.writeUnordered((tx) => releaseLeasesOfHolder(tx, holder));
-      if (released > 0) this.options.log.info({ released, holder }, "released the leases of this node's previous life");
+      const released = await this.options.store.writeUnordered((tx) => endLeasesOfHolder(tx, holder));
+      if (released > 0) this.options.log.info({ released, holder }, "ended the leases of this node's previous life");
     } catch (error) {
       this.options.log.warn({ err: toError(error), holder }, "the leases of this node's previous life were not released: they expire");
     }

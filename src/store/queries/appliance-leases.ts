@@ -158,12 +158,15 @@ export async function releaseApplianceLease(
 }
 
 /**
- * Release every lease `holder` holds, whatever its token: only for a node starting again on the
- * same data folder, once it has ended its previous life's processes (run-record.ts), so that
- * its appliances need not wait for their old leases to expire.
+ * End every lease `holder` holds, whatever its token: only for a node starting again on the same
+ * data folder, once it has ended its previous life's processes (run-record.ts), so that its
+ * appliances need not wait for their old leases to expire. The holder stays named, as for a
+ * lease that lapsed: placement does not give the copy back to that (dead) node id.
  */
-export async function releaseLeasesOfHolder(tx: Db, holder: string): Promise<number> {
-  const { changes } = await tx.run("UPDATE appliance_leases SET holder = NULL, expires_at = 0, status = '{}' WHERE holder = $1", [holder]);
+export async function endLeasesOfHolder(tx: Db, holder: string): Promise<number> {
+  const { changes } = await tx.run("UPDATE appliance_leases SET expires_at = 0, status = '{}' WHERE holder = $1 AND expires_at > 0", [
+    holder,
+  ]);
   return changes;
 }
 
