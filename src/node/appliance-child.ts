@@ -50,6 +50,7 @@ export function applianceChild(deps: ApplianceChildDeps): ChildSpec {
     start: async (): Promise<ChildHandle> => {
       const store = need(deps.parts.store, "the store");
       const index = need(deps.parts.index, "the feed");
+      const keeper = new FenceKeeper(RUN_LIFE, deps.log.child({ layer: "appliances", part: "fence-keeper" }));
       const manager = new ApplianceManager({
         store,
         dataDir: deps.dataDir,
@@ -59,9 +60,13 @@ export function applianceChild(deps: ApplianceChildDeps): ChildSpec {
         callRun: deps.callRun,
         leaseMs: deps.leaseMs,
         downAfterMs: deps.downAfterMs,
-        keeper: new FenceKeeper(RUN_LIFE, deps.log.child({ layer: "appliances", part: "fence-keeper" })),
+        keeper,
       });
-      await manager.endPreviousLife();
+      // A start that fails leaves no keeper behind to kill the runs of the next attempt (same life).
+      await manager.endPreviousLife().catch((error: unknown) => {
+        keeper.close();
+        throw error;
+      });
       const hooks = new HookRunner({
         log: deps.log.child({ layer: "appliances", part: "hooks" }),
         callModule: deps.callModule,
