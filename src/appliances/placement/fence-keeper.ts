@@ -10,17 +10,18 @@
  * from when the renewal was SENT, on the machine's monotonic clock (`process.hrtime`, the same
  * CLOCK_MONOTONIC in both processes, so a message read late is not a deadline moved late); the
  * keeper, on its own timer, kills before the lease can expire in the database and another node
- * can take it. "disarm": this node holds
- * no lease now. "exit": a clean stop (the node has stopped its appliances itself). End of file
- * on the pipe (the node died) kills at once.
+ * can take it. "disarm": this node holds no lease now. "exit": a clean stop (the node has
+ * stopped its appliances itself). End of file on the pipe (the node died) kills at once.
  *
- * What "my runs" are: every process whose run tag carries this node process's life
- * (`:<life>-`, run-once.ts's RUN_LIFE; at EOF also the transient appliances' `:<life>t-`), found
- * through /proc as proc.ts does, so also a run the node had no time to mention; the process group of each run's main process (catching a child
- * that cleared its environment); and Docker containers whose `lively.run` label carries it.
+ * What "my runs" are: every process whose run tag carries this node process's life (`:<life>-`,
+ * run-once.ts's RUN_LIFE; at EOF also the transient appliances' `:<life>t-`), found through /proc
+ * as proc.ts does, so also a run the node had no time to mention; the process group of each
+ * run's main process (catching a child that cleared its environment); and Docker containers
+ * whose `lively.run` label carries it.
  *
- * The keeper is a plain Node script run with `node -e` (nothing to build, starts in ~40 ms), in
- * its own process group (`detached`), so a signal to the node's group does not reach it.
+ * The keeper is a plain Node script run with `node -e` (nothing to build; started with the
+ * appliance child, not at the first lease, since a paused node could not start it then), in its
+ * own session (`detached`), so a signal to the node's process group does not reach it.
  *
  * Owns the keeper and its protocol; must not import api/, cli/, gateway/, store/.
  */
