@@ -1,7 +1,7 @@
 /**
  * Appliances and the node's own life, with real `lively serve` processes: SIGTERM stops every
- * appliance before the node exits (nothing left behind); a node killed with SIGKILL and started
- * again ends its previous life's processes and runs exactly one copy of each appliance; logs
+ * appliance before the node exits (nothing left behind); a node killed with SIGKILL has its runs
+ * ended by its fence keeper, and started again runs exactly one copy of each appliance; logs
  * written before a restart are still there after it. SQLite only: the behaviour is the node's,
  * not the backend's.
  */
@@ -54,10 +54,19 @@ describe("appliances and the node's life", () => {
     });
     const [old] = processesOf(name);
     assert.ok(old);
+    const lines = async () => {
+      const logs = await cli("app", "logs", name, "-n", "50", "--json");
+      assert.equal(logs.code, 0, logs.stderr);
+      return logs.json().filter((line: { text: string }) => line.text === "line-before-the-kill").length;
+    };
+    // On disk before the kill (the node writes its appliances' output a moment after it comes).
+    await eventually("the line is in the log", async () => (await lines()) === 1);
 
     first.child.kill("SIGKILL");
     await exited(first.child);
-    assert.equal(processesOf(name).length, 1, "the run outlives its node (its own session)");
+    // The run has its own session, so the node's death alone would leave it running; the node's
+    // fence keeper sees its pipe close and ends it (placement/fence-keeper.ts).
+    await eventually("the fence keeper ends the run of the dead node", () => processesOf(name).length === 0);
 
     const second = await start(dataDir);
     cli = (...argv: string[]) => runCli({ url: second.url, token: second.token || first.token }, argv);
@@ -69,10 +78,8 @@ describe("appliances and the node's life", () => {
     assert.equal(status.state, "ready");
     assert.equal(processesOf(name)[0]?.pid, status.pid);
 
-    const logs = await cli("app", "logs", name, "-n", "50", "--json");
-    assert.equal(logs.code, 0, logs.stderr);
-    const texts = logs.json().map((line: { text: string }) => line.text);
-    assert.equal(texts.filter((t: string) => t === "line-before-the-kill").length, 2, "the line of each life");
+    // "ready" comes at the spawn (no readiness check), before the new run's first line is written.
+    await eventually("the line of each life", async () => (await lines()) === 2);
 
     second.child.kill("SIGTERM");
     assert.equal(await exited(second.child), 0);

@@ -205,6 +205,8 @@ describeEachBackend("appliances through the node", (backend) => {
       [["app", "create", "x1", "--runner", "module"], /module/],
       [["app", "create", "x1", "--cmd", "true", "--channel", "staging"], /channel/],
       [["app", "create", "bad name", "--cmd", "true"], /name/],
+      [["app", "create", "x1", "--cmd", "true", "--copies", "0"], /--copies takes a whole number from 1 to 100/],
+      [["app", "create", "x1", "--cmd", "true", "--copies", "101"], /--copies/],
       [["app", "upgrade", "nosuch", "--set", "cmd=true"], /no appliance nosuch/],
     ];
     for (const [argv, message] of cases) {
@@ -258,6 +260,33 @@ describeEachBackend("appliances through the node", (backend) => {
     assert.equal((await status("group")).pid, null);
     assert.equal((await cli("app", "rm", "member")).code, 0);
     assert.equal((await cli("app", "rm", "group")).code, 0);
+  });
+
+  it("runs every copy of a --copies appliance on a node alone, each with its own name, log and process", async () => {
+    const run = await cli("app", "create", "twins", "--cmd", "echo twin; exec sleep 300", "--copies", "2", "--json");
+    assert.equal(run.code, 0, run.stderr);
+    let shown: { name: string; state: string; node: string; pid: number }[] = [];
+    await eventually("both copies ready", async () => {
+      const listed = await cli("app", "status", "twins", "--json");
+      shown = listed.json();
+      return shown.length === 2 && shown.every((v) => v.state === "ready");
+    });
+    assert.deepEqual(
+      shown.map((v) => [v.name, v.node]),
+      [
+        ["twins", "test-node"],
+        ["twins#2", "test-node"],
+      ],
+    );
+    assert.notEqual(shown[0]?.pid, shown[1]?.pid);
+    const logs = await cli("app", "logs", "twins#2", "-n", "5", "--json");
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.deepEqual(
+      logs.json().map((line: { text: string }) => line.text),
+      ["twin"],
+    );
+    assert.equal((await cli("app", "rm", "twins")).code, 0);
+    await eventually("both gone", () => !alive(shown[0]?.pid as number) && !alive(shown[1]?.pid as number));
   });
 
   it("keeps a --transient appliance in memory only", async () => {

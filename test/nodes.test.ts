@@ -190,6 +190,7 @@ for (const backend of BACKENDS) {
           [["nodes", "--timeout", "5"], /--timeout only applies with --wait-converged/],
           [["serve", "--data-dir", dataDir, "--heartbeat-ms", "5"], /--heartbeat-ms takes a whole number from 20, got "5"/],
           [["serve", "--data-dir", dataDir, "--down-after-ms", "often"], /--down-after-ms takes a whole number from 1/],
+          [["serve", "--data-dir", dataDir, "--app-lease-ms", "100"], /--app-lease-ms takes a whole number from 500, got "100"/],
           [
             ["serve", "--data-dir", dataDir, "--down-after-ms", "1500"],
             /--down-after-ms \(1500\) must be longer than the heartbeat \(2000 ms\)/,

@@ -32,6 +32,7 @@ import { Events } from "../supervise/events.ts";
 import { shouldRestart } from "../supervise/strategies.ts";
 import type { RestartType } from "../supervise/supervisor.ts";
 import type { ApplianceEvents, ApplianceState, ExitRecord } from "./events.ts";
+import { INSTANCE_NAME } from "./instance-name.ts";
 import { RotatingLog } from "./logs/writer.ts";
 import { RestartPolicy } from "./policy.ts";
 import { type ReadinessCheck, validateReadiness } from "./readiness.ts";
@@ -54,6 +55,14 @@ export interface ApplianceOptions {
   /** The folder of appliance logs: this one writes `<logDir>/<name>.log` and its rotations. */
   logDir: string;
   log?: Logger;
+  /**
+   * Asked before every run (the first and each restart): false, and the run loop ends instead
+   * (state stopped). Placement's fence: a copy whose lease this node may have lost (it was paused
+   * past its renewal, placement/placement.ts) must not start again, even for a moment.
+   */
+  mayRun?: () => boolean;
+  /** False: no lease covers it (a transient appliance), and its fence keeper leaves it alone while the node lives. */
+  leased?: boolean;
 }
 
 export interface ApplianceStatus {
@@ -96,11 +105,10 @@ export interface Appliance {
   on<E extends keyof ApplianceEvents>(event: E, listener: (payload: ApplianceEvents[E]) => void): () => void;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const NOTHING_STOPPED: StopReport = { forced: false, killed: 0, escaped: 0 };
 
 export function createAppliance<Spec>(definition: ApplianceDefinition<Spec>, options: ApplianceOptions): Appliance {
-  if (typeof definition.name !== "string" || !NAME.test(definition.name)) {
+  if (typeof definition.name !== "string" || !INSTANCE_NAME.test(definition.name)) {
     throw new LivelyError(
       "bad_request",
       `appliance name ${JSON.stringify(definition.name)} is not valid: use letters, digits, '.', '_' or '-' (at most 63, starting with a letter or digit)`,
@@ -141,6 +149,8 @@ class ManagedAppliance<Spec> implements Appliance {
   private readonly writer: RotatingLog;
   private readonly logger: Logger;
   private settleDone: () => void = () => undefined;
+  private readonly mayRun: () => boolean;
+  private readonly leased: boolean | undefined;
 
   constructor(
     private readonly definition: ApplianceDefinition<Spec> & { restart: RestartType },
@@ -151,6 +161,8 @@ class ManagedAppliance<Spec> implements Appliance {
     this.logger = (options.log ?? silentLogger).child({ layer: "appliances", appliance: this.name });
     this.events = new Events((event, error) => this.logger.error({ err: toError(error), event }, "appliance event listener threw"));
     this.policy = new RestartPolicy(settings);
+    this.mayRun = options.mayRun ?? (() => true);
+    this.leased = options.leased;
     mkdirSync(options.logDir, { recursive: true });
     this.logPath = join(options.logDir, `${this.name}.log`);
     this.writer = new RotatingLog({
@@ -285,11 +297,18 @@ class ManagedAppliance<Spec> implements Appliance {
 
   private async runLoop(firstRun: () => void): Promise<void> {
     for (;;) {
+      if (!this.mayRun()) {
+        this.logger.warn("appliance not started: this node does not hold its lease (any more)");
+        this.wanted = false;
+        this.setState("stopped");
+        return;
+      }
       const exit = await runOnce(
         {
           ...this.definition,
           readiness: this.definition.readiness,
           settings: this.settings,
+          leased: this.leased,
           log: this.writer,
           logger: this.logger,
           restarts: () => this.restarts,

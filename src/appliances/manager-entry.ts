@@ -9,6 +9,7 @@ import type { Store } from "../store/store.ts";
 import type { ApplianceConfig } from "./config.ts";
 import type { Appliance } from "./instance.ts";
 import type { StartRun } from "./module/module-runner.ts";
+import type { FenceKeeper } from "./placement/fence-keeper.ts";
 import type { ApplianceSettings } from "./settings.ts";
 
 export interface ManagerOptions {
@@ -20,10 +21,19 @@ export interface ManagerOptions {
   defaults?: Partial<ApplianceSettings>;
   /** How a module appliance starts its module's `run(ctx)` export in an isolate of its own (node/calls.ts). */
   startRun?: StartRun;
+  /** The lease of each copy (placement/placement.ts; default 10 s). */
+  leaseMs?: number;
+  /** A member silent this long gets no copies (default 10 s, membership's). */
+  downAfterMs?: number;
+  /** Kills this node's runs when it goes silent (the appliance child spawns it; tests may go without). */
+  keeper?: FenceKeeper;
 }
 
-/** One appliance on this node: the version it runs, what it should be doing, and its instance. */
+/** One copy of an appliance on this node: the version it runs, what it should be doing, and its instance. */
 export interface Entry {
+  /** The appliance it is a copy of, and which copy (instance-name.ts names it). */
+  appliance: string;
+  copy: number;
   config: ApplianceConfig;
   text: string;
   version: number | null;

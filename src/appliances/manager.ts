@@ -2,8 +2,11 @@
  * The node's ApplianceManager: makes the appliances running on this node match the store. On
  * boot it ends the processes its previous life left (run-record.ts), then reconciles; after
  * every applied history change it reconciles again: creates, starts, stops, upgrades and removes
- * Appliance instances (instance.ts) so that each stored appliance for this node runs its current
- * version in its desired state. `--transient` appliances live here only, never in the store.
+ * Appliance instances (instance.ts) so that each copy whose lease this node holds (placement/:
+ * each copy runs on exactly one node of the cluster) runs its current version in its desired
+ * state. A copy whose lease is lost is killed at once; one that is stopped, removed, moved or
+ * crash-looping (with another node to go to) is stopped, then its lease released.
+ * `--transient` appliances live here only, never in the store, and need no lease.
  *
  * - An upgrade or rollback stops the old instance and starts one on the new version under the
  *   same name: listeners of `on()` carry on, the log file is the same, and the environment is
@@ -13,25 +16,22 @@
  *   dependents restart after it (rest_for_one). `close()` stops level by level in reverse.
  * - Reconciles run one at a time; a failed read of the store is logged and retried at the next change.
  *
- * Owns the instances on this node. Must not import api/, cli/, gateway/.
+ * Owns the public operations; the instances themselves live in manager-core.ts. Must not import
+ * api/, cli/, gateway/.
  */
 import { join } from "node:path";
 import { LivelyError, toError } from "../errors.ts";
-import type { Logger } from "../log.ts";
-import type { DesiredState } from "../store/queries/appliances.ts";
-import { Events } from "../supervise/events.ts";
 import type { ApplianceConfig } from "./config.ts";
-import { definitionOf } from "./definition.ts";
-import { APPLIANCE_EVENT_NAMES, type ApplianceEvents } from "./events.ts";
-import { checkGraph, dependentsOf, levels } from "./graph.ts";
-import { createAppliance } from "./instance.ts";
-import { type Entry, type ManagerOptions, whenReady } from "./manager-entry.ts";
-import { type ApplianceEventName, RecentEvents, type RecordedEvent } from "./recent-events.ts";
-import { checkConfig, storedAppliances } from "./registry.ts";
-import { endPreviousLife, RunRecord } from "./run-record.ts";
+import type { ApplianceEvents } from "./events.ts";
+import { checkGraph, levels } from "./graph.ts";
+import { copiesOf } from "./instance-name.ts";
+import { ManagerCore } from "./manager-core.ts";
+import type { ApplianceEventName, RecordedEvent } from "./recent-events.ts";
+import { checkConfig, type StoredAppliance, storedAppliances } from "./registry.ts";
+import { endPreviousLife } from "./run-record.ts";
 import type { StopReport } from "./runner.ts";
 import { resolveSettings } from "./settings.ts";
-import { type ApplianceView, viewOf } from "./view.ts";
+import type { ApplianceView } from "./view.ts";
 
 export type { ManagerOptions } from "./manager-entry.ts";
 export type { ApplianceEventName, RecordedEvent } from "./recent-events.ts";
@@ -39,30 +39,16 @@ export type { ApplianceEventName, RecordedEvent } from "./recent-events.ts";
 /** How soon a reconcile that could not read the store is tried again. */
 const RETRY_MS = 5_000;
 
-export class ApplianceManager {
-  readonly logDir: string;
-  private readonly entries = new Map<string, Entry>();
-  private readonly transients = new Set<string>();
-  private readonly recent = new RecentEvents();
-  private readonly events: Events<ApplianceEvents>;
-  private readonly runs: RunRecord;
-  private readonly log: Logger;
-  private queue: Promise<unknown> = Promise.resolve();
-  private closed = false;
+export class ApplianceManager extends ManagerCore {
   private readonly closing = new Set<() => void>();
   private retry: NodeJS.Timeout | undefined;
-
-  constructor(private readonly options: ManagerOptions) {
-    this.log = options.log.child({ layer: "appliances" });
-    this.logDir = join(options.dataDir, "appliances");
-    this.runs = new RunRecord(this.logDir);
-    this.events = new Events((event, error) => this.log.error({ err: toError(error), event }, "appliance event listener threw"));
-  }
+  private placing = false;
 
   /** End what the previous life of this node left running; call once, before the first reconcile. */
   async endPreviousLife(): Promise<number> {
     const ended = await endPreviousLife(this.runs.previous(), resolveSettings(this.options.defaults).graceMs, this.log);
     this.runs.clear();
+    await this.placement.releasePreviousLife(this.logDir);
     return ended;
   }
 
@@ -75,12 +61,16 @@ export class ApplianceManager {
     return this.events.on(event, listener);
   }
 
-  /** Make this node's instances match the store (and `kill` those named when they stop). */
-  reconcile(options: { kill?: readonly string[] } = {}): Promise<void> {
+  /**
+   * Make this node's instances match the store and the leases it holds (and `kill` the appliances
+   * named when they stop). A placement round runs first (`placed`: the round itself asked).
+   */
+  reconcile(options: { kill?: readonly string[]; placed?: boolean } = {}): Promise<void> {
     return this.serial(async () => {
       if (this.closed) return;
-      let stored: Awaited<ReturnType<typeof storedAppliances>>;
+      let stored: StoredAppliance[];
       try {
+        if (!options.placed) await this.placement.round();
         stored = await storedAppliances(this.options.store);
       } catch (error) {
         // A node that booted without its database gets no history change when it comes back: retry on a timer too.
@@ -91,17 +81,36 @@ export class ApplianceManager {
         }, RETRY_MS).unref();
         return;
       }
-      const here = stored.filter((a) => a.node === null || a.node === this.options.nodeId());
-      const wanted = new Map(here.map((a) => [a.name, a]));
-      for (const [name, entry] of this.entries) {
-        if (!this.transients.has(name) && !wanted.has(name)) await this.drop(name, entry);
+      if (!this.placing) {
+        this.placing = true;
+        this.placement.start();
       }
-      for (const name of this.startOrder(here.map((a) => a.config))) {
-        const target = wanted.get(name);
-        if (!target) continue;
-        const kill = options.kill?.includes(name) ?? false;
-        await this.converge(name, target.config, target.version, target.desired, kill);
+      const me = this.options.nodeId();
+      const byName = new Map(stored.map((a) => [a.name, a]));
+      const fits = (a: StoredAppliance, copy: number) => copy < copiesOf(a.config) && (a.config.on === undefined || a.config.on === me);
+      const held = new Map(this.placement.heldCopies().map((c) => [c.instance, c]));
+      for (const [instance, entry] of [...this.entries]) {
+        if (this.transients.has(instance)) continue;
+        const target = byName.get(entry.appliance);
+        if (!target) await this.drop(instance, entry);
+        else if (target.desired === "stopped" && fits(target, entry.copy)) {
+          // Stopped where it ran: the entry stays (its status says so), the lease goes.
+          const kill = options.kill?.includes(entry.appliance) ?? false;
+          await this.converge(instance, entry.appliance, entry.copy, target.config, target.version, "stopped", kill);
+        } else if (target.desired === "stopped" || !held.has(instance) || !fits(target, entry.copy)) {
+          await this.drop(instance, entry, { moved: true });
+        } else continue;
+        await this.placement.release(instance);
       }
+      for (const name of this.startOrder(stored.map((a) => a.config))) {
+        const target = byName.get(name);
+        for (const copy of held.values()) {
+          if (copy.appliance !== name || !target) continue;
+          if (target.desired !== "started" || !fits(target, copy.copy)) await this.placement.release(copy.instance);
+          else await this.converge(copy.instance, name, copy.copy, target.config, target.version, "started", false);
+        }
+      }
+      for (const copy of held.values()) if (!byName.has(copy.appliance)) await this.placement.release(copy.instance);
     });
   }
 
@@ -121,7 +130,7 @@ export class ApplianceManager {
         config,
       ]);
       this.transients.add(config.name);
-      await this.converge(config.name, config, null, "started", false);
+      await this.converge(config.name, config.name, 0, config, null, "started", false);
       return this.viewOf(config.name) as ApplianceView;
     });
   }
@@ -149,28 +158,24 @@ export class ApplianceManager {
     });
   }
 
-  /** A manual restart (counts nothing towards backoff); its dependents restart after it is ready. */
+  /** A manual restart of every copy of `name` on this node (counts nothing towards backoff); dependents restart after it is ready. */
   async restart(name: string): Promise<StopReport> {
-    const entry = this.entries.get(name);
-    if (!entry) throw new LivelyError("not_found", `appliance ${name} does not run on this node`, { appliance: name });
-    entry.desired = "started";
-    return entry.app.restart();
+    const copies = [...this.entries].filter(([instance, entry]) => instance === name || entry.appliance === name);
+    if (copies.length === 0) throw new LivelyError("not_found", `appliance ${name} does not run on this node`, { appliance: name });
+    const report: StopReport = { forced: false, killed: 0, escaped: 0 };
+    for (const [, entry] of copies) {
+      entry.desired = "started";
+      const one = await entry.app.restart();
+      report.forced ||= one.forced;
+      report.killed += one.killed;
+      report.escaped += one.escaped;
+    }
+    return report;
   }
 
+  /** An instance of that name, or a copy of that appliance, runs here. */
   has(name: string): boolean {
-    return this.entries.has(name);
-  }
-
-  /** Status of one appliance on this node, undefined when it has no instance here. */
-  viewOf(name: string): ApplianceView | undefined {
-    const entry = this.entries.get(name);
-    if (!entry) return undefined;
-    return viewOf(entry.app.status(), {
-      node: this.options.nodeId(),
-      version: entry.version,
-      desired: entry.desired,
-      transient: this.transients.has(name),
-    });
+    return this.entries.has(name) || [...this.entries.values()].some((entry) => entry.appliance === name);
   }
 
   /** Every instance on this node, by name. */
@@ -222,6 +227,7 @@ export class ApplianceManager {
           }),
         );
       }
+      await this.placement.close();
     });
   }
 
@@ -231,156 +237,14 @@ export class ApplianceManager {
     await Promise.all([...this.entries.values()].map((entry) => entry.app.stop({ kill: true }).catch(() => undefined)));
   }
 
-  private serial<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(task);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private startOrder(configs: readonly ApplianceConfig[]): string[] {
-    const all = [...configs, ...[...this.transients].map((n) => this.entries.get(n)?.config).filter((c) => c !== undefined)];
-    return levels(all).flat();
-  }
-
-  /** One appliance to its target: a new instance when its version or config changed, then the desired state. */
-  private async converge(
-    name: string,
-    config: ApplianceConfig,
-    version: number | null,
-    desired: DesiredState,
-    kill: boolean,
-  ): Promise<void> {
-    const text = JSON.stringify(config);
-    const existing = this.entries.get(name);
-    if (existing && (existing.text !== text || existing.version !== version)) {
-      await this.replace(name, existing, config, text, version, desired);
-      return;
-    }
-    let entry = existing;
-    if (!entry) {
-      try {
-        entry = this.instantiate(name, config, text, version, desired, undefined);
-      } catch (error) {
-        this.log.error({ err: toError(error), appliance: name }, "appliance cannot run on this node");
-        return;
-      }
-    }
-    // Only a new instance or a move to "started" starts one: an unrelated change must not revive a failed run.
-    const startDue = !existing || entry.desired !== desired;
-    entry.desired = desired;
-    if (desired === "started" && startDue) await this.startAfterDependencies(name, entry);
-    else if (desired === "stopped" && entry.app.status().state !== "stopped") await entry.app.stop({ kill });
-  }
-
   /** `lively app start` of one that should run but ended (failed, or a temporary one that exited). */
   ensureStarted(name: string): Promise<void> {
     return this.serial(async () => {
-      const entry = this.entries.get(name);
-      if (entry?.desired !== "started") return;
-      const state = entry.app.status().state;
-      if (state === "stopped" || state === "failed") await this.startAfterDependencies(name, entry);
+      for (const [instance, entry] of this.entries) {
+        if ((instance !== name && entry.appliance !== name) || entry.desired !== "started") continue;
+        const state = entry.app.status().state;
+        if (state === "stopped" || state === "failed") await this.startAfterDependencies(instance, entry);
+      }
     });
-  }
-
-  private instantiate(
-    name: string,
-    config: ApplianceConfig,
-    text: string,
-    version: number | null,
-    desired: DesiredState,
-    replacing: Entry | undefined,
-  ): Entry {
-    // A replaced instance that had been ready: the new one's first ready restarts its dependents (rest_for_one).
-    const readyOnce = replacing?.readyOnce ?? false;
-    const definition = definitionOf(config, this.options.startRun);
-    const app = createAppliance(
-      { ...definition, settings: { ...this.options.defaults, ...definition.settings } },
-      { logDir: this.logDir, log: this.options.log },
-    );
-    const entry: Entry = { config, text, version, desired, app, readyOnce, replaced: false, detach: () => undefined };
-    const detach = APPLIANCE_EVENT_NAMES.map((event) =>
-      app.on(event, (payload) => {
-        // An upgrade replaces the instance: the appliance itself was neither created nor removed.
-        if ((event === "appliance:create" && replacing) || (event === "appliance:remove" && entry.replaced)) return;
-        this.record(event, payload);
-      }),
-    );
-    detach.push(
-      app.on("appliance:start", ({ tag, processes }) => this.runs.set(name, { tag, processes, runner: config.runner })),
-      app.on("appliance:ready", () => this.onReady(name, entry)),
-    );
-    entry.detach = () => {
-      for (const off of detach) off();
-    };
-    this.entries.set(name, entry);
-    return entry;
-  }
-
-  private async replace(
-    name: string,
-    old: Entry,
-    config: ApplianceConfig,
-    text: string,
-    version: number | null,
-    desired: DesiredState,
-  ): Promise<Entry | undefined> {
-    old.replaced = true;
-    await old.app.remove();
-    old.detach();
-    this.entries.delete(name);
-    try {
-      const entry = this.instantiate(name, config, text, version, desired, old);
-      if (desired === "started") await this.startAfterDependencies(name, entry);
-      return entry;
-    } catch (error) {
-      this.log.error({ err: toError(error), appliance: name }, "appliance version cannot run on this node");
-      return undefined;
-    }
-  }
-
-  private async drop(name: string, entry: Entry): Promise<StopReport> {
-    const report = await entry.app.remove();
-    entry.detach();
-    this.entries.delete(name);
-    this.runs.delete(name);
-    return report;
-  }
-
-  private async startAfterDependencies(name: string, entry: Entry): Promise<void> {
-    for (const dependency of entry.config.depends ?? []) await this.waitReady(dependency);
-    if (this.entries.get(name) !== entry || entry.desired !== "started") return;
-    await entry.app.start();
-  }
-
-  /** Until the dependency is ready, or its start timeout has passed (it restarts by its own policy then). */
-  private async waitReady(name: string): Promise<void> {
-    const dependency = this.entries.get(name);
-    if (dependency?.desired !== "started" || dependency.app.status().state === "ready") return;
-    const timeoutMs = resolveSettings({ ...this.options.defaults, ...definitionOf(dependency.config).settings }).startTimeoutMs;
-    await whenReady(dependency.app, timeoutMs);
-  }
-
-  /** rest_for_one: a dependency ready again after a restart restarts its running dependents after it. */
-  private onReady(name: string, entry: Entry): void {
-    if (!entry.readyOnce) {
-      entry.readyOnce = true;
-      return;
-    }
-    const configs = [...this.entries.values()].map((e) => e.config);
-    for (const dependent of dependentsOf(configs, name)) {
-      const other = this.entries.get(dependent);
-      if (other?.desired !== "started" || this.closed) continue;
-      this.log.info({ appliance: dependent, dependency: name }, "restarting after its dependency restarted");
-      void other.app
-        .restart()
-        .catch((err: unknown) => this.log.error({ err: toError(err), appliance: dependent }, "dependent restart failed"));
-    }
-  }
-
-  private record(event: ApplianceEventName, payload: ApplianceEvents[ApplianceEventName]): void {
-    this.recent.add(event, payload);
-    if (event !== "appliance:state")
-      this.log.info({ appliance: payload.appliance, event }, `appliance ${event.slice("appliance:".length)}`);
-    this.events.emit(event, payload as never);
   }
 }

@@ -30,6 +30,8 @@ export interface RunSetting<Spec> {
   log: RotatingLog;
   logger: Logger;
   restarts: () => number;
+  /** False for a run under no lease (a transient appliance): its run id says so (RUN_LIFE). */
+  leased?: boolean;
   setState: (state: ApplianceState) => void;
   emit: <E extends keyof ApplianceEvents>(event: E, payload: Omit<ApplianceEvents[E], "appliance" | "at">) => void;
 }
@@ -42,13 +44,22 @@ export interface LiveRun {
   stop(graceMs: number): Promise<StopReport>;
 }
 
-export function newRunId(): string {
-  return `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+/**
+ * This process's life: random, in every run id it makes, so every process a run of this node
+ * started carries it in its tag: `:<life>-` for a copy placed under a lease, `:<life>t-` for a
+ * transient appliance (no lease, so nothing to fence while the node lives). The fence keeper
+ * (placement/fence-keeper.ts) kills by it, also the runs it was never told about: leased ones
+ * when the node goes silent, all of them when the node dies.
+ */
+export const RUN_LIFE = randomBytes(4).toString("hex");
+
+export function newRunId(options: { leased?: boolean } = {}): string {
+  return `${RUN_LIFE}${options.leased === false ? "t" : ""}-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
 }
 
 /** Run once; `live` hears of the run when it has started and again (undefined) when it is over. */
 export async function runOnce<Spec>(setting: RunSetting<Spec>, live: (run: LiveRun | undefined) => void): Promise<ExitRecord> {
-  const context: RunContext = { appliance: setting.name, runId: newRunId() };
+  const context: RunContext = { appliance: setting.name, runId: newRunId({ leased: setting.leased }) };
   setting.setState("starting");
   const spawnedAt = performance.now();
   let handle: RunHandle;

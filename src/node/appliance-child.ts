@@ -2,8 +2,10 @@
  * The node's `appliances` child (last in node.ts's tree, so it stops first: every appliance is
  * stopped, gracefully and with the sweep, before the HTTP server, the feed and the store go).
  * It ends what the node's previous life left running, reconciles with the store, and again
- * after every history change this node applies (the channel index's onApplied). The lifecycle
- * events fire hooks (manager-hooks.ts) and go to the event stream (stream-events.ts).
+ * after every history change this node applies (the channel index's onApplied); between them,
+ * placement (appliances/placement/) renews this node's leases and takes free copies. Its fence
+ * keeper, a helper process, kills this node's runs if the node goes silent (paused, dead). The
+ * lifecycle events fire hooks (manager-hooks.ts) and go to the event stream (stream-events.ts).
  *
  * Owns: building that child. Must not import cli/.
  */
@@ -13,6 +15,8 @@ import { HookRunner } from "../appliances/hooks.ts";
 import { ApplianceManager } from "../appliances/manager.ts";
 import { attachHooks } from "../appliances/manager-hooks.ts";
 import type { StartRun } from "../appliances/module/module-runner.ts";
+import { FenceKeeper } from "../appliances/placement/fence-keeper.ts";
+import { RUN_LIFE } from "../appliances/run-once.ts";
 import type { ApplianceSettings } from "../appliances/settings.ts";
 import { ApplianceEventStream } from "../appliances/stream-events.ts";
 import type { Logger } from "../log.ts";
@@ -31,6 +35,10 @@ export interface ApplianceChildDeps {
   callModule: CallModule;
   /** How a module appliance starts its module's `run(ctx)` export on its channel, in an isolate of its own. */
   startRun: StartRun;
+  /** Each copy's lease (`lively serve --app-lease-ms`; default 10 s). */
+  leaseMs?: number;
+  /** A member silent this long gets no copies (`--down-after-ms`). */
+  downAfterMs?: number;
 }
 
 /** Long enough for every appliance's grace period and sweep; past it the supervisor kills them. */
@@ -44,6 +52,7 @@ export function applianceChild(deps: ApplianceChildDeps): ChildSpec {
     start: async (): Promise<ChildHandle> => {
       const store = need(deps.parts.store, "the store");
       const index = need(deps.parts.index, "the feed");
+      const keeper = new FenceKeeper(RUN_LIFE, deps.log.child({ layer: "appliances", part: "fence-keeper" }));
       const manager = new ApplianceManager({
         store,
         dataDir: deps.dataDir,
@@ -51,8 +60,15 @@ export function applianceChild(deps: ApplianceChildDeps): ChildSpec {
         log: deps.log,
         defaults: deps.defaults,
         startRun: deps.startRun,
+        leaseMs: deps.leaseMs,
+        downAfterMs: deps.downAfterMs,
+        keeper,
       });
-      await manager.endPreviousLife();
+      // A start that fails leaves no keeper behind to kill the runs of the next attempt (same life).
+      await manager.endPreviousLife().catch((error: unknown) => {
+        keeper.close();
+        throw error;
+      });
       const hooks = new HookRunner({
         log: deps.log.child({ layer: "appliances", part: "hooks" }),
         callModule: deps.callModule,

@@ -343,6 +343,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
         log,
         nodeId: () => nodeId,
         defaults: options.applianceDefaults,
+        leaseMs: options.appLeaseMs,
+        downAfterMs: options.downAfterMs,
         callModule: callProduction,
         startRun,
       }),

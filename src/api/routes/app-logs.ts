@@ -4,17 +4,19 @@
  * `follow=1` an NDJSON stream of lines as they are written (like `lively logs -f`), and
  * `GET /app-events[?name=N]` (recent lifecycle events, oldest first). `read` scope. And
  * `POST /apps/:name/stdin` `{ "input": "…" }` writes to the current run's stdin (`deploy` scope):
- * with the follow stream, what `lively app attach` is made of.
+ * with the follow stream, what `lively app attach` is made of. For a copy another node runs, logs
+ * and stdin are forwarded to that node (app-forward.ts): the file and the process are there.
  */
 import { existsSync } from "node:fs";
 import { Hono } from "hono";
 import { z } from "zod";
-import { APPLIANCE_NAME } from "../../appliances/config.ts";
+import { INSTANCE_NAME } from "../../appliances/instance-name.ts";
 import { followLog, readLastLines } from "../../appliances/logs/reader.ts";
 import { LivelyError } from "../../errors.ts";
 import { requireScope } from "../auth.ts";
 import type { ApiDeps, ApiEnv } from "../context.ts";
 import { jsonBody, onlyQuery, queryInt } from "../input.ts";
+import { forwardToHolder } from "./app-forward.ts";
 import { managerOf } from "./apps.ts";
 
 const MAX_LINES = 100_000;
@@ -23,7 +25,7 @@ const stdinBody = z.object({ input: z.string().max(MAX_INPUT) }).strict();
 const encoder = new TextEncoder();
 
 function assertName(name: string): void {
-  if (!APPLIANCE_NAME.test(name))
+  if (!INSTANCE_NAME.test(name))
     throw new LivelyError("bad_request", `${JSON.stringify(name)} is not an appliance name`, { field: "name" });
 }
 
@@ -42,6 +44,10 @@ export function appLogRoutes(deps: ApiDeps) {
       throw new LivelyError("bad_request", "follow must be 1 or 0", { field: "follow" });
     }
     const manager = managerOf(deps);
+    if (!manager.has(name)) {
+      const forwarded = await forwardToHolder(c, deps, name, `/apps/${encodeURIComponent(name)}/logs`);
+      if (forwarded) return forwarded;
+    }
     const path = manager.logPath(name);
     if (!manager.has(name) && !existsSync(path)) {
       throw new LivelyError("not_found", `no appliance ${name} on this node (and no log of one)`, { appliance: name });
@@ -79,6 +85,10 @@ export function appLogRoutes(deps: ApiDeps) {
     const name = c.req.param("name");
     assertName(name);
     onlyQuery(c, []);
+    if (!managerOf(deps).has(name)) {
+      const forwarded = await forwardToHolder(c, deps, name, `/apps/${encodeURIComponent(name)}/stdin`);
+      if (forwarded) return forwarded;
+    }
     const { input } = await jsonBody(c, stdinBody);
     managerOf(deps).writeStdin(name, input);
     return c.json({ written: Buffer.byteLength(input) });

@@ -4,9 +4,13 @@
  * need `read`, changes `deploy`. A change is written to the store first (one history row), then
  * this node's manager reconciles before the answer goes out, so the answer shows the result.
  * `transient: true` appliances live in this node's memory only. Logs and events: app-logs.ts.
+ * Status shows every copy wherever it runs (cluster-view.ts); a restart of a copy another node
+ * runs is forwarded to that node (app-forward.ts).
  */
 import { type Context, Hono } from "hono";
 import { z } from "zod";
+import { clusterViews, copyView } from "../../appliances/cluster-view.ts";
+import { parseInstanceName } from "../../appliances/instance-name.ts";
 import type { ApplianceManager } from "../../appliances/manager.ts";
 import {
   applianceHistory,
@@ -18,14 +22,15 @@ import {
   rollbackAppliance,
   setDesiredState,
   storedAppliance,
-  storedAppliances,
   upgradeAppliance,
 } from "../../appliances/registry.ts";
-import { type ApplianceView, absentView } from "../../appliances/view.ts";
+import type { ApplianceView } from "../../appliances/view.ts";
 import { LivelyError } from "../../errors.ts";
+import { leasesOfAppliance } from "../../store/queries/appliance-leases.ts";
 import { requireScope } from "../auth.ts";
 import type { ApiDeps, ApiEnv } from "../context.ts";
 import { jsonBody, onlyQuery, queryInt } from "../input.ts";
+import { forwardToHolder } from "./app-forward.ts";
 
 const createBody = z
   .object({ config: z.record(z.string(), z.unknown()), transient: z.boolean().optional(), message: z.string().max(1000).optional() })
@@ -59,39 +64,20 @@ export function appRoutes(deps: ApiDeps) {
   const deploy = requireScope("deploy");
   const actor = (c: Context<ApiEnv>) => c.get("token").name;
 
-  /** Status of every appliance: stored ones (running here or not) and this node's transient ones. */
-  const views = async (): Promise<ApplianceView[]> => {
-    const manager = managerOf(deps);
-    const stored = await storedAppliances(deps.store);
-    const out = stored.map(
-      (a) =>
-        manager.viewOf(a.name) ??
-        absentView({
-          name: a.name,
-          node: a.node,
-          version: a.version,
-          desired: a.desired,
-          runner: a.config.runner ?? "shell",
-          restart: a.config.restart ?? "permanent",
-        }),
-    );
-    for (const view of manager.views()) if (view.transient) out.push(view);
-    return out.sort((a, b) => a.name.localeCompare(b.name));
-  };
+  /** Status of every copy of every stored appliance, wherever it runs, and this node's transient ones. */
+  const views = (): Promise<ApplianceView[]> => clusterViews(deps.store, managerOf(deps));
+  /** One copy (`web` is copy 1, `web#2` copy 2…), wherever it runs. */
   const viewOne = async (name: string): Promise<ApplianceView> => {
     const manager = managerOf(deps);
     if (manager.isTransient(name)) return manager.viewOf(name) as ApplianceView;
-    const stored = await storedAppliance(deps.store, name);
-    return (
-      manager.viewOf(name) ??
-      absentView({
-        name,
-        node: stored.node,
-        version: stored.version,
-        desired: stored.desired,
-        runner: stored.config.runner ?? "shell",
-        restart: stored.config.restart ?? "permanent",
-      })
+    const { appliance, copy } = parseInstanceName(name);
+    const stored = await storedAppliance(deps.store, appliance);
+    const leases = await deps.store.read((db) => leasesOfAppliance(db, appliance));
+    return copyView(
+      manager,
+      stored,
+      copy,
+      leases.find((lease) => lease.copy === copy),
     );
   };
   const noTransient = (name: string, what: string) => {
@@ -126,7 +112,7 @@ export function appRoutes(deps: ApiDeps) {
     const name = c.req.param("name");
     const manager = managerOf(deps);
     if (manager.isTransient(name)) return c.json({ ...(manager.viewOf(name) as ApplianceView), config: null });
-    const stored = await storedAppliance(deps.store, name);
+    const stored = await storedAppliance(deps.store, parseInstanceName(name).appliance);
     return c.json({ ...(await viewOne(name)), config: stored.config, latestVersion: stored.latestVersion });
   });
 
@@ -204,12 +190,16 @@ export function appRoutes(deps: ApiDeps) {
     const manager = managerOf(deps);
     c.set("unchanged", true);
     if (!manager.isTransient(name)) {
-      const change = await setDesiredState(deps.store, { name, desired: "started", actor: actor(c) });
+      const change = await setDesiredState(deps.store, { name: parseInstanceName(name).appliance, desired: "started", actor: actor(c) });
       if (!change.unchanged) {
         // It was stopped: starting it is the restart.
         await manager.reconcile();
         return c.json({ name, restarted: true, report: null, status: await viewOne(name) });
       }
+    }
+    if (!manager.has(name)) {
+      const forwarded = await forwardToHolder(c, deps, name, `/apps/${encodeURIComponent(name)}/restart`);
+      if (forwarded) return forwarded;
     }
     const report = await manager.restart(name);
     return c.json({ name, restarted: true, report, status: await viewOne(name) });

@@ -1,8 +1,9 @@
 /**
  * `lively app create NAME [--runner shell|docker|module|void] [--cmd 'COMMAND LINE'] [--image IMG]
  * [--module M [--channel C]] [--env K=V]… [--depends A,B] [--restart permanent|transient|temporary] [--grace S]
- * [--on NODE] [--transient]`: store an appliance's first version and start it. The shell runner
- * is the default; `--cmd` runs through `/bin/sh -c`.
+ * [--on NODE] [--copies N] [--transient]`: store an appliance's first version and start it. The
+ * shell runner is the default; `--cmd` runs through `/bin/sh -c`. `--copies N` runs N copies, each
+ * on its own node where there are enough (docs/appliances.md, Placement).
  */
 import { LivelyError } from "../../errors.ts";
 import { pairs, statusTable } from "../core/apps.ts";
@@ -26,13 +27,15 @@ export default defineCommand({
       .option("--depends <a,b>", "start after these are ready; restart after they restart")
       .option("--restart <policy>", "permanent (default), transient or temporary")
       .option("--grace <seconds>", "SIGTERM to SIGKILL at stop (default 10)")
-      .option("--on <node>", "run on this node")
+      .option("--on <node>", "run on this node (default: the live node with the fewest appliances)")
+      .option("--copies <n>", "run this many copies across the cluster, each on another node where it can (1-100, default 1)")
       .option("--transient", "keep it in this node's memory only (never stored; gone with the node)"),
   examples: [
     "lively app create web --cmd 'node server.js' --env PORT=8080",
     "lively app create worker --cmd './worker' --depends web --restart transient --grace 30",
     "lively app create group --runner void",
     "lively app create w --runner module --module worker",
+    "lively app create web --cmd 'node server.js' --copies 3",
   ],
   async run([name], options, { out, client }) {
     if (options.runner !== undefined && !RUNNERS.includes(options.runner)) {
@@ -54,6 +57,15 @@ export default defineCommand({
         });
       }
     }
+    let copies: number | undefined;
+    if (options.copies !== undefined) {
+      copies = Number(options.copies);
+      if (!/^\d+$/.test(options.copies) || copies < 1 || copies > 100) {
+        throw new LivelyError("bad_request", `--copies takes a whole number from 1 to 100, not ${JSON.stringify(options.copies)}`, {
+          field: "copies",
+        });
+      }
+    }
     const env = pairs(options.env, "--env");
     const depends = options.depends?.split(",").map((d) => d.trim());
     if (depends?.some((d) => d === ""))
@@ -70,6 +82,7 @@ export default defineCommand({
       ...(options.restart ? { restart: options.restart } : {}),
       ...(grace !== undefined ? { grace } : {}),
       ...(options.on !== undefined ? { on: options.on } : {}),
+      ...(copies !== undefined ? { copies } : {}),
     };
     const created = await client().request<{ name: string; version: number | null; status: Parameters<typeof statusTable>[0][number] }>(
       "POST",

@@ -7,6 +7,7 @@
  * fails with `unavailable` (exit 6), as it does when the database's schema is newer than it knows.
  */
 import { basename, resolve } from "node:path";
+import { MIN_LEASE_MS as MIN_APP_LEASE_MS } from "../../appliances/placement/plan.ts";
 import { DEFAULT_CACHE_MAX_MB } from "../../cluster/local-copy/bounds.ts";
 import { requireDurationMs } from "../../code/moments.ts";
 import { LivelyError } from "../../errors.ts";
@@ -51,6 +52,10 @@ export default defineCommand({
       .option("--no-list-modules", "GET / does not list this node's modules (it still shows its status)")
       .option("--heartbeat-ms <ms>", "how often this node writes its membership heartbeat (default 2000)")
       .option("--down-after-ms <ms>", "a node silent this long shows as down in 'lively nodes' (default 10000)")
+      .option(
+        "--app-lease-ms <ms>",
+        "each appliance copy's lease: a dead or paused node's appliances start elsewhere within this plus their start time (default 10000)",
+      )
       .option(
         "--cache-max-mb <n>",
         `most MB of artifacts in the local copy (<data-dir>/cache), channel heads first (default ${DEFAULT_CACHE_MAX_MB})`,
@@ -117,6 +122,7 @@ export default defineCommand({
     const coldLoadBurst = intOption(options.coldLoadBurst, "--cold-load-burst", 1);
     const heartbeatMs = intOption(options.heartbeatMs, "--heartbeat-ms", MIN_BEAT_GAP_MS);
     const downAfterMs = intOption(options.downAfterMs, "--down-after-ms", 1);
+    const appLeaseMs = intOption(options.appLeaseMs ?? io.env.LIVELY_APP_LEASE_MS, "--app-lease-ms", MIN_APP_LEASE_MS);
     const cacheMaxMb = intOption(options.cacheMaxMb, "--cache-max-mb", 1);
     const kvCacheMb = intOption(options.kvCacheMb, "--kv-cache-mb", 0);
     const kvPort = intOption(options.kvPort ?? io.env.LIVELY_KV_PORT, "--kv-port");
@@ -192,6 +198,7 @@ export default defineCommand({
         maxPendingHostOps,
         heartbeatMs,
         downAfterMs,
+        appLeaseMs,
         // commander gives a lone --no-list-modules as `listModules: false` (true when absent).
         listModules: options.listModules !== false,
         maxColdLoadsPerSec,
