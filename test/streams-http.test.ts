@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { get, type IncomingHttpHeaders } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
-import { run } from "../src/cli/main.ts";
 import { BACKENDS } from "./helpers/backends.ts";
+import { runCli } from "./helpers/cli.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
 
 describe("stream bodies over HTTP", () => {
@@ -18,16 +18,8 @@ describe("stream bodies over HTTP", () => {
 
   before(async () => {
     t = await startTestNode(BACKENDS[0], { sandboxLimits: { memoryMb: 64, cpuMs: 1000, wallMs: 3000 } });
-    let stderr = "";
-    const code = await run(["deploy", "test/fixtures/streams-app", "--name", "streams"], {
-      stdout: () => undefined,
-      stderr: (s) => {
-        stderr += s;
-      },
-      env: { LIVELY_URL: t.url, LIVELY_TOKEN: t.adminToken },
-      cwd: process.cwd(),
-    });
-    assert.equal(code, 0, stderr);
+    const deployed = await runCli({ url: t.url, token: t.adminToken }, ["deploy", "test/fixtures/streams-app", "--name", "streams"]);
+    assert.equal(deployed.code, 0, deployed.stderr);
   });
   after(() => t.close());
 

@@ -11,10 +11,9 @@
 import { def } from "./bindings.ts";
 import type { Codec, CompressionFormat } from "./compression-lib.ts";
 import { bytesOf } from "./encoding.ts";
+import { GenericTransformStream, type Transform } from "./encoding-streams.ts";
 import { compressionCodecs, streams } from "./streams.ts";
 import { need } from "./util.ts";
-
-type Transform = InstanceType<ReturnType<typeof streams>["TransformStream"]>;
 
 const FORMATS: readonly string[] = ["gzip", "deflate", "deflate-raw"];
 const formatOf = (format: unknown, what: string): CompressionFormat => {
@@ -119,35 +118,21 @@ function codecStream(codec: Codec, format: CompressionFormat, decompressing: boo
   });
 }
 
-class CompressionStream {
-  #transform: Transform;
+class CompressionStream extends GenericTransformStream {
   constructor(format: unknown) {
     need(arguments.length, 1, "CompressionStream");
     const name = formatOf(format, "CompressionStream");
-    this.#transform = codecStream(compressionCodecs().compress(name), name, false);
-  }
-  get readable() {
-    return this.#transform.readable;
-  }
-  get writable() {
-    return this.#transform.writable;
+    super(codecStream(compressionCodecs().compress(name), name, false));
   }
   get [Symbol.toStringTag]() {
     return "CompressionStream";
   }
 }
-class DecompressionStream {
-  #transform: Transform;
+class DecompressionStream extends GenericTransformStream {
   constructor(format: unknown) {
     need(arguments.length, 1, "DecompressionStream");
     const name = formatOf(format, "DecompressionStream");
-    this.#transform = codecStream(compressionCodecs().decompress(name), name, true);
-  }
-  get readable() {
-    return this.#transform.readable;
-  }
-  get writable() {
-    return this.#transform.writable;
+    super(codecStream(compressionCodecs().decompress(name), name, true));
   }
   get [Symbol.toStringTag]() {
     return "DecompressionStream";

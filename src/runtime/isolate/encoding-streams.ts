@@ -8,39 +8,52 @@ import { def } from "./bindings.ts";
 import { bytesOf, TextDecoder, utf8Encode } from "./encoding.ts";
 import { streams } from "./streams.ts";
 
-type Transform = InstanceType<ReturnType<typeof streams>["TransformStream"]>;
+export type Transform = InstanceType<ReturnType<typeof streams>["TransformStream"]>;
 
-const REPLACEMENT = new Uint8Array([0xef, 0xbf, 0xbd]);
-const isHighSurrogate = (c: number) => c >= 0xd800 && c <= 0xdbff;
-
-class TextEncoderStream {
+/**
+ * The Web IDL mixin of that name: a readable and a writable side over one TransformStream.
+ * The base of this file's classes and compression.ts's; never a global.
+ */
+export class GenericTransformStream {
   #transform: Transform;
-  constructor() {
-    // A high surrogate that ends a chunk waits for the low one that may start the next.
-    let pendingHigh = "";
-    this.#transform = new (streams().TransformStream)<unknown, Uint8Array>({
-      transform(chunk, controller) {
-        let text = pendingHigh + String(chunk);
-        pendingHigh = "";
-        if (text.length > 0 && isHighSurrogate(text.charCodeAt(text.length - 1))) {
-          pendingHigh = text.slice(-1);
-          text = text.slice(0, -1);
-        }
-        if (text.length > 0) controller.enqueue(utf8Encode(text));
-      },
-      flush(controller) {
-        if (pendingHigh !== "") controller.enqueue(REPLACEMENT.slice());
-      },
-    });
-  }
-  get encoding() {
-    return "utf-8";
+  constructor(transform: Transform) {
+    this.#transform = transform;
   }
   get readable() {
     return this.#transform.readable;
   }
   get writable() {
     return this.#transform.writable;
+  }
+}
+
+const REPLACEMENT = new Uint8Array([0xef, 0xbf, 0xbd]);
+const isHighSurrogate = (c: number) => c >= 0xd800 && c <= 0xdbff;
+
+const encoderTransform = () => {
+  // A high surrogate that ends a chunk waits for the low one that may start the next.
+  let pendingHigh = "";
+  return new (streams().TransformStream)<unknown, Uint8Array>({
+    transform(chunk, controller) {
+      let text = pendingHigh + String(chunk);
+      pendingHigh = "";
+      if (text.length > 0 && isHighSurrogate(text.charCodeAt(text.length - 1))) {
+        pendingHigh = text.slice(-1);
+        text = text.slice(0, -1);
+      }
+      if (text.length > 0) controller.enqueue(utf8Encode(text));
+    },
+    flush(controller) {
+      if (pendingHigh !== "") controller.enqueue(REPLACEMENT.slice());
+    },
+  });
+};
+class TextEncoderStream extends GenericTransformStream {
+  constructor() {
+    super(encoderTransform());
+  }
+  get encoding() {
+    return "utf-8";
   }
   get [Symbol.toStringTag]() {
     return "TextEncoderStream";
@@ -51,22 +64,23 @@ interface DecoderOptions {
   fatal?: boolean;
   ignoreBOM?: boolean;
 }
-class TextDecoderStream {
+const decoderTransform = (decoder: TextDecoder) =>
+  new (streams().TransformStream)<unknown, string>({
+    transform(chunk, controller) {
+      const text = decoder.decode(bytesOf(chunk, "chunk"), { stream: true });
+      if (text !== "") controller.enqueue(text);
+    },
+    flush(controller) {
+      const text = decoder.decode();
+      if (text !== "") controller.enqueue(text);
+    },
+  });
+class TextDecoderStream extends GenericTransformStream {
   #decoder: TextDecoder;
-  #transform: Transform;
   constructor(label: unknown = "utf-8", options: DecoderOptions | undefined = undefined) {
     const decoder = new TextDecoder(label, options);
+    super(decoderTransform(decoder));
     this.#decoder = decoder;
-    this.#transform = new (streams().TransformStream)<unknown, string>({
-      transform(chunk, controller) {
-        const text = decoder.decode(bytesOf(chunk, "chunk"), { stream: true });
-        if (text !== "") controller.enqueue(text);
-      },
-      flush(controller) {
-        const text = decoder.decode();
-        if (text !== "") controller.enqueue(text);
-      },
-    });
   }
   get encoding() {
     return this.#decoder.encoding;
@@ -76,12 +90,6 @@ class TextDecoderStream {
   }
   get ignoreBOM() {
     return this.#decoder.ignoreBOM;
-  }
-  get readable() {
-    return this.#transform.readable;
-  }
-  get writable() {
-    return this.#transform.writable;
   }
   get [Symbol.toStringTag]() {
     return "TextDecoderStream";
