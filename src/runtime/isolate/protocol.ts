@@ -42,6 +42,9 @@ export type UrlSetter = Exclude<keyof UrlFields, "href" | "origin">;
 /** The hashes crypto.subtle and HMAC support. */
 export type HashName = "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512";
 
+/** The parts of the prelude the isolate loads on first use (scripts/isolate-code.mjs, LAZY). */
+export type LazyPart = "streams" | "compression";
+
 /** How fetch() follows redirects. */
 export type RedirectMode = "follow" | "manual" | "error";
 
@@ -167,6 +170,8 @@ export interface HostFunctions {
   randomUUID(): string;
   digest(hash: HashName, data: Uint8Array): ArrayBuffer;
   hmac(hash: HashName, key: Uint8Array, data: Uint8Array): ArrayBuffer;
+  /** The source of a part of the prelude loaded on first use (streams.ts): a closure body returning its exports. */
+  lazySource(part: LazyPart): string;
   setTimer(id: number, ms: number): void;
   clearTimer(id: number): void;
   startAsync<K extends HostAsyncKind>(id: number, kind: K, payload: HostAsync[K]["payload"]): void;

@@ -3,10 +3,10 @@
  * the few stream operations the bodies need (body.ts).
  *
  * The classes come from streams-lib.ts (web-streams-polyfill; why a package is said there),
- * which scripts/isolate-code.mjs writes into the prelude as a function it does not call: each
- * global below starts as a getter, and the first one read (or the first body stream made)
- * runs that function once and turns every global still lazy into a plain value, as the Web
- * platform's are. A module that never touches a stream pays nothing; one that builds a
+ * which scripts/isolate-code.mjs bundles apart from the prelude: the host hands its source over
+ * when asked (host.lazySource), once per isolate. Each global below starts as a getter, and the
+ * first one read (or the first body stream made) evaluates that source and turns every global
+ * still lazy into a plain value, as the Web platform's are. A module that never touches a stream pays nothing; one that builds a
  * TransformStream at import time just loads it then. Assigning a global first replaces it
  * without loading anything.
  *
@@ -14,12 +14,15 @@
  * the classes; the host checks every byte that leaves anyway.
  */
 import type { ReadableStream, ReadableStreamDefaultReader } from "web-streams-polyfill";
-import { def } from "./bindings.ts";
+import { def, host } from "./bindings.ts";
 import type { Codecs } from "./compression-lib.ts";
+import type { LazyPart } from "./protocol.ts";
 import type { StreamClasses } from "./streams-lib.ts";
 
-/** The lazy parts' functions: the prelude's wrapper passes them in (scripts/isolate-code.mjs, LAZY). */
-declare const livelyLazy: { streams(): StreamClasses; compression(): Codecs };
+// Captured before module code runs: the lazy parts are evaluated with the real Function.
+const FunctionConstructor = Function;
+/** Evaluates a lazy part's source (a closure body the host keeps; its frames read `lively:<part>`). */
+const loadPart = <T>(part: LazyPart): T => new FunctionConstructor(host.lazySource(part))() as T;
 
 export type { ReadableStream };
 export type ByteStream = ReadableStream<Uint8Array>;
@@ -57,7 +60,7 @@ const lazyGetters = new Map<string, () => unknown>();
 /** The stream classes, loading them on the first call. */
 export function streams(): StreamClasses {
   if (loaded !== null) return loaded;
-  const classes = livelyLazy.streams();
+  const classes = loadPart<StreamClasses>("streams");
   loaded = classes;
   const proto = classes.ReadableStream.prototype;
   lockedGetter = (getOwnDescriptor(proto, "locked") as PropertyDescriptor).get as typeof lockedGetter;
@@ -193,6 +196,6 @@ export async function readAll(s: ReadableStream, limit: number, tooLong: () => E
 let codecs: Codecs | null = null;
 /** The DEFLATE codecs (compression-lib.ts), loaded on the first call. */
 export const compressionCodecs = (): Codecs => {
-  if (codecs === null) codecs = livelyLazy.compression();
+  if (codecs === null) codecs = loadPart<Codecs>("compression");
   return codecs;
 };

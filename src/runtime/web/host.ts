@@ -26,6 +26,7 @@ import type {
   LogLevel,
   UrlFields,
 } from "../isolate/protocol.ts";
+import { LAZY_SOURCES } from "../isolate-code.generated.ts";
 import type { Ivm, IvmContext } from "../ivm/isolated-vm.ts";
 import { asWebContext, asWebIvm, type HostFunction, type WebReference } from "./ivm-types.ts";
 
@@ -284,6 +285,10 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     digest: (name: string, data: Uint8Array) => exactBuffer(createHash(hashArg(name)).update(bytesArg(data, "data")).digest()),
     hmac: (name: string, key: Uint8Array, data: Uint8Array) =>
       exactBuffer(createHmac(hashArg(name), bytesArg(key, "key")).update(bytesArg(data, "data")).digest()),
+    lazySource: (part: string) => {
+      if (part !== "streams" && part !== "compression") throw new TypeError(`no lazy part ${String(part)}`);
+      return LAZY_SOURCES[part];
+    },
     setTimer,
     clearTimer,
     startAsync,
