@@ -18,6 +18,7 @@ import { def, host } from "./bindings.ts";
 import type { Codecs } from "./compression-lib.ts";
 import type { LazyPart } from "./protocol.ts";
 import type { StreamClasses } from "./streams-lib.ts";
+import { kInspect } from "./util.ts";
 
 // Captured before module code runs: the lazy parts are evaluated with the real Function.
 const FunctionConstructor = Function;
@@ -54,6 +55,18 @@ let readerCancel: (this: ReadableStreamDefaultReader, reason?: unknown) => Promi
 let streamCancel: (this: ReadableStream, reason?: unknown) => Promise<void>;
 let streamTee: (this: ReadableStream) => [ReadableStream, ReadableStream];
 
+/**
+ * How console.log prints a stream (the polyfill's own fields are its internals): its class, and
+ * for a ReadableStream or WritableStream whether it is locked and its state, as workerd shows them.
+ */
+function inspect(this: object): string {
+  const name = (Object.getPrototypeOf(this) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  const own = this as { _state?: unknown; _reader?: unknown; _writer?: unknown };
+  if (typeof own._state !== "string") return String(name) + " {}";
+  const locked = own._reader !== undefined || own._writer !== undefined;
+  return String(name) + " { locked: " + locked + ", state: '" + own._state + "' }";
+}
+
 /** The getters still standing in for a global, by name (a module's assignment removes its name). */
 const lazyGetters = new Map<string, () => unknown>();
 
@@ -69,6 +82,7 @@ export function streams(): StreamClasses {
   streamTee = proto.tee as typeof streamTee;
   readerRead = classes.ReadableStreamDefaultReader.prototype.read;
   readerCancel = classes.ReadableStreamDefaultReader.prototype.cancel;
+  for (const name of GLOBALS) Object.defineProperty(classes[name].prototype, kInspect, { value: inspect, configurable: true });
   for (const [name, getter] of lazyGetters)
     if (getOwnDescriptor(globalThis, name)?.get === getter) def(name, classes[name as keyof StreamClasses]);
   lazyGetters.clear();

@@ -45,6 +45,14 @@ describe("streams in the isolate", () => {
     assert.deepEqual(out, [true, 42, "RangeError: source broke"]);
   });
 
+  it("console.log prints a stream's class, lock and state, not the implementation's fields", async () => {
+    const before = s.logs.length;
+    await s.run(`const w = new WritableStream(); w.getWriter(); console.log(new Response("x").body, w, new TransformStream())`);
+    assert.deepEqual(s.logs.slice(before), [
+      ["log", "ReadableStream { locked: false, state: 'readable' } WritableStream { locked: true, state: 'writable' } TransformStream {}"],
+    ]);
+  });
+
   const FORMATS = [
     ["gzip", gzipSync, gunzipSync],
     ["deflate", deflateSync, inflateSync],
