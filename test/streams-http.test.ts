@@ -36,6 +36,19 @@ describe("stream bodies over HTTP", () => {
     assert.equal(await response.text(), "hi!");
   });
 
+  it("Hono's streamSSE answers its events (all at once until responses stream)", async () => {
+    const response = await fetch(`${t.url}/streams/sse`);
+    assert.equal(response.headers.get("content-type"), "text/event-stream");
+    const events = (await response.text()).split("\n\n").filter(Boolean);
+    assert.deepEqual(events, ["event: tick\ndata: n=1\nid: 1", "event: tick\ndata: n=2\nid: 2", "event: tick\ndata: n=3\nid: 3"]);
+  });
+
+  it("hono/jsx streaming rendering answers the fallback and then the late part", async () => {
+    const html = await (await fetch(`${t.url}/streams/jsx`)).text();
+    assert.match(html, /^<main><template id="H:\d+"><\/template><p>waiting<\/p><!--\/\$--><\/main>/);
+    assert.match(html, /<template data-hono-target="H:\d+"><p>arrived<\/p><\/template>/);
+  });
+
   it("a gzip CompressionStream body is inflated by Node's zlib on the client side", async () => {
     // node:http, not fetch: fetch would inflate the body itself.
     const [headers, raw] = await new Promise<[IncomingHttpHeaders, Buffer]>((resolve, reject) =>
