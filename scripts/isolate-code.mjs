@@ -48,8 +48,9 @@ const ENTRIES = [
 
 /**
  * Big third-party code the prelude loads on first use, not in every isolate: each is bundled on
- * its own into LAZY_SOURCES[key], a closure body the host hands the isolate when it asks
- * (host.ts, lazySource) and the prelude evaluates once (streams.ts). Not in PRELUDE_SOURCE:
+ * its own into LAZY_SOURCES[key], a script whose completion value is the entry's default export,
+ * that the host runs in an isolate when it first asks (streams.ts; web/lazy-parts.ts, with a V8
+ * code cache). Not in PRELUDE_SOURCE:
  * every isolate keeps its script's source, and these parts would triple it (~190 KB more per
  * isolate, measured) for modules that never touch a stream. `packages` are the npm packages the
  * entry may bundle (the rest must stay in this folder).
@@ -108,12 +109,12 @@ export async function buildIsolateCode() {
   }
   const lazy = [];
   for (const part of LAZY) {
-    const wrap = (body, value) => `"use strict";\n${body}return ${value};\n//# sourceURL=lively:${part.key}\n`;
-    lazy.push(`  ${part.key}: ${JSON.stringify(await bundle({ ...part, wrap, check: (code) => new Function(code) }))},`);
+    const wrap = (body, value) => `(function () {\n"use strict";\n${body}return ${value};\n})();\n`;
+    lazy.push(`  ${part.key}: ${JSON.stringify(await bundle({ ...part, wrap, check: (code) => new Script(code) }))},`);
   }
   parts.push(
     "",
-    "/** Closure bodies the prelude evaluates on first use (streams.ts), by name: each returns its entry's default export. */",
+    "/** Scripts the host runs in an isolate on its first use of them (web/lazy-parts.ts), by name: each one's value is its entry's default export. */",
     `export const LAZY_SOURCES = {\n${lazy.join("\n")}\n} as const;`,
   );
   const out = `${parts.join("\n")}\n`;

@@ -170,8 +170,8 @@ export interface HostFunctions {
   randomUUID(): string;
   digest(hash: HashName, data: Uint8Array): ArrayBuffer;
   hmac(hash: HashName, key: Uint8Array, data: Uint8Array): ArrayBuffer;
-  /** The source of a part of the prelude loaded on first use (streams.ts): a closure body returning its exports. */
-  lazySource(part: LazyPart): string;
+  /** Runs a part of the prelude loaded on first use (streams.ts) in this context; answers its exports, made in the isolate. */
+  loadLazy(part: LazyPart): unknown;
   setTimer(id: number, ms: number): void;
   clearTimer(id: number): void;
   startAsync<K extends HostAsyncKind>(id: number, kind: K, payload: HostAsync[K]["payload"]): void;

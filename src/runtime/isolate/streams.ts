@@ -3,8 +3,8 @@
  * the few stream operations the bodies need (body.ts).
  *
  * The classes come from streams-lib.ts (web-streams-polyfill; why a package is said there),
- * which scripts/isolate-code.mjs bundles apart from the prelude: the host hands its source over
- * when asked (host.lazySource), once per isolate. Each global below starts as a getter, and the
+ * which scripts/isolate-code.mjs bundles apart from the prelude: the host runs it in this
+ * context when asked (host.loadLazy), once per isolate. Each global below starts as a getter, and the
  * first one read (or the first body stream made) evaluates that source and turns every global
  * still lazy into a plain value, as the Web platform's are. A module that never touches a stream pays nothing; one that builds a
  * TransformStream at import time just loads it then. Assigning a global first replaces it
@@ -20,10 +20,8 @@ import type { LazyPart } from "./protocol.ts";
 import type { StreamClasses } from "./streams-lib.ts";
 import { kInspect } from "./util.ts";
 
-// Captured before module code runs: the lazy parts are evaluated with the real Function.
-const FunctionConstructor = Function;
-/** Evaluates a lazy part's source (a closure body the host keeps; its frames read `lively:<part>`). */
-const loadPart = <T>(part: LazyPart): T => new FunctionConstructor(host.lazySource(part))() as T;
+/** A lazy part's exports: the host runs it in this context (web/lazy-parts.ts; its frames read `lively:<part>`). */
+const loadPart = <T>(part: LazyPart): T => host.loadLazy(part) as T;
 
 export type { ReadableStream };
 export type ByteStream = ReadableStream<Uint8Array>;

@@ -26,9 +26,9 @@ import type {
   LogLevel,
   UrlFields,
 } from "../isolate/protocol.ts";
-import { LAZY_SOURCES } from "../isolate-code.generated.ts";
-import type { Ivm, IvmContext } from "../ivm/isolated-vm.ts";
+import type { Ivm, IvmContext, IvmIsolate } from "../ivm/isolated-vm.ts";
 import { asWebContext, asWebIvm, type HostFunction, type WebReference } from "./ivm-types.ts";
+import { loadLazyPart } from "./lazy-parts.ts";
 
 export type { LogLevel, UrlFields };
 
@@ -54,6 +54,8 @@ export interface HostBindingsOptions {
    * on the host. Default 100.
    */
   maxPendingAsync?: number;
+  /** The context's isolate: lazy parts of the prelude (streams) then load with a V8 code cache (lazy-parts.ts). */
+  isolate?: IvmIsolate;
   /** The isolate scheduled host work (a timer, an env.call, a fetch): the dispatcher starts watching its CPU. */
   onActivity?: () => void;
   /** A timer callback or host-work continuation finished its task (the isolate is not stuck in it). */
@@ -285,10 +287,7 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     digest: (name: string, data: Uint8Array) => exactBuffer(createHash(hashArg(name)).update(bytesArg(data, "data")).digest()),
     hmac: (name: string, key: Uint8Array, data: Uint8Array) =>
       exactBuffer(createHmac(hashArg(name), bytesArg(key, "key")).update(bytesArg(data, "data")).digest()),
-    lazySource: (part: string) => {
-      if (part !== "streams" && part !== "compression") throw new TypeError(`no lazy part ${String(part)}`);
-      return LAZY_SOURCES[part];
-    },
+    loadLazy: (part: string) => loadLazyPart(context, options.isolate, part),
     setTimer,
     clearTimer,
     startAsync,

@@ -28,7 +28,7 @@ export async function createWebSandbox(): Promise<WebSandbox> {
   const isolate = new ivm.Isolate({ memoryLimit: 64 });
   const context = await isolate.createContext();
   const logs: [LogLevel, string][] = [];
-  const bindings = await installHostBindings(context, ivm, { onLog: (level, text) => logs.push([level, text]) });
+  const bindings = await installHostBindings(context, ivm, { isolate, onLog: (level, text) => logs.push([level, text]) });
   const wire = runPrelude(isolate, context);
   // Test-only globals: in a served isolate the wire functions are never on the global (the
   // dispatcher gets them by reference); the web tests call them by these names.
