@@ -1,7 +1,7 @@
 /**
  * The host half of the web platform: the functions the prelude calls through `__livelyHost`
- * (URL parsing, text encoding, crypto, timers, console), installed on a context before the
- * prelude runs. Each is an `ivm.Callback`; arguments and results are copied. Most are called
+ * (URL parsing, text encoding, crypto, timers, console, the prelude's lazy parts), installed on
+ * a context before the prelude runs. Each is an `ivm.Callback`; arguments and results are copied. Most are called
  * synchronously: ~7 µs when the isolate runs on Node's main thread, but ~150 µs from
  * isolated-vm's own thread (where requests run), which must wait for the main thread's event
  * loop. So the calls that return nothing (console lines, timer starts and stops) are
