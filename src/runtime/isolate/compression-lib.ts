@@ -90,6 +90,17 @@ const codecs = {
   decompress: (format: CompressionFormat): Codec =>
     format === "gzip" ? new Gunzip() : format === "deflate" ? new Unzlib() : new Inflate(),
   trailerCheck: (format: CompressionFormat) => new TrailerCheck(format),
+  /**
+   * Whether a raw DEFLATE decoder holds input past the end of its stream (junk the spec refuses;
+   * gzip's and zlib's trailer checks catch theirs). fflate does not say, so this reads its
+   * state: `s.f` the final block was begun, `s.l` still inside a block, `p` the unused input
+   * whose first byte is partly used when `s.p & 7` (fflate 0.8; streams.test.ts checks it).
+   */
+  junkAfterEnd: (codec: Codec): boolean => {
+    const { s, p } = codec as unknown as { s?: { f?: number; l?: unknown; p?: number }; p?: Uint8Array };
+    if (!s || !p || !s.f || s.l) return false;
+    return p.length > ((s.p ?? 0) & 7 ? 1 : 0);
+  },
 };
 export type Codecs = typeof codecs;
 export default codecs;

@@ -6,8 +6,8 @@
  * before its end error the stream with a TypeError, as the Compression Streams spec says.
  * fflate checks neither gzip's CRC-32 and length nor zlib's Adler-32, so the trailer is
  * checked too (compression-lib.ts, TrailerCheck; a single-member gzip's only: a multi-member
- * one is not). Data after the end of the compressed stream is not detected yet (the spec wants
- * a TypeError).
+ * one is not), and data after the end of the compressed stream is refused (a raw DEFLATE
+ * stream's through fflate's state: compression-lib.ts, junkAfterEnd).
  */
 import { def } from "./bindings.ts";
 import type { Codec, CompressionFormat } from "./compression-lib.ts";
@@ -38,6 +38,8 @@ function codecStream(codec: Codec, format: CompressionFormat, decompressing: boo
     } catch (error) {
       throw new TypeError("The " + format + " data is corrupt or cut short: " + message(error));
     }
+    if (decompressing && format === "deflate-raw" && compressionCodecs().junkAfterEnd(codec))
+      throw new TypeError("The deflate-raw data goes on after its end");
   };
   return new (streams().TransformStream)<unknown, Uint8Array>({
     start(controller) {

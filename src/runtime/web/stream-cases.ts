@@ -199,6 +199,22 @@ export const STREAM_CASES: StreamCase[] = [
       return expect([results, unknown], [["TypeError", "TypeError", "TypeError", "TypeError", "TypeError", "TypeError", "no error"], "TypeError"]);`,
   },
   {
+    area: "compression",
+    name: "data after the end of the compressed stream fails with TypeError, in every format",
+    code: `
+      const fail = (p) => p.then(() => "no error", (e) => e.name);
+      const out = [];
+      for (const format of ["gzip", "deflate", "deflate-raw"]) {
+        const packed = await bytes(ReadableStream.from([new TextEncoder().encode("hello hello hello")]).pipeThrough(new CompressionStream(format)));
+        for (const junk of [[1], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]) {
+          const whole = new Uint8Array([...packed, ...junk]);
+          out.push(await fail(read(ReadableStream.from([whole]).pipeThrough(new DecompressionStream(format)))));
+          out.push(await fail(read(ReadableStream.from([packed, new Uint8Array(junk)]).pipeThrough(new DecompressionStream(format)))));
+        }
+      }
+      return expect(out, Array(12).fill("TypeError"));`,
+  },
+  {
     area: "bodies",
     name: "Response.body is a ReadableStream of bytes, null without a body, and reading it uses the body",
     code: `
