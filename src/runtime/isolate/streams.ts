@@ -40,6 +40,8 @@ const GLOBALS = [
   "TransformStreamDefaultController",
   "ByteLengthQueuingStrategy",
   "CountQueuingStrategy",
+  "IdentityTransformStream",
+  "FixedLengthStream",
 ] as const satisfies readonly (keyof StreamClasses)[];
 
 const apply = Reflect.apply;

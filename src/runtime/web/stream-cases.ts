@@ -125,6 +125,18 @@ export const STREAM_CASES: StreamCase[] = [
       return expect([wrote, readErr], ["bad chunk", "bad chunk"]);`,
   },
   {
+    area: "streams",
+    name: "workerd's IdentityTransformStream passes bytes, and FixedLengthStream errors on the wrong length",
+    code: `
+      const fail = (p) => p.then(() => "ok", (e) => e.name);
+      const id = await bytes(ReadableStream.from([new Uint8Array([1, 2]), new Uint8Array([3])]).pipeThrough(new IdentityTransformStream()));
+      const exact = await bytes(ReadableStream.from([new Uint8Array([1, 2, 3])]).pipeThrough(new FixedLengthStream(3)));
+      const short = await fail(read(ReadableStream.from([new Uint8Array([1])]).pipeThrough(new FixedLengthStream(3))));
+      const long = await fail(read(ReadableStream.from([new Uint8Array(4)]).pipeThrough(new FixedLengthStream(3))));
+      const text = await fail(read(ReadableStream.from(["text"]).pipeThrough(new IdentityTransformStream())));
+      return expect([[...id], [...exact], short, long, text, new IdentityTransformStream() instanceof TransformStream], [[1, 2, 3], [1, 2, 3], "TypeError", "TypeError", "TypeError", true]);`,
+  },
+  {
     area: "encoding streams",
     name: "TextEncoderStream joins a surrogate pair split between two chunks",
     code: `
