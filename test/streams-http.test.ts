@@ -66,6 +66,14 @@ describe("stream bodies over HTTP", () => {
     assert.equal(await (await fetch(`${t.url}/streams/shout?say=hey`)).text(), "HEY");
   });
 
+  it("an endless stream body stops at the 128 MiB a body is held to, and the module serves the next request", async () => {
+    const response = await fetch(`${t.url}/streams/endless`);
+    assert.equal(response.status, 500);
+    assert.equal(response.headers.get("x-lively-error"), "module-error");
+    await response.arrayBuffer();
+    assert.equal(await (await fetch(`${t.url}/streams/bytes`)).text(), "hi!");
+  });
+
   it("a request's body stream becomes the response's body", async () => {
     const response = await fetch(`${t.url}/streams/echo`, { method: "POST", body: "echo me" });
     assert.equal(response.headers.get("x-used-before"), "false");
