@@ -50,10 +50,9 @@ const ENTRIES = [
  * Big third-party code the prelude loads on first use, not in every isolate: each is bundled on
  * its own into LAZY_SOURCES[key], a script whose completion value is the entry's default export,
  * that the host runs in an isolate when it first asks (streams.ts; web/lazy-parts.ts, with a V8
- * code cache). Not in PRELUDE_SOURCE:
- * every isolate keeps its script's source, and these parts would triple it (~190 KB more per
- * isolate, measured) for modules that never touch a stream. `packages` are the npm packages the
- * entry may bundle (the rest must stay in this folder).
+ * code cache). Not in PRELUDE_SOURCE: every isolate keeps its script's source, and these parts
+ * would triple it (~190 KB more per isolate, measured) for modules that never touch a stream.
+ * `packages` are the npm packages the entry may bundle (the rest must stay in this folder).
  */
 const LAZY = [
   { key: "streams", entry: "streams-lib.ts", packages: ["web-streams-polyfill"] },
