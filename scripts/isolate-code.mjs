@@ -46,9 +46,22 @@ const ENTRIES = [
   },
 ];
 
+/**
+ * Big third-party code the prelude loads on first use, not in every isolate: each is bundled on
+ * its own into LAZY_SOURCES[key], a script whose completion value is the entry's default export,
+ * that the host runs in an isolate when it first asks (streams.ts; web/lazy-parts.ts, with a V8
+ * code cache). Not in PRELUDE_SOURCE: every isolate keeps its script's source, and these parts
+ * would triple it (~190 KB more per isolate, measured) for modules that never touch a stream.
+ * `packages` are the npm packages the entry may bundle (the rest must stay in this folder).
+ */
+const LAZY = [
+  { key: "streams", entry: "streams-lib.ts", packages: ["web-streams-polyfill"] },
+  { key: "compression", entry: "compression-lib.ts", packages: ["fflate"] },
+];
+
 const DEFAULT_EXPORT = /export\s*\{\s*([\w$]+)\s+as\s+default\s*\}\s*;?\s*$/;
 
-async function bundle({ entry, wrap, check }) {
+async function bundle({ entry, wrap, check, packages = [] }) {
   const result = await build({
     entryPoints: [`${SOURCE_DIR}/${entry}`],
     absWorkingDir: new URL(".", ROOT).pathname,
@@ -68,7 +81,8 @@ async function bundle({ entry, wrap, check }) {
     metafile: true,
   });
   // The folder runs inside isolates: an import from the host side would be bundled into them.
-  const outside = Object.keys(result.metafile.inputs).filter((input) => !input.startsWith(`${SOURCE_DIR}/`));
+  const allowed = [`${SOURCE_DIR}/`, ...packages.map((name) => `node_modules/${name}/`)];
+  const outside = Object.keys(result.metafile.inputs).filter((input) => !allowed.some((prefix) => input.startsWith(prefix)));
   if (outside.length > 0) throw new Error(`${entry}: imports code from outside ${SOURCE_DIR}/: ${outside.join(", ")}`);
   const text = result.outputFiles[0].text;
   const match = DEFAULT_EXPORT.exec(text);
@@ -92,6 +106,16 @@ export async function buildIsolateCode() {
   for (const entry of ENTRIES) {
     parts.push("", `/** ${entry.doc} */`, `export const ${entry.name} = ${JSON.stringify(await bundle(entry))};`);
   }
+  const lazy = [];
+  for (const part of LAZY) {
+    const wrap = (body, value) => `(function () {\n"use strict";\n${body}return ${value};\n})();\n`;
+    lazy.push(`  ${part.key}: ${JSON.stringify(await bundle({ ...part, wrap, check: (code) => new Script(code) }))},`);
+  }
+  parts.push(
+    "",
+    "/** Scripts the host runs in an isolate on its first use of them (web/lazy-parts.ts), by name: each one's value is its entry's default export. */",
+    `export const LAZY_SOURCES = {\n${lazy.join("\n")}\n} as const;`,
+  );
   const out = `${parts.join("\n")}\n`;
   const path = new URL(GENERATED, ROOT);
   const before = await readFile(path, "utf8").catch(() => "");

@@ -55,6 +55,13 @@ describeEachBackend("fetch from a module", (backend) => {
           const r = await fetch("${origin}/echo?x=1", { method: "POST", body: "payload", headers: { "x-token": "t1" } });
           return Response.json({ status: r.status, header: r.headers.get("x-upstream"), url: r.url, json: await r.json() });
         }
+        if (what === "stream") {
+          // A stream body is read whole and sent; the answer's body reads as a stream.
+          const body = ReadableStream.from(["streamed ", "payload"]).pipeThrough(new TextEncoderStream());
+          const r = await fetch("${origin}/echo", { method: "POST", body });
+          const text = await new Response(r.body.pipeThrough(new TextDecoderStream()).pipeThrough(new TextEncoderStream())).text();
+          return Response.json({ sent: JSON.parse(text).body, used: r.bodyUsed });
+        }
         if (what === "abort") {
           const controller = new AbortController();
           setTimeout(() => controller.abort(), 50);
@@ -99,6 +106,10 @@ describeEachBackend("fetch from a module", (backend) => {
       url: `${origin}/echo?x=1`,
       json: { method: "POST", url: "/echo?x=1", body: "payload", auth: "t1" },
     });
+  });
+
+  it("sends a stream body whole, and the answer's body reads as a stream", async () => {
+    assert.deepEqual(await get("stream"), { sent: "streamed payload", used: true });
   });
 
   it("checks every redirect hop against the allowlist", async () => {

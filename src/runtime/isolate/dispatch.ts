@@ -71,6 +71,7 @@ let version: string;
 let vars: Readonly<Record<string, string>>;
 let toRequest: PreludeWire["toRequest"];
 let fromResponse: PreludeWire["fromResponse"];
+let settleBody: PreludeWire["settleBody"];
 let hostAsync: PreludeWire["hostAsync"];
 let report: PreludeWire["reportError"];
 let ns: Namespace | null = null;
@@ -89,6 +90,7 @@ export default function createDispatcher(
   version = versionName;
   toRequest = wire.toRequest;
   fromResponse = wire.fromResponse;
+  settleBody = wire.settleBody;
   hostAsync = wire.hostAsync;
   report = wire.reportError;
   vars = freeze(parse(varsJson));
@@ -210,7 +212,8 @@ const runFetch = (item: FetchItem) => {
   };
   let pending: Promise<unknown>;
   try {
-    pending = promiseResolve(apply(fetch, handler, [toRequest(item), makeEnv(item), ctx]));
+    // settleBody: a stream body is read whole before the response goes (wire.ts says where streaming will go).
+    pending = then(promiseResolve(apply(fetch, handler, [toRequest(item), makeEnv(item), ctx])), settleBody, undefined);
   } catch (error) {
     settle(slot, threw(error));
     return;

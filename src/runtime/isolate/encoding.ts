@@ -149,7 +149,7 @@ interface DecoderOptions {
   fatal?: boolean;
   ignoreBOM?: boolean;
 }
-class TextDecoder {
+export class TextDecoder {
   #encoding: string;
   #fatal: boolean;
   #ignoreBOM: boolean;

@@ -16,6 +16,8 @@ const FETCH_REDIRECT: readonly string[] = ["follow", "manual", "error"];
 async function fetch(input: unknown, init: ConstructorParameters<typeof Request>[1] = undefined) {
   const request = input instanceof Request && init === undefined ? input : new Request(input, init);
   if (request.bodyUsed) throw new TypeError("fetch: the request's body was already read");
+  // A stream body is read whole first: the host's fetch takes bytes (streaming it is the next step).
+  await bodyInternals.settle(request);
   const body = bodyInternals.get(request);
   const bytes = body === null ? null : typeof body === "string" ? utf8Encode(body) : body;
   const plain: FetchPayload = {

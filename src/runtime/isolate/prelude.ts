@@ -22,10 +22,12 @@ import "./headers.ts";
 import "./request.ts";
 import "./response.ts";
 import "./fetch.ts";
+import "./encoding-streams.ts";
+import "./compression.ts";
 import { reportError } from "./console.ts";
 import { hostAsync } from "./host-async.ts";
 import type { Request } from "./request.ts";
-import { type WireRequest, type WireResponse, wireFromResponse, wireToRequest } from "./wire.ts";
+import { settleBody, type WireRequest, type WireResponse, wireFromResponse, wireToRequest } from "./wire.ts";
 
 /** What the prelude hands the dispatcher (dispatch.ts). */
 export interface PreludeWire {
@@ -33,11 +35,22 @@ export interface PreludeWire {
   toRequest(plain: WireRequest): Request;
   /** The handler's answer as plain data; throws TypeError "the handler returned <type>, not a Response" for anything else. */
   fromResponse(value: unknown): WireResponse;
+  /**
+   * The handler's answer once its body can be sent: itself, or a promise of it after a stream
+   * body was read whole (wire.ts; the seam for streaming responses to the socket).
+   */
+  settleBody(value: unknown): unknown;
   /** Host work the isolate awaits (env.call, fetch). */
   hostAsync: typeof hostAsync;
   /** The prelude's reportError: logs "Uncaught …". */
   reportError(error: unknown): void;
 }
 
-const wire: PreludeWire = Object.freeze({ toRequest: wireToRequest, fromResponse: wireFromResponse, hostAsync, reportError });
+const wire: PreludeWire = Object.freeze({
+  toRequest: wireToRequest,
+  fromResponse: wireFromResponse,
+  settleBody,
+  hostAsync,
+  reportError,
+});
 export default wire;

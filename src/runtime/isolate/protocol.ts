@@ -42,6 +42,9 @@ export type UrlSetter = Exclude<keyof UrlFields, "href" | "origin">;
 /** The hashes crypto.subtle.digest computes with one synchronous host call (MD5 as workerd has it, for digest only). */
 export type HashName = "MD5" | "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512";
 
+/** The parts of the prelude the isolate loads on first use (scripts/isolate-code.mjs, LAZY). */
+export type LazyPart = "streams" | "compression";
+
 /** How fetch() follows redirects. */
 export type RedirectMode = "follow" | "manual" | "error";
 
@@ -217,6 +220,8 @@ export interface HostFunctions {
   digest(hash: HashName, data: Uint8Array): ArrayBuffer;
   /** HMAC sign (`signature` null) or verify with a sealed key; null: not an HMAC key for that use (ask the async way). */
   subtleHmac(sealed: Uint8Array, data: Uint8Array, signature: Uint8Array | null): ArrayBuffer | boolean | null;
+  /** Runs a part of the prelude loaded on first use (streams.ts) in this context; answers its exports, made in the isolate. */
+  loadLazy(part: LazyPart): unknown;
   setTimer(id: number, ms: number): void;
   clearTimer(id: number): void;
   startAsync<K extends HostAsyncKind>(id: number, kind: K, payload: HostAsync[K]["payload"]): void;

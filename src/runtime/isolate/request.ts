@@ -66,8 +66,8 @@ export class Request extends Body {
     this.#redirect = options.redirect !== undefined ? String(options.redirect) : src ? src.redirect : "follow";
     this.#signal = options.signal ?? (src ? src.signal : null);
     if (options.body !== undefined && options.body !== null) setBody(this, options.body, this.#headers);
-    else if (src && options.body === undefined && bodyInternals.get(src) !== null) bodyInternals.set(this, bodyInternals.consume(src));
-    if (bodyInternals.get(this) !== null && (this.#method === "GET" || this.#method === "HEAD"))
+    else if (src && options.body === undefined) bodyInternals.take(src, this);
+    if (bodyInternals.has(this) && (this.#method === "GET" || this.#method === "HEAD"))
       throw new TypeError("Request with GET/HEAD method cannot have body.");
   }
   get method() {
@@ -95,7 +95,7 @@ export class Request extends Body {
   clone() {
     if (this.bodyUsed) throw new TypeError("Request body is already used");
     const r = newRequest(this.#url, { method: this.#method, headers: this.#headers, redirect: this.#redirect, signal: this.#signal });
-    bodyInternals.set(r, bodyInternals.get(this));
+    bodyInternals.copy(this, r);
     return r;
   }
   get [Symbol.toStringTag]() {

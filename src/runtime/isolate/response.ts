@@ -102,7 +102,7 @@ export class Response extends Body {
     if (this.bodyUsed) throw new TypeError("Response body is already used");
     const r = newResponse(null, { status: this.#status === 0 ? 200 : this.#status, statusText: this.#statusText, headers: this.#headers });
     if (this.#type === "error") responseInternals.makeError(r);
-    bodyInternals.set(r, bodyInternals.get(this));
+    bodyInternals.copy(this, r);
     return r;
   }
   static json(data: unknown, init: ResponseInit | undefined = undefined) {

@@ -1,8 +1,8 @@
 /**
- * Inside the isolate (see bindings.ts): the two functions the dispatcher uses to turn the host's
+ * Inside the isolate (see bindings.ts): the functions the dispatcher uses to turn the host's
  * request into a Request and the handler's Response into plain data (protocol.ts, FetchItem and
- * ResponseResult). The prelude returns them; they are never globals, so module code cannot
- * reach them. Brand checks (#field in value), not instanceof: a module may redefine
+ * ResponseResult), with settleBody between the handler and fromResponse for streamed bodies.
+ * The prelude returns them; they are never globals, so module code cannot reach them. Brand checks (#field in value), not instanceof: a module may redefine
  * Symbol.hasInstance on any class it sees.
  */
 import { bodyInternals, kWire } from "./body.ts";
@@ -52,5 +52,23 @@ export function wireFromResponse(value: unknown): WireResponse {
       headers[n++] = p[1];
     }
   }
-  return { status: responseInternals.status(value), headers, body: bodyInternals.get(value) };
+  const body = bodyInternals.get(value);
+  if (body === null && bodyInternals.has(value)) throw new TypeError("fromResponse: the body is a stream; settleBody reads it first");
+  return { status: responseInternals.status(value), headers, body };
+}
+
+/**
+ * What the dispatcher awaits between the handler's answer and fromResponse: `value` itself, or,
+ * when it is a Response whose body is a stream the module made, a promise of `value` once that
+ * stream has been read to its end into bytes (its body then whole and unread, so fromResponse
+ * sends it as any other). A stream that errors rejects: the request fails as if the handler threw.
+ *
+ * The seam for streaming responses to the socket: instead of reading the stream whole here,
+ * the next step sends the head as soon as the handler answers and forwards each chunk to the
+ * host as it is read (host work with backpressure, cancelled when the client goes away).
+ */
+export function settleBody(value: unknown): unknown {
+  if (!responseInternals.is(value)) return value;
+  const settling = bodyInternals.settle(value);
+  return settling === null ? value : settling.then(() => value);
 }

@@ -45,7 +45,7 @@ export async function createModuleIsolate(options: ModuleIsolateOptions): Promis
   try {
     const context = await isolate.createContext();
     const { memoryMb: _memory, ...hostOptions } = options;
-    bindings = await installHostBindings(context, ivm, { ...hostOptions, onLog: options.onLog ?? (() => undefined) });
+    bindings = await installHostBindings(context, ivm, { ...hostOptions, isolate, onLog: options.onLog ?? (() => undefined) });
     const wire = runPrelude(isolate, context);
     return { isolate, context, bindings, wire, dispose };
   } catch (error) {

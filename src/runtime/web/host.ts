@@ -1,7 +1,7 @@
 /**
  * The host half of the web platform: the functions the prelude calls through `__livelyHost`
- * (URL parsing, text encoding, crypto, timers, console), installed on a context before the
- * prelude runs. Each is an `ivm.Callback`; arguments and results are copied. Most are called
+ * (URL parsing, text encoding, crypto, timers, console, the prelude's lazy parts), installed on
+ * a context before the prelude runs. Each is an `ivm.Callback`; arguments and results are copied. Most are called
  * synchronously: ~7 µs when the isolate runs on Node's main thread, but ~150 µs from
  * isolated-vm's own thread (where requests run), which must wait for the main thread's event
  * loop. So the calls that return nothing (console lines, timer starts and stops) are
@@ -26,9 +26,10 @@ import type {
   LogLevel,
   UrlFields,
 } from "../isolate/protocol.ts";
-import type { Ivm, IvmContext } from "../ivm/isolated-vm.ts";
+import type { Ivm, IvmContext, IvmIsolate } from "../ivm/isolated-vm.ts";
 import { createSubtleHost } from "./crypto-host.ts";
 import { asWebContext, asWebIvm, type HostFunction, type WebReference } from "./ivm-types.ts";
+import { loadLazyPart } from "./lazy-parts.ts";
 
 export type { LogLevel, UrlFields };
 
@@ -54,6 +55,8 @@ export interface HostBindingsOptions {
    * on the host. Default 100.
    */
   maxPendingAsync?: number;
+  /** The context's isolate: lazy parts of the prelude (streams) then load with a V8 code cache (lazy-parts.ts). */
+  isolate?: IvmIsolate;
   /** The isolate scheduled host work (a timer, an env.call, a fetch): the dispatcher starts watching its CPU. */
   onActivity?: () => void;
   /** A timer callback or host-work continuation finished its task (the isolate is not stuck in it). */
@@ -286,6 +289,7 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     randomUUID: () => randomUUID(),
     digest: (name: string, data: Uint8Array) => exactBuffer(createHash(hashArg(name)).update(bytesArg(data, "data")).digest()),
     subtleHmac: subtle.hmac,
+    loadLazy: (part: string) => loadLazyPart(context, options.isolate, part),
     setTimer,
     clearTimer,
     startAsync,

@@ -9,7 +9,9 @@
  *   crypto (getRandomValues, randomUUID, subtle: digest, and the rest of WebCrypto as host work
  *   done by ./crypto-host.ts), CryptoKey, SubtleCrypto, console, setTimeout/clearTimeout,
  *   setInterval/clearInterval, queueMicrotask, reportError, structuredClone, DOMException,
- *   Event, EventTarget, AbortController, AbortSignal, performance, navigator, self;
+ *   Event, EventTarget, AbortController, AbortSignal, performance, navigator, self,
+ *   TextEncoderStream, TextDecoderStream, CompressionStream, DecompressionStream, and the
+ *   WHATWG Streams classes (ReadableStream…), which load on first use (isolate/streams.ts);
  *
  * and returns (as the script's completion value, never as globals a module could reach) the
  * wire functions the dispatcher calls (isolate/prelude.ts, PreludeWire):
@@ -17,6 +19,8 @@
  *   toRequest({ method, url, headers: [name, value, …], body: Uint8Array | null }) -> Request
  *   fromResponse(value) -> { status, headers: [name, value, …], body: Uint8Array | string | null }
  *     (throws TypeError "the handler returned <type>, not a Response" for anything else)
+ *   settleBody(value) -> value, or a promise of it once a stream body was read whole (the
+ *     dispatcher awaits it before fromResponse; where streaming to the socket will go)
  *   hostAsync(kind, payload, signal?) -> Promise   host work the isolate awaits (env.call, fetch)
  *   reportError(error)                              the prelude's reportError (logs "Uncaught …")
  *

@@ -28,12 +28,12 @@ export async function createWebSandbox(): Promise<WebSandbox> {
   const isolate = new ivm.Isolate({ memoryLimit: 64 });
   const context = await isolate.createContext();
   const logs: [LogLevel, string][] = [];
-  const bindings = await installHostBindings(context, ivm, { onLog: (level, text) => logs.push([level, text]) });
+  const bindings = await installHostBindings(context, ivm, { isolate, onLog: (level, text) => logs.push([level, text]) });
   const wire = runPrelude(isolate, context);
   // Test-only globals: in a served isolate the wire functions are never on the global (the
   // dispatcher gets them by reference); the web tests call them by these names.
   (context as unknown as ClosureContext & { evalClosureSync(code: string, args: unknown[]): unknown }).evalClosureSync(
-    `for (const [name, value] of [["__testToRequest", $0.toRequest], ["__testFromResponse", $0.fromResponse]])
+    `for (const [name, value] of [["__testToRequest", $0.toRequest], ["__testFromResponse", $0.fromResponse], ["__testSettleBody", $0.settleBody]])
        Object.defineProperty(globalThis, name, { value, enumerable: false });`,
     [wire.derefInto()],
   );
