@@ -22,7 +22,7 @@ export interface ArtifactShape {
 
 export interface ValidateOptions {
   memoryLimitMb?: number;
-  /** CPU budget for top-level code. */
+  /** CPU budget for top-level code, its top-level awaits' continuations included. */
   timeoutMs?: number;
   /** Wall budget, for top-level `await` that never settles. */
   wallTimeoutMs?: number;
@@ -77,7 +77,9 @@ function describe(error: unknown, sourceMap: string | undefined): { message: str
 
 export async function validateArtifact(artifact: string, options: ValidateOptions = {}, sourceMap?: string): Promise<ArtifactShape> {
   // The same Web platform as serving: top-level code may use URL, TextEncoder, crypto…
-  const target = await createModuleIsolate({ memoryMb: options.memoryLimitMb ?? 128 });
+  const cpuMs = options.timeoutMs ?? 1000;
+  // timerTimeoutMs: a top-level await's continuation runs as a timer or host-work task, under the same CPU limit.
+  const target = await createModuleIsolate({ memoryMb: options.memoryLimitMb ?? 128, timerTimeoutMs: cpuMs });
   try {
     const { context } = target;
     // Before the module's top-level code, which may replace Object.keys or JSON for itself (../isolate/export-shape.ts).
@@ -87,7 +89,7 @@ export async function validateArtifact(artifact: string, options: ValidateOption
     }) as IvmReference;
     let namespace: IvmReference;
     try {
-      namespace = await evaluateModule(target, artifact, { cpuMs: options.timeoutMs ?? 1000, wallMs: options.wallTimeoutMs ?? 5000 });
+      namespace = await evaluateModule(target, artifact, { cpuMs, wallMs: options.wallTimeoutMs ?? 5000 });
     } catch (error) {
       if (!(error instanceof ModuleLoadFailure)) throw error;
       if (error.stage === "imports")
