@@ -81,7 +81,6 @@ export async function createModuleIsolate(options: ModuleIsolateOptions): Promis
   }
 }
 
-
 export interface EvaluateLimits {
   /** CPU time the top-level code may use in all, across its awaits. */
   cpuMs: number;
