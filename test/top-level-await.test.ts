@@ -7,14 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { generateKeyPairSync, sign } from "node:crypto";
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BACKENDS } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
+import { joseProject } from "./helpers/jose-project.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
-import { tempDir } from "./helpers/temp-dir.ts";
 
 const WALL_MS = 1500;
 
@@ -51,26 +48,10 @@ const config = await Promise.resolve(null);
 if (!config) throw new Error("no config found");
 `;
 
-/** A project folder with `worker.js` (and jose linked into node_modules when it imports it). */
-function project(source: string): string {
-  const dir = tempDir("lively-tla-");
-  writeFileSync(
-    join(dir, "package.json"),
-    JSON.stringify({ name: "tla-app", private: true, main: "worker.js", dependencies: { jose: "*" } }),
-  );
-  writeFileSync(join(dir, "worker.js"), source);
-  mkdirSync(join(dir, "node_modules"));
-  // jose's package root: its exports map hides package.json, so walk up from the entry it resolves to.
-  let root = dirname(createRequire(import.meta.url).resolve("jose"));
-  while (!root.endsWith(`${"/"}jose`)) root = dirname(root);
-  symlinkSync(root, join(dir, "node_modules", "jose"), "dir");
-  return dir;
-}
-
 describe("top-level await, deployed with lively deploy DIR and served over HTTP", () => {
   let t: TestNode;
   const deploy = (source: string, name: string) =>
-    runCli({ url: t.url, token: t.adminToken, cwd: project(source) }, ["deploy", ".", "--name", name]);
+    runCli({ url: t.url, token: t.adminToken, cwd: joseProject(source) }, ["deploy", ".", "--name", name]);
   const stored = async (name: string) => (await runCli({ url: t.url, token: t.adminToken }, ["versions", name, "--json"])).code === 0;
 
   before(async () => {

@@ -9,7 +9,7 @@
 
 import { KV_BINDING_NAME } from "../../code/kv-bindings.ts";
 import { LivelyError } from "../../errors.ts";
-import type { CallPayload, FetchedResponse, FetchPayload, Untrusted } from "../isolate/protocol.ts";
+import type { CallPayload, Untrusted } from "../isolate/protocol.ts";
 import { DISPATCH_SOURCE } from "../isolate-code.generated.ts";
 import { checkCallResult, checkResponse } from "../response-check.ts";
 import type {
@@ -17,7 +17,6 @@ import type {
   CallModule,
   LoadedVersion,
   LoadRequest,
-  ModuleFetch,
   ModuleRun,
   PlainRequest,
   PlainResponse,
