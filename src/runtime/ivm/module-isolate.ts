@@ -145,9 +145,11 @@ export async function evaluateModule(target: ModuleIsolate, artifact: string, li
     throw new Error(`import of '${wanted}' is not allowed`);
   });
   const cpuStart = isolate.cpuTime;
+  const hostStart = target.bindings.hostTimeNs;
   target.loading = {
     taskDone() {
-      const usedMs = Number(isolate.cpuTime - cpuStart) / 1e6;
+      // As for requests: the isolate's CPU plus what its synchronous host calls are charged.
+      const usedMs = (Number(isolate.cpuTime - cpuStart) + target.bindings.hostTimeNs - hostStart) / 1e6;
       if (usedMs > limits.cpuMs) {
         failed(new ModuleLoadFailure("unfinished", undefined, `the module's top-level code used more than ${limits.cpuMs} ms of CPU time`));
       }
@@ -173,7 +175,10 @@ export async function evaluateModule(target: ModuleIsolate, artifact: string, li
   try {
     // The first task: the synchronous part, and whatever its microtasks finish without the host.
     // Awaited even when the body ended in it: isolated-vm sets the namespace after the call.
-    await Promise.race([module.evaluate({ timeout: limits.cpuMs }), wall, failure]);
+    // `promise: true` is ignored by 5.0.4 and 6.x; isolated-vm PR #568 (merged 2026-08, in no
+    // release we use) honours it, and then this settles at the body's end or with its rejection
+    // itself, the suffix's signal redundant but harmless.
+    await Promise.race([module.evaluate({ timeout: limits.cpuMs, promise: true }), wall, failure]);
     await Promise.race([done, wall, failure]);
   } catch (error) {
     if (error instanceof ModuleLoadFailure) throw error;
