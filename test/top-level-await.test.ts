@@ -1,12 +1,14 @@
 /**
  * Top-level `await` end to end: folders deployed with `lively deploy DIR` to a real node and
- * served over real HTTP. A module whose exports come from awaited timers, crypto.subtle and
- * jose's importSPKI at module scope serves them; one whose top-level await rejects is refused
+ * served over real HTTP. A module whose exports come from awaited timers, crypto.subtle, fetch
+ * (under its allowlist, at deploy too) and jose's importSPKI at module scope serves them; one whose top-level await rejects is refused
  * with the source file, line and column and nothing stored; one that never settles is refused
  * at the wall limit. The isolate-level cases are in src/runtime/ivm/module-isolate.test.ts.
  */
 import assert from "node:assert/strict";
 import { generateKeyPairSync, sign } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { BACKENDS } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
@@ -50,16 +52,27 @@ if (!config) throw new Error("no config found");
 
 describe("top-level await, deployed with lively deploy DIR and served over HTTP", () => {
   let t: TestNode;
-  const deploy = (source: string, name: string) =>
-    runCli({ url: t.url, token: t.adminToken, cwd: joseProject(source) }, ["deploy", ".", "--name", name]);
+  const deploy = (source: string, name: string, extra: string[] = []) =>
+    runCli({ url: t.url, token: t.adminToken, cwd: joseProject(source) }, ["deploy", ".", "--name", name, ...extra]);
   const stored = async (name: string) => (await runCli({ url: t.url, token: t.adminToken }, ["versions", name, "--json"])).code === 0;
 
+  let upstream: Server;
+  let origin = "";
+
   before(async () => {
+    upstream = createServer((_, response) => response.end("config from upstream"));
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
     t = await startTestNode(BACKENDS.find((b) => b.name === "sqlite") ?? BACKENDS[0], {
       sandboxLimits: { memoryMb: 64, cpuMs: 1000, wallMs: WALL_MS },
     });
+    const opened = await t.api("POST", "/network/allow", { body: { range: "127.0.0.0/8", note: "the test's upstream" } });
+    assert.equal(opened.status, 201, JSON.stringify(opened.body));
   });
-  after(() => t?.close());
+  after(async () => {
+    await t?.close();
+    upstream?.close();
+  });
 
   it("serves exports made by awaited timers and crypto.subtle", async () => {
     const deployed = await deploy(AWAITS, "awaits");
@@ -80,6 +93,20 @@ describe("top-level await, deployed with lively deploy DIR and served over HTTP"
     assert.deepEqual([ok.status, await ok.json()], [200, { sub: "user-7" }]);
     const forged = await fetch(`${t.url}/jose-tla?token=${input}.${signature.slice(0, -4)}AAAA`);
     assert.equal(forged.status, 401);
+  });
+
+  it("awaits fetch at module scope under the module's allowlist, at deploy as when served", async () => {
+    const source = `const config = await (await fetch("${origin}/config")).text();\nexport default { fetch: () => new Response(config) };`;
+    await t.deploy("fetcher", "export default { fetch: () => new Response('v1') };");
+    const refused = await deploy(source, "fetcher");
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /the module's top-level code throws: fetch to http:\/\/127\.0\.0\.1:\d+\/config is not allowed/);
+    const allowed = await t.api("PATCH", "/modules/fetcher/config", { body: { fetchAllow: [origin.replace("http://", "")] } });
+    assert.equal(allowed.status, 200, JSON.stringify(allowed.body));
+    const deployed = await deploy(source, "fetcher", ["--channel", "production", "--wait"]);
+    assert.equal(deployed.code, 0, deployed.stderr);
+    const response = await fetch(`${t.url}/fetcher`);
+    assert.deepEqual([response.status, await response.text()], [200, "config from upstream"]);
   });
 
   it("refuses a top-level await that rejects with its file, line and column, and stores nothing", async () => {
