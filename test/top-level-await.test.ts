@@ -1,19 +1,18 @@
 /**
  * Top-level `await` end to end: folders deployed with `lively deploy DIR` to a real node and
- * served over real HTTP. A module whose exports come from awaited timers, crypto.subtle, fetch
- * (under its allowlist, at deploy too) and jose's importSPKI at module scope serves them; one whose top-level await rejects is refused
- * with the source file, line and column and nothing stored; one that never settles is refused
- * at the wall limit. The isolate-level cases are in src/runtime/ivm/module-isolate.test.ts.
+ * served over real HTTP. A module whose exports come from awaited timers, crypto.subtle,
+ * fetch (under its allowlist, at deploy too) and jose's importSPKI at module scope serves them;
+ * one whose top-level await rejects is refused with the source file, line and column and
+ * nothing stored; one that never settles is refused at the wall limit. The isolate-level cases are in src/runtime/ivm/module-isolate.test.ts.
  */
 import assert from "node:assert/strict";
 import { generateKeyPairSync, sign } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { BACKENDS } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { joseProject } from "./helpers/jose-project.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
+import { startTextServer } from "./helpers/text-server.ts";
 
 const WALL_MS = 1500;
 
@@ -56,13 +55,10 @@ describe("top-level await, deployed with lively deploy DIR and served over HTTP"
     runCli({ url: t.url, token: t.adminToken, cwd: joseProject(source) }, ["deploy", ".", "--name", name, ...extra]);
   const stored = async (name: string) => (await runCli({ url: t.url, token: t.adminToken }, ["versions", name, "--json"])).code === 0;
 
-  let upstream: Server;
-  let origin = "";
+  let upstream: Awaited<ReturnType<typeof startTextServer>>;
 
   before(async () => {
-    upstream = createServer((_, response) => response.end("config from upstream"));
-    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-    origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    upstream = await startTextServer("config from upstream");
     t = await startTestNode(BACKENDS.find((b) => b.name === "sqlite") ?? BACKENDS[0], {
       sandboxLimits: { memoryMb: 64, cpuMs: 1000, wallMs: WALL_MS },
     });
@@ -96,12 +92,12 @@ describe("top-level await, deployed with lively deploy DIR and served over HTTP"
   });
 
   it("awaits fetch at module scope under the module's allowlist, at deploy as when served", async () => {
-    const source = `const config = await (await fetch("${origin}/config")).text();\nexport default { fetch: () => new Response(config) };`;
+    const source = `const config = await (await fetch("${upstream.origin}/config")).text();\nexport default { fetch: () => new Response(config) };`;
     await t.deploy("fetcher", "export default { fetch: () => new Response('v1') };");
     const refused = await deploy(source, "fetcher");
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /the module's top-level code throws: fetch to http:\/\/127\.0\.0\.1:\d+\/config is not allowed/);
-    const allowed = await t.api("PATCH", "/modules/fetcher/config", { body: { fetchAllow: [origin.replace("http://", "")] } });
+    const allowed = await t.api("PATCH", "/modules/fetcher/config", { body: { fetchAllow: [upstream.origin.replace("http://", "")] } });
     assert.equal(allowed.status, 200, JSON.stringify(allowed.body));
     const deployed = await deploy(source, "fetcher", ["--channel", "production", "--wait"]);
     assert.equal(deployed.code, 0, deployed.stderr);

@@ -6,9 +6,8 @@
  * source map. Deploys and serving over HTTP: test/top-level-await.test.ts.
  */
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { startTextServer } from "../../../test/helpers/text-server.ts";
 import { compileSource } from "../../code/compile.ts";
 import type { LivelyError } from "../../errors.ts";
 import { fetchHandler } from "./fetch-handler.ts";
@@ -43,14 +42,11 @@ async function failureOf(code: string, limits = LIMITS): Promise<ModuleLoadFailu
 }
 
 describe("evaluateModule: top-level await of host work", () => {
-  let server: Server;
-  let origin = "";
+  let upstream: Awaited<ReturnType<typeof startTextServer>>;
   before(async () => {
-    server = createServer((_, response) => response.end("from the host"));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    upstream = await startTextServer("from the host");
   });
-  after(() => server.close());
+  after(() => upstream.close());
 
   it("waits for a timer, crypto.subtle.importKey and digest, and a chain of them", async () => {
     const code = `
@@ -75,7 +71,7 @@ describe("evaluateModule: top-level await of host work", () => {
         }),
       },
     });
-    const code = `const text = await (await fetch("${origin}/")).text(); export const answer = text;`;
+    const code = `const text = await (await fetch("${upstream.origin}/")).text(); export const answer = text;`;
     assert.deepEqual(await exportsOf(code, target), { answer: "from the host" });
   });
 
