@@ -118,6 +118,13 @@ for (const backend of BACKENDS) {
         assert.equal(error.details?.line, 1);
         return true;
       });
+      const lateThrow = 'export const f = () => 1;\nawait new Promise((r) => setTimeout(r, 1));\nthrow new Error("boom after await")';
+      await assert.rejects(publish(store, "bad", lateThrow), (error: LivelyError) => {
+        assert.equal(error.code, "invalid_code");
+        assert.match(error.message, /index\.ts:3:\d+: boom after await/, "a top-level await's rejection has its place too");
+        assert.equal(error.details?.line, 3);
+        return true;
+      });
       await assert.rejects(publish(store, "bad", "export default 42;"), /default export must be an object with a fetch/);
       await assert.rejects(publish(store, "bad", "export const answer = 42;"), /must be a function/);
       await assert.rejects(publish(store, "bad", "const x = 1;"), /exports nothing/);

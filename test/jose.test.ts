@@ -7,14 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { constants, createCipheriv, generateKeyPairSync, type KeyObject, publicEncrypt, randomBytes, sign, verify } from "node:crypto";
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BACKENDS } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
+import { joseProject } from "./helpers/jose-project.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
-import { tempDir } from "./helpers/temp-dir.ts";
 
 const WORKER = `
 import { compactDecrypt, importPKCS8, importSPKI, jwtVerify, SignJWT } from "jose";
@@ -72,21 +69,6 @@ function jwe(publicKey: KeyObject, text: string): string {
   return [header, b64url(encryptedKey), b64url(iv), b64url(ciphertext), b64url(cipher.getAuthTag())].join(".");
 }
 
-function project(): string {
-  const dir = tempDir("lively-jose-");
-  writeFileSync(
-    join(dir, "package.json"),
-    JSON.stringify({ name: "jose-app", private: true, main: "worker.js", dependencies: { jose: "*" } }),
-  );
-  writeFileSync(join(dir, "worker.js"), WORKER);
-  mkdirSync(join(dir, "node_modules"));
-  // jose's package root: its exports map hides package.json, so walk up from the entry it resolves to.
-  let root = dirname(createRequire(import.meta.url).resolve("jose"));
-  while (!root.endsWith(`${"/"}jose`)) root = dirname(root);
-  symlinkSync(root, join(dir, "node_modules", "jose"), "dir");
-  return dir;
-}
-
 describe("jose on Lively, deployed with lively deploy DIR, over HTTP", () => {
   let t: TestNode;
   const post = async (path: string, body: object) => {
@@ -97,7 +79,13 @@ describe("jose on Lively, deployed with lively deploy DIR, over HTTP", () => {
 
   before(async () => {
     t = await startTestNode(BACKENDS.find((b) => b.name === "sqlite") ?? BACKENDS[0]);
-    const deployed = await runCli({ url: t.url, token: t.adminToken, cwd: project() }, ["deploy", ".", "--name", "jose", "--json"]);
+    const deployed = await runCli({ url: t.url, token: t.adminToken, cwd: joseProject(WORKER) }, [
+      "deploy",
+      ".",
+      "--name",
+      "jose",
+      "--json",
+    ]);
     assert.equal(deployed.code, 0, deployed.stderr);
     const versions = (await runCli({ url: t.url, token: t.adminToken }, ["versions", "jose", "--json"])).json();
     assert.deepEqual(

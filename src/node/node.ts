@@ -60,7 +60,7 @@ import { LOAD_BUDGET_DEFAULTS, LoadBudget } from "../runtime/load-budget.ts";
 import { ModuleKv } from "../runtime/module-kv.ts";
 import { ModuleLogs, toModuleLogLevel } from "../runtime/module-logs.ts";
 import { startPreloading } from "../runtime/preload.ts";
-import { DEFAULT_SANDBOX_LIMITS } from "../runtime/sandbox.ts";
+import { DEFAULT_SANDBOX_LIMITS, type ModuleFetch } from "../runtime/sandbox.ts";
 import { VersionCache } from "../runtime/version-cache.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
@@ -228,13 +228,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       isReferenced: (module, version) => index.isReferenced(module, version),
       // vars, limit overrides; a change of them reloads the module's versions on their next request
       settings: (module) => index.settings(module),
-      makeFetch: (module, fetchAllow) =>
-        createHostFetch({
-          isAllowed: (url) => fetchAllowed(fetchAllow, url),
-          allowlist: fetchAllow,
-          hint: `allow hosts with: lively config ${module} --allow-fetch HOST`,
-          addresses: () => index.network(), // read per connection: `lively network allow` applies at once
-        }),
+      makeFetch: (module, fetchAllow) => moduleFetch(index, module, fetchAllow),
       // One NodeKv for every isolate on the node: they share its read cache.
       makeKv: (module, bindings) => new ModuleKv({ kv: moduleKv, module, bindings }),
       callModule: async (caller, module, fn, args) =>
@@ -277,11 +271,18 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       tokens,
       health,
       // Under the limits the module will be served with: code that only fits the node's defaults must not deploy.
+      // Its fetch too, under its allowlist: a top-level `await fetch(...)` runs here as it will when served.
       validate: (artifact, sourceMap, module) => {
-        const limits = effectiveSandboxLimits(nodeLimits, index.settings(module)?.limits);
+        const settings = index.settings(module);
+        const limits = effectiveSandboxLimits(nodeLimits, settings?.limits);
         return validateArtifact(
           artifact,
-          { memoryLimitMb: limits.memoryMb, timeoutMs: limits.cpuMs, wallTimeoutMs: limits.wallMs },
+          {
+            memoryLimitMb: limits.memoryMb,
+            timeoutMs: limits.cpuMs,
+            wallTimeoutMs: limits.wallMs,
+            fetch: moduleFetch(index, module, settings?.fetchAllow ?? []),
+          },
           sourceMap,
         );
       },
@@ -396,5 +397,15 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       events.close();
       logs.close();
     },
+  });
+}
+
+/** A module's fetch: its allowlist, and the node's address policy read per connection (`lively network allow` applies at once). */
+function moduleFetch(index: ChannelIndex, module: string, fetchAllow: readonly string[]): ModuleFetch {
+  return createHostFetch({
+    isAllowed: (url) => fetchAllowed(fetchAllow, url),
+    allowlist: fetchAllow,
+    hint: `allow hosts with: lively config ${module} --allow-fetch HOST`,
+    addresses: () => index.network(),
   });
 }

@@ -9,7 +9,7 @@
 
 import { KV_BINDING_NAME } from "../../code/kv-bindings.ts";
 import { LivelyError } from "../../errors.ts";
-import type { CallPayload, FetchedResponse, FetchPayload, Untrusted } from "../isolate/protocol.ts";
+import type { CallPayload, Untrusted } from "../isolate/protocol.ts";
 import { DISPATCH_SOURCE } from "../isolate-code.generated.ts";
 import { checkCallResult, checkResponse } from "../response-check.ts";
 import type {
@@ -17,7 +17,6 @@ import type {
   CallModule,
   LoadedVersion,
   LoadRequest,
-  ModuleFetch,
   ModuleRun,
   PlainRequest,
   PlainResponse,
@@ -27,6 +26,7 @@ import type {
 import { Watchdog } from "../watchdog.ts";
 import type { HostBindings } from "../web/prelude.ts";
 import { Dispatcher } from "./dispatcher.ts";
+import { fetchHandler } from "./fetch-handler.ts";
 import { type IvmIsolate, type IvmReference, loadIsolatedVm } from "./isolated-vm.ts";
 import { kvHandler } from "./kv-handler.ts";
 import { describeReason, newErrorId } from "./limit-errors.ts";
@@ -176,40 +176,6 @@ function callHandler(callModule: CallModule | undefined, dispatcher: () => Dispa
     } finally {
       chain.pending--;
     }
-  };
-}
-
-const REDIRECT_MODES = new Set(["follow", "manual", "error"]);
-
-/** fetch() as the isolate's host-async "fetch" handler: what the isolate sent is checked, never trusted. */
-function fetchHandler(moduleFetch: ModuleFetch | undefined): (payload: unknown, signal: AbortSignal) => Promise<FetchedResponse> {
-  return async (payload, signal) => {
-    const p = payload as Untrusted<FetchPayload> | null;
-    const headersOk =
-      Array.isArray(p?.headers) &&
-      p.headers.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === "string" && typeof pair[1] === "string");
-    if (
-      !p ||
-      typeof p.method !== "string" ||
-      typeof p.url !== "string" ||
-      !headersOk ||
-      !(p.body === null || p.body instanceof Uint8Array) ||
-      typeof p.redirect !== "string" ||
-      !REDIRECT_MODES.has(p.redirect)
-    ) {
-      throw new TypeError("fetch: malformed request");
-    }
-    if (!moduleFetch) throw new TypeError("fetch is not available here");
-    return moduleFetch(
-      {
-        method: p.method,
-        url: p.url,
-        headers: p.headers as FetchPayload["headers"],
-        body: p.body as FetchPayload["body"],
-        redirect: p.redirect as FetchPayload["redirect"],
-      },
-      signal,
-    );
   };
 }
 

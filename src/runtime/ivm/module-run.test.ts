@@ -1,7 +1,7 @@
 /**
  * A module appliance's run at the sandbox level, with real isolates: `ctx` as run(ctx) sees it,
  * the abort reaching `ctx.signal`, a rejection's message and stack, a synchronous loop at start
- * ended by the CPU limit, dispose ending a run that ignores its signal, and a serving load that
+ * ended by the CPU limit, a run after top-level awaits, dispose ending a run that ignores its signal, and a serving load that
  * refuses to start a run. The node-level behaviour (stop, restart, logs) is in
  * test/appliances-module.test.ts.
  */
@@ -79,6 +79,18 @@ describe("module runs in their own isolate", () => {
     const outcome = await run.ended;
     assert.equal(outcome.ok, false);
     assert.equal(version.disposed, true);
+  });
+
+  it("starts a run after the module's top-level awaits of host work, with what they made", async () => {
+    const lines: string[] = [];
+    const version = await load(
+      `const key = await crypto.subtle.importKey("raw", new Uint8Array(8), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+      const ready = await new Promise((resolve) => setTimeout(() => resolve("ready"), 5));
+      export async function run(ctx) { ctx.log(ready, key.type) }`,
+      lines,
+    );
+    assert.deepEqual(await version.startRun(INPUT).ended, { ok: true });
+    assert.deepEqual(lines, ["log ready secret"]);
   });
 
   it("starts a run only in an isolate loaded for it, and only once", async () => {

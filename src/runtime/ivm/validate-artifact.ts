@@ -10,6 +10,8 @@ import { SourceMap } from "node:module";
 import { LivelyError } from "../../errors.ts";
 import type { ExportShape, Untrusted } from "../isolate/protocol.ts";
 import { EXPORT_SHAPE_SOURCE } from "../isolate-code.generated.ts";
+import type { ModuleFetch } from "../sandbox.ts";
+import { fetchHandler } from "./fetch-handler.ts";
 import type { IvmReference } from "./isolated-vm.ts";
 import { createModuleIsolate, evaluateModule, ModuleLoadFailure } from "./module-isolate.ts";
 
@@ -22,10 +24,12 @@ export interface ArtifactShape {
 
 export interface ValidateOptions {
   memoryLimitMb?: number;
-  /** CPU budget for top-level code. */
+  /** CPU budget for top-level code, its top-level awaits' continuations included. */
   timeoutMs?: number;
   /** Wall budget, for top-level `await` that never settles. */
   wallTimeoutMs?: number;
+  /** The module's fetch (its allowlist), for a top-level `await fetch(...)`; without it fetch rejects. */
+  fetch?: ModuleFetch;
 }
 
 /** The probe's answer, checked: module code ran in that isolate and may have replaced JSON.stringify. */
@@ -77,7 +81,13 @@ function describe(error: unknown, sourceMap: string | undefined): { message: str
 
 export async function validateArtifact(artifact: string, options: ValidateOptions = {}, sourceMap?: string): Promise<ArtifactShape> {
   // The same Web platform as serving: top-level code may use URL, TextEncoder, crypto…
-  const target = await createModuleIsolate({ memoryMb: options.memoryLimitMb ?? 128 });
+  const cpuMs = options.timeoutMs ?? 1000;
+  // timerTimeoutMs: a top-level await's continuation runs as a timer or host-work task, under the same CPU limit.
+  const target = await createModuleIsolate({
+    memoryMb: options.memoryLimitMb ?? 128,
+    timerTimeoutMs: cpuMs,
+    asyncHandlers: { fetch: fetchHandler(options.fetch) },
+  });
   try {
     const { context } = target;
     // Before the module's top-level code, which may replace Object.keys or JSON for itself (../isolate/export-shape.ts).
@@ -87,7 +97,7 @@ export async function validateArtifact(artifact: string, options: ValidateOption
     }) as IvmReference;
     let namespace: IvmReference;
     try {
-      namespace = await evaluateModule(target, artifact, { cpuMs: options.timeoutMs ?? 1000, wallMs: options.wallTimeoutMs ?? 5000 });
+      namespace = await evaluateModule(target, artifact, { cpuMs, wallMs: options.wallTimeoutMs ?? 5000 });
     } catch (error) {
       if (!(error instanceof ModuleLoadFailure)) throw error;
       if (error.stage === "imports")
