@@ -71,24 +71,23 @@ describe("limits that hold", () => {
     it("a request past its wall time answers 504 alone; a neighbour on the same isolate answers, and nothing restarts", async () => {
       await h.deploy(
         "mixed",
-        `export default { fetch(request) {
+        // A counter in the isolate's memory: it goes on counting only while the same isolate serves.
+        `let served = 0;
+         export default { fetch(request) {
            if (new URL(request.url).searchParams.has("hang")) return new Promise(() => {});
-           return new Response("fine");
+           return new Response("fine " + ++served);
          } }`,
       );
-      assert.equal((await get("/mixed/")).status, 200);
-      const before = await h.status();
+      assert.equal(await (await get("/mixed/")).text(), "fine 1");
       const hung = get("/mixed/?hang");
       // A neighbour that starts while the hung request is in flight, on the same isolate.
-      assert.equal(await (await get("/mixed/")).text(), "fine");
+      assert.equal(await (await get("/mixed/")).text(), "fine 2");
       const answer = await hung;
       assert.equal(answer.status, 504);
       assert.equal(answer.headers.get("x-lively-error"), "exceeded-wall");
       assert.match(((await answer.json()) as { error: { message: string } }).error.message, /the module keeps serving/);
-      assert.equal(await (await get("/mixed/")).text(), "fine");
-      const after = await h.status();
-      assert.equal(after.isolateRestarts, before.isolateRestarts, "a wall timeout disposes nothing");
-      assert.equal(after.loads, before.loads, "the same isolate kept serving");
+      // Node-wide counters would also count other modules of this file killed late on a busy machine.
+      assert.equal(await (await get("/mixed/")).text(), "fine 3", "a wall timeout disposes nothing: the same isolate kept serving");
     });
 
     it("when one request's CPU kills the isolate, a waiting GET is retried on a fresh one and a POST gets 503 with retry-after", async () => {
