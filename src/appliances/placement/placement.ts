@@ -208,6 +208,9 @@ export class Placement {
     const lost: string[] = [];
     try {
       await this.renew(lost);
+      // At once, before the slower rest of the round: the keeper must not fire on the old deadline.
+      this.armKeeper();
+      if (lost.length > 0) this.options.onLost(lost);
       const snapshot = await store.read(async (db) => ({
         heads: await listApplianceHeads(db),
         leases: await listApplianceLeases(db),
@@ -231,12 +234,11 @@ export class Placement {
       await this.forgetFreeRows(snapshot.leases.leases, copiesByName);
       this.wakeAtNextExpiry(snapshot.leases.leases, snapshot.leases.nowMs, me);
       this.armKeeper();
-      if (lost.length > 0) this.options.onLost(lost);
       if (taken > 0 || lost.length > 0) this.options.onChange();
     } catch (error) {
       log.warn({ err: toError(error) }, "appliance placement round failed; retrying at the next one");
-      this.armKeeper();
-      if (lost.length > 0) this.options.onLost(lost);
+      this.armKeeper(); // lost, if any, was reported right after the renewal
+      if (lost.length > 0) this.options.onChange();
     }
   }
 
