@@ -38,7 +38,9 @@ describeEachBackend("placement rounds", (backend) => {
       leaseMs,
       downAfterMs: 10_000,
       onChange: () => undefined,
-      onLost: (instances) => lost.push(...instances),
+      onLost: async (instances) => {
+        lost.push(...instances);
+      },
       statusOf: () => ({ state: "ready" }),
     });
     placements.push(placement);

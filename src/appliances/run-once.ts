@@ -42,6 +42,8 @@ export interface LiveRun {
   readonly startedAt: number;
   /** Ask the run to end (a person's stop): idempotent, resolves with the stop's report. */
   stop(graceMs: number): Promise<StopReport>;
+  /** End it now, even while a graceful stop waits out its grace (a fenced copy): the runner's force. */
+  kill(): Promise<StopReport>;
 }
 
 /**
@@ -84,6 +86,11 @@ export async function runOnce<Spec>(setting: RunSetting<Spec>, live: (run: LiveR
     stop: (graceMs) => {
       requested ??= timedOut ?? handle.stop(graceMs);
       return requested;
+    },
+    kill: () => {
+      const killed = handle.kill();
+      requested ??= killed;
+      return killed;
     },
   };
   live(run);

@@ -90,7 +90,11 @@ export interface RunHandle {
    * call returns the first call's promise.
    */
   stop(graceMs: number): Promise<StopReport>;
-  /** `stop(0)`: no grace, what `lively app stop --kill` and a failed start use. */
+  /**
+   * `stop(0)`: no grace, what `lively app stop --kill` and a failed start use. A real force: a
+   * graceful stop under way does not hold it back (a fenced copy must end now, not at the end of
+   * its grace); the pending stop then resolves once the run is gone.
+   */
   kill(): Promise<StopReport>;
   /**
    * After the main process ended on its own (a crash or an exit): SIGKILL whatever of the run is

@@ -53,8 +53,11 @@ export interface PlacementOptions {
   keeper?: FenceKeeper;
   /** Copies were taken or lost: make the instances match (the manager's reconcile). */
   onChange: () => void;
-  /** These copies' leases are (or may be) gone: stop them now, without their grace. */
-  onLost: (instances: string[]) => void;
+  /**
+   * These copies' leases are (or may be) gone: stop them now, without their grace. Resolves once
+   * their runs have ended: until then the keeper stays armed for them.
+   */
+  onLost: (instances: string[]) => Promise<void>;
   /** The status a held copy reports in its lease. */
   statusOf: (instance: string) => LeaseStatus | undefined;
 }
@@ -81,6 +84,8 @@ export class Placement {
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Copies `holds` gave up, for the next selfFence to report. */
   private readonly fencedNow: string[] = [];
+  /** Copies given up whose runs may still be alive, with their fence moments: the keeper stays armed for them. */
+  private readonly fencedRuns = new Map<string, number>();
   private closed = false;
   /** Live members of the last round, for crash-loop moves. */
   private liveNodes: string[] = [];
@@ -145,7 +150,7 @@ export class Placement {
     if (copy === undefined) return false;
     if (performance.now() < copy.fenceAt) return true;
     queueMicrotask(() => this.selfFence());
-    this.held.delete(instance);
+    this.giveUp(copy);
     this.fencedNow.push(instance);
     return false;
   }
@@ -210,7 +215,7 @@ export class Placement {
       await this.renew(lost);
       // At once, before the slower rest of the round: the keeper must not fire on the old deadline.
       this.armKeeper();
-      if (lost.length > 0) this.options.onLost(lost);
+      this.reportLost(lost);
       const snapshot = await store.read(async (db) => ({
         heads: await listApplianceHeads(db),
         leases: await listApplianceLeases(db),
@@ -263,7 +268,7 @@ export class Placement {
       if (renewed.has(copy.instance)) {
         copy.fenceAt = sentAt + this.leaseMs - this.margin;
       } else {
-        this.held.delete(copy.instance);
+        this.giveUp(copy);
         lost.push(copy.instance);
         this.options.log.warn({ appliance: copy.instance, token: copy.token }, "appliance lease lost: stopping this copy");
       }
@@ -322,29 +327,49 @@ export class Placement {
     clearTimeout(this.fenceTimer);
     if (this.closed) return;
     const copies = [...this.held.values()];
-    if (copies.length === 0) {
+    const deadlines = [...copies.map((copy) => copy.fenceAt), ...this.fencedRuns.values()];
+    if (deadlines.length === 0) {
       this.options.keeper?.disarm();
       return;
     }
-    const earliest = Math.min(...copies.map((copy) => copy.fenceAt));
-    const inMs = earliest - performance.now();
-    this.options.keeper?.arm(inMs);
+    this.options.keeper?.arm(Math.min(...deadlines) - performance.now());
+    if (copies.length === 0) return;
+    const inMs = Math.min(...copies.map((copy) => copy.fenceAt)) - performance.now();
     this.fenceTimer = setTimeout(() => this.selfFence(), Math.max(0, inMs));
     this.fenceTimer.unref();
   }
 
   private selfFence(): void {
     const now = performance.now();
-    const lost = [
-      ...this.fencedNow.splice(0),
-      ...[...this.held.values()].filter((copy) => copy.fenceAt <= now).map((copy) => copy.instance),
-    ];
-    for (const instance of lost) this.held.delete(instance);
+    const late = [...this.held.values()].filter((copy) => copy.fenceAt <= now);
+    for (const copy of late) this.giveUp(copy);
+    const lost = [...this.fencedNow.splice(0), ...late.map((copy) => copy.instance)];
+    this.armKeeper();
     if (lost.length > 0) {
       this.options.log.error({ appliances: lost }, "appliance leases not renewed in time: stopping those copies (self fence)");
-      this.options.onLost(lost);
+      this.reportLost(lost);
       this.options.onChange();
     }
-    this.armKeeper();
+  }
+
+  /** No longer held; its run may live on until the manager's kill ends it, so the keeper stays armed for it. */
+  private giveUp(copy: HeldCopy): void {
+    this.held.delete(copy.instance);
+    this.fencedRuns.set(copy.instance, copy.fenceAt);
+  }
+
+  /** The manager kills these copies' runs; once they have ended, the keeper need not cover them. */
+  private reportLost(lost: string[]): void {
+    if (lost.length === 0) return;
+    const fenceAts = lost.map((instance) => this.fencedRuns.get(instance));
+    void this.options
+      .onLost(lost)
+      .catch(() => undefined)
+      .then(() => {
+        lost.forEach((instance, i) => {
+          if (this.fencedRuns.get(instance) === fenceAts[i]) this.fencedRuns.delete(instance);
+        });
+        this.armKeeper();
+      });
   }
 }
