@@ -98,6 +98,26 @@ describe("appliances: stop", () => {
     assert.equal(app.status().state, "stopped");
   });
 
+  it("kills a run at once when the lease is gone by the time it has started (a slow start)", async () => {
+    let asked = 0;
+    // Held when the loop asks before starting; gone when run-once asks again once the run is live.
+    const mayRun = () => ++asked === 1;
+    const { app } = shellAppliance("late", { command: "node", args: ["-e", "setInterval(() => {}, 1e6)"] }, {}, { mayRun });
+    let started: string | null = null;
+    app.on("appliance:start", ({ runId }) => {
+      started = runId;
+    });
+    await app.start();
+    await eventually("stopped by the lease check", () => app.status().state === "stopped" && app.status().lastExit !== null);
+    assert.equal(app.status().lastExit?.why, "stopped");
+    assert.ok(asked >= 2, "asked again once the run was live");
+    assert.deepEqual(
+      listTagged((tag) => tag === tagOf("late", started)),
+      [],
+      "nothing of the run is left",
+    );
+  });
+
   it("leaves no process behind from 50 grandchildren (setsid, double forks) and frees their port", async () => {
     const port = await freePort();
     const dir = tempDir("lively-app-script-");

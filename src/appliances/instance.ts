@@ -329,6 +329,7 @@ class ManagedAppliance<Spec> implements Appliance {
           readiness: this.definition.readiness,
           settings: this.settings,
           leased: this.leased,
+          mayRun: this.mayRun,
           log: this.writer,
           logger: this.logger,
           restarts: () => this.restarts,

@@ -48,6 +48,11 @@ export interface RunContext {
   appliance: string;
   /** Unique across node restarts (time plus a counter), so a tag never names two runs. */
   runId: string;
+  /**
+   * Asked by a runner whose start is slow and has a last step (docker: between create and start):
+   * false, and it does not take that step (the copy's lease may be gone: placement's fence).
+   */
+  mayStart?: () => boolean;
 }
 
 /** The tag value of a run: what `RUN_TAG_VARIABLE` holds in each of its processes. */

@@ -50,6 +50,12 @@ async function startDocker(engine: Engine, spec: DockerSpec, context: RunContext
   const id = await createPulling(engine, options, context);
   try {
     const streams = await engine.attach(id, options.OpenStdin);
+    if (context.mayStart && !context.mayStart()) {
+      streams.connection.destroy();
+      throw new LivelyError("conflict", "this node lost the copy's lease while its container was created; not starting it", {
+        appliance: context.appliance,
+      });
+    }
     await engine.start(id);
     return attachedRun(engine, id, context, streams);
   } catch (error) {
