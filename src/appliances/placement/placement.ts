@@ -185,7 +185,7 @@ export class Placement {
     const failedOn = options.crashLooped ? [...new Set([...copy.failedOn, me])] : undefined;
     try {
       await this.options.store.writeUnordered((tx) =>
-        releaseApplianceLease(tx, { appliance: copy.appliance, copy: copy.copy, token: copy.token, failedOn }),
+        releaseApplianceLease(tx, { appliance: copy.appliance, copy: copy.copy, holder: me, token: copy.token, failedOn }),
       );
     } catch (error) {
       // It expires by itself; the copy is stopped already.
@@ -253,12 +253,13 @@ export class Placement {
       a.appliance === b.appliance ? a.copy - b.copy : a.appliance < b.appliance ? -1 : 1,
     );
     if (copies.length === 0) return;
+    const me = this.options.nodeId();
     const sentAt = performance.now();
     const renewed = await this.options.store.writeUnordered(async (tx) => {
       const ok = new Set<string>();
       for (const copy of copies) {
         const status = this.options.statusOf(copy.instance) ?? {};
-        const args = { appliance: copy.appliance, copy: copy.copy, token: copy.token, leaseMs: this.leaseMs, status };
+        const args = { appliance: copy.appliance, copy: copy.copy, holder: me, token: copy.token, leaseMs: this.leaseMs, status };
         if (await renewApplianceLease(tx, args)) ok.add(copy.instance);
       }
       return ok;
@@ -310,9 +311,9 @@ export class Placement {
     }
   }
 
-  /** Rows nobody holds of appliances removed (or copies no longer asked for): gone, with their failed-on lists. */
+  /** Released rows of appliances removed (or copies no longer asked for): gone, with their failed-on lists. */
   private async forgetFreeRows(leases: readonly ApplianceLeaseRecord[], copiesByName: ReadonlyMap<string, number>): Promise<void> {
-    const stale = leases.filter((l) => !l.live && l.copy >= (copiesByName.get(l.appliance) ?? 0));
+    const stale = leases.filter((l) => !l.live && l.holder === null && l.copy >= (copiesByName.get(l.appliance) ?? 0));
     if (stale.length === 0) return;
     await this.options.store.writeUnordered(async (tx) => {
       for (const lease of stale) await deleteFreeApplianceLease(tx, lease.appliance, lease.copy);
