@@ -87,6 +87,11 @@ export class Placement {
   /** Copies given up whose runs may still be alive, with their fence moments: the keeper stays armed for them. */
   private readonly fencedRuns = new Map<string, number>();
   private closed = false;
+  /** False once the manager is closing: renew what is held, take nothing more. */
+  private taking = true;
+  /** Copies given up here (self fence, lost); those a late renewal made ours again, to release once their runs end. */
+  private readonly givenUp = new WeakSet<HeldCopy>();
+  private readonly renewedAfterFence = new Map<string, HeldCopy>();
   /** Live members of the last round, for crash-loop moves. */
   private liveNodes: string[] = [];
 
@@ -181,29 +186,41 @@ export class Placement {
     const copy = this.held.get(instance);
     if (!copy) return;
     this.held.delete(instance);
-    const me = this.options.nodeId();
-    const failedOn = options.crashLooped ? [...new Set([...copy.failedOn, me])] : undefined;
-    try {
-      await this.options.store.writeUnordered((tx) =>
-        releaseApplianceLease(tx, { appliance: copy.appliance, copy: copy.copy, holder: me, token: copy.token, failedOn }),
-      );
-    } catch (error) {
-      // It expires by itself; the copy is stopped already.
-      this.options.log.warn({ err: toError(error), appliance: instance }, "appliance lease not released: it will expire");
-    }
+    const failedOn = options.crashLooped ? [...new Set([...copy.failedOn, this.options.nodeId()])] : undefined;
+    await this.releaseLease(copy, failedOn);
     this.armKeeper();
   }
 
-  /** No more rounds; the manager has stopped every copy: release what is left, let the keeper go. */
-  async close(): Promise<void> {
+  /** The manager is closing: keep renewing what is held (its copies stop with their grace), take nothing new. */
+  stopTaking(): void {
+    this.taking = false;
+  }
+
+  /** No more rounds, no timers (the node's shutdown time is past: its runs are being killed); the keeper stays until `close`. */
+  halt(): void {
     this.closed = true;
     clearInterval(this.timer);
     clearTimeout(this.fenceTimer);
     clearTimeout(this.soon);
     clearTimeout(this.expiryTimer);
+  }
+
+  /** No more rounds; the manager has stopped every copy: release what is left, let the keeper go. */
+  async close(): Promise<void> {
+    this.halt();
     await this.rounds;
     for (const instance of [...this.held.keys()]) await this.release(instance);
     this.options.keeper?.close();
+  }
+
+  private async releaseLease(copy: HeldCopy, failedOn?: string[]): Promise<void> {
+    const lease = { appliance: copy.appliance, copy: copy.copy, holder: this.options.nodeId(), token: copy.token, failedOn };
+    try {
+      await this.options.store.writeUnordered((tx) => releaseApplianceLease(tx, lease));
+    } catch (error) {
+      // It expires by itself; the copy is stopped already.
+      this.options.log.warn({ err: toError(error), appliance: copy.instance }, "appliance lease not released: it will expire");
+    }
   }
 
   private async runRound(): Promise<void> {
@@ -235,7 +252,7 @@ export class Placement {
       this.noteFailedOn(snapshot.leases.leases);
       const mine = planPlacement({ wanted, leases: snapshot.leases.leases, liveNodes: this.liveNodes }).filter((a) => a.node === me);
       let taken = 0;
-      for (const { appliance, copy } of mine) if (await this.take(appliance, copy, snapshot.leases.leases)) taken++;
+      for (const { appliance, copy } of mine) if (this.taking && (await this.take(appliance, copy, snapshot.leases.leases))) taken++;
       await this.forgetFreeRows(snapshot.leases.leases, copiesByName);
       this.wakeAtNextExpiry(snapshot.leases.leases, snapshot.leases.nowMs, me);
       this.armKeeper();
@@ -265,7 +282,14 @@ export class Placement {
       return ok;
     });
     for (const copy of copies) {
-      if (this.held.get(copy.instance) !== copy) continue; // released meanwhile
+      if (this.held.get(copy.instance) !== copy) {
+        // Released meanwhile, or given up by the self fence: renewed, it is ours again with no copy here.
+        if (renewed.has(copy.instance) && this.givenUp.has(copy)) {
+          if (this.fencedRuns.has(copy.instance)) this.renewedAfterFence.set(copy.instance, copy);
+          else void this.releaseLease(copy);
+        }
+        continue;
+      }
       if (renewed.has(copy.instance)) {
         copy.fenceAt = sentAt + this.leaseMs - this.margin;
       } else {
@@ -356,6 +380,7 @@ export class Placement {
   /** No longer held; its run may live on until the manager's kill ends it, so the keeper stays armed for it. */
   private giveUp(copy: HeldCopy): void {
     this.held.delete(copy.instance);
+    this.givenUp.add(copy);
     this.fencedRuns.set(copy.instance, copy.fenceAt);
   }
 
@@ -369,6 +394,9 @@ export class Placement {
       .then(() => {
         lost.forEach((instance, i) => {
           if (this.fencedRuns.get(instance) === fenceAts[i]) this.fencedRuns.delete(instance);
+          const renewed = this.renewedAfterFence.get(instance);
+          this.renewedAfterFence.delete(instance);
+          if (renewed) void this.releaseLease(renewed);
         });
         this.armKeeper();
       });
