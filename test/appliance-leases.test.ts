@@ -52,11 +52,15 @@ describeEachBackend("appliance leases", (backend) => {
 
   it("renews only with the current token and only before expiry, storing the holder's status", async () => {
     const token = (await take(store, "api", "a")) as number;
+    let holder = "a";
     const status = { state: "ready", pid: 42, restarts: 1, startedAt: new Date().toISOString(), lastExit: null };
     const renew = (t: number) =>
-      store.writeUnordered((tx) => renewApplianceLease(tx, { appliance: "api", copy: 0, token: t, leaseMs: 60_000, status }));
+      store.writeUnordered((tx) => renewApplianceLease(tx, { appliance: "api", copy: 0, holder, token: t, leaseMs: 60_000, status }));
     assert.equal(await renew(token), true);
     assert.equal(await renew(token - 1), false, "an old token is fenced");
+    holder = "b";
+    assert.equal(await renew(token), false, "another holder with the same token renews nothing");
+    holder = "a";
     const [lease] = await store.read((d) => leasesOfAppliance(d, "api"));
     assert.deepEqual(lease?.status, status);
     await expire(store, "api");
@@ -66,8 +70,13 @@ describeEachBackend("appliance leases", (backend) => {
   it("releases with the current token only, keeps the failed-on list, and frees the lease for anyone at once", async () => {
     const token = (await take(store, "worker", "a")) as number;
     const release = (t: number, failedOn?: string[]) =>
-      store.writeUnordered((tx) => releaseApplianceLease(tx, { appliance: "worker", copy: 0, token: t, failedOn }));
+      store.writeUnordered((tx) => releaseApplianceLease(tx, { appliance: "worker", copy: 0, holder: "a", token: t, failedOn }));
     assert.equal(await release(token + 1), false, "a newer token is not ours");
+    assert.equal(
+      await store.writeUnordered((tx) => releaseApplianceLease(tx, { appliance: "worker", copy: 0, holder: "b", token })),
+      false,
+      "another holder releases nothing",
+    );
     assert.equal(await release(token, ["a"]), true);
     const [released] = await store.read((d) => leasesOfAppliance(d, "worker"));
     assert.equal(released?.holder, null);
@@ -89,7 +98,7 @@ describeEachBackend("appliance leases", (backend) => {
     }
   });
 
-  it("ends every lease of a holder (its next life), naming it still, and forgets free rows only", async () => {
+  it("ends every lease of a holder (its next life), naming it still, and forgets released rows only", async () => {
     await take(store, "many", "gone", 0);
     await take(store, "many", "gone", 1);
     await take(store, "many", "stays", 2);
@@ -105,7 +114,11 @@ describeEachBackend("appliance leases", (backend) => {
         [2, "stays", true],
       ],
     );
-    assert.equal(await store.writeUnordered((tx) => deleteFreeApplianceLease(tx, "many", 1)), true);
+    assert.equal(await store.writeUnordered((tx) => deleteFreeApplianceLease(tx, "many", 1)), false, "lapsed, holder named: kept");
     assert.equal(await store.writeUnordered((tx) => deleteFreeApplianceLease(tx, "many", 2)), false, "held: kept");
+    const [, released] = await store.read((d) => leasesOfAppliance(d, "many"));
+    const release = { appliance: "many", copy: 1, holder: "gone", token: released?.token as number };
+    assert.equal(await store.writeUnordered((tx) => releaseApplianceLease(tx, release)), true);
+    assert.equal(await store.writeUnordered((tx) => deleteFreeApplianceLease(tx, "many", 1)), true, "released: forgotten");
   });
 });

@@ -29,6 +29,17 @@ async function canBind(port: number): Promise<boolean> {
   });
 }
 
+/** A run that logs SIGTERM and lives on, with a grace period no test waits out. */
+const ignoresTerm = (name: string) =>
+  shellAppliance(
+    name,
+    {
+      command: "node",
+      args: ["-e", "process.on('SIGTERM', () => console.log('got TERM')); console.log('up'); setInterval(() => {}, 1e6)"],
+    },
+    { readiness: { kind: "log", pattern: "^up$" }, settings: { graceMs: 600_000 } },
+  );
+
 describe("appliances: stop", () => {
   after(killAllAppliances);
 
@@ -61,14 +72,7 @@ describe("appliances: stop", () => {
   });
 
   it("a stop with kill skips the grace period and SIGTERM", async () => {
-    const { app, logDir } = shellAppliance(
-      "killed",
-      {
-        command: "node",
-        args: ["-e", "process.on('SIGTERM', () => console.log('got TERM')); console.log('up'); setInterval(() => {}, 1e6)"],
-      },
-      { readiness: { kind: "log", pattern: "^up$" }, settings: { graceMs: 600_000 } },
-    );
+    const { app, logDir } = ignoresTerm("killed");
     await app.start();
     await eventually("ready", () => app.status().state === "ready");
     assert.deepEqual(await settlesWithin("kill", app.stop({ kill: true })), { forced: true, killed: 1, escaped: 0 });
@@ -77,6 +81,41 @@ describe("appliances: stop", () => {
       ["up"],
     );
     await assert.rejects(app.stop({ graceMs: -1 }), /graceMs must be a number >= 0/);
+  });
+
+  it("a fence (lost lease) kills at once, even while a graceful stop waits out its grace", async () => {
+    const { app, logDir } = ignoresTerm("fenced");
+    await app.start();
+    await eventually("ready", () => app.status().state === "ready");
+    const run = identify(app.status().pid!)!;
+    const graceful = app.stop();
+    const logPath = join(logDir, "fenced.log");
+    await eventually("SIGTERM seen", async () => (await readLastLines(logPath, 10)).some((line) => line.text === "got TERM"));
+    await settlesWithin("fence, though a 600 s grace is under way", app.fence());
+    assert.equal(isAlive(run), false, "the run ended before the fence resolved");
+    const report = await settlesWithin("the graceful stop, cut short", graceful);
+    assert.equal(report.forced, true);
+    assert.equal(app.status().state, "stopped");
+  });
+
+  it("kills a run at once when the lease is gone by the time it has started (a slow start)", async () => {
+    let asked = 0;
+    // Held when the loop asks before starting; gone when run-once asks again once the run is live.
+    const mayRun = () => ++asked === 1;
+    const { app } = shellAppliance("late", { command: "node", args: ["-e", "setInterval(() => {}, 1e6)"] }, {}, { mayRun });
+    let started: string | null = null;
+    app.on("appliance:start", ({ runId }) => {
+      started = runId;
+    });
+    await app.start();
+    await eventually("stopped by the lease check", () => app.status().state === "stopped" && app.status().lastExit !== null);
+    assert.equal(app.status().lastExit?.why, "stopped");
+    assert.ok(asked >= 2, "asked again once the run was live");
+    assert.deepEqual(
+      listTagged((tag) => tag === tagOf("late", started)),
+      [],
+      "nothing of the run is left",
+    );
   });
 
   it("leaves no process behind from 50 grandchildren (setsid, double forks) and frees their port", async () => {

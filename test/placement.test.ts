@@ -38,7 +38,9 @@ describeEachBackend("placement rounds", (backend) => {
       leaseMs,
       downAfterMs: 10_000,
       onChange: () => undefined,
-      onLost: (instances) => lost.push(...instances),
+      onLost: async (instances) => {
+        lost.push(...instances);
+      },
       statusOf: () => ({ state: "ready" }),
     });
     placements.push(placement);
@@ -94,5 +96,18 @@ describeEachBackend("placement rounds", (backend) => {
     await eventually("the copy is given up", () => !e.placement.holds("fenced"));
     await eventually("and reported lost", () => e.lost.includes("fenced"));
     await e.placement.close();
+  });
+
+  it("takes nothing more once the manager is closing, but keeps renewing what it holds", async () => {
+    await createStoredAppliance(store, { config: { name: "closing", runner: "void", copies: 2 }, actor: "t" });
+    const f = node("f");
+    await f.placement.round();
+    assert.ok(f.placement.holds("closing#2"));
+    await f.placement.release("closing#2");
+    f.placement.stopTaking();
+    await f.placement.round();
+    assert.equal(f.placement.holds("closing#2"), false, "the released copy is not taken again");
+    assert.ok(f.placement.holds("closing"), "the held copy is renewed");
+    await f.placement.close();
   });
 });

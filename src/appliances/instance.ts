@@ -100,6 +100,12 @@ export interface Appliance {
   remove(): Promise<StopReport>;
   /** What a parent supervisor calls past its shutdown time. */
   kill(): void;
+  /**
+   * Its lease is lost: kill the run now, even while a graceful stop (or any other operation) is
+   * under way, and keep it stopped. Resolves once the run has ended (the fence keeper stays armed
+   * for it until then).
+   */
+  fence(): Promise<void>;
   /** Write to the current run's stdin (`lively app attach`); refused when no run or no stdin. */
   writeStdin(input: string): void;
   on<E extends keyof ApplianceEvents>(event: E, listener: (payload: ApplianceEvents[E]) => void): () => void;
@@ -141,6 +147,8 @@ class ManagedAppliance<Spec> implements Appliance {
   /** The stop under way and its grace period, for a run that starts while it is. */
   private stopping: Promise<StopReport> | undefined;
   private stopGraceMs = 0;
+  /** Its lease is lost: a run that starts now is killed, not stopped with a grace. Cleared by a start. */
+  private fenced = false;
   private removed = false;
   private wake = new AbortController();
   private queue: Promise<unknown> = Promise.resolve();
@@ -248,6 +256,17 @@ class ManagedAppliance<Spec> implements Appliance {
     void this.stop({ kill: true }).catch((err: unknown) => this.logger.error({ err: toError(err) }, "appliance kill failed"));
   }
 
+  fence(): Promise<void> {
+    this.fenced = true;
+    this.wanted = false;
+    this.wake.abort();
+    // Not through the queue: a graceful stop ahead of it would hold the kill back for its grace.
+    if (this.live) this.stopping = this.live.kill();
+    const ended = this.loop ?? Promise.resolve();
+    this.kill(); // then settle the state in order
+    return ended;
+  }
+
   private serial<T>(task: () => Promise<T>): Promise<T> {
     const run = this.queue.then(task);
     this.queue = run.catch(() => undefined);
@@ -261,6 +280,7 @@ class ManagedAppliance<Spec> implements Appliance {
     // A loop that ended by itself (no restart due) may still be closing its log: let it finish.
     await this.loop;
     this.policy.reset();
+    this.fenced = false;
     this.wanted = true;
     this.wake = new AbortController();
     let firstRun: () => void = () => undefined;
@@ -281,7 +301,7 @@ class ManagedAppliance<Spec> implements Appliance {
     this.wanted = false;
     this.stopGraceMs = graceMs;
     this.wake.abort();
-    this.stopping = this.live?.stop(graceMs);
+    this.stopping = this.fenced ? this.live?.kill() : this.live?.stop(graceMs);
     await this.loop;
     const report = (await this.stopping) ?? NOTHING_STOPPED;
     this.stopping = undefined;
@@ -292,7 +312,7 @@ class ManagedAppliance<Spec> implements Appliance {
   /** A run has started, or is over (undefined); one that started while a stop was under way is stopped at once. */
   private onLive(run: LiveRun | undefined): void {
     this.live = run;
-    if (run && !this.wanted) this.stopping = run.stop(this.stopGraceMs);
+    if (run && !this.wanted) this.stopping = this.fenced ? run.kill() : run.stop(this.stopGraceMs);
   }
 
   private async runLoop(firstRun: () => void): Promise<void> {
@@ -309,6 +329,7 @@ class ManagedAppliance<Spec> implements Appliance {
           readiness: this.definition.readiness,
           settings: this.settings,
           leased: this.leased,
+          mayRun: this.mayRun,
           log: this.writer,
           logger: this.logger,
           restarts: () => this.restarts,

@@ -219,15 +219,18 @@ export abstract class ManagerCore {
     }
   }
 
-  /** Leases lost (or not renewed in time): kill those copies now; the reconcile that follows drops them. */
-  protected fence(instances: readonly string[]): void {
-    for (const instance of instances) {
-      const entry = this.entries.get(instance);
-      if (!entry) continue;
-      void entry.app
-        .stop({ kill: true })
-        .catch((err: unknown) => this.log.error({ err: toError(err), appliance: instance }, "fenced stop failed"));
-    }
+  /**
+   * Leases lost (or not renewed in time): kill those copies now, even in the middle of a graceful
+   * stop; the reconcile that follows drops them. Resolves once their runs have ended.
+   */
+  protected async fence(instances: readonly string[]): Promise<void> {
+    const ended = instances.map((instance) =>
+      this.entries
+        .get(instance)
+        ?.app.fence()
+        .catch((err: unknown) => this.log.error({ err: toError(err), appliance: instance }, "fenced stop failed")),
+    );
+    await Promise.all(ended);
   }
 
   /** Crash-looping here with another live node to go to: stop, remember this node in the lease, release. */

@@ -215,6 +215,7 @@ export class ApplianceManager extends ManagerCore {
     if (!this.closed) for (const listener of this.closing) listener();
     this.closing.clear();
     clearTimeout(this.retry);
+    this.placement.stopTaking();
     return this.serial(async () => {
       this.closed = true;
       const byLevel = levels([...this.entries.values()].map((e) => e.config)).reverse();
@@ -234,7 +235,10 @@ export class ApplianceManager extends ManagerCore {
   /** Past the node's shutdown time: SIGKILL every run (and sweep) without waiting for the queue. */
   async killAll(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.entries.values()].map((entry) => entry.app.stop({ kill: true }).catch(() => undefined)));
+    this.placement.halt();
+    await Promise.all([...this.entries.values()].map((entry) => entry.app.fence().catch(() => undefined)));
+    // Every run is gone: the keeper has nothing left to guard (their leases lapse by themselves).
+    this.options.keeper?.close();
   }
 
   /** `lively app start` of one that should run but ended (failed, or a temporary one that exited). */

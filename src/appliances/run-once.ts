@@ -32,6 +32,8 @@ export interface RunSetting<Spec> {
   restarts: () => number;
   /** False for a run under no lease (a transient appliance): its run id says so (RUN_LIFE). */
   leased?: boolean;
+  /** Asked again once the run is live (a slow start may outlast the lease): false, and it is killed at once. */
+  mayRun?: () => boolean;
   setState: (state: ApplianceState) => void;
   emit: <E extends keyof ApplianceEvents>(event: E, payload: Omit<ApplianceEvents[E], "appliance" | "at">) => void;
 }
@@ -42,6 +44,8 @@ export interface LiveRun {
   readonly startedAt: number;
   /** Ask the run to end (a person's stop): idempotent, resolves with the stop's report. */
   stop(graceMs: number): Promise<StopReport>;
+  /** End it now, even while a graceful stop waits out its grace (a fenced copy): the runner's force. */
+  kill(): Promise<StopReport>;
 }
 
 /**
@@ -59,7 +63,7 @@ export function newRunId(options: { leased?: boolean } = {}): string {
 
 /** Run once; `live` hears of the run when it has started and again (undefined) when it is over. */
 export async function runOnce<Spec>(setting: RunSetting<Spec>, live: (run: LiveRun | undefined) => void): Promise<ExitRecord> {
-  const context: RunContext = { appliance: setting.name, runId: newRunId({ leased: setting.leased }) };
+  const context: RunContext = { appliance: setting.name, runId: newRunId({ leased: setting.leased }), mayStart: setting.mayRun };
   setting.setState("starting");
   const spawnedAt = performance.now();
   let handle: RunHandle;
@@ -85,7 +89,16 @@ export async function runOnce<Spec>(setting: RunSetting<Spec>, live: (run: LiveR
       requested ??= timedOut ?? handle.stop(graceMs);
       return requested;
     },
+    kill: () => {
+      const killed = handle.kill();
+      requested ??= killed;
+      return killed;
+    },
   };
+  if (setting.mayRun && !setting.mayRun()) {
+    setting.logger.warn({ runId: context.runId }, "appliance started after this node lost its lease: killing it at once");
+    void run.kill();
+  }
   live(run);
   setting.logger.info({ runId: context.runId, pids: handle.pids }, "appliance started");
   const processes = handle.pids.map(identify).filter((identity) => identity !== undefined);

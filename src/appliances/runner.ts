@@ -48,6 +48,11 @@ export interface RunContext {
   appliance: string;
   /** Unique across node restarts (time plus a counter), so a tag never names two runs. */
   runId: string;
+  /**
+   * Asked by a runner whose start is slow and has a last step (docker: between create and start):
+   * false, and it does not take that step (the copy's lease may be gone: placement's fence).
+   */
+  mayStart?: () => boolean;
 }
 
 /** The tag value of a run: what `RUN_TAG_VARIABLE` holds in each of its processes. */
@@ -90,7 +95,11 @@ export interface RunHandle {
    * call returns the first call's promise.
    */
   stop(graceMs: number): Promise<StopReport>;
-  /** `stop(0)`: no grace, what `lively app stop --kill` and a failed start use. */
+  /**
+   * `stop(0)`: no grace, what `lively app stop --kill` and a failed start use. A real force: a
+   * graceful stop under way does not hold it back (a fenced copy must end now, not at the end of
+   * its grace); the pending stop then resolves once the run is gone.
+   */
   kill(): Promise<StopReport>;
   /**
    * After the main process ended on its own (a crash or an exit): SIGKILL whatever of the run is

@@ -5,7 +5,7 @@
 
 import { createServer } from "node:net";
 import { APPLIANCE_EVENT_NAMES, type ApplianceEvents } from "../../src/appliances/events.ts";
-import { type Appliance, type ApplianceDefinition, createAppliance } from "../../src/appliances/instance.ts";
+import { type Appliance, type ApplianceDefinition, type ApplianceOptions, createAppliance } from "../../src/appliances/instance.ts";
 import { shellRunner } from "../../src/appliances/shell/shell-runner.ts";
 import type { ShellSpec } from "../../src/appliances/shell/spec.ts";
 import { tempDir } from "./temp-dir.ts";
@@ -17,11 +17,12 @@ export function shellAppliance(
   name: string,
   spec: ShellSpec,
   definition: Partial<Omit<ApplianceDefinition<ShellSpec>, "name" | "runner" | "spec">> = {},
+  options: Omit<ApplianceOptions, "logDir"> = {},
 ): { app: Appliance; journal: Journal; logDir: string } {
   const logDir = tempDir("lively-app-");
   const app = createAppliance(
     { name, runner: shellRunner, spec: { ...spec, env: { ...PATH_ENV, ...spec.env } }, ...definition },
-    { logDir },
+    { logDir, ...options },
   );
   made.add(app);
   return { app, journal: new Journal(app), logDir };

@@ -50,6 +50,12 @@ async function startDocker(engine: Engine, spec: DockerSpec, context: RunContext
   const id = await createPulling(engine, options, context);
   try {
     const streams = await engine.attach(id, options.OpenStdin);
+    if (context.mayStart && !context.mayStart()) {
+      streams.connection.destroy();
+      throw new LivelyError("conflict", "this node lost the copy's lease while its container was created; not starting it", {
+        appliance: context.appliance,
+      });
+    }
     await engine.start(id);
     return attachedRun(engine, id, context, streams);
   } catch (error) {
@@ -124,21 +130,29 @@ export function attachedRun(engine: Engine, id: string, context: RunContext, str
     return removal;
   };
 
-  let stopping: Promise<StopReport> | undefined;
-  const stop = (graceMs: number): Promise<StopReport> => {
-    stopping ??= (async () => {
-      if (ended) {
-        await remove();
-        return NOTHING;
-      }
-      const kill = graceMs <= 0;
-      const signalled = await (kill ? engine.kill(id) : engine.stop(id, Math.ceil(graceMs / 1000))).catch(() => false);
-      await done;
+  /** Signal (the engine's kill, or its stop with a grace), wait for the end, remove. */
+  const end = async (graceMs: number): Promise<StopReport> => {
+    if (ended) {
       await remove();
-      const forced = signalled && (kill || exitCode === KILLED_CODE);
-      return { forced, killed: forced ? 1 : 0, escaped: 0 };
-    })();
+      return NOTHING;
+    }
+    const kill = graceMs <= 0;
+    const signalled = await (kill ? engine.kill(id) : engine.stop(id, Math.ceil(graceMs / 1000))).catch(() => false);
+    await done;
+    await remove();
+    const forced = signalled && (kill || exitCode === KILLED_CODE);
+    return { forced, killed: forced ? 1 : 0, escaped: 0 };
+  };
+  let stopping: Promise<StopReport> | undefined;
+  let forcing: Promise<StopReport> | undefined;
+  const stop = (graceMs: number): Promise<StopReport> => {
+    stopping ??= end(graceMs);
     return stopping;
+  };
+  /** The engine's kill now, even while a graceful stop waits out its grace (runner.ts's `kill`). */
+  const force = (): Promise<StopReport> => {
+    forcing ??= end(0);
+    return forcing;
   };
 
   return {
@@ -149,7 +163,7 @@ export function attachedRun(engine: Engine, id: string, context: RunContext, str
     stderr: streams.stderr,
     stdin: streams.stdin,
     stop,
-    kill: () => stop(0),
+    kill: () => (stopping ? force() : stop(0)),
     sweep: async () => {
       await done;
       await remove();

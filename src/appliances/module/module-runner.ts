@@ -111,6 +111,18 @@ function startModuleRun(startRun: StartRun, spec: ModuleSpec, context: RunContex
     },
   );
 
+  let forcing: Promise<StopReport> | undefined;
+  /** Its isolate goes now, even while a graceful stop waits out its grace (runner.ts's `kill`). */
+  const force = (): Promise<StopReport> => {
+    forcing ??= (async () => {
+      const run = await started;
+      if (!run || settled) return NOTHING_KILLED;
+      end({ code: null, signal: "SIGKILL" });
+      run.dispose();
+      return { ...NOTHING_KILLED, forced: true };
+    })();
+    return forcing;
+  };
   let stopping: Promise<StopReport> | undefined;
   const stop = (graceMs: number): Promise<StopReport> => {
     stopping ??= (async () => {
@@ -119,12 +131,10 @@ function startModuleRun(startRun: StartRun, spec: ModuleSpec, context: RunContex
       if (graceMs > 0) {
         run.abort();
         await settledWithin(done, graceMs);
-        if (settled) return NOTHING_KILLED;
+        if (settled) return forcing ?? NOTHING_KILLED;
       }
       // It ignored ctx.signal for the whole grace period (or there was none): its isolate goes.
-      end({ code: null, signal: "SIGKILL" });
-      run.dispose();
-      return { ...NOTHING_KILLED, forced: true };
+      return force();
     })();
     return stopping;
   };
@@ -137,7 +147,7 @@ function startModuleRun(startRun: StartRun, spec: ModuleSpec, context: RunContex
     stderr,
     stdin: null,
     stop,
-    kill: () => stop(0),
+    kill: () => (stopping ? force() : stop(0)),
     sweep: async () => {
       await done;
       // Ended on its own: its isolate is already gone with it; this only makes sure.

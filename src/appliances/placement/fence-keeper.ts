@@ -39,6 +39,8 @@ const everyRun = ":" + process.argv[1];
 const needle = "${RUN_TAG_VARIABLE}=";
 let timer;
 let buffered = "";
+// Every message starts a new generation: a firing keeps sweeping while its generation is current.
+let generation = 0;
 
 function stat(pid) {
   try {
@@ -91,12 +93,23 @@ async function killContainers(marker) {
     if (typeof tag === "string" && tag.includes(marker)) await docker("POST", "/containers/" + c.Id + "/kill");
   }
 }
-async function fire(marker) {
-  clearTimeout(timer);
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+async function sweepBurst(marker) {
   const until = Date.now() + 2000;
   // Again and again: a process forked between two scans is found by the next.
-  while (sweepOnce(marker) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
-  await killContainers(marker);
+  while (sweepOnce(marker) > 0 && Date.now() < until) await pause(5);
+}
+// One pass: containers first (an engine call is slow), beside the process sweep.
+function killPass(marker) {
+  return Promise.all([killContainers(marker).catch(() => undefined), sweepBurst(marker)]);
+}
+// Past the deadline: kill, and keep killing every 100 ms until the node speaks again (a run
+// caught between fork and exec, or a container that finished starting after a pass).
+async function fire(marker, since) {
+  while (since === generation) {
+    await killPass(marker);
+    await pause(100);
+  }
 }
 process.stdin.setEncoding("utf8");
 process.stdin.on("data", (chunk) => {
@@ -107,21 +120,36 @@ process.stdin.on("data", (chunk) => {
     buffered = buffered.slice(at + 1);
     if (line === "exit") process.exit(0);
     clearTimeout(timer);
+    const since = ++generation;
     if (line.startsWith("arm ")) {
       const deadline = Number(line.slice(4)) || 0;
-      timer = setTimeout(fire, Math.max(0, deadline - Number(process.hrtime.bigint() / 1000000n)), leased);
+      timer = setTimeout(fire, Math.max(0, deadline - Number(process.hrtime.bigint() / 1000000n)), leased, since);
     }
   }
 });
-process.stdin.on("end", () => { fire(everyRun).then(() => process.exit(0)); });
+process.stdin.on("end", async () => {
+  clearTimeout(timer);
+  generation++;
+  // Twice: what was between fork and exec, or still starting, at the first pass.
+  await killPass(everyRun);
+  await pause(100);
+  await killPass(everyRun);
+  process.exit(0);
+});
 process.on("SIGTERM", () => undefined);
 process.on("SIGINT", () => undefined);
 process.on("SIGHUP", () => undefined);
 `;
 
+/** A keeper that ended sooner than this after its start is started again only after this long (no tight loop). */
+const RESPAWN_PAUSE_MS = 1_000;
+
 export class FenceKeeper {
   private child: ChildProcess | undefined;
   private closed = false;
+  /** The last arm or disarm, told again to a keeper started after the previous one died. */
+  private last: string | undefined;
+  private respawnTimer: NodeJS.Timeout | undefined;
 
   constructor(
     /** The life whose runs it kills (run-once.ts's RUN_LIFE). */
@@ -148,14 +176,35 @@ export class FenceKeeper {
   /** A clean stop: the node stopped its appliances itself; the keeper goes without killing. */
   close(): void {
     this.closed = true;
+    clearTimeout(this.respawnTimer);
     if (this.child?.stdin?.writable) this.child.stdin.end("exit\n");
     this.child = undefined;
   }
 
   private send(line: string): void {
     if (this.closed) return;
+    this.last = line;
     const child = this.child ?? this.spawn();
     if (child.stdin?.writable) child.stdin.write(`${line}\n`);
+  }
+
+  /** The keeper died (or never started): never run without one; start another, soon if it died young. */
+  private respawnAfter(child: ChildProcess, spawnedAt: number, failed: boolean): void {
+    if (this.child !== child) return; // heard already (error and exit both come)
+    this.child = undefined;
+    if (this.closed) return;
+    const young = failed || performance.now() - spawnedAt < RESPAWN_PAUSE_MS;
+    clearTimeout(this.respawnTimer);
+    this.respawnTimer = setTimeout(
+      () => {
+        this.respawnTimer = undefined;
+        if (this.closed || this.child) return;
+        const next = this.spawn();
+        if (this.last !== undefined && next.stdin?.writable) next.stdin.write(`${this.last}\n`);
+      },
+      young ? RESPAWN_PAUSE_MS : 0,
+    );
+    this.respawnTimer.unref();
   }
 
   private spawn(): ChildProcess {
@@ -163,11 +212,17 @@ export class FenceKeeper {
     // Plain Node: no loader of the node's own (tsx in development) slows its start.
     delete env.NODE_OPTIONS;
     delete env[RUN_TAG_VARIABLE];
+    const spawnedAt = performance.now();
     const child = spawn(process.execPath, ["-e", KEEPER_SCRIPT, this.life], { detached: true, stdio: ["pipe", "ignore", "ignore"], env });
-    child.on("error", (err) => this.log.error({ err }, "the appliance fence keeper could not be started"));
+    child.on("error", (err) => {
+      if (this.child !== child || this.closed) return;
+      this.log.error({ err }, "the appliance fence keeper failed: starting another; this node is not fenced until it runs");
+      this.respawnAfter(child, spawnedAt, true);
+    });
     child.on("exit", (code, signal) => {
-      if (this.child === child) this.child = undefined; // respawned at the next arm
-      if (!this.closed) this.log.warn({ code, signal }, "the appliance fence keeper ended; starting another at the next renewal");
+      if (this.child !== child || this.closed) return;
+      this.log.error({ code, signal }, "the appliance fence keeper ended: starting another");
+      this.respawnAfter(child, spawnedAt, false);
     });
     child.stdin?.on("error", () => undefined);
     // Neither the keeper nor its pipe keeps this node's event loop alive.

@@ -53,8 +53,11 @@ export interface PlacementOptions {
   keeper?: FenceKeeper;
   /** Copies were taken or lost: make the instances match (the manager's reconcile). */
   onChange: () => void;
-  /** These copies' leases are (or may be) gone: stop them now, without their grace. */
-  onLost: (instances: string[]) => void;
+  /**
+   * These copies' leases are (or may be) gone: stop them now, without their grace. Resolves once
+   * their runs have ended: until then the keeper stays armed for them.
+   */
+  onLost: (instances: string[]) => Promise<void>;
   /** The status a held copy reports in its lease. */
   statusOf: (instance: string) => LeaseStatus | undefined;
 }
@@ -81,7 +84,14 @@ export class Placement {
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Copies `holds` gave up, for the next selfFence to report. */
   private readonly fencedNow: string[] = [];
+  /** Copies given up whose runs may still be alive, with their fence moments: the keeper stays armed for them. */
+  private readonly fencedRuns = new Map<string, number>();
   private closed = false;
+  /** False once the manager is closing: renew what is held, take nothing more. */
+  private taking = true;
+  /** Copies given up here (self fence, lost); those a late renewal made ours again, to release once their runs end. */
+  private readonly givenUp = new WeakSet<HeldCopy>();
+  private readonly renewedAfterFence = new Map<string, HeldCopy>();
   /** Live members of the last round, for crash-loop moves. */
   private liveNodes: string[] = [];
 
@@ -145,7 +155,7 @@ export class Placement {
     if (copy === undefined) return false;
     if (performance.now() < copy.fenceAt) return true;
     queueMicrotask(() => this.selfFence());
-    this.held.delete(instance);
+    this.giveUp(copy);
     this.fencedNow.push(instance);
     return false;
   }
@@ -176,29 +186,41 @@ export class Placement {
     const copy = this.held.get(instance);
     if (!copy) return;
     this.held.delete(instance);
-    const me = this.options.nodeId();
-    const failedOn = options.crashLooped ? [...new Set([...copy.failedOn, me])] : undefined;
-    try {
-      await this.options.store.writeUnordered((tx) =>
-        releaseApplianceLease(tx, { appliance: copy.appliance, copy: copy.copy, token: copy.token, failedOn }),
-      );
-    } catch (error) {
-      // It expires by itself; the copy is stopped already.
-      this.options.log.warn({ err: toError(error), appliance: instance }, "appliance lease not released: it will expire");
-    }
+    const failedOn = options.crashLooped ? [...new Set([...copy.failedOn, this.options.nodeId()])] : undefined;
+    await this.releaseLease(copy, failedOn);
     this.armKeeper();
   }
 
-  /** No more rounds; the manager has stopped every copy: release what is left, let the keeper go. */
-  async close(): Promise<void> {
+  /** The manager is closing: keep renewing what is held (its copies stop with their grace), take nothing new. */
+  stopTaking(): void {
+    this.taking = false;
+  }
+
+  /** No more rounds, no timers (the node's shutdown time is past: its runs are being killed); the keeper stays until `close`. */
+  halt(): void {
     this.closed = true;
     clearInterval(this.timer);
     clearTimeout(this.fenceTimer);
     clearTimeout(this.soon);
     clearTimeout(this.expiryTimer);
+  }
+
+  /** No more rounds; the manager has stopped every copy: release what is left, let the keeper go. */
+  async close(): Promise<void> {
+    this.halt();
     await this.rounds;
     for (const instance of [...this.held.keys()]) await this.release(instance);
     this.options.keeper?.close();
+  }
+
+  private async releaseLease(copy: HeldCopy, failedOn?: string[]): Promise<void> {
+    const lease = { appliance: copy.appliance, copy: copy.copy, holder: this.options.nodeId(), token: copy.token, failedOn };
+    try {
+      await this.options.store.writeUnordered((tx) => releaseApplianceLease(tx, lease));
+    } catch (error) {
+      // It expires by itself; the copy is stopped already.
+      this.options.log.warn({ err: toError(error), appliance: copy.instance }, "appliance lease not released: it will expire");
+    }
   }
 
   private async runRound(): Promise<void> {
@@ -208,6 +230,9 @@ export class Placement {
     const lost: string[] = [];
     try {
       await this.renew(lost);
+      // At once, before the slower rest of the round: the keeper must not fire on the old deadline.
+      this.armKeeper();
+      this.reportLost(lost);
       const snapshot = await store.read(async (db) => ({
         heads: await listApplianceHeads(db),
         leases: await listApplianceLeases(db),
@@ -227,16 +252,15 @@ export class Placement {
       this.noteFailedOn(snapshot.leases.leases);
       const mine = planPlacement({ wanted, leases: snapshot.leases.leases, liveNodes: this.liveNodes }).filter((a) => a.node === me);
       let taken = 0;
-      for (const { appliance, copy } of mine) if (await this.take(appliance, copy, snapshot.leases.leases)) taken++;
+      for (const { appliance, copy } of mine) if (this.taking && (await this.take(appliance, copy, snapshot.leases.leases))) taken++;
       await this.forgetFreeRows(snapshot.leases.leases, copiesByName);
       this.wakeAtNextExpiry(snapshot.leases.leases, snapshot.leases.nowMs, me);
       this.armKeeper();
-      if (lost.length > 0) this.options.onLost(lost);
       if (taken > 0 || lost.length > 0) this.options.onChange();
     } catch (error) {
       log.warn({ err: toError(error) }, "appliance placement round failed; retrying at the next one");
-      this.armKeeper();
-      if (lost.length > 0) this.options.onLost(lost);
+      this.armKeeper(); // lost, if any, was reported right after the renewal
+      if (lost.length > 0) this.options.onChange();
     }
   }
 
@@ -246,22 +270,30 @@ export class Placement {
       a.appliance === b.appliance ? a.copy - b.copy : a.appliance < b.appliance ? -1 : 1,
     );
     if (copies.length === 0) return;
+    const me = this.options.nodeId();
     const sentAt = performance.now();
     const renewed = await this.options.store.writeUnordered(async (tx) => {
       const ok = new Set<string>();
       for (const copy of copies) {
         const status = this.options.statusOf(copy.instance) ?? {};
-        const args = { appliance: copy.appliance, copy: copy.copy, token: copy.token, leaseMs: this.leaseMs, status };
+        const args = { appliance: copy.appliance, copy: copy.copy, holder: me, token: copy.token, leaseMs: this.leaseMs, status };
         if (await renewApplianceLease(tx, args)) ok.add(copy.instance);
       }
       return ok;
     });
     for (const copy of copies) {
-      if (this.held.get(copy.instance) !== copy) continue; // released meanwhile
+      if (this.held.get(copy.instance) !== copy) {
+        // Released meanwhile, or given up by the self fence: renewed, it is ours again with no copy here.
+        if (renewed.has(copy.instance) && this.givenUp.has(copy)) {
+          if (this.fencedRuns.has(copy.instance)) this.renewedAfterFence.set(copy.instance, copy);
+          else void this.releaseLease(copy);
+        }
+        continue;
+      }
       if (renewed.has(copy.instance)) {
         copy.fenceAt = sentAt + this.leaseMs - this.margin;
       } else {
-        this.held.delete(copy.instance);
+        this.giveUp(copy);
         lost.push(copy.instance);
         this.options.log.warn({ appliance: copy.instance, token: copy.token }, "appliance lease lost: stopping this copy");
       }
@@ -303,9 +335,9 @@ export class Placement {
     }
   }
 
-  /** Rows nobody holds of appliances removed (or copies no longer asked for): gone, with their failed-on lists. */
+  /** Released rows of appliances removed (or copies no longer asked for): gone, with their failed-on lists. */
   private async forgetFreeRows(leases: readonly ApplianceLeaseRecord[], copiesByName: ReadonlyMap<string, number>): Promise<void> {
-    const stale = leases.filter((l) => !l.live && l.copy >= (copiesByName.get(l.appliance) ?? 0));
+    const stale = leases.filter((l) => !l.live && l.holder === null && l.copy >= (copiesByName.get(l.appliance) ?? 0));
     if (stale.length === 0) return;
     await this.options.store.writeUnordered(async (tx) => {
       for (const lease of stale) await deleteFreeApplianceLease(tx, lease.appliance, lease.copy);
@@ -320,29 +352,53 @@ export class Placement {
     clearTimeout(this.fenceTimer);
     if (this.closed) return;
     const copies = [...this.held.values()];
-    if (copies.length === 0) {
+    const deadlines = [...copies.map((copy) => copy.fenceAt), ...this.fencedRuns.values()];
+    if (deadlines.length === 0) {
       this.options.keeper?.disarm();
       return;
     }
-    const earliest = Math.min(...copies.map((copy) => copy.fenceAt));
-    const inMs = earliest - performance.now();
-    this.options.keeper?.arm(inMs);
+    this.options.keeper?.arm(Math.min(...deadlines) - performance.now());
+    if (copies.length === 0) return;
+    const inMs = Math.min(...copies.map((copy) => copy.fenceAt)) - performance.now();
     this.fenceTimer = setTimeout(() => this.selfFence(), Math.max(0, inMs));
     this.fenceTimer.unref();
   }
 
   private selfFence(): void {
     const now = performance.now();
-    const lost = [
-      ...this.fencedNow.splice(0),
-      ...[...this.held.values()].filter((copy) => copy.fenceAt <= now).map((copy) => copy.instance),
-    ];
-    for (const instance of lost) this.held.delete(instance);
+    const late = [...this.held.values()].filter((copy) => copy.fenceAt <= now);
+    for (const copy of late) this.giveUp(copy);
+    const lost = [...this.fencedNow.splice(0), ...late.map((copy) => copy.instance)];
+    this.armKeeper();
     if (lost.length > 0) {
       this.options.log.error({ appliances: lost }, "appliance leases not renewed in time: stopping those copies (self fence)");
-      this.options.onLost(lost);
+      this.reportLost(lost);
       this.options.onChange();
     }
-    this.armKeeper();
+  }
+
+  /** No longer held; its run may live on until the manager's kill ends it, so the keeper stays armed for it. */
+  private giveUp(copy: HeldCopy): void {
+    this.held.delete(copy.instance);
+    this.givenUp.add(copy);
+    this.fencedRuns.set(copy.instance, copy.fenceAt);
+  }
+
+  /** The manager kills these copies' runs; once they have ended, the keeper need not cover them. */
+  private reportLost(lost: string[]): void {
+    if (lost.length === 0) return;
+    const fenceAts = lost.map((instance) => this.fencedRuns.get(instance));
+    void this.options
+      .onLost(lost)
+      .catch(() => undefined)
+      .then(() => {
+        lost.forEach((instance, i) => {
+          if (this.fencedRuns.get(instance) === fenceAts[i]) this.fencedRuns.delete(instance);
+          const renewed = this.renewedAfterFence.get(instance);
+          this.renewedAfterFence.delete(instance);
+          if (renewed) void this.releaseLease(renewed);
+        });
+        this.armKeeper();
+      });
   }
 }

@@ -76,14 +76,21 @@ async function startShell(spec: ShellSpec, context: RunContext): Promise<RunHand
   };
 
   let stopping: Promise<StopReport> | undefined;
+  let forcing: Promise<StopReport> | undefined;
+  /** SIGKILL now, even while a graceful stop waits out its grace (runner.ts's `kill`). */
+  const force = (): Promise<StopReport> => {
+    forcing ??= killEverything(listTagged(isTagged), true);
+    return forcing;
+  };
   const stop = (graceMs: number): Promise<StopReport> => {
     stopping ??= (async () => {
-      if (graceMs <= 0) return killEverything(listTagged(isTagged), true);
+      if (graceMs <= 0) return force();
       signalGroup(group, "SIGTERM");
       // An escapee (a double-forked daemon) deserves the same chance to clean up as the group.
       for (const proc of listTagged(isTagged)) if (proc.processGroup !== group) signalIdentity(proc, "SIGTERM");
       const deadline = performance.now() + graceMs;
       for (;;) {
+        if (forcing) return forcing;
         const left = listTagged(isTagged);
         if (exited && left.length === 0) return { forced: false, killed: 0, escaped: 0 };
         const remaining = deadline - performance.now();
@@ -103,7 +110,7 @@ async function startShell(spec: ShellSpec, context: RunContext): Promise<RunHand
     stdin: child.stdin,
     stop,
     // No SIGTERM first: what it would end before the count would go uncounted, and nothing waits for it.
-    kill: () => stop(0),
+    kill: () => (stopping ? force() : stop(0)),
     sweep: async () => {
       await done;
       const report = await killEverything(listTagged(isTagged), false);

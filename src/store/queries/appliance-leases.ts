@@ -124,35 +124,36 @@ export async function takeApplianceLease(
 }
 
 /**
- * Extend the lease by `leaseMs` from now and store the holder's status, if `token` still holds
- * it and it has not expired (an expired lease is lost, even when nobody took it yet: its holder
- * has fenced itself already). False: lost.
+ * Extend the lease by `leaseMs` from now and store the holder's status, if `holder` with `token`
+ * still holds it and it has not expired (an expired lease is lost, even when nobody took it yet:
+ * its holder has fenced itself already). Both, so that an old holder resuming never renews
+ * another's lease, even with a token that came round again. False: lost.
  */
 export async function renewApplianceLease(
   tx: Db,
-  lease: { appliance: string; copy: number; token: number; leaseMs: number; status: LeaseStatus },
+  lease: { appliance: string; copy: number; holder: string; token: number; leaseMs: number; status: LeaseStatus },
 ): Promise<boolean> {
   const { changes } = await tx.run(
     `UPDATE appliance_leases SET expires_at = now_ms() + $4, status = $5
-     WHERE appliance = $1 AND copy = $2 AND token = $3 AND expires_at > now_ms()`,
-    [lease.appliance, lease.copy, lease.token, lease.leaseMs, JSON.stringify(lease.status)],
+     WHERE appliance = $1 AND copy = $2 AND token = $3 AND holder = $6 AND expires_at > now_ms()`,
+    [lease.appliance, lease.copy, lease.token, lease.leaseMs, JSON.stringify(lease.status), lease.holder],
   );
   return changes === 1;
 }
 
 /**
- * Give the lease up (its copy stopped here), if `token` still holds it: any node may take it at
- * once. `failedOn`, when given, replaces the list of nodes the copy crash-looped on. False: it
- * was not ours any more (nothing written).
+ * Give the lease up (its copy stopped here), if `holder` with `token` still holds it: any node
+ * may take it at once. `failedOn`, when given, replaces the list of nodes the copy crash-looped
+ * on. False: it was not ours any more (nothing written).
  */
 export async function releaseApplianceLease(
   tx: Db,
-  lease: { appliance: string; copy: number; token: number; failedOn?: readonly string[] },
+  lease: { appliance: string; copy: number; holder: string; token: number; failedOn?: readonly string[] },
 ): Promise<boolean> {
   const { changes } = await tx.run(
     `UPDATE appliance_leases SET holder = NULL, expires_at = 0, status = '{}', failed_on = COALESCE($4, failed_on)
-     WHERE appliance = $1 AND copy = $2 AND token = $3`,
-    [lease.appliance, lease.copy, lease.token, lease.failedOn === undefined ? null : JSON.stringify(lease.failedOn)],
+     WHERE appliance = $1 AND copy = $2 AND token = $3 AND holder = $5`,
+    [lease.appliance, lease.copy, lease.token, lease.failedOn === undefined ? null : JSON.stringify(lease.failedOn), lease.holder],
   );
   return changes === 1;
 }
@@ -170,11 +171,15 @@ export async function endLeasesOfHolder(tx: Db, holder: string): Promise<number>
   return changes;
 }
 
-/** Forget the row of a copy nobody holds (its appliance was removed, or has fewer copies now). */
+/**
+ * Forget the row of a copy released by its holder (its appliance was removed, or has fewer copies
+ * now). A lease that lapsed with its holder still named is kept: that holder may be paused, not
+ * dead, and its token must not come round again for someone else.
+ */
 export async function deleteFreeApplianceLease(tx: Db, appliance: string, copy: number): Promise<boolean> {
-  const { changes } = await tx.run("DELETE FROM appliance_leases WHERE appliance = $1 AND copy = $2 AND expires_at <= now_ms()", [
-    appliance,
-    copy,
-  ]);
+  const { changes } = await tx.run(
+    "DELETE FROM appliance_leases WHERE appliance = $1 AND copy = $2 AND holder IS NULL AND expires_at <= now_ms()",
+    [appliance, copy],
+  );
   return changes === 1;
 }
