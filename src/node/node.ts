@@ -43,7 +43,6 @@ import { startFeed } from "../cluster/feed.ts";
 import { followIndex } from "../cluster/local-copy/follow.ts";
 import { LocalCopy } from "../cluster/local-copy/local-copy.ts";
 import { ChannelIndex } from "../code/channel-index.ts";
-import { fetchAllowed } from "../code/fetch-allow.ts";
 import { DEFAULT_CODE_LIMITS } from "../code/limits.ts";
 import { DEFAULT_CHANNEL } from "../code/names.ts";
 import { LivelyError } from "../errors.ts";
@@ -52,7 +51,6 @@ import { BodyBudget } from "../gateway/request-body.ts";
 import { KV_CACHE_DEFAULT_MAX_BYTES, KvReadCache } from "../kv/cache.ts";
 import { NodeKv } from "../kv/node-kv.ts";
 import { createLogger } from "../log.ts";
-import { createHostFetch } from "../runtime/host-fetch.ts";
 import { IvmSandbox } from "../runtime/ivm/ivm-sandbox.ts";
 import { validateArtifact } from "../runtime/ivm/validate-artifact.ts";
 import { DEFAULT_BODY_BYTES, effectiveBodyBytes, effectiveSandboxLimits, type NodeLimits } from "../runtime/limits.ts";
@@ -60,7 +58,7 @@ import { LOAD_BUDGET_DEFAULTS, LoadBudget } from "../runtime/load-budget.ts";
 import { ModuleKv } from "../runtime/module-kv.ts";
 import { ModuleLogs, toModuleLogLevel } from "../runtime/module-logs.ts";
 import { startPreloading } from "../runtime/preload.ts";
-import { DEFAULT_SANDBOX_LIMITS, type ModuleFetch } from "../runtime/sandbox.ts";
+import { DEFAULT_SANDBOX_LIMITS } from "../runtime/sandbox.ts";
 import { VersionCache } from "../runtime/version-cache.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
@@ -74,6 +72,7 @@ import { startHttpChild } from "./http-child.ts";
 import { kvChildren } from "./kv-children.ts";
 import { membershipChild } from "./membership-child.ts";
 import { deliverEventsToModules, EVENT_EXPORT, productionHeads } from "./module-events.ts";
+import { moduleFetch } from "./module-fetch.ts";
 import type { NodeOptions, RunningNode } from "./node-options.ts";
 import type { Parts } from "./node-parts.ts";
 import { nodeHealth, nodeStatus } from "./node-status.ts";
@@ -397,15 +396,5 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       events.close();
       logs.close();
     },
-  });
-}
-
-/** A module's fetch: its allowlist, and the node's address policy read per connection (`lively network allow` applies at once). */
-function moduleFetch(index: ChannelIndex, module: string, fetchAllow: readonly string[]): ModuleFetch {
-  return createHostFetch({
-    isAllowed: (url) => fetchAllowed(fetchAllow, url),
-    allowlist: fetchAllow,
-    hint: `allow hosts with: lively config ${module} --allow-fetch HOST`,
-    addresses: () => index.network(),
   });
 }
