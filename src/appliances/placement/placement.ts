@@ -18,14 +18,11 @@
  *
  * Owns the lease state of this node. Must not import api/, cli/, gateway/.
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { toError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import {
   type ApplianceLeaseRecord,
   deleteFreeApplianceLease,
-  endLeasesOfHolder,
   type LeaseStatus,
   listApplianceLeases,
   releaseApplianceLease,
@@ -39,6 +36,7 @@ import type { ApplianceConfig } from "../config.ts";
 import { copiesOf, instanceName } from "../instance-name.ts";
 import type { FenceKeeper } from "./fence-keeper.ts";
 import { DEFAULT_LEASE_MS, planPlacement, type WantedAppliance } from "./plan.ts";
+import { releasePreviousLeases } from "./previous-leases.ts";
 
 /** How long after a lease's expiry (database clock) to look again: past it, not before. */
 const EXPIRY_SLACK_MS = 20;
@@ -109,22 +107,7 @@ export class Placement {
    * back to it). Then record this life's id. A store that does not answer leaves them to expire.
    */
   async releasePreviousLife(dir: string): Promise<void> {
-    const file = join(dir, "lease-holder");
-    let previous: string | undefined;
-    try {
-      previous = readFileSync(file, "utf8").trim() || undefined;
-    } catch {
-      previous = undefined; // the first life here
-    }
-    writeFileSync(file, this.options.nodeId(), { mode: 0o600 });
-    if (!previous) return;
-    const holder = previous;
-    try {
-      const released = await this.options.store.writeUnordered((tx) => endLeasesOfHolder(tx, holder));
-      if (released > 0) this.options.log.info({ released, holder }, "ended the leases of this node's previous life");
-    } catch (error) {
-      this.options.log.warn({ err: toError(error), holder }, "the leases of this node's previous life were not released: they expire");
-    }
+    await releasePreviousLeases(dir, this.options);
   }
 
   /** A held copy's state changed: report it in its lease soon (the next round, at most a tenth of a second away). */
