@@ -19,7 +19,7 @@ import { errorBody, LivelyError } from "../errors.ts";
 import { errorHeaders, HTTP_STATUS_BY_CODE, publicError } from "../http-errors.ts";
 import type { Logger } from "../log.ts";
 import { newErrorId } from "../runtime/ivm/limit-errors.ts";
-import type { LoadedVersion, PlainRequest, PlainResponse } from "../runtime/sandbox.ts";
+import { isStreamedBody, type LoadedVersion, type PlainRequest, type PlainResponse, type StreamedBody } from "../runtime/sandbox.ts";
 import type { VersionCache } from "../runtime/version-cache.ts";
 import { admit, type Guard, TOKEN_HEADER, withoutToken } from "./access.ts";
 import { NO_QUERY, resolveVersion } from "./choose-version.ts";
@@ -112,10 +112,37 @@ export function createGateway(options: GatewayOptions): Gateway {
     try {
       response.writeHead(result.status, headers);
     } catch (error) {
+      if (isStreamedBody(result.body)) result.body.cancel();
       fail(response, refused(loaded.module, loaded.version, `a header Node refuses (${(error as Error).message})`), versionTag);
       return;
     }
-    response.end(result.body ?? undefined);
+    if (isStreamedBody(result.body)) sendStream(response, result.body);
+    else response.end(result.body ?? undefined);
+  }
+
+  /**
+   * A body the module produces as it goes (a ReadableStream it answered with): each chunk is
+   * written to the socket as it comes (chunked), and the module's stream is read no faster than
+   * the socket drains. A client that goes away cancels the stream inside the isolate.
+   */
+  function sendStream(response: ServerResponse, body: StreamedBody): void {
+    const status = response.statusCode;
+    if (response.req.method === "HEAD" || status === 204 || status === 304) {
+      body.cancel();
+      response.end();
+      return;
+    }
+    // The head goes now: a client of server-sent events sees the response open before the first event.
+    response.flushHeaders();
+    response.on("close", () => {
+      if (!response.writableFinished) body.cancel();
+    });
+    body.pipe({
+      write: (chunk) => response.write(chunk),
+      onDrain: (callback) => response.once("drain", callback),
+      end: () => response.end(),
+      abort: () => response.destroy(),
+    });
   }
 
   function answer(

@@ -24,12 +24,40 @@ export interface PlainRequest {
   body: Uint8Array | null;
 }
 
-/** The module's answer; `headers` is flat like rawHeaders, with framing headers left to the host. */
+/**
+ * The module's answer; `headers` is flat like rawHeaders, with framing headers left to the host.
+ * A body the module gave as a ReadableStream is a StreamedBody: it arrives as it is produced.
+ */
 export interface PlainResponse {
   status: number;
   headers: string[];
-  body: Uint8Array | string | null;
+  body: Uint8Array | string | null | StreamedBody;
 }
+
+/**
+ * A response body sent as the module produces it. Whoever receives the response must either
+ * pipe() it or cancel() it: until then the module's stream waits (its first chunk is held).
+ */
+export interface StreamedBody {
+  readonly streamed: true;
+  /** Hands each chunk to `sink` as it arrives, then ends or aborts it. Once. */
+  pipe(sink: BodySink): void;
+  /** Nobody wants the rest (the client went away, a HEAD request): the module's stream is cancelled. */
+  cancel(): void;
+}
+
+/** Where a StreamedBody's chunks go (the gateway's is the client's socket). */
+export interface BodySink {
+  /** One chunk; false when the receiver wants no more until it calls back onDrain's callback. */
+  write(chunk: Uint8Array): boolean;
+  onDrain(callback: () => void): void;
+  end(): void;
+  /** The stream failed, or a limit ended the request, after the head went: cut the response short. */
+  abort(error: Error): void;
+}
+
+export const isStreamedBody = (body: PlainResponse["body"]): body is StreamedBody =>
+  body !== null && typeof body === "object" && !(body instanceof Uint8Array);
 
 export interface SandboxLimits {
   /** Heap of the isolate (DESIGN.md: 128 MB). */

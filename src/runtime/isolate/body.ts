@@ -9,8 +9,8 @@
  * wire still take the bytes directly, so `new Response(other.body, other)` costs no copy and
  * loads nothing. bodyUsed is the spec's: read, or its stream disturbed.
  *
- * The host still receives a whole body: wire.ts's settleBody reads a stream body to its end
- * before the dispatcher sends the response (the seam where streaming to the socket goes).
+ * A response whose body is a stream goes to the host chunk by chunk as it is read (wire.ts,
+ * body-out.ts); request bodies and fetched responses arrive whole.
  */
 import { utf8Decode, utf8Encode } from "./encoding.ts";
 import type { Headers } from "./headers.ts";
@@ -64,6 +64,8 @@ export const bodyInternals = {} as {
   consume(o: Body): BodyValue | Promise<Uint8Array>;
   /** Reads a stream body to its end and keeps it whole, unread (a promise), or null when it is whole already. */
   settle(o: Body): Promise<void> | null;
+  /** The module's stream when the body is one (not whole, not read), marked used: the caller reads it. */
+  stream(o: Body): ReadableStream | null;
   /** `to` takes `from`'s body (a Request made from a Request): `from` is used after. */
   take(from: Body, to: Body): void;
   /** `to` gets a copy of `from`'s body: the same bytes, or one branch of its stream teed. */
@@ -136,6 +138,11 @@ export class Body {
         o.#body = bytes;
         o.#stream = null;
       });
+    };
+    bodyInternals.stream = (o) => {
+      if (o.#stream === null || whole(o) || used(o)) return null;
+      o.#used = true;
+      return o.#stream;
     };
     bodyInternals.take = (from, to) => {
       if (!bodyInternals.has(from)) return;

@@ -191,8 +191,26 @@ export type SubtleAnswer =
   | { p: [publicKey: WireCryptoKey, privateKey: WireCryptoKey] }
   | { v: ArrayBuffer | boolean | { [member: string]: unknown } };
 
+/**
+ * A response whose body is a stream, sent as it is produced (dispatch.ts, body-out.ts): the
+ * head first (`h`: status, headers, and `w` the ctx.waitUntil promises still running), then one
+ * message per chunk (`b`), then the end (`e`) or the stream's error (`x`, its message). `s` and `g`
+ * name the request. The host answers each with true to go on (the chunk is written and the
+ * socket has room for more) or false when the client went away or a limit ended the request:
+ * the isolate then cancels the stream. At most one of these is in flight per response.
+ */
+export interface BodyPayload {
+  s: number;
+  g: number;
+  h?: { status: number; headers: string[]; w: number };
+  b?: Uint8Array;
+  e?: 1;
+  x?: string;
+}
+
 /** Each kind of host work: what the isolate sends, and what the host answers (a call's result is JSON text). */
 export interface HostAsync {
+  body: { payload: BodyPayload; answer: boolean };
   call: { payload: CallPayload; answer: string };
   subtle: { payload: SubtlePayload; answer: SubtleAnswer };
   fetch: { payload: FetchPayload; answer: FetchedResponse };

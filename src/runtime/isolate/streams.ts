@@ -207,6 +207,33 @@ export async function readAll(s: ReadableStream, limit: number, tooLong: () => E
   return out;
 }
 
+/** What byteReader hands out: the next chunk as bytes (null at the end), and cancel. */
+export interface ByteReader {
+  read(): Promise<Uint8Array | null>;
+  cancel(reason: unknown): Promise<void>;
+}
+/**
+ * Locks s to a reader and reads it chunk by chunk as bytes, with the methods captured at load
+ * (module code may replace the reader's own). A chunk that is not bytes cancels s and rejects.
+ */
+export const byteReader = (s: ReadableStream): ByteReader => {
+  const reader = apply(getReader, s, []);
+  const cancel = (reason: unknown): Promise<void> => apply(readerCancel, reader, [reason]);
+  return {
+    async read() {
+      const { done, value } = await apply(readerRead, reader, []);
+      if (done) return null;
+      try {
+        return chunkBytes(value);
+      } catch (error) {
+        await cancel(error);
+        throw error;
+      }
+    },
+    cancel,
+  };
+};
+
 let codecs: Codecs | null = null;
 /** The DEFLATE codecs (compression-lib.ts), loaded on the first call. */
 export const compressionCodecs = (): Codecs => {

@@ -23,8 +23,10 @@ import type {
   RunInput,
   Sandbox,
 } from "../sandbox.ts";
+import { kStreamed } from "../streamed-body.ts";
 import { Watchdog } from "../watchdog.ts";
 import type { HostBindings } from "../web/prelude.ts";
+import { parseBodyMessage } from "./body-handler.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { fetchHandler } from "./fetch-handler.ts";
 import { type IvmIsolate, type IvmReference, loadIsolatedVm } from "./isolated-vm.ts";
@@ -70,9 +72,11 @@ class IvmLoadedVersion implements LoadedVersion {
   async fetch(request: PlainRequest, caller: CallerContext): Promise<PlainResponse> {
     const item = { method: request.method, url: request.url, headers: request.headers, body: request.body };
     const result = await this.dispatcher.submit(item, caller);
+    const streamed = result[kStreamed];
     try {
-      return checkResponse(this.tag, result);
+      return checkResponse(this.tag, result, streamed);
     } catch (error) {
+      streamed?.cancel();
       throw this.logged(error);
     }
   }
@@ -197,6 +201,11 @@ export class IvmSandbox implements Sandbox {
       timerTimeoutMs: limits.cpuMs,
       maxPendingAsync: request.maxPendingHostOps,
       asyncHandlers: {
+        body: async (payload) => {
+          const message = parseBodyMessage(payload);
+          if (!loaded) throw new TypeError("a response body outside a request");
+          return loaded.dispatcher.body(message);
+        },
         call: callHandler(request.callModule, () => loaded?.dispatcher),
         fetch: fetchHandler(request.fetch),
         kv: kvHandler(request.kv, {
@@ -251,6 +260,7 @@ export class IvmSandbox implements Sandbox {
       compute = entry.getSync(3, { reference: true }) as IvmReference;
       // Only an isolate of a run keeps the run entry: serving loads do no more than before.
       const runControl = request.forRun ? (entry.getSync(4, { reference: true }) as IvmReference) : undefined;
+      const cancelBody = entry.getSync(5, { reference: true }) as IvmReference;
       entry.release();
       const namespace = await evaluateModule(target, request.artifact, limits);
       const exports = exportNames(tag, start.applySync(undefined, [namespace.derefInto()], { result: { copy: true } }));
@@ -265,6 +275,7 @@ export class IvmSandbox implements Sandbox {
         isolate,
         dispatch,
         collect,
+        cancelBody,
         limits,
         watchdog: this.watchdog,
         hostTimeNs: () => bindings.hostTimeNs,
