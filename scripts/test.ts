@@ -84,7 +84,8 @@ async function findPostgres(): Promise<Server> {
  */
 function concurrency(): number {
   const wanted = Number(process.env.LIVELY_TEST_CONCURRENCY ?? 2);
-  if (!Number.isInteger(wanted) || wanted < 1 || wanted > 16) throw new Error("LIVELY_TEST_CONCURRENCY must be a whole number from 1 to 16");
+  if (!Number.isInteger(wanted) || wanted < 1 || wanted > 16)
+    throw new Error("LIVELY_TEST_CONCURRENCY must be a whole number from 1 to 16");
   return wanted;
 }
 
@@ -116,7 +117,15 @@ async function main(): Promise<number> {
     const code = await new Promise<number>((done) => {
       const child = spawn(
         process.execPath,
-        ["--no-node-snapshot", "--import", "tsx", "--test", `--test-concurrency=${concurrency()}`, `--test-timeout=${TEST_TIMEOUT_MS}`, ...files],
+        [
+          "--no-node-snapshot",
+          "--import",
+          "tsx",
+          "--test",
+          `--test-concurrency=${concurrency()}`,
+          `--test-timeout=${TEST_TIMEOUT_MS}`,
+          ...files,
+        ],
         {
           stdio: "inherit",
           env: {
