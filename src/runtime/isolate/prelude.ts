@@ -26,6 +26,7 @@ import "./response.ts";
 import "./fetch.ts";
 import "./encoding-streams.ts";
 import "./compression.ts";
+import "./cache.ts";
 import { reportError } from "./console.ts";
 import { hostAsync } from "./host-async.ts";
 import type { Request } from "./request.ts";

@@ -191,12 +191,30 @@ export type SubtleAnswer =
   | { p: [publicKey: WireCryptoKey, privateKey: WireCryptoKey] }
   | { v: ArrayBuffer | boolean | { [member: string]: unknown } };
 
+/**
+ * caches (the Cache API): `n` the cache's name (null: caches.default), `u` the key's URL. The
+ * host adds the module, so the isolate never names whose cache it reads. put carries the
+ * response: status, status text, headers and its whole body.
+ */
+export type CachePayload =
+  | { o: "put"; n: string | null; u: string; s: number; t: string; h: [string, string][]; b: Uint8Array }
+  | { o: "match"; n: string | null; u: string }
+  | { o: "delete"; n: string | null; u: string };
+
+/** What the host answers: put, whether it stored (`p`); match, the response or `f: 0`; delete, whether there was one (`d`). */
+export type CacheAnswer =
+  | { p: "stored" | "not-cacheable" | "too-large" }
+  | { f: 0 }
+  | { f: 1; s: number; t: string; h: [string, string][]; b: Uint8Array }
+  | { d: boolean };
+
 /** Each kind of host work: what the isolate sends, and what the host answers (a call's result is JSON text). */
 export interface HostAsync {
   call: { payload: CallPayload; answer: string };
   subtle: { payload: SubtlePayload; answer: SubtleAnswer };
   fetch: { payload: FetchPayload; answer: FetchedResponse };
   kv: { payload: KvPayload; answer: KvAnswer };
+  cache: { payload: CachePayload; answer: CacheAnswer };
 }
 export type HostAsyncKind = keyof HostAsync;
 
