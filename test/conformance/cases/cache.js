@@ -6,7 +6,7 @@
  * test/conformance.test.ts. workerd run locally without a cache service stores nothing: the
  * cases that need a stored entry show there as workerd failures, not Lively's.
  */
-import { equal, ok } from "../check.js";
+import { equal, ok, throws } from "../check.js";
 
 export const area = "Cache";
 
@@ -40,15 +40,7 @@ add("caches.open(name) resolves to a Cache", async () => {
   ok(opened instanceof Promise, "a promise");
   ok((await opened) instanceof Cache, "a Cache");
 });
-add("new Cache() is a TypeError", () => {
-  let name = "";
-  try {
-    new Cache();
-  } catch (e) {
-    name = e.name;
-  }
-  equal(name, "TypeError", "new Cache()");
-});
+add("new Cache() is a TypeError", () => throws(() => new Cache(), "TypeError", "new Cache()"));
 add("put with a non-GET request rejects with TypeError", async () =>
   equal(await outcome(caches.default.put(new Request(fresh(), { method: "POST", body: "x" }), new Response("x"))), "TypeError", "POST key"),
 );
