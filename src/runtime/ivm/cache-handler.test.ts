@@ -208,6 +208,15 @@ describe("the cache handler with hostile payloads", () => {
     assert.equal(store.size, 0);
   });
 
+  it("a hit says cf-cache-status: HIT once, whatever the stored response said", async () => {
+    await handle({ ...put, u: "https://x.test/status", h: [["cf-cache-status", "MISS"]] });
+    const found = (await handle({ o: "match", n: null, u: "https://x.test/status" })) as { h: [string, string][] };
+    assert.deepEqual(
+      found.h.filter(([name]) => name === "cf-cache-status"),
+      [["cf-cache-status", "HIT"]],
+    );
+  });
+
   it("keys a URL canonically and without its fragment", async () => {
     assert.deepEqual(await handle({ ...put, u: "HTTPS://X.test:443/a/../b#frag" }), { p: "stored" });
     const found = await handle({ o: "match", n: null, u: "https://x.test/b" });

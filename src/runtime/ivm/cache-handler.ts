@@ -91,8 +91,9 @@ export function cacheHandler(store: ResponseCache | undefined, module: string): 
       case "match": {
         const found = store.match(module, cacheName(p.n), keyUrl(p.u));
         if (found === undefined) return { f: 0 };
-        // As workerd's cache answers a hit: its headers say so.
-        return { f: 1, s: found.status, t: found.statusText, h: [...found.headers, ["cf-cache-status", "HIT"]], b: found.body };
+        // As workerd's cache answers a hit: its headers say so (in place of any the stored response carried).
+        const headers = found.headers.filter(([name]) => name !== "cf-cache-status");
+        return { f: 1, s: found.status, t: found.statusText, h: [...headers, ["cf-cache-status", "HIT"]], b: found.body };
       }
       case "delete":
         return { d: store.delete(module, cacheName(p.n), keyUrl(p.u)) };
