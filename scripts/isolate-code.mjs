@@ -57,6 +57,7 @@ const ENTRIES = [
 const LAZY = [
   { key: "streams", entry: "streams-lib.ts", packages: ["web-streams-polyfill"] },
   { key: "compression", entry: "compression-lib.ts", packages: ["fflate"] },
+  { key: "urlpattern", entry: "urlpattern-lib.ts", packages: ["urlpattern-polyfill"] },
 ];
 
 const DEFAULT_EXPORT = /export\s*\{\s*([\w$]+)\s+as\s+default\s*\}\s*;?\s*$/;
@@ -79,6 +80,8 @@ async function bundle({ entry, wrap, check, packages = [] }) {
     legalComments: "none",
     logLevel: "warning",
     metafile: true,
+    // A worktree's node_modules may be a symlink: keep the paths under it, as the check below reads them.
+    preserveSymlinks: true,
   });
   // The folder runs inside isolates: an import from the host side would be bundled into them.
   const allowed = [`${SOURCE_DIR}/`, ...packages.map((name) => `node_modules/${name}/`)];

@@ -12,6 +12,8 @@
  *   const response = await loaded.fetch({ method: "GET", url, headers: ["host", "a"], body: null }, { channel: "production", depth: 0 });
  *   loaded.retire(); // disposed once nothing is in flight on it
  */
+
+import type { ResponseCache } from "./cache/response-cache.ts";
 import type { FetchedResponse, FetchPayload } from "./isolate/protocol.ts";
 import type { ModuleKv } from "./module-kv.ts";
 
@@ -161,6 +163,8 @@ export interface LoadRequest {
   fetch?: ModuleFetch;
   /** env.KV and the module's bound buckets; without it they answer `unavailable`. */
   kv?: ModuleKv;
+  /** The node's Cache API store (`caches`); the sandbox keys it by `module`. Without it every cache operation rejects. */
+  cache?: ResponseCache;
   /** A limit killed the isolate: the cache drops this version so the next request loads a fresh one. */
   onKilled?: (error: Error) => void;
   /** Most host operations (env.call, fetch, env.KV) the isolate may have in flight at once (default 100). */

@@ -43,7 +43,7 @@ export type UrlSetter = Exclude<keyof UrlFields, "href" | "origin">;
 export type HashName = "MD5" | "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512";
 
 /** The parts of the prelude the isolate loads on first use (scripts/isolate-code.mjs, LAZY). */
-export type LazyPart = "streams" | "compression";
+export type LazyPart = "streams" | "compression" | "urlpattern";
 
 /** How fetch() follows redirects. */
 export type RedirectMode = "follow" | "manual" | "error";
@@ -208,6 +208,23 @@ export interface BodyPayload {
   x?: string;
 }
 
+/**
+ * caches (the Cache API): `n` the cache's name (null: caches.default), `u` the key's URL. The
+ * host adds the module, so the isolate never names whose cache it reads. put carries the
+ * response: status, status text, headers and its whole body.
+ */
+export type CachePayload =
+  | { o: "put"; n: string | null; u: string; s: number; t: string; h: [string, string][]; b: Uint8Array }
+  | { o: "match"; n: string | null; u: string }
+  | { o: "delete"; n: string | null; u: string };
+
+/** What the host answers: put, whether it stored (`p`); match, the response or `f: 0`; delete, whether there was one (`d`). */
+export type CacheAnswer =
+  | { p: "stored" | "not-cacheable" | "too-large" }
+  | { f: 0 }
+  | { f: 1; s: number; t: string; h: [string, string][]; b: Uint8Array }
+  | { d: boolean };
+
 /** Each kind of host work: what the isolate sends, and what the host answers (a call's result is JSON text). */
 export interface HostAsync {
   body: { payload: BodyPayload; answer: boolean };
@@ -215,6 +232,7 @@ export interface HostAsync {
   subtle: { payload: SubtlePayload; answer: SubtleAnswer };
   fetch: { payload: FetchPayload; answer: FetchedResponse };
   kv: { payload: KvPayload; answer: KvAnswer };
+  cache: { payload: CachePayload; answer: CacheAnswer };
 }
 export type HostAsyncKind = keyof HostAsync;
 

@@ -27,6 +27,7 @@ import { kStreamed } from "../streamed-body.ts";
 import { Watchdog } from "../watchdog.ts";
 import type { HostBindings } from "../web/prelude.ts";
 import { parseBodyMessage } from "./body-handler.ts";
+import { cacheHandler } from "./cache-handler.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { fetchHandler } from "./fetch-handler.ts";
 import { type IvmIsolate, type IvmReference, loadIsolatedVm } from "./isolated-vm.ts";
@@ -208,6 +209,8 @@ export class IvmSandbox implements Sandbox {
         },
         call: callHandler(request.callModule, () => loaded?.dispatcher),
         fetch: fetchHandler(request.fetch),
+        // Keyed by the module the host loaded: the isolate cannot name another's cache.
+        cache: cacheHandler(request.cache, module),
         kv: kvHandler(request.kv, {
           mirror: kvMirror,
           runCompute: (id) => {
