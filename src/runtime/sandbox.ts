@@ -91,9 +91,18 @@ export interface CallerContext {
 
 /**
  * An outbound `fetch()` as the host carries it out (runtime/host-fetch.ts), already limited to
- * the module's allowlist: the request the isolate sent (checked), the answer it gets.
+ * the module's allowlist: the request the isolate sent (checked), the answer it gets, whose body
+ * is whole or, when its length is unknown or large, still arriving (FetchBody).
  */
-export type ModuleFetch = (request: FetchPayload, signal: AbortSignal) => Promise<FetchedResponse>;
+export type ModuleFetch = (request: FetchPayload, signal: AbortSignal) => Promise<ModuleFetchResponse>;
+export type ModuleFetchResponse = Omit<FetchedResponse, "body" | "s"> & { body: Uint8Array | FetchBody };
+
+/** A fetched response's body still arriving: each read() is the next chunk (null at the end). */
+export interface FetchBody {
+  read(): Promise<Uint8Array | null>;
+  /** Nobody will read the rest: the connection is dropped. */
+  cancel(): void;
+}
 
 /** `env.call(module, fn, ...args)` as the host carries it out. Resolves to the JSON-able result. */
 export type CallModule = (caller: CallerContext, module: string, fn: string, args: unknown[]) => Promise<unknown>;

@@ -73,7 +73,10 @@ export interface FetchPayload {
   redirect: RedirectMode;
 }
 
-/** What the host's fetch answers. */
+/**
+ * What the host's fetch answers. `body` is the whole body, unless `s` is there: then the body is
+ * still arriving, and the isolate reads it chunk by chunk as host work "fetchBody" with that id.
+ */
 export interface FetchedResponse {
   status: number;
   statusText: string;
@@ -81,6 +84,13 @@ export interface FetchedResponse {
   redirected: boolean;
   headers: [string, string][];
   body: Uint8Array;
+  s?: number;
+}
+
+/** The next chunk of fetched body `i` (answered as bytes, or null at its end), or with `c`, cancel it (answered null). */
+export interface FetchBodyPayload {
+  i: number;
+  c?: 1;
 }
 
 /**
@@ -231,6 +241,7 @@ export interface HostAsync {
   call: { payload: CallPayload; answer: string };
   subtle: { payload: SubtlePayload; answer: SubtleAnswer };
   fetch: { payload: FetchPayload; answer: FetchedResponse };
+  fetchBody: { payload: FetchBodyPayload; answer: Uint8Array | null };
   kv: { payload: KvPayload; answer: KvAnswer };
   cache: { payload: CachePayload; answer: CacheAnswer };
 }

@@ -29,7 +29,7 @@ import type { HostBindings } from "../web/prelude.ts";
 import { parseBodyMessage } from "./body-handler.ts";
 import { cacheHandler } from "./cache-handler.ts";
 import { Dispatcher } from "./dispatcher.ts";
-import { fetchHandler } from "./fetch-handler.ts";
+import { fetchHandlers } from "./fetch-handler.ts";
 import { type IvmIsolate, type IvmReference, loadIsolatedVm } from "./isolated-vm.ts";
 import { kvHandler } from "./kv-handler.ts";
 import { describeReason, newErrorId } from "./limit-errors.ts";
@@ -208,7 +208,7 @@ export class IvmSandbox implements Sandbox {
           return loaded.dispatcher.body(message);
         },
         call: callHandler(request.callModule, () => loaded?.dispatcher),
-        fetch: fetchHandler(request.fetch),
+        ...fetchHandlers(request.fetch),
         // Keyed by the module the host loaded: the isolate cannot name another's cache.
         cache: cacheHandler(request.cache, module),
         kv: kvHandler(request.kv, {
