@@ -42,7 +42,7 @@ import { ADDRESS_HINT, AddressRefused, createGuardedAgent, type LookupAll, syste
 import { followRedirect, type Hop, isRedirect } from "./host-fetch/redirects.ts";
 import { decodedByUndici, outboundHeaders, readLimitedBody, responseHeaders } from "./host-fetch/wire.ts";
 import type { FetchedResponse, FetchPayload } from "./isolate/protocol.ts";
-import type { FetchBody, ModuleFetchResponse } from "./sandbox.ts";
+import type { ArrivingBody, ModuleFetchResponse } from "./sandbox.ts";
 
 export { FetchRefused, HostFetchError, type HostFetchFailure } from "./host-fetch/errors.ts";
 export type { LookupAll, ResolvedAddress } from "./host-fetch/guarded-agent.ts";
@@ -61,7 +61,7 @@ export interface HostFetch {
   (request: OutboundRequest, signal?: AbortSignal): Promise<OutboundResponse>;
   /**
    * The same, except that a body whose length is unknown (chunked, server-sent events) or over
-   * maxResponseBytes is handed over still arriving (a FetchBody), not held: it is read as the
+   * maxResponseBytes is handed over still arriving (a ArrivingBody), not held: it is read as the
    * module reads it, within the same deadline, and the size limit does not apply to it.
    */
   streaming(request: OutboundRequest, signal?: AbortSignal): Promise<ModuleFetchResponse>;
@@ -281,7 +281,7 @@ function arrivingBody(
   controller: AbortController,
   done: () => void,
   failure: (error: unknown) => HostFetchError,
-): FetchBody {
+): ArrivingBody {
   let finished = false;
   const finish = () => {
     if (finished) return;

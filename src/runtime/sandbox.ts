@@ -23,7 +23,10 @@ export interface PlainRequest {
   /** Absolute and WHATWG-canonical (built with the host's URL). */
   url: string;
   headers: string[];
+  /** The whole body, or null: none, or (with bodyStream) one still arriving. */
   body: Uint8Array | null;
+  /** A body read as the module reads it (a long or chunked upload). */
+  bodyStream?: ArrivingBody;
 }
 
 /**
@@ -92,15 +95,18 @@ export interface CallerContext {
 /**
  * An outbound `fetch()` as the host carries it out (runtime/host-fetch.ts), already limited to
  * the module's allowlist: the request the isolate sent (checked), the answer it gets, whose body
- * is whole or, when its length is unknown or large, still arriving (FetchBody).
+ * is whole or, when its length is unknown or large, still arriving (ArrivingBody).
  */
 export type ModuleFetch = (request: FetchPayload, signal: AbortSignal) => Promise<ModuleFetchResponse>;
-export type ModuleFetchResponse = Omit<FetchedResponse, "body" | "s"> & { body: Uint8Array | FetchBody };
+export type ModuleFetchResponse = Omit<FetchedResponse, "body" | "s"> & { body: Uint8Array | ArrivingBody };
 
-/** A fetched response's body still arriving: each read() is the next chunk (null at the end). */
-export interface FetchBody {
+/**
+ * A body still arriving (a fetched response's, a request's): each read() is the next chunk (null
+ * at the end), one read at a time; a failure rejects with a message for the module.
+ */
+export interface ArrivingBody {
   read(): Promise<Uint8Array | null>;
-  /** Nobody will read the rest: the connection is dropped. */
+  /** Nobody will read the rest: a fetch's connection is dropped, a request's rest discarded. */
   cancel(): void;
 }
 

@@ -12,7 +12,7 @@ import { hostAsync } from "./host-async.ts";
 import type { FetchPayload, RedirectMode } from "./protocol.ts";
 import { Request } from "./request.ts";
 import { Response } from "./response.ts";
-import { type ReadableStream, streams } from "./streams.ts";
+import { pullStream, type ReadableStream } from "./streams.ts";
 
 const FETCH_REDIRECT: readonly string[] = ["follow", "manual", "error"];
 async function fetch(input: unknown, init: ConstructorParameters<typeof Request>[1] = undefined) {
@@ -36,36 +36,13 @@ async function fetch(input: unknown, init: ConstructorParameters<typeof Request>
 }
 
 /**
- * A fetched body still arriving on the host (FetchedResponse `s`): a byte stream that asks the
- * host for the next chunk only when it is read, so an endless upstream (server-sent events) is
- * read no faster than the module reads it. Cancelling it drops the host's connection.
+ * A fetched body still arriving on the host (FetchedResponse `s`): read chunk by chunk as the
+ * module reads it, so an endless upstream (server-sent events) is read no faster than that.
+ * Cancelling it drops the host's connection.
  */
 const arrivingBody = (id: number): ReadableStream =>
-  new (streams().ReadableStream)<Uint8Array>(
-    {
-      type: "bytes",
-      async pull(controller) {
-        // An empty chunk would leave the read waiting for a pull that never comes: ask again.
-        for (;;) {
-          const chunk = await hostAsync("fetchBody", { i: id });
-          if (chunk === null) {
-            controller.close();
-            controller.byobRequest?.respond(0);
-            return;
-          }
-          if (chunk.byteLength > 0) {
-            controller.enqueue(chunk);
-            return;
-          }
-        }
-      },
-      cancel() {
-        return hostAsync("fetchBody", { i: id, c: 1 }).then(
-          () => undefined,
-          () => undefined,
-        );
-      },
-    },
-    { highWaterMark: 0 },
+  pullStream(
+    () => hostAsync("fetchBody", { i: id }),
+    () => hostAsync("fetchBody", { i: id, c: 1 }),
   );
 def("fetch", fetch);

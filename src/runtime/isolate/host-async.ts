@@ -31,9 +31,9 @@ export const hostAsync = <K extends HostAsyncKind>(
   new Promise((resolve, reject) => {
     const abortReason = () => signal!.reason ?? new DOMException("The operation was aborted.", "AbortError");
     if (signal?.aborted) throw abortReason();
-    // A streamed response's messages are not counted: each response has at most one in flight,
-    // and 100 clients of one server-sent event stream are not 100 pending operations of the module.
-    const counted = kind !== "body";
+    // A streamed response's messages and a request body's reads are not counted: each request has
+    // at most one in flight, and 100 clients of one event stream are not 100 operations of the module.
+    const counted = kind !== "body" && kind !== "requestBody";
     if (counted && asyncCount >= host.maxPendingAsync) {
       throw new TypeError(
         kind +

@@ -87,6 +87,12 @@ export interface FetchedResponse {
   s?: number;
 }
 
+/** The next chunk of request (s, g)'s body, still arriving (FetchItem `bs`); null at its end. */
+export interface RequestBodyPayload {
+  s: number;
+  g: number;
+}
+
 /** The next chunk of fetched body `i` (answered as bytes, or null at its end), or with `c`, cancel it (answered null). */
 export interface FetchBodyPayload {
   i: number;
@@ -242,6 +248,7 @@ export interface HostAsync {
   subtle: { payload: SubtlePayload; answer: SubtleAnswer };
   fetch: { payload: FetchPayload; answer: FetchedResponse };
   fetchBody: { payload: FetchBodyPayload; answer: Uint8Array | null };
+  requestBody: { payload: RequestBodyPayload; answer: Uint8Array | null };
   kv: { payload: KvPayload; answer: KvAnswer };
   cache: { payload: CachePayload; answer: CacheAnswer };
 }
@@ -310,6 +317,8 @@ export interface FetchItem extends SlotTag {
   url: string;
   headers: string[];
   body: Uint8Array | null;
+  /** 1: the body is still arriving; the isolate reads it as host work "requestBody" (body is null). */
+  bs?: 1;
   f?: undefined;
 }
 

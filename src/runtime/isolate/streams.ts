@@ -207,6 +207,40 @@ export async function readAll(s: ReadableStream, limit: number, tooLong: () => E
   return out;
 }
 
+/**
+ * A byte stream over chunks the host hands over one at a time (a fetched body, a request body
+ * still arriving): `next` is asked only when the stream is read, so nothing is fetched ahead of
+ * the reader; `cancel` tells the host nobody will read the rest.
+ */
+export const pullStream = (next: () => Promise<Uint8Array | null>, cancel: () => Promise<unknown>): ByteStream =>
+  new (streams().ReadableStream)<Uint8Array>(
+    {
+      type: "bytes",
+      async pull(controller) {
+        // An empty chunk would leave the read waiting for a pull that never comes: ask again.
+        for (;;) {
+          const chunk = await next();
+          if (chunk === null) {
+            controller.close();
+            controller.byobRequest?.respond(0);
+            return;
+          }
+          if (chunk.byteLength > 0) {
+            controller.enqueue(chunk);
+            return;
+          }
+        }
+      },
+      cancel() {
+        return cancel().then(
+          () => undefined,
+          () => undefined,
+        );
+      },
+    },
+    { highWaterMark: 0 },
+  );
+
 /** What byteReader hands out: the next chunk as bytes (null at the end), and cancel. */
 export interface ByteReader {
   read(): Promise<Uint8Array | null>;

@@ -8,14 +8,15 @@
  */
 import { bodyInternals, kWire } from "./body.ts";
 import { adoptHeaders, type HeaderPair, Headers, headerList } from "./headers.ts";
+import { hostAsync } from "./host-async.ts";
 import type { FetchItem, ResponseResult } from "./protocol.ts";
 import { Request } from "./request.ts";
 import { responseInternals } from "./response.ts";
-import { isLocked, type ReadableStream } from "./streams.ts";
+import { isLocked, pullStream, type ReadableStream } from "./streams.ts";
 import { ctorName, exact } from "./util.ts";
 
-/** The host's request: headers are Node's rawHeaders [name, value, name, value…]. */
-export type WireRequest = Pick<FetchItem, "method" | "url" | "headers" | "body">;
+/** The host's request: headers are Node's rawHeaders [name, value, name, value…]; `bs` a body still arriving (read by slot s, generation g). */
+export type WireRequest = Pick<FetchItem, "method" | "url" | "headers" | "body"> & Partial<Pick<FetchItem, "bs" | "s" | "g">>;
 /**
  * The handler's response, ready for Node's writeHead (the host checks every field again); with
  * `stream` the module's body stream, to be sent as it is read (`body` is then null).
@@ -31,6 +32,19 @@ export function wireToRequest(plain: WireRequest): Request {
   adoptHeaders(headers, list);
   const request = new Request(kWire, { url: String(plain.url), method, headers });
   const body = plain.body;
+  if (plain.bs === 1 && method !== "GET" && method !== "HEAD") {
+    const s = Number(plain.s);
+    const g = Number(plain.g);
+    // Read from the host as the module reads it; the host drops what is left once the response is sent.
+    bodyInternals.setStream(
+      request,
+      pullStream(
+        () => hostAsync("requestBody", { s, g }),
+        () => resolvedPromise,
+      ),
+    );
+    return request;
+  }
   if (body !== null && body !== undefined && method !== "GET" && method !== "HEAD") {
     if (!(body instanceof Uint8Array)) throw new TypeError("toRequest: body must be a Uint8Array or null");
     bodyInternals.set(request, exact(body));
@@ -38,6 +52,7 @@ export function wireToRequest(plain: WireRequest): Request {
   return request;
 }
 
+const resolvedPromise = Promise.resolve();
 const describe = (v: unknown) => (v === null ? "null" : typeof v === "object" ? ctorName(v) || "object" : typeof v);
 // Framing is the host's job: a module's own content-length or transfer-encoding could
 // disagree with the body it returns and desynchronise a keep-alive connection. (The host

@@ -3,7 +3,7 @@
  * Types only.
  */
 import type { LivelyError } from "../../errors.ts";
-import type { CallerContext, SandboxLimits } from "../sandbox.ts";
+import type { ArrivingBody, CallerContext, SandboxLimits } from "../sandbox.ts";
 import type { HostStreamedBody } from "../streamed-body.ts";
 import type { Watchdog } from "../watchdog.ts";
 import type { WireResult } from "./dispatcher.ts";
@@ -17,6 +17,8 @@ export interface Pending {
   answered: boolean;
   /** Its waitUntil promises have not all settled. */
   waiting: boolean;
+  /** The request's body, when it is still arriving: the module reads it chunk by chunk. */
+  requestBody?: ArrivingBody;
   /** Its body, while the module is still sending it (a ReadableStream it answered with). */
   stream?: HostStreamedBody;
   /** Its wall time passed and it was answered 504; the slot waits for the isolate's late answer. */

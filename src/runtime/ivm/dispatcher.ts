@@ -40,7 +40,7 @@ import type {
   SlotTag,
   Untrusted,
 } from "../isolate/protocol.ts";
-import type { CallChain, CallerContext } from "../sandbox.ts";
+import type { ArrivingBody, CallChain, CallerContext } from "../sandbox.ts";
 import { HostStreamedBody, kStreamed } from "../streamed-body.ts";
 import type { Watched } from "../watchdog.ts";
 import { BackgroundBudget } from "./background-budget.ts";
@@ -102,8 +102,8 @@ export class Dispatcher implements Watched {
     return Number(this.options.isolate.cpuTime) + this.options.hostTimeNs();
   }
 
-  /** Queue one request or call; it goes out with the rest of this turn's batch. */
-  submit(untagged: UntaggedItem, caller: CallerContext): Promise<WireResult> {
+  /** Queue one request or call (with its body, when it is still arriving); it goes out with the rest of this turn's batch. */
+  submit(untagged: UntaggedItem, caller: CallerContext, requestBody?: ArrivingBody): Promise<WireResult> {
     if (this.killedBy) return Promise.reject(this.killedBy);
     return new Promise<WireResult>((resolve, reject) => {
       const slot = this.freeSlots.pop() ?? this.slots.length;
@@ -117,6 +117,7 @@ export class Dispatcher implements Watched {
         abandoned: false,
         caller,
         gen,
+        requestBody,
       };
       // Tagged in place: one object per request on the hot path.
       const item = untagged as DispatchItem;
@@ -268,6 +269,15 @@ export class Dispatcher implements Watched {
     }
     this.streamDone(message.s, pending);
     return Promise.resolve(true);
+  }
+
+  /** The next chunk of request (slot, gen)'s body, still arriving (host work "requestBody", checked by the caller). */
+  requestBody(slot: number, gen: number): Promise<Uint8Array | null> {
+    const pending = this.slots[slot];
+    if (this.killedBy || !pending || pending.gen !== gen || pending.abandoned || !pending.requestBody) {
+      return Promise.reject(new TypeError("the request's body can no longer be read: the request has ended"));
+    }
+    return pending.requestBody.read();
   }
 
   /** The receiver cancelled a streamed body (its client went away): the isolate's stream is cancelled too. */

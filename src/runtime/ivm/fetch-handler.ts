@@ -6,7 +6,7 @@
  * isolate reads it chunk by chunk as the module reads its Response.body. Imports types only.
  */
 import type { FetchBodyPayload, FetchedResponse, FetchPayload, Untrusted } from "../isolate/protocol.ts";
-import type { FetchBody, ModuleFetch } from "../sandbox.ts";
+import type { ArrivingBody, ModuleFetch } from "../sandbox.ts";
 
 const REDIRECT_MODES = new Set(["follow", "manual", "error"]);
 /** Fetched bodies one isolate may leave open (unread, not cancelled) at once. */
@@ -19,7 +19,7 @@ export interface FetchHandlers {
 
 /** The "fetch" and "fetchBody" handlers of one isolate: what the isolate sent is checked, never trusted. */
 export function fetchHandlers(moduleFetch: ModuleFetch | undefined): FetchHandlers {
-  const open = new Map<number, { body: FetchBody; reading: boolean }>();
+  const open = new Map<number, { body: ArrivingBody; reading: boolean }>();
   let nextId = 0;
   return {
     async fetch(payload, signal) {

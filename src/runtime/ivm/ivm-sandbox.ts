@@ -9,7 +9,7 @@
 
 import { KV_BINDING_NAME } from "../../code/kv-bindings.ts";
 import { LivelyError } from "../../errors.ts";
-import type { CallPayload, Untrusted } from "../isolate/protocol.ts";
+import type { CallPayload, RequestBodyPayload, Untrusted } from "../isolate/protocol.ts";
 import { DISPATCH_SOURCE } from "../isolate-code.generated.ts";
 import { checkCallResult, checkResponse } from "../response-check.ts";
 import type {
@@ -72,7 +72,9 @@ class IvmLoadedVersion implements LoadedVersion {
 
   async fetch(request: PlainRequest, caller: CallerContext): Promise<PlainResponse> {
     const item = { method: request.method, url: request.url, headers: request.headers, body: request.body };
-    const result = await this.dispatcher.submit(item, caller);
+    const result = await (request.bodyStream
+      ? this.dispatcher.submit({ ...item, body: null, bs: 1 }, caller, request.bodyStream)
+      : this.dispatcher.submit(item, caller));
     const streamed = result[kStreamed];
     try {
       return checkResponse(this.tag, result, streamed);
@@ -206,6 +208,12 @@ export class IvmSandbox implements Sandbox {
           const message = parseBodyMessage(payload);
           if (!loaded) throw new TypeError("a response body outside a request");
           return loaded.dispatcher.body(message);
+        },
+        requestBody: async (payload) => {
+          const p = payload as Untrusted<RequestBodyPayload> | null;
+          if (!p || !Number.isSafeInteger(p.s) || !Number.isSafeInteger(p.g)) throw new TypeError("request body: malformed read");
+          if (!loaded) throw new TypeError("a request body outside a request");
+          return loaded.dispatcher.requestBody(p.s as number, p.g as number);
         },
         call: callHandler(request.callModule, () => loaded?.dispatcher),
         ...fetchHandlers(request.fetch),

@@ -238,8 +238,8 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
       callBack([1, id, false, `${String(kind)} is not available here`]);
       return;
     }
-    // A streamed response's messages are not the module's host work: one at most per response (isolate/body-out.ts).
-    const counts = kind !== "body";
+    // A streamed response's messages and a request body's reads are not the module's host work: one at most per request.
+    const counts = kind !== "body" && kind !== "requestBody";
     if (counts && counted >= maxPendingAsync) {
       callBack([
         1,
