@@ -19,6 +19,8 @@ import "./url.ts";
 import "./url-search-params.ts";
 import "./structured-clone.ts";
 import "./headers.ts";
+import "./blob.ts";
+import "./form-data.ts";
 import "./request.ts";
 import "./response.ts";
 import "./fetch.ts";

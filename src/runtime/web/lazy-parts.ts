@@ -24,7 +24,7 @@ const codeCaches = new Map<LazyPart, WebExternalCopy>();
  * the part is evaluated without a code cache.
  */
 export function loadLazyPart(context: IvmContext, isolate: IvmIsolate | undefined, part: unknown): unknown {
-  if (part !== "streams" && part !== "compression") throw new TypeError(`loadLazy: no part named ${String(part)}`);
+  if (part !== "streams" && part !== "compression" && part !== "multipart") throw new TypeError(`loadLazy: no part named ${String(part)}`);
   const source = LAZY_SOURCES[part];
   const filename = `lively:${part}`;
   let exports: IvmReference;
