@@ -15,6 +15,7 @@ import { concatBytes, kInspect, need, quote, run, usv } from "./util.ts";
 
 const isView = ArrayBuffer.isView;
 const abByteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "byteLength")?.get as (this: ArrayBuffer) => number;
+const abSlice = ArrayBuffer.prototype.slice;
 const apply = Reflect.apply;
 const dateNow = Date.now;
 
@@ -43,6 +44,11 @@ const clampInteger = (v: unknown): number => {
   let r = Math.round(x);
   if (Math.abs(x % 1) === 0.5 && r % 2 !== 0) r -= 1;
   return r === 0 ? 0 : r;
+};
+/** Web IDL's long long (no [Clamp]): truncated; NaN and the infinities are 0. */
+const longLong = (v: unknown): number => {
+  const x = Math.trunc(Number(v));
+  return Number.isFinite(x) && x !== 0 ? x : 0;
 };
 /** A slice() bound: negative counts from the end; the result is within [0, size]. */
 const relative = (v: unknown, size: number, otherwise: number): number => {
@@ -77,7 +83,7 @@ const partsBytes = (parts: unknown, endings: unknown, what: string): Uint8Array 
   const chunks: Uint8Array[] = [];
   for (const part of parts as Iterable<unknown>) {
     let bytes: Uint8Array;
-    if (isArrayBuffer(part)) bytes = new Uint8Array(part.slice(0));
+    if (isArrayBuffer(part)) bytes = new Uint8Array(apply(abSlice, part, [0]));
     else if (isView(part)) bytes = new Uint8Array(part.buffer, part.byteOffset, part.byteLength).slice();
     else if (blobInternals.is(part)) bytes = blobInternals.bytes(part);
     else {
@@ -173,7 +179,7 @@ export class File extends Blob {
     super(fileBits, init);
     this.#name = usv(fileName);
     const o = options(init, "File");
-    this.#lastModified = o.lastModified === undefined ? dateNow() : Math.trunc(Number(o.lastModified)) || 0;
+    this.#lastModified = o.lastModified === undefined ? dateNow() : longLong(o.lastModified);
   }
   static {
     const isFile = (x: unknown): x is File => x !== null && typeof x === "object" && #name in x;
