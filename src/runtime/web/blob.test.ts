@@ -82,6 +82,14 @@ describe("Blob and File in the isolate", () => {
     assert.deepEqual(out.slice(9), [true, "TypeError", "yz", false]);
   });
 
+  it("structuredClone copies a Blob and a File (sharing the bytes, which never change) and refuses a FormData", async () => {
+    const out = await s.runAsync(`
+      const [blob, file] = structuredClone([new Blob(["b"], { type: "a/b" }), new File(["f"], "f.txt", { lastModified: 5 })]);
+      let refused; try { structuredClone({ form: new FormData() }); } catch (e) { refused = e.name + ": " + e.message; }
+      return [Object.prototype.toString.call(blob), blob.type, await blob.text(), Object.prototype.toString.call(file), file.name, file.lastModified, await file.text(), refused];`);
+    assert.deepEqual(out, ["[object Blob]", "a/b", "b", "[object File]", "f.txt", 5, "f", "DataCloneError: FormData could not be cloned."]);
+  });
+
   it("console.log shows a Blob's size and type, a File's name too, and a FormData's entries", async () => {
     const before = s.logs.length;
     await s.run(`const fd = new FormData(); fd.append("a", "1"); fd.append("f", new File(["xy"], "f.txt"));

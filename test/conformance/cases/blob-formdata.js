@@ -283,3 +283,27 @@ add("a FormData round-trips through a body, files and all", async () => {
   equal(f.type, "application/x-thing", "type");
   equal(await f.text(), "file body", "content");
 });
+
+// ---- structuredClone (HTML: Blob and File are serializable, FormData is not) ----
+add("structuredClone of a Blob: the same bytes and type", async () => {
+  const c = structuredClone(new Blob(["x"], { type: "a/b" }));
+  ok(c instanceof Blob, "a Blob");
+  equal(c.type, "a/b", "type");
+  equal(await c.text(), "x", "text");
+});
+add("structuredClone of a File keeps its name and lastModified", async () => {
+  const c = structuredClone(new File(["ab"], "n.txt", { type: "t/x", lastModified: 3 }));
+  ok(c instanceof File, "a File");
+  equal(c.name, "n.txt", "name");
+  equal(c.lastModified, 3, "lastModified");
+  equal(await c.text(), "ab", "text");
+});
+add("structuredClone of a FormData is a DataCloneError", () => {
+  let name = "no error";
+  try {
+    structuredClone(new FormData());
+  } catch (e) {
+    name = e?.name;
+  }
+  equal(name, "DataCloneError", "error");
+});
