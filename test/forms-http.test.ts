@@ -2,7 +2,7 @@
  * Forms over real HTTP: a Hono app (test/fixtures/forms-app, bundled from the installed `hono`
  * by `lively deploy DIR`) reads a multipart upload of two files and an urlencoded form that
  * Node's own FormData and fetch send, answers a FormData that Node's reader reads, and sends a
- * FormData and a Blob with its own fetch to an upstream on loopback. A malformed multipart body
+ * FormData and a Blob with its own fetch to an upstream on loopback, reading its multipart answer. A malformed multipart body
  * is the module's own 400 when it catches the TypeError, and a 500 when it does not, and the
  * node serves on.
  */
@@ -26,6 +26,15 @@ async function startFormUpstream(): Promise<{ origin: string; server: Server }> 
       const type = request.headers["content-type"] ?? "";
       const body = Buffer.concat(chunks);
       let answer: unknown = { type, text: body.toString() };
+      if (request.url === "/answer") {
+        const form = new FormData();
+        form.append("from", "upstream");
+        form.append("report", new File(["upstream's file"], "report.txt", { type: "text/plain" }));
+        const made = new Response(form);
+        const headers = { "content-type": made.headers.get("content-type") as string };
+        response.writeHead(200, headers).end(Buffer.from(await made.arrayBuffer()));
+        return;
+      }
       if (request.url === "/form") {
         const form = await new Request("http://upstream/", { method: "POST", body, headers: { "content-type": type } }).formData();
         const entries: unknown[] = [];
@@ -120,7 +129,7 @@ describe("forms over HTTP", () => {
     assert.deepEqual([notes.name, notes.type, await notes.text()], ["notes.txt", "text/plain", "some notes"]);
   });
 
-  it("sends a FormData (multipart, boundary in the content-type) and a Blob (its type as content-type) with fetch", async () => {
+  it("sends a FormData (multipart, boundary in the content-type) and a Blob (its type as content-type) with fetch, and reads a multipart answer", async () => {
     const response = await fetch(`${t.url}/forms/send?to=${encodeURIComponent(upstream.origin)}`);
     assert.deepEqual(await response.json(), {
       form: {
@@ -131,6 +140,17 @@ describe("forms over HTTP", () => {
         ],
       },
       blob: { type: "application/json", text: "{}" },
+      answered: [
+        { name: "from", value: "upstream" },
+        {
+          name: "report",
+          filename: "report.txt",
+          type: "text/plain",
+          size: 15,
+          sha256: sha256("upstream's file"),
+          text: "upstream's file",
+        },
+      ],
     });
   });
 
