@@ -11,6 +11,8 @@
  *
  * The host still receives a whole body: wire.ts's settleBody reads a stream body to its end
  * before the dispatcher sends the response (the seam where streaming to the socket goes).
+ *
+ * Blob, File and FormData bodies, and reading a body as a Blob or FormData, are form-body.ts's.
  */
 import { utf8Decode, utf8Encode } from "./encoding.ts";
 import { extractFormBody, readBlob, readFormData } from "./form-body.ts";
@@ -107,6 +109,7 @@ export class Body {
   #stream: ReadableStream | null = null;
   /** Another body's `.body` whose bytes #body took: reading this body disturbs it, as reading that stream would. */
   #source: ReadableStream | null = null;
+  /** The Request's or Response's own headers (useHeaders), for the content-type blob() and formData() read. */
   #headers: Headers | null = null;
   static {
     const whole = (o: Body) => o.#stream === null || (wholeOf.has(o.#stream) && !isLocked(o.#stream) && !isDisturbed(o.#stream));
