@@ -5,13 +5,16 @@
  * an area, write cases/NAME.js (exporting `area` and `cases`, as cases/webcrypto.js does) and
  * list it in FILES; several files may make up one area.
  */
+
+import * as blobFormData from "./cases/blob-formdata.js";
 import * as cache from "./cases/cache.js";
+import * as fetchBodies from "./cases/fetch-bodies.js";
 import * as urlpattern from "./cases/urlpattern.js";
 import * as webcrypto from "./cases/webcrypto.js";
 import * as webcryptoChecks from "./cases/webcrypto-checks.js";
 
 /** Case files; several may share an area. */
-const FILES = [webcrypto, webcryptoChecks, urlpattern, cache];
+const FILES = [webcrypto, webcryptoChecks, urlpattern, cache, blobFormData, fetchBodies];
 
 export async function runArea(area) {
   const results = [];

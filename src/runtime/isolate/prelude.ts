@@ -21,6 +21,8 @@ import "./url-search-params.ts";
 import "./urlpattern.ts";
 import "./structured-clone.ts";
 import "./headers.ts";
+import "./blob.ts";
+import "./form-data.ts";
 import "./request.ts";
 import "./response.ts";
 import "./fetch.ts";

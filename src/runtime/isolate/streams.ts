@@ -18,10 +18,10 @@ import { def, host } from "./bindings.ts";
 import type { Codecs } from "./compression-lib.ts";
 import type { LazyPart } from "./protocol.ts";
 import type { StreamClasses } from "./streams-lib.ts";
-import { kInspect } from "./util.ts";
+import { concatBytes, kInspect } from "./util.ts";
 
 /** A lazy part's exports: the host runs it in this context (web/lazy-parts.ts; its frames read `lively:<part>`). */
-const loadPart = <T>(part: LazyPart): T => host.loadLazy(part) as T;
+export const loadPart = <T>(part: LazyPart): T => host.loadLazy(part) as T;
 
 export type { ReadableStream };
 export type ByteStream = ReadableStream<Uint8Array>;
@@ -198,13 +198,7 @@ export async function readAll(s: ReadableStream, limit: number, tooLong: () => E
     chunks.push(bytes);
   }
   if (chunks.length === 1 && chunks[0].byteOffset === 0 && chunks[0].byteLength === chunks[0].buffer.byteLength) return chunks[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 /**
