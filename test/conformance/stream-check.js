@@ -58,5 +58,22 @@ export function thrown(fn) {
   }
 }
 
+/** A WritableStream whose sink records its calls in `log`: ["write", chunk], ["close"], ["abort", reason]. */
+export const recorder = () => {
+  const log = [];
+  const sink = {
+    write(chunk) {
+      log.push(["write", chunk]);
+    },
+    close() {
+      log.push(["close"]);
+    },
+    abort(reason) {
+      log.push(["abort", String(reason)]);
+    },
+  };
+  return { log, stream: new WritableStream(sink) };
+};
+
 export const utf8 = (s) => new TextEncoder().encode(s);
 export const text = (u8) => new TextDecoder().decode(u8);

@@ -9,12 +9,24 @@ import * as compression from "./cases/compression.js";
 import * as encodingStreams from "./cases/encoding-streams.js";
 import * as streamBodies from "./cases/stream-bodies.js";
 import * as streams from "./cases/streams.js";
+import * as streamsBytes from "./cases/streams-bytes.js";
 import * as streamsPipes from "./cases/streams-pipes.js";
+import * as streamsWritable from "./cases/streams-writable.js";
 import * as webcrypto from "./cases/webcrypto.js";
 import * as webcryptoChecks from "./cases/webcrypto-checks.js";
 
 /** Case files; several may share an area. */
-const FILES = [webcrypto, webcryptoChecks, streams, streamsPipes, encodingStreams, compression, streamBodies];
+const FILES = [
+  webcrypto,
+  webcryptoChecks,
+  streams,
+  streamsBytes,
+  streamsWritable,
+  streamsPipes,
+  encodingStreams,
+  compression,
+  streamBodies,
+];
 
 /** Far above what any case needs; an area must still finish inside the node's wall-time limit. */
 const CASE_TIMEOUT_MS = 3000;

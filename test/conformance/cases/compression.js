@@ -29,14 +29,26 @@ add("gzip, deflate and deflate-raw round-trip through CompressionStream and Deco
   const out = [];
   for (const format of FORMATS) {
     const packed = await pack(utf8(input), format);
-    const back = await read(ReadableStream.from([packed.subarray(0, 5), packed.subarray(5)]).pipeThrough(new DecompressionStream(format)).pipeThrough(new TextDecoderStream()));
+    const back = await read(
+      ReadableStream.from([packed.subarray(0, 5), packed.subarray(5)])
+        .pipeThrough(new DecompressionStream(format))
+        .pipeThrough(new TextDecoderStream()),
+    );
     out.push([format, packed.length < input.length, back.join("") === input]);
   }
-  same(out, FORMATS.map((f) => [f, true, true]), "round trips");
+  same(
+    out,
+    FORMATS.map((f) => [f, true, true]),
+    "round trips",
+  );
 });
 for (const format of FORMATS)
-  add(`${format}: zlib's bytes for "hello" decompress`, async () => same(text(await unpack([unhex(HELLO[format])], format)), "hello", "text"));
-add("deflate: a stored (level 0) block from zlib decompresses", async () => same(text(await unpack([unhex(HELLO["deflate stored"])], "deflate")), "hello", "text"));
+  add(`${format}: zlib's bytes for "hello" decompress`, async () =>
+    same(text(await unpack([unhex(HELLO[format])], format)), "hello", "text"),
+  );
+add("deflate: a stored (level 0) block from zlib decompresses", async () =>
+  same(text(await unpack([unhex(HELLO["deflate stored"])], "deflate")), "hello", "text"),
+);
 add("the output starts with the format's header: gzip 1f 8b 08, deflate a zlib header (CMF 0x78, check bits)", async () => {
   const gzip = await pack(utf8("x"), "gzip");
   const deflate = await pack(utf8("x"), "deflate");
@@ -52,10 +64,16 @@ add("empty input compresses to a valid stream that decompresses to nothing; zlib
     const packed = await bytes(new ReadableStream({ start: (c) => c.close() }).pipeThrough(new CompressionStream(format)));
     out.push([packed.length > 0, (await unpack([packed], format)).length, (await unpack([unhex(EMPTY[format])], format)).length]);
   }
-  same(out, FORMATS.map(() => [true, 0, 0]), "empty");
+  same(
+    out,
+    FORMATS.map(() => [true, 0, 0]),
+    "empty",
+  );
 });
 add("an empty chunk in the input changes nothing", async () => {
-  const packed = await bytes(ReadableStream.from([new Uint8Array(0), utf8("ab"), new Uint8Array(0)]).pipeThrough(new CompressionStream("gzip")));
+  const packed = await bytes(
+    ReadableStream.from([new Uint8Array(0), utf8("ab"), new Uint8Array(0)]).pipeThrough(new CompressionStream("gzip")),
+  );
   same(text(await unpack([new Uint8Array(0), packed, new Uint8Array(0)], "gzip")), "ab", "text");
 });
 add("no input at all to a DecompressionStream is TypeError (the compressed data never ended)", async () => {
@@ -69,7 +87,14 @@ add("compressed bytes fed one at a time decompress; many small input chunks comp
   for (const format of FORMATS) {
     const pieces = [...utf8(input)].map((b) => new Uint8Array([b]));
     const packed = await bytes(ReadableStream.from(pieces).pipeThrough(new CompressionStream(format)));
-    out.push(text(await unpack([...packed].map((b) => new Uint8Array([b])), format)) === input);
+    out.push(
+      text(
+        await unpack(
+          [...packed].map((b) => new Uint8Array([b])),
+          format,
+        ),
+      ) === input,
+    );
   }
   same(out, [true, true, true], "round trips");
 });
@@ -89,7 +114,11 @@ add("a megabyte of mixed data round-trips in every format", async () => {
 });
 add("ArrayBuffer, DataView and other typed array chunks are accepted", async () => {
   const b = utf8("abcdef");
-  const packed = await bytes(ReadableStream.from([b.buffer.slice(0, 2), new DataView(b.buffer, 2, 2), new Uint16Array(b.buffer.slice(4, 6))]).pipeThrough(new CompressionStream("deflate")));
+  const packed = await bytes(
+    ReadableStream.from([b.buffer.slice(0, 2), new DataView(b.buffer, 2, 2), new Uint16Array(b.buffer.slice(4, 6))]).pipeThrough(
+      new CompressionStream("deflate"),
+    ),
+  );
   same(text(await unpack([packed], "deflate")), "abcdef", "text");
 });
 add("a chunk that is not a BufferSource is TypeError, in both directions", async () => {

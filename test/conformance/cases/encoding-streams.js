@@ -63,7 +63,11 @@ add("TextDecoderStream reflects encoding, fatal and ignoreBOM, and maps labels t
   same([s.encoding, s.fatal, s.ignoreBOM, new TextDecoderStream("unicode-1-1-utf-8").fatal], ["utf-8", true, true, false], "attributes");
 });
 add("an unknown label, and the replacement encoding, are RangeError", async () => {
-  same([thrown(() => new TextDecoderStream("klingon")), thrown(() => new TextDecoderStream("iso-2022-kr"))], ["RangeError", "RangeError"], "errors");
+  same(
+    [thrown(() => new TextDecoderStream("klingon")), thrown(() => new TextDecoderStream("iso-2022-kr"))],
+    ["RangeError", "RangeError"],
+    "errors",
+  );
 });
 add("TextDecoderStream takes ArrayBuffer, DataView and other typed array chunks", async () => {
   const b = utf8("abcdef");
@@ -75,13 +79,35 @@ add("a chunk that is not a BufferSource errors the TextDecoderStream with TypeEr
   same([await failure(s.writable.getWriter().write("text")), await reading], ["TypeError", "TypeError"], "errors");
 });
 add("TextDecoderStream for UTF-16LE joins a code unit split between chunks, and removes its BOM", async () => {
-  same(await decode([new Uint8Array([0xff, 0xfe, 0x41]), new Uint8Array([0x00, 0x3d, 0xd8, 0x00]), new Uint8Array([0xde])], "utf-16le"), "A😀", "text");
+  same(
+    await decode([new Uint8Array([0xff, 0xfe, 0x41]), new Uint8Array([0x00, 0x3d, 0xd8, 0x00]), new Uint8Array([0xde])], "utf-16le"),
+    "A😀",
+    "text",
+  );
 });
-add("TextDecoderStream for windows-1252 (and its label latin1) and for Shift_JIS", async () => {
-  const cp = new TextDecoderStream("latin1");
-  same(cp.encoding, "windows-1252", "latin1's encoding");
-  same(await decode([new Uint8Array([0x80, 0xe9])], "windows-1252"), "€é", "windows-1252");
-  same(await decode([new Uint8Array([0x82]), new Uint8Array([0xa0])], "shift_jis"), "あ", "shift_jis split between chunks");
+add("TextDecoderStream for windows-1252, also by its label latin1: bytes 0x80 to 0x9F are not Latin-1", async () => {
+  same(
+    [new TextDecoderStream("latin1").encoding, await decode([new Uint8Array([0x80, 0x9f, 0xe9])], "windows-1252")],
+    ["windows-1252", "€Ÿé"],
+    "text",
+  );
+});
+add("TextDecoderStream for UTF-16BE, with a surrogate pair split between chunks", async () => {
+  same(await decode([new Uint8Array([0x00, 0x41, 0xd8]), new Uint8Array([0x3d, 0xde]), new Uint8Array([0x00])], "utf-16be"), "A😀", "text");
+});
+add("TextDecoderStream for Shift_JIS and EUC-KR, a character split between chunks", async () => {
+  same(await decode([new Uint8Array([0x41, 0x82]), new Uint8Array([0xa0])], "shift_jis"), "Aあ", "shift_jis");
+  same(await decode([new Uint8Array([0xb0]), new Uint8Array([0xa1, 0x42])], "euc-kr"), "가B", "euc-kr");
+});
+add("TextDecoderStream for gb18030, a four-byte sequence split at every byte", async () => {
+  same(
+    await decode(
+      [[0x81], [0x30], [0x81], [0x30]].map((b) => new Uint8Array(b)),
+      "gb18030",
+    ),
+    "\u0080",
+    "text",
+  );
 });
 add("the pipe through TextDecoderStream keeps backpressure: the readable side holds, the writable side waits", async () => {
   const s = new TextDecoderStream();
@@ -89,7 +115,9 @@ add("the pipe through TextDecoderStream keeps backpressure: the readable side ho
   writer.write(utf8("a"));
   const second = writer.write(utf8("b"));
   let done = false;
-  second.then(() => { done = true; });
+  second.then(() => {
+    done = true;
+  });
   await settle();
   const blocked = !done;
   const reader = s.readable.getReader();

@@ -11,14 +11,24 @@ export const cases = {};
 const add = (name, run) => {
   cases[name] = run;
 };
-const failure = (run) => Promise.resolve().then(run).then(() => "no error", (e) => e.name);
+const failure = (run) =>
+  Promise.resolve()
+    .then(run)
+    .then(
+      () => "no error",
+      (e) => e.name,
+    );
 
 add("Response.body is a ReadableStream of bytes, null without a body, and reading it uses the body", async () => {
   const res = new Response("héllo");
   const body = res.body;
   const before = res.bodyUsed;
   const got = new TextDecoder().decode(await bytes(body));
-  same([body instanceof ReadableStream, body === res.body, before, got, res.bodyUsed, new Response(null).body, new Response().body], [true, true, false, "héllo", true, null, null], "body");
+  same(
+    [body instanceof ReadableStream, body === res.body, before, got, res.bodyUsed, new Response(null).body, new Response().body],
+    [true, true, false, "héllo", true, null, null],
+    "body",
+  );
 });
 add("new Response(stream) reads the stream, not its string form", async () => {
   const res = new Response(ReadableStream.from(["a", "b"]).pipeThrough(new TextEncoderStream()));
@@ -32,7 +42,14 @@ add("new Request(url, { body: stream }) and a Request made from it carry the str
 add("clone() of a stream body tees it: both read the whole body", async () => {
   const res = new Response(ReadableStream.from([new Uint8Array([1]), new Uint8Array([2, 3])]));
   const copy = res.clone();
-  same([[...new Uint8Array(await res.arrayBuffer())], [...new Uint8Array(await copy.arrayBuffer())]], [[1, 2, 3], [1, 2, 3]], "bodies");
+  same(
+    [[...new Uint8Array(await res.arrayBuffer())], [...new Uint8Array(await copy.arrayBuffer())]],
+    [
+      [1, 2, 3],
+      [1, 2, 3],
+    ],
+    "bodies",
+  );
 });
 add("a body stream that gives strings is refused with a TypeError", async () => {
   same(await failure(() => new Response(ReadableStream.from(["text"])).text()), "TypeError", "text()");
@@ -61,6 +78,12 @@ add("new Response(other.body, other) keeps the bytes, and other's body counts as
   same([copy.status, await copy.text(), locked, original.bodyUsed], [202, "kept", true, true], "copy");
 });
 add("a body stream that errors rejects text() with its error", async () => {
-  const res = new Response(new ReadableStream({ pull(c) { c.error(new RangeError("source broke")); } }));
+  const res = new Response(
+    new ReadableStream({
+      pull(c) {
+        c.error(new RangeError("source broke"));
+      },
+    }),
+  );
   same(await failure(() => res.text()), "RangeError", "text()");
 });
