@@ -82,7 +82,8 @@ async function bundle({ entry, wrap, check, packages = [] }) {
     legalComments: "none",
     logLevel: "warning",
     metafile: true,
-    // A worktree's node_modules may be a symlink: keep the paths under it, as the check below reads them.
+    // A worktree whose node_modules is a symlink to another checkout's: paths stay under
+    // node_modules/, so the check below recognises the packages allowed.
     preserveSymlinks: true,
   });
   // The folder runs inside isolates: an import from the host side would be bundled into them.
