@@ -16,14 +16,16 @@
  * - CPU with nothing in flight (timers, top-level code, work a request left behind): a budget
  *   of the CPU limit per minute. Passing it disposes the isolate.
  * - Memory: V8 disposes the isolate; the pending collect rejects, or `check` sees it.
- * - Wall: each request's own deadline. Passing it answers that request alone (504); the
- *   isolate keeps serving, and whatever the request answers later is dropped.
+ * - Wall: each request's own deadline. Passing it answers that request alone (504), or cuts
+ *   short a response still streaming; the isolate keeps serving, and whatever the request
+ *   answers later is dropped.
  * When the isolate is disposed, every request in flight on it fails with that limit's error
  * (the gateway retries GET and HEAD once on a fresh isolate) and the version cache loads a
  * fresh isolate on the next request.
  *
  * The limit errors are worded in limit-errors.ts; the options and the slot record are in
- * dispatcher-options.ts.
+ * dispatcher-options.ts; bodies that flow while a request holds its slot (a response streamed
+ * out, a request body streamed in) are slot-bodies.ts's.
  *
  * In-flight requests live in a slot array with a free list, not a Map: a Map keyed by
  * request made the main heap's scavenges ~20× slower under load (bench:http, p99 ×3).
@@ -41,12 +43,13 @@ import type {
   Untrusted,
 } from "../isolate/protocol.ts";
 import type { ArrivingBody, CallChain, CallerContext } from "../sandbox.ts";
-import { HostStreamedBody, kStreamed } from "../streamed-body.ts";
+import type { HostStreamedBody, kStreamed } from "../streamed-body.ts";
 import type { Watched } from "../watchdog.ts";
 import { BackgroundBudget } from "./background-budget.ts";
 import type { BodyMessage } from "./body-handler.ts";
 import type { DispatcherOptions, Pending } from "./dispatcher-options.ts";
-import { bystanderError, describeReason, isMemoryFailure, limitError, moduleFailure, newErrorId } from "./limit-errors.ts";
+import { bystanderError, describeReason, isMemoryFailure, limitError, moduleFailure } from "./limit-errors.ts";
+import { SlotBodies } from "./slot-bodies.ts";
 
 /** A request or call as the sandbox hands it over; submit() adds the slot tag. */
 export type UntaggedItem = Omit<FetchItem, keyof SlotTag> | Omit<CallItem, keyof SlotTag>;
@@ -88,9 +91,26 @@ export class Dispatcher implements Watched {
   private killedBy: LivelyError | undefined;
   inFlight = 0;
 
+  private readonly bodies: SlotBodies;
+
   constructor(private readonly options: DispatcherOptions) {
     this.cpuLimitNs = options.limits.cpuMs * 1_000_000;
     this.background = new BackgroundBudget(this.cpuLimitNs);
+    this.bodies = new SlotBodies({
+      at: (slot) => this.slots[slot],
+      dead: () => this.killedBy !== undefined,
+      progressed: () => {
+        this.cpuMark = this.taskMark = this.cpuNow();
+      },
+      freeAbandoned: (slot) => {
+        this.slots[slot] = undefined;
+        this.freeSlots.push(slot);
+      },
+      release: (slot) => this.release(slot),
+      cancelBody: options.cancelBody,
+      log: options.onModuleError,
+      tag: () => this.tag(),
+    });
   }
 
   get dead(): boolean {
@@ -231,74 +251,14 @@ export class Dispatcher implements Watched {
     else this.release(slot);
   }
 
-  /**
-   * A message of a response whose body the module sends as it produces it (body-handler.ts
-   * checked its form): the head answers the request with a HostStreamedBody, chunks go into it,
-   * the end or an error closes it. Answers the isolate true to go on, false to stop. A message
-   * for a request no longer here (answered 504, ended by a limit, its client gone) answers false.
-   */
+  /** A streamed response's message (host work "body"): slot-bodies.ts. */
   body(message: BodyMessage): Promise<boolean> {
-    const pending = this.slots[message.s];
-    if (this.killedBy || !pending || pending.gen !== message.g) return Promise.resolve(false);
-    if (pending.abandoned) {
-      // The late head of a request already answered 504: its slot is free now.
-      if (message.kind === "head") {
-        this.slots[message.s] = undefined;
-        this.freeSlots.push(message.s);
-      }
-      return Promise.resolve(false);
-    }
-    this.cpuMark = this.taskMark = this.cpuNow();
-    if (message.kind === "head") {
-      if (pending.answered) return Promise.reject(new TypeError("response body: a second head for one request"));
-      const stream = new HostStreamedBody(() => this.streamCancelled(message.s, pending));
-      pending.answered = true;
-      pending.waiting = message.w > 0;
-      pending.stream = stream;
-      pending.resolve({ status: message.status, headers: message.headers, body: null, w: message.w, [kStreamed]: stream });
-      return Promise.resolve(true);
-    }
-    const stream = pending.stream;
-    if (!stream) return Promise.reject(new TypeError("response body: no streamed response is open for this request"));
-    if (message.kind === "chunk") return stream.push(message.bytes);
-    if (message.kind === "end") stream.end();
-    else {
-      const errorId = newErrorId();
-      this.options.onModuleError(`[error ${errorId}] the response body stream failed after the response began: ${message.message}`);
-      stream.fail(new LivelyError("module_error", `${this.tag()}'s response body stream failed (error id ${errorId})`, { errorId }));
-    }
-    this.streamDone(message.s, pending);
-    return Promise.resolve(true);
+    return this.bodies.body(message);
   }
 
-  /** The next chunk of request (slot, gen)'s body, still arriving (host work "requestBody", checked by the caller). */
+  /** The next chunk of a request body still arriving (host work "requestBody"): slot-bodies.ts. */
   requestBody(slot: number, gen: number): Promise<Uint8Array | null> {
-    const pending = this.slots[slot];
-    if (this.killedBy || !pending || pending.gen !== gen || pending.abandoned || !pending.requestBody) {
-      return Promise.reject(new TypeError("the request's body can no longer be read: the request has ended"));
-    }
-    return pending.requestBody.read();
-  }
-
-  /** The receiver cancelled a streamed body (its client went away): the isolate's stream is cancelled too. */
-  private streamCancelled(slot: number, pending: Pending): void {
-    if (this.slots[slot] !== pending) return;
-    this.cancelInIsolate(slot, pending.gen);
-    this.streamDone(slot, pending);
-  }
-
-  private cancelInIsolate(slot: number, gen: number): void {
-    if (this.killedBy) return;
-    try {
-      this.options.cancelBody?.applyIgnored(undefined, [slot, gen]);
-    } catch {
-      // The isolate is gone: nothing is reading.
-    }
-  }
-
-  private streamDone(slot: number, pending: Pending): void {
-    pending.stream = undefined;
-    if (!pending.waiting && this.slots[slot] === pending) this.release(slot);
+    return this.bodies.requestBody(slot, gen);
   }
 
   /** The module threw or returned a bad result: the error carries an id, the module's log the whole story. */
@@ -353,10 +313,7 @@ export class Dispatcher implements Watched {
       if (!pending || pending.abandoned || now < pending.deadline) continue;
       if (pending.answered) {
         // A body still streaming is cut short; waitUntil work is no longer waited for. The isolate keeps serving.
-        if (pending.stream) {
-          pending.stream.fail(limitError("exceeded_wall", module, version, limits));
-          this.cancelInIsolate(slot, pending.gen);
-        }
+        this.bodies.cutShort(slot, pending, limitError("exceeded_wall", module, version, limits));
         this.release(slot);
         continue;
       }
