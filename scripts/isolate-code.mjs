@@ -79,6 +79,9 @@ async function bundle({ entry, wrap, check, packages = [] }) {
     legalComments: "none",
     logLevel: "warning",
     metafile: true,
+    // A worktree whose node_modules is a symlink to another checkout's: paths stay under
+    // node_modules/, so the check below recognises the packages allowed.
+    preserveSymlinks: true,
   });
   // The folder runs inside isolates: an import from the host side would be bundled into them.
   const allowed = [`${SOURCE_DIR}/`, ...packages.map((name) => `node_modules/${name}/`)];
