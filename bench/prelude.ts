@@ -7,7 +7,7 @@
  *   npm run bench:prelude
  */
 import { loadIsolatedVm } from "../src/runtime/ivm/isolated-vm.ts";
-import { HOST_LACKS, LANGUAGE_SOURCE } from "../src/runtime/web/language.ts";
+import { isolateLacks, LANGUAGE_SOURCE } from "../src/runtime/web/language.ts";
 import { installHostBindings, PRELUDE_SOURCE, runPrelude } from "../src/runtime/web/prelude.ts";
 
 const ROUNDS = 20;
@@ -20,7 +20,7 @@ async function coldStart(cached: boolean): Promise<number> {
   const bindings = await installHostBindings(context, ivm);
   if (cached) runPrelude(isolate, context);
   else {
-    if (HOST_LACKS.length > 0) context.evalSync(LANGUAGE_SOURCE);
+    if (isolateLacks(context).length > 0) context.evalSync(LANGUAGE_SOURCE);
     context.evalSync(PRELUDE_SOURCE);
   }
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
@@ -43,8 +43,14 @@ for (let i = 0; i < ROUNDS; i++) {
   cachedTimes.push(await coldStart(true));
 }
 const kb = Buffer.byteLength(PRELUDE_SOURCE) / 1024;
-// On a host whose V8 lacks them (Node 20), the built-ins a newer V8 has run first, in every isolate (web/language.ts).
-const language = HOST_LACKS.length > 0 ? ` + language ${(Buffer.byteLength(LANGUAGE_SOURCE) / 1024).toFixed(1)} KB` : "";
+// On a host whose V8 lacks them (Node 20, 22), the built-ins a newer V8 has run first, in every isolate (web/language.ts).
+let lacks = 0;
+{
+  const isolate = new (loadIsolatedVm().Isolate)({ memoryLimit: 16 });
+  lacks = isolateLacks(await isolate.createContext()).length;
+  isolate.dispose();
+}
+const language = lacks > 0 ? ` + language ${(Buffer.byteLength(LANGUAGE_SOURCE) / 1024).toFixed(1)} KB` : "";
 console.log(
   `web prelude: ${kb.toFixed(1)} KB${language}; cold start median of ${ROUNDS}: ${median(evalTimes).toFixed(2)} ms (evalSync), ${median(cachedTimes).toFixed(2)} ms (runPrelude, code cache)`,
 );

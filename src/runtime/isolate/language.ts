@@ -3,7 +3,8 @@
  * lacks it. isolated-vm runs the V8 of the Node that hosts it, so on Node 20 (V8 11.3) module
  * code would miss what workerd and Node 22+ have: Promise.withResolvers, Object.groupBy,
  * Map.groupBy, Array.fromAsync, the ES2025 Set methods (language-sets.ts) and iterator helpers
- * (language-iterators.ts). docs/runtime.md ("Language level") lists what each Node gives.
+ * (language-iterators.ts), and on Node 20 and 22 Symbol.dispose and Symbol.asyncDispose.
+ * docs/runtime.md ("Language level") lists what each Node gives.
  *
  * Why hand-written and not core-js: the prelude is compiled in every new isolate, so its size
  * is paid at every cold start; core-js's modules for these few methods bring its shared
@@ -24,6 +25,7 @@ import {
   create,
   createData,
   DONE,
+  defineProperty,
   direct,
   getMethod,
   install,
@@ -177,6 +179,15 @@ const lengthOf = (o: ArrayLike<unknown>): number => {
   if (!(n > 0)) return 0;
   return min(trunc(n), 2 ** 53 - 1);
 };
+
+// Symbol.dispose and Symbol.asyncDispose (V8 13.4): what `using` and `await using`, lowered by
+// esbuild for this V8 (code/language-level.ts), look up. Node defines its own in its realm, not
+// in isolates. Well-known symbols: unregistered, and fixed on Symbol as the spec's are.
+for (const name of ["dispose", "asyncDispose"]) {
+  if (name in Symbol) continue;
+  defineProperty(Symbol, name, { value: Symbol("Symbol." + name) });
+  installed.push("Symbol." + name);
+}
 
 /** The script's completion value: what it installed here ("Promise.withResolvers"…), in order. */
 export default installed;

@@ -2,13 +2,13 @@
  * The built-ins of a newer V8 inside isolates (web/language.ts): on this Node every one of
  * POLYFILLED_BUILTINS is there, answers as the spec says (language-cases.ts), is not enumerable,
  * survives module code replacing the intrinsics it uses, and never replaces a native one: on a
- * Node whose V8 has them (22, 24) the language script installs nothing, which the identity
- * checks below see whichever Node runs them.
+ * Node whose V8 has them (24) the language script installs nothing, which the identity checks
+ * below see whichever Node runs them.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { loadIsolatedVm } from "../ivm/isolated-vm.ts";
-import { builtinAt, HOST_LACKS, POLYFILLED_BUILTINS, runLanguage } from "./language.ts";
+import { isolateLacks, POLYFILLED_BUILTINS, runLanguage } from "./language.ts";
 import { LANGUAGE_CASES, LANGUAGE_HELPERS } from "./language-cases.ts";
 import { createWebSandbox, type WebSandbox } from "./test-support.ts";
 
@@ -23,6 +23,8 @@ async function bareContext() {
   return { isolate, context, run, dispose: () => isolate.dispose() };
 }
 
+const SYMBOLS = ["Symbol.dispose", "Symbol.asyncDispose"];
+const FUNCTIONS = POLYFILLED_BUILTINS.filter((path) => !SYMBOLS.includes(path));
 const PATHS = JSON.stringify(POLYFILLED_BUILTINS);
 const LOOKUP = `const at = (p) => p.split(".").reduce((o, k) => (o == null ? undefined : o[k]), globalThis);`;
 
@@ -33,10 +35,13 @@ describe("language level inside isolates", () => {
   });
   after(() => sandbox?.close());
 
-  it("the host's own realm says what its V8 lacks: all of them on Node 20, none from Node 22 on", () => {
-    assert.deepEqual(HOST_LACKS, NODE_MAJOR >= 22 ? [] : POLYFILLED_BUILTINS);
-    for (const path of POLYFILLED_BUILTINS)
-      assert.equal(typeof builtinAt(globalThis, path), NODE_MAJOR >= 22 ? "function" : "undefined", path);
+  it("a pristine isolate says what its V8 lacks: all of them on Node 20, the two symbols on Node 22, none on Node 24", async () => {
+    const bare = await bareContext();
+    try {
+      assert.deepEqual(isolateLacks(bare.context), NODE_MAJOR >= 24 ? [] : NODE_MAJOR >= 22 ? SYMBOLS : POLYFILLED_BUILTINS);
+    } finally {
+      bare.dispose();
+    }
   });
 
   for (const c of LANGUAGE_CASES) {
@@ -47,7 +52,7 @@ describe("language level inside isolates", () => {
 
   it("every one is a function of the isolate's realm, defined as built-ins are: not enumerable, writable, configurable", async () => {
     const shapes = (await sandbox.run(`${LOOKUP}
-      JSON.stringify(${PATHS}.map((path) => {
+      JSON.stringify(${JSON.stringify(FUNCTIONS)}.map((path) => {
         const dot = path.lastIndexOf(".");
         const owner = dot < 0 ? globalThis : at(path.slice(0, dot));
         const d = Object.getOwnPropertyDescriptor(owner, path.slice(dot + 1));
@@ -58,6 +63,11 @@ describe("language level inside isolates", () => {
     for (const [path, type, enumerable, writable, configurable, sameRealm, extra] of JSON.parse(shapes)) {
       assert.deepEqual([type, enumerable, writable, configurable, sameRealm, extra], ["function", false, true, true, true, []], path);
     }
+    const symbols = await sandbox.run(`JSON.stringify(${JSON.stringify(SYMBOLS)}.map((path) => {
+      const d = Object.getOwnPropertyDescriptor(Symbol, path.slice(7));
+      return [typeof d.value, d.value.description, Symbol.keyFor(d.value) ?? null, d.enumerable, d.writable, d.configurable];
+    }))`);
+    assert.equal(symbols, JSON.stringify(SYMBOLS.map((path) => ["symbol", path, null, false, false, false])));
     const keys = await sandbox.run(
       `JSON.stringify([Object.keys(Set.prototype), Object.keys(Iterator.prototype), Object.keys(Promise), Object.keys(Array), "Iterator" in { ...globalThis }])`,
     );
@@ -111,7 +121,9 @@ describe("language level inside isolates", () => {
       assert.equal(bare.run(`Promise.withResolvers()`), "realm's own");
       assert.deepEqual(
         installed.filter((name) => POLYFILLED_BUILTINS.includes(name)).sort(),
-        HOST_LACKS.filter((p) => p !== "Promise.withResolvers").sort(),
+        isolateLacks(bare.context)
+          .filter((p) => p !== "Promise.withResolvers")
+          .sort(),
       );
       assert.ok(!installed.includes("Promise.withResolvers"));
     } finally {
@@ -119,12 +131,12 @@ describe("language level inside isolates", () => {
     }
   });
 
-  it("runPrelude runs the language script only where the host lacks a built-in (nothing at all from Node 22 on)", async () => {
+  it("the language script runs only where the V8 lacks a built-in (not at all on Node 24), and installs just those", async () => {
     const bare = await bareContext();
     try {
       const installed = runLanguage(bare.isolate, bare.context);
-      assert.deepEqual(installed.filter((name) => POLYFILLED_BUILTINS.includes(name)).sort(), [...HOST_LACKS].sort());
-      if (NODE_MAJOR >= 22) assert.deepEqual(installed, []);
+      assert.deepEqual(installed.filter((name) => POLYFILLED_BUILTINS.includes(name)).sort(), [...isolateLacks(bare.context)].sort());
+      if (NODE_MAJOR >= 24) assert.deepEqual(installed, []);
     } finally {
       bare.dispose();
     }

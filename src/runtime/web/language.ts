@@ -15,7 +15,7 @@ import { type CodeCacheSlot, compileCached } from "./code-cache.ts";
 
 export { LANGUAGE_SOURCE };
 
-/** The built-ins LANGUAGE_SOURCE provides where missing (V8 12.2+, Node 22+, have them all), by path from the global. */
+/** The built-ins LANGUAGE_SOURCE provides where missing, by path from the global (V8 12.2, Node 22, has all but the two symbols). */
 export const POLYFILLED_BUILTINS: readonly string[] = [
   "Promise.withResolvers",
   "Object.groupBy",
@@ -29,17 +29,25 @@ export const POLYFILLED_BUILTINS: readonly string[] = [
   ...["map", "filter", "take", "drop", "flatMap", "reduce", "toArray", "forEach", "some", "every", "find"].map(
     (name) => `Iterator.prototype.${name}`,
   ),
+  "Symbol.dispose",
+  "Symbol.asyncDispose",
 ];
 
-/** The value at `path` ("Set.prototype.union") from `root`, or undefined. */
-export function builtinAt(root: object, path: string): unknown {
-  let value: unknown = root;
-  for (const key of path.split(".")) value = value === undefined || value === null ? undefined : (value as Record<string, unknown>)[key];
-  return value;
-}
+let lacking: readonly string[] | undefined;
 
-/** Those of POLYFILLED_BUILTINS this host's V8 lacks (none from Node 22 on). */
-export const HOST_LACKS: readonly string[] = POLYFILLED_BUILTINS.filter((path) => typeof builtinAt(globalThis, path) !== "function");
+/**
+ * Those of POLYFILLED_BUILTINS the V8 of this process lacks: all on Node 20, the two symbols on
+ * Node 22, none on Node 24. Asked once of `context`, which must be pristine (no prelude, no
+ * module code ran in it): the host's own realm would not do, Node defines Symbol.dispose there.
+ */
+export function isolateLacks(context: IvmContext): readonly string[] {
+  lacking ??= JSON.parse(
+    context.evalSync(
+      `JSON.stringify(${JSON.stringify(POLYFILLED_BUILTINS)}.filter((p) => p.split(".").reduce((o, k) => (o == null ? undefined : o[k]), globalThis) === undefined))`,
+    ) as string,
+  ) as string[];
+  return lacking;
+}
 
 /** The file name the language script's frames carry in stack traces. */
 export const LANGUAGE_FILENAME = "lively:language";
@@ -47,12 +55,12 @@ export const LANGUAGE_FILENAME = "lively:language";
 const codeCache: CodeCacheSlot = {};
 
 /**
- * Runs LANGUAGE_SOURCE in `context` when this host's V8 lacks any of POLYFILLED_BUILTINS (else
- * does nothing), compiled with a V8 code cache shared by every isolate of this process.
- * Returns what it installed there ("Set.prototype.union"…).
+ * Runs LANGUAGE_SOURCE in the new `context` when this V8 lacks any of POLYFILLED_BUILTINS (else
+ * does nothing; `force` runs it anyway), compiled with a V8 code cache shared by every isolate of
+ * this process. Returns what it installed there ("Set.prototype.union"…).
  */
 export function runLanguage(isolate: IvmIsolate, context: IvmContext, force = false): string[] {
-  if (HOST_LACKS.length === 0 && !force) return [];
+  if (!force && isolateLacks(context).length === 0) return [];
   const script = compileCached(isolate, LANGUAGE_SOURCE, LANGUAGE_FILENAME, codeCache);
   try {
     // The completion value is an array of strings made by our own script before any module code: copied out.
