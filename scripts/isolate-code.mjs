@@ -33,7 +33,7 @@ const ENTRIES = [
   {
     name: "LANGUAGE_SOURCE",
     entry: "language.ts",
-    doc: "Script: the built-ins a newer V8 has, where the host's lacks them (web/language.ts runs it before the prelude); its completion value is the list of what it installed.",
+    doc: "Script: the built-ins a newer V8 has, where the host's lacks them (web/language.ts runs it before the prelude); its completion value is what it installed, comma-separated.",
     wrap: (body, value) => `(function livelyLanguage() {\n"use strict";\n${body}return ${value};\n})();\n`,
     check: (code) => new Script(code),
     // Compiled in every isolate on Node 20: 16 KB as written, 10 KB minified. No name in it

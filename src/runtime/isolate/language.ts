@@ -189,5 +189,9 @@ for (const name of ["dispose", "asyncDispose"]) {
   installed.push("Symbol." + name);
 }
 
-/** The script's completion value: what it installed here ("Promise.withResolvers"…), in order. */
-export default installed;
+/**
+ * The script's completion value: what it installed here, in order, as one string
+ * ("Promise.withResolvers,Object.groupBy…"): a string crosses to the host without the copy an
+ * array needs (measured: the copy was a third of the script's cost).
+ */
+export default installed.join(",");

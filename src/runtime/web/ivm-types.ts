@@ -21,7 +21,7 @@ export interface WebExternalCopy {
 export interface WebScript {
   readonly cachedData?: WebExternalCopy;
   readonly cachedDataRejected?: boolean;
-  runSync(context: IvmContext, options?: { timeout?: number; reference?: true; copy?: true }): unknown;
+  runSync(context: IvmContext, options?: { timeout?: number; reference?: true }): unknown;
   release(): void;
 }
 

@@ -63,8 +63,9 @@ export function runLanguage(isolate: IvmIsolate, context: IvmContext, force = fa
   if (!force && isolateLacks(context).length === 0) return [];
   const script = compileCached(isolate, LANGUAGE_SOURCE, LANGUAGE_FILENAME, codeCache);
   try {
-    // The completion value is an array of strings made by our own script before any module code: copied out.
-    return script.runSync(context, { copy: true }) as string[];
+    // The completion value is our own script's string, made before any module code ran.
+    const installed = script.runSync(context) as string;
+    return installed === "" ? [] : installed.split(",");
   } finally {
     script.release();
   }
