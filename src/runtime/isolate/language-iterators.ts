@@ -23,6 +23,7 @@ import {
   defineProperty,
   direct,
   getMethod,
+  getOwnPropertyDescriptor,
   type IteratorRecord,
   inherits,
   install,
@@ -54,7 +55,7 @@ if (typeof scope.Iterator !== "function") {
   const setOwn = (self: unknown, key: PropertyKey, value: unknown): void => {
     if (!isObject(self)) throw new TypeError("Iterator.prototype setter called on a non-object");
     if (self === IteratorPrototype) throw new TypeError("Cannot assign to read only property of Iterator.prototype");
-    if (Object.getOwnPropertyDescriptor(self, key) === undefined) {
+    if (getOwnPropertyDescriptor(self, key) === undefined) {
       defineProperty(self, key, { value, writable: true, enumerable: true, configurable: true });
     } else (self as Record<PropertyKey, unknown>)[key] = value;
   };

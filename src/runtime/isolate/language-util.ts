@@ -7,7 +7,7 @@
  */
 
 export const { apply } = Reflect;
-export const { defineProperty, getPrototypeOf, create } = Object;
+export const { defineProperty, getOwnPropertyDescriptor, create } = Object;
 const hasInChain = Object.prototype.isPrototypeOf;
 /** Number.isNaN, as the prelude found it. */
 export const notANumber = Number.isNaN;
