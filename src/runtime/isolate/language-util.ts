@@ -1,7 +1,7 @@
 /**
  * Inside the isolate (see bindings.ts): what the language polyfills share (language.ts says
  * why they exist). The spec's abstract operations they need, written against intrinsics captured
- * when the prelude runs: module code may replace Reflect.apply, Function.prototype.call or
+ * when the language script runs (before the prelude and any module code): module code may replace Reflect.apply, Function.prototype.call or
  * Object.defineProperty for itself afterwards, and a built-in must not start calling its
  * replacements.
  */
@@ -9,7 +9,7 @@
 export const { apply } = Reflect;
 export const { defineProperty, getOwnPropertyDescriptor, create } = Object;
 const hasInChain = Object.prototype.isPrototypeOf;
-/** Number.isNaN, as the prelude found it. */
+/** Number.isNaN, as the script found it. */
 export const notANumber = Number.isNaN;
 const { trunc } = Math;
 const NativeProxy = Proxy;

@@ -6,14 +6,15 @@
  * (language-iterators.ts), and on Node 20 and 22 Symbol.dispose and Symbol.asyncDispose.
  * docs/runtime.md ("Language level") lists what each Node gives.
  *
- * Why hand-written and not core-js: the prelude is compiled in every new isolate, so its size
- * is paid at every cold start; core-js's modules for these few methods bring its shared
- * internals (~40 KB), these files are a few KB of plain code. Each is the spec's algorithm step
- * by step (same order of reads, calls and checks, same errors), installed only where the realm
- * has no such property (a native implementation is never replaced, so on Node 22 and 24 these
- * files install nothing but the Set methods' and iterators' guards cost nothing), and defined as
- * built-ins are: writable, configurable, not enumerable. They touch no host binding: they are
- * plain JavaScript over intrinsics captured when the prelude runs (language-util.ts).
+ * Why hand-written and not core-js: this code is compiled in every new isolate on such a host,
+ * so its size is paid at every cold start; core-js's modules for exactly these built-ins come to
+ * 71 KB minified (core-js 3.51 through esbuild, measured), these files to 10 KB. Each is the
+ * spec's algorithm step by step (same order of reads, calls and checks, same errors, same
+ * iterator closing), installed only where the realm has no such property (a native
+ * implementation is never replaced), and defined as built-ins are: writable, configurable, not
+ * enumerable. They touch no host binding: they are plain JavaScript over intrinsics captured
+ * when the script runs, before any module code (language-util.ts). web/language.ts runs this
+ * script, bundled on its own (LANGUAGE_SOURCE), before the prelude, and only where it is needed.
  */
 import "./language-sets.ts";
 import "./language-iterators.ts";
