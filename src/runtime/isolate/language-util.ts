@@ -1,9 +1,9 @@
 /**
  * Inside the isolate (see bindings.ts): what the language polyfills share (language.ts says
- * why they exist). The spec's abstract operations they need, written against intrinsics captured
- * when the language script runs (before the prelude and any module code): module code may replace Reflect.apply, Function.prototype.call or
- * Object.defineProperty for itself afterwards, and a built-in must not start calling its
- * replacements.
+ * why they exist). The spec's abstract operations they need, written against intrinsics
+ * captured when the language script runs (before the prelude and any module code): module code
+ * may replace Reflect.apply, Function.prototype.call or Object.defineProperty for itself
+ * afterwards, and a built-in must not start calling its replacements.
  */
 
 export const { apply } = Reflect;
