@@ -3,7 +3,9 @@
  * all three running at once and loaded with wrk (2 threads, 32 connections) in alternating
  * rounds of 8 s (after a 3 s warm-up each), so each ratio compares runs seconds apart; then,
  * on Lively, the cold start of 30 never-loaded versions and a hot swap (50 production deploys
- * of `hello` during a 20 s wrk load).
+ * of `hello` during a 20 s wrk load). Between them, the streaming cases (lib/http-stream.ts):
+ * 1 MiB in 64 KiB chunks and 1,000 server-sent events, the same module on Lively and workerd,
+ * and bare node:http writing the same bytes.
  *
  *   npm run bench:http
  *
@@ -25,10 +27,20 @@ import {
 } from "./lib/http-lively.ts";
 import { type Contender, type Measured, medianRatio, type RoundsResult, runRounds } from "./lib/http-rounds.ts";
 import { findWorkerd, HELLO_CODE, type LivelyNode, type PlainServer, startBare, startLively, startWorkerd } from "./lib/http-servers.ts";
+import {
+  BARE_STREAM_SERVER,
+  SSE_EVENTS,
+  STREAM_CHUNK_BYTES,
+  STREAM_CODE,
+  STREAM_TOTAL_BYTES,
+  type StreamTimes,
+  sseBytes,
+  timeStream,
+} from "./lib/http-stream.ts";
 import { runWrk, socketErrorCount, WRK_INSTALL_HINT, type WrkOptions, type WrkResult, wrkVersion } from "./lib/http-wrk.ts";
 import { runBench } from "./lib/run.ts";
 import { ensureBuild } from "./lib/serve.ts";
-import { ms, table } from "./lib/stats.ts";
+import { median, ms, table } from "./lib/stats.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -37,6 +49,8 @@ const PLAN = {
   load: { threads: 2, connections: 32, durationS: 8 } satisfies WrkOptions,
   warmup: { threads: 2, connections: 32, durationS: 3 } satisfies WrkOptions,
   coldVersions: 30,
+  /** Streaming: rounds of this many responses per server and case, on one connection. */
+  stream: { rounds: 3, requests: 20 },
   hotSwap: { deploys: 50, wrk: { threads: 2, connections: 32, durationS: 20 } satisfies WrkOptions },
 };
 
@@ -116,6 +130,64 @@ async function runLivelyOnly(node: LivelyNode): Promise<LivelyReport> {
     step(`node status failed: ${(error as Error).message}`);
   }
   return { cold, swap };
+}
+
+interface StreamCase {
+  name: string;
+  path: string;
+  bytes: number;
+}
+const STREAM_CASES: StreamCase[] = [
+  { name: `1 MiB in ${STREAM_CHUNK_BYTES / 1024} KiB chunks`, path: "mib", bytes: STREAM_TOTAL_BYTES },
+  { name: `SSE, ${SSE_EVENTS.toLocaleString("en-US")} events`, path: "sse", bytes: sseBytes() },
+];
+
+/**
+ * The streaming cases on each server (the same module on Lively and workerd), in rotating
+ * rounds; each figure is the median over rounds of that round's p50. Answers the summary rows.
+ */
+async function runStreaming(servers: { name: string; base: string }[]): Promise<string[][]> {
+  const p50s: Record<string, { first: number[]; total: number[] }> = {};
+  for (let round = 1; round <= PLAN.stream.rounds; round++) {
+    const order = servers.map((_, i) => servers[(i + round - 1) % servers.length]);
+    for (const server of order) {
+      for (const c of STREAM_CASES) {
+        let times: StreamTimes;
+        try {
+          times = await timeStream(`${server.base}${c.path}`, PLAN.stream.requests, c.bytes);
+        } catch (error) {
+          step(`round ${round} ${server.name} ${c.name}: failed: ${(error as Error).message}`);
+          continue;
+        }
+        const key = `${server.name}|${c.path}`;
+        p50s[key] ??= { first: [], total: [] };
+        p50s[key].first.push(times.firstByte.p50);
+        p50s[key].total.push(times.total.p50);
+        step(
+          `round ${round} ${server.name} ${c.name}: first byte p50 ${ms(times.firstByte.p50)}, whole response p50 ${ms(times.total.p50)}, ` +
+            `p99 ${ms(times.total.p99)} (${PLAN.stream.requests} responses)`,
+        );
+      }
+    }
+  }
+  const rows: string[][] = [];
+  for (const c of STREAM_CASES) {
+    const of = (name: string) => p50s[`${name}|${c.path}`];
+    for (const server of servers) {
+      const m = of(server.name);
+      if (!m) continue;
+      const total = median(m.total);
+      const mbps = c.bytes / 2 ** 20 / (total / 1000);
+      rows.push([`${c.name}: ${server.name}`, `first byte ${ms(median(m.first))}, all ${ms(total)} (${mbps.toFixed(0)} MiB/s)`, "", ""]);
+    }
+    const lively = of("Lively");
+    for (const other of ["workerd", "bare node:http"]) {
+      const them = of(other);
+      if (!lively || !them) continue;
+      rows.push([`${c.name}: Lively / ${other} time`, `${(median(lively.total) / median(them.total)).toFixed(2)}`, "", ""]);
+    }
+  }
+  return rows;
 }
 
 function loadTable(names: string[], result: RoundsResult, missing: Record<string, string>): string {
@@ -253,6 +325,31 @@ async function main(): Promise<number> {
       ),
   });
 
+  say(`\n== Streaming: the same module on each (1 MiB in ${STREAM_CHUNK_BYTES / 1024} KiB chunks; ${SSE_EVENTS} server-sent events)`);
+  const streamServers: { name: string; base: string }[] = [];
+  const streamDeploy = await deployCode(node, "stream", STREAM_CODE);
+  await waitForSeq(node, streamDeploy.seq);
+  streamServers.push({ name: "Lively", base: `${node.url}/stream/` });
+  const stopStream: (() => Promise<unknown>)[] = [];
+  try {
+    const bare = await startBare(BARE_STREAM_SERVER);
+    stopStream.push(() => bare.child.stop());
+    streamServers.push({ name: "bare node:http", base: bare.url.endsWith("/") ? bare.url : `${bare.url}/` });
+  } catch (error) {
+    step(`bare node:http streaming server failed: ${(error as Error).message}`);
+  }
+  if (typeof workerd !== "string") {
+    try {
+      const streaming = await startWorkerd(workerd, STREAM_CODE);
+      stopStream.push(() => streaming.child.stop());
+      streamServers.push({ name: "workerd", base: streaming.url });
+    } catch (error) {
+      step(`workerd streaming server failed: ${(error as Error).message}`);
+    }
+  }
+  const streamRows = await runStreaming(streamServers);
+  for (const stop of stopStream) await stop();
+
   say("\n== Lively: cold start, hot swap");
   const lively = await runLivelyOnly(node);
   const exit = await node.child.stop();
@@ -261,7 +358,7 @@ async function main(): Promise<number> {
   say("\n== Summary");
   say(loadTable(["Lively", "bare node:http", "workerd"], result, missing));
   say("");
-  say(table(["figure", "value", "target", "result"], [...ratioRows(result), ...livelyRows(lively)]));
+  say(table(["figure", "value", "target", "result"], [...ratioRows(result), ...livelyRows(lively), ...streamRows]));
   return 0;
 }
 

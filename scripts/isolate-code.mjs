@@ -58,7 +58,7 @@ const ENTRIES = [
 ];
 
 /**
- * Big third-party code the prelude loads on first use, not in every isolate: each is bundled on
+ * Big code (mostly third-party) the prelude loads on first use, not in every isolate: each is bundled on
  * its own into LAZY_SOURCES[key], a script whose completion value is the entry's default export,
  * that the host runs in an isolate when it first asks (streams.ts; web/lazy-parts.ts, with a V8
  * code cache). Not in PRELUDE_SOURCE: every isolate keeps its script's source, and these parts
@@ -68,6 +68,9 @@ const ENTRIES = [
 const LAZY = [
   { key: "streams", entry: "streams-lib.ts", packages: ["web-streams-polyfill"] },
   { key: "compression", entry: "compression-lib.ts", packages: ["fflate"] },
+  { key: "urlpattern", entry: "urlpattern-lib.ts", packages: ["urlpattern-polyfill"] },
+  // Our own code, but only a module that reads or sends a multipart body needs it.
+  { key: "multipart", entry: "multipart-lib.ts" },
 ];
 
 const DEFAULT_EXPORT = /export\s*\{\s*([\w$]+)\s+as\s+default\s*\}\s*;?\s*$/;

@@ -8,6 +8,7 @@
  *   npm test                       every suite, both backends
  *   npm test -- test/api.test.ts   some files
  *   LIVELY_TEST_BACKENDS=sqlite npm test   one backend (not allowed in CI)
+ *   LIVELY_TEST_CONCURRENCY=3 npm test     files run at once (default 2)
  */
 import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
@@ -77,6 +78,17 @@ async function findPostgres(): Promise<Server> {
   return startEmbedded();
 }
 
+/**
+ * Test files run at once: 2 by default (these machines have 2 cores); LIVELY_TEST_CONCURRENCY
+ * sets it (CI runs 3: most files wait on child processes and sockets part of the time).
+ */
+function concurrency(): number {
+  const wanted = Number(process.env.LIVELY_TEST_CONCURRENCY ?? 2);
+  if (!Number.isInteger(wanted) || wanted < 1 || wanted > 16)
+    throw new Error("LIVELY_TEST_CONCURRENCY must be a whole number from 1 to 16");
+  return wanted;
+}
+
 function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
@@ -105,7 +117,15 @@ async function main(): Promise<number> {
     const code = await new Promise<number>((done) => {
       const child = spawn(
         process.execPath,
-        ["--no-node-snapshot", "--import", "tsx", "--test", "--test-concurrency=2", `--test-timeout=${TEST_TIMEOUT_MS}`, ...files],
+        [
+          "--no-node-snapshot",
+          "--import",
+          "tsx",
+          "--test",
+          `--test-concurrency=${concurrency()}`,
+          `--test-timeout=${TEST_TIMEOUT_MS}`,
+          ...files,
+        ],
         {
           stdio: "inherit",
           env: {

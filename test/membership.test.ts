@@ -119,13 +119,15 @@ for (const backend of BACKENDS) {
     it("a pruned row is registered again at the next beat", async () => {
       await start({ nodeId: "pruned", heartbeatMs: 40 });
       const before = await row("pruned");
-      // Age the row and prune in one transaction, so no heartbeat lands in between.
-      const removed = await s.store.write(async (tx) => {
+      // Age the row, prune and look in one transaction, so no heartbeat lands in between: the
+      // next beat (every 40 ms) may bring the row back as soon as this commits.
+      const { removed, left } = await s.store.write(async (tx) => {
         await tx.run("UPDATE nodes SET heartbeat_at = now_ms() - 120000 WHERE id = 'pruned'");
-        return pruneNodes(tx, 60_000);
+        const removed = await pruneNodes(tx, 60_000);
+        return { removed, left: await tx.get<NodeRow>("SELECT * FROM nodes WHERE id = 'pruned'") };
       });
       assert.ok(removed >= 1);
-      assert.equal(await row("pruned"), undefined);
+      assert.equal(left, undefined);
       await eventually("the row to come back", async () => (await row("pruned")) !== undefined);
       const again = await row("pruned");
       assert.equal(again?.state, "up");

@@ -74,6 +74,8 @@ describeEachBackend("serve flags", (backend) => {
     [["--cache-max-mb", "2000000"], /--cache-max-mb is at most 1048576 \(1 TB\)/],
     [["--kv-cache-mb", "lots"], /--kv-cache-mb takes a whole number/],
     [["--kv-cache-mb", "2000000"], /--kv-cache-mb is at most 1048576 \(1 TB\)/],
+    [["--cache-api-mb", "-1"], /--cache-api-mb takes a whole number/],
+    [["--cache-api-mb", "2000000"], /--cache-api-mb is at most 1048576 \(1 TB\)/],
     [["--db-lock-timeout-ms", "0"], /--db-lock-timeout-ms takes a whole number from 1/],
     [["--db-statement-timeout-ms", "ten"], /--db-statement-timeout-ms takes a whole number from 1/],
     [["--db-idle-in-transaction-timeout-ms", "99999999999"], /--db-idle-in-transaction-timeout-ms takes at most 2147483647 ms/],

@@ -93,8 +93,9 @@ export interface PlainServer {
   url: string;
 }
 
-export async function startBare(): Promise<PlainServer> {
-  const child = spawnChild("bare node:http", process.execPath, ["--no-node-snapshot", "-e", BARE_SERVER]);
+/** A bare node:http server: the hello handler, or `script` (which prints {"url"} once it listens, as BARE_SERVER does). */
+export async function startBare(script = BARE_SERVER): Promise<PlainServer> {
+  const child = spawnChild("bare node:http", process.execPath, ["--no-node-snapshot", "-e", script]);
   const ready = await child.waitForLine((line) => {
     try {
       return (JSON.parse(line) as { url?: string }).url;

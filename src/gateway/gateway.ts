@@ -19,12 +19,12 @@ import { errorBody, LivelyError } from "../errors.ts";
 import { errorHeaders, HTTP_STATUS_BY_CODE, publicError } from "../http-errors.ts";
 import type { Logger } from "../log.ts";
 import { newErrorId } from "../runtime/ivm/limit-errors.ts";
-import type { LoadedVersion, PlainRequest, PlainResponse } from "../runtime/sandbox.ts";
+import { isStreamedBody, type LoadedVersion, type PlainRequest, type PlainResponse, type StreamedBody } from "../runtime/sandbox.ts";
 import type { VersionCache } from "../runtime/version-cache.ts";
 import { admit, type Guard, TOKEN_HEADER, withoutToken } from "./access.ts";
 import { NO_QUERY, resolveVersion } from "./choose-version.ts";
 import { type IndexPageOptions, serveIndex } from "./index-page.ts";
-import { type BodyBudget, discardUnreadBody, readBody } from "./request-body.ts";
+import { type BodyBudget, discardUnreadBody, readBody, readsWhole, streamBody } from "./request-body.ts";
 import { followRoutes, routedModuleMissing } from "./route-table.ts";
 
 export interface GatewayOptions {
@@ -78,6 +78,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   function fail(response: ServerResponse, thrown: unknown, versionTag?: string): void {
     const original = publicError(thrown, (internal) => log.error({ err: internal.cause ?? internal }, "request failed"));
     const error = original.code === "module_error" && original.details?.errorId !== undefined ? publicModuleError(original) : original;
+    // Answered already (a refused upload's 413 went out while the module ran): nothing to add.
+    if (response.writableEnded) return;
     if (response.headersSent || response.destroyed) {
       response.destroy();
       return;
@@ -106,16 +108,48 @@ export function createGateway(options: GatewayOptions): Gateway {
     versionTag: string,
     setCookie: string | undefined,
   ): void {
+    if (response.writableEnded) {
+      // Answered already (a refused upload's 413 went out while the module ran): its answer is dropped.
+      if (isStreamedBody(result.body)) result.body.cancel();
+      return;
+    }
     const headers = result.headers;
     headers.push("x-lively-version", versionTag);
     if (setCookie) headers.push("set-cookie", setCookie);
     try {
       response.writeHead(result.status, headers);
     } catch (error) {
+      if (isStreamedBody(result.body)) result.body.cancel();
       fail(response, refused(loaded.module, loaded.version, `a header Node refuses (${(error as Error).message})`), versionTag);
       return;
     }
-    response.end(result.body ?? undefined);
+    if (isStreamedBody(result.body)) sendStream(response, result.body);
+    else response.end(result.body ?? undefined);
+  }
+
+  /**
+   * A body the module produces as it goes (a ReadableStream it answered with): each chunk is
+   * written to the socket as it comes (chunked), and the module's stream is read no faster than
+   * the socket drains. A client that goes away cancels the stream inside the isolate.
+   */
+  function sendStream(response: ServerResponse, body: StreamedBody): void {
+    const status = response.statusCode;
+    if (response.req.method === "HEAD" || status === 204 || status === 304) {
+      body.cancel();
+      response.end();
+      return;
+    }
+    // The head goes now: a client of server-sent events sees the response open before the first event.
+    response.flushHeaders();
+    response.on("close", () => {
+      if (!response.writableFinished) body.cancel();
+    });
+    body.pipe({
+      write: (chunk) => response.write(chunk),
+      onDrain: (callback) => response.once("drain", callback),
+      end: () => response.end(),
+      abort: () => response.destroy(),
+    });
   }
 
   function answer(
@@ -169,8 +203,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       let loaded: LoadedVersion | undefined = cache.peek(module, version);
       if (!loaded) loaded = await cache.get(module, version);
       if (!loaded) throw versionNotFound(module, version);
-      if (plain.method !== "GET" && plain.method !== "HEAD" && plain.body === null) {
-        plain.body = await readBody(request, response, options.maxBodyBytes(module), options.bodyBudget);
+      if (plain.method !== "GET" && plain.method !== "HEAD" && plain.body === null && !plain.bodyStream) {
+        const max = options.maxBodyBytes(module);
+        if (readsWhole(request)) plain.body = await readBody(request, response, max, options.bodyBudget);
+        else plain.bodyStream = streamBody(request, response, max, options.bodyBudget, (error) => fail(response, error, versionTag));
       }
       answer(request, response, loaded, plain, channel, versionTag, setCookie, retried);
     } catch (error) {

@@ -1,5 +1,6 @@
 /**
- * Request bodies, read whole before a module sees them, under two limits:
+ * Request bodies, under two limits, read whole before the module runs when they are short
+ * (WHOLE_BODY_BYTES) and otherwise handed to it as they arrive (streamBody):
  * - per request: the module's own limit (`lively config M --body-mb`), never above the node's
  *   `--max-body-mb` (DESIGN.md: 10 MB); past it, 413 `too_large`;
  * - per node: every body being read or waiting in a sandbox counts against one budget
@@ -7,10 +8,11 @@
  *   large uploads cannot take the node's memory.
  * Bytes stay reserved until the response is finished or the connection closes.
  *
- * Owns: reading and accounting request bodies. Must not import api/, cli/, runtime/.
+ * Owns: reading and accounting request bodies. Must not import api/, cli/, or runtime/ beyond its types.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { LivelyError } from "../errors.ts";
+import type { ArrivingBody } from "../runtime/sandbox.ts";
 
 export class BodyBudget {
   private used = 0;
@@ -48,6 +50,52 @@ function overloaded(budget: BodyBudget): LivelyError {
 }
 
 /**
+ * One body's bytes against the module's limit and the node's budget: the declared length is held
+ * up front (a burst of large uploads is refused before it is read), more as more arrives; what
+ * it held is given back when `response` closes.
+ */
+class BodyMeter {
+  private held = 0;
+  private size = 0;
+
+  constructor(
+    private readonly max: number,
+    private readonly budget: BodyBudget,
+    response: ServerResponse,
+    declared: number,
+  ) {
+    response.once("close", () => budget.give(this.held));
+    if (declared > max) throw tooLarge(max);
+    if (declared > 0) this.hold(declared);
+  }
+
+  /** `bytes` more arrived; throws `too_large` or `overloaded`. Answers the size so far. */
+  add(bytes: number): number {
+    this.size += bytes;
+    if (this.size > this.max) throw tooLarge(this.max);
+    if (this.size > this.held) this.hold(this.size - this.held);
+    return this.size;
+  }
+
+  private hold(bytes: number): void {
+    if (!this.budget.take(bytes)) throw overloaded(this.budget);
+    this.held += bytes;
+  }
+}
+
+const declaredLength = (request: IncomingMessage) => Number(request.headers["content-length"] ?? 0);
+
+/** A body known to be at most this long (content-length) is read whole before the module runs; a longer or chunked one streams. */
+export const WHOLE_BODY_BYTES = 64 * 1024;
+
+/** Whether to read the body whole first: it is declared short, or there is none (no length, not chunked). */
+export function readsWhole(request: IncomingMessage): boolean {
+  const declared = request.headers["content-length"];
+  if (declared !== undefined) return Number(declared) <= WHOLE_BODY_BYTES;
+  return request.headers["transfer-encoding"] === undefined;
+}
+
+/**
  * The body, or null when empty. Throws `too_large` past `max`, `overloaded` past the budget;
  * what it took from the budget is given back when `response` closes. A refused body is left
  * to `discardUnreadBody`: the read stops holding bytes at once, the stream is not destroyed
@@ -59,16 +107,7 @@ export async function readBody(
   max: number,
   budget: BodyBudget,
 ): Promise<Uint8Array | null> {
-  const declared = Number(request.headers["content-length"] ?? 0);
-  if (declared > max) throw tooLarge(max);
-  let held = 0;
-  const hold = (bytes: number) => {
-    if (!budget.take(bytes)) throw overloaded(budget);
-    held += bytes;
-  };
-  response.once("close", () => budget.give(held));
-  // The declared length up front: a burst of large uploads is refused before it is read.
-  if (declared > 0) hold(declared);
+  const meter = new BodyMeter(max, budget, response, declaredLength(request));
   const chunks: Buffer[] = [];
   let size = 0;
   await new Promise<void>((resolve, reject) => {
@@ -81,10 +120,8 @@ export async function readBody(
       }
     };
     const onData = (chunk: Buffer) => {
-      size += chunk.length;
       try {
-        if (size > max) throw tooLarge(max);
-        if (size > held) hold(size - held);
+        size = meter.add(chunk.length);
       } catch (error) {
         stop(error);
         return;
@@ -92,10 +129,62 @@ export async function readBody(
       chunks.push(chunk);
     };
     const onEnd = () => stop();
-    const onAborted = () => stop(new LivelyError("bad_request", "the client closed the connection before the body ended"));
+    const onAborted = () => stop(clientGone());
     request.on("data", onData).on("end", onEnd).on("error", stop).on("aborted", onAborted);
   });
   return size === 0 ? null : new Uint8Array(Buffer.concat(chunks, size));
+}
+
+const clientGone = () => new LivelyError("bad_request", "the client closed the connection before the body ended");
+
+/**
+ * The body as the module reads it, one chunk per read(), under the same limits as readBody: a
+ * declared length over them throws here (nothing has run yet); past them while arriving,
+ * `refuse` answers the client (413 or 503) and the module's read fails with the reason. Once the
+ * response is sent, what the module left unread is discarded, so the connection can be reused.
+ */
+export function streamBody(
+  request: IncomingMessage,
+  response: ServerResponse,
+  max: number,
+  budget: BodyBudget,
+  refuse: (error: LivelyError) => void,
+): ArrivingBody {
+  const meter = new BodyMeter(max, budget, response, declaredLength(request));
+  const chunks = request[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let finished = false;
+  response.once("finish", () => {
+    finished = true;
+    discardUnreadBody(request);
+  });
+  return {
+    async read() {
+      if (finished) return null;
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch {
+        finished = true;
+        throw new TypeError(clientGone().message);
+      }
+      if (next.done) {
+        finished = true;
+        return null;
+      }
+      try {
+        meter.add(next.value.length);
+      } catch (error) {
+        finished = true;
+        refuse(error as LivelyError);
+        throw new TypeError((error as LivelyError).message);
+      }
+      return new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.length);
+    },
+    cancel() {
+      finished = true;
+      discardUnreadBody(request);
+    },
+  };
 }
 
 /** How long a refused upload may go on arriving (read and dropped) before its connection is cut. */

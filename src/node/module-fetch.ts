@@ -1,7 +1,8 @@
 /**
  * A module's outbound fetch as the node builds it, for serving and for deploy validation alike:
  * the module's own allowlist, and the node's address policy read per connection, so a
- * `lively network allow` applies at once. Owns nothing else; must not import cli/.
+ * `lively network allow` applies at once; a body of unknown length or a large one is handed over
+ * as it arrives (HostFetch.streaming). Owns nothing else; must not import cli/.
  */
 import type { ChannelIndex } from "../code/channel-index.ts";
 import { fetchAllowed } from "../code/fetch-allow.ts";
@@ -14,5 +15,5 @@ export function moduleFetch(index: ChannelIndex, module: string, fetchAllow: rea
     allowlist: fetchAllow,
     hint: `allow hosts with: lively config ${module} --allow-fetch HOST`,
     addresses: () => index.network(),
-  });
+  }).streaming;
 }

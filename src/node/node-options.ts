@@ -63,6 +63,8 @@ export interface NodeOptions {
   cacheMaxBytes?: number;
   /** Bound on the node's KV read cache, in bytes (default 64 MiB; values over 64 KiB are never cached). */
   kvCacheMaxBytes?: number;
+  /** Bound on the node's Cache API store (`caches` in modules; per node), in bytes (default 64 MiB). */
+  cacheApiMaxBytes?: number;
   /** Each appliance copy's lease, in ms (`--app-lease-ms`; default 10 000): failover time after a node dies. */
   appLeaseMs?: number;
   /** Appliance settings under every appliance's own (settings.ts; tests make them small). */

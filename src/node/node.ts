@@ -51,6 +51,7 @@ import { BodyBudget } from "../gateway/request-body.ts";
 import { KV_CACHE_DEFAULT_MAX_BYTES, KvReadCache } from "../kv/cache.ts";
 import { NodeKv } from "../kv/node-kv.ts";
 import { createLogger } from "../log.ts";
+import { ResponseCache } from "../runtime/cache/response-cache.ts";
 import { IvmSandbox } from "../runtime/ivm/ivm-sandbox.ts";
 import { validateArtifact } from "../runtime/ivm/validate-artifact.ts";
 import { DEFAULT_BODY_BYTES, effectiveBodyBytes, effectiveSandboxLimits, type NodeLimits } from "../runtime/limits.ts";
@@ -100,6 +101,8 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
   const bodyBudget = new BodyBudget(options.maxInflightBodyBytes ?? 256 * 1024 * 1024);
   // The node's, shared by everything on it; bypassed until the kv-feed child vouches for it.
   const kvCache = new KvReadCache({ maxBytes: options.kvCacheMaxBytes ?? KV_CACHE_DEFAULT_MAX_BYTES });
+  // The Cache API's store: per node, in memory; it outlives loader restarts (a supervisor restart is not a node restart).
+  const responseCache = new ResponseCache({ maxBytes: options.cacheApiMaxBytes });
   // For the feed: make freshly applied history visible in the membership row right away.
   const beatSoon = () => parts.membership?.beatSoon();
   // The node's, like the KV cache: streams and modules' onEvent hear the cluster's events from it.
@@ -230,6 +233,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       makeFetch: (module, fetchAllow) => moduleFetch(index, module, fetchAllow),
       // One NodeKv for every isolate on the node: they share its read cache.
       makeKv: (module, bindings) => new ModuleKv({ kv: moduleKv, module, bindings }),
+      responseCache,
       callModule: async (caller, module, fn, args) =>
         (await callExport(index, cache, module, fn, args, caller, { fallbackToProduction: true })).result,
       admitLoad: (module, version) => budget.admit(module, version, index.isReferenced(module, version)),

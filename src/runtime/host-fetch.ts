@@ -11,7 +11,8 @@
  * Must not import ivm/, web/, gateway/, api/, cli/: the sandbox wires it in.
  *
  * Defaults: 30 s for the whole exchange (redirects and body included), 10 MB request body,
- * 10 MB response body, 10 redirects.
+ * 10 MB response body held whole (`streaming` hands a longer or unknown-length body over as it
+ * arrives instead), 10 redirects.
  *
  * Errors are `HostFetchError`s, which are TypeErrors, so the isolate sees what a browser's
  * fetch throws: `TypeError: <message>`. Messages name URLs without their query or user info
@@ -41,6 +42,7 @@ import { ADDRESS_HINT, AddressRefused, createGuardedAgent, type LookupAll, syste
 import { followRedirect, type Hop, isRedirect } from "./host-fetch/redirects.ts";
 import { decodedByUndici, outboundHeaders, readLimitedBody, responseHeaders } from "./host-fetch/wire.ts";
 import type { FetchedResponse, FetchPayload } from "./isolate/protocol.ts";
+import type { ArrivingBody, ModuleFetchResponse } from "./sandbox.ts";
 
 export { FetchRefused, HostFetchError, type HostFetchFailure } from "./host-fetch/errors.ts";
 export type { LookupAll, ResolvedAddress } from "./host-fetch/guarded-agent.ts";
@@ -52,9 +54,18 @@ export type { LookupAll, ResolvedAddress } from "./host-fetch/guarded-agent.ts";
  * -length, and `url` is the last hop's after redirects.
  */
 export type OutboundRequest = FetchPayload;
-export type OutboundResponse = FetchedResponse;
+export type OutboundResponse = Omit<FetchedResponse, "s">;
 
-export type HostFetch = (request: OutboundRequest, signal?: AbortSignal) => Promise<OutboundResponse>;
+export interface HostFetch {
+  /** The exchange, with the body read whole (at most maxResponseBytes). */
+  (request: OutboundRequest, signal?: AbortSignal): Promise<OutboundResponse>;
+  /**
+   * The same, except that a body whose length is unknown (chunked, server-sent events) or over
+   * maxResponseBytes is handed over still arriving (a ArrivingBody), not held: it is read as the
+   * module reads it, within the same deadline, and the size limit does not apply to it.
+   */
+  streaming(request: OutboundRequest, signal?: AbortSignal): Promise<ModuleFetchResponse>;
+}
 
 export interface HostFetchOptions {
   /** Whether the module may reach this URL; asked for the first URL and every redirect target. */
@@ -155,7 +166,13 @@ export function createHostFetch(options: HostFetchOptions): HostFetch {
     if (why !== undefined) throw new FetchRefused("blocked-address", `fetch to ${shownUrl(url)} is refused: ${why}; ${ADDRESS_HINT}`);
   };
 
-  async function exchange(request: OutboundRequest, signal: AbortSignal, state: { url?: URL }): Promise<OutboundResponse> {
+  /** The exchange up to the final response; its body is read whole, or (`stream`) left to read when long or of unknown length. */
+  async function exchange(
+    request: OutboundRequest,
+    signal: AbortSignal,
+    state: { url?: URL },
+    stream: boolean,
+  ): Promise<OutboundResponse | (Omit<OutboundResponse, "body"> & { body: ReadableStream<Uint8Array> })> {
     const first = parseTarget(request.url);
     let hop: Hop = {
       method: normalizeMethod(request.method),
@@ -186,15 +203,18 @@ export function createHostFetch(options: HostFetchOptions): HostFetch {
       });
       const location = isRedirect(response.status) ? response.headers.get("location") : null;
       if (location === null || request.redirect === "manual") {
-        const body = await readLimitedBody(response, maxResponseBytes, hop.url);
-        return {
+        const head = {
           status: response.status,
           statusText: response.statusText,
           url: hop.url.href.replace(/#.*$/, ""),
           redirected: redirects > 0,
           headers: responseHeaders(response.headers, decodedByUndici(response)),
-          body,
         };
+        const length = Number(response.headers.get("content-length") ?? Number.NaN);
+        if (stream && response.body !== null && !(length <= maxResponseBytes)) {
+          return { ...head, body: response.body as ReadableStream<Uint8Array> };
+        }
+        return { ...head, body: await readLimitedBody(response, maxResponseBytes, hop.url) };
       }
       await response.body?.cancel().catch(() => undefined);
       if (request.redirect === "error") {
@@ -207,7 +227,7 @@ export function createHostFetch(options: HostFetchOptions): HostFetch {
     }
   }
 
-  return async function hostFetch(request: OutboundRequest, signal?: AbortSignal): Promise<OutboundResponse> {
+  async function run(request: OutboundRequest, signal: AbortSignal | undefined, stream: boolean): Promise<ModuleFetchResponse> {
     const state: { url?: URL } = {}; // the hop in flight, for messages
     if (signal?.aborted) throw new HostFetchError("aborted", "fetch was aborted before it started");
     const controller = new AbortController();
@@ -218,21 +238,78 @@ export function createHostFetch(options: HostFetchOptions): HostFetch {
     }, timeoutMs);
     const onAbort = () => controller.abort();
     signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      return await exchange(request, controller.signal, state);
-    } catch (error) {
-      controller.abort(); // whatever is still open (a body being read) is dropped now
-      if (error instanceof HostFetchError) throw error;
-      const where = state.url ? `fetch to ${shownUrl(state.url)}` : "fetch";
-      const refused = addressRefusedIn(error);
-      if (refused) throw new FetchRefused("blocked-address", `${where} is refused: ${refused.detail}; ${ADDRESS_HINT}`);
-      if (timedOut) throw new HostFetchError("timeout", `${where} took longer than ${timeoutMs} ms`, { cause: error });
-      if (signal?.aborted) throw new HostFetchError("aborted", `${where} was aborted`, { cause: error });
-      throw new HostFetchError("network", `${where} failed: ${networkReason(error)}`, { cause: error });
-    } finally {
+    const done = () => {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
+    };
+    /** What went wrong, as the module should see it. */
+    const failure = (error: unknown): HostFetchError => {
+      if (error instanceof HostFetchError) return error;
+      const where = state.url ? `fetch to ${shownUrl(state.url)}` : "fetch";
+      const refused = addressRefusedIn(error);
+      if (refused) return new FetchRefused("blocked-address", `${where} is refused: ${refused.detail}; ${ADDRESS_HINT}`);
+      if (timedOut) return new HostFetchError("timeout", `${where} took longer than ${timeoutMs} ms`, { cause: error });
+      if (signal?.aborted) return new HostFetchError("aborted", `${where} was aborted`, { cause: error });
+      return new HostFetchError("network", `${where} failed: ${networkReason(error)}`, { cause: error });
+    };
+    let handedOver = false;
+    try {
+      const { body, ...head } = await exchange(request, controller.signal, state, stream);
+      if (body instanceof Uint8Array) return { ...head, body };
+      // The deadline and the caller's abort go on applying while the body is read.
+      handedOver = true;
+      return { ...head, body: arrivingBody(body.getReader(), controller, done, failure) };
+    } catch (error) {
+      controller.abort(); // whatever is still open (a body being read) is dropped now
+      throw failure(error);
+    } finally {
+      if (!handedOver) done();
     }
+  }
+
+  const hostFetch = (request: OutboundRequest, signal?: AbortSignal) => run(request, signal, false) as Promise<OutboundResponse>;
+  return Object.assign(hostFetch, { streaming: (request: OutboundRequest, signal?: AbortSignal) => run(request, signal, true) });
+}
+
+/**
+ * A body handed over still arriving: each read() the next chunk, null at its end; an error is
+ * the exchange's (its deadline included). The first of end, error and cancel() releases the
+ * exchange's timer.
+ */
+function arrivingBody(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  controller: AbortController,
+  done: () => void,
+  failure: (error: unknown) => HostFetchError,
+): ArrivingBody {
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    done();
+  };
+  return {
+    async read() {
+      if (finished) return null;
+      try {
+        const { done: ended, value } = await reader.read();
+        if (ended) {
+          finish();
+          return null;
+        }
+        return value;
+      } catch (error) {
+        controller.abort();
+        finish();
+        throw failure(error);
+      }
+    },
+    cancel() {
+      if (finished) return;
+      controller.abort();
+      reader.cancel().catch(() => undefined);
+      finish();
+    },
   };
 }
 

@@ -11,13 +11,13 @@
  */
 import { LivelyError } from "../errors.ts";
 import type { CallValueResult, ResponseResult, Untrusted } from "./isolate/protocol.ts";
-import type { PlainResponse } from "./sandbox.ts";
+import type { PlainResponse, StreamedBody } from "./sandbox.ts";
 
 /** At most this many header lines in one response (Node's own parser takes 2000 on requests). */
 export const MAX_RESPONSE_HEADERS = 1000;
 /** Header names and values together, in characters: what a client's parser will take (Node's: 16 KiB). */
 export const MAX_RESPONSE_HEADER_CHARS = 64 * 1024;
-/** A response body held whole; larger ones are refused rather than sent (bodies stream in a later release). */
+/** A response body held whole; larger ones are refused rather than sent (a stream body has no such cap: it is not held). */
 export const MAX_RESPONSE_BODY_BYTES = 128 * 1024 * 1024;
 
 /** Framing is Node's job: a module's own value could desynchronise a keep-alive connection. */
@@ -28,11 +28,12 @@ function bad(tag: string, what: string): LivelyError {
 }
 
 /**
- * `result` as a PlainResponse, or a LivelyError saying what was wrong with it. Header names and
+ * `result` as a PlainResponse (with `streamed` as its body, when the module streams it), or a
+ * LivelyError saying what was wrong with it. Header names and
  * values are checked by Node's writeHead itself (the gateway maps its refusal to the same error);
  * this checks what writeHead would crash on or mis-frame.
  */
-export function checkResponse(tag: string, result: Untrusted<ResponseResult>): PlainResponse {
+export function checkResponse(tag: string, result: Untrusted<ResponseResult>, streamed?: StreamedBody): PlainResponse {
   const { status, headers, body } = result;
   if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) {
     throw bad(tag, `status ${typeof status === "number" ? status : typeof status}, which is not an integer from 200 to 599`);
@@ -50,6 +51,7 @@ export function checkResponse(tag: string, result: Untrusted<ResponseResult>): P
     if (HOST_FRAMED.has(name.toLowerCase())) continue;
     out.push(name, value);
   }
+  if (streamed) return { status, headers: out, body: streamed };
   if (body !== null && body !== undefined && typeof body !== "string" && !(body instanceof Uint8Array)) {
     throw bad(tag, `a body of type ${typeof body}, not a string or bytes`);
   }

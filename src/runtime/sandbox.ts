@@ -12,6 +12,8 @@
  *   const response = await loaded.fetch({ method: "GET", url, headers: ["host", "a"], body: null }, { channel: "production", depth: 0 });
  *   loaded.retire(); // disposed once nothing is in flight on it
  */
+
+import type { ResponseCache } from "./cache/response-cache.ts";
 import type { FetchedResponse, FetchPayload } from "./isolate/protocol.ts";
 import type { ModuleKv } from "./module-kv.ts";
 
@@ -21,15 +23,46 @@ export interface PlainRequest {
   /** Absolute and WHATWG-canonical (built with the host's URL). */
   url: string;
   headers: string[];
+  /** The whole body, or null: none, or (with bodyStream) one still arriving. */
   body: Uint8Array | null;
+  /** A body read as the module reads it (a long or chunked upload). */
+  bodyStream?: ArrivingBody;
 }
 
-/** The module's answer; `headers` is flat like rawHeaders, with framing headers left to the host. */
+/**
+ * The module's answer; `headers` is flat like rawHeaders, with framing headers left to the host.
+ * A body the module gave as a ReadableStream is a StreamedBody: it arrives as it is produced.
+ */
 export interface PlainResponse {
   status: number;
   headers: string[];
-  body: Uint8Array | string | null;
+  body: Uint8Array | string | null | StreamedBody;
 }
+
+/**
+ * A response body sent as the module produces it. Whoever receives the response must either
+ * pipe() it or cancel() it: until then the module's stream waits (its first chunk is held).
+ */
+export interface StreamedBody {
+  readonly streamed: true;
+  /** Hands each chunk to `sink` as it arrives, then ends or aborts it. Once. */
+  pipe(sink: BodySink): void;
+  /** Nobody wants the rest (the client went away, a HEAD request): the module's stream is cancelled. */
+  cancel(): void;
+}
+
+/** Where a StreamedBody's chunks go (the gateway's is the client's socket). */
+export interface BodySink {
+  /** One chunk; false when the receiver wants no more until it calls back onDrain's callback. */
+  write(chunk: Uint8Array): boolean;
+  onDrain(callback: () => void): void;
+  end(): void;
+  /** The stream failed, or a limit ended the request, after the head went: cut the response short. */
+  abort(error: Error): void;
+}
+
+export const isStreamedBody = (body: PlainResponse["body"]): body is StreamedBody =>
+  body !== null && typeof body === "object" && !(body instanceof Uint8Array);
 
 export interface SandboxLimits {
   /** Heap of the isolate (DESIGN.md: 128 MB). */
@@ -61,9 +94,21 @@ export interface CallerContext {
 
 /**
  * An outbound `fetch()` as the host carries it out (runtime/host-fetch.ts), already limited to
- * the module's allowlist: the request the isolate sent (checked), the answer it gets.
+ * the module's allowlist: the request the isolate sent (checked), the answer it gets, whose body
+ * is whole or, when its length is unknown or large, still arriving (ArrivingBody).
  */
-export type ModuleFetch = (request: FetchPayload, signal: AbortSignal) => Promise<FetchedResponse>;
+export type ModuleFetch = (request: FetchPayload, signal: AbortSignal) => Promise<ModuleFetchResponse>;
+export type ModuleFetchResponse = Omit<FetchedResponse, "body" | "s"> & { body: Uint8Array | ArrivingBody };
+
+/**
+ * A body still arriving (a fetched response's, a request's): each read() is the next chunk (null
+ * at the end), one read at a time; a failure rejects with a message for the module.
+ */
+export interface ArrivingBody {
+  read(): Promise<Uint8Array | null>;
+  /** Nobody will read the rest: a fetch's connection is dropped, a request's rest discarded. */
+  cancel(): void;
+}
 
 /** `env.call(module, fn, ...args)` as the host carries it out. Resolves to the JSON-able result. */
 export type CallModule = (caller: CallerContext, module: string, fn: string, args: unknown[]) => Promise<unknown>;
@@ -133,6 +178,8 @@ export interface LoadRequest {
   fetch?: ModuleFetch;
   /** env.KV and the module's bound buckets; without it they answer `unavailable`. */
   kv?: ModuleKv;
+  /** The node's Cache API store (`caches`); the sandbox keys it by `module`. Without it every cache operation rejects. */
+  cache?: ResponseCache;
   /** A limit killed the isolate: the cache drops this version so the next request loads a fresh one. */
   onKilled?: (error: Error) => void;
   /** Most host operations (env.call, fetch, env.KV) the isolate may have in flight at once (default 100). */

@@ -10,6 +10,7 @@
  * disposed when the last one ends. Concurrent first requests share one load (single flight).
  */
 import type { LimitOverrides } from "../code/config.ts";
+import type { ResponseCache } from "./cache/response-cache.ts";
 import { effectiveSandboxLimits } from "./limits.ts";
 import type { ModuleKv } from "./module-kv.ts";
 import type { CallModule, LoadedVersion, LoadRequest, ModuleFetch, Sandbox, SandboxLimits } from "./sandbox.ts";
@@ -55,6 +56,8 @@ export interface VersionCacheOptions {
   makeFetch?: (module: string, fetchAllow: readonly string[]) => ModuleFetch;
   /** Makes a module's env.KV and bound buckets; without it they answer `unavailable`. */
   makeKv?: (module: string, bindings: Readonly<Record<string, string>>) => ModuleKv;
+  /** The node's Cache API store, shared by every module (each sees only its own entries). */
+  responseCache?: ResponseCache;
   onLog?: (module: string, version: number, level: string, text: string) => void;
   /** Asked before a cold load; throws to refuse it (load-budget.ts rate-limits loads only pins reach). */
   admitLoad?: (module: string, version: number) => void;
@@ -207,6 +210,7 @@ export class VersionCache {
       callModule: this.options.callModule,
       fetch: this.options.makeFetch?.(module, settings.fetchAllow),
       kv: this.options.makeKv?.(module, settings.kvBindings ?? {}),
+      cache: this.options.responseCache,
     };
   }
 

@@ -12,6 +12,18 @@ export function equal(actual, expected, what) {
   if (actual !== expected) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
 }
 
+/** `fn()` throws synchronously, an error of this name. */
+export function throws(fn, name, what) {
+  let error;
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
+  if (error?.name !== name)
+    throw new Error(`${what}: expected ${name}, got ${error === undefined ? "no error" : `${error?.name}: ${error?.message}`}`);
+}
+
 /** The promise rejects, and with an error of this name (a DOMException's name, or TypeError). */
 export async function rejects(promise, name, what = "the call") {
   let error;

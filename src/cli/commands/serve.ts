@@ -66,6 +66,7 @@ export default defineCommand({
         "let --kv-port listen on a non-loopback --host: the protocol has no authentication, anyone who reaches it reads and writes every bucket",
       )
       .option("--kv-max-connections <n>", "most KV protocol clients at once; one more is refused (default 1024)")
+      .option("--cache-api-mb <n>", "most MB of responses modules keep with the Cache API (caches.default), per node (default 64)")
       .option("--kv-cache-mb <n>", "most MB of bucket values in the node's KV read cache (values over 64 KiB are never cached; default 64)")
       .option(
         "--db-pool <n>",
@@ -125,6 +126,7 @@ export default defineCommand({
     const appLeaseMs = intOption(options.appLeaseMs ?? io.env.LIVELY_APP_LEASE_MS, "--app-lease-ms", MIN_APP_LEASE_MS);
     const cacheMaxMb = intOption(options.cacheMaxMb, "--cache-max-mb", 1);
     const kvCacheMb = intOption(options.kvCacheMb, "--kv-cache-mb", 0);
+    const cacheApiMb = intOption(options.cacheApiMb, "--cache-api-mb", 0);
     const kvPort = intOption(options.kvPort ?? io.env.LIVELY_KV_PORT, "--kv-port");
     if (kvPort !== undefined && kvPort > 65535) throw new LivelyError("bad_request", `--kv-port must be 0-65535, got ${kvPort}`);
     const kvMaxConnections = intOption(options.kvMaxConnections, "--kv-max-connections", 1);
@@ -133,6 +135,9 @@ export default defineCommand({
     }
     if (kvCacheMb !== undefined && kvCacheMb > MAX_CACHE_MB) {
       throw new LivelyError("bad_request", `--kv-cache-mb is at most ${MAX_CACHE_MB} (1 TB), got ${kvCacheMb}`);
+    }
+    if (cacheApiMb !== undefined && cacheApiMb > MAX_CACHE_MB) {
+      throw new LivelyError("bad_request", `--cache-api-mb is at most ${MAX_CACHE_MB} (1 TB), got ${cacheApiMb}`);
     }
     if (cacheMaxMb !== undefined && cacheMaxMb > MAX_CACHE_MB) {
       throw new LivelyError("bad_request", `--cache-max-mb is at most ${MAX_CACHE_MB} (1 TB), got ${cacheMaxMb}`);
@@ -205,6 +210,7 @@ export default defineCommand({
         coldLoadBurst,
         cacheMaxBytes: cacheMaxMb === undefined ? undefined : cacheMaxMb * 1024 * 1024,
         kvCacheMaxBytes: kvCacheMb === undefined ? undefined : kvCacheMb * 1024 * 1024,
+        cacheApiMaxBytes: cacheApiMb === undefined ? undefined : cacheApiMb * 1024 * 1024,
         storeTimeouts,
         dbPool,
         kvPort,

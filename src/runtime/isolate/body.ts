@@ -9,10 +9,14 @@
  * wire still take the bytes directly, so `new Response(other.body, other)` costs no copy and
  * loads nothing. bodyUsed is the spec's: read, or its stream disturbed.
  *
- * The host still receives a whole body: wire.ts's settleBody reads a stream body to its end
- * before the dispatcher sends the response (the seam where streaming to the socket goes).
+ * A response whose body is a stream goes to the host chunk by chunk as it is read (wire.ts,
+ * body-out.ts); a long request body and a fetched body of unknown length come in as they are
+ * read (wire.ts, fetch.ts: pullStream).
+ *
+ * Blob, File and FormData bodies, and reading a body as a Blob or FormData, are form-body.ts's.
  */
 import { utf8Decode, utf8Encode } from "./encoding.ts";
+import { extractFormBody, readBlob, readFormData } from "./form-body.ts";
 import type { Headers } from "./headers.ts";
 import {
   adoptStream,
@@ -55,6 +59,8 @@ export const bodyInternals = {} as {
   has(o: Body): boolean;
   used(o: Body): boolean;
   set(o: Body, body: BodyValue, source?: ReadableStream | null): void;
+  /** The Request's or Response's headers: blob() and formData() read its content-type (form-body.ts). */
+  useHeaders(o: Body, headers: Headers): void;
   /** Makes a module's stream the body (nothing is read until someone reads the body). */
   setStream(o: Body, stream: ReadableStream): void;
   /**
@@ -64,6 +70,8 @@ export const bodyInternals = {} as {
   consume(o: Body): BodyValue | Promise<Uint8Array>;
   /** Reads a stream body to its end and keeps it whole, unread (a promise), or null when it is whole already. */
   settle(o: Body): Promise<void> | null;
+  /** The module's stream when the body is one (not whole, not read), marked used: the caller reads it. */
+  stream(o: Body): ReadableStream | null;
   /** `to` takes `from`'s body (a Request made from a Request): `from` is used after. */
   take(from: Body, to: Body): void;
   /** `to` gets a copy of `from`'s body: the same bytes, or one branch of its stream teed. */
@@ -83,6 +91,8 @@ const extractBody = (x: unknown): [BodyValue, string | null, ReadableStream?] | 
   if (x instanceof ArrayBuffer) return [new Uint8Array(x.slice(0)), null];
   if (ArrayBuffer.isView(x)) return [new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength)), null];
   if (paramsInternals.is(x)) return [paramsInternals.text(x), "application/x-www-form-urlencoded;charset=UTF-8"];
+  const form = extractFormBody(x); // a Blob, File or FormData
+  if (form !== null) return form;
   if (isReadableStream(x)) {
     if (isLocked(x) || isDisturbed(x))
       throw new TypeError("This ReadableStream is locked or was already read from; it cannot be used as a body");
@@ -102,6 +112,8 @@ export class Body {
   #stream: ReadableStream | null = null;
   /** Another body's `.body` whose bytes #body took: reading this body disturbs it, as reading that stream would. */
   #source: ReadableStream | null = null;
+  /** The Request's or Response's own headers (useHeaders), for the content-type blob() and formData() read. */
+  #headers: Headers | null = null;
   static {
     const whole = (o: Body) => o.#stream === null || (wholeOf.has(o.#stream) && !isLocked(o.#stream) && !isDisturbed(o.#stream));
     const used = (o: Body) => o.#used || (o.#stream !== null && isDisturbed(o.#stream));
@@ -123,6 +135,9 @@ export class Body {
       o.#used = false;
       o.#source = source;
     };
+    bodyInternals.useHeaders = (o, headers) => {
+      o.#headers = headers;
+    };
     bodyInternals.setStream = (o, stream) => {
       o.#body = null;
       o.#stream = stream;
@@ -136,6 +151,11 @@ export class Body {
         o.#body = bytes;
         o.#stream = null;
       });
+    };
+    bodyInternals.stream = (o) => {
+      if (o.#stream === null || whole(o) || used(o)) return null;
+      o.#used = true;
+      return o.#stream;
     };
     bodyInternals.take = (from, to) => {
       if (!bodyInternals.has(from)) return;
@@ -184,18 +204,21 @@ export class Body {
     return this.bytes().then((b) => b.buffer);
   }
   bytes() {
-    return run(() => {
-      const b = bodyInternals.consume(this);
-      return pending(b) ? b : bodyBytes(b);
-    });
+    return readBytes(this);
   }
   blob() {
-    return Promise.reject(new TypeError("Blob bodies are not supported by Lively"));
+    return readBytes(this).then((b) => readBlob(b, this.#headers));
   }
   formData() {
-    return Promise.reject(new TypeError("FormData bodies are not supported by Lively"));
+    return readBytes(this).then((b) => readFormData(b, this.#headers));
   }
 }
+/** The body's bytes, a copy the caller owns. */
+const readBytes = (o: Body): Promise<Uint8Array> =>
+  run(() => {
+    const b = bodyInternals.consume(o);
+    return pending(b) ? b : bodyBytes(b);
+  });
 /** Sets `target`'s body from a body init, and its content-type unless `headers` has one. */
 export const setBody = (target: Body, init: unknown, headers: Headers): void => {
   if (init === undefined || init === null) return;

@@ -94,12 +94,21 @@ const codecs = {
    * Whether a raw DEFLATE decoder holds input past the end of its stream (junk the spec refuses;
    * gzip's and zlib's trailer checks catch theirs). fflate does not say, so this reads its
    * state: `s.f` the final block was begun, `s.l` still inside a block, `p` the unused input
-   * whose first byte is partly used when `s.p & 7` (fflate 0.8; streams.test.ts checks it).
+   * whose first byte is partly used when `s.p & 7` (fflate 0.8; test/conformance/cases/compression.js checks it).
    */
   junkAfterEnd: (codec: Codec): boolean => {
     const { s, p } = codec as unknown as { s?: { f?: number; l?: unknown; p?: number }; p?: Uint8Array };
     if (!s || !p || !s.f || s.l) return false;
     return p.length > ((s.p ?? 0) & 7 ? 1 : 0);
+  },
+  /**
+   * Whether a raw DEFLATE decoder has read its final block to the end (the same state as
+   * junkAfterEnd). fflate's final push does not fail on input that stopped before it, even on
+   * none at all; the spec says that is a TypeError. gzip and zlib input have a trailer to check.
+   */
+  endReached: (codec: Codec): boolean => {
+    const { s } = codec as unknown as { s?: { f?: number; l?: unknown } };
+    return !!s && !!s.f && !s.l;
   },
 };
 export type Codecs = typeof codecs;

@@ -7,7 +7,8 @@
  * fflate checks neither gzip's CRC-32 and length nor zlib's Adler-32, so the trailer is
  * checked too (compression-lib.ts, TrailerCheck; a single-member gzip's only: a multi-member
  * one is not), and data after the end of the compressed stream is refused (a raw DEFLATE
- * stream's through fflate's state: compression-lib.ts, junkAfterEnd).
+ * stream's through fflate's state: compression-lib.ts, junkAfterEnd; and one that stops before
+ * its final block ends, even an empty one: endReached).
  */
 import { def } from "./bindings.ts";
 import type { Codec, CompressionFormat } from "./compression-lib.ts";
@@ -53,6 +54,8 @@ function codecStream(codec: Codec, format: CompressionFormat, decompressing: boo
     },
     flush() {
       push(new Uint8Array(0), true);
+      if (decompressing && format === "deflate-raw" && !compressionCodecs().endReached(codec))
+        throw new TypeError("The deflate-raw data is cut short: it ends before its final block does");
       check?.verify();
     },
   });

@@ -25,6 +25,7 @@
  *   compute(id)      runs the function of env.KV.getOrCompute call `id` (kv.ts), when the host's
  *                    flight for that key chose this caller; answers its value as JSON text or bytes.
  *   run(op, …)       a module appliance's `run(ctx)` in its own isolate (run.ts); unused when serving.
+ *   cancelBody(s, g) the client of request (s, g) went away: its streamed body is cancelled (body-out.ts).
  *
  * What settles later (after a host fetch, a timer, env.call) is sent with `respond([...])`,
  * one call per microtask turn. env is made per request and names it (slot and generation) in
@@ -64,6 +65,7 @@ export type DispatcherEntry = [
   start: (namespace: Namespace) => string,
   compute: typeof runCompute,
   run: ReturnType<typeof createRunEntry>,
+  cancelBody: PreludeWire["cancelBodyStream"],
 ];
 
 let respond: (results: ResultBatch) => void;
@@ -71,7 +73,7 @@ let version: string;
 let vars: Readonly<Record<string, string>>;
 let toRequest: PreludeWire["toRequest"];
 let fromResponse: PreludeWire["fromResponse"];
-let settleBody: PreludeWire["settleBody"];
+let sendBodyStream: PreludeWire["sendBodyStream"];
 let hostAsync: PreludeWire["hostAsync"];
 let report: PreludeWire["reportError"];
 let ns: Namespace | null = null;
@@ -90,7 +92,7 @@ export default function createDispatcher(
   version = versionName;
   toRequest = wire.toRequest;
   fromResponse = wire.fromResponse;
-  settleBody = wire.settleBody;
+  sendBodyStream = wire.sendBodyStream;
   hostAsync = wire.hostAsync;
   report = wire.reportError;
   vars = freeze(parse(varsJson));
@@ -108,7 +110,7 @@ export default function createDispatcher(
   define("KV");
   for (let i = 0; i < names.length; i++) define(names[i]);
   freeze(kvEnv);
-  return [dispatch, collect, start, runCompute, runEntry];
+  return [dispatch, collect, start, runCompute, runEntry, wire.cancelBodyStream];
 }
 
 const makeEnv = (item: DispatchItem) => {
@@ -212,8 +214,7 @@ const runFetch = (item: FetchItem) => {
   };
   let pending: Promise<unknown>;
   try {
-    // settleBody: a stream body is read whole before the response goes (wire.ts says where streaming will go).
-    pending = then(promiseResolve(apply(fetch, handler, [toRequest(item), makeEnv(item), ctx])), settleBody, undefined);
+    pending = promiseResolve(apply(fetch, handler, [toRequest(item), makeEnv(item), ctx]));
   } catch (error) {
     settle(slot, threw(error));
     return;
@@ -229,11 +230,18 @@ const runFetch = (item: FetchItem) => {
         return;
       }
       const count = waitCount;
-      settle(slot, { status: out.status, headers: out.headers, body: out.body, w: count });
-      if (count > 0) {
+      const reportWaits = () => {
+        if (count === 0) return;
         const done = () => settle(slot, WAITS_DONE);
         then(promiseAll(waits), done, done);
+      };
+      if (out.stream !== null) {
+        // Sent as it is read: the head goes as host work of its own, the waits once it is taken.
+        sendBodyStream(slot, item.g, { status: out.status, headers: out.headers, w: count }, out.stream, reportWaits);
+        return;
       }
+      settle(slot, { status: out.status, headers: out.headers, body: out.body, w: count });
+      reportWaits();
     },
     (error) => settle(slot, threw(error)),
   );

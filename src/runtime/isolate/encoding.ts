@@ -4,6 +4,7 @@
  * thread every host call waits for Node's main thread).
  */
 import { def, host } from "./bindings.ts";
+import { fixWindows1252, heldTail } from "./decode-tail.ts";
 import { DOMException } from "./events.ts";
 import { exact, need } from "./util.ts";
 
@@ -113,21 +114,10 @@ const decodeBytes = (bytes: Uint8Array, encoding: string, fatal: boolean, ignore
       }
     if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
   }
-  return host.textDecode(exact(bytes), encoding, fatal, ignoreBOM);
+  const text = host.textDecode(exact(bytes), encoding, fatal, ignoreBOM);
+  return encoding === "windows-1252" ? fixWindows1252(text) : text;
 };
 export const utf8Decode = (bytes: Uint8Array): string => decodeBytes(bytes, "utf-8", false, false);
-/** Where a trailing, incomplete UTF-8 sequence starts (bytes.length if there is none). */
-const incompleteTail = (b: Uint8Array) => {
-  const n = b.length;
-  for (let k = 1; k <= 3 && k <= n; k++) {
-    const c = b[n - k];
-    if ((c & 0xc0) === 0x80) continue;
-    const size = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-    return size > k ? n - k : n;
-  }
-  return n;
-};
-
 class TextEncoder {
   get encoding() {
     return "utf-8";
@@ -182,8 +172,8 @@ export class TextDecoder {
       bytes = joined;
       this.#pending = null;
     }
-    if (stream && this.#encoding === "utf-8") {
-      const cut = incompleteTail(bytes);
+    if (stream) {
+      const cut = heldTail(bytes, this.#encoding);
       if (cut < bytes.length) {
         this.#pending = bytes.slice(cut);
         bytes = bytes.subarray(0, cut);

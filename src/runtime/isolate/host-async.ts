@@ -17,6 +17,7 @@ const mapDelete = Map.prototype.delete;
 interface Pending {
   resolve(value: unknown): void;
   reject(reason: unknown): void;
+  counted: boolean;
 }
 const asyncPending = new Map<number, Pending>();
 let asyncCount = 0;
@@ -30,7 +31,10 @@ export const hostAsync = <K extends HostAsyncKind>(
   new Promise((resolve, reject) => {
     const abortReason = () => signal!.reason ?? new DOMException("The operation was aborted.", "AbortError");
     if (signal?.aborted) throw abortReason();
-    if (asyncCount >= host.maxPendingAsync) {
+    // A streamed response's messages and a request body's reads are not counted: each request has
+    // at most one in flight, and 100 clients of one event stream are not 100 operations of the module.
+    const counted = kind !== "body" && kind !== "requestBody";
+    if (counted && asyncCount >= host.maxPendingAsync) {
       throw new TypeError(
         kind +
           ": this isolate already has " +
@@ -39,13 +43,13 @@ export const hostAsync = <K extends HostAsyncKind>(
       );
     }
     const id = ++nextAsync;
-    Reflect.apply(mapSet, asyncPending, [id, { resolve, reject }]);
-    asyncCount++;
+    Reflect.apply(mapSet, asyncPending, [id, { resolve, reject, counted }]);
+    if (counted) asyncCount++;
     host.startAsync(id, kind, payload);
     if (signal) {
       signal.addEventListener("abort", () => {
         if (!Reflect.apply(mapDelete, asyncPending, [id])) return;
-        asyncCount--;
+        if (counted) asyncCount--;
         host.cancelAsync(id);
         reject(abortReason());
       });
@@ -56,7 +60,7 @@ host.onAsync = (id, ok, value) => {
   const p: Pending | undefined = Reflect.apply(mapGet, asyncPending, [id]);
   if (!p) return;
   Reflect.apply(mapDelete, asyncPending, [id]);
-  asyncCount--;
+  if (p.counted) asyncCount--;
   if (ok) p.resolve(value);
   else p.reject(new TypeError(String(value)));
 };

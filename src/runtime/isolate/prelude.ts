@@ -14,17 +14,23 @@ import "./bindings.ts";
 import "./environment.ts";
 import "./events.ts";
 import "./timers.ts";
+import "./scheduler.ts";
 import "./encoding.ts";
 import "./crypto.ts";
 import "./url.ts";
 import "./url-search-params.ts";
+import "./urlpattern.ts";
 import "./structured-clone.ts";
 import "./headers.ts";
+import "./blob.ts";
+import "./form-data.ts";
 import "./request.ts";
 import "./response.ts";
 import "./fetch.ts";
 import "./encoding-streams.ts";
 import "./compression.ts";
+import "./cache.ts";
+import { cancelBodyStream, sendBodyStream } from "./body-out.ts";
 import { reportError } from "./console.ts";
 import { hostAsync } from "./host-async.ts";
 import type { Request } from "./request.ts";
@@ -36,11 +42,12 @@ export interface PreludeWire {
   toRequest(plain: WireRequest): Request;
   /** The handler's answer as plain data; throws TypeError "the handler returned <type>, not a Response" for anything else. */
   fromResponse(value: unknown): WireResponse;
-  /**
-   * The handler's answer once its body can be sent: itself, or a promise of it after a stream
-   * body was read whole (wire.ts; the seam for streaming responses to the socket).
-   */
+  /** The handler's answer with a stream body read whole (wire.ts; the tests' harness). */
   settleBody(value: unknown): unknown;
+  /** Sends a response's stream body to the host as it is read (body-out.ts). */
+  sendBodyStream: typeof sendBodyStream;
+  /** Stops one: the host says its client went away. */
+  cancelBodyStream: typeof cancelBodyStream;
   /** Host work the isolate awaits (env.call, fetch). */
   hostAsync: typeof hostAsync;
   /** The prelude's reportError: logs "Uncaught …". */
@@ -51,6 +58,8 @@ const wire: PreludeWire = Object.freeze({
   toRequest: wireToRequest,
   fromResponse: wireFromResponse,
   settleBody,
+  sendBodyStream,
+  cancelBodyStream,
   hostAsync,
   reportError,
 });

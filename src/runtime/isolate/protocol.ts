@@ -43,7 +43,7 @@ export type UrlSetter = Exclude<keyof UrlFields, "href" | "origin">;
 export type HashName = "MD5" | "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512";
 
 /** The parts of the prelude the isolate loads on first use (scripts/isolate-code.mjs, LAZY). */
-export type LazyPart = "streams" | "compression";
+export type LazyPart = "streams" | "compression" | "urlpattern" | "multipart";
 
 /** How fetch() follows redirects. */
 export type RedirectMode = "follow" | "manual" | "error";
@@ -73,7 +73,10 @@ export interface FetchPayload {
   redirect: RedirectMode;
 }
 
-/** What the host's fetch answers. */
+/**
+ * What the host's fetch answers. `body` is the whole body, unless `s` is there: then the body is
+ * still arriving, and the isolate reads it chunk by chunk as host work "fetchBody" with that id.
+ */
 export interface FetchedResponse {
   status: number;
   statusText: string;
@@ -81,6 +84,19 @@ export interface FetchedResponse {
   redirected: boolean;
   headers: [string, string][];
   body: Uint8Array;
+  s?: number;
+}
+
+/** The next chunk of request (s, g)'s body, still arriving (FetchItem `bs`); null at its end. */
+export interface RequestBodyPayload {
+  s: number;
+  g: number;
+}
+
+/** The next chunk of fetched body `i` (answered as bytes, or null at its end), or with `c`, cancel it (answered null). */
+export interface FetchBodyPayload {
+  i: number;
+  c?: 1;
 }
 
 /**
@@ -191,12 +207,50 @@ export type SubtleAnswer =
   | { p: [publicKey: WireCryptoKey, privateKey: WireCryptoKey] }
   | { v: ArrayBuffer | boolean | { [member: string]: unknown } };
 
+/**
+ * A response whose body is a stream, sent as it is produced (dispatch.ts, body-out.ts): the
+ * head first (`h`: status, headers, and `w` the ctx.waitUntil promises still running), then one
+ * message per chunk (`b`), then the end (`e`) or the stream's error (`x`, its message). `s` and `g`
+ * name the request. The host answers each with true to go on (the chunk is written and the
+ * socket has room for more) or false when the client went away or a limit ended the request:
+ * the isolate then cancels the stream. At most one of these is in flight per response.
+ */
+export interface BodyPayload {
+  s: number;
+  g: number;
+  h?: { status: number; headers: string[]; w: number };
+  b?: Uint8Array;
+  e?: 1;
+  x?: string;
+}
+
+/**
+ * caches (the Cache API): `n` the cache's name (null: caches.default), `u` the key's URL. The
+ * host adds the module, so the isolate never names whose cache it reads. put carries the
+ * response: status, status text, headers and its whole body.
+ */
+export type CachePayload =
+  | { o: "put"; n: string | null; u: string; s: number; t: string; h: [string, string][]; b: Uint8Array }
+  | { o: "match"; n: string | null; u: string }
+  | { o: "delete"; n: string | null; u: string };
+
+/** What the host answers: put, whether it stored (`p`); match, the response or `f: 0`; delete, whether there was one (`d`). */
+export type CacheAnswer =
+  | { p: "stored" | "not-cacheable" | "too-large" }
+  | { f: 0 }
+  | { f: 1; s: number; t: string; h: [string, string][]; b: Uint8Array }
+  | { d: boolean };
+
 /** Each kind of host work: what the isolate sends, and what the host answers (a call's result is JSON text). */
 export interface HostAsync {
+  body: { payload: BodyPayload; answer: boolean };
   call: { payload: CallPayload; answer: string };
   subtle: { payload: SubtlePayload; answer: SubtleAnswer };
   fetch: { payload: FetchPayload; answer: FetchedResponse };
+  fetchBody: { payload: FetchBodyPayload; answer: Uint8Array | null };
+  requestBody: { payload: RequestBodyPayload; answer: Uint8Array | null };
   kv: { payload: KvPayload; answer: KvAnswer };
+  cache: { payload: CachePayload; answer: CacheAnswer };
 }
 export type HostAsyncKind = keyof HostAsync;
 
@@ -263,6 +317,8 @@ export interface FetchItem extends SlotTag {
   url: string;
   headers: string[];
   body: Uint8Array | null;
+  /** 1: the body is still arriving; the isolate reads it as host work "requestBody" (body is null). */
+  bs?: 1;
   f?: undefined;
 }
 

@@ -54,6 +54,7 @@ export class Request extends Body {
       this.#url = wire.url;
       this.#method = wire.method;
       this.#headers = wire.headers;
+      bodyInternals.useHeaders(this, wire.headers);
       this.#redirect = "follow";
       this.#signal = null;
       return;
@@ -63,6 +64,7 @@ export class Request extends Body {
     this.#url = src ? src.url : new URL(input).href;
     this.#method = options.method !== undefined ? normalizeMethod(options.method) : src ? src.method : "GET";
     this.#headers = new Headers(options.headers !== undefined ? options.headers : src?.headers);
+    bodyInternals.useHeaders(this, this.#headers);
     this.#redirect = options.redirect !== undefined ? String(options.redirect) : src ? src.redirect : "follow";
     this.#signal = options.signal ?? (src ? src.signal : null);
     if (options.body !== undefined && options.body !== null) setBody(this, options.body, this.#headers);

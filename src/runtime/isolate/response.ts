@@ -51,6 +51,7 @@ export class Response extends Body {
         fetched.headers.map((p) => [String(p[0]).toLowerCase(), String(p[1])]),
       );
       this.#headers = headers;
+      bodyInternals.useHeaders(this, headers);
       const bytes = fetched.body;
       if (bytes.byteLength > 0 || !NULL_BODY_STATUS.includes(this.#status)) bodyInternals.set(this, bytes);
       return;
@@ -62,6 +63,7 @@ export class Response extends Body {
     this.#status = status;
     this.#statusText = options.statusText === undefined ? "" : String(options.statusText);
     this.#headers = new Headers(options.headers);
+    bodyInternals.useHeaders(this, this.#headers);
     if (body !== null && body !== undefined && NULL_BODY_STATUS.includes(status))
       throw new TypeError("Response with null body status cannot have body");
     setBody(this, body, this.#headers);

@@ -18,10 +18,10 @@ import { def, host } from "./bindings.ts";
 import type { Codecs } from "./compression-lib.ts";
 import type { LazyPart } from "./protocol.ts";
 import type { StreamClasses } from "./streams-lib.ts";
-import { kInspect } from "./util.ts";
+import { concatBytes, kInspect } from "./util.ts";
 
 /** A lazy part's exports: the host runs it in this context (web/lazy-parts.ts; its frames read `lively:<part>`). */
-const loadPart = <T>(part: LazyPart): T => host.loadLazy(part) as T;
+export const loadPart = <T>(part: LazyPart): T => host.loadLazy(part) as T;
 
 export type { ReadableStream };
 export type ByteStream = ReadableStream<Uint8Array>;
@@ -198,14 +198,69 @@ export async function readAll(s: ReadableStream, limit: number, tooLong: () => E
     chunks.push(bytes);
   }
   if (chunks.length === 1 && chunks[0].byteOffset === 0 && chunks[0].byteLength === chunks[0].buffer.byteLength) return chunks[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
+  return concatBytes(chunks);
 }
+
+/**
+ * A byte stream over chunks the host hands over one at a time (a fetched body, a request body
+ * still arriving): `next` is asked only when the stream is read, so nothing is fetched ahead of
+ * the reader; `cancel` tells the host nobody will read the rest.
+ */
+export const pullStream = (next: () => Promise<Uint8Array | null>, cancel: () => Promise<unknown>): ByteStream =>
+  new (streams().ReadableStream)<Uint8Array>(
+    {
+      type: "bytes",
+      async pull(controller) {
+        // An empty chunk would leave the read waiting for a pull that never comes: ask again.
+        for (;;) {
+          const chunk = await next();
+          if (chunk === null) {
+            controller.close();
+            controller.byobRequest?.respond(0);
+            return;
+          }
+          if (chunk.byteLength > 0) {
+            controller.enqueue(chunk);
+            return;
+          }
+        }
+      },
+      cancel() {
+        return cancel().then(
+          () => undefined,
+          () => undefined,
+        );
+      },
+    },
+    { highWaterMark: 0 },
+  );
+
+/** What byteReader hands out: the next chunk as bytes (null at the end), and cancel. */
+export interface ByteReader {
+  read(): Promise<Uint8Array | null>;
+  cancel(reason: unknown): Promise<void>;
+}
+/**
+ * Locks s to a reader and reads it chunk by chunk as bytes, with the methods captured at load
+ * (module code may replace the reader's own). A chunk that is not bytes cancels s and rejects.
+ */
+export const byteReader = (s: ReadableStream): ByteReader => {
+  const reader = apply(getReader, s, []);
+  const cancel = (reason: unknown): Promise<void> => apply(readerCancel, reader, [reason]);
+  return {
+    async read() {
+      const { done, value } = await apply(readerRead, reader, []);
+      if (done) return null;
+      try {
+        return chunkBytes(value);
+      } catch (error) {
+        await cancel(error);
+        throw error;
+      }
+    },
+    cancel,
+  };
+};
 
 let codecs: Codecs | null = null;
 /** The DEFLATE codecs (compression-lib.ts), loaded on the first call. */

@@ -1,12 +1,15 @@
 /**
  * Inside the isolate (see bindings.ts): structuredClone for plain data, arrays, Map, Set, Date,
- * RegExp, ArrayBuffer, typed arrays, DataView, errors, boxed primitives and CryptoKey (a key
- * is serializable in WebCrypto: the clone shares the original's sealed material), cycles kept.
- * Functions, symbols, promises and weak collections throw DataCloneError; other objects clone
- * as plain objects (own enumerable keys).
+ * RegExp, ArrayBuffer, typed arrays, DataView, errors, boxed primitives, CryptoKey (a key
+ * is serializable in WebCrypto: the clone shares the original's sealed material), and Blob and
+ * File (the clone shares the bytes, which never change), cycles kept. Functions, symbols,
+ * promises, weak collections and FormData throw DataCloneError; other objects clone as plain
+ * objects (own enumerable keys).
  */
 import { def } from "./bindings.ts";
+import { blobInternals } from "./blob.ts";
 import { DOMException } from "./events.ts";
+import { formInternals } from "./form-data.ts";
 import { cloneKey } from "./subtle.ts";
 import { need, tagOf } from "./util.ts";
 
@@ -46,7 +49,10 @@ function structuredClone(value: unknown, _options: unknown = undefined): unknown
     } else if (tag === "Boolean" || tag === "Number" || tag === "String" || tag === "BigInt")
       out = Object((v as { valueOf(): unknown }).valueOf());
     else if (tag === "CryptoKey" && cloneKey(v)) out = cloneKey(v);
-    else if (v instanceof Promise || v instanceof WeakMap || v instanceof WeakSet || tag === "WeakRef") fail(tag);
+    else if (blobInternals.isFile(v))
+      out = blobInternals.makeFile(blobInternals.bytes(v), blobInternals.name(v), blobInternals.type(v), blobInternals.lastModified(v));
+    else if (blobInternals.is(v)) out = blobInternals.make(blobInternals.bytes(v), blobInternals.type(v));
+    else if (v instanceof Promise || v instanceof WeakMap || v instanceof WeakSet || tag === "WeakRef" || formInternals.is(v)) fail(tag);
     else {
       out = {};
       keys = true;

@@ -41,7 +41,8 @@ const forget = (id: number) => {
   timerCount--;
   return true;
 };
-const cancel = (id: unknown) => {
+/** Clears a timer (clearTimeout; scheduler.ts on abort). */
+export const cancelTimer = (id: unknown) => {
   const n = Number(id);
   if (forget(n)) host.clearTimer(n);
 };
@@ -71,10 +72,10 @@ def("setInterval", function setInterval(fn: unknown, ms: unknown = 0, ...args: u
   return schedule(fn, ms, args, true);
 });
 def("clearTimeout", function clearTimeout(id: unknown) {
-  cancel(id);
+  cancelTimer(id);
 });
 def("clearInterval", function clearInterval(id: unknown) {
-  cancel(id);
+  cancelTimer(id);
 });
 
 const resolved = Promise.resolve();

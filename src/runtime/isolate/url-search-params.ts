@@ -34,8 +34,8 @@ const formEncode = (s: string) =>
   encodeURIComponent(s)
     .replace(/%20/g, "+")
     .replace(/[!'()~]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
-type Pair = [string, string];
-const parseQuery = (s: string) => {
+export type Pair = [string, string];
+export const parseQuery = (s: string): Pair[] => {
   const out: Pair[] = [];
   for (const part of s.split("&")) {
     if (!part) continue;

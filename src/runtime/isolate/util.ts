@@ -40,6 +40,19 @@ export const run = <T>(fn: () => T | PromiseLike<T>): Promise<T> => new Promise(
 /** The bytes as a Uint8Array over exactly its buffer (a copy only if it views part of a larger one). */
 export const exact = (u8: Uint8Array): Uint8Array => (u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength ? u8 : u8.slice());
 
+/** The chunks one after another in a new Uint8Array (pure: the lazy parts may import it too). */
+export const concatBytes = (chunks: readonly Uint8Array[]): Uint8Array => {
+  let total = 0;
+  for (const chunk of chunks) total += chunk.byteLength;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+};
+
 /** Web IDL's arity check: `n` arguments were passed, `count` are required. */
 export const need = (n: number, count: number, what: string): void => {
   if (n < count) throw new TypeError("Failed to execute '" + what + "': " + count + " argument(s) required, but only " + n + " present.");

@@ -1,21 +1,27 @@
 /**
  * Inside the isolate (see bindings.ts): the functions the dispatcher uses to turn the host's
  * request into a Request and the handler's Response into plain data (protocol.ts, FetchItem and
- * ResponseResult), with settleBody between the handler and fromResponse for streamed bodies.
+ * ResponseResult). A Response whose body is a stream comes out with that stream, which the
+ * dispatcher sends with body-out.ts.
  * The prelude returns them; they are never globals, so module code cannot reach them. Brand checks (#field in value), not instanceof: a module may redefine
  * Symbol.hasInstance on any class it sees.
  */
 import { bodyInternals, kWire } from "./body.ts";
 import { adoptHeaders, type HeaderPair, Headers, headerList } from "./headers.ts";
+import { hostAsync } from "./host-async.ts";
 import type { FetchItem, ResponseResult } from "./protocol.ts";
 import { Request } from "./request.ts";
 import { responseInternals } from "./response.ts";
+import { isLocked, pullStream, type ReadableStream } from "./streams.ts";
 import { ctorName, exact } from "./util.ts";
 
-/** The host's request: headers are Node's rawHeaders [name, value, name, value…]. */
-export type WireRequest = Pick<FetchItem, "method" | "url" | "headers" | "body">;
-/** The handler's response, ready for Node's writeHead (the host checks every field again). */
-export type WireResponse = Pick<ResponseResult, "status" | "headers" | "body">;
+/** The host's request: headers are Node's rawHeaders [name, value, name, value…]; `bs` a body still arriving (read by slot s, generation g). */
+export type WireRequest = Pick<FetchItem, "method" | "url" | "headers" | "body"> & Partial<Pick<FetchItem, "bs" | "s" | "g">>;
+/**
+ * The handler's response, ready for Node's writeHead (the host checks every field again); with
+ * `stream` the module's body stream, to be sent as it is read (`body` is then null).
+ */
+export type WireResponse = Pick<ResponseResult, "status" | "headers" | "body"> & { stream: ReadableStream | null };
 
 export function wireToRequest(plain: WireRequest): Request {
   const method = String(plain.method);
@@ -26,6 +32,19 @@ export function wireToRequest(plain: WireRequest): Request {
   adoptHeaders(headers, list);
   const request = new Request(kWire, { url: String(plain.url), method, headers });
   const body = plain.body;
+  if (plain.bs === 1 && method !== "GET" && method !== "HEAD") {
+    const s = Number(plain.s);
+    const g = Number(plain.g);
+    // Read from the host as the module reads it; the host drops what is left once the response is sent.
+    bodyInternals.setStream(
+      request,
+      pullStream(
+        () => hostAsync("requestBody", { s, g }),
+        () => resolvedPromise,
+      ),
+    );
+    return request;
+  }
   if (body !== null && body !== undefined && method !== "GET" && method !== "HEAD") {
     if (!(body instanceof Uint8Array)) throw new TypeError("toRequest: body must be a Uint8Array or null");
     bodyInternals.set(request, exact(body));
@@ -33,6 +52,7 @@ export function wireToRequest(plain: WireRequest): Request {
   return request;
 }
 
+const resolvedPromise = Promise.resolve();
 const describe = (v: unknown) => (v === null ? "null" : typeof v === "object" ? ctorName(v) || "object" : typeof v);
 // Framing is the host's job: a module's own content-length or transfer-encoding could
 // disagree with the body it returns and desynchronise a keep-alive connection. (The host
@@ -53,19 +73,20 @@ export function wireFromResponse(value: unknown): WireResponse {
     }
   }
   const body = bodyInternals.get(value);
-  if (body === null && bodyInternals.has(value)) throw new TypeError("fromResponse: the body is a stream; settleBody reads it first");
-  return { status: responseInternals.status(value), headers, body };
+  let stream: ReadableStream | null = null;
+  if (body === null && bodyInternals.has(value)) {
+    const own = bodyInternals.stream(value);
+    if (own === null || isLocked(own)) throw new TypeError("the handler returned a Response whose body stream is locked to a reader");
+    stream = own;
+  }
+  return { status: responseInternals.status(value), headers, body, stream };
 }
 
 /**
- * What the dispatcher awaits between the handler's answer and fromResponse: `value` itself, or,
- * when it is a Response whose body is a stream the module made, a promise of `value` once that
- * stream has been read to its end into bytes (its body then whole and unread, so fromResponse
- * sends it as any other). A stream that errors rejects: the request fails as if the handler threw.
- *
- * The seam for streaming responses to the socket: instead of reading the stream whole here,
- * the next step sends the head as soon as the handler answers and forwards each chunk to the
- * host as it is read (host work with backpressure, cancelled when the client goes away).
+ * `value` itself, or, when it is a Response whose body is a stream the module made, a promise of
+ * `value` once that stream has been read to its end into bytes (its body then whole and unread).
+ * A stream that errors rejects. The dispatcher streams instead (body-out.ts); this is for callers
+ * that want the whole body (the tests' harness).
  */
 export function settleBody(value: unknown): unknown {
   if (!responseInternals.is(value)) return value;

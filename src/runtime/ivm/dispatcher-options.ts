@@ -3,7 +3,8 @@
  * Types only.
  */
 import type { LivelyError } from "../../errors.ts";
-import type { CallerContext, SandboxLimits } from "../sandbox.ts";
+import type { ArrivingBody, CallerContext, SandboxLimits } from "../sandbox.ts";
+import type { HostStreamedBody } from "../streamed-body.ts";
 import type { Watchdog } from "../watchdog.ts";
 import type { WireResult } from "./dispatcher.ts";
 import type { IvmIsolate, IvmReference } from "./isolated-vm.ts";
@@ -12,8 +13,14 @@ export interface Pending {
   resolve(result: WireResult): void;
   reject(error: LivelyError): void;
   deadline: number;
-  /** The response went out; only waitUntil work keeps the slot. */
+  /** The response went out; only waitUntil work or a body still streaming keeps the slot. */
   answered: boolean;
+  /** Its waitUntil promises have not all settled. */
+  waiting: boolean;
+  /** The request's body, when it is still arriving: the module reads it chunk by chunk. */
+  requestBody?: ArrivingBody;
+  /** Its body, while the module is still sending it (a ReadableStream it answered with). */
+  stream?: HostStreamedBody;
   /** Its wall time passed and it was answered 504; the slot waits for the isolate's late answer. */
   abandoned: boolean;
   caller: CallerContext;
@@ -27,6 +34,8 @@ export interface DispatcherOptions {
   isolate: IvmIsolate;
   dispatch: IvmReference;
   collect: IvmReference;
+  /** The isolate's cancelBody(slot, gen) (dispatch.ts): a streamed body's client went away. */
+  cancelBody?: IvmReference;
   limits: SandboxLimits;
   watchdog: Watchdog;
   /** Time charged for the isolate's synchronous host calls, in ns (HostBindings.hostTimeNs). */

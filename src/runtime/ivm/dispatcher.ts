@@ -40,21 +40,25 @@ import type {
   SlotTag,
   Untrusted,
 } from "../isolate/protocol.ts";
-import type { CallChain, CallerContext } from "../sandbox.ts";
+import type { ArrivingBody, CallChain, CallerContext } from "../sandbox.ts";
+import { HostStreamedBody, kStreamed } from "../streamed-body.ts";
 import type { Watched } from "../watchdog.ts";
+import { BackgroundBudget } from "./background-budget.ts";
+import type { BodyMessage } from "./body-handler.ts";
 import type { DispatcherOptions, Pending } from "./dispatcher-options.ts";
-import { describeReason, isMemoryFailure, limitError, newErrorId } from "./limit-errors.ts";
+import { bystanderError, describeReason, isMemoryFailure, limitError, moduleFailure, newErrorId } from "./limit-errors.ts";
 
 /** A request or call as the sandbox hands it over; submit() adds the slot tag. */
 export type UntaggedItem = Omit<FetchItem, keyof SlotTag> | Omit<CallItem, keyof SlotTag>;
 
-/** What the isolate answered for a request or call: known to be an object, not a failure; its fields unchecked. */
-export type WireResult = Untrusted<ResponseResult | CallValueResult>;
+/**
+ * What the isolate answered for a request or call: known to be an object, not a failure; its
+ * fields unchecked. A streamed response's head carries its body under kStreamed (set by the host).
+ */
+export type WireResult = Untrusted<ResponseResult | CallValueResult> & { [kStreamed]?: HostStreamedBody };
 
 /** Requests in flight on one isolate pool their CPU limits up to this many (see checkRequests). */
 const MAX_SHARED_BUDGETS = 8;
-/** The CPU budget for work outside requests refills at the CPU limit per this long. */
-export const BACKGROUND_WINDOW_MS = 60_000;
 /** With nothing in flight, background CPU is checked every this many watchdog ticks. */
 const BACKGROUND_EVERY_TICKS = 10;
 
@@ -71,10 +75,7 @@ export class Dispatcher implements Watched {
   /** The same, when it last finished a task (a batch, a timer, a host-work continuation). */
   private taskMark = 0;
   private readonly cpuLimitNs: number;
-  /** Background CPU: what is left of the budget, and where the last check left off. */
-  private backgroundBudgetNs: number;
-  private backgroundMark = 0;
-  private backgroundAt = performance.now();
+  private readonly background: BackgroundBudget;
   /** env.calls from envs kept past their request share one chain, so their fan-out is bounded too. */
   private readonly orphans: CallChain = { pending: 0 };
   /**
@@ -89,7 +90,7 @@ export class Dispatcher implements Watched {
 
   constructor(private readonly options: DispatcherOptions) {
     this.cpuLimitNs = options.limits.cpuMs * 1_000_000;
-    this.backgroundBudgetNs = this.cpuLimitNs;
+    this.background = new BackgroundBudget(this.cpuLimitNs);
   }
 
   get dead(): boolean {
@@ -101,8 +102,8 @@ export class Dispatcher implements Watched {
     return Number(this.options.isolate.cpuTime) + this.options.hostTimeNs();
   }
 
-  /** Queue one request or call; it goes out with the rest of this turn's batch. */
-  submit(untagged: UntaggedItem, caller: CallerContext): Promise<WireResult> {
+  /** Queue one request or call (with its body, when it is still arriving); it goes out with the rest of this turn's batch. */
+  submit(untagged: UntaggedItem, caller: CallerContext, requestBody?: ArrivingBody): Promise<WireResult> {
     if (this.killedBy) return Promise.reject(this.killedBy);
     return new Promise<WireResult>((resolve, reject) => {
       const slot = this.freeSlots.pop() ?? this.slots.length;
@@ -112,9 +113,11 @@ export class Dispatcher implements Watched {
         reject,
         deadline: performance.now() + this.options.limits.wallMs,
         answered: false,
+        waiting: false,
         abandoned: false,
         caller,
         gen,
+        requestBody,
       };
       // Tagged in place: one object per request on the hot path.
       const item = untagged as DispatchItem;
@@ -136,8 +139,7 @@ export class Dispatcher implements Watched {
   watch(): void {
     if (this.watched || this.killedBy) return;
     this.watched = true;
-    this.backgroundMark = this.cpuNow();
-    this.backgroundAt = performance.now();
+    this.background.restart(this.cpuNow());
     this.options.watchdog.watch(this);
   }
 
@@ -212,7 +214,9 @@ export class Dispatcher implements Watched {
     }
     const fields = result as Untrusted<SlotResult>;
     if (fields.wd === 1) {
-      if (pending.answered) this.release(slot);
+      if (!pending.answered) return;
+      pending.waiting = false;
+      if (!pending.stream) this.release(slot);
       return;
     }
     if (pending.answered) return; // a second answer for one request: dropped
@@ -223,24 +227,83 @@ export class Dispatcher implements Watched {
     }
     pending.resolve(fields);
     const waits = fields.w;
-    if (typeof waits === "number" && waits > 0) pending.answered = true;
+    if (typeof waits === "number" && waits > 0) pending.answered = pending.waiting = true;
     else this.release(slot);
+  }
+
+  /**
+   * A message of a response whose body the module sends as it produces it (body-handler.ts
+   * checked its form): the head answers the request with a HostStreamedBody, chunks go into it,
+   * the end or an error closes it. Answers the isolate true to go on, false to stop. A message
+   * for a request no longer here (answered 504, ended by a limit, its client gone) answers false.
+   */
+  body(message: BodyMessage): Promise<boolean> {
+    const pending = this.slots[message.s];
+    if (this.killedBy || !pending || pending.gen !== message.g) return Promise.resolve(false);
+    if (pending.abandoned) {
+      // The late head of a request already answered 504: its slot is free now.
+      if (message.kind === "head") {
+        this.slots[message.s] = undefined;
+        this.freeSlots.push(message.s);
+      }
+      return Promise.resolve(false);
+    }
+    this.cpuMark = this.taskMark = this.cpuNow();
+    if (message.kind === "head") {
+      if (pending.answered) return Promise.reject(new TypeError("response body: a second head for one request"));
+      const stream = new HostStreamedBody(() => this.streamCancelled(message.s, pending));
+      pending.answered = true;
+      pending.waiting = message.w > 0;
+      pending.stream = stream;
+      pending.resolve({ status: message.status, headers: message.headers, body: null, w: message.w, [kStreamed]: stream });
+      return Promise.resolve(true);
+    }
+    const stream = pending.stream;
+    if (!stream) return Promise.reject(new TypeError("response body: no streamed response is open for this request"));
+    if (message.kind === "chunk") return stream.push(message.bytes);
+    if (message.kind === "end") stream.end();
+    else {
+      const errorId = newErrorId();
+      this.options.onModuleError(`[error ${errorId}] the response body stream failed after the response began: ${message.message}`);
+      stream.fail(new LivelyError("module_error", `${this.tag()}'s response body stream failed (error id ${errorId})`, { errorId }));
+    }
+    this.streamDone(message.s, pending);
+    return Promise.resolve(true);
+  }
+
+  /** The next chunk of request (slot, gen)'s body, still arriving (host work "requestBody", checked by the caller). */
+  requestBody(slot: number, gen: number): Promise<Uint8Array | null> {
+    const pending = this.slots[slot];
+    if (this.killedBy || !pending || pending.gen !== gen || pending.abandoned || !pending.requestBody) {
+      return Promise.reject(new TypeError("the request's body can no longer be read: the request has ended"));
+    }
+    return pending.requestBody.read();
+  }
+
+  /** The receiver cancelled a streamed body (its client went away): the isolate's stream is cancelled too. */
+  private streamCancelled(slot: number, pending: Pending): void {
+    if (this.slots[slot] !== pending) return;
+    this.cancelInIsolate(slot, pending.gen);
+    this.streamDone(slot, pending);
+  }
+
+  private cancelInIsolate(slot: number, gen: number): void {
+    if (this.killedBy) return;
+    try {
+      this.options.cancelBody?.applyIgnored(undefined, [slot, gen]);
+    } catch {
+      // The isolate is gone: nothing is reading.
+    }
+  }
+
+  private streamDone(slot: number, pending: Pending): void {
+    pending.stream = undefined;
+    if (!pending.waiting && this.slots[slot] === pending) this.release(slot);
   }
 
   /** The module threw or returned a bad result: the error carries an id, the module's log the whole story. */
   private moduleError(fields: Untrusted<FailureResult>): LivelyError {
-    const { module, version } = this.options;
-    const errorId = newErrorId();
-    const message = typeof fields.x === "string" ? fields.x : "an error it could not describe";
-    const stack = typeof fields.t === "string" && fields.t !== "" ? fields.t : message;
-    const response = fields.k === "response";
-    this.options.onModuleError(`[error ${errorId}] ${response ? "the handler returned a bad result: " : ""}${stack}`);
-    return new LivelyError("module_error", `${module}@${version} ${response ? "returned a bad result" : "threw"}: ${message}`, {
-      module,
-      version,
-      errorId,
-      reason: response ? "bad-response" : "threw",
-    });
+    return moduleFailure(this.options.module, this.options.version, fields, this.options.onModuleError);
   }
 
   private release(slot: number): void {
@@ -251,8 +314,7 @@ export class Dispatcher implements Watched {
 
   private wentIdle(): void {
     // What the isolate does from now on is background work: its budget starts here.
-    this.backgroundMark = this.cpuNow();
-    this.backgroundAt = performance.now();
+    this.background.restart(this.cpuNow());
     this.options.onIdle();
   }
 
@@ -290,7 +352,11 @@ export class Dispatcher implements Watched {
       const pending = this.slots[slot];
       if (!pending || pending.abandoned || now < pending.deadline) continue;
       if (pending.answered) {
-        // Only waitUntil work is left: stop waiting for it, but the isolate keeps serving.
+        // A body still streaming is cut short; waitUntil work is no longer waited for. The isolate keeps serving.
+        if (pending.stream) {
+          pending.stream.fail(limitError("exceeded_wall", module, version, limits));
+          this.cancelInIsolate(slot, pending.gen);
+        }
         this.release(slot);
         continue;
       }
@@ -304,13 +370,8 @@ export class Dispatcher implements Watched {
 
   private checkBackground(now: number): boolean {
     const { limits, module, version } = this.options;
-    const cpu = this.cpuNow();
-    const used = cpu - this.backgroundMark;
-    const refill = ((now - this.backgroundAt) / BACKGROUND_WINDOW_MS) * this.cpuLimitNs;
-    this.backgroundMark = cpu;
-    this.backgroundAt = now;
-    this.backgroundBudgetNs = Math.min(this.cpuLimitNs, this.backgroundBudgetNs + refill) - used;
-    if (this.backgroundBudgetNs < 0) {
+    const { usedNs, exceeded } = this.background.charge(this.cpuNow(), now);
+    if (exceeded) {
       const error = new LivelyError(
         "exceeded_cpu",
         `${module}@${version} used more than its CPU budget for work outside requests (timers, top-level code: ${limits.cpuMs} ms a minute); its isolate was disposed${this.options.forRun ? " and its run(ctx) ended" : ""}`,
@@ -319,7 +380,7 @@ export class Dispatcher implements Watched {
       this.kill(error);
       return false;
     }
-    if (used > 0 || this.options.backgroundPending()) return true;
+    if (usedNs > 0 || this.options.backgroundPending()) return true;
     this.watched = false;
     return false;
   }
@@ -373,6 +434,7 @@ export class Dispatcher implements Watched {
       const pending = this.slots[slot];
       this.slots[slot] = undefined;
       if (pending && !pending.answered && !pending.abandoned) pending.reject(this.killedBy);
+      pending?.stream?.fail(this.killedBy);
     }
     this.inFlight = 0;
   }
@@ -391,16 +453,13 @@ export class Dispatcher implements Watched {
     if (!isolate.isDisposed) isolate.dispose();
     // A batch still dispatching holds the culprit; with none, a continuation was running and any could be it.
     const suspects = this.dispatching[0] ? new Set(this.dispatching[0]) : undefined;
-    const bystander = new LivelyError(
-      error.code,
-      `${module}@${version}'s isolate was disposed while this request was in flight, because another request passed a limit (${error.message}); retry`,
-      { module, version, bystander: true },
-    );
+    const bystander = bystanderError(error, module, version);
     for (let slot = 0; slot < this.slots.length; slot++) {
       const pending = this.slots[slot];
       if (!pending) continue;
       this.slots[slot] = undefined;
       if (!pending.answered && !pending.abandoned) pending.reject(suspects === undefined || suspects.has(slot) ? error : bystander);
+      pending.stream?.fail(error);
     }
     this.inFlight = 0;
     this.options.onKilled(error);

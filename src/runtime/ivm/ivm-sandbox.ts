@@ -9,7 +9,7 @@
 
 import { KV_BINDING_NAME } from "../../code/kv-bindings.ts";
 import { LivelyError } from "../../errors.ts";
-import type { CallPayload, Untrusted } from "../isolate/protocol.ts";
+import type { CallPayload, RequestBodyPayload, Untrusted } from "../isolate/protocol.ts";
 import { DISPATCH_SOURCE } from "../isolate-code.generated.ts";
 import { checkCallResult, checkResponse } from "../response-check.ts";
 import type {
@@ -23,10 +23,13 @@ import type {
   RunInput,
   Sandbox,
 } from "../sandbox.ts";
+import { kStreamed } from "../streamed-body.ts";
 import { Watchdog } from "../watchdog.ts";
 import type { HostBindings } from "../web/prelude.ts";
+import { parseBodyMessage } from "./body-handler.ts";
+import { cacheHandler } from "./cache-handler.ts";
 import { Dispatcher } from "./dispatcher.ts";
-import { fetchHandler } from "./fetch-handler.ts";
+import { fetchHandlers } from "./fetch-handler.ts";
 import { type IvmIsolate, type IvmReference, loadIsolatedVm } from "./isolated-vm.ts";
 import { kvHandler } from "./kv-handler.ts";
 import { describeReason, newErrorId } from "./limit-errors.ts";
@@ -69,10 +72,14 @@ class IvmLoadedVersion implements LoadedVersion {
 
   async fetch(request: PlainRequest, caller: CallerContext): Promise<PlainResponse> {
     const item = { method: request.method, url: request.url, headers: request.headers, body: request.body };
-    const result = await this.dispatcher.submit(item, caller);
+    const result = await (request.bodyStream
+      ? this.dispatcher.submit({ ...item, body: null, bs: 1 }, caller, request.bodyStream)
+      : this.dispatcher.submit(item, caller));
+    const streamed = result[kStreamed];
     try {
-      return checkResponse(this.tag, result);
+      return checkResponse(this.tag, result, streamed);
     } catch (error) {
+      streamed?.cancel();
       throw this.logged(error);
     }
   }
@@ -197,8 +204,21 @@ export class IvmSandbox implements Sandbox {
       timerTimeoutMs: limits.cpuMs,
       maxPendingAsync: request.maxPendingHostOps,
       asyncHandlers: {
+        body: async (payload) => {
+          const message = parseBodyMessage(payload);
+          if (!loaded) throw new TypeError("a response body outside a request");
+          return loaded.dispatcher.body(message);
+        },
+        requestBody: async (payload) => {
+          const p = payload as Untrusted<RequestBodyPayload> | null;
+          if (!p || !Number.isSafeInteger(p.s) || !Number.isSafeInteger(p.g)) throw new TypeError("request body: malformed read");
+          if (!loaded) throw new TypeError("a request body outside a request");
+          return loaded.dispatcher.requestBody(p.s as number, p.g as number);
+        },
         call: callHandler(request.callModule, () => loaded?.dispatcher),
-        fetch: fetchHandler(request.fetch),
+        ...fetchHandlers(request.fetch),
+        // Keyed by the module the host loaded: the isolate cannot name another's cache.
+        cache: cacheHandler(request.cache, module),
         kv: kvHandler(request.kv, {
           mirror: kvMirror,
           runCompute: (id) => {
@@ -251,6 +271,7 @@ export class IvmSandbox implements Sandbox {
       compute = entry.getSync(3, { reference: true }) as IvmReference;
       // Only an isolate of a run keeps the run entry: serving loads do no more than before.
       const runControl = request.forRun ? (entry.getSync(4, { reference: true }) as IvmReference) : undefined;
+      const cancelBody = entry.getSync(5, { reference: true }) as IvmReference;
       entry.release();
       const namespace = await evaluateModule(target, request.artifact, limits);
       const exports = exportNames(tag, start.applySync(undefined, [namespace.derefInto()], { result: { copy: true } }));
@@ -265,6 +286,7 @@ export class IvmSandbox implements Sandbox {
         isolate,
         dispatch,
         collect,
+        cancelBody,
         limits,
         watchdog: this.watchdog,
         hostTimeNs: () => bindings.hostTimeNs,

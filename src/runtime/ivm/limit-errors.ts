@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { LivelyError } from "../../errors.ts";
+import type { FailureResult, Untrusted } from "../isolate/protocol.ts";
 import type { SandboxLimits } from "../sandbox.ts";
 
 export type LimitCode = "exceeded_cpu" | "exceeded_memory" | "exceeded_wall";
@@ -25,6 +26,37 @@ export function limitError(code: LimitCode, module: string, version: number, lim
     `${module}@${version} exceeded its ${what}; its isolate was disposed and ${forRun ? "its run(ctx) ended" : "the next request loads a fresh one"}`,
     details,
   );
+}
+
+/**
+ * A request in flight on an isolate that another request's limit disposed: not its fault, so
+ * the gateway may run it again on a fresh isolate.
+ */
+export function bystanderError(cause: LivelyError, module: string, version: number): LivelyError {
+  return new LivelyError(
+    cause.code,
+    `${module}@${version}'s isolate was disposed while this request was in flight, because another request passed a limit (${cause.message}); retry`,
+    { module, version, bystander: true },
+  );
+}
+
+/**
+ * The module threw, or answered something that is not a result (`fields` as the isolate sent
+ * them, unchecked): the whole story goes to the module's log under a new error id, the error
+ * carries the id and the first line.
+ */
+export function moduleFailure(module: string, version: number, fields: Untrusted<FailureResult>, log: (text: string) => void): LivelyError {
+  const errorId = newErrorId();
+  const message = typeof fields.x === "string" ? fields.x : "an error it could not describe";
+  const stack = typeof fields.t === "string" && fields.t !== "" ? fields.t : message;
+  const response = fields.k === "response";
+  log(`[error ${errorId}] ${response ? "the handler returned a bad result: " : ""}${stack}`);
+  return new LivelyError("module_error", `${module}@${version} ${response ? "returned a bad result" : "threw"}: ${message}`, {
+    module,
+    version,
+    errorId,
+    reason: response ? "bad-response" : "threw",
+  });
 }
 
 /** A short id that ties a public error answer to the module's log line. */

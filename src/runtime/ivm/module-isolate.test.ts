@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { startTextServer } from "../../../test/helpers/text-server.ts";
 import { compileSource } from "../../code/compile.ts";
 import type { LivelyError } from "../../errors.ts";
-import { fetchHandler } from "./fetch-handler.ts";
+import { fetchHandlers } from "./fetch-handler.ts";
 import { createModuleIsolate, evaluateModule, type ModuleIsolate, ModuleLoadFailure } from "./module-isolate.ts";
 import { validateArtifact } from "./validate-artifact.ts";
 
@@ -64,7 +64,7 @@ describe("evaluateModule: top-level await of host work", () => {
     const target = await createModuleIsolate({
       memoryMb: 64,
       asyncHandlers: {
-        fetch: fetchHandler(async (request) => {
+        ...fetchHandlers(async (request) => {
           const response = await fetch(request.url);
           const body = new Uint8Array(await response.arrayBuffer());
           return { status: response.status, statusText: "", url: request.url, redirected: false, headers: [], body };

@@ -12,7 +12,7 @@ import { LivelyError } from "../../errors.ts";
 import type { ExportShape, Untrusted } from "../isolate/protocol.ts";
 import { EXPORT_SHAPE_SOURCE } from "../isolate-code.generated.ts";
 import type { ModuleFetch } from "../sandbox.ts";
-import { fetchHandler } from "./fetch-handler.ts";
+import { fetchHandlers } from "./fetch-handler.ts";
 import type { IvmReference } from "./isolated-vm.ts";
 import { createModuleIsolate, evaluateModule, ModuleLoadFailure } from "./module-isolate.ts";
 
@@ -95,7 +95,7 @@ export async function validateArtifact(artifact: string, options: ValidateOption
   const target = await createModuleIsolate({
     memoryMb: options.memoryLimitMb ?? 128,
     timerTimeoutMs: cpuMs,
-    asyncHandlers: { fetch: fetchHandler(options.fetch) },
+    asyncHandlers: { ...fetchHandlers(options.fetch) },
   });
   try {
     const { context } = target;

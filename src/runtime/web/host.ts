@@ -186,6 +186,8 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
   const asyncHandlers: AsyncHandlers = { ...options.asyncHandlers, subtle: subtle.run };
   /** Host work in flight, by id, so the isolate can cancel it (an aborted fetch) and dispose can stop it. */
   const pending = new Map<number, AbortController>();
+  /** Of those, the ones counted against maxPendingAsync. */
+  let counted = 0;
   let syncCalls = 0;
   let hostTimeNs = 0;
   let fire: WebReference | undefined;
@@ -236,7 +238,9 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
       callBack([1, id, false, `${String(kind)} is not available here`]);
       return;
     }
-    if (pending.size >= maxPendingAsync) {
+    // A streamed response's messages and a request body's reads are not the module's host work: one at most per request.
+    const counts = kind !== "body" && kind !== "requestBody";
+    if (counts && counted >= maxPendingAsync) {
       callBack([
         1,
         id,
@@ -247,6 +251,7 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     }
     const controller = new AbortController();
     pending.set(id, controller);
+    if (counts) counted++;
     onActivity?.();
     Promise.resolve()
       .then((): Promise<HostAsync[HostAsyncKind]["answer"]> => handler(payload, controller.signal))
@@ -254,7 +259,10 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
         (value) => callBack([1, id, true, value]),
         (error: unknown) => callBack([1, id, false, error instanceof Error ? error.message : String(error)]),
       )
-      .finally(() => pending.delete(id));
+      .finally(() => {
+        pending.delete(id);
+        if (counts) counted--;
+      });
   };
   const cancelAsync = (id: number): void => {
     pending.get(id)?.abort();

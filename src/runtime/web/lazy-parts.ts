@@ -1,5 +1,5 @@
 /**
- * The host side of the prelude's lazy parts (the Streams classes, the DEFLATE codecs:
+ * The host side of the prelude's lazy parts (the Streams classes, the DEFLATE codecs, URLPattern:
  * scripts/isolate-code.mjs, LAZY): when the isolate first needs one it calls
  * `host.loadLazy(part)` (host.ts), and this compiles the part's script in that isolate, with a
  * V8 code cache shared by every isolate of this process (as runPrelude does for the prelude),
@@ -24,19 +24,20 @@ const codeCaches = new Map<LazyPart, WebExternalCopy>();
  * the part is evaluated without a code cache.
  */
 export function loadLazyPart(context: IvmContext, isolate: IvmIsolate | undefined, part: unknown): unknown {
-  if (part !== "streams" && part !== "compression") throw new TypeError(`loadLazy: no part named ${String(part)}`);
-  const source = LAZY_SOURCES[part];
-  const filename = `lively:${part}`;
+  if (typeof part !== "string" || !Object.hasOwn(LAZY_SOURCES, part)) throw new TypeError(`loadLazy: no part named ${String(part)}`);
+  const name = part as LazyPart;
+  const source = LAZY_SOURCES[name];
+  const filename = `lively:${name}`;
   let exports: IvmReference;
   if (isolate === undefined) exports = context.evalSync(source, { reference: true, filename } as IvmRunOptions) as IvmReference;
   else {
     const web = asWebIsolate(isolate);
-    const cached = codeCaches.get(part);
+    const cached = codeCaches.get(name);
     const script = cached
       ? web.compileScriptSync(source, { filename, cachedData: cached })
       : web.compileScriptSync(source, { filename, produceCachedData: true });
-    if (!cached && script.cachedData) codeCaches.set(part, script.cachedData);
-    else if (script.cachedDataRejected) codeCaches.delete(part);
+    if (!cached && script.cachedData) codeCaches.set(name, script.cachedData);
+    else if (script.cachedDataRejected) codeCaches.delete(name);
     try {
       exports = script.runSync(context, { reference: true }) as IvmReference;
     } finally {

@@ -25,6 +25,7 @@ describe("web prelude", () => {
       status: 201,
       headers: ["x-trace", "t1", "content-type", "application/json"],
       body: '{"hello":"wörld","n":[1,2]}',
+      stream: null,
     });
     const bytes = (await s.runAsync(`return __testFromResponse(new Response(new Uint8Array([104, 105]))).body;`)) as Uint8Array;
     assert.ok(bytes instanceof Uint8Array);
@@ -33,6 +34,7 @@ describe("web prelude", () => {
       status: 204,
       headers: [],
       body: null,
+      stream: null,
     });
     const cookies = (await s.runAsync(
       `const h = new Headers(); h.append("Set-Cookie", "a=1"); h.append("set-cookie", "b=2");

@@ -3,7 +3,7 @@
  * and the prelude run, plus small ways to evaluate code in it.
  */
 import { type IvmContext, type IvmIsolate, loadIsolatedVm } from "../ivm/isolated-vm.ts";
-import { type HostBindings, installHostBindings, type LogLevel, runPrelude } from "./prelude.ts";
+import { type HostBindings, type HostBindingsOptions, installHostBindings, type LogLevel, runPrelude } from "./prelude.ts";
 
 export interface WebSandbox {
   isolate: IvmIsolate;
@@ -23,12 +23,13 @@ interface ClosureContext {
   evalClosure(code: string, args: unknown[], options: object): Promise<unknown>;
 }
 
-export async function createWebSandbox(): Promise<WebSandbox> {
+/** `options`: host work handlers and the like (a Cache API store for the cache tests). */
+export async function createWebSandbox(options: Pick<HostBindingsOptions, "asyncHandlers"> = {}): Promise<WebSandbox> {
   const ivm = loadIsolatedVm();
   const isolate = new ivm.Isolate({ memoryLimit: 64 });
   const context = await isolate.createContext();
   const logs: [LogLevel, string][] = [];
-  const bindings = await installHostBindings(context, ivm, { isolate, onLog: (level, text) => logs.push([level, text]) });
+  const bindings = await installHostBindings(context, ivm, { ...options, isolate, onLog: (level, text) => logs.push([level, text]) });
   const wire = runPrelude(isolate, context);
   // Test-only globals: in a served isolate the wire functions are never on the global (the
   // dispatcher gets them by reference); the web tests call them by these names.

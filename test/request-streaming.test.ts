@@ -1,0 +1,107 @@
+/**
+ * A request body longer than 64 KiB, or sent chunked, reaches the module as it arrives, over real
+ * HTTP to a real node: a module echoing `request.body` answers each chunk before the client sends
+ * the next, a long upload reads whole and intact, the module's limit stops a chunked upload with a
+ * 413 (the module's read fails), and a body the module never reads does not spoil the connection.
+ */
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { Agent, type IncomingMessage, request } from "node:http";
+import { after, before, describe, it } from "node:test";
+import { BACKENDS } from "./helpers/backends.ts";
+import { startTestNode, type TestNode } from "./helpers/node.ts";
+
+const MAX_BODY = 1024 * 1024;
+
+describe("request bodies arrive as the module reads them", () => {
+  let t: TestNode;
+
+  before(async () => {
+    t = await startTestNode(BACKENDS[0], { maxBodyBytes: MAX_BODY, sandboxLimits: { memoryMb: 64, cpuMs: 1000, wallMs: 10_000 } });
+    await t.deploy("echo", "export default { fetch(request) { return new Response(request.body) } }");
+    await t.deploy(
+      "digest",
+      `export default { async fetch(request) {
+        try {
+          const bytes = await request.bytes();
+          const hash = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+          return Response.json({ length: bytes.byteLength, hash });
+        } catch (error) {
+          return Response.json({ failed: error.message }, { status: 400 });
+        }
+      } }`,
+    );
+    await t.deploy("ignore", "export default { fetch() { return new Response('not read') } }");
+  });
+  after(() => t.close());
+
+  it("a chunked upload echoed back: each chunk comes back before the client sends the next", async () => {
+    const response = await new Promise<{ res: IncomingMessage; send(text: string): void; end(): void }>((resolve, reject) => {
+      const req = request(`${t.url}/echo/`, { method: "POST", headers: { "transfer-encoding": "chunked" } });
+      req.on("error", reject);
+      req.on("response", (res) => resolve({ res, send: (text) => req.write(text), end: () => req.end() }));
+      req.write("first,");
+      req.flushHeaders();
+    });
+    const { res } = response;
+    assert.equal(res.statusCode, 200);
+    const nextData = () => new Promise<string>((resolve) => res.once("data", (chunk: Buffer) => resolve(chunk.toString())));
+    assert.equal(await nextData(), "first,");
+    const second = nextData();
+    response.send("second");
+    assert.equal(await second, "second");
+    response.end();
+    await new Promise((resolve) => res.once("end", resolve).resume());
+  });
+
+  it("an upload over 64 KiB reads whole and intact", async () => {
+    const body = randomBytes(900 * 1024);
+    const answer = (await (await fetch(`${t.url}/digest/`, { method: "POST", body })).json()) as { length: number; hash: string };
+    assert.deepEqual(answer, { length: body.length, hash: createHash("sha256").update(body).digest("hex") });
+  });
+
+  it("a chunked upload past the limit is answered 413, the module's read fails, and the node serves on", async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${t.url}/digest/`, { method: "POST", headers: { "transfer-encoding": "chunked" } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      let sent = 0;
+      const more = () => {
+        while (sent <= MAX_BODY + chunk.length) {
+          sent += chunk.length;
+          if (!req.write(chunk)) return void req.once("drain", more);
+        }
+        req.end();
+      };
+      more();
+    });
+    assert.equal(status, 413);
+    const again = (await (await fetch(`${t.url}/digest/`, { method: "POST", body: "small" })).json()) as { length: number };
+    assert.equal(again.length, 5);
+  });
+
+  it("a body the module never reads is dropped, and the connection serves the next request", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const post = () =>
+      new Promise<[string, unknown]>((resolve, reject) => {
+        const req = request(`${t.url}/ignore/`, { method: "POST", agent }, (res) => {
+          let text = "";
+          res.on("data", (chunk: Buffer) => {
+            text += chunk.toString();
+          });
+          res.on("end", () => resolve([text, req.reusedSocket]));
+        });
+        req.on("error", reject);
+        req.end(Buffer.alloc(512 * 1024, 2));
+      });
+    try {
+      assert.deepEqual(await post(), ["not read", false]);
+      assert.deepEqual(await post(), ["not read", true]);
+    } finally {
+      agent.destroy();
+    }
+  });
+});
