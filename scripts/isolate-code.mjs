@@ -31,6 +31,17 @@ const ENTRIES = [
     check: (code) => new Script(code),
   },
   {
+    name: "LANGUAGE_SOURCE",
+    entry: "language.ts",
+    doc: "Script: the built-ins a newer V8 has, where the host's lacks them (web/language.ts runs it before the prelude); its completion value is what it installed, comma-separated.",
+    wrap: (body, value) => `(function livelyLanguage() {\n"use strict";\n${body}return ${value};\n})();\n`,
+    check: (code) => new Script(code),
+    // Compiled in every isolate on Node 20: 16 KB as written, 10 KB minified. No name in it
+    // reaches module code but the methods' (property keys, which minifying keeps) and
+    // Iterator's (set explicitly).
+    minify: true,
+  },
+  {
     name: "DISPATCH_SOURCE",
     entry: "dispatch.ts",
     doc: "Closure body over ($0 respond, $1 version, $2 vars JSON, $3 wire, $4 KV binding names JSON, $5 KV mirror): returns [dispatch, collect, start, compute, run].",
@@ -64,7 +75,7 @@ const LAZY = [
 
 const DEFAULT_EXPORT = /export\s*\{\s*([\w$]+)\s+as\s+default\s*\}\s*;?\s*$/;
 
-async function bundle({ entry, wrap, check, packages = [] }) {
+async function bundle({ entry, wrap, check, packages = [], minify = false }) {
   const result = await build({
     entryPoints: [`${SOURCE_DIR}/${entry}`],
     absWorkingDir: new URL(".", ROOT).pathname,
@@ -77,6 +88,8 @@ async function bundle({ entry, wrap, check, packages = [] }) {
     target: "node20",
     charset: "utf8",
     minifyWhitespace: true,
+    minifyIdentifiers: minify,
+    minifySyntax: minify,
     // Short lines keep the line:column of a stack frame readable.
     lineLimit: 160,
     legalComments: "none",

@@ -10,6 +10,7 @@ import { dirname, extname, join, relative, resolve, sep } from "node:path";
 import type * as esbuild from "esbuild";
 import { LivelyError } from "../errors.ts";
 import type { Dependency } from "../store/queries/versions.ts";
+import { hostTarget } from "./language-level.ts";
 
 export interface CompiledModule {
   /** The entry's path relative to the project root (or `index.ts` for --code). */
@@ -49,7 +50,9 @@ const BASE_OPTIONS: esbuild.BuildOptions = {
   write: false,
   format: "esm",
   platform: "neutral",
-  target: "es2022",
+  // The V8 of the Node bundling it (language-level.ts): syntax it lacks and esbuild can lower is
+  // lowered; what it has is kept as written.
+  target: hostTarget(),
   metafile: true,
   logLevel: "silent",
   // The same resolution order wrangler uses for Workers code.

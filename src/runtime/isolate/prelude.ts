@@ -7,7 +7,8 @@
  * dispatcher by reference and never left on the global.
  *
  * Every import below defines globals (def in bindings.ts); bindings.ts comes first, so the
- * host bindings leave the global before anything else runs.
+ * host bindings leave the global before anything else runs. (The built-ins a newer V8 has are
+ * not here: language.ts is its own script, run before this one only where the host V8 lacks them.)
  */
 import "./bindings.ts";
 import "./environment.ts";

@@ -7,6 +7,7 @@
  * the message and location V8 gives.
  */
 import { SourceMap } from "node:module";
+import { syntaxHint } from "../../code/language-level.ts";
 import { LivelyError } from "../../errors.ts";
 import type { ExportShape, Untrusted } from "../isolate/protocol.ts";
 import { EXPORT_SHAPE_SOURCE } from "../isolate-code.generated.ts";
@@ -79,6 +80,14 @@ function describe(error: unknown, sourceMap: string | undefined): { message: str
   return { message: `${error.message} (at the compiled module's line ${at.line}, column ${at.column})`, details: at };
 }
 
+/** syntaxHint for a SyntaxError V8 reported while parsing `artifact`, at the position its stack gives. */
+function parseHint(error: unknown, artifact: string): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const at = artifactPosition(error);
+  const message = error.message.replace(/ \[module\.js:\d+:\d+\]$/, "");
+  return at ? syntaxHint(message, artifact, at.line, at.column) : undefined;
+}
+
 export async function validateArtifact(artifact: string, options: ValidateOptions = {}, sourceMap?: string): Promise<ArtifactShape> {
   // The same Web platform as serving: top-level code may use URL, TextEncoder, crypto…
   const cpuMs = options.timeoutMs ?? 1000;
@@ -105,6 +114,9 @@ export async function validateArtifact(artifact: string, options: ValidateOption
       if (error.stage === "unfinished") throw new LivelyError("invalid_code", error.message);
       const { message, details } = describe(error.original, sourceMap);
       const what = error.stage === "parse" ? "the module does not parse" : "the module's top-level code throws";
+      // Syntax this V8 lacks but a newer Node's has: say which feature and which Node (code/language-level.ts).
+      const hint = error.stage === "parse" ? parseHint(error.original, artifact) : undefined;
+      if (hint) throw new LivelyError("invalid_code", `${what}: ${message}; ${hint}`, { ...details, hint });
       throw new LivelyError("invalid_code", `${what}: ${message}`, details);
     }
     const shape = parseShape(await probe.apply(undefined, [namespace.derefInto()], { result: { copy: true }, timeout: 1000 }));

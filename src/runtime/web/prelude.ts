@@ -30,7 +30,8 @@
 
 import { PRELUDE_SOURCE } from "../isolate-code.generated.ts";
 import type { IvmContext, IvmIsolate, IvmReference } from "../ivm/isolated-vm.ts";
-import { asWebIsolate, type WebExternalCopy } from "./ivm-types.ts";
+import { type CodeCacheSlot, compileCached } from "./code-cache.ts";
+import { runLanguage } from "./language.ts";
 
 export type { LogLevel, UrlFields } from "../isolate/protocol.ts";
 export type { HostBindings, HostBindingsOptions } from "./host.ts";
@@ -40,21 +41,20 @@ export { PRELUDE_SOURCE };
 /** The file name the prelude's frames carry in stack traces. */
 export const PRELUDE_FILENAME = "lively:prelude";
 
-let codeCache: WebExternalCopy | undefined;
+const codeCache: CodeCacheSlot = {};
 
 /**
  * Evaluates PRELUDE_SOURCE in `context` (whose host bindings are installed), compiling it with a
  * V8 code cache shared by every isolate of this process. Equivalent to
- * `context.evalSync(PRELUDE_SOURCE)`, a little faster after the first isolate. Returns a
- * reference to the wire object (see above); the caller releases it.
+ * `context.evalSync(PRELUDE_SOURCE)` (after the language script, below), a little faster after
+ * the first isolate. Returns a
+ * reference to the wire object (see above); the caller releases it. Before it, on a host whose
+ * V8 lacks them, the language script (./language.ts) installs the built-ins a newer V8 has.
  */
 export function runPrelude(isolate: IvmIsolate, context: IvmContext): IvmReference {
-  const web = asWebIsolate(isolate);
-  const script = codeCache
-    ? web.compileScriptSync(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME, cachedData: codeCache })
-    : web.compileScriptSync(PRELUDE_SOURCE, { filename: PRELUDE_FILENAME, produceCachedData: true });
-  if (!codeCache && script.cachedData) codeCache = script.cachedData;
-  else if (script.cachedDataRejected) codeCache = undefined;
+  // First the built-ins a newer V8 has, where this host's lacks them (./language.ts).
+  runLanguage(isolate, context);
+  const script = compileCached(isolate, PRELUDE_SOURCE, PRELUDE_FILENAME, codeCache);
   try {
     return script.runSync(context, { reference: true }) as IvmReference;
   } finally {
