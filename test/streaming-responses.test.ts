@@ -91,6 +91,13 @@ describe("responses streamed to the socket", () => {
     assert.equal(createHash("sha256").update(body).digest("hex"), createHash("sha256").update(expected).digest("hex"));
   });
 
+  it("one 5 MiB chunk arrives whole (the isolate hands it over in slices)", async () => {
+    const { body, complete } = await readRest(await open(`${t.url}/streams/big-chunk`));
+    assert.equal(complete, true);
+    assert.equal(body.length, 5 * 1024 * 1024);
+    assert.ok(body.every((byte) => byte === 3));
+  });
+
   it("a client that stops reading holds the module's stream back; going away cancels it inside the isolate", async () => {
     const response = await open(`${t.url}/streams/endless?id=slow`);
     await readUntil(response, "\0"); // one chunk, then no more reading

@@ -25,6 +25,12 @@ const mapGet = Map.prototype.get;
 const mapSet = Map.prototype.set;
 const mapDelete = Map.prototype.delete;
 const noop = () => undefined;
+// Captured now: module code may replace what Uint8Array.prototype inherits.
+const subarray = Uint8Array.prototype.subarray;
+const byteLength = (Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteLength") as PropertyDescriptor)
+  .get as () => number;
+/** The most one message carries: a larger chunk is sent in slices. */
+const MAX_MESSAGE_BYTES = 1024 * 1024;
 
 /** The streams being sent, by the request's slot, so the host can stop one. */
 const sending = new Map<number, { g: number; stop(): void }>();
@@ -62,7 +68,11 @@ export function sendBodyStream(s: number, g: number, head: StreamHead, stream: R
         await send({ s, g, e: 1 });
         return;
       }
-      if (chunk.byteLength > 0 && !(await send({ s, g, b: chunk }))) return stop();
+      // A big chunk goes in slices: the host holds one message at a time, each at most MAX_MESSAGE_BYTES.
+      const length: number = Reflect.apply(byteLength, chunk, []);
+      for (let at = 0; at < length; at += MAX_MESSAGE_BYTES) {
+        if (!(await send({ s, g, b: Reflect.apply(subarray, chunk, [at, at + MAX_MESSAGE_BYTES]) }))) return stop();
+      }
     }
   };
   pump().then(

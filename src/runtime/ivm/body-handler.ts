@@ -15,6 +15,7 @@ export type BodyMessage = { s: number; g: number } & (
 );
 
 const MAX_ERROR_CHARS = 4096;
+const MAX_CHUNK_BYTES = 1024 * 1024;
 
 export function parseBodyMessage(payload: unknown): BodyMessage {
   const p = payload as Untrusted<BodyPayload> | null;
@@ -27,6 +28,8 @@ export function parseBodyMessage(payload: unknown): BodyMessage {
   if (kinds !== 1) throw new TypeError("response body: a message is a head, a chunk, the end or an error");
   if (p.b !== undefined) {
     if (!(p.b instanceof Uint8Array)) throw new TypeError("response body: a chunk must be bytes");
+    // body-out.ts slices bigger chunks: a larger message did not come from it.
+    if (p.b.byteLength > MAX_CHUNK_BYTES) throw new TypeError(`response body: a message carries at most ${MAX_CHUNK_BYTES} bytes`);
     return { s, g, kind: "chunk", bytes: p.b };
   }
   if (p.e !== undefined) return { s, g, kind: "end" };
