@@ -11,6 +11,7 @@ import { describeEachBackend } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
 import { eventually, settlesWithin } from "./helpers/eventually.ts";
 import { startTestNode, type TestNode } from "./helpers/node.ts";
+import { readText } from "./helpers/read-text.ts";
 
 const TALKER = `export default { fetch(request) {
   const path = new URL(request.url).pathname;
@@ -27,36 +28,21 @@ async function follow(t: TestNode, module: string, query = "", token: string = t
     signal: controller.signal,
   });
   const lines: Record<string, unknown>[] = [];
-  let ended = false;
-  const reading = (async () => {
-    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        for (let i = buffer.indexOf("\n"); i >= 0; i = buffer.indexOf("\n")) {
-          lines.push(JSON.parse(buffer.slice(0, i)));
-          buffer = buffer.slice(i + 1);
-        }
-      }
-    } catch {
-      // aborted by the test
+  let buffer = "";
+  const reading = readText(response, controller, (text) => {
+    buffer += text;
+    for (let i = buffer.indexOf("\n"); i >= 0; i = buffer.indexOf("\n")) {
+      lines.push(JSON.parse(buffer.slice(0, i)));
+      buffer = buffer.slice(i + 1);
     }
-    ended = true;
-  })();
+  });
   return {
     response,
     lines,
     get ended() {
-      return ended;
+      return reading.ended;
     },
-    async close() {
-      controller.abort();
-      await reading;
-    },
+    close: () => reading.close(),
   };
 }
 

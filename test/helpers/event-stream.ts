@@ -3,6 +3,7 @@
  * arrive, the raw text, the last id seen. Shared by the event tests (events, appliances' events).
  */
 import type { LivelyEvent } from "../../src/cluster/event-log.ts";
+import { readText } from "./read-text.ts";
 
 export type Streamed = LivelyEvent & { id: string };
 
@@ -16,39 +17,25 @@ export async function openStream(url: string, token: string, query = "", lastEve
   const notices: { event: string; data: Record<string, unknown> }[] = [];
   let text = "";
   let lastId: string | undefined;
-  let ended = false;
-  const reading = (async () => {
-    if (response.status !== 200 || !response.body) return;
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        const chunk = decoder.decode(value, { stream: true });
-        text += chunk;
-        buffer += chunk;
-        for (let i = buffer.indexOf("\n\n"); i >= 0; i = buffer.indexOf("\n\n")) {
-          const block = buffer.slice(0, i);
-          buffer = buffer.slice(i + 2);
-          let type = "message";
-          let data: string | undefined;
-          for (const line of block.split("\n")) {
-            if (line.startsWith("id: ")) lastId = line.slice(4);
-            if (line.startsWith("event: ")) type = line.slice(7);
-            if (line.startsWith("data: ")) data = line.slice(6);
-          }
-          if (data === undefined) continue;
-          if (type === "message") events.push(JSON.parse(data));
-          else notices.push({ event: type, data: JSON.parse(data) });
-        }
+  let buffer = "";
+  const reading = readText(response.status === 200 ? response : new Response(null), controller, (chunk) => {
+    text += chunk;
+    buffer += chunk;
+    for (let i = buffer.indexOf("\n\n"); i >= 0; i = buffer.indexOf("\n\n")) {
+      const block = buffer.slice(0, i);
+      buffer = buffer.slice(i + 2);
+      let type = "message";
+      let data: string | undefined;
+      for (const line of block.split("\n")) {
+        if (line.startsWith("id: ")) lastId = line.slice(4);
+        if (line.startsWith("event: ")) type = line.slice(7);
+        if (line.startsWith("data: ")) data = line.slice(6);
       }
-    } catch {
-      // aborted by the test
+      if (data === undefined) continue;
+      if (type === "message") events.push(JSON.parse(data));
+      else notices.push({ event: type, data: JSON.parse(data) });
     }
-    ended = true;
-  })();
+  });
   return {
     response,
     events,
@@ -60,11 +47,8 @@ export async function openStream(url: string, token: string, query = "", lastEve
       return lastId;
     },
     get ended() {
-      return ended;
+      return reading.ended;
     },
-    async close() {
-      controller.abort();
-      await reading;
-    },
+    close: () => reading.close(),
   };
 }
