@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { eventually } from "../../../test/helpers/eventually.ts";
 import { type SseUpstream, startSseUpstream } from "../../../test/helpers/sse-upstream.ts";
 import { AddressPolicy, parseRange } from "../../code/address-ranges.ts";
 import { createHostFetch } from "../host-fetch.ts";
@@ -178,5 +179,65 @@ describe("EventSource in the isolate", () => {
         ["error", 0],
       ],
     );
+  });
+
+  it("close() before the connection sends nothing; close() in a handler stops the events after it and the upstream's connection", async () => {
+    const before = up.seen.length;
+    const early = await s.call(
+      `const es = new EventSource($0); es.onerror = () => { throw new Error("no events after close"); };
+       es.close(); await new Promise((r) => setTimeout(r, 20)); return es.readyState;`,
+      [`${up.origin}/held`],
+    );
+    assert.equal(early, 2);
+    assert.equal(up.seen.length, before);
+    const { seen } = await collect("/held", 1);
+    assert.deepEqual(seen, [
+      ["open", 1],
+      ["message", "hello", "", up.origin],
+    ]);
+    await eventually("the upstream connection to close", () => up.closed.includes("/held"));
+    const stopped = await s.call(
+      `const es = new EventSource($0); const got = [];
+       es.onmessage = (e) => { got.push(e.data); es.close(); };
+       await new Promise((r) => setTimeout(r, 100)); return got;`,
+      [`${up.origin}/fields`],
+    );
+    assert.deepEqual(stopped, ["one"]);
+  });
+
+  it("uses the fetch of the prelude, not one a module put on the global", async () => {
+    const data = await s.call(
+      `const mine = globalThis.fetch; globalThis.fetch = () => { throw new Error("the module's fetch"); };
+       try {
+         return await new Promise((resolve) => { const es = new EventSource($0); es.onmessage = (e) => { es.close(); resolve(e.data); }; });
+       } finally { globalThis.fetch = mine; }`,
+      [`${up.origin}/held`],
+    );
+    assert.equal(data, "hello");
+  });
+
+  it("has the constants, url and withCredentials, and refuses a bad URL; MessageEvent carries data, origin and lastEventId", async () => {
+    const out = await s.runAsync(`
+      const es = new EventSource("http://127.0.0.1:1/a/../b", { withCredentials: 1 });
+      es.close();
+      const bad = (f) => { try { f(); return "no error"; } catch (e) { return e.name; } };
+      const m = new MessageEvent("message", { data: { x: 1 }, origin: "https://a.example", lastEventId: 5 });
+      return {
+        constants: [EventSource.CONNECTING, EventSource.OPEN, EventSource.CLOSED, es.CONNECTING, es.OPEN, es.CLOSED],
+        url: es.url, withCredentials: es.withCredentials, state: es.readyState,
+        tag: Object.prototype.toString.call(es), isTarget: es instanceof EventTarget,
+        errors: [bad(() => new EventSource("not a url")), bad(() => new EventSource()), bad(() => EventSource("http://a.example/"))],
+        message: [m.type, m.data, m.origin, m.lastEventId, m instanceof Event, new MessageEvent("x").data],
+      };`);
+    assert.deepEqual(out, {
+      constants: [0, 1, 2, 0, 1, 2],
+      url: "http://127.0.0.1:1/b",
+      withCredentials: true,
+      state: 2,
+      tag: "[object EventSource]",
+      isTarget: true,
+      errors: ["SyntaxError", "TypeError", "TypeError"],
+      message: ["message", { x: 1 }, "https://a.example", "5", true, null],
+    });
   });
 });
