@@ -10,6 +10,7 @@ import * as blobFormData from "./cases/blob-formdata.js";
 import * as cache from "./cases/cache.js";
 import * as compression from "./cases/compression.js";
 import * as encodingStreams from "./cases/encoding-streams.js";
+import * as eventsource from "./cases/eventsource.js";
 import * as fetchBodies from "./cases/fetch-bodies.js";
 import * as streamBodies from "./cases/stream-bodies.js";
 import * as streams from "./cases/streams.js";
@@ -35,6 +36,7 @@ const FILES = [
   fetchBodies,
   urlpattern,
   cache,
+  eventsource,
 ];
 
 /** Far above what any case needs; an area must still finish inside the node's wall-time limit. */

@@ -274,3 +274,41 @@ export class AbortController {
 }
 def("AbortSignal", AbortSignal);
 def("AbortController", AbortController);
+
+interface MessageEventInit extends EventInit {
+  data?: unknown;
+  origin?: unknown;
+  lastEventId?: unknown;
+}
+/** What EventSource dispatches (and WebSocket, where there is one): data, origin, lastEventId; no ports or source here. */
+export class MessageEvent extends Event {
+  #data: unknown;
+  #origin: string;
+  #lastEventId: string;
+  constructor(type: string, init: MessageEventInit | undefined = undefined) {
+    need(arguments.length, 1, "MessageEvent");
+    super(type, init);
+    this.#data = init?.data === undefined ? null : init.data;
+    this.#origin = init?.origin === undefined ? "" : String(init.origin);
+    this.#lastEventId = init?.lastEventId === undefined ? "" : String(init.lastEventId);
+  }
+  get data() {
+    return this.#data;
+  }
+  get origin() {
+    return this.#origin;
+  }
+  get lastEventId() {
+    return this.#lastEventId;
+  }
+  get source() {
+    return null;
+  }
+  get ports() {
+    return [];
+  }
+  override get [Symbol.toStringTag]() {
+    return "MessageEvent";
+  }
+}
+def("MessageEvent", MessageEvent);

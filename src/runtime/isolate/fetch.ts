@@ -15,7 +15,7 @@ import { Response } from "./response.ts";
 import { pullStream, type ReadableStream } from "./streams.ts";
 
 const FETCH_REDIRECT: readonly string[] = ["follow", "manual", "error"];
-async function fetch(input: unknown, init: ConstructorParameters<typeof Request>[1] = undefined) {
+export async function fetch(input: unknown, init: ConstructorParameters<typeof Request>[1] = undefined) {
   const request = input instanceof Request && init === undefined ? input : new Request(input, init);
   if (request.bodyUsed) throw new TypeError("fetch: the request's body was already read");
   // A stream body is read whole first: the host's fetch takes bytes (streaming it up is not done yet).
