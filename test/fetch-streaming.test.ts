@@ -70,6 +70,15 @@ describe("fetched bodies stream into the module", () => {
         for await (const chunk of (await fetch("${origin}/big")).body) { bytes += chunk.byteLength; chunks++; }
         return Response.json({ bytes, chunks });
       }
+      if (url.pathname === "/caller/unread") {
+        // 70 fetches left unread: past 64, the oldest are dropped, never the new fetch.
+        const responses = [];
+        for (let i = 0; i < 70; i++) responses.push(await fetch("${origin}/events?id=unread" + i));
+        const newest = await responses[69].body.getReader().read();
+        let oldest;
+        try { await responses[0].text(); oldest = "read"; } catch (error) { oldest = error.message; }
+        return Response.json({ newest: new TextDecoder().decode(newest.value), oldest });
+      }
       return new Response("no such path", { status: 404 });
     } }`;
     assert.equal((await t.api("POST", "/modules/caller/versions", { body: { code } })).status, 201);
@@ -125,6 +134,14 @@ describe("fetched bodies stream into the module", () => {
   it("cancelling a fetched body closes the upstream connection", async () => {
     assert.equal(await (await fetch(`${t.url}/caller/first?id=cancelled`)).text(), "data: one\n\n");
     await eventually("the upstream connection to close", () => closed.has("cancelled"));
+  });
+
+  it("bodies left unread: past 64 the oldest is dropped (its connection closed), and a late read says why", async () => {
+    const answer = (await (await fetch(`${t.url}/caller/unread`)).json()) as { newest: string; oldest: string };
+    assert.equal(answer.newest, "data: one\n\n");
+    assert.match(answer.oldest, /dropped unread: more than 64 were left open at once/);
+    await eventually("the dropped bodies' connections to close", () => closed.has("unread0") && closed.has("unread5"));
+    for (let i = 0; i < 70; i++) gates.get(`unread${i}`)?.();
   });
 
   it("a client that goes away from a proxied stream closes the upstream connection", async () => {

@@ -32,6 +32,22 @@ describe("request bodies arrive as the module reads them", () => {
       } }`,
     );
     await t.deploy("ignore", "export default { fetch() { return new Response('not read') } }");
+    await t.deploy(
+      "chunks",
+      `export default { async fetch(request) {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const seen = [];
+        for await (const chunk of request.body) seen.push([chunk.byteLength, chunk.buffer.byteLength]);
+        return Response.json(seen);
+      } }`,
+    );
+    await t.deploy(
+      "first",
+      `export default { async fetch(request) {
+        const { value } = await request.body.getReader().read();
+        return new Response("first " + value.byteLength);
+      } }`,
+    );
   });
   after(() => t.close());
 
@@ -81,6 +97,58 @@ describe("request bodies arrive as the module reads them", () => {
     assert.equal(status, 413);
     const again = (await (await fetch(`${t.url}/digest/`, { method: "POST", body: "small" })).json()) as { length: number };
     assert.equal(again.length, 5);
+  });
+
+  it("each chunk the module reads is exactly its bytes, never a view into the node's shared buffer pool", async () => {
+    const seen = await new Promise<string>((resolve, reject) => {
+      const req = request(`${t.url}/chunks/`, { method: "POST", headers: { "transfer-encoding": "chunked" } }, (res) => {
+        let text = "";
+        res.on("data", (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        res.on("end", () => resolve(text));
+      });
+      req.on("error", reject);
+      // Small chunks that arrive together: Node joins them into a slice of its 8 KiB pool.
+      for (const part of ["aaaaa", "bbbbb", "ccccc"]) req.write(part);
+      req.end();
+    });
+    const chunks = JSON.parse(seen) as [number, number][];
+    assert.ok(chunks.length > 0);
+    for (const [length, bufferLength] of chunks) assert.equal(bufferLength, length);
+    assert.equal(
+      chunks.reduce((total, [length]) => total + length, 0),
+      15,
+    );
+  });
+
+  it("a body the module read in part: the rest is dropped, and the connection serves the next request", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const post = () =>
+      new Promise<[string, unknown]>((resolve, reject) => {
+        const req = request(`${t.url}/first/`, { method: "POST", agent, headers: { "transfer-encoding": "chunked" } }, (res) => {
+          let text = "";
+          res.on("data", (chunk: Buffer) => {
+            text += chunk.toString();
+          });
+          res.on("end", () => resolve([text, req.reusedSocket]));
+        });
+        req.on("error", reject);
+        req.write(Buffer.alloc(1000, 1));
+        req.flushHeaders();
+        // The rest comes after the module answered (it read one chunk).
+        setImmediate(() => req.end(Buffer.alloc(300 * 1024, 2)));
+      });
+    try {
+      const [first, reused] = await post();
+      assert.match(first, /^first \d+$/);
+      assert.equal(reused, false);
+      const [second, reusedAgain] = await post();
+      assert.match(second, /^first \d+$/);
+      assert.equal(reusedAgain, true);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it("a body the module never reads is dropped, and the connection serves the next request", async () => {

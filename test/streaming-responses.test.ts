@@ -98,6 +98,24 @@ describe("responses streamed to the socket", () => {
     assert.ok(body.every((byte) => byte === 3));
   });
 
+  it("a small view into a big buffer crosses as its own bytes", async () => {
+    const { body, complete } = await readRest(await open(`${t.url}/streams/view`));
+    assert.equal(complete, true);
+    assert.deepEqual([...body], Array(10).fill(5));
+  });
+
+  it("the CPU a stream burns counts toward the request's CPU limit: a stream that burns on is ended", async () => {
+    // 100 chunks of 100 ms of CPU each: the CPU limit (1 s) ends it long before the wall limit (2 s).
+    const { body, complete } = await readRest(await open(`${t.url}/streams/burn`));
+    assert.equal(complete, false);
+    assert.ok(body.toString().split("\n").filter(Boolean).length < 100);
+    await eventually("the module's log to name the limit", async () => {
+      const logs = await t.api("GET", "/modules/streams/logs");
+      return (logs.body as { message: string }[]).some((e) => /exceeded its CPU time limit/.test(e.message));
+    });
+    assert.equal(await (await fetch(`${t.url}/streams/bytes`)).text(), "hi!");
+  });
+
   it("a client that stops reading holds the module's stream back; going away cancels it inside the isolate", async () => {
     const response = await open(`${t.url}/streams/endless?id=slow`);
     await readUntil(response, "\0"); // one chunk, then no more reading

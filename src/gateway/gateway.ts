@@ -134,16 +134,22 @@ export function createGateway(options: GatewayOptions): Gateway {
    */
   function sendStream(response: ServerResponse, body: StreamedBody): void {
     const status = response.statusCode;
+    // A client gone before the head: its 'close' has fired already, nobody will read.
+    if (response.destroyed || !response.socket || response.socket.destroyed) {
+      body.cancel();
+      response.destroy();
+      return;
+    }
     if (response.req.method === "HEAD" || status === 204 || status === 304) {
       body.cancel();
       response.end();
       return;
     }
-    // The head goes now: a client of server-sent events sees the response open before the first event.
-    response.flushHeaders();
     response.on("close", () => {
       if (!response.writableFinished) body.cancel();
     });
+    // The head goes now: a client of server-sent events sees the response open before the first event.
+    response.flushHeaders();
     body.pipe({
       write: (chunk) => response.write(chunk),
       onDrain: (callback) => response.once("drain", callback),

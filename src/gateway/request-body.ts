@@ -151,39 +151,52 @@ export function streamBody(
   refuse: (error: LivelyError) => void,
 ): ArrivingBody {
   const meter = new BodyMeter(max, budget, response, declaredLength(request));
-  const chunks = request[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  let finished = false;
-  response.once("finish", () => {
-    finished = true;
+  // destroyOnReturn false: ending the iterator early must leave the request readable, so what
+  // is left can be discarded and the connection reused.
+  const chunks = request.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>;
+  let state: "open" | "ended" | "failed" | "dropped" = "open";
+  let reading = false;
+  const drop = () => {
+    if (state === "open") state = "dropped";
+    void chunks.return?.();
     discardUnreadBody(request);
-  });
+  };
+  response.once("finish", drop);
   return {
     async read() {
-      if (finished) return null;
-      let next: IteratorResult<Buffer>;
+      if (state === "ended") return null;
+      if (state === "dropped") throw new TypeError("the request body was dropped once the response was sent; read it before answering");
+      if (state === "failed") throw new TypeError("the request body failed");
+      // One read at a time, whatever the isolate asks (the prelude's stream never overlaps them).
+      if (reading) throw new TypeError("one read of the request body at a time");
+      reading = true;
       try {
-        next = await chunks.next();
-      } catch {
-        finished = true;
-        throw new TypeError(clientGone().message);
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await chunks.next();
+        } catch {
+          state = "failed";
+          throw new TypeError(clientGone().message);
+        }
+        if (next.done) {
+          if (state === "open") state = "ended";
+          return null;
+        }
+        try {
+          meter.add(next.value.length);
+        } catch (error) {
+          state = "failed";
+          refuse(error as LivelyError);
+          throw new TypeError((error as LivelyError).message);
+        }
+        // A copy of exactly these bytes: a small Buffer is a view into Node's shared pool, and
+        // the isolate would receive the whole pool (other requests' bytes) with it.
+        return new Uint8Array(next.value);
+      } finally {
+        reading = false;
       }
-      if (next.done) {
-        finished = true;
-        return null;
-      }
-      try {
-        meter.add(next.value.length);
-      } catch (error) {
-        finished = true;
-        refuse(error as LivelyError);
-        throw new TypeError((error as LivelyError).message);
-      }
-      return new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.length);
     },
-    cancel() {
-      finished = true;
-      discardUnreadBody(request);
-    },
+    cancel: drop,
   };
 }
 
@@ -199,6 +212,9 @@ const DISCARD_MS = 3000;
  */
 export function discardUnreadBody(request: IncomingMessage): void {
   if (request.complete || request.destroyed) return;
+  // A reader that stopped early (streamBody) leaves a 'readable' listener, which keeps the
+  // stream from flowing into the listener below.
+  request.removeAllListeners("readable");
   const cut = setTimeout(() => request.socket?.destroy(), DISCARD_MS);
   cut.unref();
   const done = () => clearTimeout(cut);

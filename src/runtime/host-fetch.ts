@@ -283,12 +283,20 @@ function arrivingBody(
   failure: (error: unknown) => HostFetchError,
 ): ArrivingBody {
   let finished = false;
+  let closed!: () => void;
+  const closedPromise = new Promise<void>((resolve) => {
+    closed = resolve;
+  });
   const finish = () => {
     if (finished) return;
     finished = true;
     done();
+    closed();
   };
+  // The deadline or the caller's abort ends the body even when nobody reads it.
+  controller.signal.addEventListener("abort", finish, { once: true });
   return {
+    closed: closedPromise,
     async read() {
       if (finished) return null;
       try {

@@ -106,6 +106,8 @@ export type ModuleFetchResponse = Omit<FetchedResponse, "body" | "s"> & { body: 
  */
 export interface ArrivingBody {
   read(): Promise<Uint8Array | null>;
+  /** Settles once the body is over: read to its end, failed, cancelled, or cut by a deadline. */
+  readonly closed?: Promise<void>;
   /** Nobody will read the rest: a fetch's connection is dropped, a request's rest discarded. */
   cancel(): void;
 }

@@ -52,6 +52,7 @@ export class HostStreamedBody implements StreamedBody {
   end(): void {
     if (this.state !== "open") return;
     this.state = "ended";
+    this.release(false); // nothing is waiting unless the isolate broke the protocol
     this.sink?.end();
   }
 

@@ -25,10 +25,30 @@ const mapGet = Map.prototype.get;
 const mapSet = Map.prototype.set;
 const mapDelete = Map.prototype.delete;
 const noop = () => undefined;
-// Captured now: module code may replace what Uint8Array.prototype inherits.
-const subarray = Uint8Array.prototype.subarray;
-const byteLength = (Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "byteLength") as PropertyDescriptor)
-  .get as () => number;
+// Captured now: module code may replace what Uint8Array.prototype inherits (slice and subarray
+// would also ask the chunk's constructor for a species; these do not).
+const typedArrayProto = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const getter = (owner: object, name: string) => (Object.getOwnPropertyDescriptor(owner, name) as PropertyDescriptor).get as () => unknown;
+const bufferOf = getter(typedArrayProto, "buffer");
+const offsetOf = getter(typedArrayProto, "byteOffset");
+const byteLength = getter(typedArrayProto, "byteLength");
+const arrayBufferLength = getter(ArrayBuffer.prototype, "byteLength");
+
+/**
+ * Bytes `at` to `at + n` of `chunk` as a message: the chunk itself when it is exactly its whole
+ * ArrayBuffer, else a copy. The host receives a view's whole buffer, so a small view into a big
+ * buffer must not cross as it is.
+ */
+function exactBytes(chunk: Uint8Array, at: number, n: number): Uint8Array {
+  const buffer = Reflect.apply(bufferOf, chunk, []) as ArrayBuffer;
+  const offset = Reflect.apply(offsetOf, chunk, []) as number;
+  try {
+    if (offset === 0 && at === 0 && Reflect.apply(arrayBufferLength, buffer, []) === n) return chunk;
+  } catch {
+    // A SharedArrayBuffer: copied below.
+  }
+  return new Uint8Array(new Uint8Array(buffer, offset + at, n));
+}
 /** The most one message carries: a larger chunk is sent in slices. */
 const MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -69,9 +89,9 @@ export function sendBodyStream(s: number, g: number, head: StreamHead, stream: R
         return;
       }
       // A big chunk goes in slices: the host holds one message at a time, each at most MAX_MESSAGE_BYTES.
-      const length: number = Reflect.apply(byteLength, chunk, []);
+      const length = Reflect.apply(byteLength, chunk, []) as number;
       for (let at = 0; at < length; at += MAX_MESSAGE_BYTES) {
-        if (!(await send({ s, g, b: Reflect.apply(subarray, chunk, [at, at + MAX_MESSAGE_BYTES]) }))) return stop();
+        if (!(await send({ s, g, b: exactBytes(chunk, at, Math.min(MAX_MESSAGE_BYTES, length - at)) }))) return stop();
       }
     }
   };

@@ -29,7 +29,8 @@ export function parseBodyMessage(payload: unknown): BodyMessage {
   if (p.b !== undefined) {
     if (!(p.b instanceof Uint8Array)) throw new TypeError("response body: a chunk must be bytes");
     // body-out.ts slices bigger chunks: a larger message did not come from it.
-    if (p.b.byteLength > MAX_CHUNK_BYTES) throw new TypeError(`response body: a message carries at most ${MAX_CHUNK_BYTES} bytes`);
+    // Its buffer, not the view: the whole buffer crossed, and would be held until written.
+    if (p.b.buffer.byteLength > MAX_CHUNK_BYTES) throw new TypeError(`response body: a message carries at most ${MAX_CHUNK_BYTES} bytes`);
     return { s, g, kind: "chunk", bytes: p.b };
   }
   if (p.e !== undefined) return { s, g, kind: "end" };

@@ -19,6 +19,8 @@ export interface Pending {
   waiting: boolean;
   /** The request's body, when it is still arriving: the module reads it chunk by chunk. */
   requestBody?: ArrivingBody;
+  /** Set while a read of requestBody waits for the client: the wall deadline waits too (slot-bodies.ts). */
+  clientWaitSince?: number;
   /** Its body, while the module is still sending it (a ReadableStream it answered with). */
   stream?: HostStreamedBody;
   /** Its wall time passed and it was answered 504; the slot waits for the isolate's late answer. */

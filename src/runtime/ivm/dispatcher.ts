@@ -310,7 +310,7 @@ export class Dispatcher implements Watched {
     }
     for (let slot = 0; slot < this.slots.length; slot++) {
       const pending = this.slots[slot];
-      if (!pending || pending.abandoned || now < pending.deadline) continue;
+      if (!pending || pending.abandoned || now < pending.deadline || pending.clientWaitSince !== undefined) continue;
       if (pending.answered) {
         // A body still streaming is cut short; waitUntil work is no longer waited for. The isolate keeps serving.
         this.bodies.cutShort(slot, pending, limitError("exceeded_wall", module, version, limits));

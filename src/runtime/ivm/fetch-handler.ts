@@ -9,18 +9,36 @@ import type { FetchBodyPayload, FetchedResponse, FetchPayload, Untrusted } from 
 import type { ArrivingBody, ModuleFetch } from "../sandbox.ts";
 
 const REDIRECT_MODES = new Set(["follow", "manual", "error"]);
-/** Fetched bodies one isolate may leave open (unread, not cancelled) at once. */
+/** Fetched bodies one isolate may leave open (unread, not cancelled) at once; past it the oldest is dropped. */
 export const MAX_OPEN_FETCH_BODIES = 64;
 
 export interface FetchHandlers {
   fetch(payload: unknown, signal: AbortSignal): Promise<FetchedResponse>;
   fetchBody(payload: unknown): Promise<Uint8Array | null>;
+  /** The isolate is gone: every body still open is cancelled (its upstream connection closed). */
+  dispose(): void;
 }
 
 /** The "fetch" and "fetchBody" handlers of one isolate: what the isolate sent is checked, never trusted. */
 export function fetchHandlers(moduleFetch: ModuleFetch | undefined): FetchHandlers {
   const open = new Map<number, { body: ArrivingBody; reading: boolean }>();
   let nextId = 0;
+  /** The ids of bodies dropped for room, newest last (bounded): a late read of one says why. */
+  const evicted: number[] = [];
+  /**
+   * A module that never reads what it fetched (`if (!response.ok) return …`) must not run out of
+   * room: the oldest body left unread is dropped (its connection closed) for the new one.
+   */
+  const evictOldest = () => {
+    for (const [id, entry] of open) {
+      if (entry.reading) continue;
+      open.delete(id);
+      entry.body.cancel();
+      evicted.push(id);
+      if (evicted.length > MAX_OPEN_FETCH_BODIES) evicted.shift();
+      return;
+    }
+  };
   return {
     async fetch(payload, signal) {
       const p = payload as Untrusted<FetchPayload> | null;
@@ -50,15 +68,17 @@ export function fetchHandlers(moduleFetch: ModuleFetch | undefined): FetchHandle
         signal,
       );
       if (body instanceof Uint8Array) return { ...head, body };
-      if (open.size >= MAX_OPEN_FETCH_BODIES) {
-        body.cancel();
-        throw new TypeError(
-          `fetch: this isolate already has ${MAX_OPEN_FETCH_BODIES} fetched bodies open; read or cancel them (response.body.cancel()) first`,
-        );
-      }
+      if (open.size >= MAX_OPEN_FETCH_BODIES) evictOldest();
       const id = ++nextId;
       open.set(id, { body, reading: false });
+      // A body that ends unread (the fetch deadline) frees its place.
+      void body.closed?.then(() => open.delete(id));
       return { ...head, body: new Uint8Array(0), s: id };
+    },
+
+    dispose() {
+      for (const { body } of open.values()) body.cancel();
+      open.clear();
     },
 
     async fetchBody(payload) {
@@ -66,6 +86,9 @@ export function fetchHandlers(moduleFetch: ModuleFetch | undefined): FetchHandle
       if (!p || !Number.isSafeInteger(p.i) || (p.c !== undefined && p.c !== 1)) throw new TypeError("fetch: malformed body read");
       const id = p.i as number;
       const entry = open.get(id);
+      if (!entry && evicted.includes(id)) {
+        throw new TypeError(`fetch: this response body was dropped unread: more than ${MAX_OPEN_FETCH_BODIES} were left open at once`);
+      }
       if (!entry) throw new TypeError("fetch: that response body is closed");
       if (p.c === 1) {
         open.delete(id);

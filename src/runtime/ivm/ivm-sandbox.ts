@@ -198,8 +198,11 @@ export class IvmSandbox implements Sandbox {
     const moduleLog = (text: string) => request.onLog?.("error", text);
     /** The node cache's change counters this isolate reads, shared memory (env.KV remembers cached reads by them). */
     const kvMirror = request.kv?.openMirror();
+    /** fetch() and the bodies it leaves open, which go with the isolate. */
+    const fetches = fetchHandlers(request.fetch);
     const target = await createModuleIsolate({
       memoryMb: limits.memoryMb,
+      onDispose: fetches.dispose,
       onLog: request.onLog,
       timerTimeoutMs: limits.cpuMs,
       maxPendingAsync: request.maxPendingHostOps,
@@ -216,7 +219,8 @@ export class IvmSandbox implements Sandbox {
           return loaded.dispatcher.requestBody(p.s as number, p.g as number);
         },
         call: callHandler(request.callModule, () => loaded?.dispatcher),
-        ...fetchHandlers(request.fetch),
+        fetch: fetches.fetch,
+        fetchBody: fetches.fetchBody,
         // Keyed by the module the host loaded: the isolate cannot name another's cache.
         cache: cacheHandler(request.cache, module),
         kv: kvHandler(request.kv, {

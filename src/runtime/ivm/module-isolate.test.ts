@@ -64,11 +64,11 @@ describe("evaluateModule: top-level await of host work", () => {
     const target = await createModuleIsolate({
       memoryMb: 64,
       asyncHandlers: {
-        ...fetchHandlers(async (request) => {
+        fetch: fetchHandlers(async (request) => {
           const response = await fetch(request.url);
           const body = new Uint8Array(await response.arrayBuffer());
           return { status: response.status, statusText: "", url: request.url, redirected: false, headers: [], body };
-        }),
+        }).fetch,
       },
     });
     const code = `const text = await (await fetch("${upstream.origin}/")).text(); export const answer = text;`;

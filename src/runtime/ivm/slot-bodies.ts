@@ -18,7 +18,7 @@ export interface SlotAccess {
   at(slot: number): Pending | undefined;
   /** The isolate is gone (a limit, or unloaded). */
   dead(): boolean;
-  /** The isolate showed progress: its CPU marks move (a message counts as an answer). */
+  /** The isolate answered a request (a streamed response's head): its CPU marks move. */
   progressed(): void;
   /** Free an abandoned slot whose late answer came. */
   freeAbandoned(slot: number): void;
@@ -49,8 +49,10 @@ export class SlotBodies {
       if (message.kind === "head") this.slots.freeAbandoned(message.s);
       return Promise.resolve(false);
     }
-    this.slots.progressed();
     if (message.kind === "head") {
+      // The head is the request's answer; the chunks after it are not: the CPU the stream
+      // costs counts toward the request's limit like its handler's.
+      this.slots.progressed();
       if (pending.answered) return Promise.reject(new TypeError("response body: a second head for one request"));
       const stream = new HostStreamedBody(() => this.cancelled(message.s, pending));
       pending.answered = true;
@@ -72,13 +74,22 @@ export class SlotBodies {
     return Promise.resolve(true);
   }
 
-  /** The next chunk of request (slot, gen)'s body, still arriving. */
+  /**
+   * The next chunk of request (slot, gen)'s body, still arriving. Time spent waiting for the
+   * client is not the module's: the request's wall deadline moves on by it (as when a short
+   * body was read before the module ran), and the deadline is not checked meanwhile.
+   */
   requestBody(slot: number, gen: number): Promise<Uint8Array | null> {
     const pending = this.slots.at(slot);
     if (this.slots.dead() || !pending || pending.gen !== gen || pending.abandoned || !pending.requestBody) {
       return Promise.reject(new TypeError("the request's body can no longer be read: the request has ended"));
     }
-    return pending.requestBody.read();
+    const since = performance.now();
+    pending.clientWaitSince = since;
+    return pending.requestBody.read().finally(() => {
+      pending.clientWaitSince = undefined;
+      pending.deadline += performance.now() - since;
+    });
   }
 
   /** A limit ended the request while its body streamed: the response is cut short, the isolate's stream cancelled. */

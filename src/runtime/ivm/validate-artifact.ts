@@ -92,10 +92,12 @@ export async function validateArtifact(artifact: string, options: ValidateOption
   // The same Web platform as serving: top-level code may use URL, TextEncoder, crypto…
   const cpuMs = options.timeoutMs ?? 1000;
   // timerTimeoutMs: a top-level await's continuation runs as a timer or host-work task, under the same CPU limit.
+  const fetches = fetchHandlers(options.fetch);
   const target = await createModuleIsolate({
     memoryMb: options.memoryLimitMb ?? 128,
     timerTimeoutMs: cpuMs,
-    asyncHandlers: { ...fetchHandlers(options.fetch) },
+    asyncHandlers: { fetch: fetches.fetch, fetchBody: fetches.fetchBody },
+    onDispose: fetches.dispose,
   });
   try {
     const { context } = target;

@@ -55,6 +55,8 @@ export interface HostBindingsOptions {
    * on the host. Default 100.
    */
   maxPendingAsync?: number;
+  /** Runs once when the bindings are disposed (with their isolate): host state kept for it goes too. */
+  onDispose?: () => void;
   /** The context's isolate: lazy parts of the prelude (streams) then load with a V8 code cache (lazy-parts.ts). */
   isolate?: IvmIsolate;
   /** The isolate scheduled host work (a timer, an env.call, a fetch): the dispatcher starts watching its CPU. */
@@ -359,6 +361,11 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
       timers.clear();
       for (const controller of pending.values()) controller.abort();
       pending.clear();
+      try {
+        options.onDispose?.();
+      } catch {
+        // Cleanup that fails must not stop the rest of it.
+      }
       try {
         fire?.release();
       } catch {
