@@ -29,6 +29,7 @@ import "./fetch.ts";
 import "./encoding-streams.ts";
 import "./compression.ts";
 import "./cache.ts";
+import "./websocket.ts";
 import { cancelBodyStream, sendBodyStream } from "./body-out.ts";
 import { reportError } from "./console.ts";
 import { hostAsync } from "./host-async.ts";
