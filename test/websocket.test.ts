@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { type IncomingMessage, request } from "node:http";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type RawData, WebSocket } from "ws";
 import { BACKENDS } from "./helpers/backends.ts";
 import { runCli } from "./helpers/cli.ts";
@@ -57,6 +58,9 @@ function refused(url: string, headers: Record<string, string> = {}) {
   });
 }
 
+/** The wall limit of this file's node: one test keeps a socket open past it. */
+const WALL_MS = 1000;
+
 describe("WebSockets through the gateway", () => {
   let t: TestNode;
   let wsUrl: string;
@@ -67,12 +71,13 @@ describe("WebSockets through the gateway", () => {
   };
 
   before(async () => {
-    t = await startTestNode(BACKENDS[0], { sandboxLimits: { memoryMb: 64, cpuMs: 1000, wallMs: 2000 } });
+    t = await startTestNode(BACKENDS[0], { sandboxLimits: { memoryMb: 64, cpuMs: 1000, wallMs: WALL_MS } });
     wsUrl = t.url.replace(/^http/, "ws");
     const deployed = await runCli({ url: t.url, token: t.adminToken }, ["deploy", "test/fixtures/ws-app", "--name", "ws"]);
     assert.equal(deployed.code, 0, deployed.stderr);
   });
-  after(() => t.close());
+  let closed = false;
+  after(() => (closed ? undefined : t.close()));
 
   it("echoes text and binary messages, with the module's headers on the 101", async () => {
     const c = await connect(`${wsUrl}/ws/echo`);
@@ -169,7 +174,52 @@ describe("WebSockets through the gateway", () => {
     await plain();
   });
 
+  it("a module that sends more than a socket may queue gets an error; what was queued reaches the client", async () => {
+    const c = await connect(`${wsUrl}/ws/flood`);
+    const sent = Number(c.upgrade.headers["x-sent"]);
+    assert.ok(sent > 0 && sent < 100_000, `sent ${sent}`);
+    assert.match(String(c.upgrade.headers["x-refused"]), /too much queued to send/);
+    for (let i = 0; i < sent; i++) assert.equal((await c.text()).length, 1024);
+    c.ws.close();
+    await c.closed;
+    await plain();
+  });
+
+  it("a socket outlives the request's wall limit", async () => {
+    const c = await connect(`${wsUrl}/ws/echo`);
+    await sleep(WALL_MS + 500);
+    c.ws.send("still there?");
+    assert.equal(await c.text(), "echo: still there?");
+    c.ws.close();
+    await c.closed;
+  });
+
+  it("a message handler past the CPU limit is cut, and its socket closes with 1011; the module serves on", async () => {
+    const c = await connect(`${wsUrl}/ws/echo`);
+    c.ws.send("spin");
+    // The cut handler's socket learns of it at its next event (or its isolate is ended by the
+    // background CPU budget, which closes it with 1011 too).
+    c.ws.send("after the spin");
+    assert.equal((await c.closed).code, 1011);
+    await plain();
+    const again = await connect(`${wsUrl}/ws/echo`);
+    again.ws.send("back");
+    assert.equal(await again.text(), "echo: back");
+    again.ws.close();
+    await again.closed;
+  });
+
   it("the admin API takes no upgrades", async () => {
     await assert.rejects(connect(`${wsUrl}/_lively/health`));
+  });
+
+  it("the node shutting down closes its sockets with 1001", async () => {
+    const c = await connect(`${wsUrl}/ws/echo`);
+    c.ws.send("hi");
+    assert.equal(await c.text(), "echo: hi");
+    const closing = t.close();
+    assert.equal((await c.closed).code, 1001);
+    await closing;
+    closed = true;
   });
 });

@@ -211,6 +211,10 @@ export class WebSocket extends EventTarget {
     this.#pump();
   }
   #listen() {
+    // Set while a handler runs. A handler past the CPU limit is cut where it stands (its task is
+    // terminated, no finally runs): the flag stays set, and the socket's next event closes it
+    // with 1011. The next poll starts before the handler, so the cut one cannot stall the loop.
+    let inHandler = false;
     const poll = (): void => {
       apply(promiseThen, hostAsync("ws", { i: this.#id, r: 1 }), [
         (event: WsEvent | boolean) => {
@@ -218,11 +222,17 @@ export class WebSocket extends EventTarget {
             this.#closed(Number(event.c), String(event.m), event.c !== 1006);
             return;
           }
-          if (event !== null && typeof event === "object") {
-            const data = "t" in event ? String(event.t) : "b" in event ? (event.b as Uint8Array).buffer : null;
-            this.dispatchEvent(new MessageEvent("message", { data }));
+          if (inHandler) {
+            this.#cut();
+            return;
           }
           poll();
+          if (event !== null && typeof event === "object") {
+            const data = "t" in event ? String(event.t) : "b" in event ? (event.b as Uint8Array).buffer : null;
+            inHandler = true;
+            this.dispatchEvent(new MessageEvent("message", { data }));
+            inHandler = false;
+          }
         },
         (error: unknown) => {
           this.dispatchEvent(new ErrorEvent("error", { message: String((error as Error)?.message ?? error), error }));
@@ -231,6 +241,14 @@ export class WebSocket extends EventTarget {
       ]);
     };
     poll();
+    this.#pump();
+  }
+  /** A message handler ran past the CPU limit: the socket closes with 1011, ahead of anything queued. */
+  #cut() {
+    this.#state = 2;
+    this.#queue = [{ [CLOSE]: true, code: 1011, reason: "a message handler ran past the CPU limit" }];
+    this.#queuedBytes = 0;
+    this.#pumping = false;
     this.#pump();
   }
   #closed(code: number, reason: string, clean: boolean) {

@@ -23,8 +23,9 @@ export function wsHandler(sockets: SocketRegistry): (payload: unknown) => Promis
     if (p.c !== undefined) {
       const code = p.c;
       const reason = p.m;
-      if (typeof code !== "number" || (code !== 1000 && !(Number.isInteger(code) && code >= 3000 && code <= 4999))) {
-        throw new TypeError("WebSocket: the close code must be 1000 or from 3000 to 4999");
+      // 1011 is the prelude's own, for a handler cut by the CPU limit (isolate/websocket.ts).
+      if (typeof code !== "number" || (code !== 1000 && code !== 1011 && !(Number.isInteger(code) && code >= 3000 && code <= 4999))) {
+        throw new TypeError("WebSocket: the close code must be 1000, 1011 or from 3000 to 4999");
       }
       if (typeof reason !== "string" || Buffer.byteLength(reason) > MAX_REASON_BYTES) {
         throw new TypeError(`WebSocket: the close reason must be a string of at most ${MAX_REASON_BYTES} bytes`);
