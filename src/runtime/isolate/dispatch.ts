@@ -243,7 +243,7 @@ const runFetch = (item: FetchItem) => {
       // `ws` only on a 101 that hands over a WebSocket: every other response crosses as before.
       settle(
         slot,
-        out.ws === 0
+        out.ws === undefined
           ? { status: out.status, headers: out.headers, body: out.body, w: count }
           : { status: 101, headers: out.headers, body: null, w: count, ws: out.ws },
       );

@@ -22,7 +22,7 @@ export type WireRequest = Pick<FetchItem, "method" | "url" | "headers" | "body">
  * The handler's response, ready for Node's writeHead (the host checks every field again); with
  * `stream` the module's body stream, to be sent as it is read (`body` is then null).
  */
-export type WireResponse = Pick<ResponseResult, "status" | "headers" | "body"> & { stream: ReadableStream | null; ws: number };
+export type WireResponse = Pick<ResponseResult, "status" | "headers" | "body"> & { stream: ReadableStream | null; ws?: number };
 
 export function wireToRequest(plain: WireRequest): Request {
   const method = String(plain.method);
@@ -82,8 +82,8 @@ export function wireFromResponse(value: unknown): WireResponse {
   }
   // A 101's WebSocket is handed to the host now: its messages start to flow (websocket.ts).
   const webSocket = responseInternals.webSocket(value);
-  const ws = webSocket === null ? 0 : wsInternals.take(webSocket);
-  return { status: responseInternals.status(value), headers, body, stream, ws };
+  if (webSocket !== null) return { status: 101, headers, body: null, stream: null, ws: wsInternals.take(webSocket) };
+  return { status: responseInternals.status(value), headers, body, stream };
 }
 
 /**
