@@ -152,6 +152,13 @@ describe("WebSockets through the gateway", () => {
     await plain();
   });
 
+  it("a 101 with a header Node refuses is a bad response (500), not a handshake", async () => {
+    const answer = await refused(`${wsUrl}/ws/bad-header`);
+    assert.equal(answer.status, 500);
+    assert.equal(answer.headers["x-lively-error"], "bad-response");
+    await plain();
+  });
+
   it("a message over the limit is refused in the module; the socket and the module go on", async () => {
     const c = await connect(`${wsUrl}/ws/oversized`);
     assert.match(await c.text(), /^refused: a WebSocket message may be at most 1048576 bytes/);

@@ -27,7 +27,7 @@ import { NO_QUERY, type Resolved, resolveVersion } from "./choose-version.ts";
 import { type IndexPageOptions, serveIndex } from "./index-page.ts";
 import { type BodyBudget, discardUnreadBody, readBody, readsWhole, streamBody } from "./request-body.ts";
 import { followRoutes, routedModuleMissing } from "./route-table.ts";
-import { checkUpgrade, Upgrades, writeSocketResponse } from "./upgrade.ts";
+import { checkHeaders, checkUpgrade, Upgrades, writeSocketResponse } from "./upgrade.ts";
 
 export interface GatewayOptions {
   index: ChannelIndex;
@@ -300,6 +300,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       const loaded = cache.peek(target.module, target.version) ?? (await cache.get(target.module, target.version));
       if (!loaded) throw versionNotFound(target.module, target.version);
       const result = await loaded.fetch(target.plain, { channel: target.channel, depth: 0 });
+      try {
+        checkHeaders(result.headers);
+      } catch (error) {
+        result.webSocket?.refuse();
+        if (isStreamedBody(result.body)) result.body.cancel();
+        throw refused(loaded.module, loaded.version, `a header Node refuses (${(error as Error).message})`);
+      }
       result.headers.push("x-lively-version", target.tag);
       if (target.setCookie) result.headers.push("set-cookie", target.setCookie);
       if (result.webSocket) {

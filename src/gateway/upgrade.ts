@@ -8,7 +8,7 @@
  * Owns: the handshake, the open client sockets of this node, and writing a response to a
  * socket that is not a ServerResponse. Must not import ivm/, api/, cli/.
  */
-import { type IncomingMessage, STATUS_CODES } from "node:http";
+import { type IncomingMessage, STATUS_CODES, validateHeaderName, validateHeaderValue } from "node:http";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { LivelyError } from "../errors.ts";
@@ -36,7 +36,19 @@ export function checkUpgrade(request: IncomingMessage): void {
   }
 }
 
-/** Writes a whole HTTP response to an upgrade's socket and closes it. */
+/**
+ * Throws what Node's writeHead would (a bad name, CR/LF, characters past Latin-1): these heads
+ * are written to the socket by hand, or by `ws`, with no writeHead to check them.
+ */
+export function checkHeaders(headers: string[]): void {
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    validateHeaderName(headers[i]);
+    validateHeaderValue(headers[i], headers[i + 1]);
+    if (/[^\t\x20-\xff]/.test(headers[i + 1])) throw new TypeError(`the value of header "${headers[i]}" has characters past Latin-1`);
+  }
+}
+
+/** Writes a whole HTTP response to an upgrade's socket and closes it (headers checked by checkHeaders). */
 export function writeSocketResponse(socket: Duplex, status: number, headers: string[], body: string | Uint8Array | null): void {
   if (socket.destroyed) return;
   const bytes =
@@ -46,11 +58,7 @@ export function writeSocketResponse(socket: Duplex, status: number, headers: str
         ? Buffer.from(body)
         : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n`;
-  for (let i = 0; i + 1 < headers.length; i += 2) {
-    // Checked already (response-check.ts); a CR or LF would still split the head, so such a line is dropped.
-    if (/[\r\n]/.test(headers[i] + headers[i + 1])) continue;
-    head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  }
+  for (let i = 0; i + 1 < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   head += `content-length: ${bytes.byteLength}\r\nconnection: close\r\n\r\n`;
   socket.end(Buffer.concat([Buffer.from(head, "latin1"), bytes]));
 }
@@ -74,7 +82,7 @@ export class Upgrades {
       const headers = this.answers.get(request) ?? [];
       for (let i = 0; i + 1 < headers.length; i += 2) {
         const name = headers[i].toLowerCase();
-        if (HANDSHAKE_HEADERS.has(name) || name === "sec-websocket-protocol" || /[\r\n]/.test(headers[i] + headers[i + 1])) continue;
+        if (HANDSHAKE_HEADERS.has(name) || name === "sec-websocket-protocol") continue;
         lines.push(`${headers[i]}: ${headers[i + 1]}`);
       }
     });
