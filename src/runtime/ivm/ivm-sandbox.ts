@@ -9,7 +9,7 @@
 
 import { KV_BINDING_NAME } from "../../code/kv-bindings.ts";
 import { LivelyError } from "../../errors.ts";
-import { SocketRegistry } from "../host-websocket.ts";
+import { type HostSocket, SocketRegistry } from "../host-websocket.ts";
 import type { CallPayload, RequestBodyPayload, Untrusted } from "../isolate/protocol.ts";
 import { DISPATCH_SOURCE } from "../isolate-code.generated.ts";
 import { checkCallResult, checkResponse } from "../response-check.ts";
@@ -82,10 +82,20 @@ class IvmLoadedVersion implements LoadedVersion {
     const streamed = result[kStreamed];
     // A 101's WebSocket: the id the isolate gave it names this isolate's socket (host-websocket.ts).
     const ws = result.ws;
-    const socket = Number.isSafeInteger(ws) && (ws as number) > 0 ? this.sockets.get(ws as number) : undefined;
+    let socket: HostSocket | undefined;
     try {
-      if (ws !== undefined && !socket)
-        throw new LivelyError("module_error", `${this.tag} answered with a malformed WebSocket id`, { reason: "bad-response" });
+      if (ws !== undefined) {
+        if (!Number.isSafeInteger(ws) || (ws as number) < 1) {
+          throw new LivelyError("module_error", `${this.tag} answered with a malformed WebSocket id`, { reason: "bad-response" });
+        }
+        try {
+          socket = this.sockets.get(ws as number);
+        } catch (error) {
+          throw new LivelyError("module_error", `${this.tag} answered with a WebSocket: ${(error as Error).message}`, {
+            reason: "bad-response",
+          });
+        }
+      }
       return checkResponse(this.tag, result, streamed, socket);
     } catch (error) {
       streamed?.cancel();
