@@ -11,6 +11,7 @@
  * Must not import api/, cli/.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import type { TokenVerifier } from "../auth/token-cache.ts";
 import type { ChannelIndex } from "../code/channel-index.ts";
 import { moduleNotFound, versionNotFound } from "../code/errors.ts";
@@ -22,10 +23,11 @@ import { newErrorId } from "../runtime/ivm/limit-errors.ts";
 import { isStreamedBody, type LoadedVersion, type PlainRequest, type PlainResponse, type StreamedBody } from "../runtime/sandbox.ts";
 import type { VersionCache } from "../runtime/version-cache.ts";
 import { admit, type Guard, TOKEN_HEADER, withoutToken } from "./access.ts";
-import { NO_QUERY, resolveVersion } from "./choose-version.ts";
+import { NO_QUERY, type Resolved, resolveVersion } from "./choose-version.ts";
 import { type IndexPageOptions, serveIndex } from "./index-page.ts";
 import { type BodyBudget, discardUnreadBody, readBody, readsWhole, streamBody } from "./request-body.ts";
 import { followRoutes, routedModuleMissing } from "./route-table.ts";
+import { checkHeaders, checkUpgrade, Upgrades, writeSocketResponse } from "./upgrade.ts";
 
 export interface GatewayOptions {
   index: ChannelIndex;
@@ -68,28 +70,48 @@ function publicModuleError(error: LivelyError): LivelyError {
   );
 }
 
-export type Gateway = (request: IncomingMessage, response: ServerResponse) => void;
+export interface Gateway {
+  (request: IncomingMessage, response: ServerResponse): void;
+  /** An upgrade request (the server's 'upgrade' event): WebSockets to modules (upgrade.ts). */
+  upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** The node stops: every open WebSocket is closed with 1001. */
+  closeSockets(): void;
+}
+
+/** Where a request goes (the gateway's resolve). */
+interface Target extends Resolved {
+  module: string;
+  tag: string;
+  plain: PlainRequest;
+}
 
 export function createGateway(options: GatewayOptions): Gateway {
   const log = options.log.child({ layer: "gateway" });
   const { index, cache } = options;
   const routes = followRoutes(options.index); // the routes table, rebuilt when the index's seq moves
+  const upgrades = new Upgrades();
 
-  function fail(response: ServerResponse, thrown: unknown, versionTag?: string): void {
+  /** What a caller sees of a failure: its status, headers and JSON body. */
+  function failure(thrown: unknown, versionTag?: string): { code: string; status: number; headers: Record<string, string>; body: string } {
     const original = publicError(thrown, (internal) => log.error({ err: internal.cause ?? internal }, "request failed"));
     const error = original.code === "module_error" && original.details?.errorId !== undefined ? publicModuleError(original) : original;
+    // From the original: the public error drops the reason along with the module's own words.
+    const headers: Record<string, string> = { "content-type": "application/json", ...errorHeaders(original) };
+    if (versionTag) headers["x-lively-version"] = versionTag;
+    return { code: error.code, status: HTTP_STATUS_BY_CODE[error.code], headers, body: JSON.stringify(errorBody(error)) };
+  }
+
+  function fail(response: ServerResponse, thrown: unknown, versionTag?: string): void {
+    const { code, status, headers, body } = failure(thrown, versionTag);
     // Answered already (a refused upload's 413 went out while the module ran): nothing to add.
     if (response.writableEnded) return;
     if (response.headersSent || response.destroyed) {
       response.destroy();
       return;
     }
-    // From the original: the public error drops the reason along with the module's own words.
-    const headers: Record<string, string> = { "content-type": "application/json", ...errorHeaders(original) };
-    if (versionTag) headers["x-lively-version"] = versionTag;
-    response.writeHead(HTTP_STATUS_BY_CODE[error.code], headers).end(JSON.stringify(errorBody(error)));
+    response.writeHead(status, headers).end(body);
     // A body refused unread is still arriving; the connection stays usable once it has.
-    if (error.code === "too_large" || error.code === "overloaded") discardUnreadBody(response.req);
+    if (code === "too_large" || code === "overloaded") discardUnreadBody(response.req);
   }
 
   /** A module answered with something Node's HTTP writer refuses: the module's log and ours say so. */
@@ -111,6 +133,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (response.writableEnded) {
       // Answered already (a refused upload's 413 went out while the module ran): its answer is dropped.
       if (isStreamedBody(result.body)) result.body.cancel();
+      return;
+    }
+    if (result.webSocket) {
+      // A 101 hands over a WebSocket: only an upgrade request (the 'upgrade' event) can take one.
+      result.webSocket.refuse();
+      fail(response, refused(loaded.module, loaded.version, "a WebSocket (101) to a request that is not a WebSocket upgrade"), versionTag);
       return;
     }
     const headers = result.headers;
@@ -220,30 +248,36 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   }
 
-  return function handle(request: IncomingMessage, response: ServerResponse): void {
+  /** Where a request goes: its module, version and channel, and the request as the module sees it; null for the index page. */
+  function resolve(request: IncomingMessage): Target | null {
+    const url = requestUrl(request);
+    const path = url.pathname;
+    // A route (host and/or path prefix) wins over the built-in /<module>/…; a route whose module is gone is a 404.
+    const routed = routes().lookup(request.headers.host, path);
+    if (routed && !index.has(routed.module)) throw routedModuleMissing(routed);
+    if (path === "/" && !routed && options.indexPage) return null;
+    const end = path.indexOf("/", 1);
+    const module = routed?.module ?? (end < 0 ? path.slice(1) : path.slice(1, end));
+    if (!module) throw new LivelyError("not_found", "no module named in the path: request /<module>/…", {});
+    if (!MODULE_NAME.test(module) || !index.has(module)) throw moduleNotFound(module);
+    const resolved = resolveVersion(index, module, request.headers, url.search.length > 1 ? url.searchParams : NO_QUERY);
+    const method = request.method ?? "GET";
+    // The platform token is never the module's to see (access.ts).
+    const headers = request.headers[TOKEN_HEADER] === undefined ? request.rawHeaders : withoutToken(request.rawHeaders);
+    return { module, ...resolved, tag: `${module}@${resolved.version}`, plain: { method, url: url.href, headers, body: null } };
+  }
+
+  function handle(request: IncomingMessage, response: ServerResponse): void {
     let versionTag: string | undefined;
     try {
-      const url = requestUrl(request);
-      const path = url.pathname;
-      // A route (host and/or path prefix) wins over the built-in /<module>/…; a route whose module is gone is a 404.
-      const routed = routes().lookup(request.headers.host, path);
-      if (routed && !index.has(routed.module)) throw routedModuleMissing(routed);
-      if (path === "/" && !routed && options.indexPage) {
-        serveIndex(request, response, { ...options.indexPage, index }).catch((error: unknown) => fail(response, error));
+      const target = resolve(request);
+      if (!target) {
+        serveIndex(request, response, { ...options.indexPage!, index }).catch((error: unknown) => fail(response, error));
         return;
       }
-      const end = path.indexOf("/", 1);
-      const module = routed?.module ?? (end < 0 ? path.slice(1) : path.slice(1, end));
-      if (!module) throw new LivelyError("not_found", "no module named in the path: request /<module>/…", {});
-      if (!MODULE_NAME.test(module) || !index.has(module)) throw moduleNotFound(module);
-      const resolved = resolveVersion(index, module, request.headers, url.search.length > 1 ? url.searchParams : NO_QUERY);
-      const { version, channel, setCookie, guard } = resolved;
-      const tag = `${module}@${version}`;
+      const { module, version, channel, setCookie, guard, tag, plain } = target;
       versionTag = tag;
-      const method = request.method ?? "GET";
-      // The platform token is never the module's to see (access.ts).
-      const headers = request.headers[TOKEN_HEADER] === undefined ? request.rawHeaders : withoutToken(request.rawHeaders);
-      const plain: PlainRequest = { method, url: url.href, headers, body: null };
+      const method = plain.method;
       const loaded = !guard && (method === "GET" || method === "HEAD") ? cache.peek(module, version) : undefined;
       if (!loaded) {
         void slowPath(request, response, plain, module, version, channel, tag, setCookie, false, guard);
@@ -253,5 +287,48 @@ export function createGateway(options: GatewayOptions): Gateway {
     } catch (error) {
       fail(response, error, versionTag);
     }
-  };
+  }
+
+  /**
+   * An upgrade request (the server's 'upgrade' event): resolved like any request and dispatched
+   * to the module; a 101 with a WebSocket completes the handshake (upgrade.ts), any other answer
+   * is written to the socket, which then closes. A streamed body is not sent on this path.
+   */
+  async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    let versionTag: string | undefined;
+    socket.on("error", () => socket.destroy());
+    try {
+      const target = resolve(request);
+      if (!target) throw new LivelyError("not_found", "no module named in the path: request /<module>/…", {});
+      versionTag = target.tag;
+      checkUpgrade(request);
+      if (target.guard) await admit(options.tokens, request.headers, target.module, target.guard);
+      const loaded = cache.peek(target.module, target.version) ?? (await cache.get(target.module, target.version));
+      if (!loaded) throw versionNotFound(target.module, target.version);
+      const result = await loaded.fetch(target.plain, { channel: target.channel, depth: 0 });
+      try {
+        checkHeaders(result.headers);
+      } catch (error) {
+        result.webSocket?.refuse();
+        if (isStreamedBody(result.body)) result.body.cancel();
+        throw refused(loaded.module, loaded.version, `a header Node refuses (${(error as Error).message})`);
+      }
+      result.headers.push("x-lively-version", target.tag);
+      if (target.setCookie) result.headers.push("set-cookie", target.setCookie);
+      if (result.webSocket) {
+        upgrades.accept(request, socket, head, result.headers, result.webSocket);
+        return;
+      }
+      if (isStreamedBody(result.body)) result.body.cancel();
+      writeSocketResponse(socket, result.status, result.headers, isStreamedBody(result.body) ? null : result.body);
+    } catch (error) {
+      const { status, headers, body } = failure(error, versionTag);
+      writeSocketResponse(socket, status, Object.entries(headers).flat(), body);
+    }
+  }
+
+  return Object.assign(handle, {
+    upgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void upgrade(request, socket, head),
+    closeSockets: () => upgrades.closeAll(),
+  });
 }

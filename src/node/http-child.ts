@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { LivelyError } from "../errors.ts";
 import type { ChildHandle } from "../supervise/supervisor.ts";
 
@@ -14,6 +15,8 @@ export interface HttpChildOptions {
   port: number;
   host: string;
   gateway: (request: IncomingMessage, response: ServerResponse) => void;
+  /** Upgrade requests (WebSockets) to modules; without it, an upgrade's socket is closed. */
+  upgrade?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
   admin: (request: IncomingMessage, response: ServerResponse) => void;
   /** Work still running that a drain waits for (requests in the sandbox, waitUntil). */
   inFlight: () => number;
@@ -30,6 +33,11 @@ export async function startHttpChild(options: HttpChildOptions): Promise<HttpChi
   server.on("request", (request: IncomingMessage, response: ServerResponse) => {
     if (request.url?.startsWith("/_lively/")) options.admin(request, response);
     else options.gateway(request, response);
+  });
+  // The admin API has no upgrades; a module's path does (gateway.ts, upgrade).
+  server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (request.url?.startsWith("/_lively/") || !options.upgrade || stopping) socket.destroy();
+    else options.upgrade(request, socket, head);
   });
   await new Promise<void>((done, fail) => {
     const onError = (error: NodeJS.ErrnoException) =>

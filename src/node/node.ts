@@ -314,10 +314,12 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       port: parts.port ?? options.port ?? 8080,
       host,
       gateway,
+      upgrade: gateway.upgrade,
       admin: (request: IncomingMessage, response: ServerResponse) => void adminListener(request, response),
       inFlight: () => cache.inFlight,
-      // Open `logs -f` streams would hold server.close() forever.
+      // Open `logs -f` streams and WebSockets would hold server.close() forever.
       beforeClose: () => {
+        gateway.closeSockets();
         logs.endSubscriptions();
         events.endMonitored("the node is closing its HTTP server");
       },

@@ -10,6 +10,7 @@
  * Owns: the shape of a PlainResponse. Must not import ivm/, gateway/, api/.
  */
 import { LivelyError } from "../errors.ts";
+import type { ModuleSocket } from "./host-websocket.ts";
 import type { CallValueResult, ResponseResult, Untrusted } from "./isolate/protocol.ts";
 import type { PlainResponse, StreamedBody } from "./sandbox.ts";
 
@@ -33,9 +34,17 @@ function bad(tag: string, what: string): LivelyError {
  * values are checked by Node's writeHead itself (the gateway maps its refusal to the same error);
  * this checks what writeHead would crash on or mis-frame.
  */
-export function checkResponse(tag: string, result: Untrusted<ResponseResult>, streamed?: StreamedBody): PlainResponse {
+export function checkResponse(
+  tag: string,
+  result: Untrusted<ResponseResult>,
+  streamed?: StreamedBody,
+  webSocket?: ModuleSocket,
+): PlainResponse {
   const { status, headers, body } = result;
-  if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) {
+  // 101 is the status of a response that hands over a WebSocket, and of nothing else.
+  if (webSocket) {
+    if (status !== 101) throw bad(tag, "a WebSocket in a response whose status is not 101");
+  } else if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) {
     throw bad(tag, `status ${typeof status === "number" ? status : typeof status}, which is not an integer from 200 to 599`);
   }
   if (!Array.isArray(headers) || headers.length % 2 !== 0) throw bad(tag, "headers that are not a list of name/value pairs");
@@ -51,13 +60,14 @@ export function checkResponse(tag: string, result: Untrusted<ResponseResult>, st
     if (HOST_FRAMED.has(name.toLowerCase())) continue;
     out.push(name, value);
   }
-  if (streamed) return { status, headers: out, body: streamed };
+  if (webSocket) return { status: 101, headers: out, body: null, webSocket };
+  if (streamed) return { status: status as number, headers: out, body: streamed };
   if (body !== null && body !== undefined && typeof body !== "string" && !(body instanceof Uint8Array)) {
     throw bad(tag, `a body of type ${typeof body}, not a string or bytes`);
   }
   const size = typeof body === "string" ? body.length : (body?.byteLength ?? 0);
   if (size > MAX_RESPONSE_BODY_BYTES) throw bad(tag, `a body over ${MAX_RESPONSE_BODY_BYTES} bytes`);
-  return { status, headers: out, body: body ?? null };
+  return { status: status as number, headers: out, body: body ?? null };
 }
 
 /** A named export's JSON result, parsed; the isolate's JSON.stringify may have been replaced. */

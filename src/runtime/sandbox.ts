@@ -14,6 +14,7 @@
  */
 
 import type { ResponseCache } from "./cache/response-cache.ts";
+import type { ModuleSocket } from "./host-websocket.ts";
 import type { FetchedResponse, FetchPayload } from "./isolate/protocol.ts";
 import type { ModuleKv } from "./module-kv.ts";
 
@@ -37,6 +38,8 @@ export interface PlainResponse {
   status: number;
   headers: string[];
   body: Uint8Array | string | null | StreamedBody;
+  /** A 101's WebSocket (host-websocket.ts): the gateway completes the handshake, or refuses it. */
+  webSocket?: ModuleSocket;
 }
 
 /**

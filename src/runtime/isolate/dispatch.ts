@@ -240,7 +240,13 @@ const runFetch = (item: FetchItem) => {
         sendBodyStream(slot, item.g, { status: out.status, headers: out.headers, w: count }, out.stream, reportWaits);
         return;
       }
-      settle(slot, { status: out.status, headers: out.headers, body: out.body, w: count });
+      // `ws` only on a 101 that hands over a WebSocket: every other response crosses as before.
+      settle(
+        slot,
+        out.ws === undefined
+          ? { status: out.status, headers: out.headers, body: out.body, w: count }
+          : { status: 101, headers: out.headers, body: null, w: count, ws: out.ws },
+      );
       reportWaits();
     },
     (error) => settle(slot, threw(error)),

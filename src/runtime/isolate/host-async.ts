@@ -31,9 +31,10 @@ export const hostAsync = <K extends HostAsyncKind>(
   new Promise((resolve, reject) => {
     const abortReason = () => signal!.reason ?? new DOMException("The operation was aborted.", "AbortError");
     if (signal?.aborted) throw abortReason();
-    // A streamed response's messages and a request body's reads are not counted: each request has
-    // at most one in flight, and 100 clients of one event stream are not 100 operations of the module.
-    const counted = kind !== "body" && kind !== "requestBody";
+    // A streamed response's messages, a request body's reads and a WebSocket's are not counted:
+    // each has at most one (a socket: one poll and one send) in flight, the host bounds the
+    // sockets, and 100 clients of one event stream are not 100 operations of the module.
+    const counted = kind !== "body" && kind !== "requestBody" && kind !== "ws";
     if (counted && asyncCount >= host.maxPendingAsync) {
       throw new TypeError(
         kind +

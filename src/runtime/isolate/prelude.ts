@@ -31,6 +31,7 @@ import "./encoding-streams.ts";
 import "./compression.ts";
 import "./cache.ts";
 import "./event-source.ts";
+import "./websocket.ts";
 import { cancelBodyStream, sendBodyStream } from "./body-out.ts";
 import { reportError } from "./console.ts";
 import { hostAsync } from "./host-async.ts";

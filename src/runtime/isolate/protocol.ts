@@ -241,6 +241,18 @@ export type CacheAnswer =
   | { f: 1; s: number; t: string; h: [string, string][]; b: Uint8Array }
   | { d: boolean };
 
+/**
+ * A WebSocket the module accepted and handed to the gateway in a 101 response (websocket.ts in
+ * the isolate; ../ivm/ws-handler.ts and ../host-websocket.ts on the host). `i` names the socket in
+ * this isolate (ResponseResult `ws`). `r`: wait for the next event (a long poll, at most one in
+ * flight per socket); `t` or `b`: send a text or binary message (answered true once the socket
+ * took it, false when it is gone); `c` and `m`: close with that code and reason (answered true).
+ */
+export type WsPayload = { i: number; r: 1 } | { i: number; t: string } | { i: number; b: Uint8Array } | { i: number; c: number; m: string };
+
+/** An event of a socket, as the host answers a `r` poll: a text or binary message, or its close (the last event). */
+export type WsEvent = { t: string } | { b: Uint8Array } | { c: number; m: string };
+
 /** Each kind of host work: what the isolate sends, and what the host answers (a call's result is JSON text). */
 export interface HostAsync {
   body: { payload: BodyPayload; answer: boolean };
@@ -251,6 +263,7 @@ export interface HostAsync {
   requestBody: { payload: RequestBodyPayload; answer: Uint8Array | null };
   kv: { payload: KvPayload; answer: KvAnswer };
   cache: { payload: CachePayload; answer: CacheAnswer };
+  ws: { payload: WsPayload; answer: WsEvent | boolean };
 }
 export type HostAsyncKind = keyof HostAsync;
 
@@ -330,12 +343,16 @@ export interface CallItem extends SlotTag {
 
 export type DispatchItem = FetchItem | CallItem;
 
-/** The module's response; `w` counts the ctx.waitUntil promises still running (a WaitsDone follows). */
+/**
+ * The module's response; `w` counts the ctx.waitUntil promises still running (a WaitsDone follows).
+ * `ws`: a 101 that hands over the WebSocket with that id (WsPayload).
+ */
 export interface ResponseResult {
   status: number;
   headers: string[];
   body: Uint8Array | string | null;
   w: number;
+  ws?: number;
 }
 
 /** A named export's value, as JSON text. */

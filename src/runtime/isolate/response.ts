@@ -7,6 +7,7 @@ import { adoptHeaders, Headers } from "./headers.ts";
 import type { FetchedResponse } from "./protocol.ts";
 import { URL } from "./url.ts";
 import { kInspect } from "./util.ts";
+import { type WebSocket, wsInternals } from "./websocket.ts";
 
 const NULL_BODY_STATUS = [101, 103, 204, 205, 304];
 const REDIRECT_STATUS = [301, 302, 303, 307, 308];
@@ -15,6 +16,7 @@ interface ResponseInit {
   status?: unknown;
   statusText?: unknown;
   headers?: unknown;
+  webSocket?: unknown;
 }
 
 // Outside the class body: see util.ts.
@@ -24,6 +26,7 @@ export let responseInternals: {
   is(r: unknown): r is Response;
   status(r: Response): number;
   headers(r: Response): Headers;
+  webSocket(r: Response): WebSocket | null;
   makeError(r: Response): void;
 };
 export class Response extends Body {
@@ -33,6 +36,7 @@ export class Response extends Body {
   #type = "default";
   #url = "";
   #redirected = false;
+  #webSocket: WebSocket | null = null;
   constructor(body: typeof kWire, init: FetchedResponse);
   constructor(body?: unknown, init?: ResponseInit);
   constructor(body: unknown = null, init: ResponseInit | FetchedResponse | undefined = undefined) {
@@ -58,7 +62,13 @@ export class Response extends Body {
     }
     const options = (init ?? {}) as ResponseInit;
     const status = options.status === undefined ? 200 : Number(options.status);
-    if (!Number.isInteger(status) || status < 200 || status > 599)
+    // A 101 hands over a WebSocket (websocket.ts), and only a 101 does.
+    const webSocket = options.webSocket ?? null;
+    if (webSocket !== null) {
+      if (!wsInternals.is(webSocket)) throw new TypeError('init["webSocket"] must be a WebSocket (the client end of a WebSocketPair)');
+      if (status !== 101) throw new RangeError("a Response with a webSocket has status 101");
+      this.#webSocket = webSocket;
+    } else if (!Number.isInteger(status) || status < 200 || status > 599)
       throw new RangeError('init["status"] must be in the range of 200 to 599, inclusive.');
     this.#status = status;
     this.#statusText = options.statusText === undefined ? "" : String(options.statusText);
@@ -73,6 +83,7 @@ export class Response extends Body {
       is: (r): r is Response => r !== null && typeof r === "object" && #status in r,
       status: (r) => r.#status,
       headers: (r) => r.#headers,
+      webSocket: (r) => r.#webSocket,
       makeError(r) {
         r.#type = "error";
         r.#status = 0;
@@ -99,6 +110,9 @@ export class Response extends Body {
   }
   get redirected() {
     return this.#redirected;
+  }
+  get webSocket() {
+    return this.#webSocket;
   }
   clone() {
     if (this.bodyUsed) throw new TypeError("Response body is already used");

@@ -14,6 +14,7 @@ import { Request } from "./request.ts";
 import { responseInternals } from "./response.ts";
 import { isLocked, pullStream, type ReadableStream } from "./streams.ts";
 import { ctorName, exact } from "./util.ts";
+import { wsInternals } from "./websocket.ts";
 
 /** The host's request: headers are Node's rawHeaders [name, value, name, value…]; `bs` a body still arriving (read by slot s, generation g). */
 export type WireRequest = Pick<FetchItem, "method" | "url" | "headers" | "body"> & Partial<Pick<FetchItem, "bs" | "s" | "g">>;
@@ -21,7 +22,7 @@ export type WireRequest = Pick<FetchItem, "method" | "url" | "headers" | "body">
  * The handler's response, ready for Node's writeHead (the host checks every field again); with
  * `stream` the module's body stream, to be sent as it is read (`body` is then null).
  */
-export type WireResponse = Pick<ResponseResult, "status" | "headers" | "body"> & { stream: ReadableStream | null };
+export type WireResponse = Pick<ResponseResult, "status" | "headers" | "body"> & { stream: ReadableStream | null; ws?: number };
 
 export function wireToRequest(plain: WireRequest): Request {
   const method = String(plain.method);
@@ -79,6 +80,9 @@ export function wireFromResponse(value: unknown): WireResponse {
     if (own === null || isLocked(own)) throw new TypeError("the handler returned a Response whose body stream is locked to a reader");
     stream = own;
   }
+  // A 101's WebSocket is handed to the host now: its messages start to flow (websocket.ts).
+  const webSocket = responseInternals.webSocket(value);
+  if (webSocket !== null) return { status: 101, headers, body: null, stream: null, ws: wsInternals.take(webSocket) };
   return { status: responseInternals.status(value), headers, body, stream };
 }
 

@@ -9,6 +9,7 @@
 
 import { KV_BINDING_NAME } from "../../code/kv-bindings.ts";
 import { LivelyError } from "../../errors.ts";
+import { type HostSocket, SocketRegistry } from "../host-websocket.ts";
 import type { CallPayload, RequestBodyPayload, Untrusted } from "../isolate/protocol.ts";
 import { DISPATCH_SOURCE } from "../isolate-code.generated.ts";
 import { checkCallResult, checkResponse } from "../response-check.ts";
@@ -35,6 +36,7 @@ import { kvHandler } from "./kv-handler.ts";
 import { describeReason, newErrorId } from "./limit-errors.ts";
 import { createModuleIsolate, evaluateModule } from "./module-isolate.ts";
 import { IvmModuleRun } from "./module-run.ts";
+import { wsHandler } from "./ws-handler.ts";
 
 /** How deep env.call may nest (A calls B calls C…) before it is refused: a cycle guard. */
 export const MAX_CALL_DEPTH = 8;
@@ -47,6 +49,8 @@ class IvmLoadedVersion implements LoadedVersion {
   /** Loaded `forRun`: the isolate's run entry, and the run once started. */
   runControl: IvmReference | undefined;
   run: IvmModuleRun | undefined;
+  /** The WebSockets its module accepted (host-websocket.ts). */
+  sockets!: SocketRegistry;
 
   constructor(
     readonly module: string,
@@ -76,10 +80,26 @@ class IvmLoadedVersion implements LoadedVersion {
       ? this.dispatcher.submit({ ...item, body: null, bs: 1 }, caller, request.bodyStream)
       : this.dispatcher.submit(item, caller));
     const streamed = result[kStreamed];
+    // A 101's WebSocket: the id the isolate gave it names this isolate's socket (host-websocket.ts).
+    const ws = result.ws;
+    let socket: HostSocket | undefined;
     try {
-      return checkResponse(this.tag, result, streamed);
+      if (ws !== undefined) {
+        if (!Number.isSafeInteger(ws) || (ws as number) < 1) {
+          throw new LivelyError("module_error", `${this.tag} answered with a malformed WebSocket id`, { reason: "bad-response" });
+        }
+        try {
+          socket = this.sockets.get(ws as number);
+        } catch (error) {
+          throw new LivelyError("module_error", `${this.tag} answered with a WebSocket: ${(error as Error).message}`, {
+            reason: "bad-response",
+          });
+        }
+      }
+      return checkResponse(this.tag, result, streamed, socket);
     } catch (error) {
       streamed?.cancel();
+      socket?.refuse();
       throw this.logged(error);
     }
   }
@@ -141,6 +161,7 @@ class IvmLoadedVersion implements LoadedVersion {
 
   dispose(): void {
     this.dispatcher.close(); // on purpose: not a limit, and what is left in flight fails as unavailable
+    this.sockets.closeAll(1001, "the module's version was unloaded");
     // Host timers first: a guest's long setTimeout must not keep the node's event loop alive.
     this.bindings.dispose();
     if (!this.isolate.isDisposed) this.isolate.dispose();
@@ -200,6 +221,7 @@ export class IvmSandbox implements Sandbox {
     const kvMirror = request.kv?.openMirror();
     /** fetch() and the bodies it leaves open, which go with the isolate. */
     const fetches = fetchHandlers(request.fetch);
+    const sockets = new SocketRegistry();
     const target = await createModuleIsolate({
       memoryMb: limits.memoryMb,
       onDispose: fetches.dispose,
@@ -218,6 +240,7 @@ export class IvmSandbox implements Sandbox {
           if (!loaded) throw new TypeError("a request body outside a request");
           return loaded.dispatcher.requestBody(p.s as number, p.g as number);
         },
+        ws: wsHandler(sockets),
         call: callHandler(request.callModule, () => loaded?.dispatcher),
         fetch: fetches.fetch,
         fetchBody: fetches.fetchBody,
@@ -283,6 +306,7 @@ export class IvmSandbox implements Sandbox {
       namespace.release();
       loaded = new IvmLoadedVersion(module, version, exports, isolate, bindings, moduleLog, limits);
       loaded.runControl = runControl;
+      loaded.sockets = sockets;
       const self = loaded;
       loaded.dispatcher = new Dispatcher({
         module,
@@ -296,6 +320,7 @@ export class IvmSandbox implements Sandbox {
         hostTimeNs: () => bindings.hostTimeNs,
         backgroundPending: () => bindings.pendingTimers > 0 || bindings.pendingAsync > 0,
         onKilled: (error) => {
+          sockets.closeAll(1011, "the module's isolate was ended by a limit");
           bindings.dispose();
           self.run?.killed(error);
           request.onKilled?.(error);

@@ -240,8 +240,9 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
       callBack([1, id, false, `${String(kind)} is not available here`]);
       return;
     }
-    // A streamed response's messages and a request body's reads are not the module's host work: one at most per request.
-    const counts = kind !== "body" && kind !== "requestBody";
+    // A streamed response's messages, a request body's reads and a WebSocket's are not the module's
+    // host work: one at most per request (a socket: one poll and one send, host-websocket.ts).
+    const counts = kind !== "body" && kind !== "requestBody" && kind !== "ws";
     if (counts && counted >= maxPendingAsync) {
       callBack([
         1,
