@@ -20,6 +20,7 @@ import * as streamsWritable from "./cases/streams-writable.js";
 import * as urlpattern from "./cases/urlpattern.js";
 import * as webcrypto from "./cases/webcrypto.js";
 import * as webcryptoChecks from "./cases/webcrypto-checks.js";
+import * as websocket from "./cases/websocket.js";
 
 /** Case files; several may share an area. */
 const FILES = [
@@ -36,6 +37,7 @@ const FILES = [
   fetchBodies,
   urlpattern,
   cache,
+  websocket,
   eventsource,
 ];
 
