@@ -12,7 +12,7 @@ import { type IncomingMessage, STATUS_CODES, validateHeaderName, validateHeaderV
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { LivelyError } from "../errors.ts";
-import { MAX_WS_MESSAGE_BYTES, type ModuleSocket } from "../runtime/host-websocket.ts";
+import { joinSocket, MAX_WS_MESSAGE_BYTES, type ModuleSocket } from "../runtime/host-websocket.ts";
 
 /** How long a closing socket (the node stops) may take for its close handshake before it is cut. */
 const CLOSE_GRACE_MS = 2_000;
@@ -101,23 +101,7 @@ export class Upgrades {
     this.server.handleUpgrade(request, socket, head, (ws) => {
       socket.off("close", gone);
       this.open.add(ws);
-      ws.on("message", (data, binary) => {
-        // binaryType is "nodebuffer" (the default): a Buffer, or its fragments.
-        const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-        moduleSocket.received(binary ? new Uint8Array(buffer) : buffer.toString("utf8"));
-      });
-      ws.on("close", (code, reason) => {
-        this.open.delete(ws);
-        moduleSocket.peerClosed(code, reason.toString("utf8"));
-      });
-      // An error (a frame over the size limit, a protocol violation) closes the socket: the close event follows.
-      ws.on("error", () => undefined);
-      moduleSocket.attach({
-        send: (data, done) => ws.send(data, { binary: typeof data !== "string" }, done),
-        close: (code, reason) => ws.close(code, reason),
-        pause: () => ws.pause(),
-        resume: () => ws.resume(),
-      });
+      joinSocket(ws, moduleSocket, () => this.open.delete(ws));
     });
   }
 

@@ -73,7 +73,7 @@ import { startHttpChild } from "./http-child.ts";
 import { kvChildren } from "./kv-children.ts";
 import { membershipChild } from "./membership-child.ts";
 import { deliverEventsToModules, EVENT_EXPORT, productionHeads } from "./module-events.ts";
-import { moduleFetch } from "./module-fetch.ts";
+import { moduleFetch, moduleWebSocketConnect } from "./module-fetch.ts";
 import type { NodeOptions, RunningNode } from "./node-options.ts";
 import type { Parts } from "./node-parts.ts";
 import { nodeHealth, nodeStatus } from "./node-status.ts";
@@ -231,6 +231,7 @@ export async function startNode(options: NodeOptions = {}): Promise<RunningNode>
       // vars, limit overrides; a change of them reloads the module's versions on their next request
       settings: (module) => index.settings(module),
       makeFetch: (module, fetchAllow) => moduleFetch(index, module, fetchAllow),
+      makeWebSocketConnect: (module, fetchAllow) => moduleWebSocketConnect(index, module, fetchAllow),
       // One NodeKv for every isolate on the node: they share its read cache.
       makeKv: (module, bindings) => new ModuleKv({ kv: moduleKv, module, bindings }),
       responseCache,

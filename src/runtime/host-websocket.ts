@@ -15,6 +15,7 @@
  *
  * Owns: the states of one socket and the sockets of one isolate. Must not import ivm/, gateway/.
  */
+import type { WebSocket as WsSocket } from "ws";
 import type { WsEvent } from "./isolate/protocol.ts";
 
 export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
@@ -153,6 +154,30 @@ export class HostSocket implements ModuleSocket {
       this.peer?.resume();
     }
   }
+}
+
+/**
+ * Joins an open `ws` socket (a client's, accepted by the gateway, or one a module opened) to the
+ * module's socket: messages and the close go in, the module's messages and close go out.
+ */
+export function joinSocket(ws: WsSocket, moduleSocket: ModuleSocket, onClose: () => void = () => undefined): void {
+  ws.on("message", (data, binary) => {
+    // binaryType is "nodebuffer" (the default): a Buffer, or its fragments.
+    const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    moduleSocket.received(binary ? new Uint8Array(buffer) : buffer.toString("utf8"));
+  });
+  ws.on("close", (code, reason) => {
+    onClose();
+    moduleSocket.peerClosed(code, reason.toString("utf8"));
+  });
+  // An error (a frame over the size limit, a protocol violation) closes the socket: the close event follows.
+  ws.on("error", () => undefined);
+  moduleSocket.attach({
+    send: (data, done) => ws.send(data, { binary: typeof data !== "string" }, done),
+    close: (code, reason) => ws.close(code, reason),
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
+  });
 }
 
 /** The sockets of one isolate, by the id the isolate gave them. */

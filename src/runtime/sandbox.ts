@@ -15,6 +15,7 @@
 
 import type { ResponseCache } from "./cache/response-cache.ts";
 import type { ModuleSocket } from "./host-websocket.ts";
+import type { ConnectWebSocket } from "./host-ws-connect.ts";
 import type { FetchedResponse, FetchPayload } from "./isolate/protocol.ts";
 import type { ModuleKv } from "./module-kv.ts";
 
@@ -181,6 +182,8 @@ export interface LoadRequest {
   callModule?: CallModule;
   /** fetch(); without it every fetch rejects. */
   fetch?: ModuleFetch;
+  /** `new WebSocket(url)`; without it the constructor's connection fails. */
+  connectWebSocket?: ConnectWebSocket;
   /** env.KV and the module's bound buckets; without it they answer `unavailable`. */
   kv?: ModuleKv;
   /** The node's Cache API store (`caches`); the sandbox keys it by `module`. Without it every cache operation rejects. */

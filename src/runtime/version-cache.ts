@@ -11,6 +11,7 @@
  */
 import type { LimitOverrides } from "../code/config.ts";
 import type { ResponseCache } from "./cache/response-cache.ts";
+import type { ConnectWebSocket } from "./host-ws-connect.ts";
 import { effectiveSandboxLimits } from "./limits.ts";
 import type { ModuleKv } from "./module-kv.ts";
 import type { CallModule, LoadedVersion, LoadRequest, ModuleFetch, Sandbox, SandboxLimits } from "./sandbox.ts";
@@ -54,6 +55,8 @@ export interface VersionCacheOptions {
   callModule?: CallModule;
   /** Makes a module's fetch for its allowlist; without it modules cannot fetch. */
   makeFetch?: (module: string, fetchAllow: readonly string[]) => ModuleFetch;
+  /** `new WebSocket(url)` for a module, under the same allowlist. */
+  makeWebSocketConnect?: (module: string, fetchAllow: readonly string[]) => ConnectWebSocket;
   /** Makes a module's env.KV and bound buckets; without it they answer `unavailable`. */
   makeKv?: (module: string, bindings: Readonly<Record<string, string>>) => ModuleKv;
   /** The node's Cache API store, shared by every module (each sees only its own entries). */
@@ -209,6 +212,7 @@ export class VersionCache {
       vars: settings.vars,
       callModule: this.options.callModule,
       fetch: this.options.makeFetch?.(module, settings.fetchAllow),
+      connectWebSocket: this.options.makeWebSocketConnect?.(module, settings.fetchAllow),
       kv: this.options.makeKv?.(module, settings.kvBindings ?? {}),
       cache: this.options.responseCache,
     };

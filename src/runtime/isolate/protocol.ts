@@ -250,6 +250,13 @@ export type CacheAnswer =
  */
 export type WsPayload = { i: number; r: 1 } | { i: number; t: string } | { i: number; b: Uint8Array } | { i: number; c: number; m: string };
 
+/** `new WebSocket(u, p)` from a module: socket `i` opened by the host under the fetch allowlist; answered with the URL and the subprotocol chosen. */
+export interface WsConnectPayload {
+  i: number;
+  u: string;
+  p: string[];
+}
+
 /** An event of a socket, as the host answers a `r` poll: a text or binary message, or its close (the last event). */
 export type WsEvent = { t: string } | { b: Uint8Array } | { c: number; m: string };
 
@@ -264,6 +271,7 @@ export interface HostAsync {
   kv: { payload: KvPayload; answer: KvAnswer };
   cache: { payload: CachePayload; answer: CacheAnswer };
   ws: { payload: WsPayload; answer: WsEvent | boolean };
+  wsConnect: { payload: WsConnectPayload; answer: { u: string; p: string } };
 }
 export type HostAsyncKind = keyof HostAsync;
 

@@ -12,13 +12,18 @@
  * - To the client: send() queues (bounded: MAX_QUEUED_*) and one message at a time goes to the
  *   host, which answers once the socket took it. close() goes behind the queued messages.
  *
- * Not here: the client end used inside the module (it only goes into a Response), outbound
- * `new WebSocket(url)`, and the hibernation API.
+ * `new WebSocket(url, protocols)` opens one outbound: the host connects under the module's fetch
+ * allowlist and address policy (host work "wsConnect", ../host-ws-connect.ts); once it is open
+ * the same poll and sends carry its messages.
+ *
+ * Not here: the client end of a pair used inside the module (it only goes into a Response), and
+ * the hibernation API.
  */
 import { def } from "./bindings.ts";
 import { DOMException, Event, EventTarget, MessageEvent } from "./events.ts";
 import { hostAsync } from "./host-async.ts";
 import type { WsEvent, WsPayload } from "./protocol.ts";
+import { URL } from "./url.ts";
 import { kInspect } from "./util.ts";
 
 /** The largest message either way (the host checks it again, and its socket refuses larger with 1009). */
@@ -122,15 +127,44 @@ export class WebSocket extends EventTarget {
   #queue: Outgoing[] = [];
   #queuedBytes = 0;
   #pumping = false;
+  /** Opened by the module (`new WebSocket(url)`), not an end of a pair. */
+  #outbound = false;
+  #url: string | null = null;
+  #protocol = "";
 
-  constructor(url: unknown = undefined) {
+  constructor(url: unknown = undefined, protocols: unknown = undefined) {
     super();
-    if (url !== PAIR) throw new TypeError("new WebSocket(url) (outbound) is not available here; make a WebSocketPair to accept an upgrade");
+    if (url === PAIR) return;
+    if (arguments.length === 0) throw new TypeError("Failed to construct 'WebSocket': 1 argument required, but only 0 present.");
+    const target = socketUrl(url);
+    const names = protocolList(protocols);
+    this.#outbound = this.#server = true;
+    this.#id = ++nextId;
+    this.#url = target;
+    // Opened by the node under the module's fetch allowlist and address policy (host work "wsConnect").
+    apply(promiseThen, hostAsync("wsConnect", { i: this.#id, u: target, p: names }), [
+      (answer: { u: string; p: string }) => {
+        this.#protocol = String(answer.p);
+        this.#accepted = this.#handed = true;
+        if (this.#state === 0) {
+          this.#state = 1;
+          this.dispatchEvent(new Event("open"));
+        }
+        this.#listen();
+      },
+      (error: unknown) => {
+        this.#queue = [];
+        this.#state = 3;
+        this.dispatchEvent(new ErrorEvent("error", { message: String((error as Error)?.message ?? error), error }));
+        this.dispatchEvent(new CloseEvent("close", { code: 1006, reason: "", wasClean: false }));
+      },
+    ]);
   }
   static {
     wsInternals = {
       is: (value): value is WebSocket => value !== null && typeof value === "object" && #id in value,
       take(client) {
+        if (client.#outbound) throw new TypeError("a WebSocket the module opened (new WebSocket(url)) cannot be returned in a Response");
         if (client.#server) throw new TypeError("a Response's webSocket is the client end of the pair (pair[0]), not the server end");
         if (client.#handed) throw new TypeError("this WebSocket was already returned in a Response");
         const server = client.#peer!;
@@ -151,21 +185,25 @@ export class WebSocket extends EventTarget {
     return this.#state;
   }
   get url() {
-    return null;
+    return this.#url;
   }
   get protocol() {
-    return "";
+    return this.#protocol;
   }
   get extensions() {
     return "";
   }
   accept() {
+    if (this.#outbound)
+      throw new TypeError("accept() is for the server end of a WebSocketPair; a WebSocket the module opened is open at its 'open' event");
     if (!this.#server) throw new TypeError("accept() is called on the server end of a WebSocketPair (pair[1])");
     if (this.#accepted) throw new TypeError("this WebSocket was already accepted");
     this.#accepted = true;
     this.#state = 1;
   }
   send(message: unknown) {
+    if (this.#outbound && this.#state === 0)
+      throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", "InvalidStateError");
     if (!this.#accepted) throw new TypeError("accept() the WebSocket before sending on it");
     if (this.#state !== 1) throw new TypeError("Can't call WebSocket send() after close().");
     let out: string | Uint8Array;
@@ -288,6 +326,43 @@ export class WebSocket extends EventTarget {
   }
 }
 const PAIR = Symbol("pair");
+const SCHEMES: readonly string[] = ["ws:", "wss:", "http:", "https:"];
+
+/** The URL `new WebSocket(url)` connects to, as the spec parses it (http(s) becomes ws(s)); a SyntaxError DOMException otherwise. */
+function socketUrl(url: unknown): string {
+  // Its fields are defined on the prototype at run time (url.ts), which TypeScript does not see.
+  let parsed: URL & { protocol: string; hash: string };
+  try {
+    parsed = new URL(String(url)) as URL & { protocol: string; hash: string };
+  } catch {
+    throw new DOMException("Failed to construct 'WebSocket': The URL '" + String(url) + "' is invalid.", "SyntaxError");
+  }
+  if (!SCHEMES.includes(parsed.protocol)) {
+    throw new DOMException(
+      "Failed to construct 'WebSocket': The URL's scheme must be either 'ws', 'wss', 'http' or 'https'.",
+      "SyntaxError",
+    );
+  }
+  if (parsed.hash !== "") throw new DOMException("Failed to construct 'WebSocket': The URL contains a fragment identifier.", "SyntaxError");
+  if (parsed.protocol === "http:") parsed.protocol = "ws:";
+  else if (parsed.protocol === "https:") parsed.protocol = "wss:";
+  return parsed.href;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** The subprotocols asked for: a string or a list of them, each a token, none twice. */
+function protocolList(protocols: unknown): string[] {
+  if (protocols === undefined) return [];
+  const list: string[] = typeof protocols === "string" ? [protocols] : Array.from(protocols as Iterable<unknown>, (p) => String(p));
+  const seen = new Set<string>();
+  for (const name of list) {
+    if (!TOKEN.test(name) || seen.has(name)) {
+      throw new DOMException("Failed to construct 'WebSocket': The subprotocol '" + name + "' is invalid or given twice.", "SyntaxError");
+    }
+    seen.add(name);
+  }
+  return list;
+}
 // Outside the class body: a class that names itself is renamed by the bundler (util.ts).
 const newEnd = () => new WebSocket(PAIR);
 

@@ -36,7 +36,7 @@ import { kvHandler } from "./kv-handler.ts";
 import { describeReason, newErrorId } from "./limit-errors.ts";
 import { createModuleIsolate, evaluateModule } from "./module-isolate.ts";
 import { IvmModuleRun } from "./module-run.ts";
-import { wsHandler } from "./ws-handler.ts";
+import { wsConnectHandler, wsHandler } from "./ws-handler.ts";
 
 /** How deep env.call may nest (A calls B calls C…) before it is refused: a cycle guard. */
 export const MAX_CALL_DEPTH = 8;
@@ -241,6 +241,7 @@ export class IvmSandbox implements Sandbox {
           return loaded.dispatcher.requestBody(p.s as number, p.g as number);
         },
         ws: wsHandler(sockets),
+        wsConnect: wsConnectHandler(sockets, request.connectWebSocket),
         call: callHandler(request.callModule, () => loaded?.dispatcher),
         fetch: fetches.fetch,
         fetchBody: fetches.fetchBody,

@@ -5,9 +5,46 @@
  */
 
 import { MAX_WS_MESSAGE_BYTES, type SocketRegistry } from "../host-websocket.ts";
-import type { Untrusted, WsEvent } from "../isolate/protocol.ts";
+import type { ConnectWebSocket } from "../host-ws-connect.ts";
+import type { Untrusted, WsConnectPayload, WsEvent } from "../isolate/protocol.ts";
 
 const MAX_REASON_BYTES = 123;
+
+const MAX_PROTOCOLS = 32;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
+
+/**
+ * `new WebSocket(url, protocols)` as the isolate's host-async "wsConnect" handler: the payload is
+ * checked, the socket opened by `connect` (the module's allowlist and the address policy,
+ * ../host-ws-connect.ts) and joined to socket `i` of the isolate; a failure leaves nothing behind.
+ */
+export function wsConnectHandler(sockets: SocketRegistry, connect: ConnectWebSocket | undefined) {
+  return async (payload: unknown): Promise<{ u: string; p: string }> => {
+    const p = payload as Untrusted<WsConnectPayload> | null;
+    if (
+      p === null ||
+      typeof p !== "object" ||
+      !Number.isSafeInteger(p.i) ||
+      (p.i as number) < 1 ||
+      typeof p.u !== "string" ||
+      p.u.length > 8192 ||
+      !Array.isArray(p.p) ||
+      p.p.length > MAX_PROTOCOLS ||
+      !p.p.every((name) => typeof name === "string" && TOKEN.test(name))
+    ) {
+      throw new TypeError("WebSocket: malformed connect");
+    }
+    if (!connect) throw new TypeError("new WebSocket(url) is not available here");
+    const socket = sockets.get(p.i as number);
+    try {
+      const opened = await connect(p.u, p.p as string[], socket);
+      return { u: opened.url, p: opened.protocol };
+    } catch (error) {
+      socket.shutdown(1006, "");
+      throw error;
+    }
+  };
+}
 
 export function wsHandler(sockets: SocketRegistry): (payload: unknown) => Promise<WsEvent | boolean> {
   return async (payload) => {

@@ -41,7 +41,13 @@ describe("WebSocketPair in the isolate", () => {
       attempt(() => server.close(1001));
       attempt(() => server.close(1000, "x".repeat(124)));
       attempt(() => server.send("x".repeat(1024 * 1024 + 1)));
-      attempt(() => new WebSocket("wss://example.com"));
+      attempt(() => new WebSocket("ftp://example.com"));
+      attempt(() => new WebSocket("wss://example.com/#part"));
+      attempt(() => new WebSocket("wss://example.com", ["a b"]));
+      const outbound = new WebSocket("https://example.com/feed");
+      attempt(() => outbound.send("early"));
+      attempt(() => outbound.accept());
+      errors.push(outbound.url + " " + outbound.readyState);
       return errors;
     })()`)) as string[];
     assert.match(out[0], /^TypeError: accept\(\) the WebSocket before sending/);
@@ -50,7 +56,13 @@ describe("WebSocketPair in the isolate", () => {
     assert.match(out[3], /^InvalidAccessError: The close code must be either 1000, or between 3000 and 4999/);
     assert.match(out[4], /^SyntaxError: The close reason must not be greater than 123 UTF-8 bytes/);
     assert.match(out[5], /^RangeError: a WebSocket message may be at most 1048576 bytes/);
-    assert.match(out[6], /^TypeError: new WebSocket\(url\) \(outbound\) is not available here/);
+    // Outbound: bad URLs and subprotocols are SyntaxErrors; a socket still connecting takes no send and no accept.
+    assert.match(out[6], /^SyntaxError: .*scheme must be either 'ws', 'wss', 'http' or 'https'/);
+    assert.match(out[7], /^SyntaxError: .*fragment/);
+    assert.match(out[8], /^SyntaxError: .*subprotocol 'a b'/);
+    assert.match(out[9], /^InvalidStateError: .*CONNECTING/);
+    assert.match(out[10], /^TypeError: accept\(\) is for the server end of a WebSocketPair/);
+    assert.equal(out[11], "wss://example.com/feed 0");
   });
 
   it("a Response takes a webSocket with status 101 only, and a 101 only with a webSocket", async () => {
