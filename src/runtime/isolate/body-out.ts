@@ -34,23 +34,70 @@ const offsetOf = getter(typedArrayProto, "byteOffset");
 const byteLength = getter(typedArrayProto, "byteLength");
 const arrayBufferLength = getter(ArrayBuffer.prototype, "byteLength");
 
-/**
- * Bytes `at` to `at + n` of `chunk` as a message: the chunk itself when it is exactly its whole
- * ArrayBuffer, else a copy. The host receives a view's whole buffer, so a small view into a big
- * buffer must not cross as it is.
- */
-function exactBytes(chunk: Uint8Array, at: number, n: number): Uint8Array {
-  const buffer = Reflect.apply(bufferOf, chunk, []) as ArrayBuffer;
-  const offset = Reflect.apply(offsetOf, chunk, []) as number;
-  try {
-    if (offset === 0 && at === 0 && Reflect.apply(arrayBufferLength, buffer, []) === n) return chunk;
-  } catch {
-    // A SharedArrayBuffer: copied below.
-  }
-  return new Uint8Array(new Uint8Array(buffer, offset + at, n));
-}
+const U8 = Uint8Array;
+const typedArraySet = (typedArrayProto as { set: (source: ArrayLike<number>, offset?: number) => void }).set;
+
 /** The most one message carries: a larger chunk is sent in slices. */
 const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** How far reading may run ahead of the host: what is read while a message is with the host goes in the next. */
+const MAX_AHEAD_BYTES = 64 * 1024;
+
+/** Chunks read and not yet sent, in order; `at` is where the first one's unsent part starts. */
+class Ahead {
+  chunks: Uint8Array[] = [];
+  at = 0;
+  bytes = 0;
+
+  add(chunk: Uint8Array, length: number): void {
+    Reflect.apply(arrayPush, this.chunks, [chunk]);
+    this.bytes += length;
+  }
+
+  /**
+   * The next message: up to MAX_MESSAGE_BYTES of what is waiting, as bytes of their own (the
+   * host receives a view's whole buffer, so a view into a bigger buffer never crosses as it is).
+   * One whole chunk that is exactly its buffer goes as it is.
+   */
+  take(): Uint8Array {
+    const first = this.chunks[0];
+    const firstLength = Reflect.apply(byteLength, first, []) as number;
+    if (this.at === 0 && this.chunks.length === 1 && firstLength <= MAX_MESSAGE_BYTES && isWhole(first, firstLength)) {
+      this.chunks = [];
+      this.bytes = 0;
+      return first;
+    }
+    const size = this.bytes < MAX_MESSAGE_BYTES ? this.bytes : MAX_MESSAGE_BYTES;
+    const out = new U8(size);
+    let filled = 0;
+    while (filled < size) {
+      const chunk = this.chunks[0];
+      const length = Reflect.apply(byteLength, chunk, []) as number;
+      const n = Math.min(length - this.at, size - filled);
+      const offset = Reflect.apply(offsetOf, chunk, []) as number;
+      Reflect.apply(typedArraySet, out, [new U8(Reflect.apply(bufferOf, chunk, []) as ArrayBuffer, offset + this.at, n), filled]);
+      filled += n;
+      this.at += n;
+      if (this.at === length) {
+        Reflect.apply(arrayShift, this.chunks, []);
+        this.at = 0;
+      }
+    }
+    this.bytes -= size;
+    return out;
+  }
+}
+
+const arrayPush = Array.prototype.push;
+const arrayShift = Array.prototype.shift;
+
+function isWhole(chunk: Uint8Array, length: number): boolean {
+  if ((Reflect.apply(offsetOf, chunk, []) as number) !== 0) return false;
+  try {
+    return Reflect.apply(arrayBufferLength, Reflect.apply(bufferOf, chunk, []), []) === length;
+  } catch {
+    return false; // a SharedArrayBuffer: copied
+  }
+}
 
 /** The streams being sent, by the request's slot, so the host can stop one. */
 const sending = new Map<number, { g: number; stop(): void }>();
@@ -65,34 +112,79 @@ export function sendBodyStream(s: number, g: number, head: StreamHead, stream: R
   // wire.ts checked the stream is neither locked nor read: getReader cannot throw here.
   const reader: ByteReader = byteReader(stream);
   let stopped = false;
+  /** Wakes the sender (something was read, or reading ended) and the reader (there is room again). */
+  let wakeSender: (() => void) | null = null;
+  let wakeReader: (() => void) | null = null;
+  const wake = () => {
+    const sender = wakeSender;
+    const readerWake = wakeReader;
+    wakeSender = wakeReader = null;
+    sender?.();
+    readerWake?.();
+  };
   const stop = () => {
     if (stopped) return;
     stopped = true;
     reader.cancel(gone()).then(noop, noop);
+    wake();
   };
   Reflect.apply(mapSet, sending, [s, { g, stop }]);
   const send = (payload: BodyPayload) => hostAsync("body", payload);
+  const ahead = new Ahead();
+  let ended = false;
+  let failure: { error: unknown } | null = null;
+  // Reading runs ahead of sending by at most MAX_AHEAD_BYTES: a stream of many small chunks
+  // (server-sent events) crosses in batches, one message per answer of the host, and a producer
+  // still waits for the socket once that much is waiting.
+  const read = async (): Promise<void> => {
+    try {
+      for (;;) {
+        while (ahead.bytes >= MAX_AHEAD_BYTES && !stopped) {
+          await new Promise<void>((resolve) => {
+            wakeReader = resolve;
+          });
+        }
+        if (stopped) return;
+        const chunk = await reader.read();
+        if (chunk === null) {
+          ended = true;
+          return;
+        }
+        const length = Reflect.apply(byteLength, chunk, []) as number;
+        if (length > 0) ahead.add(chunk, length);
+        wake();
+      }
+    } catch (error) {
+      failure = { error };
+    } finally {
+      wake();
+    }
+  };
   const pump = async (): Promise<void> => {
     if (!(await send({ s, g, h: head }))) return stop();
     onHead();
+    void read();
     for (;;) {
-      let chunk: Uint8Array | null;
-      try {
-        chunk = await reader.read();
-      } catch (error) {
-        if (!stopped) await send({ s, g, x: describe(error) });
-        return;
-      }
       if (stopped) return;
-      if (chunk === null) {
-        await send({ s, g, e: 1 });
-        return;
+      if (ahead.bytes === 0) {
+        if (failure !== null) {
+          await send({ s, g, x: describe((failure as { error: unknown }).error) });
+          return;
+        }
+        if (ended) {
+          await send({ s, g, e: 1 });
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          wakeSender = resolve;
+        });
+        continue;
       }
-      // A big chunk goes in slices: the host holds one message at a time, each at most MAX_MESSAGE_BYTES.
-      const length = Reflect.apply(byteLength, chunk, []) as number;
-      for (let at = 0; at < length; at += MAX_MESSAGE_BYTES) {
-        if (!(await send({ s, g, b: exactBytes(chunk, at, Math.min(MAX_MESSAGE_BYTES, length - at)) }))) return stop();
-      }
+      const message = ahead.take();
+      const readerWake = wakeReader;
+      wakeReader = null;
+      readerWake?.();
+      if (!(await send({ s, g, b: message }))) return stop();
     }
   };
   pump().then(
