@@ -30,6 +30,7 @@ import "./fetch.ts";
 import "./encoding-streams.ts";
 import "./compression.ts";
 import "./cache.ts";
+import "./html-rewriter.ts";
 import { cancelBodyStream, sendBodyStream } from "./body-out.ts";
 import { reportError } from "./console.ts";
 import { hostAsync } from "./host-async.ts";
