@@ -11,6 +11,7 @@ import * as cache from "./cases/cache.js";
 import * as compression from "./cases/compression.js";
 import * as encodingStreams from "./cases/encoding-streams.js";
 import * as fetchBodies from "./cases/fetch-bodies.js";
+import * as htmlrewriter from "./cases/htmlrewriter.js";
 import * as streamBodies from "./cases/stream-bodies.js";
 import * as streams from "./cases/streams.js";
 import * as streamsBytes from "./cases/streams-bytes.js";
@@ -35,6 +36,7 @@ const FILES = [
   fetchBodies,
   urlpattern,
   cache,
+  htmlrewriter,
 ];
 
 /** Far above what any case needs; an area must still finish inside the node's wall-time limit. */
