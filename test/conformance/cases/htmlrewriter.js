@@ -24,7 +24,9 @@ const rewrite = async (html, setup, pieces = 1) => {
       else controller.enqueue(bytes.slice(at, (at += size)));
     },
   });
-  return await setup(new HTMLRewriter()).transform(new Response(body, { headers: { "content-type": "text/html" } })).text();
+  return await setup(new HTMLRewriter())
+    .transform(new Response(body, { headers: { "content-type": "text/html" } }))
+    .text();
 };
 
 add("setAttribute, getAttribute, hasAttribute, removeAttribute and the attributes iterator", async () => {
