@@ -37,7 +37,7 @@ describe("HTMLRewriter over HTTP", () => {
 
   it("serves many rewrites from the same isolate", async () => {
     const pages = await Promise.all([1, 2, 3, 4].map(async (n) => (await fetch(`${t.url}/rewrite/page?base=https://h${n}.test`)).text()));
-    pages.forEach((html, i) => assert.ok(html.includes(`href="https://h${i + 1}.test/about"`), html));
+    for (const [i, html] of pages.entries()) assert.ok(html.includes(`href="https://h${i + 1}.test/about"`), html);
   });
 
   it("a handler that throws ends the body with an error, not a hang", async () => {

@@ -21,7 +21,10 @@ const rewrite = async (html, setup, pieces = 1) => {
   const body = new ReadableStream({
     pull(controller) {
       if (at >= bytes.length) controller.close();
-      else controller.enqueue(bytes.slice(at, (at += size)));
+      else {
+        controller.enqueue(bytes.slice(at, at + size));
+        at += size;
+      }
     },
   });
   return await setup(new HTMLRewriter())
@@ -124,7 +127,9 @@ add("onDocument: doctype fields and end.append", async () => {
   let doctype;
   const out = await rewrite(`<!DOCTYPE html><p>x</p>`, (rw) =>
     rw.onDocument({
-      doctype: (d) => (doctype = [d.name, d.publicId, d.systemId]),
+      doctype(d) {
+        doctype = [d.name, d.publicId, d.systemId];
+      },
       end: (end) => end.append("<!--done-->", { html: true }),
     }),
   );
