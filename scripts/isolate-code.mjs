@@ -13,6 +13,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { Script } from "node:vm";
 import { build } from "esbuild";
+import { htmlRewriterGlue } from "./html-rewriter-glue.mjs";
 
 const ROOT = new URL("../", import.meta.url);
 const SOURCE_DIR = "src/runtime/isolate";
@@ -71,11 +72,13 @@ const LAZY = [
   { key: "urlpattern", entry: "urlpattern-lib.ts", packages: ["urlpattern-polyfill"] },
   // Our own code, but only a module that reads or sends a multipart body needs it.
   { key: "multipart", entry: "multipart-lib.ts" },
+  // lol-html's wasm-bindgen glue (the .wasm itself is compiled by the host: web/html-rewriter-host.ts).
+  { key: "htmlrewriter", entry: "html-rewriter-lib.ts", packages: ["html-rewriter-wasm"], plugins: [htmlRewriterGlue] },
 ];
 
 const DEFAULT_EXPORT = /export\s*\{\s*([\w$]+)\s+as\s+default\s*\}\s*;?\s*$/;
 
-async function bundle({ entry, wrap, check, packages = [], minify = false }) {
+async function bundle({ entry, wrap, check, packages = [], minify = false, plugins = [] }) {
   const result = await build({
     entryPoints: [`${SOURCE_DIR}/${entry}`],
     absWorkingDir: new URL(".", ROOT).pathname,
@@ -98,6 +101,7 @@ async function bundle({ entry, wrap, check, packages = [], minify = false }) {
     // A worktree whose node_modules is a symlink to another checkout's: paths stay under
     // node_modules/, so the check below recognises the packages allowed.
     preserveSymlinks: true,
+    plugins,
   });
   // The folder runs inside isolates: an import from the host side would be bundled into them.
   const allowed = [`${SOURCE_DIR}/`, ...packages.map((name) => `node_modules/${name}/`)];

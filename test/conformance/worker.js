@@ -12,6 +12,7 @@ import * as compression from "./cases/compression.js";
 import * as encodingStreams from "./cases/encoding-streams.js";
 import * as eventsource from "./cases/eventsource.js";
 import * as fetchBodies from "./cases/fetch-bodies.js";
+import * as htmlrewriter from "./cases/htmlrewriter.js";
 import * as streamBodies from "./cases/stream-bodies.js";
 import * as streams from "./cases/streams.js";
 import * as streamsBytes from "./cases/streams-bytes.js";
@@ -39,6 +40,7 @@ const FILES = [
   cache,
   websocket,
   eventsource,
+  htmlrewriter,
 ];
 
 /** Far above what any case needs; an area must still finish inside the node's wall-time limit. */

@@ -18,3 +18,25 @@ export const host: HostObject = found;
 /** Defines a global as the Web platform's are: writable, configurable, not enumerable. */
 export const def = (name: string, value: unknown): object =>
   Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+
+/**
+ * Defines global `name` as a getter that calls `load` on first read (a lazy part) and then
+ * becomes a plain value, as the Web platform's globals are. Assigning it first replaces it
+ * without loading anything.
+ */
+export const defLazy = (name: string, load: () => unknown): void => {
+  const getter = (): unknown => {
+    const value = load();
+    // Still ours (module code did not redefine it meanwhile).
+    if (Object.getOwnPropertyDescriptor(globalThis, name)?.get === getter) def(name, value);
+    return value;
+  };
+  Object.defineProperty(globalThis, name, {
+    get: getter,
+    set(value: unknown) {
+      def(name, value);
+    },
+    configurable: true,
+    enumerable: false,
+  });
+};

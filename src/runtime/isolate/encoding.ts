@@ -118,7 +118,7 @@ const decodeBytes = (bytes: Uint8Array, encoding: string, fatal: boolean, ignore
   return encoding === "windows-1252" ? fixWindows1252(text) : text;
 };
 export const utf8Decode = (bytes: Uint8Array): string => decodeBytes(bytes, "utf-8", false, false);
-class TextEncoder {
+export class TextEncoder {
   get encoding() {
     return "utf-8";
   }

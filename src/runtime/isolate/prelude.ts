@@ -32,6 +32,7 @@ import "./compression.ts";
 import "./cache.ts";
 import "./event-source.ts";
 import "./websocket.ts";
+import "./html-rewriter.ts";
 import { cancelBodyStream, sendBodyStream } from "./body-out.ts";
 import { reportError } from "./console.ts";
 import { hostAsync } from "./host-async.ts";

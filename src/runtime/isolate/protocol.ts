@@ -43,7 +43,7 @@ export type UrlSetter = Exclude<keyof UrlFields, "href" | "origin">;
 export type HashName = "MD5" | "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512";
 
 /** The parts of the prelude the isolate loads on first use (scripts/isolate-code.mjs, LAZY). */
-export type LazyPart = "streams" | "compression" | "urlpattern" | "multipart";
+export type LazyPart = "streams" | "compression" | "urlpattern" | "multipart" | "htmlrewriter";
 
 /** How fetch() follows redirects. */
 export type RedirectMode = "follow" | "manual" | "error";

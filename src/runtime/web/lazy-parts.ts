@@ -14,9 +14,15 @@
 import type { LazyPart } from "../isolate/protocol.ts";
 import { LAZY_SOURCES } from "../isolate-code.generated.ts";
 import type { IvmContext, IvmIsolate, IvmReference, IvmRunOptions } from "../ivm/isolated-vm.ts";
+import { htmlRewriterModule } from "./html-rewriter-host.ts";
 import { asWebIsolate, type WebExternalCopy } from "./ivm-types.ts";
 
 const codeCaches = new Map<LazyPart, WebExternalCopy>();
+
+type CallableReference = { applySync(receiver: undefined, args: unknown[], options: { result: { reference: true } }): IvmReference };
+
+/** What the host gives a part whose script's value is a function of it (its exports are what that returns). */
+const HOST_INPUTS: Partial<Record<LazyPart, () => unknown>> = { htmlrewriter: htmlRewriterModule };
 
 /**
  * Runs lazy part `part` in `context` and returns its exports, to be returned from a host
@@ -44,6 +50,8 @@ export function loadLazyPart(context: IvmContext, isolate: IvmIsolate | undefine
       script.release();
     }
   }
+  const input = HOST_INPUTS[name];
+  if (input !== undefined) exports = (exports as CallableReference).applySync(undefined, [input()], { result: { reference: true } });
   // The reference itself is left to be collected: it holds nothing once the isolate is gone.
   return exports.derefInto();
 }
