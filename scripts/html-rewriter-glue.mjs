@@ -43,6 +43,8 @@ export const htmlRewriterGlue = {
           "const path = require('path').join(__dirname, 'html_rewriter_bg.wasm');\nconst bytes = require('fs').readFileSync(path);\n\nconst wasmModule = new WebAssembly.Module(bytes);",
           "const wasmModule = env.module;",
         ],
+        // Module code has no WebAssembly global (src/runtime/isolate/webassembly.ts): the prelude hands Instance over.
+        ["new WebAssembly.Instance(wasmModule, imports)", "new env.Instance(wasmModule, imports)"],
       ]);
       return {
         contents: `module.exports = function instantiate(env) {\nconst module = { exports: {} };\n${body}\nreturn module.exports;\n};\n`,

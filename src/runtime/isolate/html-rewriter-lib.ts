@@ -27,6 +27,11 @@ import * as glueModule from "html-rewriter-wasm/dist/html_rewriter.js";
 export interface RewriterEnv {
   TextEncoder: new () => unknown;
   TextDecoder: new (label?: string, options?: object) => unknown;
+  /** WebAssembly.Instance, captured by the prelude: module code has no WebAssembly (webassembly.ts). */
+  Instance: new (
+    module: unknown,
+    imports: object,
+  ) => unknown;
   Response: new (body: unknown, init?: unknown) => ResponseLike;
   TransformStream: new (transformer: object) => { readable: unknown; writable: unknown };
   isResponse: (value: unknown) => boolean;
@@ -54,7 +59,7 @@ const isView = ArrayBuffer.isView;
 
 function start(module: unknown, env: RewriterEnv) {
   const instantiate = (glueModule as unknown as { default: (env: object) => Glue }).default;
-  const glue = instantiate({ TextEncoder: env.TextEncoder, TextDecoder: env.TextDecoder, module });
+  const glue = instantiate({ TextEncoder: env.TextEncoder, TextDecoder: env.TextDecoder, Instance: env.Instance, module });
   const { Response, TransformStream, isResponse } = env;
   const memory = glue.__wasm.memory;
   let exhausted = false;

@@ -10,11 +10,13 @@ import { TextDecoder, TextEncoder } from "./encoding.ts";
 import type { HtmlRewriterPart, RewriterEnv } from "./html-rewriter-lib.ts";
 import { Response, responseInternals } from "./response.ts";
 import { loadPart, streams } from "./streams.ts";
+import { WasmInstance } from "./webassembly.ts";
 
 defLazy("HTMLRewriter", () =>
   loadPart<HtmlRewriterPart>("htmlrewriter").start({
     TextEncoder,
     TextDecoder,
+    Instance: WasmInstance,
     Response: Response as unknown as RewriterEnv["Response"],
     TransformStream: streams().TransformStream,
     // The brand (a #private field), not the prototype chain module code can rewrite.

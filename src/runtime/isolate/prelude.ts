@@ -11,6 +11,7 @@
  * not here: language.ts is its own script, run before this one only where the host V8 lacks them.)
  */
 import "./bindings.ts";
+import "./webassembly.ts";
 import "./environment.ts";
 import "./events.ts";
 import "./timers.ts";

@@ -130,3 +130,25 @@ describe("navigator.userAgent", () => {
     }
   });
 });
+
+describe("WebAssembly", () => {
+  let s: WebSandbox;
+  before(async () => {
+    s = await createWebSandbox();
+  });
+  after(() => s.close());
+
+  it("is not there for module code (its memory would be outside the isolate's limit), and HTMLRewriter still works", async () => {
+    const out = (await s.runAsync(`
+      const names = Object.getOwnPropertyNames(globalThis).filter((n) => n === "WebAssembly");
+      let made = "no error";
+      try { new WebAssembly.Memory({ initial: 6400 }); } catch (e) { made = e.name; }
+      const html = await new HTMLRewriter()
+        .on("b", { element(el) { el.setInnerContent("rewritten"); } })
+        .transform(new Response("<p><b>x</b></p>"))
+        .text();
+      return [typeof WebAssembly, names.length, made, html];
+    `)) as [string, number, string, string];
+    assert.deepEqual(out, ["undefined", 0, "ReferenceError", "<p><b>rewritten</b></p>"]);
+  });
+});
