@@ -349,14 +349,16 @@ describe("appliances: docker runner", { skip: problem }, () => {
 
       first.child.kill("SIGKILL");
       await exited(first.child);
+      // The node's own container may outlive it or be stopped by its fence keeper, which kills
+      // the dead node's runs at once (placement/fence-keeper.ts): either way the other node's is untouched.
       const left = await findDockerPreviousLife(name);
-      assert.deepEqual(
-        left.map((run) => [run.runId === "another-node-1" || run.id === old.id, run.running]),
-        [
-          [true, true],
-          [true, true],
-        ],
-        "the node's container outlives it, beside the other node's",
+      assert.ok(
+        left.every((run) => run.runId === "another-node-1" || run.id === old.id),
+        "no other container appeared",
+      );
+      assert.ok(
+        left.some((run) => run.runId === "another-node-1" && run.running),
+        "the other node's container still runs",
       );
 
       const second = await start();
