@@ -33,7 +33,9 @@ describeEachBackend("KV inside modules", (backend) => {
   const cli = (...argv: string[]) => runCli({ url: t.url, token: t.adminToken }, argv);
 
   before(async () => {
-    t = await startTestNode(backend);
+    // CPU well above what the hostile-values request needs: isolated-vm's CPU clock runs on while a
+    // busy machine preempts the thread, and that request does a lot of work in one go.
+    t = await startTestNode(backend, { sandboxLimits: { memoryMb: 128, cpuMs: 5000, wallMs: 30_000 } });
   });
   after(async () => {
     await t?.close();
