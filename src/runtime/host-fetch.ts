@@ -37,7 +37,7 @@
 import { isIP } from "node:net";
 import { type Agent, fetch } from "undici";
 import { AddressPolicy } from "../code/address-ranges.ts";
-import { FetchRefused, HostFetchError, shownUrl } from "./host-fetch/errors.ts";
+import { allowlistSays, FetchRefused, HostFetchError, shownUrl } from "./host-fetch/errors.ts";
 import { ADDRESS_HINT, AddressRefused, createGuardedAgent, type LookupAll, systemLookup } from "./host-fetch/guarded-agent.ts";
 import { followRedirect, type Hop, isRedirect } from "./host-fetch/redirects.ts";
 import { decodedByUndici, outboundHeaders, readLimitedBody, responseHeaders } from "./host-fetch/wire.ts";
@@ -136,14 +136,10 @@ export function createHostFetch(options: HostFetchOptions): HostFetch {
 
   const checkAllowed = (url: URL, redirectedFrom?: URL): void => {
     if (options.isAllowed(url)) return;
-    const permits =
-      options.allowlist && options.allowlist.length > 0
-        ? `this module's allowlist permits ${options.allowlist.join(", ")}`
-        : "this module's allowlist permits no host";
     const what = redirectedFrom
       ? `fetch to ${shownUrl(redirectedFrom)} was redirected to ${shownUrl(url)}, and ${url.host} is not allowed`
       : `fetch to ${shownUrl(url)} is not allowed`;
-    throw new FetchRefused("not-allowed", `${what}: ${permits}${options.hint ? ` (${options.hint})` : ""}`);
+    throw new FetchRefused("not-allowed", `${what}: ${allowlistSays(options.allowlist, options.hint)}`);
   };
 
   const addresses = options.addresses ?? (() => AddressPolicy.STRICT);

@@ -12,6 +12,7 @@
 import { isIP } from "node:net";
 import { WebSocket } from "ws";
 import { AddressPolicy } from "../code/address-ranges.ts";
+import { allowlistSays } from "./host-fetch/errors.ts";
 import { ADDRESS_HINT, guardedLookup, type LookupAll, systemLookup } from "./host-fetch/guarded-agent.ts";
 import { joinSocket, MAX_WS_MESSAGE_BYTES, type ModuleSocket } from "./host-websocket.ts";
 
@@ -57,11 +58,7 @@ export function createWebSocketConnect(options: WebSocketConnectOptions): Connec
       const asHttp = new URL(url.href);
       asHttp.protocol = httpForm;
       if (!options.isAllowed(asHttp)) {
-        const permits =
-          options.allowlist && options.allowlist.length > 0
-            ? `this module's allowlist permits ${options.allowlist.join(", ")}`
-            : "this module's allowlist permits no host";
-        throw new TypeError(`WebSocket to ${shownUrl(url)} is not allowed: ${permits}${options.hint ? ` (${options.hint})` : ""}`);
+        throw new TypeError(`WebSocket to ${shownUrl(url)} is not allowed: ${allowlistSays(options.allowlist, options.hint)}`);
       }
       const policy = addresses();
       const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;

@@ -37,3 +37,12 @@ export function shownUrl(url: URL): string {
   if (url.protocol !== "http:" && url.protocol !== "https:") return `a ${url.protocol} URL`;
   return `${url.origin}${url.pathname}`;
 }
+
+/** What a refusal by the module's allowlist says after "…is not allowed: ": what the list permits, and how to change it. */
+export function allowlistSays(allowlist: readonly string[] | undefined, hint: string | undefined): string {
+  const permits =
+    allowlist && allowlist.length > 0
+      ? `this module's allowlist permits ${allowlist.join(", ")}`
+      : "this module's allowlist permits no host";
+  return `${permits}${hint ? ` (${hint})` : ""}`;
+}
