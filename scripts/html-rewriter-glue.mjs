@@ -7,7 +7,9 @@
 //   compiled WebAssembly.Module taken from `env` (the isolate's own classes, captured by the
 //   prelude; the module compiled once by the host: web/html-rewriter-host.ts) instead of
 //   `require("util")` and `fs.readFileSync` of the .wasm beside it;
-// - asyncify.js gets a four-line `assert` instead of Node's.
+// - asyncify.js gets a four-line `assert` instead of Node's, and becomes a function the glue
+//   calls once per instance: its state (the wasm exports it drives, the pending promises) is
+//   one instance's, so an isolate can hold several instances (html-rewriter-lib.ts says why).
 // Each edit must match exactly once: a new version of the package fails the build here, not in
 // an isolate.
 import { readFile } from "node:fs/promises";
@@ -37,7 +39,7 @@ export const htmlRewriterGlue = {
     build.onLoad({ filter: GLUE }, async (args) => {
       const text = await readFile(args.path, "utf8");
       const body = edit(text, args.path, [
-        ["require(String.raw`./asyncify.js`)", 'require("./asyncify.js")'],
+        ["require(String.raw`./asyncify.js`)", 'require("./asyncify.js")()'],
         ["require(String.raw`util`)", "env"],
         [
           "const path = require('path').join(__dirname, 'html_rewriter_bg.wasm');\nconst bytes = require('fs').readFileSync(path);\n\nconst wasmModule = new WebAssembly.Module(bytes);",
@@ -53,7 +55,11 @@ export const htmlRewriterGlue = {
     });
     build.onLoad({ filter: ASYNCIFY }, async (args) => {
       const text = await readFile(args.path, "utf8");
-      return { contents: edit(text, args.path, [['const assert = require("assert");', ASSERT]]), loader: "js" };
+      const body = edit(text, args.path, [['const assert = require("assert");', ASSERT]]);
+      return {
+        contents: `module.exports = function asyncifyState() {\nconst module = { exports: {} };\n${body}\nreturn module.exports;\n};\n`,
+        loader: "js",
+      };
     });
   },
 };

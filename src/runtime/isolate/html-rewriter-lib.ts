@@ -14,9 +14,18 @@
  * (web/lazy-parts.ts); the prelude then calls `start(env)` with its own classes, taken before
  * module code ran (module code may have replaced the globals since).
  *
- * Memory: the instance's linear memory is not counted by the isolate's memory limit (measured:
+ * One instance per transform in flight: lol-html's async handlers work by Asyncify, which unwinds
+ * the wasm stack into memory while the handler's promise is pending and rewinds it after. Two
+ * transforms suspended at once in one instance share its shadow stack, and the one resumed
+ * first frees the other's frames (measured: 24 concurrent rewrites with an async handler broke
+ * every run). So a transform takes an idle instance, or instantiates one (~1.5 ms), and gives it
+ * back when its body ends; one that failed or was cancelled may be suspended still, so its
+ * instance is dropped, and with it whatever the failed rewriter held.
+ *
+ * Memory: the instances' linear memory is not counted by the isolate's memory limit (measured:
  * isolated-vm counts the V8 heap and array buffers, not wasm memory), so it is capped here:
- * past MEMORY_CAP bytes, the transform in progress errors and every later one refuses to start.
+ * past MEMORY_CAP bytes over the live instances, the transform that passed it errors (and its
+ * instance is dropped) and new ones refuse to start until others finish.
  *
  * Must import nothing from this folder but types: this bundle runs apart from the prelude's modules.
  */
@@ -52,33 +61,51 @@ interface Glue {
   __wasm: { memory: { buffer: ArrayBuffer } };
 }
 
-/** The most linear memory lol-html may take in one isolate (its default settings cap nothing). */
+/** The most linear memory lol-html may take over one isolate's instances (its default settings cap nothing). */
 const MEMORY_CAP = 128 * 1024 * 1024;
+/** Idle instances kept for the next transforms: linear memory never shrinks, so extras are dropped. */
+const IDLE_KEPT = 2;
 
 const isView = ArrayBuffer.isView;
 
 function start(module: unknown, env: RewriterEnv) {
   const instantiate = (glueModule as unknown as { default: (env: object) => Glue }).default;
-  const glue = instantiate({ TextEncoder: env.TextEncoder, TextDecoder: env.TextDecoder, Instance: env.Instance, module });
   const { Response, TransformStream, isResponse } = env;
-  const memory = glue.__wasm.memory;
-  let exhausted = false;
+  const idle: Glue[] = [];
+  /** Every instance not dropped: idle, or held by a transform. */
+  const live = new Set<Glue>();
+  const liveBytes = () => {
+    let bytes = 0;
+    for (const glue of live) bytes += glue.__wasm.memory.buffer.byteLength;
+    return bytes;
+  };
   const checkMemory = () => {
-    if (memory.buffer.byteLength > MEMORY_CAP) exhausted = true;
-    if (exhausted)
+    if (liveBytes() > MEMORY_CAP)
       throw new RangeError(
         "HTMLRewriter: lol-html's memory in this isolate passed " +
           MEMORY_CAP / 1048576 +
-          " MiB; HTMLRewriter is unusable until the isolate is recycled",
+          " MiB; transforms in progress must finish before another starts",
       );
+  };
+  const acquire = (): Glue => {
+    const reused = idle.pop();
+    if (reused !== undefined) return reused;
+    const glue = instantiate({ TextEncoder: env.TextEncoder, TextDecoder: env.TextDecoder, Instance: env.Instance, module });
+    live.add(glue);
+    return glue;
+  };
+  /** A healthy instance goes back to the idle list (up to IDLE_KEPT); any other is dropped. */
+  const release = (glue: Glue, healthy: boolean) => {
+    if (healthy && idle.length < IDLE_KEPT) idle.push(glue);
+    else live.delete(glue);
   };
   const handlersArg = (handlers: unknown, method: string): object => {
     if (typeof handlers !== "object" || handlers === null)
       throw new TypeError("Failed to execute '" + method + "' on 'HTMLRewriter': parameter 2 is not of type 'object'.");
     return handlers;
   };
-  /** A rewriter of the glue's, with `sink` for its output and the handlers given. */
-  const build = (sink: (chunk: Uint8Array) => void, elements: readonly [string, object][], documents: readonly object[]) => {
+  /** A rewriter of `glue`'s, with `sink` for its output and the handlers given. */
+  const build = (glue: Glue, sink: (chunk: Uint8Array) => void, elements: readonly [string, object][], documents: readonly object[]) => {
     const base = new glue.HTMLRewriter(sink);
     try {
       for (const [selector, handlers] of elements) base.on(selector, handlers);
@@ -96,8 +123,14 @@ function start(module: unknown, env: RewriterEnv) {
 
     on(selector: unknown, handlers: unknown): this {
       const entry: [string, object] = [String(selector), handlersArg(handlers, "on")];
-      // lol-html parses the selector when it is added: a bad one throws here, as on workerd, not in the stream.
-      build(() => {}, [entry], []).free();
+      // lol-html parses the selector when it is added: a bad one throws here, as on workerd, not in the
+      // stream. A call that never suspends is safe on any instance, even one a transform holds.
+      const glue = acquire();
+      try {
+        build(glue, () => {}, [entry], []).free();
+      } finally {
+        release(glue, true);
+      }
       this.#elements.push(entry);
       return this;
     }
@@ -116,10 +149,12 @@ function start(module: unknown, env: RewriterEnv) {
       checkMemory();
       const elements = this.#elements.slice();
       const documents = this.#documents.slice();
+      const glue = acquire();
       let base: BaseRewriter | null = null;
       const stream = new TransformStream({
         start(controller: { enqueue(chunk: Uint8Array): void }) {
           base = build(
+            glue,
             (chunk) => {
               if (chunk.byteLength > 0) controller.enqueue(chunk);
             },
@@ -142,17 +177,25 @@ function start(module: unknown, env: RewriterEnv) {
           checkMemory();
         },
       });
-      const done = () => {
+      const done = (healthy: boolean) => {
         const used = base;
         base = null;
-        try {
-          used?.free();
-        } catch {
-          // A handler's error leaves lol-html's rewriter borrowed (the Rust side unwound through the wasm
-          // boundary): it cannot be freed, and what it holds stays in the linear memory (counted by MEMORY_CAP).
+        if (healthy) {
+          try {
+            used?.free();
+          } catch {
+            healthy = false;
+          }
         }
+        // Not freed when it failed: a handler's error leaves lol-html's rewriter borrowed (the Rust side
+        // unwound through the wasm boundary), and a cancelled one may be suspended still. Dropping the
+        // instance drops all of it.
+        release(glue, healthy);
       };
-      body.pipeTo(stream.writable).then(done, done);
+      body.pipeTo(stream.writable).then(
+        () => done(true),
+        () => done(false),
+      );
       const out = new Response(stream.readable, source);
       out.headers.delete("content-length");
       return out;
