@@ -57,13 +57,13 @@ function serveToExit(args: string[]): Promise<Failed> {
 
 /** Both renderings of one failing start: exit code, one stderr line, nothing on stdout. */
 async function assertFailsBothWays(args: () => string[], exit: number, code: string, message: RegExp): Promise<void> {
-  const human = await serveToExit(args());
+  // Side by side: several cases wait out a timeout, and each way waits its own.
+  const [human, json] = await Promise.all([serveToExit(args()), serveToExit([...args(), "--json"])]);
   assert.equal(human.code, exit, human.stderr);
   assert.equal(human.stdout, "");
   assert.match(human.stderr, /^lively: .+\n$/, "one line on stderr");
   assert.match(human.stderr, message);
 
-  const json = await serveToExit([...args(), "--json"]);
   assert.equal(json.code, exit, json.stderr);
   assert.equal(json.stdout, "");
   const { error } = JSON.parse(json.stderr);
