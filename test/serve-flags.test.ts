@@ -5,7 +5,7 @@
  * with the flag named, before anything starts.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { rmSync } from "node:fs";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
@@ -22,6 +22,18 @@ async function api(node: ServeProcess, method: string, path: string, body?: unkn
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as any };
+}
+
+/** `lively serve ARGS` run to its exit: its code and stderr. */
+function serveToExit(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((done) => {
+    const child = execFile(
+      process.execPath,
+      ["--no-node-snapshot", BIN, "serve", ...args],
+      { timeout: 20_000 },
+      (_error, _stdout, stderr) => done({ code: child.exitCode, stderr }),
+    );
+  });
 }
 
 describeEachBackend("serve flags", (backend) => {
@@ -62,7 +74,10 @@ describeEachBackend("serve flags", (backend) => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+});
 
+// Flags are checked before a store is opened, so these need no backend; run four at a time.
+describe("serve flags refused before starting", { concurrency: 4 }, () => {
   for (const [flags, message] of [
     [["--idle-ttl", "soon"], /invalid --idle-ttl "soon": use a duration/],
     [["--max-loaded", "0"], /--max-loaded takes a whole number from 1/],
@@ -84,14 +99,11 @@ describeEachBackend("serve flags", (backend) => {
     [["--db-pool", "101"], /--db-pool takes a whole number from 1 to 100, got "101"/],
     [["--db-pool", "two"], /--db-pool takes a whole number from 1 to 100, got "two"/],
   ] as const) {
-    it(`refuses ${flags.join(" ")} before starting`, () => {
+    it(`refuses ${flags.join(" ")} before starting`, async () => {
       const dataDir = tempDir("lively-flags-");
       try {
-        const run = spawnSync(process.execPath, ["--no-node-snapshot", BIN, "serve", "--port", "0", "--data-dir", dataDir, ...flags], {
-          encoding: "utf8",
-          timeout: 20_000,
-        });
-        assert.equal(run.status, 2, run.stderr);
+        const run = await serveToExit(["--port", "0", "--data-dir", dataDir, ...flags]);
+        assert.equal(run.code, 2, run.stderr);
         assert.match(run.stderr, message);
       } finally {
         rmSync(dataDir, { recursive: true, force: true });
