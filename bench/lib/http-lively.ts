@@ -3,6 +3,7 @@
  * deploys through the admin API (`POST /_lively/api/v1/modules/<m>/versions`), the cold
  * start of never-loaded versions, and the hot swap of `hello` under a wrk load.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { LivelyNode } from "./http-servers.ts";
 import { runWrk, type WrkOptions, type WrkResult } from "./http-wrk.ts";
 import { type Summary, summarize } from "./stats.ts";
@@ -74,30 +75,34 @@ function p90(samples: number[]): number {
 }
 
 /**
- * Deploy `count` distinct modules (cold1..coldN, each its own code), wait until the node knows
- * them, then time the first GET of each: store read of the artifact, a new isolate, the
- * prelude, compile and evaluate the module, and the request itself.
+ * Deploy `count` distinct modules (`${prefix}1`..`${prefix}N`, each its own code), wait until the
+ * node knows them, then time the first GET of each: store read of the artifact, an isolate (the
+ * node's spare, made ahead, when one is ready: runtime/ivm/isolate-pool.ts), the prelude,
+ * compile and evaluate the module, and the request itself. `gapMs` passes before each first
+ * GET: one at a time, as cold starts usually come (the node has made its next spare by then),
+ * or 0 for a burst, back to back (each load but the first makes its own isolate).
  */
-export async function benchColdStart(node: LivelyNode, count: number): Promise<ColdStartResult> {
+export async function benchColdStart(node: LivelyNode, count: number, gapMs: number, prefix: string): Promise<ColdStartResult> {
   const deploys: Deployed[] = [];
   for (let i = 1; i <= count; i++) {
     deploys.push(
-      await deployCode(node, `cold${i}`, `const n = ${i};\nexport default { fetch() { return new Response('cold start ' + n) } }`),
+      await deployCode(node, `${prefix}${i}`, `const n = ${i};\nexport default { fetch() { return new Response('cold start ' + n) } }`),
     );
   }
   await waitForSeq(node, Math.max(...deploys.map((d) => d.seq)));
   const loaded = (await nodeStatus(node)).loaded;
-  const preloaded = loaded.filter((l) => l.module.startsWith("cold")).length;
+  const preloaded = loaded.filter((l) => l.module.startsWith(prefix)).length;
   // A request to a loaded version first, so the client's keep-alive connection is open.
   await timedGet(`${node.url}/hello/`);
 
   const first: number[] = [];
   const warm: number[] = [];
   for (let i = 1; i <= count; i++) {
-    const url = `${node.url}/cold${i}/`;
+    if (gapMs > 0) await sleep(gapMs);
+    const url = `${node.url}/${prefix}${i}/`;
     const cold = await timedGet(url);
     if (cold.status !== 200 || cold.body !== `cold start ${i}`) {
-      throw new Error(`GET /cold${i}/ answered ${cold.status} ${cold.body.slice(0, 200)}`);
+      throw new Error(`GET /${prefix}${i}/ answered ${cold.status} ${cold.body.slice(0, 200)}`);
     }
     first.push(cold.ms);
     warm.push((await timedGet(url)).ms);

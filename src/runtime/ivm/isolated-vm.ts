@@ -13,6 +13,8 @@ export interface IvmRunOptions {
   timeout?: number;
   promise?: boolean;
   copy?: boolean;
+  /** A Reference to the value instead of the value (results). */
+  reference?: boolean;
 }
 
 export interface IvmReference {

@@ -1,14 +1,18 @@
 /**
  * The one way an artifact gets into an isolate, shared by deploy-time validation and serving
- * (and so by module runs, which serving loads): a new isolate with the Web platform prelude,
+ * (and so by module runs, which serving loads): a new isolate with the Web platform prelude
+ * (made ahead of need: isolate-pool.ts),
  * then the module compiled, linked (it may import nothing: deploys are bundled) and its
  * top-level code run to the end, top-level `await`s included, under CPU and wall limits.
  * evaluateModule returns a reference to the module's namespace; nothing is left on the global.
  * How the end of the top-level code is observed is explained at evaluateModule.
  */
 import { randomBytes } from "node:crypto";
-import { type HostBindings, type HostBindingsOptions, installHostBindings, runPrelude } from "../web/prelude.ts";
-import { type IvmContext, type IvmIsolate, type IvmModule, type IvmReference, loadIsolatedVm } from "./isolated-vm.ts";
+import type { HostHooks } from "../web/host.ts";
+import type { HostBindings } from "../web/prelude.ts";
+import { type IsolateSettings, takeIsolate } from "./isolate-pool.ts";
+import type { IvmContext, IvmIsolate, IvmModule, IvmReference } from "./isolated-vm.ts";
+import { loadIsolatedVm } from "./isolated-vm.ts";
 
 export interface ModuleIsolate {
   isolate: IvmIsolate;
@@ -44,42 +48,36 @@ export class ModuleLoadFailure extends Error {
   }
 }
 
-export type ModuleIsolateOptions = Omit<HostBindingsOptions, "timerTimeoutMs"> & {
-  memoryMb: number;
-  /** CPU limit of one timer callback or host-work continuation. */
-  timerTimeoutMs?: number;
-};
+/** The module's hooks (host.ts), and what its isolate is made with (a spare is taken only when that matches). */
+export type ModuleIsolateOptions = HostHooks & IsolateSettings;
 
 export async function createModuleIsolate(options: ModuleIsolateOptions): Promise<ModuleIsolate> {
-  const ivm = loadIsolatedVm();
-  const isolate = new ivm.Isolate({ memoryLimit: options.memoryMb });
-  let bindings: HostBindings | undefined;
+  // The process's spare when it fits (isolate-pool.ts: most of a cold start is made ahead).
+  const { isolate, context, bindings, wire } = await takeIsolate({
+    memoryMb: options.memoryMb,
+    timerTimeoutMs: options.timerTimeoutMs,
+    maxPendingAsync: options.maxPendingAsync,
+  });
   const dispose = () => {
-    bindings?.dispose();
+    bindings.dispose();
     if (!isolate.isDisposed) isolate.dispose();
   };
-  try {
-    const context = await isolate.createContext();
-    const { memoryMb: _memory, ...hostOptions } = options;
-    bindings = await installHostBindings(context, ivm, {
-      ...hostOptions,
-      isolate,
-      onLog: options.onLog ?? (() => undefined),
-      onTaskDone: () => {
-        target.loading?.taskDone();
-        options.onTaskDone?.();
-      },
-      onUnhandled: (reason) => {
-        if (target.loading) target.loading.unhandled(reason);
-        else options.onUnhandled?.(reason);
-      },
-    });
-    const target: ModuleIsolate = { isolate, context, bindings, wire: runPrelude(isolate, context), dispose, loading: undefined };
-    return target;
-  } catch (error) {
-    dispose();
-    throw error;
-  }
+  const target: ModuleIsolate = { isolate, context, bindings, wire, dispose, loading: undefined };
+  bindings.attach({
+    asyncHandlers: options.asyncHandlers,
+    onDispose: options.onDispose,
+    onActivity: options.onActivity,
+    onLog: options.onLog ?? (() => undefined),
+    onTaskDone: () => {
+      target.loading?.taskDone();
+      options.onTaskDone?.();
+    },
+    onUnhandled: (reason) => {
+      if (target.loading) target.loading.unhandled(reason);
+      else options.onUnhandled?.(reason);
+    },
+  });
+  return target;
 }
 
 export interface EvaluateLimits {

@@ -36,29 +36,22 @@ export type { LogLevel, UrlFields };
 /** Host work the isolate awaits, by kind: the payload arrives unchecked (the isolate sent it), the answer is copied in. */
 export type AsyncHandlers = { [K in HostAsyncKind]?: (payload: unknown, signal: AbortSignal) => Promise<HostAsync[K]["answer"]> };
 
-export interface HostBindingsOptions {
+/**
+ * What the bindings report to and ask of the isolate's owner. Given at install, or later with
+ * `attach` for an isolate prepared before its module was known (ivm/isolate-pool.ts): every use
+ * reads the hooks of the moment, so nothing before `attach` reaches an owner.
+ */
+export interface HostHooks {
   /** Receives each console line written in the isolate (already formatted). Default: dropped. */
   onLog?: (level: LogLevel, text: string) => void;
-  /** Most timers one context may have pending at once; more throw a RangeError in the isolate. Default 1000. */
-  maxTimers?: number;
-  /** CPU-time limit in ms for each timer callback run in the isolate. Default: none. */
-  timerTimeoutMs?: number;
   /**
    * Host work the isolate awaits (`__livelyHostAsync(kind, payload)` in the prelude): env.call,
    * fetch. The payload is copied in; the handler's result must be copyable (strings, plain
    * objects, Uint8Array). A rejection reaches the isolate as a TypeError with its message only.
    */
   asyncHandlers?: AsyncHandlers;
-  /**
-   * Most host operations (env.call, fetch) one isolate may have pending at once; one more is
-   * refused with a TypeError naming the limit, so a loop that never awaits cannot pile up work
-   * on the host. Default 100.
-   */
-  maxPendingAsync?: number;
   /** Runs once when the bindings are disposed (with their isolate): host state kept for it goes too. */
   onDispose?: () => void;
-  /** The context's isolate: lazy parts of the prelude (streams) then load with a V8 code cache (lazy-parts.ts). */
-  isolate?: IvmIsolate;
   /** The isolate scheduled host work (a timer, an env.call, a fetch): the dispatcher starts watching its CPU. */
   onActivity?: () => void;
   /** A timer callback or host-work continuation finished its task (the isolate is not stuck in it). */
@@ -68,6 +61,21 @@ export interface HostBindingsOptions {
    * handler (V8 reports it at the end of the task), or a failure of the callback itself.
    */
   onUnhandled?: (reason: unknown) => void;
+}
+
+export interface HostBindingsOptions extends HostHooks {
+  /** Most timers one context may have pending at once; more throw a RangeError in the isolate. Default 1000. */
+  maxTimers?: number;
+  /** CPU-time limit in ms for each timer callback run in the isolate. Default: none. */
+  timerTimeoutMs?: number;
+  /**
+   * Most host operations (env.call, fetch) one isolate may have pending at once; one more is
+   * refused with a TypeError naming the limit, so a loop that never awaits cannot pile up work
+   * on the host. Default 100.
+   */
+  maxPendingAsync?: number;
+  /** The context's isolate: lazy parts of the prelude (streams) then load with a V8 code cache (lazy-parts.ts). */
+  isolate?: IvmIsolate;
 }
 
 /** The longest console line kept (in characters); the prelude cuts lines too, this is the trusted check. */
@@ -88,6 +96,8 @@ export interface HostBindings {
   readonly syncCalls: number;
   /** Time charged to the module for its synchronous host calls, in ns (see HOST_CALL_CHARGE_NS). */
   readonly hostTimeNs: number;
+  /** Replaces the hooks given at install (HostHooks says when). */
+  attach(hooks: HostHooks): void;
   /** Clears pending timers and releases the references; call before disposing the isolate. */
   dispose(): void;
 }
@@ -177,15 +187,12 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
   const { Callback } = asWebIvm(ivm);
   const maxTimers = options.maxTimers ?? 1000;
   const maxPendingAsync = options.maxPendingAsync ?? 100;
-  const onActivity = options.onActivity;
-  const onUnhandled = options.onUnhandled;
-  const onTaskDone = options.onTaskDone;
   const runOptions = options.timerTimeoutMs === undefined ? undefined : { timeout: options.timerTimeoutMs };
-  const onLog = options.onLog;
   const timers = new Map<number, NodeJS.Timeout>();
   // crypto.subtle is host work every isolate has (crypto-host.ts); its keys' seal dies with this context.
   const subtle = createSubtleHost();
-  const asyncHandlers: AsyncHandlers = { ...options.asyncHandlers, subtle: subtle.run };
+  let hooks: HostHooks = options;
+  let asyncHandlers: AsyncHandlers = { ...options.asyncHandlers, subtle: subtle.run };
   /** Host work in flight, by id, so the isolate can cancel it (an aborted fetch) and dispose can stop it. */
   const pending = new Map<number, AbortController>();
   /** Of those, the ones counted against maxPendingAsync. */
@@ -202,11 +209,14 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
   const callBack = (args: FireArgs): void => {
     if (disposed || !fire) return;
     try {
-      fire.apply(undefined, args, { ...runOptions, arguments: { copy: true } }).then(onTaskDone, (reason: unknown) => {
-        if (disposed) return;
-        onTaskDone?.();
-        onUnhandled?.(reason);
-      });
+      fire.apply(undefined, args, { ...runOptions, arguments: { copy: true } }).then(
+        () => hooks.onTaskDone?.(),
+        (reason: unknown) => {
+          if (disposed) return;
+          hooks.onTaskDone?.();
+          hooks.onUnhandled?.(reason);
+        },
+      );
     } catch {
       // The context or isolate is gone; nothing to call.
     }
@@ -226,7 +236,7 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
       callBack([0, id]);
     }, delay);
     timers.set(id, timer);
-    onActivity?.();
+    hooks.onActivity?.();
   };
   const clearTimer = (id: number): void => {
     const timer = timers.get(id);
@@ -255,7 +265,7 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     const controller = new AbortController();
     pending.set(id, controller);
     if (counts) counted++;
-    onActivity?.();
+    hooks.onActivity?.();
     Promise.resolve()
       .then((): Promise<HostAsync[HostAsyncKind]["answer"]> => handler(payload, controller.signal))
       .then(
@@ -271,6 +281,7 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     pending.get(id)?.abort();
   };
   const log = (level: string, text: string): void => {
+    const onLog = hooks.onLog;
     if (!onLog || typeof text !== "string" || !LOG_LEVELS.has(level)) return;
     try {
       onLog(
@@ -355,6 +366,10 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
     get hostTimeNs() {
       return hostTimeNs;
     },
+    attach(next) {
+      hooks = next;
+      asyncHandlers = { ...next.asyncHandlers, subtle: subtle.run };
+    },
     dispose() {
       if (disposed) return;
       disposed = true;
@@ -363,7 +378,7 @@ export async function installHostBindings(context: IvmContext, ivm: Ivm, options
       for (const controller of pending.values()) controller.abort();
       pending.clear();
       try {
-        options.onDispose?.();
+        hooks.onDispose?.();
       } catch {
         // Cleanup that fails must not stop the rest of it.
       }
