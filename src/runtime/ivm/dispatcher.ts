@@ -48,7 +48,7 @@ import type { Watched } from "../watchdog.ts";
 import { BackgroundBudget } from "./background-budget.ts";
 import type { BodyMessage } from "./body-handler.ts";
 import type { DispatcherOptions, Pending } from "./dispatcher-options.ts";
-import { bystanderError, describeReason, isMemoryFailure, limitError, moduleFailure } from "./limit-errors.ts";
+import { backgroundBudgetError, bystanderError, describeReason, isMemoryFailure, limitError, moduleFailure } from "./limit-errors.ts";
 import { SlotBodies } from "./slot-bodies.ts";
 
 /** A request or call as the sandbox hands it over; submit() adds the slot tag. */
@@ -329,12 +329,7 @@ export class Dispatcher implements Watched {
     const { limits, module, version } = this.options;
     const { usedNs, exceeded } = this.background.charge(this.cpuNow(), now);
     if (exceeded) {
-      const error = new LivelyError(
-        "exceeded_cpu",
-        `${module}@${version} used more than its CPU budget for work outside requests (timers, top-level code: ${limits.cpuMs} ms a minute); its isolate was disposed${this.options.forRun ? " and its run(ctx) ended" : ""}`,
-        { module, version },
-      );
-      this.kill(error);
+      this.kill(backgroundBudgetError(module, version, limits, this.options.forRun));
       return false;
     }
     if (usedNs > 0 || this.options.backgroundPending()) return true;
@@ -342,24 +337,20 @@ export class Dispatcher implements Watched {
     return false;
   }
 
-  /** Dispatch failed: an unhandled rejection in the batch's task (logged), or the isolate died. */
-  private readonly unhandled = (reason: unknown): void => {
-    if (this.killedBy) return;
+  /** Dispatch failed: an unhandled rejection in the batch's task (logged), or the isolate died. True when it lives. */
+  private readonly unhandled = (reason: unknown): boolean => {
+    if (this.killedBy) return false;
     if (this.options.isolate.isDisposed || isMemoryFailure(reason)) {
       this.died(reason);
-      return;
+      return false;
     }
     this.options.onModuleError(`Unhandled rejection: ${describeReason(reason)}`);
+    return true;
   };
 
   /** collect() failed: the isolate died, or (rarely) a rejection surfaced in its task; then ask again. */
   private readonly collectFailed = (reason: unknown): void => {
-    if (this.killedBy) return;
-    if (this.options.isolate.isDisposed || isMemoryFailure(reason)) {
-      this.died(reason);
-      return;
-    }
-    this.options.onModuleError(`Unhandled rejection: ${describeReason(reason)}`);
+    if (!this.unhandled(reason)) return;
     try {
       (this.options.collect.apply(undefined, [], { result: { copy: true } }) as Promise<unknown>).then(this.deliver, this.died);
     } catch (error) {

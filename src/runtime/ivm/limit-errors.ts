@@ -28,6 +28,15 @@ export function limitError(code: LimitCode, module: string, version: number, lim
   );
 }
 
+/** Work outside requests (timers, top-level code) used more than its CPU budget (background-budget.ts). */
+export function backgroundBudgetError(module: string, version: number, limits: SandboxLimits, forRun = false): LivelyError {
+  return new LivelyError(
+    "exceeded_cpu",
+    `${module}@${version} used more than its CPU budget for work outside requests (timers, top-level code: ${limits.cpuMs} ms a minute); its isolate was disposed${forRun ? " and its run(ctx) ended" : ""}`,
+    { module, version },
+  );
+}
+
 /**
  * A request in flight on an isolate that another request's limit disposed: not its fault, so
  * the gateway may run it again on a fresh isolate.
