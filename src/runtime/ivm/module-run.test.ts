@@ -65,10 +65,15 @@ describe("module runs in their own isolate", () => {
     const lines: string[] = [];
     const run = (await load("export function run() { for (;;) {} }", lines)).startRun(INPUT);
     const outcome = await run.ended;
+    assert.ok(!outcome.ok && outcome.logged === true, JSON.stringify(outcome));
+    // Whichever CPU rule saw it first: the start's own limit, or the budget for work outside
+    // requests (also 200 ms; on a busy machine its check has come first, once on Node 24).
+    const cpuRule = /(exceeded its CPU time limit \(200 ms\)|used more than its CPU budget).*its run\(ctx\) ended/;
+    assert.match(outcome.message, cpuRule);
     assert.ok(
-      !outcome.ok && outcome.logged === true && /exceeded its CPU time limit \(200 ms\).*its run\(ctx\) ended/.test(outcome.message),
+      lines.some((line) => cpuRule.test(line)),
+      lines.join("\n"),
     );
-    assert.ok(lines.some((line) => /exceeded its CPU time limit/.test(line)));
   });
 
   it("ends a run that ignores its signal when it is disposed", async () => {
