@@ -1,13 +1,22 @@
 /**
- * What a Dispatcher (dispatcher.ts) is built with, and its record of one request in flight.
- * Types only.
+ * What a Dispatcher (dispatcher.ts) is built with, what it is handed and answers, and its record
+ * of one request in flight. Types only.
  */
 import type { LivelyError } from "../../errors.ts";
+import type { CallItem, CallValueResult, FetchItem, ResponseResult, SlotTag, Untrusted } from "../isolate/protocol.ts";
 import type { ArrivingBody, CallerContext, SandboxLimits } from "../sandbox.ts";
-import type { HostStreamedBody } from "../streamed-body.ts";
+import type { HostStreamedBody, kStreamed } from "../streamed-body.ts";
 import type { Watchdog } from "../watchdog.ts";
-import type { WireResult } from "./dispatcher.ts";
 import type { IvmIsolate, IvmReference } from "./isolated-vm.ts";
+
+/** A request or call as the sandbox hands it over; submit() adds the slot tag. */
+export type UntaggedItem = Omit<FetchItem, keyof SlotTag> | Omit<CallItem, keyof SlotTag>;
+
+/**
+ * What the isolate answered for a request or call: known to be an object, not a failure; its
+ * fields unchecked. A streamed response's head carries its body under kStreamed (set by the host).
+ */
+export type WireResult = Untrusted<ResponseResult | CallValueResult> & { [kStreamed]?: HostStreamedBody };
 
 export interface Pending {
   resolve(result: WireResult): void;

@@ -31,34 +31,14 @@
  * request made the main heap's scavenges ~20× slower under load (bench:http, p99 ×3).
  */
 import { LivelyError } from "../../errors.ts";
-import type {
-  CallItem,
-  CallValueResult,
-  DispatchItem,
-  FailureResult,
-  FetchItem,
-  ResponseResult,
-  SlotResult,
-  SlotTag,
-  Untrusted,
-} from "../isolate/protocol.ts";
+import type { DispatchItem, FailureResult, SlotResult, Untrusted } from "../isolate/protocol.ts";
 import type { ArrivingBody, CallChain, CallerContext } from "../sandbox.ts";
-import type { HostStreamedBody, kStreamed } from "../streamed-body.ts";
 import type { Watched } from "../watchdog.ts";
 import { BackgroundBudget } from "./background-budget.ts";
 import type { BodyMessage } from "./body-handler.ts";
-import type { DispatcherOptions, Pending } from "./dispatcher-options.ts";
+import type { DispatcherOptions, Pending, UntaggedItem, WireResult } from "./dispatcher-options.ts";
 import { backgroundBudgetError, bystanderError, describeReason, isMemoryFailure, limitError, moduleFailure } from "./limit-errors.ts";
 import { SlotBodies } from "./slot-bodies.ts";
-
-/** A request or call as the sandbox hands it over; submit() adds the slot tag. */
-export type UntaggedItem = Omit<FetchItem, keyof SlotTag> | Omit<CallItem, keyof SlotTag>;
-
-/**
- * What the isolate answered for a request or call: known to be an object, not a failure; its
- * fields unchecked. A streamed response's head carries its body under kStreamed (set by the host).
- */
-export type WireResult = Untrusted<ResponseResult | CallValueResult> & { [kStreamed]?: HostStreamedBody };
 
 /** Requests in flight on one isolate pool their CPU limits up to this many (see checkRequests). */
 const MAX_SHARED_BUDGETS = 8;
