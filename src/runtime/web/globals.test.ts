@@ -82,13 +82,17 @@ describe("scheduler.wait", () => {
   it("resolves with undefined after the time, through a host timer", async () => {
     const out = await s.runAsync(`
       const order = [];
-      const waited = scheduler.wait(5).then((v) => order.push("wait:" + v));
-      await new Promise((r) => setTimeout(r, 0));
-      order.push("timeout 0");
-      await waited;
+      // A host timer each; the longer one is started first, so only a main thread stalled for
+      // ~95 ms between the two could swap them (a 0 ms against 5 ms pair swapped once on Node 24 in CI).
+      const later = new Promise((r) => setTimeout(r, 100)).then(() => order.push("timeout 100"));
+      const started = Date.now();
+      await scheduler.wait(5).then((v) => order.push("wait:" + v));
+      // It waited (a timer never fires early): not a microtask.
+      order.push(Date.now() - started >= 4 ? "waited" : "resolved at once");
+      await later;
       return order;
     `);
-    assert.deepEqual(out, ["timeout 0", "wait:undefined"]);
+    assert.deepEqual(out, ["wait:undefined", "waited", "timeout 100"]);
   });
 
   it("rejects with the signal's reason when aborted, and clears its timer", async () => {
